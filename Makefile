@@ -1,0 +1,59 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+
+# Install only when the requirements changed since the last install (a stamp of their hash).
+venv: $(BIN)/python
+	@h=$$(cat requirements.txt | sha256sum | cut -c1-16); \
+	if [ ! -f $(VENV)/.stamp-run-$$h ] && [ ! -f $(VENV)/.stamp-dev-$$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16) ]; then \
+	  echo "installing requirements.txt"; \
+	  $(BIN)/pip install -q --disable-pip-version-check -r requirements.txt && rm -f $(VENV)/.stamp-run-* && touch $(VENV)/.stamp-run-$$h; \
+	fi
+
+dev-venv: $(BIN)/python
+	@h=$$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16); \
+	if [ ! -f $(VENV)/.stamp-dev-$$h ]; then \
+	  echo "installing requirements-dev.txt"; \
+	  $(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt && rm -f $(VENV)/.stamp-dev-* && touch $(VENV)/.stamp-dev-$$h; \
+	fi
+
+migrate: venv
+	@if [ "$${APP_ENV:-development}" = development ]; then $(BIN)/flask --app wsgi dev init-secrets; fi
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/flask --app wsgi seed demo
+
+run: seed
+	$(BIN)/flask --app wsgi dev banner
+	exec $(BIN)/python -m app.supervisor
+
+test: dev-venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:randomly
+	@if [[ "$${TEST_DATABASE_URL:-}" == postgres* ]]; then \
+	  echo "== again on PostgreSQL"; \
+	  TEST_DB=postgresql $(BIN)/python -m pytest -q -m db; \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+lint: dev-venv
+	$(BIN)/ruff check .
+
+openapi: venv
+	$(BIN)/flask --app wsgi openapi write openapi/openapi.json
+
+bench: dev-venv
+	$(BIN)/python -m bench.run
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,77 @@
+"""``flask --app wsgi ...`` commands of the platform."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+openapi_cli = AppGroup("openapi", help="The OpenAPI spec.")
+seed_cli = AppGroup("seed", help="Reference and demo data.")
+dev_cli = AppGroup("dev", help="Development helpers.")
+
+
+def spec_dict() -> dict:
+    return current_app.extensions["api"].spec.to_dict()
+
+
+def render_spec() -> str:
+    return json.dumps(spec_dict(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+@openapi_cli.command("write")
+@click.argument("path", default="openapi/openapi.json")
+def openapi_write(path: str) -> None:
+    """Write the spec (default: openapi/openapi.json)."""
+    Path(path).write_text(render_spec(), encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@seed_cli.command("demo")
+def seed_demo() -> None:
+    """Load the reference places and the demo data; running it twice changes nothing."""
+    from app.seed import load_demo
+
+    counts = load_demo(current_app.extensions["db"], current_app.extensions["clock"])
+    click.echo(json.dumps(counts, ensure_ascii=False))
+
+
+@dev_cli.command("init-secrets")
+def dev_init_secrets() -> None:
+    """Create instance/dev-secrets.json when missing (development only)."""
+    from app.config import DEV_SECRETS_FILE, ensure_dev_secrets
+
+    created = ensure_dev_secrets()
+    click.echo(f"{'created' if created else 'kept'} {DEV_SECRETS_FILE}")
+
+
+@dev_cli.command("banner")
+def dev_banner() -> None:
+    """Print how to reach the running development server."""
+    settings = current_app.extensions["settings"]
+    port = settings.port
+    click.echo(f"""
+  Jinshan life-scenarios backend ({settings.app_env}) on http://127.0.0.1:{port}
+    API docs:   http://127.0.0.1:{port}/docs
+    health:     curl http://127.0.0.1:{port}/healthz
+    scenarios:  curl http://127.0.0.1:{port}/api/v1/scenarios
+    dev login:  curl -X POST http://127.0.0.1:{port}/api/v1/auth/dev/login \\
+                  -H 'Content-Type: application/json' -d '{{"openid": "demo-resident-1"}}'
+  Ctrl-C stops the server and the worker.
+""")
+
+
+@click.command("scenarios")
+def scenarios_cmd() -> None:
+    """Print the registered scenarios, one JSON object a line."""
+    from scenarios import SCENARIOS
+
+    for s in SCENARIOS:
+        click.echo(json.dumps(s.describe(), ensure_ascii=False))
+
+
+def register_cli(app: Flask) -> None:
+    for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
+        app.cli.add_command(group)

@@ -1,0 +1,21 @@
+"""Imports every model module so ``metadata`` is complete (Alembic and tests use it)."""
+from __future__ import annotations
+
+from app.db import Base
+
+metadata = Base.metadata
+
+# Each module below registers its tables on Base.metadata when imported.
+MODEL_MODULES = (
+    "app.idempotency",
+)
+
+
+def load_all() -> None:
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+
+
+load_all()

@@ -1,0 +1,70 @@
+"""One supervising process for ``make run``: gunicorn and the worker as its children.
+
+SIGINT or SIGTERM stops both and waits for them; if either dies the other is stopped too.
+Children also get PR_SET_PDEATHSIG, so even a SIGKILL of the supervisor leaves no orphan.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def commands(port: str) -> list[list[str]]:
+    workers = os.environ.get("WEB_CONCURRENCY", "2")
+    return [
+        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", workers,
+         "--access-logfile", "-", "--access-logformat", '{"gunicorn":"%(m)s %(U)s %(s)s"}', "wsgi:app"],
+        [str(BIN / "flask"), "--app", "wsgi", "worker"],
+    ]
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    children = [subprocess.Popen(cmd, cwd=ROOT, preexec_fn=_die_with_parent) for cmd in commands(port)]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"supervisor: {child.args[0]} exited with {child.returncode}", file=sys.stderr)
+                code = child.returncode or 1
+                stopping = True
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

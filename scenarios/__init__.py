@@ -1,0 +1,14 @@
+"""The explicit registry of working scenarios, in the order the mini-program shows them.
+
+Add a scenario by creating ``scenarios/<package>/__init__.py`` with ``SCENARIO =
+Scenario(...)`` and naming it here; ``tests/test_registry.py`` checks the two agree.
+"""
+from __future__ import annotations
+
+from scenarios.base import Scenario
+
+SCENARIOS: tuple[Scenario, ...] = ()
+
+
+def by_slug(slug: str) -> Scenario | None:
+    return next((s for s in SCENARIOS if s.slug == slug), None)

@@ -1,0 +1,1 @@
+"""Shared domain engines (workflow, booking, dispatch, listing, approval, telemetry, ledger)."""

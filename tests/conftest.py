@@ -1,0 +1,179 @@
+"""Test fixtures on real databases.
+
+The suite runs once on a SQLite file and, when ``TEST_DATABASE_URL`` names a PostgreSQL
+server and ``TEST_DB=postgresql``, once more on PostgreSQL in a database created for the
+run and dropped after it (``WITH (FORCE)``). The schema is migrated once per run with
+Alembic; each test runs inside a transaction rolled back at its end (services' commits
+become savepoints). Tests that must commit for real (races between processes) use
+``committed_db``, which empties the non-reference tables afterwards.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.clock import FrozenClock
+from app.config import load_settings
+from app.db import Database, create_engine
+
+DB_FIXTURES = {"db", "app", "client", "committed_db", "database_url", "migrated_db", "clock", "session"}
+REFERENCE_TABLES = {"alembic_version"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def backend() -> str:
+    return os.environ.get("TEST_DB", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend() == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server or not server.startswith("postgres"):
+        pytest.exit("TEST_DB=postgresql needs TEST_DATABASE_URL=postgresql://...", returncode=2)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "w")
+    name = f"jinshan_test_{worker}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(create_engine(server).url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def run_migrations(url: str, target: str = "head", *, down: bool = False) -> None:
+    from alembic import command
+
+    from app.migrations_state import alembic_config
+
+    cfg = alembic_config(url)
+    cfg.attributes["skip_logging"] = True
+    (command.downgrade if down else command.upgrade)(cfg, target)
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    if os.environ.get("TEST_SCHEMA") == "metadata":  # only while drafting a migration
+        from app.models import metadata
+
+        metadata.create_all(database.engine)
+    else:
+        run_migrations(database_url)
+    seed_reference_data(database)
+    yield database
+    database.dispose()
+
+
+def seed_reference_data(database: Database) -> None:
+    """Reference data (organisations and places) is loaded once and committed."""
+    try:
+        from app.places.seed import load_reference
+    except ModuleNotFoundError:
+        return
+    load_reference(database)
+    REFERENCE_TABLES.update(reference_table_names())
+
+
+def reference_table_names() -> set[str]:
+    try:
+        from app.places.seed import REFERENCE_TABLES as names
+    except ModuleNotFoundError:
+        return set()
+    return set(names)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str):
+    env = {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "INFO",
+        "ENABLE_DEV_ROUTES": "1",
+        "PASSWORD_HASH_PROFILE": "fast",
+        "RATELIMIT_ENABLED": "1",
+        "UPLOAD_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"jinshan-uploads-{uuid.uuid4().hex[:6]}"),
+    }
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    return load_settings(env)
+
+
+@pytest.fixture(scope="session")
+def _clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture(scope="session")
+def _app(settings, migrated_db: Database, _clock: FrozenClock):
+    from app import create_app
+
+    return create_app(settings, database=migrated_db, clock=_clock)
+
+
+@pytest.fixture
+def clock(_clock: FrozenClock) -> FrozenClock:
+    _clock.set(FrozenClock().now())
+    return _clock
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    """The database, with everything the test does rolled back at its end."""
+    conn = migrated_db.engine.connect()
+    outer = conn.begin()
+    migrated_db.bind_to(conn)
+    try:
+        yield migrated_db
+    finally:
+        migrated_db.bind_to(None)
+        if outer.is_active:
+            outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(db: Database):
+    s = db.new_session()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def app(_app, db: Database, clock: FrozenClock):
+    return _app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def committed_db(migrated_db: Database) -> Iterator[Database]:
+    """The database with real commits; non-reference tables are emptied afterwards."""
+    yield migrated_db
+    from app.models import metadata
+
+    with migrated_db.transaction() as s:
+        for table in reversed(metadata.sorted_tables):
+            if table.name not in REFERENCE_TABLES:
+                s.execute(table.delete())
