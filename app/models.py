@@ -8,6 +8,8 @@ metadata = Base.metadata
 # Each module below registers its tables on Base.metadata when imported.
 MODEL_MODULES = (
     "app.idempotency",
+    "auth.organisations",
+    "app.places.models",
 )
 
 

@@ -1,0 +1,1 @@
+"""Places of Jinshan: residential communities and their buildings, villages."""

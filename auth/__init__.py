@@ -1,0 +1,1 @@
+"""Identity: organisations, accounts, persons, staff, devices, tokens, personal data."""

@@ -1,0 +1,1 @@
+"""Signed QR codes: keys, tokens, passes, verification, rendering."""
