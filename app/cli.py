@@ -73,5 +73,8 @@ def scenarios_cmd() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from auth.cli import register as register_auth_cli
+
     for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
         app.cli.add_command(group)
+    register_auth_cli(app)
