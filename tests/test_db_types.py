@@ -1,7 +1,7 @@
 """The UTC datetime type and SQLite's transaction modes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ def test_aware_datetimes_come_back_utc(session):
         created_at=datetime(2026, 3, 1, 8, 30, tzinfo=cst)))
     session.expire_all()
     got = session.get(Organisation, org.id).created_at
-    assert got == datetime(2026, 3, 1, 0, 30, tzinfo=timezone.utc)
+    assert got == datetime(2026, 3, 1, 0, 30, tzinfo=UTC)
     assert got.tzinfo is not None and got.utcoffset() == timedelta(0)
 
 
