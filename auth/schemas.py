@@ -236,8 +236,8 @@ class DeviceWhoAmISchema(Schema):
 
 
 class AuditQuerySchema(PageArgs):
-    subject_person_id = fields.Integer()
-    actor_account_id = fields.Integer()
+    subject_person_id = fields.Integer(strict=False)
+    actor_account_id = fields.Integer(strict=False)
     since = fields.DateTime()
     until = fields.DateTime()
 
