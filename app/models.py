@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "auth.organisations",
     "app.places.models",
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
+    "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
 )
 
 
