@@ -91,8 +91,9 @@ def register_blueprints(api: Api, settings: Settings) -> None:
 def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
     from app import worker_routes
+    from app.places import routes as places_routes
 
-    return [worker_routes]
+    return [places_routes, worker_routes]
 
 
 def current_clock() -> Clock:
