@@ -181,6 +181,34 @@ def test_thumbnail_is_at_most_320px_and_transparency_kept_in_png(ctx, session, c
     assert thumb.getpixel((300, 80)) == (255, 255, 255)  # transparency flattened on white
 
 
+@pytest.mark.parametrize(("mode", "fmt", "color", "stored_mode", "pixel"), [
+    ("I;16", "PNG", 40000, "L", 156),  # 16-bit grey is scaled to 8 bits, not clipped to white
+    ("CMYK", "JPEG", (0, 100, 100, 0), "RGB", None),
+    ("LA", "PNG", (100, 50), "LA", (100, 50)),
+    ("1", "PNG", 1, "1", 255),
+    ("L", "JPEG", 128, "L", 128),
+    ("RGBA", "WEBP", (10, 200, 10, 0), "RGBA", None),
+])
+def test_unusual_modes_are_stored_sensibly(mode, fmt, color, stored_mode, pixel):
+    clean = clean_image(make_image(fmt, (30, 20), mode=mode, color=color))
+    stored = Image.open(io.BytesIO(clean.full.data))
+    assert stored.format == fmt and stored.mode == stored_mode and stored.size == (30, 20)
+    if pixel is not None:
+        assert stored.getpixel((0, 0)) == pixel
+    assert Image.open(io.BytesIO(clean.thumb.data)).mode in ("RGB", "L")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animated_images_keep_their_first_frame(fmt):
+    buf = io.BytesIO()
+    first, second = Image.new("RGB", (30, 20), (255, 0, 0)), Image.new("RGB", (30, 20), (0, 0, 255))
+    first.save(buf, fmt, save_all=True, append_images=[second], duration=100, loop=0)
+    assert Image.open(io.BytesIO(buf.getvalue())).n_frames == 2
+    stored = Image.open(io.BytesIO(clean_image(buf.getvalue()).full.data))
+    assert getattr(stored, "n_frames", 1) == 1
+    assert stored.convert("RGB").getpixel((0, 0))[0] > 240
+
+
 # ---------------------------------------------------------------- metadata and orientation
 
 
@@ -275,7 +303,7 @@ def test_decompression_bomb_is_422_fast_and_small(web, size):
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert resp.status_code == 422
     assert resp.get_json()["code"] == "image_invalid"
-    assert elapsed < 0.5, elapsed
+    assert elapsed < 1.0, elapsed  # milliseconds in practice; generous for a loaded machine
     assert grown_mib < 50, grown_mib  # a decode would take 400 MB (L) to 1.2 GB (RGB)
 
 
