@@ -92,8 +92,9 @@ def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
     from app import worker_routes
     from app.places import routes as places_routes
+    from app.storage import routes as storage_routes
 
-    return [places_routes, worker_routes]
+    return [places_routes, storage_routes, worker_routes]
 
 
 def current_clock() -> Clock:

@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "app.places.models",
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
+    "app.storage.models",
 )
 
 

@@ -1,7 +1,7 @@
 """notification outbox
 
 Revision ID: 03fd06d3c367
-Revises: 51be1a5b3878
+Revises: 4c1264e5c114
 Create Date: 2026-11-22 02:02:25.085093
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = '03fd06d3c367'
-down_revision = '51be1a5b3878'
+down_revision = '4c1264e5c114'
 branch_labels = None
 depends_on = None
 
