@@ -99,6 +99,11 @@ ERRORS: dict[str, ErrorCode] = {
     # platform
     "not_ready": ErrorCode(503, "服务尚未就绪", "Not ready."),
     "outside_district": ErrorCode(422, "位置不在金山区范围内", "The location is outside Jinshan."),
+    # storage (photo uploads)
+    "image_invalid": ErrorCode(
+        422, "图片已损坏、不完整或像素过多", "The image is corrupt, truncated or has too many pixels."
+    ),
+    "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
 }
 
 
