@@ -94,8 +94,9 @@ def _platform_blueprint_modules() -> list:
     from app import worker_routes
     from app.places import routes as places_routes
     from app.storage import routes as storage_routes
+    from scenarios.engines.workflow import routes as workflow_routes
 
-    return [auth.routes, places_routes, storage_routes, worker_routes]
+    return [auth.routes, places_routes, storage_routes, worker_routes, workflow_routes]
 
 
 def current_clock() -> Clock:

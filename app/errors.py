@@ -104,6 +104,22 @@ ERRORS: dict[str, ErrorCode] = {
         422, "图片已损坏、不完整或像素过多", "The image is corrupt, truncated or has too many pixels."
     ),
     "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
+    # workflow engine (scenarios/engines/workflow) and its ticket scenarios
+    "invalid_transition": ErrorCode(
+        409, "工单当前状态不允许此操作", "This action is not allowed in the ticket's current state."
+    ),
+    "no_residence": ErrorCode(
+        403, "您在该小区没有已认证的住址，不能报修", "You have no verified residence there to report from."
+    ),
+    "unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
+    "text_too_long": ErrorCode(422, "内容超过字数限制", "The text is too long."),
+    "already_rated": ErrorCode(409, "该工单已评价，不能重复评价", "This ticket has been rated already."),
+    "reopen_window_passed": ErrorCode(
+        409, "已超过可重新打开的期限", "The time to reopen this ticket has passed."
+    ),
+    "assignee_not_in_org": ErrorCode(
+        422, "只能指派给本单位的维修人员", "The assignee is not a technician of your organisation."
+    ),
 }
 
 

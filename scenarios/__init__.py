@@ -6,8 +6,9 @@ Scenario(...)`` and naming it here; ``tests/test_registry.py`` checks the two ag
 from __future__ import annotations
 
 from scenarios.base import Scenario
+from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 
-SCENARIOS: tuple[Scenario, ...] = ()
+SCENARIOS: tuple[Scenario, ...] = (PROPERTY_REPAIR,)
 
 
 def by_slug(slug: str) -> Scenario | None:

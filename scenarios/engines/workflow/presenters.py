@@ -1,0 +1,111 @@
+"""Tickets as clients see them: summaries for lists (places and organisations loaded in bulk)
+and the full view with its trail, due times and photos (signed URLs, for viewers only)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.clock import Clock
+from app.places.models import Building, Community, Village
+from app.storage.models import Upload
+from app.storage.service import describe as describe_upload
+from auth import pii
+from auth.models import Person
+from auth.organisations import Organisation
+from scenarios.engines.workflow.config import WorkflowConfig
+from scenarios.engines.workflow.models import Ticket, TicketEvent, TicketPhoto
+from scenarios.engines.workflow.service import Access
+
+
+def _by_id(session: Session, model: type, ids: set[int | None]) -> dict[int, Any]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {row.id: row for row in session.scalars(sa.select(model).where(model.id.in_(ids)))}
+
+
+def summaries(session: Session, tickets: Sequence[Ticket], *, now: datetime) -> list[dict[str, Any]]:
+    orgs = _by_id(session, Organisation, {t.org_id for t in tickets})
+    communities = _by_id(session, Community, {t.community_id for t in tickets})
+    buildings = _by_id(session, Building, {t.building_id for t in tickets})
+    villages = _by_id(session, Village, {t.village_id for t in tickets})
+    out = []
+    for t in tickets:
+        org = orgs[t.org_id]
+        community, building, village = (communities.get(t.community_id), buildings.get(t.building_id),
+                                         villages.get(t.village_id))
+        out.append({
+            "id": t.id, "scenario": t.scenario, "number": t.number, "status": t.status, "category": t.category,
+            "text": t.text, "priority": t.priority, "org": {"code": org.code, "name": org.name},
+            "location": {
+                "community_code": community.code if community else None,
+                "community_name": community.name if community else None,
+                "building": building.number if building else None, "room": t.room,
+                "village_code": village.code if village else None,
+                "village_name": village.name if village else None,
+                "house_number": t.house_number, "lat": t.lat, "lon": t.lon, "address": t.address,
+            },
+            "due_at": t.due_at, "overdue": t.due_at is not None and t.due_at < now,
+            "escalation_level": t.escalation_level, "assignee_account_id": t.assignee_account_id,
+            "rating": t.rating, "created_at": t.created_at, "updated_at": t.updated_at, "version": t.version,
+        })
+    return out
+
+
+def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, config: WorkflowConfig,
+         possible_duplicates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    now = clock.now()
+    out = summaries(session, [ticket], now=now)[0]
+    staff_view = access.how != "reporter"
+    events = list(session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                  .order_by(TicketEvent.at, TicketEvent.id)))
+    event_orgs = _by_id(session, Organisation, {e.actor_org_id for e in events})
+    photos = session.execute(
+        sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
+        .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
+    duplicate = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
+    reporter = None
+    if staff_view and ticket.subject_person_id is not None:
+        person = session.get(Person, ticket.subject_person_id)
+        if person is not None:
+            reporter = {"name": pii.mask_name(person.name), "phone": pii.mask_mobile(person.phone)}
+    out.update(
+        details=ticket.details or {},
+        sla={
+            "policy_id": ticket.sla_policy_id, "response_minutes": ticket.response_minutes,
+            "resolution_minutes": ticket.resolution_minutes, "calendar": ticket.calendar,
+            "response_due_at": ticket.response_due_at, "resolution_due_at": ticket.resolution_due_at,
+            "due_at": ticket.due_at, "overdue": out["overdue"], "first_response_at": ticket.first_response_at,
+            "response_breached": ticket.response_breached, "resolution_breached": ticket.resolution_breached,
+            "paused_at": ticket.paused_at, "escalation_level": ticket.escalation_level,
+        },
+        events=[{
+            "id": e.id, "at": e.at, "actor_kind": e.actor_kind,
+            "actor_org": event_orgs[e.actor_org_id].code if e.actor_org_id in event_orgs else None,
+            "actor_account_id": e.actor_account_id if staff_view and e.actor_kind == "staff" else None,
+            "action": e.action, "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
+            "data": e.data or {},
+        } for e in events],
+        photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
+                for stage, upload in photos],
+        duplicate_of={"id": duplicate.id, "number": duplicate.number} if duplicate else None,
+        rating_comment=ticket.rating_comment, rated_at=ticket.rated_at, resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at, reopen_count=ticket.reopen_count, reporter=reporter,
+        allowed_actions=_allowed(ticket, access, config),
+    )
+    if possible_duplicates is not None:
+        out["possible_duplicates"] = possible_duplicates
+    return out
+
+
+def _allowed(ticket: Ticket, access: Access, config: WorkflowConfig) -> list[str]:
+    actions = config.table.available(ticket.status, access.actors)
+    if access.can_act and ticket.status not in ("closed", "rejected", "duplicate"):
+        actions.append("comment")
+    if "reporter" in access.actors and ticket.status in ("resolved", "closed") and ticket.rating is None:
+        actions.append("rate")
+    return actions
