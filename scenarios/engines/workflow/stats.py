@@ -104,7 +104,7 @@ def stats(session: Session, *, clock: Clock, principal: Principal, config: Workf
             by_org[r.org_id].append(r)
     now = clock.now()
     return {
-        "from": date_from,
-        "to": date_to,
+        "date_from": date_from,
+        "date_to": date_to,
         "organisations": [{"org_code": o.code, "org_name": o.name, **summarise(by_org[o.id], now)} for o in orgs],
     }
