@@ -75,3 +75,6 @@ def scenarios_cmd() -> None:
 def register_cli(app: Flask) -> None:
     for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
         app.cli.add_command(group)
+    from qr.cli import register as register_qr
+
+    register_qr(app)
