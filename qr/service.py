@@ -95,9 +95,9 @@ def issue_personal(
     """A personal code: single-use, living ``QR_PERSONAL_TTL_SECONDS``; its ``sub`` is a
     fresh pseudonym that only ``qr_subjects`` maps back to the holder."""
     keyring = keyring or current_keyring()
-    now = clock.now().replace(microsecond=0)
+    now = clock.now()  # the signing key is chosen at the exact time...
     ttl = keyring.config.personal_ttl
-    expires_at = now + ttl
+    expires_at = now.replace(microsecond=0) + ttl  # ...the claims are whole seconds
     sub, jti = new_handle(), new_handle()
     token = tokens.issue(keyring, now=now, sub=sub, jti=jti, pur=PERSONAL_PURPOSE, exp=expires_at)
     session.add(QrSubject(sub=sub, holder_type=holder_type, holder_id=holder_id, expires_at=expires_at))
@@ -106,23 +106,32 @@ def issue_personal(
     return IssuedCode(token=token, sub=sub, jti=jti, expires_at=expires_at, refresh_after=refresh_after)
 
 
+_CONSUME: dict[str, sa.Insert] = {}
+_SCAN = sa.insert(QrScan.__table__)
+_SUBJECT = sa.select(QrSubject.holder_type, QrSubject.holder_id).where(QrSubject.sub == sa.bindparam("sub"))
+
+
 def consume_jti(session: Session, jti: str, *, now: datetime, expires_at: datetime) -> bool:
     """Mark a single-use token used; False when it already was. Atomic on both databases:
-    a concurrent consumer waits on the unique key and then finds the row."""
+    a concurrent consumer waits on the primary key and then finds the row."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(QrUsedJti).values(jti=jti, used_at=now, expires_at=expires_at).on_conflict_do_nothing(
-        index_elements=["jti"]).returning(QrUsedJti.jti)
-    return session.execute(stmt).scalar_one_or_none() is not None
+    stmt = _CONSUME.get(dialect)
+    if stmt is None:  # built once: verify is on the hot path
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = QrUsedJti.__table__
+        stmt = _CONSUME[dialect] = insert(table).on_conflict_do_nothing(
+            index_elements=["jti"]).returning(table.c.jti)
+    row = session.execute(stmt, {"jti": jti, "used_at": now, "expires_at": expires_at}).first()
+    return row is not None
 
 
 def _record(session: Session, *, now: datetime, kind: str, claims: Claims | None, scanner: Scanner,
             result: str) -> None:
-    session.add(QrScan(
-        at=now, token_kind=kind, purpose=claims.pur if claims else None,
-        ref=claims.ref if claims else None, scanner_kind=scanner.kind, scanner_id=scanner.id,
-        result=result,
-    ))
+    session.execute(_SCAN, {
+        "at": now, "token_kind": kind, "purpose": claims.pur if claims else None,
+        "ref": claims.ref if claims else None, "scanner_kind": scanner.kind, "scanner_id": scanner.id,
+        "result": result,
+    })
 
 
 def verify(
@@ -135,6 +144,8 @@ def verify(
     keyring: Keyring | None = None,
 ) -> Verified:
     """Accept a code or raise ``QrError``; see the module docstring for the transaction."""
+    if isinstance(allowed_purposes, str):  # "personal" would admit "person" by substring
+        raise TypeError("allowed_purposes must be a collection of purposes, not a string")
     keyring = keyring or current_keyring()
     now = clock.now()
     claims: Claims | None = None
@@ -156,13 +167,13 @@ def verify(
 
 
 def _admit_personal(session: Session, claims: Claims, now: datetime) -> Verified:
-    subject = session.get(QrSubject, claims.sub)
+    subject = session.execute(_SUBJECT, {"sub": claims.sub}).first()
     if subject is None:
         raise QrError("qr_revoked", claims=claims)
     if not consume_jti(session, claims.jti, now=now, expires_at=claims.expires_at):
         raise QrError("qr_replayed", claims=claims)
     return Verified(kind="personal", purpose=claims.pur, ref=claims.ref, sub=claims.sub,
-                    holder=Holder(subject.holder_type, subject.holder_id), pass_id=None,
+                    holder=Holder(subject[0], subject[1]), pass_id=None,
                     jti=claims.jti, expires_at=claims.expires_at)
 
 

@@ -212,3 +212,15 @@ def test_purge_deletes_what_expired(session, clock, keyring):
     assert purge_expired(session, clock=clock, config=keyring.config)["scans"] == 1
     assert session.scalars(sa.select(QrScan)).all() == []
     assert live  # issued, never scanned, purged with the rest
+
+
+def test_a_key_signs_from_the_very_moment_it_is_created(app, db, clock):
+    """Claims are whole seconds; choosing the key by a truncated time would find none."""
+    from datetime import datetime
+
+    kr = make_keyring(app, db, clock)
+    clock.set(datetime(2026, 11, 2, 1, 0, 0, 500_000, tzinfo=clock.now().tzinfo))
+    with db.transaction() as s:
+        init_keys(s, kek=kr._kek, clock=clock)
+        token = issue_personal(s, holder_type="person", holder_id=1, clock=clock, keyring=kr).token
+    assert parts(token)[1]["iat"] == int(clock.now().timestamp())
