@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import base64
 
-from qr_support import *  # noqa: F403
-from qr_support import parts
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import parts
 
 from qr.keys import thumbprint
 from qr.service import issue_personal

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from qr_support import *  # noqa: F403
-from qr_support import FakeMonotonic, make_keyring, parts
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import FakeMonotonic, make_keyring, parts
 
 from app.errors import ApiError
 from qr.config import kek_id

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from qr_support import *  # noqa: F403
-from qr_support import parts
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import parts
 
 from app.errors import ApiError
 from qr.models import QrPass

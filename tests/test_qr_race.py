@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from qr_support import make_keyring
+from tests.qr_support import make_keyring
 
 from app.clock import FrozenClock
 from qr.keys import init_keys

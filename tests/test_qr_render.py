@@ -13,7 +13,7 @@ import qrcode
 import qrcode.util
 import zxingcpp
 from PIL import Image, ImageDraw
-from qr_support import *  # noqa: F403
+from tests.qr_support import *  # noqa: F403
 
 from qr import render
 

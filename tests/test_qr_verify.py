@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from qr_support import *  # noqa: F403
-from qr_support import b64, forge, parts
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import b64, forge, parts
 
 from qr.keys import TYP
 from qr.models import QrScan, QrSubject
