@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import base64
 
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import parts
-
 from qr.keys import thumbprint
 from qr.service import issue_personal
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import parts
 
 
 def test_jwks_lists_okp_keys_with_their_thumbprints(client, keyring):

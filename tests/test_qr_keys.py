@@ -7,8 +7,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import FakeMonotonic, make_keyring, parts
 
 from app.errors import ApiError
 from qr.config import kek_id
@@ -23,6 +21,8 @@ from qr.keys import (
 from qr.models import QrSigningKey
 from qr.service import issue_personal, verify
 from qr.tokens import QrError
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import FakeMonotonic, make_keyring, parts
 
 PERSONAL = {"personal"}
 

@@ -9,13 +9,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from tests.qr_support import make_keyring
 
 from app.clock import FrozenClock
 from qr.keys import init_keys
 from qr.passes import issue_pass
 from qr.service import Scanner, issue_personal, verify
 from qr.tokens import QrError
+from tests.qr_support import make_keyring
 
 ROUNDS = 8
 

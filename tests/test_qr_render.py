@@ -13,9 +13,9 @@ import qrcode
 import qrcode.util
 import zxingcpp
 from PIL import Image, ImageDraw
-from tests.qr_support import *  # noqa: F403
 
 from qr import render
+from tests.qr_support import *  # noqa: F403
 
 
 def token_like(n: int = 400) -> str:

@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import b64, forge, parts
 
 from qr.keys import TYP
 from qr.models import QrScan, QrSubject
 from qr.service import Holder, Scanner, issue_personal, verify
 from qr.tokens import QrError, sign
+from tests.qr_support import *  # noqa: F403
+from tests.qr_support import b64, forge, parts
 
 PERSONAL = {"personal"}
 
