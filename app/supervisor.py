@@ -37,6 +37,9 @@ def commands(port: str) -> list[list[str]]:
     return [
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", workers,
          "--graceful-timeout", str(GUNICORN_GRACEFUL_SECONDS),
+         # gunicorn ≥ 25 opens a control socket at one fixed path per user: a second server
+         # (tests, make bench) would take it over and unlink it on exit. We do not use gunicornc.
+         "--no-control-socket",
          "--access-logfile", "-", "--access-logformat", '{"gunicorn":"%(m)s %(U)s %(s)s"}', "wsgi:app"],
         [str(BIN / "flask"), "--app", "wsgi", "worker"],
     ]

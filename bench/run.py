@@ -255,7 +255,7 @@ def gunicorn(env: Mapping[str, str], workers: int) -> Iterator[Server]:
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="jinshan-bench-gunicorn-", suffix=".log")[1])
     cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--log-level", "warning", "wsgi:app"]
+           "--log-level", "warning", "--no-control-socket", "wsgi:app"]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
