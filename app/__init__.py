@@ -90,7 +90,9 @@ def register_blueprints(api: Api, settings: Settings) -> None:
 
 def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
-    return []
+    from app import worker_routes
+
+    return [worker_routes]
 
 
 def current_clock() -> Clock:

@@ -86,7 +86,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 class Parser(FlaskParser):
     """webargs parser raising project errors."""
 
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "querystring": ma.RAISE}
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "querystring": ma.RAISE, "query": ma.RAISE,
+    }
 
     def _raw_load_json(self, req: Any) -> Any:
         data = req.get_data(cache=True)
@@ -183,8 +185,10 @@ MAX_PAGE_SIZE = 100
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
-    page_size = fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE))
+    page = fields.Integer(load_default=1, strict=False, validate=ma.validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(
+        load_default=20, strict=False, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
 
 
 _page_schemas: dict[str, type[Schema]] = {}

@@ -106,8 +106,9 @@ def create_engine(url: str, **kw: Any) -> Engine:
         _configure_sqlite(engine)
     else:
         kw.setdefault("pool_pre_ping", True)
-        kw.setdefault("pool_size", 10)
-        kw.setdefault("max_overflow", 10)
+        if "poolclass" not in kw:
+            kw.setdefault("pool_size", 10)
+            kw.setdefault("max_overflow", 10)
         engine = sa.create_engine(url, **kw)
     return engine
 

@@ -40,7 +40,8 @@ class String(_f.String):
 
 
 class Integer(_f.Integer):
-    """A strict integer within the signed 64-bit range."""
+    """An integer within the signed 64-bit range; strict (no "3" for 3) unless told otherwise,
+    which query-string schemas must do since everything there is text."""
 
     default_error_messages = {"int64": "超出 64 位整数范围。"}
 

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "app.idempotency",
     "auth.organisations",
     "app.places.models",
+    "app.timers", "app.periodic", "app.worker",  # timers and the worker
 )
 
 
