@@ -61,7 +61,7 @@ def main() -> int:
     for cmd in commands(port):
         if stopping:
             break
-        children.append(subprocess.Popen(cmd, cwd=ROOT, preexec_fn=lambda: _die_with_parent(me)))  # noqa: S603
+        children.append(subprocess.Popen(cmd, cwd=ROOT, preexec_fn=lambda: _die_with_parent(me)))
     code = 0
     while not stopping:
         for child in children:
