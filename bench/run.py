@@ -434,7 +434,11 @@ def machine() -> str:
             if line.startswith("MemTotal:"):
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
                 break
-    return f"{cpu_count()} cores (nproc), {model}, {memory} RAM, {platform.system()} {platform.release()}"
+    load = "?"
+    with contextlib.suppress(OSError, IndexError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"{cpu_count()} cores (nproc), {model}, {memory} RAM, {platform.system()} {platform.release()}; "
+            f"load average before the run {load}")
 
 
 def git_commit() -> str:
@@ -450,16 +454,16 @@ def git_commit() -> str:
 
 
 def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int, wrk: str,
-           warnings: Sequence[str], started: datetime) -> str:
+           warnings: Sequence[str], started: datetime, host: str) -> str:
     lines = [
         f"## {started:%Y-%m-%d %H:%M} UTC · {git_commit()} · {db_kind.split(' (')[0]}",
         "",
-        f"- machine: {machine()}",
+        f"- machine: {host}",
         f"- database: {db_kind}",
         f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL=WARNING; "
         f"Python {platform.python_version()}",
         f"- load: wrk {wrk_version(wrk)}, {cfg.threads} threads, {cfg.connections} connections, "
-        f"{cfg.duration} s per endpoint per round, {cfg.rounds} rounds (medians), warm-up {cfg.warmup} s",
+        f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s",
         *(f"- warning: {w}" for w in warnings),
         "",
         render_table(targets),
@@ -492,7 +496,8 @@ requests/s to `/healthz`'s in the same round. The ratio is what targets are set 
 cancels out most of the machine's speed (wrk runs on the same cores, so absolute numbers
 on a small machine are low). "req/s per round" shows the spread; "not measured" says why
 (e.g. HTTP 404: the endpoint does not exist on that commit); non-2xx answers are counted in
-notes and fail a target.
+notes and fail a target. A high "load average before the run" means other work shared the
+cores: compare ratios, not absolute requests/s, across such runs.
 
 Run it: `make bench` (SQLite) or `DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
 make bench`; `BENCH_DURATION=10 BENCH_ROUNDS=5` for steadier numbers, `BENCH_ONLY=name` for
@@ -525,6 +530,7 @@ def _raise_interrupt(signum: int, _frame: object) -> None:
 
 def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
     started = datetime.now(UTC)
+    host = machine()  # before our own load
     wrk = ensure_wrk()
     endpoints = selected(endpoints, cfg.only)
     base_env = {**os.environ, "APP_ENV": "development", "LOG_LEVEL": "WARNING",
@@ -545,7 +551,7 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
                 raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
             measure(wrk, cfg, server.base_url, targets)
         return report(cfg, targets, db_kind=database.kind, workers=workers, wrk=wrk,
-                      warnings=warnings, started=started)
+                      warnings=warnings, started=started, host=host)
 
 
 def main() -> int:
