@@ -13,7 +13,8 @@ export PORT
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
 	  { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON)); try make PYTHON=/path/to/python3.11" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip \
+	@echo "creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip \
 	  || { rm -rf $(VENV); echo "could not build $(VENV) (on Debian/Ubuntu: apt install python3.11-venv)" >&2; exit 1; }
 
 # Install only when the requirements changed since the last install (a stamp of their hash).
