@@ -10,7 +10,6 @@ import io
 import json
 import resource
 import struct
-import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -293,17 +292,14 @@ def test_request_over_max_content_length_is_413(web):
 
 
 @pytest.mark.parametrize("size", [(20000, 20000), (7000, 7000)], ids=["over-2x-limit", "warning-band"])
-def test_decompression_bomb_is_422_fast_and_small(web, size):
+def test_decompression_bomb_is_422_without_decoding(web, size):
     data = png_declaring(*size)
     assert len(data) < 200
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    started = time.perf_counter()
     resp = post_upload(web, data, filename="tiny.png", content_type="image/png")
-    elapsed = time.perf_counter() - started
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert resp.status_code == 422
     assert resp.get_json()["code"] == "image_invalid"
-    assert elapsed < 1.0, elapsed  # milliseconds in practice; generous for a loaded machine
     assert grown_mib < 50, grown_mib  # a decode would take 400 MB (L) to 1.2 GB (RGB)
 
 
