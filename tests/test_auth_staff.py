@@ -243,3 +243,43 @@ def test_cli_create_staff_and_orgs_list(app, session, company):
 def test_password_hash_profile_fast_in_tests(app):
     with app.app_context():
         assert "m=1024,t=1" in hash_password("whatever password")
+
+
+def test_refresh_after_membership_disabled(client, session, clock, company):
+    manager = make_staff(session, company, "manager")
+    tech = make_staff(session, company, "technician", username="tech.refresh")
+    session.commit()
+    login = staff_login(client, "tech.refresh").get_json()
+    mh = bearer(token_for(session, clock, manager, company))
+    mid = session.scalar(sa.select(Membership.id).where(Membership.account_id == tech.id))
+    assert client.patch(f"/api/v1/orgs/{company.code}/staff/{mid}", json={"status": "disabled"},
+                        headers=mh).status_code == 200
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
+    assert r.status_code == 401 and r.get_json()["code"] == "refresh_token_invalid"  # revoked with the membership
+    assert client.get("/api/v1/auth/staff/me", headers=bearer(login["access_token"])).status_code in (401, 403)
+
+
+def test_require_staff_roles_guard(app, company):
+    from flask import g
+
+    from app.errors import ApiError
+    from auth.principal import Principal, require_staff
+
+    @require_staff(roles={"manager"})
+    def view():
+        return "ok"
+
+    cases = [
+        (Principal("staff", account_id=1, org_id=company.id, role="manager"), "ok"),
+        (Principal("staff", account_id=1, org_id=company.id, role="technician"), "forbidden"),
+        (Principal("resident", account_id=2, person_id=2), "forbidden"),
+        (Principal("anonymous"), "unauthenticated"),
+    ]
+    for principal, expected in cases:
+        with app.test_request_context("/"):
+            g.principal, g.auth_error = principal, None
+            try:
+                outcome = view()
+            except ApiError as err:
+                outcome = err.code
+        assert outcome == expected, principal
