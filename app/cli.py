@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.worker_cli import register as register_worker_cli
+
 openapi_cli = AppGroup("openapi", help="The OpenAPI spec.")
 seed_cli = AppGroup("seed", help="Reference and demo data.")
 dev_cli = AppGroup("dev", help="Development helpers.")
@@ -85,4 +87,8 @@ def register_cli(app: Flask) -> None:
 
     for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
         app.cli.add_command(group)
+    register_worker_cli(app)
     register_auth_cli(app)
+    from qr.cli import register as register_qr
+
+    register_qr(app)

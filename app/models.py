@@ -11,6 +11,10 @@ MODEL_MODULES = (
     "auth.organisations",
     "app.places.models",
     "auth.models",
+    "app.timers", "app.periodic", "app.worker",  # timers and the worker
+    "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
+    "app.storage.models",
+    "qr.models",
 )
 
 

@@ -1,0 +1,106 @@
+"""Enqueue notifications in the caller's transaction; deliver them from the worker.
+
+Each new outbox row gets a timer (``notify.deliver``) due at once, so delivery rides on the
+worker's claim machinery: one worker delivers a row at a time, a crash before commit
+retries it. Delivery is therefore at least once: a message whose answer was lost may be
+sent again. Enqueueing is exactly once: the unique (event, recipient, channel) key and
+``ON CONFLICT DO NOTHING`` make a repeated enqueue a no-op.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.clock import Clock
+from app.notify.channels import CHANNELS
+from app.notify.models import OutboxMessage
+from app.timers import Timer, schedule, timer_handler
+
+log = logging.getLogger("app.notify")
+
+DELIVER_KIND = "notify.deliver"
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=15)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # "account" | "org"
+    id: int | str
+
+    @classmethod
+    def account(cls, account_id: int) -> Recipient:
+        return cls("account", account_id)
+
+
+def enqueue(
+    session: Session,
+    *,
+    event_key: str,
+    template: str,
+    recipients: Iterable[Recipient],
+    clock: Clock,
+    payload: dict[str, Any] | None = None,
+    channel: str = "log",
+    urgent: bool = False,
+) -> int:
+    """Add one row per recipient (skipping ones already enqueued). Returns how many were new."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    now = clock.now()
+    rows = [
+        {"event_key": event_key, "recipient_kind": r.kind, "recipient_id": str(r.id), "channel": channel,
+         "template": template, "payload": payload or {}, "urgent": urgent, "state": "pending",
+         "attempts": 0, "created_at": now, "updated_at": now}
+        for r in dict.fromkeys(recipients)
+    ]
+    if not rows:
+        return 0
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(OutboxMessage).values(rows).on_conflict_do_nothing().returning(OutboxMessage.id)
+    new_ids = list(session.scalars(stmt))
+    for outbox_id in new_ids:
+        schedule(session, subject_type="outbox", subject_id=outbox_id, kind=DELIVER_KIND, due_at=now)
+    return len(new_ids)
+
+
+@timer_handler(DELIVER_KIND, max_attempts=MAX_ATTEMPTS + 1)
+def deliver(session: Session, timer: Timer, clock: Clock) -> None:
+    message = session.get(OutboxMessage, int(timer.subject_id), with_for_update=True)
+    if message is None or message.state != "pending":
+        return
+    channel = CHANNELS.get(message.channel)
+    now = clock.now()
+    message.attempts += 1
+    try:
+        outcome = channel.deliver(message) if channel else None
+    except Exception as exc:  # a channel bug or an outage the channel did not classify
+        log.warning("notification channel raised", extra={"outbox_id": message.id, "error": type(exc).__name__})
+        outcome = None
+        detail = type(exc).__name__
+    else:
+        detail = outcome.detail if outcome else "no such channel"
+    state = outcome.state if outcome else "retry"
+    if state == "retry" and message.attempts >= MAX_ATTEMPTS:
+        state = "failed"
+    message.last_error = None if state == "sent" else detail[:300] or None
+    if state == "retry":
+        delay = min(BACKOFF_BASE * 2 ** (message.attempts - 1), BACKOFF_MAX)
+        schedule(session, subject_type="outbox", subject_id=message.id, kind=DELIVER_KIND, due_at=now + delay)
+        return
+    message.state = state
+    if state == "sent":
+        message.sent_at = now
+
+
+def messages_for(session: Session, *, event_key: str) -> list[OutboxMessage]:
+    return list(session.scalars(sa.select(OutboxMessage).where(OutboxMessage.event_key == event_key)
+                                .order_by(OutboxMessage.id)))

@@ -1,0 +1,1 @@
+"""Reference data of Jinshan (JSON), produced by ``generate.py``."""
