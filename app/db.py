@@ -106,7 +106,7 @@ def create_engine(url: str, **kw: Any) -> Engine:
         _configure_sqlite(engine)
     else:
         kw.setdefault("pool_pre_ping", True)
-        if "poolclass" not in kw:
+        if "poolclass" not in kw:  # NullPool (the tests' admin engine) takes no size
             kw.setdefault("pool_size", 10)
             kw.setdefault("max_overflow", 10)
         engine = sa.create_engine(url, **kw)

@@ -104,6 +104,18 @@ ERRORS: dict[str, ErrorCode] = {
         422, "图片已损坏、不完整或像素过多", "The image is corrupt, truncated or has too many pixels."
     ),
     "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
+    # signed QR codes (qr/): 422 = the code itself is unacceptable; 409 = a valid code whose
+    # state forbids it (already used, revoked); 503 = keys not initialised.
+    "qr_malformed": ErrorCode(422, "二维码格式无效", "The code is malformed."),
+    "qr_invalid_signature": ErrorCode(422, "二维码签名无效", "The code's signature is invalid."),
+    "qr_unknown_key": ErrorCode(422, "二维码的签名密钥未知", "The code was signed with an unknown key."),
+    "qr_wrong_type": ErrorCode(422, "这不是本系统的二维码", "This is not a code of ours."),
+    "qr_expired": ErrorCode(422, "二维码已过期，请刷新", "The code has expired."),
+    "qr_not_yet_valid": ErrorCode(422, "二维码尚未生效", "The code is not valid yet."),
+    "qr_wrong_purpose": ErrorCode(422, "此处不受理该二维码", "This code is not accepted here."),
+    "qr_replayed": ErrorCode(409, "二维码已被使用", "The code has already been used."),
+    "qr_revoked": ErrorCode(409, "二维码已作废", "The code has been revoked."),
+    "qr_no_signing_key": ErrorCode(503, "二维码签名密钥尚未初始化", "No QR signing key is initialised."),
     # workflow engine (scenarios/engines/workflow) and its ticket scenarios
     "invalid_transition": ErrorCode(
         409, "工单当前状态不允许此操作", "This action is not allowed in the ticket's current state."

@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",
+    "qr.models",
     "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
 )
 

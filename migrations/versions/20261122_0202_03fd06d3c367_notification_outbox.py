@@ -1,7 +1,7 @@
 """notification outbox
 
 Revision ID: 03fd06d3c367
-Revises: 4c1264e5c114
+Revises: 5e0a1b797e89
 Create Date: 2026-11-22 02:02:25.085093
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = '03fd06d3c367'
-down_revision = '4c1264e5c114'
+down_revision = '5e0a1b797e89'
 branch_labels = None
 depends_on = None
 

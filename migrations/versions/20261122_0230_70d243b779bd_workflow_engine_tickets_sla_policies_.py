@@ -1,7 +1,7 @@
 """workflow engine tickets sla policies calendar
 
 Revision ID: 70d243b779bd
-Revises: 03fd06d3c367
+Revises: e966aa2a5621
 Create Date: 2026-11-22 02:12:36.562531
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = '70d243b779bd'
-down_revision = '03fd06d3c367'
+down_revision = 'e966aa2a5621'
 branch_labels = None
 depends_on = None
 
