@@ -63,7 +63,8 @@ def json_post_lua(body: Any, headers: Mapping[str, str] | None = None, method: s
         'wrk.headers["Content-Type"] = "application/json"',
     ]
     for name, value in (headers or {}).items():
-        lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
+        # Spaces inside the brackets: ``headers[[[x]]]`` would lex as a long string ``[[[x]]``.
+        lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -71,4 +72,63 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("healthz", BASELINE_PATH),
     Endpoint("scenarios", "/api/v1/scenarios"),
     Endpoint("communities search 金山", "/api/v1/communities?q=" + quote("金山"), target_ratio=0.5),
+]
+
+
+# ---------------------------------------------------------------- workflow: property-repair (issue 5)
+
+QUEUE_OPEN_TICKETS = 5000
+
+
+def _post_json(url: str, body: Any) -> dict[str, Any]:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (our own server)
+        return json.loads(resp.read())
+
+
+def repair_create_setup(ctx: BenchContext) -> Prepared:
+    """A demo resident (verified residence from ``flask seed demo``) logs in; each request files a ticket."""
+    token = _post_json(ctx.base_url + "/api/v1/auth/dev/login", {"openid": "demo-resident-1"})["access_token"]
+    return Prepared(lua=json_post_lua({"category": "水电", "text": "压测：厨房水龙头漏水"},
+                                      {"Authorization": f"Bearer {token}"}))
+
+
+def repair_queue_setup(ctx: BenchContext) -> Prepared:
+    """5,000 open tickets for the third demo company (not the one the create benchmark fills),
+    then its manager logs in."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from app.db import Database
+    from auth.models import Account, Membership
+    from bench.workflow_data import companies_with_communities, insert_tickets, policy_id, reporter_account, ticket_rows
+    from scenarios.property_repair.demo import DEMO_PASSWORD
+
+    db = Database(ctx.database_url)
+    try:
+        with db.engine.begin() as conn:
+            username, company = conn.execute(
+                sa.select(Account.username, Membership.organisation_id)
+                .join(Membership, Membership.account_id == Account.id)
+                .where(Account.username.like("demo-%-manager")).order_by(Account.username.desc()).limit(1)).one()
+            place = next(c for c in companies_with_communities(conn, 1000) if c[0] == company)
+            now = datetime.now(UTC)
+            insert_tickets(conn, ticket_rows(n=QUEUE_OPEN_TICKETS, org_id=company, community_id=place[1],
+                                             building_id=place[2], reporter_id=reporter_account(conn, "bench-queue"),
+                                             policy=policy_id(conn, now), now=now))
+    finally:
+        db.dispose()
+    login = _post_json(ctx.base_url + "/api/v1/auth/staff/login", {"username": username, "password": DEMO_PASSWORD})
+    return Prepared(headers={"Authorization": f"Bearer {login['access_token']}"})
+
+
+ENDPOINTS += [
+    Endpoint("property-repair create", "/api/v1/property-repair/tickets", method="POST", target_ratio=0.3,
+             setup=repair_create_setup),
+    Endpoint("property-repair queue (5,000 open)", "/api/v1/property-repair/queue?page_size=20",
+             setup=repair_queue_setup),
 ]

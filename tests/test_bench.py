@@ -48,7 +48,7 @@ def test_json_post_lua_quotes_bodies_that_contain_closing_brackets():
     lua = json_post_lua({"q": "a]]b]=]c 金山"}, {"Authorization": "Bearer x"})
     assert 'wrk.method = [[POST]]' in lua
     assert 'wrk.body = [==[{"q": "a]]b]=]c 金山"}]==]' in lua
-    assert 'wrk.headers[[[Authorization]]] = [[Bearer x]]' in lua
+    assert 'wrk.headers[ [[Authorization]] ] = [[Bearer x]]' in lua
 
 
 def test_selection_keeps_the_baseline_first():

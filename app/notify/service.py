@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.notify.channels import CHANNELS
 from app.notify.models import OutboxMessage
-from app.timers import Timer, schedule, timer_handler
+from app.timers import KEY_COLUMNS, Timer, schedule, timer_handler
 
 log = logging.getLogger("app.notify")
 
@@ -39,6 +39,24 @@ class Recipient:
     @classmethod
     def account(cls, account_id: int) -> Recipient:
         return cls("account", account_id)
+
+
+_STATEMENTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The outbox insert and its delivery timers' upsert, built once per dialect (escalations
+    enqueue thousands per worker pass; building a statement costs more than running it)."""
+    if dialect not in _STATEMENTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = OutboxMessage.__table__
+        outbox = insert(table).on_conflict_do_nothing().returning(table.c.id)
+        upsert = insert(Timer.__table__)
+        timers = upsert.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
+            "due_at": upsert.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None,
+            "fired_at": None})
+        _STATEMENTS[dialect] = (outbox, timers)
+    return _STATEMENTS[dialect]
 
 
 def enqueue(
@@ -64,11 +82,12 @@ def enqueue(
     ]
     if not rows:
         return 0
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(OutboxMessage).values(rows).on_conflict_do_nothing().returning(OutboxMessage.id)
-    new_ids = list(session.scalars(stmt))
-    for outbox_id in new_ids:
-        schedule(session, subject_type="outbox", subject_id=outbox_id, kind=DELIVER_KIND, due_at=now)
+    outbox, timers = _statements(session.get_bind().dialect.name)
+    new_ids = list(session.execute(outbox, rows).scalars())
+    if new_ids:
+        session.execute(timers, [
+            {"subject_type": "outbox", "subject_id": str(i), "kind": DELIVER_KIND, "level": 0, "due_at": now,
+             "state": "pending", "attempts": 0, "created_at": now} for i in new_ids])
     return len(new_ids)
 
 

@@ -115,10 +115,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_wf_tickets_number'))
     )
     with op.batch_alter_table('wf_tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_wf_tickets_building_category', ['building_id', 'category'], unique=False)
+        batch_op.create_index('ix_wf_tickets_building_category', ['building_id', 'category', 'created_at'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_wf_tickets_duplicate_of_id'), ['duplicate_of_id'], unique=False)
         batch_op.create_index('ix_wf_tickets_org_created', ['org_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_wf_tickets_org_open_due', ['org_id', 'is_open', 'due_at'], unique=False)
+        batch_op.create_index('ix_wf_tickets_queue', ['org_id', 'scenario', 'is_open', 'due_at', 'id'], unique=False)
         batch_op.create_index('ix_wf_tickets_reporter_created', ['reporter_account_id', 'created_at'], unique=False)
         batch_op.create_index('ix_wf_tickets_scenario_lat', ['scenario', 'lat'], unique=False)
 
@@ -179,7 +180,7 @@ def downgrade() -> None:
     with op.batch_alter_table('wf_tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_wf_tickets_scenario_lat')
         batch_op.drop_index('ix_wf_tickets_reporter_created')
-        batch_op.drop_index('ix_wf_tickets_org_open_due')
+        batch_op.drop_index('ix_wf_tickets_queue')
         batch_op.drop_index('ix_wf_tickets_org_created')
         batch_op.drop_index(batch_op.f('ix_wf_tickets_duplicate_of_id'))
         batch_op.drop_index('ix_wf_tickets_building_category')

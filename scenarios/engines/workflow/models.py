@@ -89,12 +89,13 @@ class Ticket(IdMixin, Base):
         sa.CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
         sa.CheckConstraint("escalation_level >= 0 AND version >= 1", name="counters_valid"),
         sa.UniqueConstraint("number"),
-        # The queue: an organisation's open tickets by deadline.
-        sa.Index("ix_wf_tickets_org_open_due", "org_id", "is_open", "due_at"),
+        # The queue: an organisation's open tickets of a scenario by deadline (then id), read
+        # in index order, so a page costs the same with 50 or 50,000 open tickets.
+        sa.Index("ix_wf_tickets_queue", "org_id", "scenario", "is_open", "due_at", "id"),
         sa.Index("ix_wf_tickets_org_created", "org_id", "created_at"),
         sa.Index("ix_wf_tickets_reporter_created", "reporter_account_id", "created_at"),
-        # Duplicate hints: open tickets of the same building and category.
-        sa.Index("ix_wf_tickets_building_category", "building_id", "category"),
+        # Duplicate hints: the latest open tickets of the same building and category.
+        sa.Index("ix_wf_tickets_building_category", "building_id", "category", "created_at"),
         sa.Index("ix_wf_tickets_scenario_lat", "scenario", "lat"),
     )
 

@@ -5,7 +5,7 @@ Payloads carry ticket ids, numbers and states only: no names, phones or text.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,12 +41,19 @@ def supervisors(session: Session, org_id: int, roles: Iterable[str]) -> list[Rec
     return org_staff(session, org.supervisor_id, roles)
 
 
-def payload(ticket: Ticket, **extra: Any) -> dict[str, Any]:
+class TicketLike(Protocol):
+    id: int
+    number: str | None
+    scenario: str
+    status: str
+
+
+def payload(ticket: TicketLike, **extra: Any) -> dict[str, Any]:
     return {"ticket_id": ticket.id, "number": ticket.number, "scenario": ticket.scenario,
             "status": ticket.status, **extra}
 
 
-def tell(session: Session, clock: Clock, ticket: Ticket, *, key: str, template: str,
+def tell(session: Session, clock: Clock, ticket: TicketLike, *, key: str, template: str,
          recipients: Iterable[Recipient], **extra: Any) -> int:
     recipients = list(recipients)
     if not recipients:

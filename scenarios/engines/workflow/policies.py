@@ -26,7 +26,10 @@ def _active(session: Session, scenario: str, category: str | None) -> SlaPolicy 
 
 def effective_policy(session: Session, *, config: WorkflowConfig, category: str, now: datetime) -> SlaPolicy:
     """The active policy of ``category``, else the scenario's default (created from the config)."""
-    policy = _active(session, config.slug, category) or _active(session, config.slug, None)
+    policy = session.scalars(
+        sa.select(SlaPolicy).where(SlaPolicy.scenario == config.slug, SlaPolicy.active.is_(True),
+                                   sa.or_(SlaPolicy.category == category, SlaPolicy.category.is_(None)))
+        .order_by(SlaPolicy.category.is_(None)).limit(1)).first()  # the category's own first
     if policy is not None:
         return policy
     d = config.default_sla

@@ -25,6 +25,10 @@ def _by_id(session: Session, model: type, ids: set[int | None]) -> dict[int, Any
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
+    if len(ids) == 1:  # one ticket: often already in the session (no query)
+        (only,) = ids
+        row = session.get(model, only)
+        return {only: row} if row is not None else {}
     return {row.id: row for row in session.scalars(sa.select(model).where(model.id.in_(ids)))}
 
 

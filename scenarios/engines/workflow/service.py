@@ -22,15 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import utcnow
 from app.errors import ApiError
 from app.fields import CST
 from app.geo import bounding_box, haversine_m
 from app.storage.models import Upload
 from app.storage.service import claim_photos
-from app.timers import PENDING, Timer, cancel, schedule
+from app.timers import KEY_COLUMNS, PENDING, Timer, cancel
 from auth.models import Membership
 from auth.organisations import Organisation
 from auth.permissions import reach
@@ -139,22 +141,47 @@ def ticket_calendar(session: Session, ticket: Ticket) -> Calendar:
     return calendar_for(session, session.get(SlaPolicy, ticket.sla_policy_id))
 
 
-def _arm_response(session: Session, ticket: Ticket, cal: Calendar) -> None:
+_UPSERTS: dict[str, Any] = {}
+
+
+def _schedule(session: Session, ticket: Ticket, timers: list[tuple[str, int, datetime]]) -> None:
+    """``app.timers.schedule`` for several (kind, level, due) of one ticket in one statement:
+    the same upsert (a timer that fired or was cancelled is re-armed), one round trip."""
+    if not timers:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Timer.__table__)
+        _UPSERTS[dialect] = insert.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
+            "due_at": insert.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None,
+            "fired_at": None})
+    now = utcnow()
+    session.execute(_UPSERTS[dialect], [
+        {"subject_type": SUBJECT, "subject_id": str(ticket.id), "kind": kind, "level": level, "due_at": due,
+         "state": "pending", "attempts": 0, "created_at": now} for kind, level, due in timers])
+
+
+def _response_timers(ticket: Ticket, cal: Calendar) -> list[tuple[str, int, datetime]]:
     """Escalation timers for the levels not reached yet: level 1 at the response target,
     level 2 at twice the target."""
     if ticket.response_due_at is None:
-        return
+        return []
     dues = {1: ticket.response_due_at, 2: cal.add(ticket.response_due_at, ticket.response_minutes * 60)}
-    for level in ESCALATION_LEVELS:
-        if level > ticket.escalation_level:
-            schedule(session, subject_type=SUBJECT, subject_id=ticket.id, kind=RESPONSE_KIND, level=level,
-                     due_at=dues[level])
+    return [(RESPONSE_KIND, level, dues[level]) for level in ESCALATION_LEVELS if level > ticket.escalation_level]
+
+
+def _resolution_timers(ticket: Ticket) -> list[tuple[str, int, datetime]]:
+    if ticket.resolution_due_at is not None and not ticket.resolution_breached:
+        return [(RESOLUTION_KIND, 1, ticket.resolution_due_at)]
+    return []
+
+
+def _arm_response(session: Session, ticket: Ticket, cal: Calendar) -> None:
+    _schedule(session, ticket, _response_timers(ticket, cal))
 
 
 def _arm_resolution(session: Session, ticket: Ticket) -> None:
-    if ticket.resolution_due_at is not None and not ticket.resolution_breached:
-        schedule(session, subject_type=SUBJECT, subject_id=ticket.id, kind=RESOLUTION_KIND, level=1,
-                 due_at=ticket.resolution_due_at)
+    _schedule(session, ticket, _resolution_timers(ticket))
 
 
 def _cancel(session: Session, ticket: Ticket, kind: str | None = None) -> None:
@@ -308,8 +335,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     event = add_event(session, ticket, principal, "create", at=now, to_status="submitted")
     _attach(session, ticket, public_ids=data.get("photos"), principal=principal, stage="report", event=event,
             config=config, now=now)
-    _arm_response(session, ticket, cal)
-    _arm_resolution(session, ticket)
+    _schedule(session, ticket, _response_timers(ticket, cal) + _resolution_timers(ticket))
     duplicates = find_duplicates(session, config=config, ticket=ticket)
     notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
                 recipients=notify.org_staff(session, ticket.org_id, config.manager_roles))
@@ -567,8 +593,7 @@ def reopen(session: Session, *, clock: Clock, principal: Principal, config: Work
         t.response_due_at = cal.add(now, t.response_minutes * 60)
         t.resolution_due_at = cal.add(now, t.resolution_minutes * 60) if t.resolution_minutes else None
         t.resolution_breached = False
-        _arm_response(session, t, cal)
-        _arm_resolution(session, t)
+        _schedule(session, t, _response_timers(t, cal) + _resolution_timers(t))
 
     _perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
              action="reopen", note=reason, expected_version=expected_version, check=check, apply=apply)
