@@ -110,6 +110,17 @@ def _store(scope: str, key: str, resp: Response) -> None:
                  body=resp.get_data()))
 
 
+def _end_request_transaction() -> None:
+    """End the request session's transaction before the claim and the store, which run on
+    another connection. On SQLite a write session's transaction holds the database's write
+    lock (``BEGIN IMMEDIATE``) from its first statement — authentication reads through it, a
+    view may read after committing — and the other connection would wait for it until the
+    busy timeout. Nothing in it is to be kept: a view commits what it keeps."""
+    session = g.get("db_session")
+    if session is not None and session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        session.rollback()
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a POST view (outermost, above the flask-smorest decorators)."""
 
@@ -122,6 +133,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             raise field_error("validation_error", HEADER, "幂等键须为 8–128 个可见 ASCII 字符。")
         scope, digest = caller_scope(), _request_hash()
         now = current_app.extensions["clock"].now()
+        _end_request_transaction()
         existing = _claim(scope, key, digest, now)
         if existing is not None:
             if existing.request_hash != digest:
@@ -136,8 +148,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         except ApiError as err:
             resp = error_response(err)
         except BaseException:
+            _end_request_transaction()
             _store(scope, key, Response(status=500))
             raise
+        _end_request_transaction()
         _store(scope, key, resp)
         return resp
 

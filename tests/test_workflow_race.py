@@ -11,9 +11,7 @@ import random
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,59 +20,17 @@ import sqlalchemy as sa
 
 from app.clock import FrozenClock
 from app.notify.models import OutboxMessage
-from app.places.models import Building, Community
-from app.places.service import managing_organisation
 from app.timers import Timer
 from app.worker import Worker
-from auth.models import Account, Membership, Person, Residence
-from auth.principal import Principal
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
 from scenarios.property_repair import CONFIG
 from tests.conftest import backend
 from tests.test_worker import start_worker, wait_for
+from tests.workflow_support import build_committed as build
+from tests.workflow_support import file_tickets
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL (row locks, SKIP LOCKED)")
-
-
-@dataclass
-class RaceWorld:
-    manager: Principal
-    resident: Principal
-    community_code: str
-
-
-def build(db, *, on: date) -> RaceWorld:
-    with db.transaction() as s:
-        community = s.scalar(sa.select(Community).order_by(Community.code).limit(1))
-        company = managing_organisation(s, community, on)
-        manager = Account(kind="staff", username=f"race-{uuid.uuid4().hex[:10]}", password_hash="-", status="active")
-        person = Person(real_name_level="none")
-        s.add_all([manager, person])
-        s.flush()
-        s.add(Membership(account_id=manager.id, organisation_id=company.id, role="manager", status="active"))
-        resident = Account(kind="dev", openid=f"race-{uuid.uuid4().hex[:10]}", person_id=person.id, status="active")
-        s.add(resident)
-        building = s.scalar(sa.select(Building).where(Building.community_id == community.id).limit(1))
-        s.flush()
-        s.add(Residence(person_id=person.id, community_id=community.id, building_id=building.id, room="101",
-                        valid_from=date(2020, 1, 1), status="verified"))
-        return RaceWorld(
-            Principal("staff", account_id=manager.id, org_id=company.id, org_code=company.code,
-                      org_type=company.type, role="manager"),
-            Principal("resident", account_id=resident.id, person_id=person.id),
-            community.code)
-
-
-def file_tickets(db, world: RaceWorld, n: int, created_at: datetime) -> list[int]:
-    clock = FrozenClock(created_at)
-    with db.transaction() as s:
-        ids = [svc.create(s, clock=clock, principal=world.resident, config=CONFIG, data={
-            "category": "水电", "text": f"漏水 {i}", "community_code": world.community_code}).ticket.id
-            for i in range(n)]
-        # The new-ticket notifications are not what these tests are about: out of the way.
-        s.execute(sa.update(Timer).where(Timer.kind == "notify.deliver").values(state="fired"))
-    return ids
 
 
 def outcome(db, ids: list[int]) -> dict[int, dict]:

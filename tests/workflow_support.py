@@ -8,18 +8,23 @@ community, bob in company B's, carol nowhere). ``wf.token(name)`` gives a bearer
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from app.clock import FrozenClock
 from app.notify.models import OutboxMessage
-from app.places.models import Building
+from app.places.models import Building, Community
+from app.places.service import managing_organisation
 from app.timers import Timer
 from app.worker import Worker
-from auth.models import Account, Residence
+from auth.models import Account, Membership, Person, Residence
+from auth.principal import Principal
+from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
 from tests.factories import bearer, make_org, make_resident, make_staff, place_world, token_for
 from tests.identity_support import ctx, reset_rate_limits
@@ -142,6 +147,50 @@ def timers_of(session, ticket_id: int) -> dict[tuple[str, int], tuple[str, Any]]
     return {(t.kind, t.level): (t.state, t.due_at) for t in rows}
 
 
+@dataclass
+class CommittedWorld:
+    manager: Principal
+    resident: Principal
+    community_code: str
+
+
+def build_committed(db, *, on: date) -> CommittedWorld:
+    """A manager and a resident on the reference places (committed tests must add no reference rows)."""
+    with db.transaction() as s:
+        community = s.scalar(sa.select(Community).order_by(Community.code).limit(1))
+        company = managing_organisation(s, community, on)
+        manager = Account(kind="staff", username=f"race-{uuid.uuid4().hex[:10]}", password_hash="-", status="active")
+        person = Person(real_name_level="none")
+        s.add_all([manager, person])
+        s.flush()
+        s.add(Membership(account_id=manager.id, organisation_id=company.id, role="manager", status="active"))
+        resident = Account(kind="dev", openid=f"race-{uuid.uuid4().hex[:10]}", person_id=person.id, status="active")
+        s.add(resident)
+        building = s.scalar(sa.select(Building).where(Building.community_id == community.id).limit(1))
+        s.flush()
+        s.add(Residence(person_id=person.id, community_id=community.id, building_id=building.id, room="101",
+                        valid_from=date(2020, 1, 1), status="verified"))
+        return CommittedWorld(
+            Principal("staff", account_id=manager.id, org_id=company.id, org_code=company.code,
+                      org_type=company.type, role="manager"),
+            Principal("resident", account_id=resident.id, person_id=person.id),
+            community.code)
+
+
+def file_tickets(db, world: CommittedWorld, n: int, created_at: datetime) -> list[int]:
+    """``n`` tickets filed at ``created_at`` (committed); their new-ticket notifications set aside."""
+    from scenarios.property_repair import CONFIG
+
+    clock = FrozenClock(created_at)
+    with db.transaction() as s:
+        ids = [svc.create(s, clock=clock, principal=world.resident, config=CONFIG, data={
+            "category": "水电", "text": f"漏水 {i}", "community_code": world.community_code}).ticket.id
+            for i in range(n)]
+        # The new-ticket notifications are not what these tests are about: out of the way.
+        s.execute(sa.update(Timer).where(Timer.kind == "notify.deliver").values(state="fired"))
+    return ids
+
+
 def run_worker(db, clock) -> int:
     return Worker(db, clock, worker_id="wf-test", periodic_jobs={}).run_once()
 
@@ -151,6 +200,24 @@ def minutes(n: float) -> timedelta:
 
 
 __all__ = [
-    "BASE", "WF", "act", "add_residence", "build_world", "ctx", "events", "get", "make_org", "minutes",
-    "outbox", "report", "reset_rate_limits", "run_worker", "ticket_row", "timers_of", "wf",
+    "BASE",
+    "WF",
+    "CommittedWorld",
+    "act",
+    "add_residence",
+    "build_committed",
+    "build_world",
+    "ctx",
+    "events",
+    "file_tickets",
+    "get",
+    "make_org",
+    "minutes",
+    "outbox",
+    "report",
+    "reset_rate_limits",
+    "run_worker",
+    "ticket_row",
+    "timers_of",
+    "wf",
 ]

@@ -107,7 +107,8 @@ def response_overdue(session: Session, timer: Timer, clock: Clock) -> None:
                                  lambda: notify.supervisors(session, ticket.org_id, supervisor_roles)) + recipients
     notify.tell(session, clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
                 recipients=recipients, level=level)
-    log.info("ticket escalated", extra={"ticket_id": ticket.id, "level": level, "scenario": ticket.scenario})
+    log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
+                                      "scenario": ticket.scenario})
 
 
 @timer_handler(RESOLUTION_KIND)

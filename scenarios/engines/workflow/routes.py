@@ -397,9 +397,9 @@ def blueprints(settings: Settings) -> list[Blueprint]:
                 view = _policy_view(policy)
         except ApiError as err:
             raise click.ClickException(f"{err.code}: {err.errors or ''}") from err
+        resolution = f"{view['resolution_minutes']} min" if view["resolution_minutes"] else "none"
         click.echo(f"policy {view['id']}: {scenario} {kw['category'] or '(default)'} "
-                   f"response {view['response_minutes']} min, resolution {view['resolution_minutes']} min, "
-                   f"{view['calendar']}")
+                   f"response {view['response_minutes']} min, resolution {resolution}, {view['calendar']}")
 
     @admin.cli.command("list")
     def list_cmd() -> None:
