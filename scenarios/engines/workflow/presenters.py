@@ -17,7 +17,7 @@ from auth import pii
 from auth.models import Person
 from auth.organisations import Organisation
 from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import Ticket, TicketEvent, TicketPhoto
+from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent, TicketPhoto
 from scenarios.engines.workflow.service import Access
 
 
@@ -108,7 +108,7 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
 
 def _allowed(ticket: Ticket, access: Access, config: WorkflowConfig) -> list[str]:
     actions = config.table.available(ticket.status, access.actors)
-    if access.can_act and ticket.status not in ("closed", "rejected", "duplicate"):
+    if access.can_act and ticket.status not in FINAL_STATUSES:
         actions.append("comment")
     if "reporter" in access.actors and ticket.status in ("resolved", "closed") and ticket.rating is None:
         actions.append("rate")
