@@ -43,6 +43,9 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    # Every model and every timer handler / periodic job must be registered in every process
+    # (web and worker alike) before the first request or the first worker pass.
+    import app.models  # noqa: F401
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
