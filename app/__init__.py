@@ -45,7 +45,7 @@ def create_app(
     configure_logging(settings.log_level)
     # Every model and every timer handler / periodic job must be registered in every process
     # (web and worker alike) before the first request or the first worker pass.
-    import app.models  # noqa: F401
+    from app import models as _all_models  # noqa: F401
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
