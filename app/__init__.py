@@ -90,12 +90,13 @@ def register_blueprints(api: Api, settings: Settings) -> None:
 
 def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
+    import auth.routes
     import qr.routes
     from app import worker_routes
     from app.places import routes as places_routes
     from app.storage import routes as storage_routes
 
-    return [places_routes, storage_routes, qr.routes, worker_routes]
+    return [auth.routes, places_routes, storage_routes, qr.routes, worker_routes]
 
 
 def current_clock() -> Clock:

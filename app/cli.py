@@ -83,8 +83,11 @@ def scenarios_cmd() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from auth.cli import register as register_auth_cli
+
     for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
         app.cli.add_command(group)
+    register_auth_cli(app)
     register_worker_cli(app)
     from qr.cli import register as register_qr
 

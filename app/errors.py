@@ -41,6 +41,61 @@ ERRORS: dict[str, ErrorCode] = {
     "idempotency_key_reused": ErrorCode(
         422, "该幂等键已用于另一个请求", "This Idempotency-Key was used with another payload."
     ),
+    # identity (auth/): tokens, logins, staff, devices, personal data, residences, relations
+    "token_invalid": ErrorCode(401, "登录凭证无效，请重新登录", "The access token is invalid."),
+    "token_expired": ErrorCode(401, "登录已过期，请刷新或重新登录", "The access token has expired."),
+    "token_revoked": ErrorCode(401, "登录已失效，请重新登录", "The session has ended; log in again."),
+    "refresh_token_invalid": ErrorCode(401, "刷新凭证无效，请重新登录", "The refresh token is invalid."),
+    "refresh_token_reused": ErrorCode(
+        401, "刷新凭证已被使用，为安全起见已退出登录", "The refresh token was reused; the session is revoked."
+    ),
+    "refresh_token_mismatch": ErrorCode(
+        403, "刷新凭证不属于当前账号", "The refresh token belongs to another account."
+    ),
+    "wechat_code_invalid": ErrorCode(401, "微信登录凭证无效或已使用", "The WeChat login code is invalid or used."),
+    "wechat_user_blocked": ErrorCode(403, "该微信账号已被限制登录", "This WeChat user is blocked."),
+    "wechat_unavailable": ErrorCode(503, "微信服务暂不可用，请稍后再试", "WeChat is unavailable; try again later."),
+    "suishenban_code_invalid": ErrorCode(401, "随申办授权码无效或已使用", "The 随申办 code is invalid or used."),
+    "suishenban_not_verified": ErrorCode(
+        403, "随申办账号尚未完成实名认证", "The 随申办 account is not real-name verified."
+    ),
+    "suishenban_unavailable": ErrorCode(
+        503, "随申办服务暂不可用，请稍后再试", "随申办 is unavailable; try again later."
+    ),
+    "identity_conflict": ErrorCode(
+        409, "该账号已实名认证为另一人", "This account is already verified as another person."
+    ),
+    "identity_locked": ErrorCode(
+        409, "已实名认证，姓名和身份证号不可修改", "Verified name and ID number cannot be changed."
+    ),
+    "invalid_credentials": ErrorCode(401, "用户名或密码错误", "Wrong user name or password."),
+    "login_locked": ErrorCode(429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later."),
+    "account_disabled": ErrorCode(403, "账号已停用", "The account is disabled."),
+    "org_required": ErrorCode(409, "请选择要代表的机构", "Choose the organisation to act for."),
+    "not_a_member": ErrorCode(403, "您不属于该机构", "You are not a member of this organisation."),
+    "role_unknown": ErrorCode(422, "该机构类型没有此角色", "No such role for this type of organisation."),
+    "password_too_weak": ErrorCode(422, "密码强度不足", "The password is too weak."),
+    "username_taken": ErrorCode(409, "用户名已被使用", "The user name is taken."),
+    "membership_exists": ErrorCode(409, "该用户已是本机构成员", "Already a member of this organisation."),
+    "cannot_change_self": ErrorCode(422, "不能修改自己的角色或状态", "You cannot change your own membership."),
+    "device_credentials_invalid": ErrorCode(401, "设备凭证无效", "Invalid device credentials."),
+    "device_disabled": ErrorCode(403, "设备已停用", "The device is disabled."),
+    "mobile_invalid": ErrorCode(422, "手机号格式不正确", "Invalid mobile number."),
+    "id_number_invalid": ErrorCode(422, "身份证号不正确", "Invalid resident ID number."),
+    "id_number_taken": ErrorCode(409, "该身份证号已被使用", "This ID number belongs to another person."),
+    "reason_required": ErrorCode(422, "查看完整个人信息须填写理由", "A reason is required to read personal data."),
+    "relation_to_self": ErrorCode(422, "不能添加与自己的关系", "A relation to oneself is not allowed."),
+    "relation_exists": ErrorCode(409, "该关系已存在", "This relation exists already."),
+    "relation_identity_mismatch": ErrorCode(
+        422, "姓名与身份证号不匹配", "The name does not match the ID number."
+    ),
+    "real_name_required": ErrorCode(
+        403, "请先完成实名信息", "Give your name and ID number first."
+    ),
+    "place_not_found": ErrorCode(422, "小区或村不存在", "No such community or village."),
+    "room_not_found": ErrorCode(422, "楼栋、房号或门牌号不存在", "No such building, room or house."),
+    "residence_exists": ErrorCode(409, "已登记该住址", "This residence is registered already."),
+    "residence_already_reviewed": ErrorCode(409, "该住址登记已审核", "This residence claim was reviewed already."),
     # platform
     "not_ready": ErrorCode(503, "服务尚未就绪", "Not ready."),
     "outside_district": ErrorCode(422, "位置不在金山区范围内", "The location is outside Jinshan."),

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "app.idempotency",
     "auth.organisations",
     "app.places.models",
+    "auth.models",
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",

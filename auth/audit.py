@@ -1,0 +1,38 @@
+"""Audit of personal data read unmasked by staff: who, for which organisation, whom, what,
+why and when. Entries are append-only; district administrators read them through
+``GET /api/v1/admin/audit``."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from app.clock import Clock
+from app.errors import ApiError
+from app.request_context import request_id
+from auth.models import AuditEntry
+from auth.principal import Principal
+
+REASON_MAX = 300
+
+
+def require_reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not 2 <= len(reason) <= REASON_MAX:
+        raise ApiError("reason_required", errors={"reason": [f"请填写 2–{REASON_MAX} 字的查看理由。"]})
+    return reason
+
+
+def record_unmasked_read(session: Session, *, clock: Clock, principal: Principal, subject_person_id: int,
+                         fields: Iterable[str], reason: str | None) -> AuditEntry:
+    """Call before returning unmasked data; the entry commits with the request."""
+    if principal.kind != "staff" or principal.account_id is None:
+        raise ApiError("forbidden")
+    entry = AuditEntry(
+        at=clock.now(), actor_account_id=principal.account_id, acting_org_id=principal.org_id,
+        subject_person_id=subject_person_id, action="read_unmasked", fields=sorted(set(fields)),
+        reason=require_reason(reason), request_id=request_id(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry

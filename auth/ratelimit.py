@@ -1,0 +1,186 @@
+"""Rate limits (Flask-Limiter) keyed by the principal, or by the address when anonymous.
+
+Storage: Redis when ``REDIS_URL`` is set, memory otherwise. Every call to Redis goes through
+``FallbackStorage``: when Redis fails (down, timeout) the call is answered from memory and
+Redis is retried after ``RETRY_SECONDS``, so an outage never turns into a 500 and the route
+limits keep applying (per process) meanwhile. The limiter itself is one module-level object
+whose storage is looked up per app (``AppStorage``), so several apps in one process (tests)
+keep separate counters.
+
+Routes opt in with ``@rate_limit("login")``; the named limits below can be overridden with
+settings ``RATELIMIT_<NAME>`` (e.g. ``RATELIMIT_LOGIN="5/minute"``). ``RATELIMIT_ENABLED=0``
+turns limits off. ``@exempt`` marks a route that must never be limited (elderly SOS).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import MemoryStorage, Storage, storage_from_string
+
+from app.api import error_response
+from app.config import _truthy
+from app.errors import ApiError
+
+log = logging.getLogger("auth.ratelimit")
+
+RETRY_SECONDS = 5.0
+REDIS_TIMEOUT_SECONDS = 0.25
+
+# Generous for people, tight for scripts. Anonymous callers are counted per address, and
+# many phones share one carrier address (CGNAT), so login limits stay high per address;
+# guessing that matters (passwords, ID numbers) has its own per-account limits too.
+DEFAULT_LIMITS: dict[str, str] = {
+    "login": "30/minute;300/hour",
+    "staff_login": "10/minute;60/hour",
+    "staff_login_user": "20/hour",
+    "refresh": "30/minute;600/hour",
+    "identity": "10/hour;30/day",
+    "claim": "20/hour;50/day",
+    "manage": "60/minute",
+}
+
+
+class FallbackStorage:
+    """Redis with an in-memory stand-in while Redis is failing."""
+
+    def __init__(self, uri: str | None) -> None:
+        self.memory = MemoryStorage()
+        self.primary: Storage | None = None
+        if uri:
+            self.primary = storage_from_string(
+                uri, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS)
+        self._dead_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def using_memory(self) -> bool:
+        return self.primary is None or time.monotonic() < self._dead_until
+
+    def call(self, name: str, *args: Any, **kw: Any) -> Any:
+        if not self.using_memory:
+            try:
+                return getattr(self.primary, name)(*args, **kw)
+            except Exception as exc:  # any storage failure: fall back, never fail the request
+                with self._lock:
+                    if time.monotonic() >= self._dead_until:
+                        log.warning("rate-limit storage unreachable, using memory",
+                                    extra={"error": type(exc).__name__})
+                    self._dead_until = time.monotonic() + RETRY_SECONDS
+        return getattr(self.memory, name)(*args, **kw)
+
+
+class AppStorage(Storage):
+    """The current app's ``FallbackStorage``, behind the interface the limiter expects."""
+
+    STORAGE_SCHEME = ["jinshan-app"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+
+    @property
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        return (RuntimeError,)
+
+    @staticmethod
+    def _target() -> FallbackStorage:
+        return current_app.extensions["ratelimit_storage"]
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._target().call("incr", key, expiry, amount=amount)
+
+    def get(self, key: str) -> int:
+        return self._target().call("get", key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._target().call("get_expiry", key)
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        target = self._target()
+        target.memory.reset()
+        return target.call("reset") if target.primary is not None else None
+
+    def clear(self, key: str) -> None:
+        self._target().call("clear", key)
+
+
+def rate_key() -> str:
+    principal = g.get("principal")
+    if principal is not None and not principal.is_anonymous:
+        return principal.scope_key
+    return f"ip:{request.remote_addr or '-'}"
+
+
+def username_key() -> str:
+    body = request.get_json(silent=True)
+    name = body.get("username") if isinstance(body, dict) else None
+    return f"user:{str(name).strip().lower()[:64]}" if name else rate_key()
+
+
+limiter = Limiter(
+    key_func=rate_key,
+    storage_uri="jinshan-app://",
+    strategy="fixed-window",
+    headers_enabled=False,
+    swallow_errors=True,
+    key_prefix="jinshan",
+)
+
+
+@limiter.request_filter
+def _disabled() -> bool:
+    return not _truthy(current_app.extensions["settings"].get("RATELIMIT_ENABLED", "1"))
+
+
+def _limit_value(name: str) -> Callable[[], str]:
+    def value() -> str:
+        return current_app.extensions["settings"].get(f"RATELIMIT_{name.upper()}") or DEFAULT_LIMITS[name]
+
+    return value
+
+
+def rate_limit(name: str, *, key_func: Callable[[], str] | None = None) -> Callable:
+    """Decorate a view with the named limit (see ``DEFAULT_LIMITS``)."""
+    return limiter.limit(_limit_value(name), key_func=key_func or rate_key, scope=name)
+
+
+exempt = limiter.exempt
+
+
+def _too_many(exc: RateLimitExceeded) -> Response:
+    current = limiter.current_limit
+    retry = 60
+    if current is not None:
+        try:
+            retry = max(1, math.ceil(current.reset_at - time.time()))
+        except Exception:  # the window could not be read: a conservative default
+            retry = 60
+    return error_response(ApiError("rate_limited", headers={"Retry-After": str(retry)}))
+
+
+def install(app: Flask) -> None:
+    settings = app.extensions["settings"]
+    app.extensions["ratelimit_storage"] = FallbackStorage(settings.redis_url)
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)
+
+
+def reset(app: Flask) -> None:
+    """Forget all counters of ``app`` (tests)."""
+    with app.app_context():
+        target: FallbackStorage = app.extensions["ratelimit_storage"]
+        target.memory.reset()
+        if target.primary is not None and not target.using_memory:
+            try:
+                target.primary.reset()
+            except Exception:  # noqa: S110 (tests only; memory is reset anyway)
+                pass

@@ -1,0 +1,633 @@
+"""Identity endpoints: logins and tokens, the resident's own data, staff, devices, audit."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy.orm import Session
+
+from app.api import Blueprint, PageArgs, page_of, paginate
+from app.config import Settings
+from app.db import get_session
+from app.errors import ApiError
+from app.idempotency import idempotent
+from auth import accounts, devices, erasure, relations, residences, staff, tokens
+from auth.audit import record_unmasked_read
+from auth.models import Account, AuditEntry, Device, Membership, Person
+from auth.organisations import Organisation
+from auth.permissions import org_by_code, require_org_role, require_visible
+from auth.principal import (
+    SECURITY_SCHEMES,
+    Principal,
+    current_principal,
+    require_device,
+    require_resident,
+    require_staff,
+)
+from auth.providers.suishenban import SuishenbanClient
+from auth.providers.wechat import WechatClient
+from auth.ratelimit import rate_limit, username_key
+from auth.roles import STAFF_MANAGERS
+from auth.schemas import (
+    AuditEntrySchema,
+    AuditQuerySchema,
+    CodeSchema,
+    DeviceCreatedSchema,
+    DeviceCreateSchema,
+    DevicePatchSchema,
+    DeviceSchema,
+    DeviceWhoAmISchema,
+    DevLoginSchema,
+    LogoutSchema,
+    MembershipPatchSchema,
+    MembershipSchema,
+    MePatchSchema,
+    MeSchema,
+    PasswordChangeSchema,
+    RefreshSchema,
+    RelationCreateSchema,
+    RelationListSchema,
+    RelationSchema,
+    ResidenceClaimSchema,
+    ResidenceListSchema,
+    ResidenceQuerySchema,
+    ResidenceSchema,
+    ResidentLoginSchema,
+    RevealSchema,
+    ReviewSchema,
+    StaffInviteResultSchema,
+    StaffInviteSchema,
+    StaffLoginResultSchema,
+    StaffLoginSchema,
+    StaffMeSchema,
+    SwitchOrgSchema,
+    TokenSchema,
+)
+
+auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logins and tokens")
+dev_blp = Blueprint("auth_dev", __name__, url_prefix="/api/v1/auth/dev", description="Development login")
+me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The resident's own data")
+orgs_blp = Blueprint("orgs", __name__, url_prefix="/api/v1/orgs/<code>",
+                     description="An organisation's staff, devices and residence claims")
+admin_blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="District administration")
+
+MEMBER_MANAGERS_VIA = ("member", "ancestor", "district")
+
+
+def _setup(state: Any) -> None:
+    """Once per app: the principal hook, rate limits and the security schemes of the spec."""
+    from auth import principal, ratelimit
+
+    app = state.app
+    principal.install(app)
+    ratelimit.install(app)
+    spec = app.extensions["api"].spec
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+
+
+auth_blp.record_once(_setup)
+
+
+def blueprints(settings: Settings) -> list[Blueprint]:
+    blps = [auth_blp, me_blp, orgs_blp, admin_blp]
+    if settings.enable_dev_routes:
+        blps.insert(1, dev_blp)
+    return blps
+
+
+def _clock():
+    return current_app.extensions["clock"]
+
+
+def _settings() -> Settings:
+    return current_app.extensions["settings"]
+
+
+def _release(session: Session) -> None:
+    """End any open transaction before a call to a provider (never hold locks over HTTP)."""
+    if session.in_transaction():
+        session.rollback()
+
+
+def _resident_login_result(session: Session, account: Account) -> dict[str, Any]:
+    pair = tokens.issue_pair(session, clock=_clock(), account=account)
+    session.commit()
+    principal = Principal("resident", account_id=account.id, person_id=account.person_id)
+    return {**_pair(pair), "resident": accounts.profile(session, principal)}
+
+
+def _pair(pair: tokens.TokenPair) -> dict[str, Any]:
+    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+            "expires_in": pair.expires_in, "token_type": "Bearer"}
+
+
+# ---------------------------------------------------------------- resident logins
+
+
+@auth_blp.route("/wechat/login")
+class WechatLogin(MethodView):
+    @rate_limit("login")
+    @auth_blp.arguments(CodeSchema)
+    @auth_blp.response(200, ResidentLoginSchema)
+    @auth_blp.alt_response(401, description="wechat_code_invalid")
+    @auth_blp.alt_response(429, description="rate_limited")
+    @auth_blp.alt_response(503, description="wechat_unavailable (Retry-After)")
+    def post(self, args):
+        """Log in with a wx.login() code (jscode2session)."""
+        session = get_session()
+        _release(session)
+        wx = WechatClient.from_settings(_settings()).code_to_session(args["code"])
+        account = accounts.login_wechat(session, clock=_clock(), wx=wx)
+        return _resident_login_result(session, account)
+
+
+@auth_blp.route("/suishenban/login")
+class SuishenbanLogin(MethodView):
+    @rate_limit("login")
+    @auth_blp.arguments(CodeSchema)
+    @auth_blp.response(200, ResidentLoginSchema)
+    @auth_blp.alt_response(401, description="suishenban_code_invalid")
+    @auth_blp.alt_response(403, description="suishenban_not_verified")
+    @auth_blp.alt_response(409, description="identity_conflict")
+    @auth_blp.alt_response(503, description="suishenban_unavailable (Retry-After)")
+    def post(self, args):
+        """Log in with 随申办 (real-name verified); with a resident's access token, upgrade that person."""
+        caller = current_principal()
+        session = get_session()
+        _release(session)
+        identity = SuishenbanClient.from_settings(_settings()).exchange(args["code"])
+        account = accounts.login_suishenban(session, clock=_clock(), identity=identity, caller=caller)
+        return _resident_login_result(session, account)
+
+
+@dev_blp.route("/login")
+class DevLogin(MethodView):
+    @dev_blp.arguments(DevLoginSchema)
+    @dev_blp.response(200, ResidentLoginSchema)
+    def post(self, args):
+        """Development only: log in as a demo resident named by any openid."""
+        session = get_session()
+        account = accounts.login_dev(session, clock=_clock(), openid=args["openid"])
+        return _resident_login_result(session, account)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@auth_blp.route("/refresh")
+class Refresh(MethodView):
+    @rate_limit("refresh")
+    @auth_blp.arguments(RefreshSchema)
+    @auth_blp.response(200, TokenSchema)
+    @auth_blp.alt_response(401, description="refresh_token_invalid | refresh_token_reused")
+    @auth_blp.alt_response(403, description="refresh_token_mismatch")
+    def post(self, args):
+        """Exchange a refresh token for a new pair; a reused token revokes its whole family."""
+        caller = current_principal()
+        session = get_session()
+        pair = tokens.rotate(session, clock=_clock(), token=args["refresh_token"],
+                             caller_account_id=caller.account_id if not caller.is_anonymous else None)
+        session.commit()
+        return _pair(pair)
+
+
+@auth_blp.route("/logout")
+class Logout(MethodView):
+    @rate_limit("refresh")
+    @auth_blp.arguments(LogoutSchema)
+    @auth_blp.response(204)
+    @auth_blp.alt_response(403, description="refresh_token_mismatch")
+    def post(self, args):
+        """End the session of the access token and/or of the refresh token given."""
+        caller = current_principal()
+        session = get_session()
+        clock = _clock()
+        token = args.get("refresh_token")
+        row = tokens.find_refresh(session, token) if token else None
+        if token and row is None and caller.is_anonymous:
+            raise ApiError("refresh_token_invalid")
+        if row is not None and caller.account_id is not None and row.account_id != caller.account_id:
+            raise ApiError("refresh_token_mismatch")
+        if row is not None:
+            tokens.revoke_family(session, row.family_id, clock=clock, reason="logout")
+        if caller.session_id:
+            tokens.revoke_family(session, caller.session_id, clock=clock, reason="logout")
+        if row is None and caller.session_id is None:
+            raise ApiError("unauthenticated")
+        session.commit()
+
+
+# ---------------------------------------------------------------- staff
+
+
+def _staff_view(session: Session, account_id: int, acting: Organisation) -> dict[str, Any]:
+    account = session.get(Account, account_id)
+    memberships = staff.active_memberships(session, account_id)
+    choices = [staff.membership_choice(m) for m in memberships]
+    acting_choice = next(c for c in choices if c["code"] == acting.code)
+    return {"account_id": account.id, "username": account.username, "acting": acting_choice,
+            "organisations": choices}
+
+
+@auth_blp.route("/staff/login")
+class StaffLogin(MethodView):
+    @rate_limit("staff_login")
+    @rate_limit("staff_login_user", key_func=username_key)
+    @auth_blp.arguments(StaffLoginSchema)
+    @auth_blp.response(200, StaffLoginResultSchema)
+    @auth_blp.alt_response(401, description="invalid_credentials")
+    @auth_blp.alt_response(403, description="not_a_member | account_disabled")
+    @auth_blp.alt_response(409, description="org_required: choose one of `organisations`")
+    @auth_blp.alt_response(429, description="login_locked | rate_limited (Retry-After)")
+    def post(self, args):
+        """Staff log in with a password, acting for one of their organisations."""
+        session = get_session()
+        clock = _clock()
+        account, org = staff.login(session, clock=clock, username=args["username"], password=args["password"],
+                                   org_code=args.get("org"))
+        pair = tokens.issue_pair(session, clock=clock, account=account, org=org)
+        session.commit()
+        return {**_pair(pair), "staff": _staff_view(session, account.id, org)}
+
+
+@auth_blp.route("/staff/switch")
+class StaffSwitch(MethodView):
+    @require_staff
+    @auth_blp.arguments(SwitchOrgSchema)
+    @auth_blp.response(200, StaffLoginResultSchema)
+    def post(self, args):
+        """Act for another of one's organisations: a new token pair; the old session ends."""
+        principal = current_principal()
+        session = get_session()
+        clock = _clock()
+        org = staff.switch_org(session, account_id=principal.account_id, org_code=args["org"])
+        tokens.revoke_family(session, principal.session_id, clock=clock, reason="switch")
+        pair = tokens.issue_pair(session, clock=clock, account=session.get(Account, principal.account_id), org=org)
+        session.commit()
+        return {**_pair(pair), "staff": _staff_view(session, principal.account_id, org)}
+
+
+@auth_blp.route("/staff/me")
+class StaffMe(MethodView):
+    @require_staff
+    @auth_blp.response(200, StaffMeSchema)
+    def get(self):
+        """The staff member, the organisation they act for and their other organisations."""
+        principal = current_principal()
+        session = get_session()
+        return _staff_view(session, principal.account_id, session.get(Organisation, principal.org_id))
+
+
+@auth_blp.route("/staff/password")
+class StaffPassword(MethodView):
+    @require_staff
+    @rate_limit("staff_login")
+    @auth_blp.arguments(PasswordChangeSchema)
+    @auth_blp.response(204)
+    def post(self, args):
+        """Change one's password."""
+        principal = current_principal()
+        session = get_session()
+        staff.change_password(session, account_id=principal.account_id, current=args["current_password"],
+                              new=args["new_password"])
+        session.commit()
+
+
+@auth_blp.route("/device")
+class DeviceWhoAmI(MethodView):
+    @require_device
+    @auth_blp.response(200, DeviceWhoAmISchema)
+    def get(self):
+        """The device authenticated with HTTP Basic (a connectivity check for installers)."""
+        p = current_principal()
+        return {"device_id": p.device_uid, "kind": p.device_kind, "org": p.org_code}
+
+
+# ---------------------------------------------------------------- the resident's own data
+
+
+@me_blp.route("")
+class Me(MethodView):
+    @require_resident
+    @me_blp.response(200, MeSchema)
+    def get(self):
+        """The caller's person, masked."""
+        return accounts.profile(get_session(), current_principal())
+
+    @require_resident
+    @rate_limit("identity")
+    @me_blp.arguments(MePatchSchema)
+    @me_blp.response(200, MeSchema)
+    @me_blp.alt_response(409, description="identity_locked | id_number_taken")
+    def patch(self, args):
+        """Set one's phone, and name and ID number until verified by 随申办."""
+        principal = current_principal()
+        session = get_session()
+        accounts.update_profile(session, clock=_clock(), principal=principal, changes=args)
+        session.commit()
+        return accounts.profile(session, principal)
+
+    @require_resident
+    @me_blp.response(204)
+    def delete(self):
+        """Cancel the account (PIPL): sessions end, personal data is erased (see auth/erasure.py)."""
+        session = get_session()
+        erasure.erase_person(session, clock=_clock(), principal=current_principal())
+        session.commit()
+
+
+@me_blp.route("/residences")
+class MyResidences(MethodView):
+    @require_resident
+    @me_blp.response(200, ResidenceListSchema)
+    def get(self):
+        """Where the caller lives or claimed to live."""
+        session = get_session()
+        items = residences.residences_of(session, current_principal().person_id)
+        return {"items": [residences.describe(session, r) for r in items]}
+
+    @idempotent
+    @require_resident
+    @rate_limit("claim")
+    @me_blp.arguments(ResidenceClaimSchema)
+    @me_blp.response(201, ResidenceSchema)
+    @me_blp.alt_response(409, description="residence_exists")
+    def post(self, args):
+        """Claim a room of a community (or a house of a village); the organisation in charge reviews it."""
+        session = get_session()
+        residence = residences.claim(session, clock=_clock(), principal=current_principal(), data=args)
+        session.commit()
+        return residences.describe(session, residence)
+
+
+@me_blp.route("/residences/<int:residence_id>")
+class MyResidence(MethodView):
+    @require_resident
+    @me_blp.response(200, ResidenceSchema)
+    def delete(self, residence_id: int):
+        """Moved out, or withdraw a claim: the residence ends today."""
+        session = get_session()
+        residence = residences.end(session, clock=_clock(), principal=current_principal(), residence_id=residence_id)
+        session.commit()
+        return residences.describe(session, residence)
+
+
+@me_blp.route("/relations")
+class MyRelations(MethodView):
+    @require_resident
+    @me_blp.response(200, RelationListSchema)
+    def get(self):
+        """People the caller may act for (outgoing) and who may act for the caller (incoming)."""
+        principal = current_principal()
+        session = get_session()
+        items = relations.of_person(session, principal.person_id)
+        return {"items": [relations.describe(session, r, principal.person_id) for r in items]}
+
+    @idempotent
+    @require_resident
+    @rate_limit("identity")
+    @me_blp.arguments(RelationCreateSchema)
+    @me_blp.response(201, RelationSchema)
+    @me_blp.alt_response(409, description="relation_exists")
+    def post(self, args):
+        """Add a person one may act for (就诊人...), by their name and resident ID number."""
+        principal = current_principal()
+        session = get_session()
+        relation = relations.add(session, clock=_clock(), principal=principal, **args)
+        session.commit()
+        return relations.describe(session, relation, principal.person_id)
+
+
+@me_blp.route("/relations/<int:relation_id>")
+class MyRelation(MethodView):
+    @require_resident
+    @me_blp.response(204)
+    def delete(self, relation_id: int):
+        """End a relation (either side may)."""
+        session = get_session()
+        relations.remove(session, principal=current_principal(), relation_id=relation_id)
+        session.commit()
+
+
+# ---------------------------------------------------------------- organisations: staff
+
+
+def _membership_view(m: Membership) -> dict[str, Any]:
+    return {"membership_id": m.id, "account_id": m.account_id, "username": m.account.username,
+            "role": m.role, "status": m.status, "created_at": m.created_at}
+
+
+@orgs_blp.route("/staff")
+class OrgStaff(MethodView):
+    @require_staff
+    @orgs_blp.arguments(PageArgs, location="query")
+    @orgs_blp.response(200, page_of(MembershipSchema))
+    def get(self, args, code: str):
+        """The organisation's staff (its administrators and managers)."""
+        session = get_session()
+        org = require_org_role(session, current_principal(), code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
+        page = paginate(session, sa.select(Membership).where(Membership.organisation_id == org.id)
+                        .order_by(Membership.id), args)
+        return {**page, "items": [_membership_view(m) for m in page["items"]]}
+
+    @idempotent
+    @require_staff
+    @rate_limit("manage")
+    @orgs_blp.arguments(StaffInviteSchema)
+    @orgs_blp.response(201, StaffInviteResultSchema)
+    @orgs_blp.alt_response(409, description="membership_exists | username_taken")
+    def post(self, args, code: str):
+        """Add a staff member: a new account (with an initial password shown once) or an existing one."""
+        session = get_session()
+        org = require_org_role(session, current_principal(), code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
+        _account, membership, initial = staff.create_staff(session, username=args["username"], password=None,
+                                                           org=org, role=args["role"])
+        session.commit()
+        return {**_membership_view(membership), "initial_password": initial}
+
+
+@orgs_blp.route("/staff/<int:membership_id>")
+class OrgStaffMember(MethodView):
+    @require_staff
+    @orgs_blp.arguments(MembershipPatchSchema)
+    @orgs_blp.response(200, MembershipSchema)
+    def patch(self, args, code: str, membership_id: int):
+        """Change a staff member's role, or disable (or re-enable) them."""
+        principal = current_principal()
+        session = get_session()
+        org = require_org_role(session, principal, code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
+        membership = session.get(Membership, membership_id)
+        if membership is None or membership.organisation_id != org.id:
+            raise ApiError("not_found")
+        if membership.account_id == principal.account_id:
+            raise ApiError("cannot_change_self")
+        if "role" in args:
+            staff.validate_role(org, args["role"])
+            membership.role = args["role"]
+        if "status" in args:
+            membership.status = args["status"]
+            if args["status"] == "disabled":
+                _end_sessions_in_org(session, membership.account_id, org.id)
+        session.commit()
+        return _membership_view(membership)
+
+
+def _end_sessions_in_org(session: Session, account_id: int, org_id: int) -> None:
+    from auth.models import RefreshToken
+
+    session.execute(sa.update(RefreshToken).where(
+        RefreshToken.account_id == account_id, RefreshToken.organisation_id == org_id,
+        RefreshToken.revoked_at.is_(None)).values(revoked_at=_clock().now(), revoked_reason="membership_disabled"))
+
+
+# ---------------------------------------------------------------- organisations: devices
+
+
+def _require_device_access(session: Session, principal: Principal, code: str) -> Organisation:
+    """Any member of the organisation; managers of organisations above it."""
+    org = org_by_code(session, code)
+    how = require_visible(principal, org, session=session)
+    if how == "member" or (how in ("ancestor", "district") and principal.role in STAFF_MANAGERS):
+        return org
+    raise ApiError("forbidden")
+
+
+@orgs_blp.route("/devices")
+class OrgDevices(MethodView):
+    @require_staff
+    @orgs_blp.arguments(PageArgs, location="query")
+    @orgs_blp.response(200, page_of(DeviceSchema))
+    def get(self, args, code: str):
+        """The organisation's devices."""
+        session = get_session()
+        org = _require_device_access(session, current_principal(), code)
+        page = paginate(session, sa.select(Device).where(Device.organisation_id == org.id).order_by(Device.id), args)
+        return {**page, "items": [devices.describe(d) for d in page["items"]]}
+
+    @idempotent
+    @require_staff
+    @rate_limit("manage")
+    @orgs_blp.arguments(DeviceCreateSchema)
+    @orgs_blp.response(201, DeviceCreatedSchema)
+    def post(self, args, code: str):
+        """Register a device; its secret is in this answer only."""
+        session = get_session()
+        org = require_org_role(session, current_principal(), code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
+        device, secret = devices.create_device(session, org=org, kind=args["kind"], name=args["name"])
+        session.commit()
+        return {**devices.describe(device), "secret": secret}
+
+
+@orgs_blp.route("/devices/<device_id>")
+class OrgDevice(MethodView):
+    @require_staff
+    @orgs_blp.arguments(DevicePatchSchema)
+    @orgs_blp.response(200, DeviceSchema)
+    def patch(self, args, code: str, device_id: str):
+        """Rename, disable or re-enable a device."""
+        session = get_session()
+        org = _require_device_access(session, current_principal(), code)
+        device = devices.device_of_org(session, org, device_id)
+        for key in ("name", "status"):
+            if key in args:
+                setattr(device, key, args[key])
+        session.commit()
+        return devices.describe(device)
+
+
+# ---------------------------------------------------------------- organisations: residences
+
+
+@orgs_blp.route("/residences")
+class OrgResidences(MethodView):
+    @require_staff
+    @orgs_blp.arguments(ResidenceQuerySchema, location="query")
+    @orgs_blp.response(200, page_of(ResidenceSchema))
+    def get(self, args, code: str):
+        """Residence claims in the places this organisation is in charge of (masked)."""
+        session = get_session()
+        clock = _clock()
+        org = require_org_role(session, current_principal(), code, residences.REVIEWER_ROLES, via=("member",))
+        stmt = residences.list_for_org(org, on=residences.today(clock), status=args.pop("status", None))
+        page = paginate(session, stmt, args)
+        return {**page, "items": [residences.describe(session, r, person=session.get(Person, r.person_id))
+                                  for r in page["items"]]}
+
+
+@orgs_blp.route("/residences/<int:residence_id>")
+class OrgResidence(MethodView):
+    @require_staff
+    @orgs_blp.response(200, ResidenceSchema)
+    def get(self, code: str, residence_id: int):
+        """One claim, masked."""
+        session = get_session()
+        principal = current_principal()
+        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
+        residence = residences.residence_for_staff(session, clock=_clock(), principal=principal, org=org,
+                                                   residence_id=residence_id)
+        return residences.describe(session, residence, person=session.get(Person, residence.person_id))
+
+
+@orgs_blp.route("/residences/<int:residence_id>/reveal")
+class OrgResidenceReveal(MethodView):
+    @require_staff
+    @orgs_blp.arguments(RevealSchema)
+    @orgs_blp.response(200, ResidenceSchema)
+    def post(self, args, code: str, residence_id: int):
+        """One claim with the resident's full name, phone and ID number; the read is audited."""
+        session = get_session()
+        clock = _clock()
+        principal = current_principal()
+        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
+        residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
+                                                   residence_id=residence_id)
+        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=residence.person_id,
+                             fields=("name", "phone", "id_number"), reason=args["reason"])
+        session.commit()
+        return residences.describe(session, residence, person=session.get(Person, residence.person_id),
+                                   unmasked=True)
+
+
+@orgs_blp.route("/residences/<int:residence_id>/review")
+class OrgResidenceReview(MethodView):
+    @require_staff
+    @orgs_blp.arguments(ReviewSchema)
+    @orgs_blp.response(200, ResidenceSchema)
+    @orgs_blp.alt_response(409, description="residence_already_reviewed")
+    def post(self, args, code: str, residence_id: int):
+        """Verify or reject a claim."""
+        session = get_session()
+        principal = current_principal()
+        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
+        residence = residences.review(session, clock=_clock(), principal=principal, org=org,
+                                      residence_id=residence_id, decision=args["decision"], note=args.get("note"))
+        session.commit()
+        return residences.describe(session, residence, person=session.get(Person, residence.person_id))
+
+
+# ---------------------------------------------------------------- audit
+
+
+@admin_blp.route("/audit")
+class Audit(MethodView):
+    @require_staff
+    @admin_blp.arguments(AuditQuerySchema, location="query")
+    @admin_blp.response(200, page_of(AuditEntrySchema))
+    def get(self, args):
+        """Unmasked reads of personal data by staff, newest first (district administrators)."""
+        principal = current_principal()
+        if not principal.is_district_admin:
+            raise ApiError("forbidden")
+        stmt = sa.select(AuditEntry)
+        if "subject_person_id" in args:
+            stmt = stmt.where(AuditEntry.subject_person_id == args.pop("subject_person_id"))
+        if "actor_account_id" in args:
+            stmt = stmt.where(AuditEntry.actor_account_id == args.pop("actor_account_id"))
+        if "since" in args:
+            stmt = stmt.where(AuditEntry.at >= args.pop("since"))
+        if "until" in args:
+            stmt = stmt.where(AuditEntry.at < args.pop("until"))
+        return paginate(get_session(), stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), args)
