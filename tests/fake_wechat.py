@@ -7,8 +7,9 @@ field limits, answers 47003 when one is broken), ``/wxa/msg_sec_check`` (version
 containing ``违规`` is risky, ``待审`` is review, else pass) and ``/wxa/media_check_async``
 (answers a trace_id). A token not issued (or revoked) is 40001, an expired one 42001.
 
-Tests steer it: ``outage`` (every answer is ``errcode -1``), ``script`` (errcodes or
-``"slow"`` for the next sends, in order), ``revoke_current()`` (the token stops working; normal
+Tests steer it: ``outage`` (every answer is ``errcode -1``), ``script`` (for the next sends,
+in order: an errcode, ``"slow"`` — not delivered, answered late — or ``"lost"`` — delivered,
+answered late), ``revoke_current()`` (the token stops working; normal
 mode still returns it unless ``rotate=True``), ``expire_current()``.
 """
 from __future__ import annotations
@@ -172,11 +173,18 @@ class FakeWechat(_Server):
     def _send(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             step = self.script.pop(0) if self.script else 0
-        if step == "slow":
+        if step == "slow":  # an answer after the client's timeout: not delivered
             time.sleep(SLOW_SECONDS)
-            step = 0
+            return {"errcode": -1, "errmsg": "system error"}
+        if step == "lost":  # delivered, but the answer comes after the client's timeout
+            answer = self._deliver(body)
+            time.sleep(SLOW_SECONDS)
+            return answer
         if step:
             return {"errcode": step, "errmsg": "scripted"}
+        return self._deliver(body)
+
+    def _deliver(self, body: dict[str, Any]) -> dict[str, Any]:
         for key in ("touser", "template_id", "data"):
             if not body.get(key):
                 return {"errcode": 47003, "errmsg": f"argument invalid! {key} empty"}

@@ -49,6 +49,9 @@ class WechatChannel:
     def deliver(self, message: OutboxMessage) -> Outcome:
         session = object_session(message)
         assert session is not None
+        api = wechat_api()
+        if api.breaker.is_open:  # WeChat is down: retry later without any work
+            return Outcome("retry", "circuit open")
         template = current_registry().get(message.template)
         if template is None or template.wechat is None:
             return Outcome("failed", f"no WeChat template for {message.template}")
@@ -66,7 +69,6 @@ class WechatChannel:
         grant = grants.take_grant(session, account_id=account.id, template_id=template.wechat.template_id)
         if grant is None:
             return Outcome("no_grant", "no subscription grant")
-        api = wechat_api()
         body = {"touser": account.openid, "template_id": template.wechat.template_id, "page": page, "data": data,
                 "miniprogram_state": api.config.miniprogram_state, "lang": "zh_CN"}
         try:

@@ -197,5 +197,7 @@ def build_page(template: WechatTemplate, payload: dict[str, Any]) -> str:
 
     try:
         return template.page.format_map(_Strict({k: quote(str(v), safe="") for k, v in payload.items()}))
+    except TemplateDataError:
+        raise
     except (ValueError, IndexError, AttributeError) as exc:
         raise TemplateDataError("page: bad placeholder") from exc
