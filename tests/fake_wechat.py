@@ -272,11 +272,11 @@ class FakeSms(_Server):
             return 401, {"error": "bad_signature"}
         with self.lock:
             step = self.script.pop(0) if self.script else 200
-        if step == "slow":
-            time.sleep(SLOW_SECONDS)
-            step = 200
-        if step != 200:
+        if step not in (200, "slow"):
             return int(step), {"error": "scripted"}
         with self.lock:
             self.received.append({**body, "idempotency_key": lower.get("idempotency-key")})
-            return 200, {"id": f"sms-{len(self.received)}"}
+            answer = {"id": f"sms-{len(self.received)}"}
+        if step == "slow":  # accepted, but the answer comes after the client's timeout
+            time.sleep(SLOW_SECONDS)
+        return 200, answer

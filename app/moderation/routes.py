@@ -145,8 +145,9 @@ def _decide(item_id: int, decision: str, reason: str | None) -> dict[str, Any]:
     session = get_session()
     item = service.decide(session, item_id=item_id, decision=decision, clock=current_app.extensions["clock"],
                           staff_account_id=principal.account_id, reason=reason)
+    result = _with_uploads([item])[0]
     session.commit()
-    return _with_uploads([item])[0]
+    return result
 
 
 @moderation_blp.route("/<int:item_id>/clear")

@@ -77,9 +77,10 @@ class Subscriptions(MethodView):
         stored = grants.record_subscriptions(
             session, clock=current_app.extensions["clock"], account_id=principal.account_id, registry=registry,
             template_ids=args["template_ids"], accepted=args["accepted"])
-        session.commit()
-        return {"stored": stored, "items": grants.summary(session, account_id=principal.account_id,
-                                                          registry=registry)}
+        result = {"stored": stored, "items": grants.summary(session, account_id=principal.account_id,
+                                                            registry=registry)}
+        session.commit()  # after reading: nothing of this request's session outlives the commit
+        return result
 
 
 def _check_signature() -> None:
