@@ -72,7 +72,7 @@ class WechatModerator:
             return local
         if context is None or not context.openid:
             return Verdict("review", reason="无法调用微信内容安全（非微信用户），待人工审核", provider=self.name)
-        worst = Verdict("pass", provider=self.name)
+        worst: Verdict | None = None
         for start in range(0, len(text), CHUNK):
             body = {"content": text[start:start + CHUNK], "version": 2, "scene": context.scene,
                     "openid": context.openid}
@@ -84,12 +84,11 @@ class WechatModerator:
                 return Verdict("review", reason=f"微信内容安全返回错误 {errcode(answer)}，待人工审核",
                                provider=self.name)
             verdict = verdict_from_result(answer.get("result"))
-            if _RANK.get(verdict.suggest, 1) > _RANK.get(worst.suggest, 0):
-                worst = Verdict(verdict.suggest, verdict.label, verdict.reason,
-                                trace_id=answer.get("trace_id"), provider=self.name)
+            if worst is None or _RANK[verdict.suggest] > _RANK[worst.suggest]:
+                worst = verdict
             if worst.suggest == "risky":
                 break
-        return worst
+        return worst or Verdict("pass", provider=self.name)
 
     def check_media(self, upload: Upload, *, context: ModerationContext | None = None) -> Verdict:
         if context is None or not context.openid:
