@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "qr.models",
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
+    "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
 )
 
 
