@@ -153,3 +153,16 @@ def test_not_configured(app, session, settings_override, wechat):
     with pytest.raises(NotConfigured):
         wechat_api(app).call(CHECK, BODY, session=session)
     assert wechat.token_calls == []
+
+
+def test_a_process_holding_a_replaced_token_takes_the_new_one_from_the_database(app, db, session, clock,
+                                                                                wechat: FakeWechat):
+    a, b = two_processes(app, db, clock)
+    a.call(CHECK, BODY, session=session)
+    b.call(CHECK, BODY, session=session)  # both hold the token in memory
+    wechat.revoke_current()
+    b.call(CHECK, BODY, session=session)  # b recovers: normal mode, then a force refresh
+    assert wechat.token_calls == [False, False, True]
+    assert a.call(CHECK, BODY, session=session)["errcode"] == 0  # a: 40001, then the row has b's token
+    assert wechat.token_calls == [False, False, True]  # WeChat not asked again
+    assert wechat.api_calls[-2][1] != wechat.api_calls[-1][1] == stored(session).access_token

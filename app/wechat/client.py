@@ -121,6 +121,8 @@ class WechatApi:
 
     def call(self, path: str, body: dict[str, Any], *, session: Session | None = None) -> dict[str, Any]:
         """POST ``body`` to ``path`` with the access token; WeChat's answer (errcode not handled here)."""
+        if not self.config.configured:
+            raise NotConfigured("WECHAT_APPID/WECHAT_SECRET not set")
         self.breaker.before()  # fail fast before touching the token row
         token = self.tokens.token(session)
         answer = self._post(path, body, {"access_token": token})

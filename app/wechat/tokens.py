@@ -45,15 +45,21 @@ class TokenStore:
         self.appid = appid
         self.fetch = fetch
         self.margin = margin
+        self._cached: tuple[str, datetime] | None = None  # (token, usable until)
 
     # ------------------------------------------------------------ reading
+
+    def _usable_until(self, row: WechatAccessToken) -> datetime:
+        """Expiry minus the margin (at most half the token's lifetime)."""
+        assert row.expires_at is not None
+        lifetime = row.expires_at - (row.refreshed_at or row.expires_at)
+        margin = min(self.margin, lifetime / 2) if lifetime > timedelta(0) else self.margin
+        return row.expires_at - margin
 
     def _fresh(self, row: WechatAccessToken | None, now: datetime) -> bool:
         if row is None or not row.access_token or row.expires_at is None:
             return False
-        lifetime = row.expires_at - (row.refreshed_at or row.expires_at)
-        margin = min(self.margin, lifetime / 2) if lifetime > timedelta(0) else self.margin
-        return row.expires_at - margin > now
+        return self._usable_until(row) > now
 
     def _read(self, session: Session, *, lock: bool = False) -> WechatAccessToken | None:
         stmt = sa.select(WechatAccessToken).where(WechatAccessToken.appid == self.appid)
@@ -62,17 +68,29 @@ class TokenStore:
         return session.scalars(stmt, execution_options={"populate_existing": True}).one_or_none()
 
     def token(self, session: Session | None = None) -> str:
-        """A token valid beyond the margin, refreshed (normal mode) when needed."""
+        """A token valid beyond the margin, refreshed (normal mode) when needed.
+
+        The last token seen is kept in memory until its margin: another process's force
+        refresh makes it fail with 40001, and the client's recovery then reads the row.
+        """
+        cached = self._cached
+        if cached is not None and cached[1] > self.clock.now():
+            return cached[0]
         if session is not None:
             row = self._read(session)
             if self._fresh(row, self.clock.now()):
-                return row.access_token  # type: ignore[union-attr,return-value]
+                return self._remember(row)
         else:
             with self.database.transaction(write=False) as s:
                 row = self._read(s)
                 if self._fresh(row, self.clock.now()):
-                    return row.access_token  # type: ignore[union-attr,return-value]
+                    return self._remember(row)
         return self.refresh(session)
+
+    def _remember(self, row: WechatAccessToken) -> str:
+        assert row.access_token is not None
+        self._cached = (row.access_token, self._usable_until(row))
+        return row.access_token
 
     # ------------------------------------------------------------ refreshing
 
@@ -104,7 +122,7 @@ class TokenStore:
             row = self._locked_row(s)
             now = self.clock.now()
             if row.access_token != failed and self._fresh(row, now):
-                return row.access_token  # type: ignore[return-value]
+                return self._remember(row)
             if force:
                 self._claim_force(row, now)
             try:
@@ -118,8 +136,9 @@ class TokenStore:
                 row.version += 1
             s.flush()
         if error is not None:
+            self._cached = None
             raise error
-        return token
+        return self._remember(row)
 
     def _claim_force(self, row: WechatAccessToken, now: datetime) -> None:
         today = now.astimezone(CST).date().isoformat()
