@@ -1,7 +1,9 @@
 """The access token, shared by every process through one database row per appid.
 
-``token()`` reads the row and returns the stored token unless it expires within the margin
-(5 minutes by default: stable_token hands out a new token in its last 5 minutes).
+``token()`` returns the stored token unless it expires within the margin (5 minutes by
+default: stable_token hands out a new token in its last 5 minutes); each process keeps the
+last token it saw in memory until that margin, so the row is read once per token, not per
+call (a token replaced meanwhile fails with 40001 and the recovery reads the row).
 ``refresh()`` renews it so that one process at a time calls WeChat: on PostgreSQL in a
 short transaction of its own that locks the row (``SELECT … FOR UPDATE``), so the new token
 is visible to every process as soon as it is fetched; on SQLite inside the caller's write
