@@ -8,9 +8,14 @@ export PORT
 
 .PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench clean-venv
 
+# A venv that fails half-way (no ensurepip, no network for pip) is removed, or every later
+# run would find .venv/bin/python and skip straight to a pip that does not exist.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON)); try make PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@echo "creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip \
+	  || { rm -rf $(VENV); echo "could not build $(VENV) (on Debian/Ubuntu: apt install python3.11-venv)" >&2; exit 1; }
 
 # Install only when the requirements changed since the last install (a stamp of their hash).
 venv: $(BIN)/python

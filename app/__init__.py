@@ -43,6 +43,9 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    # Every model and every timer handler / periodic job must be registered in every process
+    # (web and worker alike) before the first request or the first worker pass.
+    import app.models
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
@@ -99,7 +102,7 @@ def _platform_blueprint_modules() -> list:
     from app.storage import routes as storage_routes
     from app.wechat import routes as wechat_routes
 
-    return [auth.routes, places_routes, storage_routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
+    return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
             sms_routes]
 
 

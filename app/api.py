@@ -170,8 +170,10 @@ class Blueprint(flask_smorest.Blueprint):
         def wrapper(func: Callable) -> Callable:
             func = decorator(func)
             responses = func._apidoc.setdefault("response", {}).setdefault("responses", {})
-            for status in (400, 415):
-                responses.setdefault(status, http.HTTPStatus(status).name)
+            for status in (400, 415):  # flask-smorest wants a list of response docs per status
+                if status not in responses:
+                    responses[status] = [{"description": http.HTTPStatus(status).phrase, "schema": ErrorSchema,
+                                          "content_type": None}]
             return func
 
         return wrapper

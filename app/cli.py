@@ -87,8 +87,8 @@ def register_cli(app: Flask) -> None:
 
     for group in (openapi_cli, seed_cli, dev_cli, scenarios_cmd):
         app.cli.add_command(group)
-    register_auth_cli(app)
     register_worker_cli(app)
+    register_auth_cli(app)
     from qr.cli import register as register_qr
 
     register_qr(app)

@@ -1,18 +1,16 @@
 """``GET /api/v1/admin/worker-health``: are timers firing on time?
 
 Timers that stop silently are the classic failure, so this reports the age of the oldest
-overdue pending timer (alert on it), the counts, and the SQLite lease. Until the identity
-layer lands it answers only to loopback requests that did not come through a proxy
-(no forwarding headers); anything else gets the 404 of an unknown path.
+overdue pending timer (alert on it), the counts, and the SQLite lease. For district
+administrators (the district organisation's ``admin`` role).
 """
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
@@ -22,10 +20,10 @@ from app.db import get_session
 from app.errors import ApiError
 from app.timers import PENDING, Timer
 from app.worker import LEASE_NAME, WorkerLease
+from auth.principal import current_principal, require_staff
 
-blp = Blueprint("worker_admin", __name__, url_prefix="/api/v1/admin", description="Worker health (internal)")
-
-FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+blp = Blueprint("worker_admin", __name__, url_prefix="/api/v1/admin",
+                description="Worker health (district administrators)")
 
 
 class WorkerLeaseSchema(Schema):
@@ -41,14 +39,6 @@ class WorkerHealthSchema(Schema):
     failed_total = fields.Integer(required=True)
     lease = fields.Nested(WorkerLeaseSchema, allow_none=True, required=True,
                           metadata={"description": "the SQLite worker lease; null when none was taken"})
-
-
-def is_internal_request() -> bool:
-    try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
-    return loopback and not any(h in request.headers for h in FORWARDING_HEADERS)
 
 
 def worker_health(session: Session, now: datetime) -> dict[str, Any]:
@@ -73,12 +63,12 @@ def worker_health(session: Session, now: datetime) -> dict[str, Any]:
 
 @blp.route("/worker-health")
 class WorkerHealth(MethodView):
+    @require_staff
     @blp.response(200, WorkerHealthSchema)
-    @blp.alt_response(404, description="Not an internal (loopback, unproxied) request")
     def get(self):
-        """Timer backlog and the worker lease (internal: loopback only)."""
-        if not is_internal_request():
-            raise ApiError("not_found")
+        """Timer backlog and the worker lease (district administrators)."""
+        if not current_principal().is_district_admin:
+            raise ApiError("forbidden")
         return worker_health(get_session(), current_app.extensions["clock"].now())
 
 

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -187,16 +188,19 @@ def install(app: Flask) -> None:
 
 # ---------------------------------------------------------------- guards
 
-_AUTH_RESPONSES = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+_AUTH_RESPONSES = {401: "Not authenticated (unauthenticated, token_invalid, token_expired, token_revoked)",
+                   403: "Not allowed (forbidden, not_a_member, device_disabled)"}
 
 
 def _document(wrapper: Callable, scheme: str) -> None:
-    doc = dict(getattr(wrapper, "_apidoc", {}))
+    from app.api import ErrorSchema
+
+    doc = deepcopy(getattr(wrapper, "_apidoc", {}))
     doc = deepupdate(doc, {"manual_doc": {"security": [{scheme: []}]}})
-    responses = dict(doc.get("response", {}).get("responses", {}))
-    for status, name in _AUTH_RESPONSES.items():
-        responses.setdefault(status, name)
-    doc = deepupdate(doc, {"response": {"responses": responses}})
+    responses = doc.setdefault("response", {}).setdefault("responses", {})
+    for status, description in _AUTH_RESPONSES.items():
+        if status not in responses:  # flask-smorest wants a list of response docs per status
+            responses[status] = [{"description": description, "schema": ErrorSchema, "content_type": None}]
     wrapper._apidoc = doc  # type: ignore[attr-defined]
 
 

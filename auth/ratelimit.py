@@ -9,7 +9,8 @@ keep separate counters.
 
 Routes opt in with ``@rate_limit("login")``; the named limits below can be overridden with
 settings ``RATELIMIT_<NAME>`` (e.g. ``RATELIMIT_LOGIN="5/minute"``). ``RATELIMIT_ENABLED=0``
-turns limits off. ``@exempt`` marks a route that must never be limited (elderly SOS).
+turns limits off. ``RATELIMIT_DEFAULT`` (unset by default) puts a limit on every other route,
+per route and caller; ``@exempt`` marks a route that must never be limited (elderly SOS).
 """
 from __future__ import annotations
 
@@ -126,8 +127,18 @@ def username_key() -> str:
     return f"user:{str(name).strip().lower()[:64]}" if name else rate_key()
 
 
+def _default_limit() -> str:
+    return current_app.extensions["settings"].get("RATELIMIT_DEFAULT") or "1000000/second"
+
+
+def _no_default_limit() -> bool:
+    return not current_app.extensions["settings"].get("RATELIMIT_DEFAULT")
+
+
 limiter = Limiter(
     key_func=rate_key,
+    default_limits=[_default_limit],
+    default_limits_exempt_when=_no_default_limit,
     storage_uri="jinshan-app://",
     strategy="fixed-window",
     headers_enabled=False,
@@ -136,9 +147,24 @@ limiter = Limiter(
 )
 
 
+def exempt(view: Callable) -> Callable:
+    """Never rate-limit this view (a function or a MethodView method), whatever the limits."""
+    view._ratelimit_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_exempt() -> bool:
+    fn = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(fn, "view_class", None)
+    target = getattr(view_class, request.method.lower(), None) if view_class is not None else fn
+    return bool(getattr(target, "_ratelimit_exempt", False))
+
+
 @limiter.request_filter
-def _disabled() -> bool:
-    return not _truthy(current_app.extensions["settings"].get("RATELIMIT_ENABLED", "1"))
+def _skip() -> bool:
+    if not _truthy(current_app.extensions["settings"].get("RATELIMIT_ENABLED", "1")):
+        return True
+    return _is_exempt()
 
 
 def _limit_value(name: str) -> Callable[[], str]:
@@ -153,15 +179,13 @@ def rate_limit(name: str, *, key_func: Callable[[], str] | None = None) -> Calla
     return limiter.limit(_limit_value(name), key_func=key_func or rate_key, scope=name)
 
 
-exempt = limiter.exempt
-
 
 def _too_many(exc: RateLimitExceeded) -> Response:
     current = limiter.current_limit
     retry = 60
     if current is not None:
         try:
-            retry = max(1, math.ceil(current.reset_at - time.time()))
+            retry = max(1, math.ceil(current.window.reset_time - time.time()))
         except Exception:  # the window could not be read: a conservative default
             retry = 60
     return error_response(ApiError("rate_limited", headers={"Retry-After": str(retry)}))

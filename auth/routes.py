@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
-from app.api import Blueprint, PageArgs, page_of, paginate
+from app.api import Blueprint, ErrorSchema, PageArgs, page_of, paginate
 from app.config import Settings
 from app.db import get_session
 from app.errors import ApiError
@@ -132,9 +132,9 @@ class WechatLogin(MethodView):
     @rate_limit("login")
     @auth_blp.arguments(CodeSchema)
     @auth_blp.response(200, ResidentLoginSchema)
-    @auth_blp.alt_response(401, description="wechat_code_invalid")
-    @auth_blp.alt_response(429, description="rate_limited")
-    @auth_blp.alt_response(503, description="wechat_unavailable (Retry-After)")
+    @auth_blp.alt_response(401, schema=ErrorSchema, description="wechat_code_invalid")
+    @auth_blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
+    @auth_blp.alt_response(503, schema=ErrorSchema, description="wechat_unavailable (Retry-After)")
     def post(self, args):
         """Log in with a wx.login() code (jscode2session)."""
         session = get_session()
@@ -149,10 +149,10 @@ class SuishenbanLogin(MethodView):
     @rate_limit("login")
     @auth_blp.arguments(CodeSchema)
     @auth_blp.response(200, ResidentLoginSchema)
-    @auth_blp.alt_response(401, description="suishenban_code_invalid")
-    @auth_blp.alt_response(403, description="suishenban_not_verified")
-    @auth_blp.alt_response(409, description="identity_conflict")
-    @auth_blp.alt_response(503, description="suishenban_unavailable (Retry-After)")
+    @auth_blp.alt_response(401, schema=ErrorSchema, description="suishenban_code_invalid")
+    @auth_blp.alt_response(403, schema=ErrorSchema, description="suishenban_not_verified")
+    @auth_blp.alt_response(409, schema=ErrorSchema, description="identity_conflict")
+    @auth_blp.alt_response(503, schema=ErrorSchema, description="suishenban_unavailable (Retry-After)")
     def post(self, args):
         """Log in with 随申办 (real-name verified); with a resident's access token, upgrade that person."""
         caller = current_principal()
@@ -182,8 +182,8 @@ class Refresh(MethodView):
     @rate_limit("refresh")
     @auth_blp.arguments(RefreshSchema)
     @auth_blp.response(200, TokenSchema)
-    @auth_blp.alt_response(401, description="refresh_token_invalid | refresh_token_reused")
-    @auth_blp.alt_response(403, description="refresh_token_mismatch")
+    @auth_blp.alt_response(401, schema=ErrorSchema, description="refresh_token_invalid | refresh_token_reused")
+    @auth_blp.alt_response(403, schema=ErrorSchema, description="refresh_token_mismatch")
     def post(self, args):
         """Exchange a refresh token for a new pair; a reused token revokes its whole family."""
         caller = current_principal()
@@ -199,7 +199,7 @@ class Logout(MethodView):
     @rate_limit("refresh")
     @auth_blp.arguments(LogoutSchema)
     @auth_blp.response(204)
-    @auth_blp.alt_response(403, description="refresh_token_mismatch")
+    @auth_blp.alt_response(403, schema=ErrorSchema, description="refresh_token_mismatch")
     def post(self, args):
         """End the session of the access token and/or of the refresh token given."""
         caller = current_principal()
@@ -238,10 +238,10 @@ class StaffLogin(MethodView):
     @rate_limit("staff_login_user", key_func=username_key)
     @auth_blp.arguments(StaffLoginSchema)
     @auth_blp.response(200, StaffLoginResultSchema)
-    @auth_blp.alt_response(401, description="invalid_credentials")
-    @auth_blp.alt_response(403, description="not_a_member | account_disabled")
-    @auth_blp.alt_response(409, description="org_required: choose one of `organisations`")
-    @auth_blp.alt_response(429, description="login_locked | rate_limited (Retry-After)")
+    @auth_blp.alt_response(401, schema=ErrorSchema, description="invalid_credentials")
+    @auth_blp.alt_response(403, schema=ErrorSchema, description="not_a_member | account_disabled")
+    @auth_blp.alt_response(409, schema=ErrorSchema, description="org_required: choose one of `organisations`")
+    @auth_blp.alt_response(429, schema=ErrorSchema, description="login_locked | rate_limited (Retry-After)")
     def post(self, args):
         """Staff log in with a password, acting for one of their organisations."""
         session = get_session()
@@ -321,7 +321,7 @@ class Me(MethodView):
     @rate_limit("identity")
     @me_blp.arguments(MePatchSchema)
     @me_blp.response(200, MeSchema)
-    @me_blp.alt_response(409, description="identity_locked | id_number_taken")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="identity_locked | id_number_taken")
     def patch(self, args):
         """Set one's phone, and name and ID number until verified by 随申办."""
         principal = current_principal()
@@ -354,7 +354,7 @@ class MyResidences(MethodView):
     @rate_limit("claim")
     @me_blp.arguments(ResidenceClaimSchema)
     @me_blp.response(201, ResidenceSchema)
-    @me_blp.alt_response(409, description="residence_exists")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="residence_exists")
     def post(self, args):
         """Claim a room of a community (or a house of a village); the organisation in charge reviews it."""
         session = get_session()
@@ -391,7 +391,7 @@ class MyRelations(MethodView):
     @rate_limit("identity")
     @me_blp.arguments(RelationCreateSchema)
     @me_blp.response(201, RelationSchema)
-    @me_blp.alt_response(409, description="relation_exists")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="relation_exists")
     def post(self, args):
         """Add a person one may act for (就诊人...), by their name and resident ID number."""
         principal = current_principal()
@@ -438,7 +438,7 @@ class OrgStaff(MethodView):
     @rate_limit("manage")
     @orgs_blp.arguments(StaffInviteSchema)
     @orgs_blp.response(201, StaffInviteResultSchema)
-    @orgs_blp.alt_response(409, description="membership_exists | username_taken")
+    @orgs_blp.alt_response(409, schema=ErrorSchema, description="membership_exists | username_taken")
     def post(self, args, code: str):
         """Add a staff member: a new account (with an initial password shown once) or an existing one."""
         session = get_session()
@@ -596,7 +596,7 @@ class OrgResidenceReview(MethodView):
     @require_staff
     @orgs_blp.arguments(ReviewSchema)
     @orgs_blp.response(200, ResidenceSchema)
-    @orgs_blp.alt_response(409, description="residence_already_reviewed")
+    @orgs_blp.alt_response(409, schema=ErrorSchema, description="residence_already_reviewed")
     def post(self, args, code: str, residence_id: int):
         """Verify or reject a claim."""
         session = get_session()

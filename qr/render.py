@@ -1,9 +1,10 @@
 """QR images of a token or link: PNG and SVG, at error-correction level M, fast.
 
-``qrcode`` spends most of its time choosing a mask (it builds the symbol eight times and
-scores each); a decoder reads the mask from the format bits, so a fixed mask costs nothing
-in readability for data like ours (base64url, statistically flat). The PNG is written
-directly as a 1-bit greyscale image with ``zlib``, without Pillow or per-pixel loops.
+The symbol comes from ``qrcode``. Left to itself it spends most of its time choosing a mask
+(it builds the symbol eight times and scores each); a decoder reads the mask from the format
+bits, so a fixed mask costs nothing in readability for data like ours (base64url,
+statistically flat). Only the output is ours: the PNG is written directly as a 1-bit
+greyscale image with ``zlib`` (no Pillow, no per-pixel loops), the SVG as one path.
 Posters for place codes are drawn with Pillow (PNG) or as SVG text (the viewer's fonts
 render the Chinese name; a PNG needs a CJK font, see ``poster_png``).
 """
@@ -17,9 +18,7 @@ from html import escape
 from pathlib import Path
 
 import qrcode
-import qrcode.base
 import qrcode.constants
-import qrcode.LUT
 import qrcode.util
 
 LEVEL = qrcode.constants.ERROR_CORRECT_M
@@ -39,85 +38,14 @@ CJK_FONT_CANDIDATES = (
 
 
 def matrix(data: str) -> list[list[bool]]:
-    """The modules (True = dark) of the smallest symbol at level M holding ``data``."""
+    """The modules (True = dark) of the smallest symbol at level M holding ``data``, drawn
+    by ``qrcode`` in byte mode with the fixed mask."""
     if len(data) > MAX_DATA_LENGTH:
         raise ValueError("data too long for a QR image")
-    raw = data.encode("utf-8")
-    version = _version_for(len(raw))
-    qr = qrcode.QRCode(version=version, error_correction=LEVEL, border=0, box_size=1, mask_pattern=MASK_PATTERN)
-    # qrcode draws the symbol from ``data_cache`` when it is set: give it our codewords.
-    qr.data_cache = codewords(raw, version)
-    qr.makeImpl(False, MASK_PATTERN)
+    qr = qrcode.QRCode(error_correction=LEVEL, border=0, box_size=1, mask_pattern=MASK_PATTERN)
+    qr.add_data(qrcode.util.QRData(data.encode("utf-8"), mode=qrcode.util.MODE_8BIT_BYTE))
+    qr.make(fit=True)
     return qr.modules  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=512)
-def _version_for(length: int) -> int:
-    """The smallest version holding ``length`` bytes in byte mode at level M (what
-    ``best_fit`` finds, without writing the data bit by bit twice)."""
-    limits = qrcode.util.BIT_LIMIT_TABLE[LEVEL]
-    for version in range(1, 41):
-        length_bits = 8 if version < 10 else 16
-        if limits[version] >= 4 + length_bits + 8 * length:
-            return version
-    raise ValueError("data too long for a QR code")
-
-
-@lru_cache(maxsize=64)
-def _rs_table(ec_count: int) -> tuple[int, ...]:
-    """For each byte value f, f × the generator polynomial (less its leading 1) as an int
-    of ``ec_count`` bytes: one XOR per message byte in the division below."""
-    gen = qrcode.LUT.rsPoly_LUT[ec_count][1:]
-    exp, log = qrcode.base.EXP_TABLE, qrcode.base.LOG_TABLE
-    table = [0]
-    for f in range(1, 256):
-        lf = log[f]
-        products = bytes(exp[(log[g] + lf) % 255] if g else 0 for g in gen)
-        table.append(int.from_bytes(products, "big"))
-    return tuple(table)
-
-
-def _ecc(block: bytes, ec_count: int) -> bytes:
-    """Reed-Solomon remainder of ``block`` (a shift register held in one int)."""
-    table = _rs_table(ec_count)
-    shift = 8 * (ec_count - 1)
-    mask = (1 << (8 * ec_count)) - 1
-    rem = 0
-    for byte in block:
-        rem = ((rem << 8) & mask) ^ table[byte ^ (rem >> shift)]
-    return rem.to_bytes(ec_count, "big")
-
-
-def codewords(raw: bytes, version: int) -> list[int]:
-    """What ``qrcode.util.create_data`` returns for one byte-mode segment at level M, several
-    times faster: the bit stream built as one int, the error correction by table."""
-    blocks = qrcode.base.rs_blocks(version, LEVEL)
-    capacity = sum(b.data_count for b in blocks)
-    length_bits = 8 if version < 10 else 16
-    value = (((0b0100 << length_bits) | len(raw)) << (8 * len(raw))) | int.from_bytes(raw, "big")
-    nbits = 4 + length_bits + 8 * len(raw)
-    if nbits > capacity * 8:
-        raise ValueError("data too long for this version")
-    tail = min(capacity * 8 - nbits, 4)  # terminator
-    tail += -(nbits + tail) % 8  # to a byte boundary
-    value <<= tail
-    nbits += tail
-    data = value.to_bytes(nbits // 8, "big")
-    padding = capacity - len(data)
-    data += (b"\xec\x11" * (padding // 2 + 1))[:padding]
-    dc: list[bytes] = []
-    ec: list[bytes] = []
-    offset = 0
-    for block in blocks:
-        chunk = data[offset:offset + block.data_count]
-        offset += block.data_count
-        dc.append(chunk)
-        ec.append(_ecc(chunk, block.total_count - block.data_count))
-    out: list[int] = []
-    for group in (dc, ec):
-        for i in range(max(len(b) for b in group)):
-            out.extend(b[i] for b in group if i < len(b))
-    return out
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -159,6 +159,9 @@ def session(db: Database):
 
 @pytest.fixture
 def app(_app, db: Database, clock: FrozenClock):
+    from auth.ratelimit import reset
+
+    reset(_app)  # limits count real time: start every test with fresh counters
     return _app
 
 

@@ -19,9 +19,9 @@ from tests.identity_support import *  # noqa: F403
 
 @pytest.mark.parametrize("value", [
     "11010519491231002X",  # the textbook example (check character X)
-    "110105194912310029"[:17] + pii.id_check_char("11010519491231002"),
-    id_number("20000229"),  # leap day
-    id_number("19800101", region="310116"),
+    id_number("20000229", seq="012"),  # leap day
+    id_number("19800101", region="310116", seq="123"),
+    id_number("19000101", region="820000", seq="001"),  # a Macao residence permit
 ])
 def test_valid_id_numbers(value):
     assert pii.id_number_problem(value) is None

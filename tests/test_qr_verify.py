@@ -265,3 +265,19 @@ def test_errors_render_with_their_status(app, keyring):
 
     assert {c: ERRORS[c].status for c in ("qr_replayed", "qr_revoked", "qr_malformed", "qr_expired")} == {
         "qr_replayed": 409, "qr_revoked": 409, "qr_malformed": 422, "qr_expired": 422}
+
+
+def test_header_in_another_order_is_read_by_pyjwt_and_the_seen_cache_is_bounded(session, clock, keyring):
+    """Our own header with its members reordered is still ours (same alg, kid, typ); headers
+    seen are remembered only up to a bound, so odd spellings cannot grow memory."""
+    from qr import tokens
+
+    key = signing_key(keyring, clock)
+    _, p, _ = parts(personal(session, clock, keyring))
+    for i in range(tokens._HEADERS_SEEN_MAX + 5):
+        # Same members, spelled differently each time (whitespace inside the JSON).
+        raw = ('{"typ":"' + TYP + '",' + " " * i + '"kid":"' + key.kid + '","alg":"EdDSA"}').encode()
+        signing_input = b64(raw).encode() + b"." + b64({**p, "jti": f"j{i:03d}" + "x" * 18}).encode()
+        token = (signing_input + b"." + b64(key.private.sign(signing_input)).encode()).decode()
+        assert tokens.decode(token, keyring, now=clock.now()).kid == key.kid
+    assert len(tokens._HEADERS_SEEN) <= tokens._HEADERS_SEEN_MAX

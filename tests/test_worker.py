@@ -298,8 +298,17 @@ def test_housekeeping_purges_expired_idempotency_keys_and_old_timers(db, session
 HEALTH = "/api/v1/admin/worker-health"
 
 
-def test_worker_health_numbers(client, session, clock):
-    assert client.get(HEALTH).get_json() == {
+@pytest.fixture
+def admin_headers(app, session, clock):
+    from tests.factories import bearer, make_org, make_staff, token_for
+
+    with app.app_context():
+        district = make_org(session, "district")
+        return bearer(token_for(session, clock, make_staff(session, district, "admin"), district))
+
+
+def test_worker_health_numbers(client, session, clock, admin_headers):
+    assert client.get(HEALTH, headers=admin_headers).get_json() == {
         "oldest_overdue_seconds": 0.0, "pending_due": 0, "pending_total": 0, "failed_total": 0, "lease": None}
     now = clock.now()
     for sid, state, seconds in (("a", "pending", -90), ("b", "pending", -30), ("c", "pending", 60),
@@ -309,20 +318,25 @@ def test_worker_health_numbers(client, session, clock):
     session.add(WorkerLease(name=LEASE_NAME, holder="host:1:abc", expires_at=now + timedelta(seconds=15)))
     session.commit()
 
-    body = client.get(HEALTH).get_json()
+    body = client.get(HEALTH, headers=admin_headers).get_json()
     assert body == {"oldest_overdue_seconds": 90.0, "pending_due": 2, "pending_total": 3, "failed_total": 1,
                     "lease": {"holder": "host:1:abc", "expires_at": "2026-11-02T09:00:15+08:00"}}
     clock.advance(seconds=61)
-    body = client.get(HEALTH).get_json()
+    body = client.get(HEALTH, headers=admin_headers).get_json()
     assert (body["oldest_overdue_seconds"], body["pending_due"]) == (151.0, 3)
 
 
-def test_worker_health_is_internal(client):
-    resp = client.get(HEALTH, environ_base={"REMOTE_ADDR": "10.20.30.40"})
-    assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
-    resp = client.get(HEALTH, headers={"X-Forwarded-For": "203.0.113.9"})  # proxied from outside
-    assert resp.status_code == 404
-    assert client.get(HEALTH, environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+def test_worker_health_is_for_district_admins(app, client, session, clock):
+    from tests.factories import bearer, make_org, make_staff, token_for
+
+    assert client.get(HEALTH).status_code == 401
+    with app.app_context():
+        town = make_org(session, "town")
+        town_admin = bearer(token_for(session, clock, make_staff(session, town, "admin"), town))
+        district = make_org(session, "district")
+        district_staff = bearer(token_for(session, clock, make_staff(session, district, "staff"), district))
+    assert client.get(HEALTH, headers=town_admin).get_json()["code"] == "forbidden"
+    assert client.get(HEALTH, headers=district_staff).status_code == 403
 
 
 # ------------------------------------------------------------------ real processes
@@ -505,3 +519,18 @@ def test_sqlite_second_worker_stands_by_then_takes_over(committed_db, database_u
     wait_for(lambda: holder() == other, f"{other} takes over")
     assert fired_by("three", 3) == {standby[other].pid}
     assert stop(standby[other]) == 0
+
+
+def test_the_worker_process_knows_every_handler():
+    """The worker imports only wsgi: every handler module must register through create_app."""
+    import subprocess
+    import sys
+
+    code = ("import wsgi; from app.timers import HANDLERS; from app.periodic import PERIODIC_JOBS; "
+            "print(' '.join(sorted(HANDLERS))); print(' '.join(sorted(PERIODIC_JOBS)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING"})
+    handlers, jobs = (line.split() for line in out.stdout.splitlines()[:2])
+    assert "notify.deliver" in handlers
+    assert {"purge_idempotency_keys", "purge_old_timers"} <= set(jobs)

@@ -19,8 +19,7 @@ class Upload(IdMixin, Base):
     """An image someone uploaded, already cleaned (oriented, metadata stripped).
 
     ``public_id`` is what clients see (random, so ids cannot be enumerated); ``sha256`` and
-    ``thumb_sha256`` name the files. ``owner_account_id`` will reference ``accounts.id``
-    once the identity tables exist.
+    ``thumb_sha256`` name the files.
     """
 
     __tablename__ = "uploads"
@@ -31,7 +30,7 @@ class Upload(IdMixin, Base):
     )
 
     public_id: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    owner_account_id: Mapped[int] = mapped_column(BigId, index=True)
+    owner_account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"), index=True)
     sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
     content_type: Mapped[str] = mapped_column(sa.String(32))
     width: Mapped[int] = mapped_column(sa.Integer)

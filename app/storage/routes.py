@@ -5,7 +5,7 @@ import logging
 import os
 from collections.abc import Iterable
 
-from flask import current_app, g, send_file
+from flask import current_app, send_file
 from flask.views import MethodView
 from werkzeug.datastructures import FileStorage
 
@@ -17,6 +17,7 @@ from app.storage import service
 from app.storage.images import MAX_BYTES
 from app.storage.models import CONTENT_TYPES
 from app.storage.urls import URL_PREFIX, VARIANTS, verify
+from auth.principal import check
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,8 @@ UPLOADER_KINDS = ("resident", "staff")
 
 
 def current_account_id(kinds: Iterable[str] = UPLOADER_KINDS) -> int:
-    """The calling account (401 without one; 403 when its kind may not do this).
-
-    A seam: the identity layer's decorators replace it at merge.
-    """
-    principal = g.get("principal")
-    account_id = getattr(principal, "account_id", None)
-    if principal is None or account_id is None:
-        raise ApiError("unauthenticated")
-    if getattr(principal, "kind", None) not in tuple(kinds):
-        raise ApiError("forbidden")
-    return account_id
+    """The calling account: 401 without one, 403 when its kind may not upload (devices)."""
+    return check(tuple(kinds)).account_id
 
 
 class UploadFormSchema(Schema):

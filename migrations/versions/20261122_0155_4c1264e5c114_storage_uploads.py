@@ -1,7 +1,7 @@
 """storage: uploads (photos), owner_account_id gets its FK to accounts at merge
 
 Revision ID: 4c1264e5c114
-Revises: ab3744c279bc
+Revises: 51be1a5b3878
 Create Date: 2026-11-22 01:55:52.138214
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = '4c1264e5c114'
-down_revision = 'ab3744c279bc'
+down_revision = '51be1a5b3878'
 branch_labels = None
 depends_on = None
 

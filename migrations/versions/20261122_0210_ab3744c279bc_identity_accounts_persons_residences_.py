@@ -4,7 +4,7 @@ Encrypted columns (persons.name/id_number/phone, accounts.wechat_session_key) ar
 TEXT here: auth.pii.EncryptedText encrypts in Python.
 
 Revision ID: ab3744c279bc
-Revises: 51be1a5b3878
+Revises: 03fd06d3c367
 Create Date: 2026-11-22 01:53:21.527792
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import app.db
 
 revision = 'ab3744c279bc'
-down_revision = '51be1a5b3878'
+down_revision = '03fd06d3c367'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,577 @@
+"""``make bench``: load-test the endpoints of bench/endpoints.py with wrk against gunicorn.
+
+The database is a fresh one on the PostgreSQL server DATABASE_URL names (created for the run,
+dropped WITH (FORCE) after it), else a temporary SQLite file; it is migrated and seeded with
+the demo data. Each round measures every endpoint, /healthz included; the report gives the
+median over the rounds of requests/s, p50, p99 and of the ratio to /healthz's requests/s in
+the same round. The table is printed and appended to bench/RESULTS.md.
+
+Environment: BENCH_DURATION (seconds per endpoint per round, default 5), BENCH_ROUNDS (3),
+BENCH_WARMUP (seconds per endpoint before the first round, 1), BENCH_THREADS (2),
+BENCH_CONNECTIONS (16), BENCH_ONLY (comma-separated parts of endpoint names),
+BENCH_RESULTS (the results file; ``-`` to not write one).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.endpoints import BASELINE_PATH, ENDPOINTS, BenchContext, Endpoint, Prepared
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEFAULT_RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on (a step failed); the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    duration: int = 5
+    rounds: int = 3
+    warmup: int = 1
+    threads: int = 2
+    connections: int = 16
+    only: tuple[str, ...] = ()
+    results: Path | None = DEFAULT_RESULTS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        def number(name: str, default: int, least: int) -> int:
+            raw = env.get(name, "").strip()
+            try:
+                value = int(raw) if raw else default
+            except ValueError:
+                raise BenchError(f"{name} must be a whole number, not {raw!r}") from None
+            if value < least:
+                raise BenchError(f"{name} must be at least {least}")
+            return value
+
+        results_raw = env.get("BENCH_RESULTS", "").strip()
+        results = None if results_raw == "-" else Path(results_raw) if results_raw else DEFAULT_RESULTS
+        only = tuple(p.strip() for p in env.get("BENCH_ONLY", "").split(",") if p.strip())
+        return cls(
+            duration=number("BENCH_DURATION", 5, 1),
+            rounds=number("BENCH_ROUNDS", 3, 1),
+            warmup=number("BENCH_WARMUP", 1, 0),
+            threads=number("BENCH_THREADS", 2, 1),
+            connections=number("BENCH_CONNECTIONS", 16, 1),
+            only=only,
+            results=results,
+        )
+
+
+# ---------------------------------------------------------------- wrk and its output
+
+@dataclass(frozen=True)
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int = 0
+    socket_errors: int = 0
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS_MS[unit]
+
+
+def parse_wrk(output: str) -> Measurement:
+    """Read requests/s, p50, p99 and the error counts from ``wrk --latency`` output."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M)
+    total = re.search(r"^\s+(\d+) requests in ", output, re.M)
+    if not (rps and p50 and p99 and total):
+        raise BenchError(f"unexpected wrk output (was --latency given?):\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return Measurement(
+        rps=float(rps.group(1)),
+        p50_ms=_to_ms(*p50.groups()),
+        p99_ms=_to_ms(*p99.groups()),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sock.groups()) if sock else 0,
+    )
+
+
+def ensure_wrk() -> str:
+    """wrk's path, installing it with apt-get when missing (``apt-get update`` on failure)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    apt = ["apt-get", "install", "-y", "-q", "wrk"]
+    if os.geteuid() != 0 and shutil.which("sudo"):
+        apt = ["sudo", *apt]
+    print("bench: wrk is missing; installing it with apt-get", flush=True)
+    if subprocess.run(apt, check=False).returncode != 0:
+        update = [*apt[: apt.index("install")], "update", "-q"]
+        subprocess.run(update, check=False)
+        subprocess.run(apt, check=False)
+    found = shutil.which("wrk")
+    if not found:
+        raise BenchError("wrk is not installed and `apt-get install -y wrk` failed; install it by hand")
+    return found
+
+
+def wrk_version(wrk: str) -> str:
+    out = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
+    match = re.search(r"wrk (\S+)", out.stdout + out.stderr)
+    return match.group(1) if match else "?"
+
+
+# ---------------------------------------------------------------- database
+
+@dataclass
+class BenchDatabase:
+    url: str
+    kind: str
+
+
+def _server_kind(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgres") else "sqlite"
+
+
+@contextlib.contextmanager
+def bench_database(env: Mapping[str, str]) -> Iterator[BenchDatabase]:
+    """A fresh database for this run, removed afterwards whatever happens."""
+    server = env.get("DATABASE_URL", "")
+    if _server_kind(server) == "postgresql":
+        yield from _postgres_database(server)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="jinshan-bench-"))
+    try:
+        yield BenchDatabase(f"sqlite:///{folder / 'bench.db'}", f"SQLite {sqlite3.sqlite_version} (temporary file)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _postgres_database(server: str) -> Iterator[BenchDatabase]:
+    import sqlalchemy as sa
+
+    from app.db import normalise_url
+
+    name = f"jinshan_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(normalise_url(server), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version").scalar()
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        print(f"bench: created database {name}", flush=True)
+        url = sa.make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
+        try:
+            yield BenchDatabase(url, f"PostgreSQL {version} (database {name}, dropped after the run)")
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"bench: dropped database {name}", flush=True)
+    finally:
+        admin.dispose()
+
+
+def _run_step(what: str, cmd: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(cmd), cwd=ROOT, env=dict(env), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"{what} failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+    return done
+
+
+def prepare_database(env: Mapping[str, str]) -> list[str]:
+    """Migrate and seed; returns warnings (a failed seed is reported, not fatal)."""
+    _run_step("alembic upgrade head", [str(BIN / "alembic"), "upgrade", "head"], env)
+    try:
+        _run_step("flask seed demo", [str(BIN / "flask"), "--app", "wsgi", "seed", "demo"], env)
+    except BenchError as exc:
+        last = [line for line in str(exc).splitlines() if line.strip()][-1]
+        print(f"bench: WARNING: `flask seed demo` failed, measuring without demo data: {last}", flush=True)
+        return [f"`flask --app wsgi seed demo` failed, so no demo data: `{last.strip()}`"]
+    return []
+
+
+# ---------------------------------------------------------------- gunicorn
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Runs in the child: SIGKILL of the bench must not leave gunicorn behind."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    base_url: str
+    log: Path
+    workers: int
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def gunicorn(env: Mapping[str, str], workers: int) -> Iterator[Server]:
+    """Gunicorn in its own process group; stopped (and its group killed) on the way out."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="jinshan-bench-gunicorn-", suffix=".log")[1])
+    cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+           "--log-level", "warning", "--no-control-socket", "wsgi:app"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+    server = Server(proc, f"http://127.0.0.1:{port}", log, workers)
+    try:
+        wait_healthy(server)
+        yield server
+    finally:
+        stop(proc)
+        log.unlink(missing_ok=True)
+
+
+def wait_healthy(server: Server, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise BenchError(f"gunicorn exited with {server.process.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(OSError):
+            if http_status(server.base_url + BASELINE_PATH, {}) == 200:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"gunicorn did not answer {BASELINE_PATH} within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the master, wait, then SIGKILL whatever is left in its process group."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            print("bench: gunicorn did not stop in time; killing it", file=sys.stderr, flush=True)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # workers a dead master left behind, if any
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def http_status(url: str, headers: Mapping[str, str]) -> int:
+    request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 (our own http URL)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+# ---------------------------------------------------------------- rounds
+
+@dataclass
+class Target:
+    endpoint: Endpoint
+    headers: Mapping[str, str]
+    script: Path | None
+    skipped: str | None = None  # why it is not measured
+    rounds: list[Measurement] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+
+
+def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Path) -> list[Target]:
+    targets = []
+    for i, ep in enumerate(endpoints):
+        headers, lua, skipped = dict(ep.headers), ep.lua, None
+        if ep.setup is not None:
+            try:
+                prepared = ep.setup(ctx) or Prepared()
+                headers.update(prepared.headers)
+                lua = prepared.lua or lua
+            except Exception as exc:  # reported in the table; the other endpoints go on
+                skipped = f"setup failed: {type(exc).__name__}: {exc}"
+        script = None
+        if lua:
+            script = folder / f"endpoint{i}.lua"
+            script.write_text(lua, encoding="utf-8")
+        elif not skipped and ep.method.upper() != "GET":
+            skipped = f"{ep.method} needs a lua script (bench.endpoints.json_post_lua)"
+        if not skipped and ep.method.upper() == "GET" and not lua:
+            try:
+                status = http_status(ctx.base_url + ep.path, headers)
+            except OSError as exc:
+                status, skipped = 0, f"unreachable: {exc}"
+            if status and not 200 <= status < 400:
+                skipped = f"HTTP {status}"
+        targets.append(Target(ep, headers, script, skipped))
+    return targets
+
+
+def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int) -> Measurement:
+    cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--latency"]
+    if target.script:
+        cmd += ["-s", str(target.script)]
+    for name, value in target.headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*cmd, url], capture_output=True, text=True, check=False, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed (exit {done.returncode}): {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target]) -> None:
+    live = [t for t in targets if not t.skipped]
+    if cfg.warmup:
+        print(f"bench: warming up ({cfg.warmup} s per endpoint)", flush=True)
+        for t in live:
+            run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.warmup)
+    baseline = next(t for t in targets if t.endpoint.path == BASELINE_PATH)
+    for n in range(1, cfg.rounds + 1):
+        print(f"bench: round {n}/{cfg.rounds}", flush=True)
+        for t in live:
+            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration)
+            t.rounds.append(m)
+            print(f"  {t.endpoint.name:<32} {m.rps:>10.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
+                  f"p99 {m.p99_ms:7.2f} ms" + (f"  non-2xx {m.non_2xx}" if m.non_2xx else ""), flush=True)
+        base_rps = baseline.rounds[-1].rps
+        for t in live:
+            t.ratios.append(t.rounds[-1].rps / base_rps if base_rps else 0.0)
+
+
+# ---------------------------------------------------------------- the report
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def verdict(t: Target) -> str:
+    if t.endpoint.target_ratio is None:
+        return ""
+    if t.skipped or not t.ratios:
+        return "not measured"
+    errors = sum(m.non_2xx + m.socket_errors for m in t.rounds)
+    if errors:
+        return "NO (errors)"
+    return "yes" if statistics.median(t.ratios) >= t.endpoint.target_ratio else "NO"
+
+
+def render_table(targets: Sequence[Target]) -> str:
+    head = ("| endpoint | request | req/s (median) | p50 ms | p99 ms | ratio to /healthz | target | met "
+            "| req/s per round | notes |")
+    rows = [head, "|" + "---|" * 10]
+    for t in targets:
+        ep = t.endpoint
+        target = f"≥ {ep.target_ratio:g}" if ep.target_ratio is not None else ""
+        request = f"`{ep.method} {ep.path}`"
+        if t.skipped or not t.rounds:
+            rows.append(f"| {ep.name} | {request} | – | – | – | – | {target} | {verdict(t)} | – "
+                        f"| not measured: {t.skipped or 'no rounds'} |")
+            continue
+        notes = []
+        non_2xx = sum(m.non_2xx for m in t.rounds)
+        sock = sum(m.socket_errors for m in t.rounds)
+        if non_2xx:
+            notes.append(f"{non_2xx} non-2xx/3xx of {sum(m.requests for m in t.rounds)}")
+        if sock:
+            notes.append(f"{sock} socket errors")
+        rows.append(
+            f"| {ep.name} | {request} | {_fmt(statistics.median(m.rps for m in t.rounds))} "
+            f"| {_fmt(statistics.median(m.p50_ms for m in t.rounds), 2)} "
+            f"| {_fmt(statistics.median(m.p99_ms for m in t.rounds), 2)} "
+            f"| {statistics.median(t.ratios):.2f} | {target} | {verdict(t)} "
+            f"| {' / '.join(_fmt(m.rps, 0) for m in t.rounds)} | {'; '.join(notes)} |"
+        )
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = "? GiB"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    load = "?"
+    with contextlib.suppress(OSError, IndexError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"{cpu_count()} cores (nproc), {model}, {memory} RAM, {platform.system()} {platform.release()}; "
+            f"load average before the run {load}")
+
+
+def git_commit() -> str:
+    """Short commit, with ``-dirty`` when tracked or new files differ (RESULTS.md aside)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changes = [line for line in git("status", "--porcelain").splitlines()
+               if not line.endswith("bench/RESULTS.md")]
+    return commit + ("-dirty" if changes else "")
+
+
+def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int, wrk: str,
+           warnings: Sequence[str], started: datetime, host: str) -> str:
+    lines = [
+        f"## {started:%Y-%m-%d %H:%M} UTC · {git_commit()} · {db_kind.split(' (')[0]}",
+        "",
+        f"- machine: {host}",
+        f"- database: {db_kind}",
+        f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL=WARNING; "
+        f"Python {platform.python_version()}",
+        f"- load: wrk {wrk_version(wrk)}, {cfg.threads} threads, {cfg.connections} connections, "
+        f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s",
+        *(f"- warning: {w}" for w in warnings),
+        "",
+        render_table(targets),
+        "",
+    ]
+    checked = [t for t in targets if t.endpoint.target_ratio is not None]
+    for t in checked:
+        want = f"- target {t.endpoint.name}: req/s ≥ {t.endpoint.target_ratio:g} × /healthz's"
+        if t.skipped or not t.ratios:
+            lines.append(f"{want}: **not measured** ({t.skipped or 'no rounds'})")
+        else:
+            lines.append(f"{want}: {statistics.median(t.ratios):.2f} → **{verdict(t)}**")
+    if not checked:
+        lines.append("- no targets set")
+    return "\n".join(lines) + "\n"
+
+
+RESULTS_HEADER = """# Benchmark results
+
+Appended by `make bench` (`python -m bench.run`); newest at the bottom. Each section is one
+run: when, which commit (`-dirty`: uncommitted changes), the machine, the database
+(a fresh PostgreSQL database when `DATABASE_URL` names a PostgreSQL server, else a temporary
+SQLite file, migrated and seeded with `flask seed demo`) and the load.
+
+How to read a table: gunicorn (one worker per core) serves the app on 127.0.0.1 and wrk
+(`--latency`) loads one endpoint at a time. A run has several rounds; every round measures
+`/healthz` (the app doing nothing) and each endpoint. Columns are medians over the rounds:
+requests per second, the 50th and 99th percentile latency, and the ratio of the endpoint's
+requests/s to `/healthz`'s in the same round. The ratio is what targets are set on: it
+cancels out most of the machine's speed (wrk runs on the same cores, so absolute numbers
+on a small machine are low). "req/s per round" shows the spread; "not measured" says why
+(e.g. HTTP 404: the endpoint does not exist on that commit); non-2xx answers are counted in
+notes and fail a target. A high "load average before the run" means other work shared the
+cores: compare ratios, not absolute requests/s, across such runs.
+
+Run it: `make bench` (SQLite) or `DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
+make bench`; `BENCH_DURATION=10 BENCH_ROUNDS=5` for steadier numbers, `BENCH_ONLY=name` for
+some endpoints, `BENCH_RESULTS=-` to not write here. Endpoints are listed in
+`bench/endpoints.py`.
+"""
+
+
+def append_results(path: Path, section: str) -> None:
+    if not path.exists() or not path.read_text(encoding="utf-8").strip():
+        path.write_text(RESULTS_HEADER, encoding="utf-8")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + section)
+
+
+# ---------------------------------------------------------------- main
+
+def selected(endpoints: Sequence[Endpoint], only: Sequence[str]) -> list[Endpoint]:
+    if not any(ep.path == BASELINE_PATH for ep in endpoints):
+        raise BenchError(f"the endpoints must include the baseline {BASELINE_PATH}")
+    chosen = [ep for ep in endpoints
+              if ep.path == BASELINE_PATH or not only or any(part in ep.name for part in only)]
+    # the baseline first, so a round starts with it
+    return sorted(chosen, key=lambda ep: ep.path != BASELINE_PATH)
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
+    started = datetime.now(UTC)
+    host = machine()  # before our own load
+    wrk = ensure_wrk()
+    endpoints = selected(endpoints, cfg.only)
+    base_env = {**os.environ, "APP_ENV": "development", "LOG_LEVEL": "WARNING",
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with bench_database(os.environ) as database, tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmp:
+        env = {**base_env, "DATABASE_URL": database.url}
+        print(f"bench: {database.kind}: migrating and seeding", flush=True)
+        warnings = prepare_database(env)
+        workers = cpu_count()
+        with gunicorn(env, workers) as server:
+            print(f"bench: gunicorn ({workers} workers) at {server.base_url}", flush=True)
+            ctx = BenchContext(server.base_url, database.url, env)
+            targets = prepare_targets(endpoints, ctx, Path(tmp))
+            for t in targets:
+                if t.skipped:
+                    print(f"bench: {t.endpoint.name}: not measured: {t.skipped}", flush=True)
+            if any(t.skipped for t in targets if t.endpoint.path == BASELINE_PATH):
+                raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
+            measure(wrk, cfg, server.base_url, targets)
+        return report(cfg, targets, db_kind=database.kind, workers=workers, wrk=wrk,
+                      warnings=warnings, started=started, host=host)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        cfg = Config.from_env(os.environ)
+        section = run(cfg, ENDPOINTS)
+    except BenchError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted; server stopped, database removed", file=sys.stderr)
+        return 130
+    print()
+    print(section)
+    if cfg.results is not None:
+        append_results(cfg.results, section)
+        print(f"bench: appended to {cfg.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The benchmark harness's pure parts: wrk output, wrk scripts, endpoint selection, the table."""
+from __future__ import annotations
+
+import pytest
+
+from bench.endpoints import BASELINE_PATH, ENDPOINTS, Endpoint, json_post_lua
+from bench.run import BenchError, Config, Measurement, Target, parse_wrk, render_table, selected, verdict
+
+WRK_ERRORS = """Running 1s test @ http://127.0.0.1:18999/nope
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.59ms    3.55ms  19.97ms   84.39%
+    Req/Sec     1.40k   682.31     2.20k    60.00%
+  Latency Distribution
+     50%  812.00us
+     75%    4.86ms
+     90%    8.89ms
+     99%    1.20s
+  1393 requests in 1.00s, 707.56KB read
+  Socket errors: connect 0, read 2, write 0, timeout 5
+  Non-2xx or 3xx responses: 1393
+Requests/sec:   1386.65
+Transfer/sec:    704.34KB
+"""
+
+
+def test_parse_wrk_converts_units_and_counts_errors():
+    m = parse_wrk(WRK_ERRORS)
+    assert m.rps == pytest.approx(1386.65)
+    assert m.p50_ms == pytest.approx(0.812)
+    assert m.p99_ms == pytest.approx(1200.0)
+    assert (m.requests, m.non_2xx, m.socket_errors) == (1393, 1393, 7)
+
+
+def test_parse_wrk_clean_run_has_no_errors():
+    clean = "\n".join(line for line in WRK_ERRORS.splitlines() if "errors" not in line and "Non-2xx" not in line)
+    m = parse_wrk(clean)
+    assert (m.non_2xx, m.socket_errors) == (0, 0)
+
+
+def test_parse_wrk_without_latency_distribution_is_an_error():
+    without = "\n".join(line for line in WRK_ERRORS.splitlines() if "%" not in line or "Latency " in line)
+    with pytest.raises(BenchError, match="--latency"):
+        parse_wrk(without)
+
+
+def test_json_post_lua_quotes_bodies_that_contain_closing_brackets():
+    lua = json_post_lua({"q": "a]]b]=]c 金山"}, {"Authorization": "Bearer x"})
+    assert 'wrk.method = [[POST]]' in lua
+    assert 'wrk.body = [==[{"q": "a]]b]=]c 金山"}]==]' in lua
+    assert 'wrk.headers[[[Authorization]]] = [[Bearer x]]' in lua
+
+
+def test_selection_keeps_the_baseline_first():
+    eps = [Endpoint("b", "/b"), Endpoint("healthz", BASELINE_PATH), Endpoint("c", "/c")]
+    assert [e.name for e in selected(eps, ("c",))] == ["healthz", "c"]
+    assert [e.name for e in selected(eps, ())] == ["healthz", "b", "c"]
+    with pytest.raises(BenchError):
+        selected([Endpoint("b", "/b")], ())
+    assert ENDPOINTS[0].path == BASELINE_PATH
+
+
+def test_config_from_env_rejects_nonsense():
+    assert Config.from_env({"BENCH_DURATION": "7", "BENCH_RESULTS": "-"}).duration == 7
+    assert Config.from_env({"BENCH_RESULTS": "-"}).results is None
+    with pytest.raises(BenchError):
+        Config.from_env({"BENCH_DURATION": "0"})
+    with pytest.raises(BenchError):
+        Config.from_env({"BENCH_ROUNDS": "three"})
+
+
+def _target(ratios: list[float], non_2xx: int = 0, skipped: str | None = None) -> Target:
+    t = Target(Endpoint("search", "/s", target_ratio=0.5), {}, None, skipped)
+    t.rounds = [Measurement(rps=100 * r, p50_ms=1, p99_ms=2, requests=10, non_2xx=non_2xx) for r in ratios]
+    t.ratios = ratios
+    return t
+
+
+def test_verdict_uses_the_median_ratio_and_fails_on_errors():
+    assert verdict(_target([0.4, 0.6, 0.55])) == "yes"
+    assert verdict(_target([0.4, 0.6, 0.45])) == "NO"
+    assert verdict(_target([0.9, 0.9, 0.9], non_2xx=3)) == "NO (errors)"
+    assert verdict(_target([], skipped="HTTP 404")) == "not measured"
+
+
+def test_table_reports_unmeasured_endpoints():
+    table = render_table([_target([0.4, 0.6, 0.55]), _target([], skipped="HTTP 404")])
+    assert "| 0.55 | ≥ 0.5 | yes |" in table
+    assert "not measured: HTTP 404" in table
