@@ -119,6 +119,13 @@ class TokenStore:
         ``failed`` is the token an API call just rejected (40001/42001): a stored token that
         differs from it was renewed meanwhile and is returned as is.
         """
+        try:
+            return self._refresh(session, failed=failed, force=force)
+        except BaseException:
+            self._cached = None  # never keep serving a token that just failed
+            raise
+
+    def _refresh(self, session: Session | None, *, failed: str | None, force: bool) -> str:
         error: WechatUnavailable | None = None
         with self._bookkeeping(session) as s:
             row = self._locked_row(s)
@@ -138,7 +145,6 @@ class TokenStore:
                 row.version += 1
             s.flush()
         if error is not None:
-            self._cached = None
             raise error
         return self._remember(row)
 
