@@ -96,10 +96,14 @@ def _platform_blueprint_modules() -> list:
     import auth.routes
     import qr.routes
     from app import worker_routes
+    from app.moderation import routes as moderation_routes
     from app.places import routes as places_routes
+    from app.sms import routes as sms_routes
     from app.storage import routes as storage_routes
+    from app.wechat import routes as wechat_routes
 
-    return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes]
+    return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
+            sms_routes]
 
 
 def current_clock() -> Clock:
