@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.api import error_response
-from app.db import Base, IdMixin, UTCDateTime, get_db
+from app.db import Base, IdMixin, UTCDateTime, close_session, get_db
 from app.errors import ApiError, field_error
 
 HEADER = "Idempotency-Key"
@@ -136,8 +136,12 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         except ApiError as err:
             resp = error_response(err)
         except BaseException:
+            close_session()
             _store(scope, key, Response(status=500))
             raise
+        # The view is done with the request's session: end it before storing the answer, so
+        # nothing it still holds (a transaction begun by a read after commit) can outlive it.
+        close_session()
         _store(scope, key, resp)
         return resp
 
