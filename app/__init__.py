@@ -43,6 +43,9 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    # Every model and every timer handler / periodic job must be registered in every process
+    # (web and worker alike) before the first request or the first worker pass.
+    from app import models as _all_models  # noqa: F401
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
@@ -93,11 +96,15 @@ def _platform_blueprint_modules() -> list:
     import auth.routes
     import qr.routes
     from app import worker_routes
+    from app.moderation import routes as moderation_routes
     from app.places import routes as places_routes
+    from app.sms import routes as sms_routes
     from app.storage import routes as storage_routes
+    from app.wechat import routes as wechat_routes
     from scenarios.engines.workflow import routes as workflow_routes
 
-    return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, workflow_routes]
+    return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
+            sms_routes, workflow_routes]
 
 
 def current_clock() -> Clock:

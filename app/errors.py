@@ -116,6 +116,13 @@ ERRORS: dict[str, ErrorCode] = {
     "qr_replayed": ErrorCode(409, "二维码已被使用", "The code has already been used."),
     "qr_revoked": ErrorCode(409, "二维码已作废", "The code has been revoked."),
     "qr_no_signing_key": ErrorCode(503, "二维码签名密钥尚未初始化", "No QR signing key is initialised."),
+    # notifications and moderation (app/wechat, app/sms, app/moderation)
+    "subscription_template_unknown": ErrorCode(
+        422, "未知的订阅消息模板", "Unknown subscription message template."
+    ),
+    "wechat_signature_invalid": ErrorCode(403, "微信推送签名无效", "The WeChat push signature is invalid."),
+    "moderation_already_decided": ErrorCode(409, "该内容已审核", "This item was already decided."),
+    "content_rejected": ErrorCode(422, "内容未通过审核，请修改后再提交", "The content failed moderation."),
     # workflow engine (scenarios/engines/workflow) and its ticket scenarios
     "invalid_transition": ErrorCode(
         409, "工单当前状态不允许此操作", "This action is not allowed in the ticket's current state."

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.api import error_response
-from app.db import Base, IdMixin, UTCDateTime, get_db
+from app.db import Base, IdMixin, UTCDateTime, close_session, get_db
 from app.errors import ApiError, field_error
 
 HEADER = "Idempotency-Key"
@@ -111,11 +111,10 @@ def _store(scope: str, key: str, resp: Response) -> None:
 
 
 def _end_request_transaction() -> None:
-    """End the request session's transaction before the claim and the store, which run on
-    another connection. On SQLite a write session's transaction holds the database's write
-    lock (``BEGIN IMMEDIATE``) from its first statement — authentication reads through it, a
-    view may read after committing — and the other connection would wait for it until the
-    busy timeout. Nothing in it is to be kept: a view commits what it keeps."""
+    """End the request session's transaction before the claim, which runs on another
+    connection. Authentication read through the request's session; on SQLite a write session
+    took the database's write lock (``BEGIN IMMEDIATE``) with that first read, and the claim
+    would wait for it until the busy timeout (a 500). Nothing in it is to be kept."""
     session = g.get("db_session")
     if session is not None and session.in_transaction() and session.get_bind().dialect.name == "sqlite":
         session.rollback()
@@ -148,10 +147,12 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         except ApiError as err:
             resp = error_response(err)
         except BaseException:
-            _end_request_transaction()
+            close_session()
             _store(scope, key, Response(status=500))
             raise
-        _end_request_transaction()
+        # The view is done with the request's session: end it before storing the answer, so
+        # nothing it still holds (a transaction begun by a read after commit) can outlive it.
+        close_session()
         _store(scope, key, resp)
         return resp
 

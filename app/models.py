@@ -15,6 +15,9 @@ MODEL_MODULES = (
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",
     "qr.models",
+    "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
+    "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
+    "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
     "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
 )
 

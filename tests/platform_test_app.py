@@ -70,6 +70,20 @@ class Orgs(MethodView):
         return paginate(get_session(), select(Organisation).order_by(Organisation.id), args)
 
 
+@blp.route("/orgs-read-after")
+class OrgsReadAfterCommit(MethodView):
+    @idempotent
+    @blp.arguments(OrgIn)
+    @blp.response(201, OrgOut)
+    def post(self, body):
+        session = get_session()
+        org = Organisation(code=body["code"], name=body["name"], type="merchant")
+        session.add(org)
+        session.commit()
+        session.refresh(org)  # a read after commit begins a new transaction
+        return org
+
+
 @blp.route("/boom")
 class Boom(MethodView):
     def get(self):

@@ -193,3 +193,14 @@ def test_concurrent_duplicate_gets_409(papp, committed_db):
         t.join(10)
     assert sorted(results) == [201, 409]
     assert count_orgs(committed_db, "race-1") == 1
+
+
+def test_replay_survives_a_view_that_reads_after_commit(papp, db):
+    """A view that reads after committing must not take the stored answer down with it."""
+    client = papp.test_client()
+    headers = {"Idempotency-Key": "read-after-commit-1"}
+    first = client.post("/test/orgs-read-after", json={"code": "rac-1", "name": "r"}, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = client.post("/test/orgs-read-after", json={"code": "rac-1", "name": "r"}, headers=headers)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert count_orgs(db, "rac-1") == 1

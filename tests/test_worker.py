@@ -519,3 +519,18 @@ def test_sqlite_second_worker_stands_by_then_takes_over(committed_db, database_u
     wait_for(lambda: holder() == other, f"{other} takes over")
     assert fired_by("three", 3) == {standby[other].pid}
     assert stop(standby[other]) == 0
+
+
+def test_the_worker_process_knows_every_handler():
+    """The worker imports only wsgi: every handler module must register through create_app."""
+    import subprocess
+    import sys
+
+    code = ("import wsgi; from app.timers import HANDLERS; from app.periodic import PERIODIC_JOBS; "
+            "print(' '.join(sorted(HANDLERS))); print(' '.join(sorted(PERIODIC_JOBS)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING"})
+    handlers, jobs = (line.split() for line in out.stdout.splitlines()[:2])
+    assert "notify.deliver" in handlers
+    assert {"purge_idempotency_keys", "purge_old_timers"} <= set(jobs)

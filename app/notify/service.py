@@ -5,6 +5,10 @@ worker's claim machinery: one worker delivers a row at a time, a crash before co
 retries it. Delivery is therefore at least once: a message whose answer was lost may be
 sent again. Enqueueing is exactly once: the unique (event, recipient, channel) key and
 ``ON CONFLICT DO NOTHING`` make a repeated enqueue a no-op.
+
+Fallback: a channel may name a ``fallback`` channel (WeChat names ``sms``). When an
+*urgent* row ends ``no_grant`` or ``failed`` there, the same event is enqueued for the same
+recipient on the fallback channel, in the same transaction — once, by the unique key.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ DELIVER_KIND = "notify.deliver"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(hours=1)
+FALLBACK_STATES = ("no_grant", "failed")
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,11 @@ def deliver(session: Session, timer: Timer, clock: Clock) -> None:
     message.state = state
     if state == "sent":
         message.sent_at = now
+    fallback = getattr(channel, "fallback", None)
+    if message.urgent and state in FALLBACK_STATES and fallback in CHANNELS and fallback != message.channel:
+        enqueue(session, event_key=message.event_key, template=message.template, clock=clock,
+                recipients=[Recipient(message.recipient_kind, message.recipient_id)], payload=message.payload,
+                channel=fallback, urgent=True)
 
 
 def messages_for(session: Session, *, event_key: str) -> list[OutboxMessage]:

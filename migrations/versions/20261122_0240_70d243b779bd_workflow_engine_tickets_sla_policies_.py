@@ -5,7 +5,7 @@ partial unique indexes keep one active SLA policy per (scenario, category) and o
 default per scenario.
 
 Revision ID: 70d243b779bd
-Revises: e966aa2a5621
+Revises: dac2a752db50
 Create Date: 2026-11-22 02:12:36.562531
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import app.db
 
 revision = '70d243b779bd'
-down_revision = 'e966aa2a5621'
+down_revision = 'dac2a752db50'
 branch_labels = None
 depends_on = None
 

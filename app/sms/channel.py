@@ -1,0 +1,62 @@
+"""The outbox channel ``sms``: the template's SMS version to the recipient's phone.
+
+Used for staff and, when a message is urgent, for residents without a WeChat grant (the
+WeChat channel names ``sms`` as its fallback). The number is the recipient account's
+person's phone, decrypted here and passed only to the provider: never logged, never in an
+outbox error. No phone → ``skipped``. Delivery is at least once, like every channel: the
+provider gets ``reference`` (``outbox-<id>``) to drop a repeat after a lost answer.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy.orm import object_session
+
+from app.notify.channels import Outcome, register_channel
+from app.notify.models import OutboxMessage
+from app.notify.templates import current_registry
+from app.sms.models import SmsMessage
+from app.sms.providers import provider_for
+from app.wechat.template_data import clean_text, cut
+from auth.models import Account, Person
+from auth.pii import mask_mobile
+
+PARAM_MAX = 35  # the common provider limit for one template parameter
+
+
+class SmsChannel:
+    name = "sms"
+
+    def deliver(self, message: OutboxMessage) -> Outcome:
+        session = object_session(message)
+        assert session is not None
+        template = current_registry().get(message.template)
+        if template is None or template.sms is None:
+            return Outcome("failed", f"no SMS template for {message.template}")
+        if message.recipient_kind != "account":
+            return Outcome("skipped", "SMS goes to accounts")
+        account = session.get(Account, int(message.recipient_id))
+        person = session.get(Person, account.person_id) if account and account.person_id else None
+        phone = person.phone if person is not None and not person.is_anonymised else None
+        if account is None or account.status != "active" or not phone:
+            return Outcome("skipped", "no phone")
+        payload = message.payload or {}
+        params: dict[str, str] = {}
+        for name, key in template.sms.params:
+            value = payload.get(key)
+            if value is None or value == "":
+                return Outcome("failed", f"template data: sms {name} ({key}) missing")
+            params[name] = cut(clean_text(str(value)), PARAM_MAX)
+        app = current_app
+        clock = app.extensions["clock"]
+        provider = provider_for(app.extensions["settings"], clock)
+        reference = f"outbox-{message.id}"
+        result = provider.send(to=phone, template=template.sms.template, params=params, reference=reference)
+        if result.state != "sent":
+            return Outcome(result.state, result.detail)
+        session.add(SmsMessage(provider=provider.name, outbox_id=message.id, to=phone,
+                               to_masked=mask_mobile(phone) or "", template=template.sms.template, params=params,
+                               provider_ref=result.ref, created_at=clock.now()))
+        return Outcome("sent")
+
+
+register_channel(SmsChannel())
