@@ -176,3 +176,16 @@ def test_timers_are_created_with_the_ticket_in_its_transaction(client, wf, sessi
     report(client, wf, category="装修", expect=422)
     after = session.scalar(sa.select(sa.func.count()).select_from(Timer).where(Timer.subject_type == "wf_ticket"))
     assert before == after and session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 0
+
+
+def test_escalations_are_urgent_and_other_notices_are_not(client, wf, clock, db, session):
+    from app.notify.models import OutboxMessage
+
+    tid = report(client, wf)["id"]
+    clock.advance(minutes=31)
+    run_worker(db, clock)
+    session.expire_all()
+    rows = session.execute(sa.select(OutboxMessage.template, OutboxMessage.urgent, OutboxMessage.channel)
+                           .where(OutboxMessage.event_key.like(f"wf:{tid}:%"))).all()
+    assert {(t, u) for t, u, _ in rows} == {("wf.ticket_created", False), ("wf.escalated", True)}
+    assert {c for _, _, c in rows} == {"log"}  # the scenario's channel (WeChat when configured)

@@ -72,6 +72,9 @@ class WorkflowConfig:
     duplicate_radius_m: float = 50.0
     reopen_days: int = 7
     due_soon_minutes: int = 10
+    notify_channel: str = "log"
+    """Outbox channel of the scenario's notifications (escalations are sent ``urgent``, so a
+    channel with a fallback, such as WeChat → SMS, uses it)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

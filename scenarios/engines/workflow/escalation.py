@@ -35,6 +35,10 @@ def _roles(config: WorkflowConfig | None, name: str) -> tuple[str, ...]:
     return getattr(config, name) if config is not None else FALLBACK[name]
 
 
+def _channel(config: WorkflowConfig | None) -> str:
+    return config.notify_channel if config is not None else "log"
+
+
 @dataclass(frozen=True)
 class Escalated:
     """What the handler needs of a ticket it changed (from ``UPDATE … RETURNING``)."""
@@ -106,7 +110,7 @@ def response_overdue(session: Session, timer: Timer, clock: Clock) -> None:
         recipients = _recipients(session, ("supervisors", ticket.org_id, supervisor_roles),
                                  lambda: notify.supervisors(session, ticket.org_id, supervisor_roles)) + recipients
     notify.tell(session, clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
-                recipients=recipients, level=level)
+                recipients=recipients, channel=_channel(config), urgent=True, level=level)
     log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
                                       "scenario": ticket.scenario})
 
@@ -124,4 +128,5 @@ def resolution_overdue(session: Session, timer: Timer, clock: Clock) -> None:
     notify.tell(session, clock, ticket, key=f"resolution_overdue:{ticket.reopen_count}",
                 template="wf.resolution_overdue",
                 recipients=_recipients(session, ("staff", ticket.org_id, managers),
-                                       lambda: notify.org_staff(session, ticket.org_id, managers)))
+                                       lambda: notify.org_staff(session, ticket.org_id, managers)),
+                channel=_channel(config), urgent=True)

@@ -54,12 +54,13 @@ def payload(ticket: TicketLike, **extra: Any) -> dict[str, Any]:
 
 
 def tell(session: Session, clock: Clock, ticket: TicketLike, *, key: str, template: str,
-         recipients: Iterable[Recipient], **extra: Any) -> int:
+         recipients: Iterable[Recipient], channel: str = "log", urgent: bool = False, **extra: Any) -> int:
+    """One outbox row per recipient, keyed ``wf:<ticket>:<key>`` (so a repeat is a no-op)."""
     recipients = list(recipients)
     if not recipients:
         return 0
     return enqueue(session, event_key=f"wf:{ticket.id}:{key}", template=template, recipients=recipients,
-                   clock=clock, payload=payload(ticket, **extra))
+                   clock=clock, payload=payload(ticket, **extra), channel=channel, urgent=urgent)
 
 
 def reporter(ticket: Ticket) -> list[Recipient]:

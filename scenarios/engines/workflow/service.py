@@ -338,7 +338,8 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     _schedule(session, ticket, _response_timers(ticket, cal) + _resolution_timers(ticket))
     duplicates = find_duplicates(session, config=config, ticket=ticket)
     notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
-                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles))
+                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles),
+                channel=config.notify_channel)
     session.flush()
     return Created(ticket, duplicates)
 
@@ -441,7 +442,7 @@ def _announce(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ti
         recipients = ([notify.Recipient.account(ticket.assignee_account_id)] if ticket.assignee_account_id
                       else notify.org_staff(session, ticket.org_id, config.manager_roles))
     notify.tell(session, clock, ticket, key=f"ev:{event.id}", template=template, recipients=recipients,
-                action=event.action)
+                channel=config.notify_channel, action=event.action)
 
 
 def transition(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
