@@ -39,11 +39,24 @@ def openapi_write(path: str) -> None:
     click.echo(f"wrote {path}")
 
 
+@seed_cli.command("reference")
+def seed_reference() -> None:
+    """Load the organisations and places of Jinshan only (safe in production; idempotent)."""
+    from app.places.seed import load_reference
+
+    click.echo(json.dumps(load_reference(current_app.extensions["db"]), ensure_ascii=False))
+
+
 @seed_cli.command("demo")
 def seed_demo() -> None:
-    """Load the reference places and the demo data; running it twice changes nothing."""
+    """Load the reference places and the demo data; running it twice changes nothing.
+
+    Demo data holds staff accounts with a published password, so production refuses it.
+    """
     from app.seed import load_demo
 
+    if current_app.extensions["settings"].is_production:
+        raise click.ClickException("demo data is for development; use `flask seed reference` in production")
     counts = load_demo(current_app.extensions["db"], current_app.extensions["clock"])
     click.echo(json.dumps(counts, ensure_ascii=False))
 

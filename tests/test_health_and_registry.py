@@ -80,3 +80,19 @@ def test_scenario_declaration_rejects_unknown_engine():
 
 def test_db_is_reachable(session):
     assert session.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_seed_demo_refused_in_production(tmp_path):
+    import base64
+    import os
+
+    env = {
+        "PATH": "/usr/bin:/bin", "APP_ENV": "production", "ENABLE_DEV_ROUTES": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "ALLOW_SQLITE_IN_PRODUCTION": "1",
+        "SECRET_KEY": "s" * 40, "LOG_LEVEL": "WARNING",
+        "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "DATA_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    }
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "seed", "demo"], cwd=ROOT,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode != 0 and "seed reference" in out.stderr
