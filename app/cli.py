@@ -82,6 +82,8 @@ def dev_banner() -> None:
     scenarios:  curl http://127.0.0.1:{port}/api/v1/scenarios
     dev login:  curl -X POST http://127.0.0.1:{port}/api/v1/auth/dev/login \\
                   -H 'Content-Type: application/json' -d '{{"openid": "demo-resident-1"}}'
+    staff:      POST /api/v1/auth/staff/login with a demo staff user (see README,
+                "Demo accounts"), password jinshan-demo-2026
   Ctrl-C stops the server and the worker.
 """)
 
