@@ -116,6 +116,10 @@ ERRORS: dict[str, ErrorCode] = {
     "qr_replayed": ErrorCode(409, "二维码已被使用", "The code has already been used."),
     "qr_revoked": ErrorCode(409, "二维码已作废", "The code has been revoked."),
     "qr_no_signing_key": ErrorCode(503, "二维码签名密钥尚未初始化", "No QR signing key is initialised."),
+    # place-checkin (场所码 / 数字哨兵)
+    "sentinel_not_bound": ErrorCode(
+        409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),
+    "place_closed": ErrorCode(409, "该场所已停用", "This place is closed."),
 }
 
 

@@ -14,7 +14,8 @@ MODEL_MODULES = (
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",
-    "qr.models",
+    "qr.models", "qr.jobs",  # signed QR codes (jobs: the periodic purge and identity events)
+    "scenarios.place_checkin.models",
 )
 
 
