@@ -179,8 +179,11 @@ def _limit_value(name: str) -> Callable[[], str]:
     return value
 
 
-def rate_limit(name: str, *, key_func: Callable[[], str] | None = None) -> Callable:
-    """Decorate a view with the named limit (see ``DEFAULT_LIMITS``)."""
+def rate_limit(name: str, *, key_func: Callable[[], str] | None = None, shared: bool = False) -> Callable:
+    """Decorate a view with the named limit (see ``DEFAULT_LIMITS``). ``shared``: one
+    counter per caller for every view with this name (else one per view)."""
+    if shared:
+        return limiter.shared_limit(_limit_value(name), scope=name, key_func=key_func or rate_key)
     return limiter.limit(_limit_value(name), key_func=key_func or rate_key, scope=name)
 
 

@@ -205,6 +205,7 @@ def _run_step(what: str, cmd: Sequence[str], env: Mapping[str, str]) -> subproce
 def prepare_database(env: Mapping[str, str]) -> list[str]:
     """Migrate and seed; returns warnings (a failed seed is reported, not fatal)."""
     _run_step("alembic upgrade head", [str(BIN / "alembic"), "upgrade", "head"], env)
+    _run_step("flask qr init-keys", [str(BIN / "flask"), "--app", "wsgi", "qr", "init-keys"], env)
     try:
         _run_step("flask seed demo", [str(BIN / "flask"), "--app", "wsgi", "seed", "demo"], env)
     except BenchError as exc:

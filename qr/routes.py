@@ -97,7 +97,7 @@ def _issue_for_caller() -> IssuedCode:
 @qr_blp.route("/personal")
 class PersonalCode(MethodView):
     @require_resident
-    @rate_limit("qr_personal")
+    @rate_limit("qr_personal", shared=True)
     @qr_blp.response(200, PersonalCodeSchema)
     @qr_blp.alt_response(429, schema=ErrorSchema, description="rate_limited")
     @qr_blp.alt_response(503, schema=ErrorSchema, description="qr_no_signing_key")
@@ -111,7 +111,7 @@ class PersonalCode(MethodView):
 @qr_blp.route("/personal/image")
 class PersonalCodeImage(MethodView):
     @require_resident
-    @rate_limit("qr_personal")
+    @rate_limit("qr_personal", shared=True)
     @qr_blp.arguments(ImageArgs, location="query")
     @qr_blp.response(200, content_type="image/png", description="The code as PNG or SVG (never cached).")
     @qr_blp.alt_response(429, schema=ErrorSchema, description="rate_limited")

@@ -189,7 +189,7 @@ def unbind_sentinel(session: Session, place: CheckinPlace, device_uid: str) -> N
 def sentinels_at(session: Session, place: CheckinPlace) -> list[tuple[Device, CheckinSentinel]]:
     return list(session.execute(
         sa.select(Device, CheckinSentinel).join(CheckinSentinel, CheckinSentinel.device_id == Device.id)
-        .where(CheckinSentinel.place_id == place.id).order_by(Device.id)).tuples())
+        .where(CheckinSentinel.place_id == place.id).order_by(Device.id)).all())
 
 
 _SENTINEL_PLACE = (
@@ -315,7 +315,7 @@ def hourly_flow(session: Session, place: CheckinPlace, start: datetime, end: dat
     hour = _hour_index(session).label("hour")
     counts = dict(session.execute(
         sa.select(hour, sa.func.count()).where(Checkin.place_id == place.id, Checkin.at >= start, Checkin.at < end)
-        .group_by(hour)).tuples())
+        .group_by(hour)).all())
     out, t = [], start
     while t < end:
         out.append({"hour": t, "count": int(counts.get(int(t.timestamp()) // 3600, 0))})
