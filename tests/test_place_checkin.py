@@ -434,3 +434,19 @@ def test_demo_data_is_complete_and_idempotent(session, clock, keyring):
     session.expire_all()
     again = list(session.scalars(sa.select(CheckinPlace).where(CheckinPlace.code.like("demo-%"))))
     assert json.dumps(sorted((p.code, p.name, p.updated_at.isoformat()) for p in again)) == snapshot
+
+
+@pytest.mark.slow
+def test_every_app_process_registers_the_purge_jobs():
+    """The worker builds the app and nothing else: the jobs must not depend on app.models."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from app import create_app; from app.config import load_settings; "
+            "from app.periodic import PERIODIC_JOBS; "
+            "create_app(load_settings({'DATABASE_URL': 'sqlite://', 'LOG_LEVEL': 'WARNING'})); "
+            "print(sorted(PERIODIC_JOBS))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    assert "'purge_checkins'" in out.stdout and "'purge_qr'" in out.stdout
