@@ -257,6 +257,15 @@ def test_a_sentinel_checks_in_the_holder_of_a_personal_code(client, session, clo
     assert results == ["accepted", "qr_replayed"]
 
 
+def test_sentinel_scans_are_never_rate_limited(client, session, clock, keyring, w, places, settings_override):
+    pa, _ = places
+    bind(client, w.a, pa["code"], w.a.sentinel.uid)
+    settings_override(RATELIMIT_DEFAULT="2/minute")
+    codes = [client.post(f"{BASE}/scans", json={"token": personal(session, clock, keyring, w.zhang)},
+                         headers=w.a.sentinel_auth).status_code for _ in range(4)]
+    assert codes == [201] * 4
+
+
 def test_sentinel_refusals(client, session, clock, keyring, w, places):
     pa, _ = places
     token = personal(session, clock, keyring, w.zhang)

@@ -16,6 +16,8 @@ from qr.admission import Admission, parse_rules
 from qr.models import QrScan, QrSubject
 from qr.passes import issue_pass
 from qr.service import issue_personal, verify
+from qr.tokens import QrError
+from tests.conftest import backend
 from tests.factories import basic, bearer, count, id_number, make_org, make_resident, make_staff, mobile, token_for
 from tests.identity_support import *  # noqa: F403
 from tests.qr_support import *  # noqa: F403
@@ -261,11 +263,16 @@ def test_devices_are_not_throttled_in_normal_use(client, session, clock, keyring
     assert statuses == {200}
 
 
-def test_verify_limit_can_be_set(client, session, clock, keyring, people, settings_override):
-    settings_override(RATELIMIT_QR_VERIFY="2/minute")
-    tokens = [personal_for(session, clock, keyring, people["zhang"]) for _ in range(3)]
+def test_verify_is_never_limited_even_with_a_default_limit(client, session, clock, keyring, people,
+                                                          settings_override):
+    settings_override(RATELIMIT_DEFAULT="2/minute")
+    tokens = [personal_for(session, clock, keyring, people["zhang"]) for _ in range(4)]
     codes = [post_verify(client, people["device_auth"]["gate"], t).status_code for t in tokens]
-    assert codes == [200, 200, 429]
+    assert codes == [200] * 4
+    # while another route of the same device is limited by the default
+    whoami = [client.get("/api/v1/auth/device", headers=people["device_auth"]["gate"]).status_code
+              for _ in range(3)]
+    assert whoami == [200, 200, 429]
 
 
 def test_admission_configuration(app, client, session, clock, keyring, people, settings_override):
@@ -300,3 +307,51 @@ def test_an_erased_person_s_live_code_stops_working(client, session, clock, keyr
     assert client.delete("/api/v1/me", headers=people["resident"]).status_code in (200, 204)
     r = post_verify(client, people["device_auth"]["sentinel"], token)
     assert r.status_code == 409 and r.get_json()["code"] == "qr_revoked"
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_relaxed_durability_is_only_for_the_transactions_that_ask(migrated_db, clock, keyring):
+    from sqlalchemy.orm import Session
+
+    from qr.models import QrUsedJti
+
+    holder = 987_654_321  # real transactions on their own connection: rows are removed below
+    s = Session(bind=migrated_db.engine, expire_on_commit=False)
+
+    def setting() -> str:
+        return s.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+
+    def code(relaxed: bool = False):
+        return issue_personal(s, holder_type="person", holder_id=holder, clock=clock, keyring=keyring,
+                              relaxed=relaxed)
+
+    try:
+        code()
+        assert setting() == "on"
+        s.commit()
+        code(relaxed=True)
+        assert setting() == "off"  # this transaction only
+        s.commit()
+        assert setting() == "on"
+        plain, relaxed = code().token, code().token
+        s.commit()
+        verify(s, plain, clock=clock, allowed_purposes={"personal"}, keyring=keyring)
+        assert setting() == "on"
+        s.commit()
+        verify(s, relaxed, clock=clock, allowed_purposes={"personal"}, keyring=keyring, relaxed=True)
+        assert setting() == "off"
+        s.commit()
+        with pytest.raises(QrError) as exc:  # a rejection relaxes too, and is still recorded
+            verify(s, "junk", clock=clock, allowed_purposes={"personal"}, keyring=keyring, relaxed=True)
+        assert exc.value.code == "qr_malformed" and setting() == "off"
+        s.commit()
+        assert s.scalar(sa.select(sa.func.count()).select_from(QrScan).where(QrScan.result == "qr_malformed"))
+    finally:
+        s.rollback()
+        subs = [r.sub for r in s.scalars(sa.select(QrSubject).where(QrSubject.holder_id == holder))]
+        s.execute(sa.delete(QrSubject).where(QrSubject.holder_id == holder))
+        s.execute(sa.delete(QrScan).where(QrScan.at == clock.now()))
+        s.execute(sa.delete(QrUsedJti).where(QrUsedJti.used_at == clock.now()))
+        s.commit()
+        s.close()
+        assert subs
