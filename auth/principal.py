@@ -118,7 +118,7 @@ def _from_bearer(token: str) -> Principal:
     clock = current_app.extensions["clock"]
     claims = decode_access(token, clock=clock)
     session = get_session()
-    account = session.execute(_ACCOUNT, {"id": int(claims["sub"]), "sid": claims["sid"]}).first()
+    account = session.connection().execute(_ACCOUNT, {"id": int(claims["sub"]), "sid": claims["sid"]}).first()
     if account is None or account.status != "active" or account.family_revoked:
         raise ApiError("token_revoked")
     if claims["knd"] == "resident":
@@ -166,7 +166,7 @@ def _from_basic(credentials: str) -> Principal:
     if not sep or not uid or not secret or len(uid) > 40 or len(secret) > 200:
         raise ApiError("device_credentials_invalid")
     session = get_session()
-    device = session.execute(_DEVICE, {"uid": uid}).first()
+    device = session.connection().execute(_DEVICE, {"uid": uid}).first()  # Core: no ORM overhead
     expected = device.secret_hash if device else device_secret_hash("-")
     if not hmac.compare_digest(expected, device_secret_hash(secret)) or device is None:
         raise ApiError("device_credentials_invalid")

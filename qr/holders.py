@@ -41,7 +41,7 @@ def holder_view(session: Session, holder: Holder | None) -> HolderView | None:
         return None
     from auth.pii import mask_name
 
-    row = session.execute(_person_view(), {"id": holder.id}).first()
+    row = session.connection().execute(_person_view(), {"id": holder.id}).first()
     if row is None:
         return HolderView(masked_name=None, real_name_level="none")
     return HolderView(masked_name=mask_name(row.name), real_name_level=row.real_name_level)

@@ -253,7 +253,8 @@ _PERSONAL_PG_STMTS = {
 
 def _admit_personal_pg(session: Session, claims: Claims, now: datetime, scanner: Scanner, *,
                        relaxed: bool) -> Verified:
-    row = session.execute(_PERSONAL_PG_STMTS[relaxed], {
+    session.flush()  # a subject added in this session must be visible to the statement below
+    row = session.connection().execute(_PERSONAL_PG_STMTS[relaxed], {
         "sub": claims.sub, "jti": claims.jti, "now": now, "expires_at": claims.expires_at, "purpose": claims.pur,
         "ref": claims.ref, "scanner_kind": scanner.kind, "scanner_id": scanner.id,
     }).one()
