@@ -36,7 +36,9 @@ migrate: venv
 	@if [ "$${APP_ENV:-development}" = development ]; then $(BIN)/flask --app wsgi dev init-secrets; fi
 	$(BIN)/alembic upgrade head
 
+# The first QR signing key (only when there is none), before the demo data signs place codes.
 seed: migrate
+	$(BIN)/flask --app wsgi qr init-keys
 	$(BIN)/flask --app wsgi seed demo
 
 run: seed

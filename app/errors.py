@@ -139,6 +139,10 @@ ERRORS: dict[str, ErrorCode] = {
     "assignee_not_in_org": ErrorCode(
         422, "只能指派给本单位的维修人员", "The assignee is not a technician of your organisation."
     ),
+    # place-checkin (场所码 / 数字哨兵)
+    "sentinel_not_bound": ErrorCode(
+        409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),
+    "place_closed": ErrorCode(409, "该场所已停用", "This place is closed."),
 }
 
 

@@ -14,11 +14,12 @@ MODEL_MODULES = (
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",
-    "qr.models",
+    "qr.models", "qr.jobs",  # signed QR codes (jobs: the periodic purge and identity events)
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
     "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
+    "scenarios.place_checkin.models",
 )
 
 

@@ -20,17 +20,19 @@ import hmac
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
 from flask_smorest.utils import deepupdate
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
-from app.db import get_db, get_session
+from app.db import get_session
 from app.errors import ApiError
-from auth.models import Account, Device, Membership
+from auth.models import RESIDENT_ACCOUNT_KINDS, Account, Device, Membership
 from auth.organisations import Organisation
 
 LAST_SEEN_EVERY = timedelta(seconds=60)
@@ -93,35 +95,49 @@ def current_principal() -> Principal:
 # ---------------------------------------------------------------- authentication
 
 
-def _from_bearer(token: str) -> Principal:
-    from auth.tokens import decode_access, family_revoked
+def _account_query() -> sa.Select:
+    """The account's facts and whether the token's session (refresh family) was revoked: one
+    round trip per request (this runs on every authenticated request)."""
+    from auth.models import RefreshToken
 
+    revoked = sa.select(sa.literal(1)).where(
+        RefreshToken.family_id == sa.bindparam("sid"), RefreshToken.revoked_at.is_not(None)).exists()
+    return sa.select(Account.id, Account.kind, Account.status, Account.person_id,
+                     revoked.label("family_revoked")).where(Account.id == sa.bindparam("id"))
+
+
+_ACCOUNT: sa.Select | None = None
+
+
+def _from_bearer(token: str) -> Principal:
+    from auth.tokens import decode_access
+
+    global _ACCOUNT
+    if _ACCOUNT is None:
+        _ACCOUNT = _account_query()
     clock = current_app.extensions["clock"]
     claims = decode_access(token, clock=clock)
     session = get_session()
-    account = session.get(Account, int(claims["sub"]))
-    if account is None or account.status != "active":
-        raise ApiError("token_revoked")
-    if family_revoked(session, claims["sid"]):
+    account = session.connection().execute(_ACCOUNT, {"id": int(claims["sub"]), "sid": claims["sid"]}).first()
+    if account is None or account.status != "active" or account.family_revoked:
         raise ApiError("token_revoked")
     if claims["knd"] == "resident":
-        if not account.is_resident or account.person_id is None:
+        if account.kind not in RESIDENT_ACCOUNT_KINDS or account.person_id is None:
             raise ApiError("token_invalid")
         return Principal("resident", account_id=account.id, person_id=account.person_id,
                          session_id=claims["sid"], remote_addr=request.remote_addr)
     if account.kind != "staff" or not isinstance(claims.get("org"), str):
         raise ApiError("token_invalid")
     row = session.execute(
-        sa.select(Organisation, Membership.role)
+        sa.select(Organisation.id, Organisation.code, Organisation.type, Membership.role)
         .join(Membership, Membership.organisation_id == Organisation.id)
         .where(Organisation.code == claims["org"], Membership.account_id == account.id,
                Membership.status == "active", Organisation.active.is_(True))
     ).first()
     if row is None:
         raise ApiError("not_a_member")
-    org, role = row
-    return Principal("staff", account_id=account.id, person_id=account.person_id, org_id=org.id,
-                     org_code=org.code, org_type=org.type, role=role, session_id=claims["sid"],
+    return Principal("staff", account_id=account.id, person_id=account.person_id, org_id=row.id,
+                     org_code=row.code, org_type=row.type, role=row.role, session_id=claims["sid"],
                      remote_addr=request.remote_addr)
 
 
@@ -130,7 +146,18 @@ def device_secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_DEVICE = (
+    sa.select(Device.id, Device.uid, Device.kind, Device.status, Device.secret_hash, Device.last_seen_at,
+              Organisation.id.label("org_id"), Organisation.code.label("org_code"),
+              Organisation.type.label("org_type"), Organisation.active.label("org_active"))
+    .join(Organisation, Organisation.id == Device.organisation_id)
+    .where(Device.uid == sa.bindparam("uid"))
+)
+
+
 def _from_basic(credentials: str) -> Principal:
+    """A device: one query in the request's session (scanners call at a high rate, so every
+    round trip counts), still re-read on every request so a disabled device stops at once."""
     try:
         decoded = base64.b64decode(credentials, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
@@ -138,28 +165,33 @@ def _from_basic(credentials: str) -> Principal:
     uid, sep, secret = decoded.partition(":")
     if not sep or not uid or not secret or len(uid) > 40 or len(secret) > 200:
         raise ApiError("device_credentials_invalid")
-    # Own short transactions, not the request's session: on SQLite a write session holds
-    # the write lock from its first statement, and the last-seen update needs it too.
-    with get_db().transaction(write=False) as session:
-        device = session.scalar(sa.select(Device).where(Device.uid == uid))
-        expected = device.secret_hash if device else device_secret_hash("-")
-        if not hmac.compare_digest(expected, device_secret_hash(secret)) or device is None:
-            raise ApiError("device_credentials_invalid")
-        org = session.get(Organisation, device.organisation_id)
-        if device.status != "active" or org is None or not org.active:
-            raise ApiError("device_disabled")
-    _touch_device(device)
-    return Principal("device", org_id=org.id, org_code=org.code, org_type=org.type, device_id=device.id,
-                     device_uid=device.uid, device_kind=device.kind, remote_addr=request.remote_addr)
+    session = get_session()
+    device = session.connection().execute(_DEVICE, {"uid": uid}).first()  # Core: no ORM overhead
+    expected = device.secret_hash if device else device_secret_hash("-")
+    if not hmac.compare_digest(expected, device_secret_hash(secret)) or device is None:
+        raise ApiError("device_credentials_invalid")
+    if device.status != "active" or not device.org_active:
+        raise ApiError("device_disabled")
+    _touch_device(session, device.id, device.last_seen_at)
+    return Principal("device", org_id=device.org_id, org_code=device.org_code, org_type=device.org_type,
+                     device_id=device.id, device_uid=device.uid, device_kind=device.kind,
+                     remote_addr=request.remote_addr)
 
 
-def _touch_device(device: Device) -> None:
-    """Record ``last_seen_at`` at most once a minute, in its own short transaction."""
+def _touch_device(session: Session, device_id: int, last_seen_at: datetime | None) -> None:
+    """Record ``last_seen_at`` at most once a minute. It is committed at once, in the
+    request's session, before the view runs (a separate transaction would wait for the
+    request's own write lock on SQLite). Best effort: if SQLite is busy, a later request
+    records it."""
     now = current_app.extensions["clock"].now()
-    if device.last_seen_at is not None and now - device.last_seen_at < LAST_SEEN_EVERY:
+    if last_seen_at is not None and now - last_seen_at < LAST_SEEN_EVERY:
         return
-    with get_db().transaction() as s:
-        s.execute(sa.update(Device).where(Device.id == device.id).values(last_seen_at=now))
+    try:
+        session.execute(sa.update(Device).where(Device.id == device_id).values(last_seen_at=now),
+                        execution_options={"synchronize_session": False})
+        session.commit()
+    except OperationalError:
+        session.rollback()
 
 
 def authenticate_request() -> None:

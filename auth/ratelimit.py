@@ -45,6 +45,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     "identity": "10/hour;30/day",
     "claim": "20/hour;50/day",
     "manage": "60/minute",
+    # QR (qr/routes.py): a personal code is refreshed about every 45 s while shown, so a
+    # resident needs ~2 a minute; the limit only stops scripts. (Scanning is not limited:
+    # POST /api/v1/qr/verify and sentinel scans are @exempt.)
+    "qr_personal": "30/minute;600/hour",
 }
 
 
@@ -174,8 +178,11 @@ def _limit_value(name: str) -> Callable[[], str]:
     return value
 
 
-def rate_limit(name: str, *, key_func: Callable[[], str] | None = None) -> Callable:
-    """Decorate a view with the named limit (see ``DEFAULT_LIMITS``)."""
+def rate_limit(name: str, *, key_func: Callable[[], str] | None = None, shared: bool = False) -> Callable:
+    """Decorate a view with the named limit (see ``DEFAULT_LIMITS``). ``shared``: one
+    counter per caller for every view with this name (else one per view)."""
+    if shared:
+        return limiter.shared_limit(_limit_value(name), scope=name, key_func=key_func or rate_key)
     return limiter.limit(_limit_value(name), key_func=key_func or rate_key, scope=name)
 
 

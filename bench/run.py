@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.endpoints import BASELINE_PATH, ENDPOINTS, BenchContext, Endpoint, Prepared
+from bench.endpoints import BASELINE_PATH, ENDPOINTS, SERVER_SETTINGS, BenchContext, Endpoint, Prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -205,6 +205,7 @@ def _run_step(what: str, cmd: Sequence[str], env: Mapping[str, str]) -> subproce
 def prepare_database(env: Mapping[str, str]) -> list[str]:
     """Migrate and seed; returns warnings (a failed seed is reported, not fatal)."""
     _run_step("alembic upgrade head", [str(BIN / "alembic"), "upgrade", "head"], env)
+    _run_step("flask qr init-keys", [str(BIN / "flask"), "--app", "wsgi", "qr", "init-keys"], env)
     try:
         _run_step("flask seed demo", [str(BIN / "flask"), "--app", "wsgi", "seed", "demo"], env)
     except BenchError as exc:
@@ -344,8 +345,16 @@ def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Pa
     return targets
 
 
-def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int) -> Measurement:
-    cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--latency"]
+def connections_for(cfg: Config, ep: Endpoint, workers: int) -> int:
+    if ep.connections is None:
+        return cfg.connections
+    return ep.connections or workers
+
+
+def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, workers: int = 1) -> Measurement:
+    conns = connections_for(cfg, target.endpoint, workers)
+    threads = min(cfg.threads, conns)  # wrk wants at least one connection per thread
+    cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
     if target.script:
         cmd += ["-s", str(target.script)]
     for name, value in target.headers.items():
@@ -356,17 +365,17 @@ def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int) -> Me
     return parse_wrk(done.stdout)
 
 
-def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target]) -> None:
+def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target], workers: int = 1) -> None:
     live = [t for t in targets if not t.skipped]
     if cfg.warmup:
         print(f"bench: warming up ({cfg.warmup} s per endpoint)", flush=True)
         for t in live:
-            run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.warmup)
+            run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.warmup, workers)
     baseline = next(t for t in targets if t.endpoint.path == BASELINE_PATH)
     for n in range(1, cfg.rounds + 1):
         print(f"bench: round {n}/{cfg.rounds}", flush=True)
         for t in live:
-            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration)
+            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration, workers)
             t.rounds.append(m)
             print(f"  {t.endpoint.name:<32} {m.rps:>10.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
                   f"p99 {m.p99_ms:7.2f} ms" + (f"  non-2xx {m.non_2xx}" if m.non_2xx else ""), flush=True)
@@ -381,15 +390,31 @@ def _fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def has_target(ep: Endpoint) -> bool:
+    return ep.target_ratio is not None or ep.target_p50_ms is not None
+
+
+def target_text(ep: Endpoint) -> str:
+    parts = []
+    if ep.target_ratio is not None:
+        parts.append(f"≥ {ep.target_ratio:g}")
+    if ep.target_p50_ms is not None:
+        parts.append(f"p50 < {ep.target_p50_ms:g} ms")
+    return ", ".join(parts)
+
+
 def verdict(t: Target) -> str:
-    if t.endpoint.target_ratio is None:
+    ep = t.endpoint
+    if not has_target(ep):
         return ""
     if t.skipped or not t.ratios:
         return "not measured"
     errors = sum(m.non_2xx + m.socket_errors for m in t.rounds)
     if errors:
         return "NO (errors)"
-    return "yes" if statistics.median(t.ratios) >= t.endpoint.target_ratio else "NO"
+    ok = ep.target_ratio is None or statistics.median(t.ratios) >= ep.target_ratio
+    ok = ok and (ep.target_p50_ms is None or statistics.median(m.p50_ms for m in t.rounds) < ep.target_p50_ms)
+    return "yes" if ok else "NO"
 
 
 def render_table(targets: Sequence[Target]) -> str:
@@ -398,7 +423,7 @@ def render_table(targets: Sequence[Target]) -> str:
     rows = [head, "|" + "---|" * 10]
     for t in targets:
         ep = t.endpoint
-        target = f"≥ {ep.target_ratio:g}" if ep.target_ratio is not None else ""
+        target = target_text(ep)
         request = f"`{ep.method} {ep.path}`"
         if t.skipped or not t.rounds:
             rows.append(f"| {ep.name} | {request} | – | – | – | – | {target} | {verdict(t)} | – "
@@ -463,19 +488,28 @@ def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int
         f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL=WARNING; "
         f"Python {platform.python_version()}",
         f"- load: wrk {wrk_version(wrk)}, {cfg.threads} threads, {cfg.connections} connections, "
-        f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s",
+        f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s"
+        + "".join(f"; {t.endpoint.name}: {connections_for(cfg, t.endpoint, workers)} connections"
+                  for t in targets if t.endpoint.connections is not None),
+        *([f"- server settings for the bench: {', '.join(f'{k}={v}' for k, v in SERVER_SETTINGS.items())}"]
+          if SERVER_SETTINGS else []),
         *(f"- warning: {w}" for w in warnings),
         "",
         render_table(targets),
         "",
     ]
-    checked = [t for t in targets if t.endpoint.target_ratio is not None]
+    checked = [t for t in targets if has_target(t.endpoint)]
     for t in checked:
-        want = f"- target {t.endpoint.name}: req/s ≥ {t.endpoint.target_ratio:g} × /healthz's"
+        ep = t.endpoint
+        wants = ([f"req/s ≥ {ep.target_ratio:g} × /healthz's"] if ep.target_ratio is not None else []) + (
+            [f"p50 < {ep.target_p50_ms:g} ms"] if ep.target_p50_ms is not None else [])
+        want = f"- target {ep.name}: {' and '.join(wants)}"
         if t.skipped or not t.ratios:
             lines.append(f"{want}: **not measured** ({t.skipped or 'no rounds'})")
         else:
-            lines.append(f"{want}: {statistics.median(t.ratios):.2f} → **{verdict(t)}**")
+            got = ([f"{statistics.median(t.ratios):.2f}"] if ep.target_ratio is not None else []) + (
+                [f"{statistics.median(m.p50_ms for m in t.rounds):.2f} ms"] if ep.target_p50_ms is not None else [])
+            lines.append(f"{want}: {', '.join(got)} → **{verdict(t)}**")
     if not checked:
         lines.append("- no targets set")
     return "\n".join(lines) + "\n"
@@ -536,7 +570,7 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
     base_env = {**os.environ, "APP_ENV": "development", "LOG_LEVEL": "WARNING",
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     with bench_database(os.environ) as database, tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmp:
-        env = {**base_env, "DATABASE_URL": database.url}
+        env = {**base_env, **SERVER_SETTINGS, "DATABASE_URL": database.url}
         print(f"bench: {database.kind}: migrating and seeding", flush=True)
         warnings = prepare_database(env)
         workers = cpu_count()
@@ -549,7 +583,7 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
                     print(f"bench: {t.endpoint.name}: not measured: {t.skipped}", flush=True)
             if any(t.skipped for t in targets if t.endpoint.path == BASELINE_PATH):
                 raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
-            measure(wrk, cfg, server.base_url, targets)
+            measure(wrk, cfg, server.base_url, targets, workers)
         return report(cfg, targets, db_kind=database.kind, workers=workers, wrk=wrk,
                       warnings=warnings, started=started, host=host)
 

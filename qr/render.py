@@ -37,14 +37,26 @@ CJK_FONT_CANDIDATES = (
 )
 
 
+@lru_cache(maxsize=512)
+def version_for(length: int) -> int:
+    """The smallest version at level M holding ``length`` bytes in byte mode. It depends on
+    the length alone, so it is found once (``qrcode``'s ``best_fit`` writes the whole bit
+    stream to measure it, a third of the time of a symbol) and remembered."""
+    qr = qrcode.QRCode(error_correction=LEVEL)
+    qr.add_data(qrcode.util.QRData(b"\0" * length, mode=qrcode.util.MODE_8BIT_BYTE))
+    return qr.best_fit()
+
+
 def matrix(data: str) -> list[list[bool]]:
     """The modules (True = dark) of the smallest symbol at level M holding ``data``, drawn
     by ``qrcode`` in byte mode with the fixed mask."""
     if len(data) > MAX_DATA_LENGTH:
         raise ValueError("data too long for a QR image")
-    qr = qrcode.QRCode(error_correction=LEVEL, border=0, box_size=1, mask_pattern=MASK_PATTERN)
-    qr.add_data(qrcode.util.QRData(data.encode("utf-8"), mode=qrcode.util.MODE_8BIT_BYTE))
-    qr.make(fit=True)
+    raw = data.encode("utf-8")
+    qr = qrcode.QRCode(version=version_for(len(raw)), error_correction=LEVEL, border=0, box_size=1,
+                       mask_pattern=MASK_PATTERN)
+    qr.add_data(qrcode.util.QRData(raw, mode=qrcode.util.MODE_8BIT_BYTE))
+    qr.make(fit=False)
     return qr.modules  # type: ignore[return-value]
 
 

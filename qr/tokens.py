@@ -62,9 +62,11 @@ MESSAGES = {
 class QrError(ApiError):
     """A rejected token; ``code`` is one of the ``qr_*`` codes. ``claims`` when decoded."""
 
-    def __init__(self, code: str, detail: str | None = None, *, claims: Claims | None = None) -> None:
+    def __init__(self, code: str, detail: str | None = None, *, claims: Claims | None = None,
+                 recorded: bool = False) -> None:
         super().__init__(code, errors={"token": [detail or MESSAGES[code]]})
         self.claims = claims
+        self.recorded = recorded  # the scan's record is written already
 
 
 @dataclass(frozen=True, slots=True)

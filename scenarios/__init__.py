@@ -1,14 +1,18 @@
 """The explicit registry of working scenarios, in the order the mini-program shows them.
 
 Add a scenario by creating ``scenarios/<package>/__init__.py`` with ``SCENARIO =
-Scenario(...)`` and naming it here; ``tests/test_registry.py`` checks the two agree.
+Scenario(...)`` and naming it here; ``tests/test_health_and_registry.py`` checks the two agree.
 """
 from __future__ import annotations
 
 from scenarios.base import Scenario
+from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 
-SCENARIOS: tuple[Scenario, ...] = (PROPERTY_REPAIR,)
+SCENARIOS: tuple[Scenario, ...] = (
+    PROPERTY_REPAIR,
+    PLACE_CHECKIN,
+)
 
 
 def by_slug(slug: str) -> Scenario | None:

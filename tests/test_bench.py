@@ -87,3 +87,28 @@ def test_table_reports_unmeasured_endpoints():
     table = render_table([_target([0.4, 0.6, 0.55]), _target([], skipped="HTTP 404")])
     assert "| 0.55 | ≥ 0.5 | yes |" in table
     assert "not measured: HTTP 404" in table
+
+
+def test_latency_targets_and_per_endpoint_connections():
+    from bench.run import connections_for
+
+    ep = Endpoint("image", "/i", target_p50_ms=15.0, connections=0)
+    t = Target(ep, {}, None)
+    t.rounds = [Measurement(rps=100, p50_ms=p, p99_ms=30, requests=10) for p in (12.0, 14.0, 19.0)]
+    t.ratios = [0.1, 0.1, 0.1]
+    assert verdict(t) == "yes"  # the median p50 (14 ms) is under 15 ms; no ratio target
+    t.rounds[1] = Measurement(rps=100, p50_ms=16.0, p99_ms=30, requests=10)
+    assert verdict(t) == "NO"
+    assert "p50 < 15 ms" in render_table([t])
+    cfg = Config.from_env({"BENCH_RESULTS": "-", "BENCH_CONNECTIONS": "16"})
+    assert connections_for(cfg, ep, workers=2) == 2
+    assert connections_for(cfg, Endpoint("x", "/x"), workers=2) == 16
+    assert connections_for(cfg, Endpoint("x", "/x", connections=4), workers=2) == 4
+
+
+def test_qr_endpoints_are_listed_with_their_targets():
+    by_path = {ep.path: ep for ep in ENDPOINTS}
+    assert by_path["/api/v1/qr/verify"].target_ratio == 0.45 and by_path["/api/v1/qr/verify"].setup
+    assert by_path["/api/v1/qr/personal"].target_ratio == 0.5
+    assert by_path["/api/v1/qr/personal/image"].target_p50_ms == 15.0
+

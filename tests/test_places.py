@@ -21,6 +21,7 @@ from app.places.models import Building, Community, ManagementAssignment, Village
 from app.places.routes import cache_seconds
 from app.places.seed import REFERENCE_TABLES, load_reference, reference_data
 from auth.organisations import TOWN_LEVEL_TYPES, Organisation
+from tests.qr_support import keyring  # noqa: F401  (fixture: scenarios' demo data signs place codes)
 
 TOWN_CODES = ["310116001", "310116101", "310116102", "310116103", "310116104", "310116105", "310116107",
               "310116109", "310116112", "310116113", "310116503"]
@@ -206,10 +207,12 @@ def test_load_into_an_empty_database_then_again(tmp_path):
     assert (second["inserted"], second["updated"]) == (0, 0)
 
 
+@pytest.mark.usefixtures("keyring")
 def test_load_demo_and_the_seed_command(app, db, clock):
     from app.seed import load_demo
 
-    result = load_demo(db, clock)
+    with app.app_context():  # scenarios' demo data needs the app (data keys, QR keys)
+        result = load_demo(db, clock)
     assert result["reference"]["inserted"] == 0
     assert result["rows"]["communities"] == 252 and result["rows"]["villages"] == 10
     out = app.test_cli_runner().invoke(args=["seed", "demo"])

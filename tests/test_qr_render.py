@@ -96,3 +96,13 @@ def test_posters_carry_the_link_and_the_name():
     assert decode_png(poster) == [link]
     svg = render.poster_svg(link, place_name="<金山> & 万达", place_ref="venue:mall-3")
     assert "&lt;金山&gt; &amp; 万达" in svg and "venue:mall-3" in svg and "<金山>" not in svg
+
+
+def test_remembered_versions_draw_the_same_symbol_as_qrcode_s_own_fit():
+    for n in (1, 17, 60, 180, 386, 401, 650, 1200):
+        token = token_like(n)
+        q = qrcode.QRCode(error_correction=render.LEVEL, border=0, box_size=1, mask_pattern=render.MASK_PATTERN)
+        q.add_data(qrcode.util.QRData(token.encode(), mode=qrcode.util.MODE_8BIT_BYTE))
+        q.make(fit=True)
+        assert render.matrix(token) == q.modules, n
+        assert render.version_for(n) == q.version

@@ -3,7 +3,7 @@
 sms_messages.to is TEXT here: auth.pii.EncryptedText encrypts in Python.
 
 Revision ID: dac2a752db50
-Revises: e966aa2a5621
+Revises: eb72817d71e0
 Create Date: 2026-11-22 02:14:11.352997
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import app.db
 
 revision = 'dac2a752db50'
-down_revision = 'e966aa2a5621'
+down_revision = 'eb72817d71e0'
 branch_labels = None
 depends_on = None
 
