@@ -2,13 +2,10 @@
 
 SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions
 only (read transactions take a plain ``BEGIN`` so they never queue behind writers).
-PostgreSQL: psycopg 3; a pooled connection is pinged before use only when it has been idle
-for a while (``PING_AFTER_IDLE_SECONDS``), not on every checkout: a ping is a round trip,
-and on a busy server connections are reused every few milliseconds.
+PostgreSQL: psycopg 3 with ``pool_pre_ping`` (a database restart costs no failed request).
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -102,47 +99,17 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
-PING_AFTER_IDLE_SECONDS = 10.0
-
-
-def _ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
-    """Pessimistic disconnect handling without a round trip on every checkout.
-
-    A connection back from the pool is pinged only if it sat there longer than
-    ``idle_seconds`` (a fresh one is not). A dead one is replaced at once (the pool retries
-    on ``DisconnectionError``). What it gives up against ``pool_pre_ping``: a connection
-    broken within the last ``idle_seconds`` (a database restart) fails the one request
-    that uses it; SQLAlchemy then invalidates the whole pool, so the others reconnect.
-    """
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["checked_in_at"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        last = record.info.get("checked_in_at")
-        if last is None or time.monotonic() - last < idle_seconds:
-            return
-        record.info["pings"] = record.info.get("pings", 0) + 1
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:  # any failure: let the pool replace this connection
-            raise sa.exc.DisconnectionError() from exc
-
-
 def create_engine(url: str, **kw: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 10}, **kw)
         _configure_sqlite(engine)
     else:
-        ping_every_checkout = kw.pop("pool_pre_ping", False)
+        kw.setdefault("pool_pre_ping", True)
         if "poolclass" not in kw:  # NullPool (the tests' admin engine) takes no size
             kw.setdefault("pool_size", 10)
             kw.setdefault("max_overflow", 10)
-        engine = sa.create_engine(url, pool_pre_ping=ping_every_checkout, **kw)
-        if not ping_every_checkout:
-            _ping_when_idle(engine)
+        engine = sa.create_engine(url, **kw)
     return engine
 
 
