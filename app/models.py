@@ -19,6 +19,8 @@ MODEL_MODULES = (
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
     "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
+    "scenarios.engines.workflow.routing",  # its moderation_decided receiver
+    "scenarios.road_report.models",  # road-report: roads and road notices
 )
 
 

@@ -6,9 +6,11 @@ Scenario(...)`` and naming it here; ``tests/test_registry.py`` checks the two ag
 from __future__ import annotations
 
 from scenarios.base import Scenario
+from scenarios.city_report import SCENARIO as CITY_REPORT
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
+from scenarios.road_report import SCENARIO as ROAD_REPORT
 
-SCENARIOS: tuple[Scenario, ...] = (PROPERTY_REPAIR,)
+SCENARIOS: tuple[Scenario, ...] = (PROPERTY_REPAIR, ROAD_REPORT, CITY_REPORT)
 
 
 def by_slug(slug: str) -> Scenario | None:

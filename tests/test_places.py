@@ -209,7 +209,8 @@ def test_load_into_an_empty_database_then_again(tmp_path):
 def test_load_demo_and_the_seed_command(app, db, clock):
     from app.seed import load_demo
 
-    result = load_demo(db, clock)
+    with app.app_context():  # scenarios' demo data store photos and moderate them (settings)
+        result = load_demo(db, clock)
     assert result["reference"]["inserted"] == 0
     assert result["rows"]["communities"] == 252 and result["rows"]["villages"] == 10
     out = app.test_cli_runner().invoke(args=["seed", "demo"])
