@@ -143,6 +143,17 @@ ERRORS: dict[str, ErrorCode] = {
     "sentinel_not_bound": ErrorCode(
         409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),
     "place_closed": ErrorCode(409, "该场所已停用", "This place is closed."),
+    "transfer_target_invalid": ErrorCode(
+        422, "不能转派到该单位", "The ticket cannot be transferred to that organisation."
+    ),
+    "content_pending_review": ErrorCode(
+        409, "内容正在审核，审核通过后才能转派", "The content is waiting for review; transfer it once cleared."
+    ),
+    # city-report (随申拍) and road-report (智慧路长)
+    "unknown_road": ErrorCode(422, "没有这条道路", "Unknown road."),
+    "no_road_nearby": ErrorCode(
+        422, "附近没有登记的道路，请选择道路", "No registered road near this point; name the road."
+    ),
 }
 
 

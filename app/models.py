@@ -20,6 +20,8 @@ MODEL_MODULES = (
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
     "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
     "scenarios.place_checkin.models",
+    "scenarios.engines.workflow.routing",  # its moderation_decided receiver
+    "scenarios.road_report.models",  # road-report: roads and road notices
 )
 
 

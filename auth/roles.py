@@ -12,12 +12,12 @@ _OPERATOR = ("manager", "staff")
 
 ROLE_CATALOGUE: dict[str, tuple[str, ...]] = {
     "district": ("admin", "staff"),
-    "town": ("admin", "staff"),
+    "town": ("admin", "staff", "road_chief"),
     "subdistrict": ("admin", "staff"),
     "industrial_zone": ("admin", "staff"),
     "neighbourhood_committee": ("committee", "grid_worker"),
     "village_committee": ("committee", "grid_worker"),
-    "bureau": ("supervisor", "staff"),
+    "bureau": ("supervisor", "staff", "road_chief"),
     "housing_office": ("manager", "staff"),
     "property_company": ("manager", "technician"),
     "hospital": ("admin", "doctor", "clerk"),
@@ -47,6 +47,7 @@ ROLE_TITLES: dict[str, str] = {
     "operator": "接线员",
     "teacher": "教师",
     "trainer": "培训师",
+    "road_chief": "路长",
 }
 
 # Roles that manage their own organisation's staff and devices.

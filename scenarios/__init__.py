@@ -6,11 +6,15 @@ Scenario(...)`` and naming it here; ``tests/test_health_and_registry.py`` checks
 from __future__ import annotations
 
 from scenarios.base import Scenario
+from scenarios.city_report import SCENARIO as CITY_REPORT
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
+from scenarios.road_report import SCENARIO as ROAD_REPORT
 
 SCENARIOS: tuple[Scenario, ...] = (
     PROPERTY_REPAIR,
+    CITY_REPORT,
+    ROAD_REPORT,
     PLACE_CHECKIN,
 )
 

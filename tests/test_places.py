@@ -211,7 +211,7 @@ def test_load_into_an_empty_database_then_again(tmp_path):
 def test_load_demo_and_the_seed_command(app, db, clock):
     from app.seed import load_demo
 
-    with app.app_context():  # scenarios' demo data needs the app (data keys, QR keys)
+    with app.app_context():  # scenarios' demo data needs the app (data keys, QR keys, photos, moderation)
         result = load_demo(db, clock)
     assert result["reference"]["inserted"] == 0
     assert result["rows"]["communities"] == 252 and result["rows"]["villages"] == 10

@@ -7,7 +7,7 @@ its own ``details`` schema, its roles and default SLA — lives here, never in t
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +33,29 @@ class Placement:
     lon: float | None = None
     address: str | None = None
     subject_person_id: int | None = None
+    dispatcher: Organisation | None = None
+    """The organisation that routes the ticket (区城运中心 for city reports): wherever the
+    ticket goes, its staff keep seeing it and may transfer, reject or close it."""
+    details: dict[str, Any] | None = None
+    """Merged into the ticket's details: what ``locate`` resolved (a road's code and name…)."""
 
 
 Locate = Callable[..., Placement]
 """``locate(session, *, clock, principal, data) -> Placement``; raises ``ApiError`` to refuse."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where ``route`` sends a ticket: an organisation and, optionally, the account assigned."""
+
+    org: Organisation
+    assignee_account_id: int | None = None
+    reason: str | None = None
+
+
+Route = Callable[..., "Routing | None"]
+"""``route(session, *, clock, ticket) -> Routing | None``: called once, when the ticket is
+filed (or, for moderated scenarios, when its content is cleared); None leaves it where it is."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,25 @@ class WorkflowConfig:
     notify_channel: str = "log"
     """Outbox channel of the scenario's notifications (escalations are sent ``urgent``, so a
     channel with a fallback, such as WeChat → SMS, uses it)."""
+    notify_templates: Mapping[str, str] | None = None
+    """The engine's notification names (``wf.ticket_resolved``…) → the template registry's
+    (``app/notify/templates.json``). None: ``notifications.REGISTRY_NAMES`` on a delivering
+    channel, the engine's own names on ``log`` (nothing is rendered there)."""
+    photos_required: bool = False
+    moderated: bool = False
+    """Text and report photos pass ``app.moderation`` (they feed something public). Refused at
+    once → 422 ``content_rejected``; waiting → ``moderation_state`` ``pending``: the ticket stays
+    with its first owner (not routed, hidden from other queues and from public figures) until
+    cleared; refused later by staff → the ticket is rejected and the reporter told."""
+    route: Route | None = None
+    transfer_org_types: tuple[str, ...] = ()
+    """Organisation types a ticket may be transferred to (the ``transfer`` action exists only
+    when this is not empty)."""
+    scoped_roles: tuple[str, ...] = ()
+    """Roles that see and handle only the tickets assigned to them (or that they reported), in
+    whatever organisation: a road chief and the reports on their roads."""
+    staff_reporter_roles: tuple[str, ...] = ()
+    """Staff roles that may file tickets too (road chiefs on patrol)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -83,9 +121,19 @@ class WorkflowConfig:
             return self.transitions
         cached = self.extra.get("_table")
         if cached is None:
-            cached = default_table(dispatchers=self.dispatcher_roles, handlers=self.handler_roles)
+            cached = default_table(dispatchers=self.dispatcher_roles, handlers=self.handler_roles,
+                                   transfer=bool(self.transfer_org_types))
             self.extra["_table"] = cached
         return cached
+
+    def template_name(self, name: str) -> str:
+        """The registry's name of an engine notification on this scenario's channel."""
+        from scenarios.engines.workflow.notifications import REGISTRY_NAMES
+
+        names = self.notify_templates
+        if names is None:
+            names = REGISTRY_NAMES if self.notify_channel != "log" else {}
+        return names.get(name, name)
 
     @property
     def schema_prefix(self) -> str:

@@ -2,12 +2,13 @@
 
 ``workflow.response`` (levels 1 and 2, created with the ticket): level 1 at the response
 target tells the owning organisation's managers; level 2 at twice the target tells the
-supervisors of the organisation that supervises it (区房管局 for property companies), and
-the managers again. Each timer row fires once (the worker's claim). The handler locks,
-re-checks and changes the ticket in one conditional ``UPDATE … RETURNING`` (the row lock of
-a ``SELECT … FOR UPDATE`` and the state check, in one round trip: the worker runs thousands
-of these per pass): an acknowledgement that committed first wins and the escalation does
-nothing, while one that waited behind the escalation finds it and is recorded late.
+supervisors of the organisation that supervises it (区房管局 for property companies) and of
+the organisation that dispatched it (区城运中心 for city reports), and the managers again. Each
+timer row fires once (the worker's claim). The handler locks, re-checks and changes the
+ticket in one conditional ``UPDATE … RETURNING`` (the row lock of a ``SELECT … FOR
+UPDATE`` and the state check, in one round trip: the worker runs thousands of these per
+pass): an acknowledgement that committed first wins and the escalation does nothing, while
+one that waited behind the escalation finds it and is recorded late.
 
 ``workflow.resolution`` (level 1) marks the resolution target missed and tells the managers.
 """
@@ -35,16 +36,13 @@ def _roles(config: WorkflowConfig | None, name: str) -> tuple[str, ...]:
     return getattr(config, name) if config is not None else FALLBACK[name]
 
 
-def _channel(config: WorkflowConfig | None) -> str:
-    return config.notify_channel if config is not None else "log"
-
-
 @dataclass(frozen=True)
 class Escalated:
     """What the handler needs of a ticket it changed (from ``UPDATE … RETURNING``)."""
 
     id: int
     org_id: int
+    dispatch_org_id: int | None
     number: str | None
     scenario: str
     status: str
@@ -52,7 +50,7 @@ class Escalated:
 
 
 _T = Ticket.__table__
-_RETURNING = (_T.c.id, _T.c.org_id, _T.c.number, _T.c.scenario, _T.c.status, _T.c.reopen_count)
+_RETURNING = (_T.c.id, _T.c.org_id, _T.c.dispatch_org_id, _T.c.number, _T.c.scenario, _T.c.status, _T.c.reopen_count)
 
 # Built once: the worker runs thousands of these per pass, and building a statement costs
 # more Python time than the database spends on it.
@@ -109,8 +107,12 @@ def response_overdue(session: Session, timer: Timer, clock: Clock) -> None:
         supervisor_roles = _roles(config, "supervisor_roles")
         recipients = _recipients(session, ("supervisors", ticket.org_id, supervisor_roles),
                                  lambda: notify.supervisors(session, ticket.org_id, supervisor_roles)) + recipients
+        dispatcher = ticket.dispatch_org_id
+        if dispatcher is not None and dispatcher != ticket.org_id:
+            recipients = _recipients(session, ("staff", dispatcher, supervisor_roles),
+                                     lambda: notify.org_staff(session, dispatcher, supervisor_roles)) + recipients
     notify.tell(session, clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
-                recipients=recipients, channel=_channel(config), urgent=True, level=level)
+                recipients=recipients, config=config, urgent=True, level=level)
     log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
                                       "scenario": ticket.scenario})
 
@@ -129,4 +131,4 @@ def resolution_overdue(session: Session, timer: Timer, clock: Clock) -> None:
                 template="wf.resolution_overdue",
                 recipients=_recipients(session, ("staff", ticket.org_id, managers),
                                        lambda: notify.org_staff(session, ticket.org_id, managers)),
-                channel=_channel(config), urgent=True)
+                config=config, urgent=True)

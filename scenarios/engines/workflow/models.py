@@ -34,6 +34,7 @@ PHOTO_STAGES = ("report", "resolution")
 CALENDARS = ("24x7", "business")
 DAY_KINDS = ("holiday", "workday")
 MODERATION_STATES = ("visible", "pending", "hidden")
+"""``visible``: not moderated, or cleared; ``pending``: waiting for review; ``hidden``: refused."""
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -97,11 +98,19 @@ class Ticket(IdMixin, Base):
         # Duplicate hints: the latest open tickets of the same building and category.
         sa.Index("ix_wf_tickets_building_category", "building_id", "category", "created_at"),
         sa.Index("ix_wf_tickets_scenario_lat", "scenario", "lat"),
+        # A dispatching organisation's view (区城运中心: every report it routed, wherever it is now).
+        sa.Index("ix_wf_tickets_dispatch_queue", "dispatch_org_id", "scenario", "is_open", "due_at", "id"),
+        # A scenario's tickets over a period (city-report's public hot spots).
+        sa.Index("ix_wf_tickets_scenario_created", "scenario", "created_at"),
+        # Assigned to me (road chiefs' queue across organisations).
+        sa.Index("ix_wf_tickets_assignee_queue", "assignee_account_id", "scenario", "is_open", "due_at"),
     )
 
     scenario: Mapped[str] = mapped_column(sa.String(60))
     number: Mapped[str | None] = mapped_column(sa.String(40))
     org_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("organisations.id"))
+    dispatch_org_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("organisations.id"))
+    """The organisation that routes the ticket (it keeps seeing it wherever it goes); null: none."""
     reporter_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
     subject_person_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("persons.id"))
     # Where: a room of a community, a house of a village, or coordinates and an address.

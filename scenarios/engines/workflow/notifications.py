@@ -1,11 +1,14 @@
 """Who is told what about a ticket, through the outbox (in the transaction of the change).
 
-Payloads carry ticket ids, numbers and states only: no names, phones or text.
+Payloads carry ticket ids, numbers, states, the scenario's title, the time and a fixed
+phrase of what happened: no names, phones or free text. On a delivering channel (WeChat,
+SMS) the engine's names become the template registry's (``REGISTRY_NAMES``; a scenario may
+name others in ``WorkflowConfig.notify_templates``), whose fields these payload keys fill.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +18,41 @@ from app.notify.service import Recipient, enqueue
 from auth.models import Account, Membership
 from auth.organisations import Organisation
 from scenarios.engines.workflow.models import Ticket
+
+if TYPE_CHECKING:
+    from scenarios.engines.workflow.config import WorkflowConfig
+
+# The engine's notification names → templates of app/notify/templates.json.
+REGISTRY_NAMES: dict[str, str] = {
+    "wf.ticket_created": "ticket_received",
+    "wf.ticket_acknowledged": "ticket_acknowledged",
+    "wf.ticket_assigned": "ticket_assigned",
+    "wf.info_requested": "ticket_info_requested",
+    "wf.info_provided": "ticket_info_provided",
+    "wf.ticket_resolved": "ticket_resolved",
+    "wf.ticket_rejected": "ticket_rejected",
+    "wf.ticket_duplicate": "ticket_duplicate",
+    "wf.ticket_reopened": "ticket_reopened",
+    "wf.escalated": "ticket_escalated",
+    "wf.resolution_overdue": "ticket_resolution_overdue",
+    "wf.content_rejected": "content_rejected",
+}
+
+# What happened, in a few words (a WeChat ``thing`` holds 20 characters).
+NOTES: dict[str, str] = {
+    "wf.ticket_created": "有新的工单待处理",
+    "wf.ticket_acknowledged": "您反映的问题已受理",
+    "wf.ticket_assigned": "工单已派给处理人员",
+    "wf.info_requested": "处理人员需要您补充信息",
+    "wf.info_provided": "报告人已补充信息",
+    "wf.ticket_resolved": "您反映的问题已处理完毕",
+    "wf.ticket_rejected": "工单未予受理",
+    "wf.ticket_duplicate": "已并入相同问题的工单",
+    "wf.ticket_reopened": "报告人重新打开了工单",
+    "wf.escalated": "工单响应超时，请尽快处理",
+    "wf.resolution_overdue": "工单处理超时",
+    "wf.content_rejected": "内容未通过审核",
+}
 
 
 def members_with(session: Session, org_id: int, roles: Iterable[str]) -> list[int]:
@@ -54,13 +92,19 @@ def payload(ticket: TicketLike, **extra: Any) -> dict[str, Any]:
 
 
 def tell(session: Session, clock: Clock, ticket: TicketLike, *, key: str, template: str,
-         recipients: Iterable[Recipient], channel: str = "log", urgent: bool = False, **extra: Any) -> int:
-    """One outbox row per recipient, keyed ``wf:<ticket>:<key>`` (so a repeat is a no-op)."""
+         recipients: Iterable[Recipient], config: WorkflowConfig | None = None, urgent: bool = False,
+         **extra: Any) -> int:
+    """One outbox row per recipient, keyed ``wf:<ticket>:<key>`` (so a repeat is a no-op), on
+    the scenario's channel, under the registry's name of ``template``."""
     recipients = list(recipients)
     if not recipients:
         return 0
-    return enqueue(session, event_key=f"wf:{ticket.id}:{key}", template=template, recipients=recipients,
-                   clock=clock, payload=payload(ticket, **extra), channel=channel, urgent=urgent)
+    channel = config.notify_channel if config is not None else "log"
+    name = config.template_name(template) if config is not None else template
+    body = payload(ticket, ticket_no=ticket.number, title=f"{config.title_zh if config else '工单'}",
+                   at=clock.now().isoformat(), note=NOTES.get(template, "工单有新进展"), **extra)
+    return enqueue(session, event_key=f"wf:{ticket.id}:{key}", template=name, recipients=recipients,
+                   clock=clock, payload=body, channel=channel, urgent=urgent)
 
 
 def reporter(ticket: Ticket) -> list[Recipient]:

@@ -55,7 +55,8 @@ def summaries(session: Session, tickets: Sequence[Ticket], *, now: datetime) -> 
             },
             "due_at": t.due_at, "overdue": t.due_at is not None and t.due_at < now,
             "escalation_level": t.escalation_level, "assignee_account_id": t.assignee_account_id,
-            "rating": t.rating, "created_at": t.created_at, "updated_at": t.updated_at, "version": t.version,
+            "rating": t.rating, "moderation_state": t.moderation_state, "created_at": t.created_at,
+            "updated_at": t.updated_at, "version": t.version,
         })
     return out
 
@@ -72,6 +73,7 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
         sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
         .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
     duplicate = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
+    dispatcher = session.get(Organisation, ticket.dispatch_org_id) if ticket.dispatch_org_id else None
     reporter = None
     if staff_view and ticket.subject_person_id is not None:
         person = session.get(Person, ticket.subject_person_id)
@@ -97,6 +99,7 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
         photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
                 for stage, upload in photos],
         duplicate_of={"id": duplicate.id, "number": duplicate.number} if duplicate else None,
+        dispatch_org={"code": dispatcher.code, "name": dispatcher.name} if dispatcher else None,
         rating_comment=ticket.rating_comment, rated_at=ticket.rated_at, resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at, reopen_count=ticket.reopen_count, reporter=reporter,
         allowed_actions=_allowed(ticket, access, config),

@@ -33,7 +33,7 @@ from app.idempotency import idempotent
 from app.places.service import find_community
 from auth.organisations import Organisation
 from auth.principal import current_principal, require_auth, require_resident, require_staff
-from scenarios.engines.workflow import policies
+from scenarios.engines.workflow import policies, routing
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.config import CONFIGS, WorkflowConfig, config_for
 from scenarios.engines.workflow.models import SlaPolicy, Ticket
@@ -58,6 +58,7 @@ from scenarios.engines.workflow.schemas import (
     WorkflowStatsArgsSchema,
     WorkflowStatsSchema,
     WorkflowTicketPageSchema,
+    WorkflowTransferSchema,
     scenario_schemas,
 )
 from scenarios.engines.workflow.stats import stats as compute_stats
@@ -106,25 +107,30 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
         body = full(get_session(), ticket, access, clock=_clock(), config=config, possible_duplicates=duplicates)
         return body, status, _etag(ticket)
 
+    create_guard = require_auth if config.staff_reporter_roles else require_resident
+
     @blp.route("/tickets")
     class Tickets(MethodView):
         @idempotent
-        @require_resident
+        @create_guard
         @blp.arguments(schemas.create)
         @blp.response(201, schemas.created)
-        @_err(blp, 403, "`no_residence`: no verified residence where the ticket would be filed")
-        @_err(blp, 422, "`unknown_category`, `text_too_long`, `validation_error` (photos not your own...)")
+        @_err(blp, 403, "`no_residence`: no verified residence where the ticket would be filed; `forbidden`")
+        @_err(blp, 422, "`unknown_category`, `text_too_long`, `content_rejected` (moderation), "
+                        "`outside_district`, `validation_error` (photos not your own...)")
         def post(self, args):
-            """Report a problem (category, text, up to 9 of your own photos).
+            """Report a problem (category, text, up to 9 of your own photos): residents (and
+            staff in the scenario's reporting roles).
 
-            The answer lists `possible_duplicates`: open tickets of the same building and
-            category (ids and numbers only). The owning organisation's managers are told.
+            The answer lists `possible_duplicates`: open tickets of the same building (or within
+            a short distance) and category (ids and numbers only). The owning organisation's
+            managers are told.
             """
             session = get_session()
             principal = current_principal()
             created = svc.create(session, clock=_clock(), principal=principal, config=config, data=args)
-            answer = show(created.ticket, svc.Access("reporter", frozenset({"reporter"})), 201,
-                          created.possible_duplicates)
+            _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=created.ticket.id)
+            answer = show(created.ticket, access, 201, created.possible_duplicates)
             session.commit()  # last: no transaction stays open (module docstring)
             return answer
 
@@ -149,12 +155,17 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
             return show(ticket, access)
 
     def action_view(path: str, name: str, args_schema: type, run: Callable[..., Ticket], doc: str,
-                    guard: Callable = require_auth) -> None:
+                    guard: Callable = require_auth, may_let_go: bool = False) -> None:
         def post(self, args, ticket_id: int):
             session = get_session()
             principal = current_principal()
             ticket = run(session, principal, ticket_id, args)
-            _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=ticket.id)
+            try:
+                _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=ticket.id)
+            except ApiError:
+                if not may_let_go:
+                    raise
+                access = svc.Access("former", frozenset())  # transferred away: this answer is the last look
             answer = show(ticket, access)
             session.commit()
             return answer
@@ -224,13 +235,24 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
         comment_text=a.get("comment"), expected_version=expected_version()),
         "Rate 1–5 with a comment, once (`already_rated` after).", require_resident)
 
+    if "transfer" in config.table:
+        action_view("transfer", "transfer", WorkflowTransferSchema, lambda s, p, tid, a: routing.transfer(
+            s, clock=_clock(), principal=p, config=config, ticket_id=tid, to_org_code=a["org"], note=a.get("note"),
+            expected_version=expected_version()),
+            "Transfer to another organisation (a bureau or a town): back to `submitted`, the new owner gets a "
+            "fresh response clock. The dispatching organisation's staff, or the owner's dispatchers; not while "
+            "the content waits for moderation (`content_pending_review`).", require_staff, may_let_go=True)
+
     @blp.route("/queue")
     class Queue(MethodView):
         @require_staff
         @blp.arguments(WorkflowQueueArgsSchema, location="query")
         @blp.response(200, WorkflowTicketPageSchema)
         def get(self, args):
-            """Your organisation's tickets, soonest deadline first (open ones unless `status` is given)."""
+            """Your organisation's tickets, soonest deadline first (open ones unless `status` is given).
+
+            `dispatched=true`: the tickets your organisation routed, wherever they are now. Road
+            chiefs and other scoped roles: the tickets assigned to you."""
             session = get_session()
             principal = current_principal()
             community_id = None
@@ -250,7 +272,8 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
                 within = config.due_soon_minutes
             stmt = svc.queue(session, clock=_clock(), principal=principal, config=config, status=args.get("status"),
                              category=args.get("category"), community_id=community_id,
-                             overdue=args.get("overdue"), due_within_minutes=within, assignee_account_id=assignee_id)
+                             overdue=args.get("overdue"), due_within_minutes=within, assignee_account_id=assignee_id,
+                             dispatched=args["dispatched"])
             return _page(session, stmt, args)
 
     @blp.route("/escalated")

@@ -11,7 +11,7 @@ from marshmallow.validate import Length, OneOf, Range
 
 from app.api import PageArgs, Schema, fields, page_of
 from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import CALENDARS, PHOTO_STAGES, STATUSES
+from scenarios.engines.workflow.models import CALENDARS, MODERATION_STATES, PHOTO_STAGES, STATUSES
 
 MAX_TEXT = 10_000  # a hard cap before the scenario's own limit (text_too_long) is checked
 
@@ -102,6 +102,8 @@ class WorkflowTicketSummarySchema(Schema):
     escalation_level = fields.Integer(required=True)
     assignee_account_id = fields.Integer(allow_none=True)
     rating = fields.Integer(allow_none=True)
+    moderation_state = fields.String(required=True, validate=OneOf(MODERATION_STATES), metadata={
+        "description": "visible (not moderated, or cleared), pending (waiting for review), hidden (refused)"})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     version = fields.Integer(required=True, metadata={"description": "the ETag; send it back in If-Match"})
@@ -155,6 +157,12 @@ class WorkflowCommentSchema(Schema):
             raise ma.ValidationError("须填写内容或添加照片。", "text")
 
 
+class WorkflowTransferSchema(Schema):
+    org = fields.String(required=True, validate=Length(min=1, max=64), metadata={
+        "description": "code of the organisation that takes the ticket over (a bureau or a town)"})
+    note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
+
+
 class WorkflowRateSchema(Schema):
     rating = fields.Integer(required=True, validate=Range(min=1, max=5))
     comment = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
@@ -176,6 +184,8 @@ class WorkflowQueueArgsSchema(PageArgs):
                                         metadata={"description": "due soon: deadline within this many minutes"})
     due_soon = fields.Boolean(metadata={"description": "deadline within the scenario's due-soon window"})
     assignee = fields.String(validate=Length(max=20), metadata={"description": "'me' or an account id"})
+    dispatched = fields.Boolean(load_default=False, metadata={
+        "description": "the tickets your organisation routed (区城运中心), wherever they are now"})
 
 
 class WorkflowEscalatedArgsSchema(PageArgs):
@@ -287,6 +297,8 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
         "events": fields.List(fields.Nested(WorkflowEventSchema), required=True),
         "photos": fields.List(fields.Nested(WorkflowPhotoSchema), required=True),
         "duplicate_of": fields.Nested(WorkflowDuplicateHintSchema, allow_none=True),
+        "dispatch_org": fields.Nested(WorkflowOrgSchema, allow_none=True, metadata={
+            "description": "the organisation that routed the ticket (it keeps seeing it)"}),
         "rating_comment": fields.String(allow_none=True),
         "rated_at": fields.DateTime(allow_none=True),
         "resolved_at": fields.DateTime(allow_none=True),

@@ -10,9 +10,14 @@ deadlock; an acknowledgement racing the sweep either waits for the escalation to
 the ticket answered, does nothing). SQLite serialises writers (``BEGIN IMMEDIATE``).
 
 Visibility: the reporter sees their own tickets; staff see what their organisation reaches
-(``auth.permissions.reach``: members, supervisors, the district), but only members act;
-anyone else gets 404. Visible but not allowed is 403; allowed but from the wrong state is
-409 ``invalid_transition`` naming the current state.
+(``auth.permissions.reach``: members, supervisors, the district), but only members act; the
+staff of the dispatching organisation (``dispatch_org_id``) see the tickets they routed and
+act as ``dispatcher``; staff in a scoped role (``config.scoped_roles``: road chiefs) see only
+the tickets assigned to them or that they reported, whatever their organisation; anyone
+else gets 404. Visible but not allowed is 403; allowed but from the wrong state is 409
+``invalid_transition`` naming the current state.
+
+Routing, transfers and moderation: ``routing.py``.
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from auth.organisations import Organisation
 from auth.permissions import reach
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications as notify
-from scenarios.engines.workflow.config import WorkflowConfig
+from scenarios.engines.workflow.config import WorkflowConfig, config_for
 from scenarios.engines.workflow.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -50,7 +55,7 @@ from scenarios.engines.workflow.models import (
 )
 from scenarios.engines.workflow.policies import effective_policy
 from scenarios.engines.workflow.sla import Calendar, calendar_for
-from scenarios.engines.workflow.transitions import ASSIGNEE, REPORTER, Transition
+from scenarios.engines.workflow.transitions import ASSIGNEE, DISPATCHER, REPORTER, Transition
 
 SUBJECT = "wf_ticket"
 RESPONSE_KIND = "workflow.response"
@@ -63,7 +68,7 @@ MAX_DUPLICATE_HINTS = 5
 class Access:
     """How the caller relates to a ticket: ``how`` they see it, and the actors they count as."""
 
-    how: str  # reporter | member | ancestor | supervisor | district
+    how: str  # reporter | member | dispatcher | assignee | ancestor | supervisor | district
     actors: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -103,15 +108,30 @@ def access_to(session: Session, principal: Principal, ticket: Ticket | None,
             return Access("reporter", frozenset({REPORTER}))
         raise ApiError("not_found")
     if principal.is_staff:
+        actors: set[str] = set()
+        if principal.account_id is not None and ticket.reporter_account_id == principal.account_id:
+            actors.add(REPORTER)  # a staff reporter (a road chief on patrol)
+        config = config or config_for(ticket.scenario)
+        if config is not None and principal.role in config.scoped_roles:
+            if principal.account_id is not None and ticket.assignee_account_id == principal.account_id:
+                actors |= {principal.role, ASSIGNEE}
+                return Access("assignee", frozenset(actors))
+            if actors:
+                return Access("reporter", frozenset(actors))
+            raise ApiError("not_found")
         org = session.get(Organisation, ticket.org_id)
         how = reach(principal, org, session=session) if org is not None else None
-        if how is None:
-            raise ApiError("not_found")
-        actors: set[str] = set()
         if how == "member" and principal.role:
             actors.add(principal.role)
             if ticket.assignee_account_id == principal.account_id:
                 actors.add(ASSIGNEE)
+        if ticket.dispatch_org_id is not None and ticket.dispatch_org_id == principal.org_id:
+            actors.add(DISPATCHER)
+            how = how if how == "member" else "dispatcher"
+        if how is None:
+            if REPORTER in actors:
+                return Access("reporter", frozenset(actors))
+            raise ApiError("not_found")
         return Access(how, frozenset(actors))
     raise ApiError("not_found")
 
@@ -300,18 +320,28 @@ def _check_text(config: WorkflowConfig, text: str | None, name: str = "text", *,
 def create(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
            data: dict[str, Any]) -> Created:
     """File a ticket. ``data``: category, text, photos (public ids), details (already loaded by
-    the scenario's schema), plus the scenario's location fields for ``config.locate``."""
+    the scenario's schema), plus the scenario's location fields for ``config.locate``.
+
+    Residents file; so do staff in ``config.staff_reporter_roles``. With ``config.moderated``
+    the text and photos are submitted for moderation (``routing.moderate``); ``config.route``
+    then sends the ticket on (at once, or when its content is cleared)."""
+    if not (principal.is_resident or (principal.is_staff and principal.role in config.staff_reporter_roles)):
+        raise ApiError("forbidden")
     category = data.get("category")
     if category not in config.categories:
         raise ApiError("unknown_category", errors={"category": [
             f"未知类别“{category}”，可选：{'、'.join(config.categories)}。"]})
     text = _check_text(config, data.get("text"))
+    if config.photos_required and not data.get("photos"):
+        raise ApiError("validation_error", errors={"photos": ["请至少添加一张现场照片。"]})
     details = data.get("details") or {}
     if config.details_schema is not None:
         details = config.details_schema().dump(details)
     elif details:
         raise ApiError("validation_error", errors={"details": ["该场景没有附加字段。"]})
     placement = config.locate(session, clock=clock, principal=principal, data=data)
+    if placement.details:
+        details = {**details, **placement.details}
     now = clock.now()
     policy = effective_policy(session, config=config, category=category, now=now)
     cal = calendar_for(session, policy)
@@ -319,6 +349,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     resolution_due = cal.add(now, policy.resolution_minutes * 60) if policy.resolution_minutes else None
     ticket = Ticket(
         scenario=config.slug, org_id=placement.org.id, reporter_account_id=principal.account_id,
+        dispatch_org_id=placement.dispatcher.id if placement.dispatcher is not None else None,
         subject_person_id=placement.subject_person_id or principal.person_id,
         community_id=placement.community_id, building_id=placement.building_id, room=placement.room,
         village_id=placement.village_id, house_number=placement.house_number, lat=placement.lat,
@@ -333,13 +364,20 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     session.flush()
     ticket.number = f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}{ticket.id:06d}"
     event = add_event(session, ticket, principal, "create", at=now, to_status="submitted")
-    _attach(session, ticket, public_ids=data.get("photos"), principal=principal, stage="report", event=event,
-            config=config, now=now)
+    uploads = _attach(session, ticket, public_ids=data.get("photos"), principal=principal, stage="report",
+                      event=event, config=config, now=now)
+    if config.moderated:
+        from scenarios.engines.workflow.routing import moderate
+
+        moderate(session, clock=clock, ticket=ticket, text=text, uploads=uploads)
     _schedule(session, ticket, _response_timers(ticket, cal) + _resolution_timers(ticket))
     duplicates = find_duplicates(session, config=config, ticket=ticket)
     notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
-                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles),
-                channel=config.notify_channel)
+                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
+    if config.route is not None and ticket.moderation_state == "visible":
+        from scenarios.engines.workflow.routing import route_ticket
+
+        route_ticket(session, clock=clock, config=config, ticket=ticket)
     session.flush()
     return Created(ticket, duplicates)
 
@@ -442,7 +480,7 @@ def _announce(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ti
         recipients = ([notify.Recipient.account(ticket.assignee_account_id)] if ticket.assignee_account_id
                       else notify.org_staff(session, ticket.org_id, config.manager_roles))
     notify.tell(session, clock, ticket, key=f"ev:{event.id}", template=template, recipients=recipients,
-                channel=config.notify_channel, action=event.action)
+                config=config, action=event.action)
 
 
 def transition(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
@@ -558,7 +596,9 @@ def mark_duplicate(session: Session, *, clock: Clock, principal: Principal, conf
         while other is not None and other.duplicate_of_id is not None and other.id not in seen:
             seen.add(other.id)
             other = session.get(Ticket, other.duplicate_of_id)
-        if other is None or other.scenario != t.scenario or other.org_id != t.org_id or other.id == t.id:
+        same_desk = other is not None and (other.org_id == t.org_id or (
+            t.dispatch_org_id is not None and other.dispatch_org_id == t.dispatch_org_id))
+        if other is None or other.scenario != t.scenario or not same_desk or other.id == t.id:
             raise ApiError("validation_error", errors={"duplicate_of": ["原工单不存在、不属于本单位或就是本工单。"]})
         original.append(other)
 
@@ -672,12 +712,25 @@ def mine(principal: Principal, *, scenario: str | None = None, status: list[str]
 def queue(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
           status: list[str] | None = None, category: str | None = None, community_id: int | None = None,
           overdue: bool | None = None, due_within_minutes: int | None = None,
-          assignee_account_id: int | None = None) -> sa.Select:
-    """The acting organisation's tickets, soonest deadline first (open ones unless ``status``)."""
+          assignee_account_id: int | None = None, dispatched: bool = False) -> sa.Select:
+    """The acting organisation's tickets, soonest deadline first (open ones unless ``status``).
+
+    ``dispatched``: the tickets the organisation routed, wherever they are now. A scoped role
+    (a road chief) gets the tickets assigned to them. Tickets whose content waits for
+    moderation show only at their dispatcher (they are not routed before it is cleared).
+    """
     if not principal.is_staff or principal.org_id is None:
         raise ApiError("forbidden")
     now = clock.now()
-    stmt = sa.select(Ticket).where(Ticket.org_id == principal.org_id, Ticket.scenario == config.slug)
+    if principal.role in config.scoped_roles:
+        mine_only = Ticket.assignee_account_id == principal.account_id
+        stmt = sa.select(Ticket).where(mine_only, Ticket.scenario == config.slug)
+    elif dispatched:
+        stmt = sa.select(Ticket).where(Ticket.dispatch_org_id == principal.org_id, Ticket.scenario == config.slug)
+    else:
+        stmt = sa.select(Ticket).where(Ticket.org_id == principal.org_id, Ticket.scenario == config.slug)
+    if config.moderated:
+        stmt = stmt.where(sa.or_(Ticket.moderation_state == "visible", Ticket.dispatch_org_id == principal.org_id))
     if status:
         stmt = stmt.where(Ticket.status.in_(status))
     else:
@@ -703,11 +756,13 @@ def supervised_org_ids(principal: Principal) -> sa.Select:
 
 def escalated(session: Session, *, principal: Principal, config: WorkflowConfig, open_only: bool = True,
               org_id: int | None = None) -> sa.Select:
-    """Escalated tickets of every organisation the caller's organisation supervises."""
+    """Escalated tickets of every organisation the caller's organisation supervises, and of
+    the tickets it dispatched."""
     if not principal.is_staff or principal.role not in config.supervisor_roles:
         raise ApiError("forbidden")
-    stmt = sa.select(Ticket).where(Ticket.scenario == config.slug, Ticket.escalation_level >= 1,
-                                   Ticket.org_id.in_(supervised_org_ids(principal).scalar_subquery()))
+    stmt = sa.select(Ticket).where(Ticket.scenario == config.slug, Ticket.escalation_level >= 1, sa.or_(
+        Ticket.org_id.in_(supervised_org_ids(principal).scalar_subquery()),
+        Ticket.dispatch_org_id == principal.org_id))
     if org_id is not None:
         stmt = stmt.where(Ticket.org_id == org_id)
     if open_only:

@@ -1,11 +1,12 @@
 """The state machine as a table in code: action, from which states, to which state, by whom.
 
-Actors are ``"reporter"`` (the resident who filed the ticket), ``"assignee"`` (the staff
-member it is assigned to) or a role name, held by a staff member acting for the owning
-organisation. Flags say what an action does to the SLA clock: ``responds`` (it counts as
-the first response, stopping the response clock), ``pauses`` / ``resumes`` (the ticket waits
-for the reporter: remaining time is stored, then restored). A target of ``None`` means "back
-to the state before the pause".
+Actors are ``"reporter"`` (who filed the ticket), ``"assignee"`` (the staff member it is
+assigned to), ``"dispatcher"`` (staff of the organisation that routes it, wherever it is
+now) or a role name, held by a staff member acting for the owning organisation. Flags say
+what an action does to the SLA clock: ``responds`` (it counts as the first response,
+stopping the response clock), ``pauses`` / ``resumes`` (the ticket waits for the reporter:
+remaining time is stored, then restored). A target of ``None`` means "back to the state
+before the pause".
 
 Scenarios use ``default_table(...)`` with their own roles, or pass a table of their own.
 """
@@ -18,6 +19,7 @@ from scenarios.engines.workflow.models import STATUSES
 
 REPORTER = "reporter"
 ASSIGNEE = "assignee"
+DISPATCHER = "dispatcher"
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,21 @@ def _t(action: str, sources: Iterable[str], target: str | None, actors: Iterable
     return Transition(action, frozenset(sources), target, frozenset(actors), **flags)
 
 
-def default_table(*, dispatchers: Iterable[str], handlers: Iterable[str]) -> TransitionTable:
+def default_table(*, dispatchers: Iterable[str], handlers: Iterable[str], transfer: bool = False) -> TransitionTable:
     """submitted → acknowledged → assigned → in_progress → resolved → closed, with
     awaiting_reporter (clock paused), reopened, rejected and duplicate.
 
     ``dispatchers`` assign, reject and mark duplicates; ``handlers`` (dispatchers included)
-    acknowledge, ask the reporter, resume and resolve; the assignee starts and resolves.
+    acknowledge, ask the reporter, resume and resolve; the assignee starts and resolves. The
+    dispatching organisation's staff reject, mark duplicates and close; with ``transfer``, they
+    and the owner's dispatchers move a ticket not yet assigned to another organisation (back to
+    ``submitted``: the new owner responds).
     """
     dispatchers = frozenset(dispatchers)
     handlers = frozenset(handlers) | dispatchers
     workers = dispatchers | {ASSIGNEE}
+    routers = dispatchers | {DISPATCHER}
+    extra = [_t("transfer", {"submitted", "acknowledged", "reopened"}, "submitted", routers)] if transfer else []
     return TransitionTable([
         _t("acknowledge", {"submitted", "reopened"}, "acknowledged", handlers, responds=True),
         _t("assign", {"submitted", "acknowledged", "assigned", "in_progress", "reopened"}, "assigned",
@@ -83,11 +90,12 @@ def default_table(*, dispatchers: Iterable[str], handlers: Iterable[str]) -> Tra
         _t("resume", {"awaiting_reporter"}, None, handlers | {ASSIGNEE}, resumes=True),
         _t("resolve", {"submitted", "acknowledged", "assigned", "in_progress", "reopened"}, "resolved",
            handlers | {ASSIGNEE}, responds=True),
-        _t("reject", {"submitted", "acknowledged", "assigned", "reopened"}, "rejected", dispatchers,
+        _t("reject", {"submitted", "acknowledged", "assigned", "reopened"}, "rejected", routers,
            responds=True),
-        _t("mark_duplicate", {"submitted", "acknowledged", "reopened"}, "duplicate", dispatchers,
+        _t("mark_duplicate", {"submitted", "acknowledged", "reopened"}, "duplicate", routers,
            responds=True),
         _t("confirm", {"resolved"}, "closed", {REPORTER}),
-        _t("close", {"resolved"}, "closed", dispatchers),
+        _t("close", {"resolved"}, "closed", routers),
         _t("reopen", {"resolved", "closed"}, "reopened", {REPORTER}),
+        *extra,
     ])
