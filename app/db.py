@@ -6,7 +6,7 @@ PostgreSQL: psycopg 3 with ``pool_pre_ping`` (a database restart costs no failed
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -159,10 +159,27 @@ def get_db() -> Database:
     return current_app.extensions["db"]
 
 
+def writes(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a GET view that writes (e.g. issuing a code while drawing it): its request gets a
+    write session, so on SQLite it begins ``IMMEDIATE`` instead of failing to upgrade a read
+    transaction under concurrency."""
+    view._db_writes = True  # type: ignore[attr-defined]
+    return view
+
+
+def _request_writes() -> bool:
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        return True
+    func = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(func, "view_class", None)
+    target = getattr(cls, request.method.lower(), None) if cls is not None else func
+    return bool(getattr(target, "_db_writes", False))
+
+
 def get_session() -> Session:
-    """The request's session: write mode for unsafe methods, read mode otherwise."""
+    """The request's session: write mode for unsafe methods and ``@writes`` views, else read."""
     if "db_session" not in g:
-        write = not has_request_context() or request.method not in {"GET", "HEAD", "OPTIONS"}
+        write = not has_request_context() or _request_writes()
         g.db_session = get_db().new_session(write=write)
     return g.db_session
 

@@ -20,7 +20,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, Schema, fields
-from app.db import get_session
+from app.db import get_session, writes
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident
@@ -114,6 +114,7 @@ class PersonalCode(MethodView):
 
 @qr_blp.route("/personal/image")
 class PersonalCodeImage(MethodView):
+    @writes
     @require_resident
     @rate_limit("qr_personal", shared=True)
     @qr_blp.arguments(ImageArgs, location="query")

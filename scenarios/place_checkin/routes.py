@@ -8,7 +8,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, PageArgs, page_of, paginate
-from app.db import get_session
+from app.db import get_session, writes
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_device, require_resident, require_staff
 from auth.ratelimit import exempt, rate_limit
@@ -78,6 +78,7 @@ class Kinds(MethodView):
 
 @blp.route("/places")
 class Places(MethodView):
+    @writes
     @require_staff
     @blp.arguments(PlaceCheckinPlaceListArgs, location="query")
     @blp.response(200, page_of(PlaceCheckinPlaceSchema))
@@ -107,6 +108,7 @@ class Places(MethodView):
 
 @blp.route("/places/<code>")
 class Place(MethodView):
+    @writes
     @require_staff
     @blp.response(200, PlaceCheckinPlaceSchema)
     def get(self, code: str):
@@ -133,6 +135,7 @@ class Place(MethodView):
 
 @blp.route("/places/<code>/poster")
 class Poster(MethodView):
+    @writes
     @require_staff
     @blp.arguments(PlaceCheckinPosterArgs, location="query")
     @blp.response(200, content_type="image/png", description="A printable poster (PNG or SVG).")
