@@ -6,7 +6,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 
-from app.api import Api
+from app.api import Api, install_int64_converter
 from app.clock import Clock, DatabaseClock
 from app.config import Settings, load_settings
 from app.db import Database, close_session
@@ -68,6 +68,7 @@ def create_app(
         return send_from_directory(assets, filename, max_age=86400)
 
     api = Api(app)
+    install_int64_converter(app, api)
     app.extensions["api"] = api
     register_blueprints(api, settings)
 

@@ -17,11 +17,13 @@ import flask_smorest
 import marshmallow as ma
 from flask import Response, jsonify, request
 from flask_smorest import arguments as smorest_arguments
+from flask_smorest.spec.plugins import integerconverter2paramschema
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app import fields
 from app.errors import ERRORS, ApiError, message_for
@@ -138,6 +140,21 @@ def api_error_from_http(exc: HTTPException) -> ApiError:
     if status == 429 and exc.get_response().headers.get("Retry-After"):
         headers["Retry-After"] = exc.get_response().headers["Retry-After"]
     return ApiError(code, status=status if code in ERRORS else None, headers=headers)
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:…>`` path segments that fit a 64-bit id: a bigger number is a 404, not a
+    database overflow (a 500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", fields.INT64_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def install_int64_converter(app: Any, api: flask_smorest.Api) -> None:
+    """Make ``int`` path converters 64-bit bounded, in routing and in the spec."""
+    app.url_map.converters["int"] = Int64Converter
+    api.register_converter(Int64Converter, integerconverter2paramschema)
 
 
 class Api(flask_smorest.Api):

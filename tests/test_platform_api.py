@@ -204,3 +204,11 @@ def test_replay_survives_a_view_that_reads_after_commit(papp, db):
     again = client.post("/test/orgs-read-after", json={"code": "rac-1", "name": "r"}, headers=headers)
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert count_orgs(db, "rac-1") == 1
+
+
+def test_int_path_segments_beyond_64_bits_are_404(client):
+    """A huge id in a path is a 404 like any unknown id, never a database overflow."""
+    for path in ("/api/v1/property-repair/tickets/17961875346611388416",
+                 "/api/v1/city-report/tickets/9223372036854775808"):
+        resp = client.get(path)  # the route does not match, so no authentication is even asked
+        assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
