@@ -185,9 +185,11 @@ def rotate(session: Session, *, clock: Clock, token: str, caller_account_id: int
         raise ApiError("refresh_token_invalid")
     if caller_account_id is not None and row.account_id != caller_account_id:
         raise ApiError("refresh_token_mismatch")
-    if row.revoked_at is not None or row.expires_at <= now:
-        raise ApiError("refresh_token_invalid")
     already_rotated = row.rotated_at is not None
+    # A rotated token presented again is a reuse even when its family is already revoked
+    # (a third concurrent use finds it so): the answer says what happened.
+    if (row.revoked_at is not None and not already_rotated) or row.expires_at <= now:
+        raise ApiError("refresh_token_invalid")
     # Compare-and-set: of two concurrent uses, one rotates and the other is a reuse.
     won = session.execute(
         sa.update(RefreshToken)
