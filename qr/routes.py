@@ -25,7 +25,6 @@ from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident
 from auth.ratelimit import exempt, rate_limit
-from qr import jobs as _jobs  # noqa: F401  (registers the periodic purge in every app process, the worker's too)
 from qr import render
 from qr.admission import current_admission
 from qr.holders import describe, holder_view

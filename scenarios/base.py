@@ -1,15 +1,31 @@
 """The declaration every scenario makes: who it is for and which engine serves it."""
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask_smorest import Blueprint
     from sqlalchemy.orm import Session
 
     from app.clock import Clock
+
+def lazy(target: str) -> Callable[..., Any]:
+    """``"package.module:name"`` → a function that imports ``name`` when first called and calls it.
+
+    The registry imports every scenario declaration at start-up; routes and demo data pull in
+    engines and models, so a declaration names them instead of importing them.
+    """
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__qualname__ = f"lazy({target})"
+    return call
+
 
 ENGINES = frozenset({"workflow", "booking", "dispatch", "listing", "approval", "telemetry", "ledger", "qr"})
 

@@ -17,10 +17,10 @@ counts from the report.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario
+from scenarios.base import Scenario, lazy
 from scenarios.city_report.policy import CATEGORIES, locate, route
 from scenarios.city_report.schemas import CityReportLocationSchema
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, register
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
 
 CONFIG = register(WorkflowConfig(
     slug="city-report",
@@ -46,19 +46,6 @@ CONFIG = register(WorkflowConfig(
 ))
 
 
-def _blueprints() -> list:
-    from scenarios.city_report.routes import blueprints
-    from scenarios.engines.workflow.routes import make_blueprint
-
-    return [make_blueprint(CONFIG), *blueprints()]
-
-
-def _demo(session, clock) -> None:
-    from scenarios.city_report.demo import load
-
-    load(session, clock)
-
-
 SCENARIO = Scenario(
     slug="city-report",
     title_zh="随申拍",
@@ -66,6 +53,6 @@ SCENARIO = Scenario(
     seed_refs=("G12",),
     engines=("workflow",),
     roles=("resident", "bureau:supervisor", "bureau:staff", "town:admin", "town:staff"),
-    blueprints=_blueprints,
-    demo_data=_demo,
+    blueprints=blueprints_for(CONFIG, "scenarios.city_report.routes:blueprints"),
+    demo_data=lazy("scenarios.city_report.demo:load"),
 )

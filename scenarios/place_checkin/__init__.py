@@ -5,21 +5,8 @@ Routes: ``scenarios.place_checkin.routes``; rules: ``service``; retention: ``job
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario
+from scenarios.base import Scenario, lazy
 from scenarios.place_checkin import jobs  # noqa: F401  (registers the retention job)
-
-
-def _blueprints():
-    from scenarios.place_checkin.routes import blueprints
-
-    return blueprints()
-
-
-def _demo_data(session, clock) -> None:
-    from scenarios.place_checkin.demo import load
-
-    load(session, clock)
-
 
 SCENARIO = Scenario(
     slug="place-checkin",
@@ -28,6 +15,6 @@ SCENARIO = Scenario(
     seed_refs=("L2", "L7"),
     engines=("qr", "telemetry"),
     roles=("resident", "operator.manager", "operator.staff", "device.sentinel"),
-    blueprints=_blueprints,
-    demo_data=_demo_data,
+    blueprints=lazy("scenarios.place_checkin.routes:blueprints"),
+    demo_data=lazy("scenarios.place_checkin.demo:load"),
 )

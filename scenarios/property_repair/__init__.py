@@ -7,8 +7,8 @@ roles, and demo data (demo.py). Everything else is the workflow engine.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, register
+from scenarios.base import Scenario, lazy
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
 from scenarios.property_repair.policy import locate
 from scenarios.property_repair.schemas import PropertyRepairDetailsSchema, PropertyRepairLocationSchema
 
@@ -34,18 +34,6 @@ CONFIG = register(WorkflowConfig(
 ))
 
 
-def _blueprints() -> list:
-    from scenarios.engines.workflow.routes import make_blueprint
-
-    return [make_blueprint(CONFIG)]
-
-
-def _demo(session, clock) -> None:
-    from scenarios.property_repair.demo import load
-
-    load(session, clock)
-
-
 SCENARIO = Scenario(
     slug="property-repair",
     title_zh="物业百事通报修",
@@ -54,6 +42,6 @@ SCENARIO = Scenario(
     engines=("workflow",),
     roles=("resident", "property_company:manager", "property_company:technician", "housing_office:manager",
            "housing_office:staff", "bureau:supervisor"),
-    blueprints=_blueprints,
-    demo_data=_demo,
+    blueprints=blueprints_for(CONFIG),
+    demo_data=lazy("scenarios.property_repair.demo:load"),
 )

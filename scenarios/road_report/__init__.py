@@ -13,8 +13,8 @@ within **2 hours**, resolution within **3 days**.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, register
+from scenarios.base import Scenario, lazy
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
 from scenarios.road_report.policy import CATEGORIES, locate, route
 from scenarios.road_report.schemas import RoadReportDetailsSchema, RoadReportLocationSchema
 
@@ -41,19 +41,6 @@ CONFIG = register(WorkflowConfig(
 ))
 
 
-def _blueprints() -> list:
-    from scenarios.engines.workflow.routes import make_blueprint
-    from scenarios.road_report.routes import blueprints
-
-    return [make_blueprint(CONFIG), *blueprints()]
-
-
-def _demo(session, clock) -> None:
-    from scenarios.road_report.demo import load
-
-    load(session, clock)
-
-
 SCENARIO = Scenario(
     slug="road-report",
     title_zh="智慧路长",
@@ -61,6 +48,6 @@ SCENARIO = Scenario(
     seed_refs=("L25",),
     engines=("workflow",),
     roles=("resident", "bureau:road_chief", "town:road_chief", "bureau:supervisor", "bureau:staff"),
-    blueprints=_blueprints,
-    demo_data=_demo,
+    blueprints=blueprints_for(CONFIG, "scenarios.road_report.routes:blueprints"),
+    demo_data=lazy("scenarios.road_report.demo:load"),
 )

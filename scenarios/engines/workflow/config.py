@@ -153,3 +153,16 @@ def register(config: WorkflowConfig) -> WorkflowConfig:
 
 def config_for(slug: str) -> WorkflowConfig | None:
     return CONFIGS.get(slug)
+
+
+def blueprints_for(config: WorkflowConfig, *extra: str) -> Callable[[], list]:
+    """A scenario's ``blueprints``: the engine's blueprint for ``config`` plus the scenario's
+    own, each named ``"module:function"`` (imported only when the app is built)."""
+    from scenarios.base import lazy
+
+    def build() -> list:
+        from scenarios.engines.workflow.routes import make_blueprint
+
+        return [make_blueprint(config), *(b for target in extra for b in lazy(target)())]
+
+    return build
