@@ -7,7 +7,9 @@ only (HKDF info "jinshan access token v1"; never a QR key), header ``typ: at+jwt
 refresh family, so logout ends it at once), ``pid`` (person id, residents) and ``org``
 (acting organisation code, staff). Decoding pins the algorithm and checks ``typ``, ``iss``,
 ``aud`` and ``exp`` against the app's clock (small leeway), so ``alg: none``, another key,
-another audience or a QR token are all refused.
+another audience or a QR token are all refused. Only the canonical compact form is taken
+(no "=" padding). Each process remembers the tokens whose signature it has checked
+(``_verified_claims``); the time checks and the account re-read still run on every request.
 
 Refresh token: 32 random bytes (``rt_`` + base64url), stored only as its SHA-256. Using one
 rotates it (the old one is marked rotated, a new one issued in the same family); presenting
@@ -15,7 +17,9 @@ a rotated token again is theft or a replay: the whole family is revoked.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -38,6 +42,9 @@ ISSUER = "jinshan-life"
 AUDIENCE = "jinshan-life-api"
 LEEWAY = timedelta(seconds=30)
 REFRESH_PREFIX = "rt_"
+VERIFIED_CACHE_SIZE = 8192  # tokens whose signature was checked, per process (~4 MB at most)
+MAX_TOKEN_LENGTH = 2048
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -81,18 +88,35 @@ def encode_access(claims: dict[str, Any], cfg: TokenConfig) -> str:
     return jwt.encode(claims, cfg.key, algorithm=ALGORITHM, headers={"typ": TOKEN_TYPE})
 
 
+@functools.lru_cache(maxsize=VERIFIED_CACHE_SIZE)
+def _verified_claims(token: str, key: bytes) -> tuple[tuple[str, Any], ...]:
+    """The claims of a token whose header, signature, issuer and audience check out under
+    ``key``, as an immutable tuple (a cached answer must not be changed by a caller).
+
+    Cached per process: the same token comes back on every request of its 15 minutes, and
+    PyJWT's parsing and HMAC are most of an authenticated request's own CPU. Only the
+    signature check is cached: the time checks and the account re-read run every time. An
+    error is never cached (lru_cache does not store exceptions)."""
+    header = jwt.get_unverified_header(token)
+    if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
+        raise ApiError("token_invalid")
+    claims = jwt.decode(
+        token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+        options={"require": ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "knd"],
+                 "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    return tuple(claims.items())
+
+
 def decode_access(token: str, *, clock: Clock, cfg: TokenConfig | None = None) -> dict[str, Any]:
     """The verified claims, or ApiError ``token_invalid`` / ``token_expired``."""
     cfg = cfg or token_config()
+    # Canonical compact form only (PyJWT would take trailing "=" padding): one spelling per
+    # token, and nothing we issue is this long; both keep the cache small.
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.fullmatch(token):
+        raise ApiError("token_invalid")
     try:
-        header = jwt.get_unverified_header(token)
-        if header.get("typ") != TOKEN_TYPE or header.get("alg") != ALGORITHM:
-            raise ApiError("token_invalid")
-        claims = jwt.decode(
-            token, cfg.key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-            options={"require": ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "knd"],
-                     "verify_exp": False, "verify_iat": False, "verify_nbf": False},
-        )
+        claims = dict(_verified_claims(token, cfg.key))
     except jwt.PyJWTError as exc:
         raise ApiError("token_invalid") from exc
     now = clock.now().timestamp()

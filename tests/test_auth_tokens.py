@@ -204,3 +204,29 @@ def test_staff_token_cannot_be_used_as_resident(client, session, clock):
 def test_tokens_are_unique(client):
     jtis = {claims_of(login(client, f"u{uuid.uuid4().hex[:6]}")["access_token"])["jti"] for _ in range(5)}
     assert len(jtis) == 5
+
+
+def test_signature_cache_keeps_every_check(client, app, clock):
+    """The per-process cache of checked signatures: a token accepted once is still refused
+    under another key, its tampered copies are refused, and its claims cannot be changed
+    through a decoded copy."""
+    from auth.tokens import TokenConfig, decode_access
+
+    token = login(client, "cache-user")["access_token"]
+    assert me(client, token).status_code == 200  # now cached
+    with app.app_context():
+        cfg = token_config()
+        claims = decode_access(token, clock=clock, cfg=cfg)
+        original = claims["sub"]
+        claims["sub"] = "999999"  # a caller changing its copy changes nothing cached
+        assert decode_access(token, clock=clock, cfg=cfg)["sub"] == original
+        other = TokenConfig(key=derive_key("another secret", "jinshan access token v1"),
+                            access_ttl=cfg.access_ttl, refresh_ttl=cfg.refresh_ttl)
+        with pytest.raises(Exception) as err:
+            decode_access(token, clock=clock, cfg=other)
+        assert getattr(err.value, "code", None) == "token_invalid"
+    head, payload, sig = token.split(".")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    for bad in (f"{head}.{payload}.{flipped}", token + "=", f"{head}.{payload}X.{sig}"):
+        r = me(client, bad)
+        assert r.status_code == 401 and r.get_json()["code"] == "token_invalid", bad
