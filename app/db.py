@@ -2,10 +2,13 @@
 
 SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions
 only (read transactions take a plain ``BEGIN`` so they never queue behind writers).
-PostgreSQL: psycopg 3 with ``pool_pre_ping`` (a database restart costs no failed request).
+PostgreSQL: psycopg 3; a pooled connection is checked before use (``_check_liveness``), so
+a database restart costs no failed request.
 """
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -99,17 +102,58 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
+PING_AFTER_IDLE_SECONDS = 30.0
+
+
+def _socket_readable(dbapi_connection: Any) -> bool:
+    """Whether the server sent something to an idle connection: a terminated backend's
+    error and end of file (restart, ``pg_terminate_backend``). A closed connection counts."""
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # closed or broken: let the ping decide
+        return True
+    if fd < 0:
+        return True
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _check_liveness(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it may be dead, instead of on every
+    checkout (``pool_pre_ping`` costs a round trip per request): when the server has written
+    to it while idle (a terminated backend leaves its error and EOF on the socket, seen
+    without a round trip) or when it sat idle for ``PING_AFTER_IDLE_SECONDS`` (a firewall may
+    have dropped it silently). A failed ping raises ``DisconnectionError``: the pool discards
+    the connection and checks out a fresh one (SQLAlchemy's documented pessimistic recipe)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None:  # a fresh connection
+            return
+        if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS and not _socket_readable(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("the pooled connection is dead") from exc
+
+
 def create_engine(url: str, **kw: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 10}, **kw)
         _configure_sqlite(engine)
     else:
-        kw.setdefault("pool_pre_ping", True)
         if "poolclass" not in kw:  # NullPool (the tests' admin engine) takes no size
             kw.setdefault("pool_size", 10)
             kw.setdefault("max_overflow", 10)
         engine = sa.create_engine(url, **kw)
+        if not kw.get("pool_pre_ping"):
+            _check_liveness(engine)
     return engine
 
 
