@@ -35,12 +35,17 @@ def _person_view() -> sa.Select:
     return _PERSON_VIEW
 
 
-def holder_view(session: Session, holder: Holder | None) -> HolderView | None:
-    """The masked view of a person holder; None for other holders (a place) or none."""
+def holder_view(session: Session, holder: Holder | None,
+                facts: tuple[str | None, str] | None = None) -> HolderView | None:
+    """The masked view of a person holder; None for other holders (a place) or none.
+    ``facts``: the person's (name, real-name level) when the caller already read them
+    (``Verified.holder_facts``), which saves the query."""
     if holder is None or holder.type != PERSON:
         return None
     from auth.pii import mask_name
 
+    if facts is not None:
+        return HolderView(masked_name=mask_name(facts[0]), real_name_level=facts[1])
     row = session.connection().execute(_person_view(), {"id": holder.id}).first()
     if row is None:
         return HolderView(masked_name=None, real_name_level="none")

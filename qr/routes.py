@@ -174,8 +174,9 @@ def scanner_and_purposes() -> tuple[Scanner, frozenset[str]]:
 
 
 def verified_answer(session, result: Verified) -> dict:
+    holder = describe(holder_view(session, result.holder, result.holder_facts))
     return {"result": "accepted", "kind": result.kind, "purpose": result.purpose, "ref": result.ref,
-            "expires_at": result.expires_at, "holder": describe(holder_view(session, result.holder))}
+            "expires_at": result.expires_at, "holder": holder}
 
 
 @qr_blp.route("/verify")

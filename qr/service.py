@@ -69,6 +69,9 @@ class Verified:
     pass_id: int | None
     jti: str
     expires_at: datetime
+    # A person holder's stored name and real-name level when the verify statement read them
+    # along (PostgreSQL personal codes): ``qr.holders`` then needs no query of its own.
+    holder_facts: tuple[str | None, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -222,12 +225,15 @@ def _admit_personal(session: Session, claims: Claims, now: datetime) -> Verified
                     jti=claims.jti, expires_at=claims.expires_at)
 
 
-# The hot path of every door and gate, in one round trip on PostgreSQL: look up the holder,
-# consume the token id (a concurrent consumer waits on the primary key, then finds the row)
-# and record the scan with its outcome. Data-modifying CTEs always run, and see each other's
-# RETURNING rows; the subject's absence stops the consumption.
+# The hot path of every door and gate, in one round trip on PostgreSQL: look up the holder
+# (with the two facts a scanner may be shown of a person: name and real-name level, which
+# ``qr.holders`` masks), consume the token id (a concurrent consumer waits on the primary
+# key, then finds the row) and record the scan with its outcome. Data-modifying CTEs always
+# run, and see each other's RETURNING rows; the subject's absence stops the consumption.
 _PERSONAL_PG = """
-WITH s AS (SELECT holder_type, holder_id FROM qr_subjects WHERE sub = :sub),
+WITH s AS (SELECT q.holder_type, q.holder_id, p.name AS holder_name, p.real_name_level AS holder_level
+           FROM qr_subjects q LEFT JOIN persons p ON q.holder_type = 'person' AND p.id = q.holder_id
+           WHERE q.sub = :sub),
 u AS (INSERT INTO qr_used_jti (jti, used_at, expires_at)
       SELECT :jti, :now, :expires_at WHERE EXISTS (SELECT 1 FROM s)
       ON CONFLICT (jti) DO NOTHING RETURNING jti),
@@ -236,7 +242,7 @@ r AS (INSERT INTO qr_scans (at, token_kind, purpose, ref, scanner_kind, scanner_
              CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 'qr_revoked'
                   WHEN EXISTS (SELECT 1 FROM u) THEN 'accepted' ELSE 'qr_replayed' END
       RETURNING result)
-SELECT r.result, s.holder_type, s.holder_id{relax} FROM r LEFT JOIN s ON true
+SELECT r.result, s.holder_type, s.holder_id, s.holder_name, s.holder_level{relax} FROM r LEFT JOIN s ON true
 """
 _PERSONAL_PG_PARAMS = (
     sa.bindparam("sub", type_=sa.String), sa.bindparam("jti", type_=sa.String),
@@ -244,25 +250,33 @@ _PERSONAL_PG_PARAMS = (
     sa.bindparam("purpose", type_=sa.String), sa.bindparam("ref", type_=sa.String),
     sa.bindparam("scanner_kind", type_=sa.String), sa.bindparam("scanner_id", type_=sa.BigInteger),
 )
-_PERSONAL_PG_STMTS = {
-    relaxed: sa.text(_PERSONAL_PG.format(relax=f", {_RELAX} AS relaxed" if relaxed else "")).bindparams(
-        *_PERSONAL_PG_PARAMS)
-    for relaxed in (False, True)
-}
+_PERSONAL_PG_STMTS: dict[bool, sa.TextClause] = {}
+
+
+def _personal_pg_statement(relaxed: bool) -> sa.TextClause:
+    stmt = _PERSONAL_PG_STMTS.get(relaxed)
+    if stmt is None:
+        from auth.models import Person  # the name column's type decrypts it
+
+        stmt = _PERSONAL_PG_STMTS[relaxed] = (
+            sa.text(_PERSONAL_PG.format(relax=f", {_RELAX} AS relaxed" if relaxed else ""))
+            .bindparams(*_PERSONAL_PG_PARAMS).columns(holder_name=Person.name.type))
+    return stmt
 
 
 def _admit_personal_pg(session: Session, claims: Claims, now: datetime, scanner: Scanner, *,
                        relaxed: bool) -> Verified:
     session.flush()  # a subject added in this session must be visible to the statement below
-    row = session.connection().execute(_PERSONAL_PG_STMTS[relaxed], {
+    row = session.connection().execute(_personal_pg_statement(relaxed), {
         "sub": claims.sub, "jti": claims.jti, "now": now, "expires_at": claims.expires_at, "purpose": claims.pur,
         "ref": claims.ref, "scanner_kind": scanner.kind, "scanner_id": scanner.id,
     }).one()
     if row.result != "accepted":
         raise QrError(row.result, claims=claims, recorded=True)
+    facts = (row.holder_name, row.holder_level) if row.holder_level is not None else None
     return Verified(kind="personal", purpose=claims.pur, ref=claims.ref, sub=claims.sub,
                     holder=Holder(row.holder_type, row.holder_id), pass_id=None,
-                    jti=claims.jti, expires_at=claims.expires_at)
+                    jti=claims.jti, expires_at=claims.expires_at, holder_facts=facts)
 
 
 def _admit_pass(session: Session, claims: Claims, now: datetime) -> Verified:

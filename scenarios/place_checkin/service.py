@@ -269,7 +269,7 @@ def check_in_by_sentinel(session: Session, *, clock: Clock, principal: Principal
     if result.holder is None or result.holder.type != "person":
         raise ApiError("not_found")
     row = _record(session, place=place, person_id=result.holder.id, via="sentinel", now=clock.now())
-    return CheckinResult(row, place, holder_view(session, result.holder))
+    return CheckinResult(row, place, holder_view(session, result.holder, result.holder_facts))
 
 
 def history_of(person_id: int) -> sa.Select:
