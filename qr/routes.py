@@ -20,7 +20,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, Schema, fields
-from app.db import get_session, writes
+from app.db import get_session, single_statements, writes
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident
@@ -99,6 +99,7 @@ def _issue_for_caller() -> IssuedCode:
 
 @qr_blp.route("/personal")
 class PersonalCode(MethodView):
+    @single_statements
     @require_resident
     @rate_limit("qr_personal", shared=True)
     @qr_blp.response(200, PersonalCodeSchema)
@@ -181,6 +182,7 @@ def verified_answer(session, result: Verified) -> dict:
 
 @qr_blp.route("/verify")
 class VerifyCode(MethodView):
+    @single_statements
     @exempt
     @idempotent
     @qr_blp.doc(security=[{"deviceBasic": []}, {"bearerAuth": []}])

@@ -48,11 +48,11 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path):
 def test_get_views_that_write_get_a_write_session(app):
     """On SQLite a read transaction cannot be upgraded under concurrency: GETs that write
     (drawing a fresh personal code) are marked ``@writes`` and begin IMMEDIATE."""
-    from app.db import _request_writes
+    from app.db import _request_writes, _view_target
 
     cases = [("GET", "/api/v1/qr/personal/image", True), ("GET", "/healthz", False),
              ("GET", "/api/v1/communities", False), ("POST", "/api/v1/qr/personal", True),
              ("GET", "/api/v1/place-checkin/places", True)]
     for method, path, expected in cases:
         with app.test_request_context(path, method=method):
-            assert _request_writes() is expected, (method, path)
+            assert _request_writes(_view_target()) is expected, (method, path)

@@ -1,0 +1,69 @@
+"""The scan hot path on a real database (commits between connections), on SQLite and
+PostgreSQL. On PostgreSQL ``POST /api/v1/qr/personal`` and ``POST /api/v1/qr/verify`` run
+in autocommit (``app.db.single_statements``): each of their statements stands alone, so
+what they write must be committed the moment the answer leaves, and a rejected scan is
+kept like an accepted one."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import has_request_context
+from sqlalchemy import event
+
+from auth.devices import create_device
+from auth.models import Account, Person
+from auth.organisations import Organisation
+from qr.keys import init_keys
+from qr.models import QrScan, QrSubject, QrUsedJti
+from tests.factories import basic, bearer, token_for
+from tests.qr_support import make_keyring
+
+
+def test_personal_code_and_scans_are_committed_as_they_answer(_app, committed_db, clock, settings):
+    keyring = make_keyring(settings, committed_db, clock)
+    with committed_db.transaction() as s:
+        init_keys(s, kek=keyring._kek, clock=clock)
+        org = s.scalar(sa.select(Organisation).order_by(Organisation.id).limit(1))
+        device, secret = create_device(s, org=org, kind="sentinel", name="门口哨兵")
+        person = Person(real_name_level="none")
+        s.add(person)
+        s.flush()
+        account = Account(kind="dev", openid="committed-qr-1", person_id=person.id, status="active")
+        s.add(account)
+        s.flush()
+        with _app.app_context():
+            token = token_for(s, clock, account)
+        device_headers = basic(device.uid, secret)
+    keyring.reload()
+    _app.extensions["qr_keyring"] = keyring
+    levels: list[str | None] = []
+
+    def seen(conn, *_args):
+        if has_request_context():  # the requests' statements, not this test's own reads
+            levels.append(conn.get_execution_options().get("isolation_level"))
+
+    engine = committed_db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        client = _app.test_client()
+        issued = client.post("/api/v1/qr/personal", headers=bearer(token))
+        assert issued.status_code == 200, issued.get_json()
+        code = issued.get_json()["token"]
+        with committed_db.transaction(write=False) as s:  # another connection sees it at once
+            assert s.scalar(sa.select(sa.func.count()).select_from(QrSubject)) == 1
+        first = client.post("/api/v1/qr/verify", json={"token": code}, headers=device_headers)
+        again = client.post("/api/v1/qr/verify", json={"token": code}, headers=device_headers)
+        broken = client.post("/api/v1/qr/verify", json={"token": code[:-3]}, headers=device_headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        _app.extensions.pop("qr_keyring", None)
+    assert first.status_code == 200 and first.get_json()["holder"]["real_name_level"] == "none"
+    assert again.status_code == 409 and again.get_json()["code"] == "qr_replayed"
+    assert broken.status_code == 422 and broken.get_json()["code"] in {"qr_invalid_signature", "qr_malformed"}
+    with committed_db.transaction(write=False) as s:
+        results = sorted(s.scalars(sa.select(QrScan.result)))
+        assert results == sorted(["accepted", "qr_replayed", broken.get_json()["code"]])
+        assert s.scalar(sa.select(sa.func.count()).select_from(QrUsedJti)) == 1
+    if committed_db.dialect == "postgresql":
+        assert levels and set(levels) == {"AUTOCOMMIT"}, levels
+    else:
+        assert "AUTOCOMMIT" not in levels
