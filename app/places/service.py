@@ -50,6 +50,19 @@ def managing_organisation(session: Session, community: Community, on: date) -> O
     return community.fallback_owner
 
 
+def managing_org_id(on: date) -> sa.ColumnElement[int]:
+    """``managing_organisation``'s id as an SQL expression on ``Community`` (correlated), so a
+    caller reads a community's owner in the query that finds the community."""
+    company = (
+        sa.select(ManagementAssignment.company_id)
+        .where(ManagementAssignment.community_id == Community.id, _covering(on))
+        .order_by(ManagementAssignment.valid_from.desc(), ManagementAssignment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(company, Community.fallback_owner_id)
+
+
 def managing_organisations(session: Session, communities: Iterable[Community], on: date) -> dict[int, Organisation]:
     """``{community id: managing organisation}`` for many communities in two queries."""
     communities = list(communities)
