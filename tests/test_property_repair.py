@@ -308,3 +308,29 @@ def test_demo_data_loads_twice_without_change(app, db, clock):
         assert counts(s) == first
     assert {"submitted", "acknowledged", "assigned", "in_progress", "resolved", "closed"} <= set(statuses)
     assert escalated >= 1 and rated >= 2 and orgs >= 3
+
+
+def test_the_answer_of_create_is_the_ticket_as_read_back(client, wf, session):
+    """The 201 is built from what create has in hand (no re-read): it must be what a GET gives,
+    with photos, a duplicate hint, the owner's names and the place, for the reporter."""
+    from app.storage.models import Upload
+
+    for public_id in ("alice-photo-000000002", "alice-photo-000000003"):
+        session.add(Upload(public_id=public_id, owner_account_id=wf.id("alice"), sha256="a" * 64,
+                           content_type="image/jpeg", width=10, height=10, bytes=100, thumb_sha256="b" * 64,
+                           thumb_content_type="image/jpeg", created_at=wf.clock.now()))
+    session.commit()
+    first = report(client, wf, "alice")
+    created = report(client, wf, "alice2", details={"public_area": True},
+                     photos=["alice-photo-000000003", "alice-photo-000000002"], expect=422)
+    assert created["code"] == "validation_error"  # alice2 may not attach alice's photos
+    created = report(client, wf, "alice", photos=["alice-photo-000000003", "alice-photo-000000002"])
+    assert created["possible_duplicates"] == [{"id": first["id"], "number": first["number"]}]
+    assert [p["id"] for p in created["photos"]] == ["alice-photo-000000003", "alice-photo-000000002"]
+    read = get(client, wf, "alice", f"tickets/{created['id']}")
+    assert {k: v for k, v in created.items() if k != "possible_duplicates"} == read
+    others = [("alice", first), ("bob", report(client, wf, "bob")),
+              ("alice2", report(client, wf, "alice2", residence_id=wf.residences["alice2"].id))]
+    for who, answer in others:
+        assert {k: v for k, v in answer.items() if k != "possible_duplicates"} == get(
+            client, wf, who, f"tickets/{answer['id']}")

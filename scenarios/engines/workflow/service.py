@@ -43,7 +43,7 @@ from auth.organisations import Organisation
 from auth.permissions import reach
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications as notify
-from scenarios.engines.workflow.config import WorkflowConfig, config_for
+from scenarios.engines.workflow.config import Placement, WorkflowConfig, config_for
 from scenarios.engines.workflow.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -78,8 +78,15 @@ class Access:
 
 @dataclass
 class Created:
+    """A new ticket and what its answer shows, all in hand: its trail (``events``, in order),
+    its report photos as (stage, upload), and the placement (whose ``loaded`` rows the
+    presenter finds in the session), so the answer needs no query."""
+
     ticket: Ticket
     possible_duplicates: list[dict[str, Any]]
+    events: list[TicketEvent] = field(default_factory=list)
+    photos: list[tuple[str, Upload]] = field(default_factory=list)
+    placement: Placement | None = None
 
 
 # ---------------------------------------------------------------- locking and access
@@ -374,12 +381,15 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     duplicates = find_duplicates(session, config=config, ticket=ticket)
     notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
                 recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
+    events = [event]
     if config.route is not None and ticket.moderation_state == "visible":
         from scenarios.engines.workflow.routing import route_ticket
 
-        route_ticket(session, clock=clock, config=config, ticket=ticket)
+        routed = route_ticket(session, clock=clock, config=config, ticket=ticket)
+        if routed is not None:
+            events.append(routed)
     session.flush()
-    return Created(ticket, duplicates)
+    return Created(ticket, duplicates, events=events, photos=[("report", u) for u in uploads], placement=placement)
 
 
 def find_duplicates(session: Session, *, config: WorkflowConfig, ticket: Ticket) -> list[dict[str, Any]]:
