@@ -334,3 +334,18 @@ def test_the_answer_of_create_is_the_ticket_as_read_back(client, wf, session):
     for who, answer in others:
         assert {k: v for k, v in answer.items() if k != "possible_duplicates"} == get(
             client, wf, who, f"tickets/{answer['id']}")
+
+
+def test_the_number_is_the_day_and_the_id_on_at_least_six_digits(client, wf, session):
+    first = report(client, wf)
+    assert first["number"] == f"BX20261102{first['id']:06d}"
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite numbers in Python (the f-string above); PostgreSQL in the INSERT itself
+    seq = "pg_get_serial_sequence('wf_tickets', 'id')"
+    session.execute(sa.text(f"SELECT setval({seq}, 1234566)"))  # sequences ignore rollbacks: put it back below
+    try:
+        big = report(client, wf)
+    finally:
+        session.execute(sa.text(f"SELECT setval({seq}, {first['id']})"))
+    assert (big["id"], big["number"]) == (1234567, "BX202611021234567")
+    assert ticket_row(session, big["id"]).number == "BX202611021234567"

@@ -44,6 +44,7 @@ from auth.permissions import reach
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import Placement, WorkflowConfig, config_for
+from scenarios.engines.workflow.filing import file_ticket
 from scenarios.engines.workflow.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -270,16 +271,24 @@ def _touch(ticket: Ticket, now: datetime) -> None:
 # ---------------------------------------------------------------- events and photos
 
 
-def add_event(session: Session, ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
+def new_event(ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
               from_status: str | None = None, to_status: str | None = None, note: str | None = None,
               data: dict[str, Any] | None = None) -> TicketEvent:
+    """An event of ``ticket`` (not added to the session)."""
     kind = principal.kind if principal is not None and principal.kind in ("resident", "staff") else "system"
-    event = TicketEvent(
+    return TicketEvent(
         ticket_id=ticket.id, at=at, actor_kind=kind,
         actor_account_id=principal.account_id if principal is not None else None,
         actor_org_id=principal.org_id if principal is not None and principal.is_staff else None,
         action=action, from_status=from_status, to_status=to_status, note=note, data=data or {},
     )
+
+
+def add_event(session: Session, ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
+              from_status: str | None = None, to_status: str | None = None, note: str | None = None,
+              data: dict[str, Any] | None = None) -> TicketEvent:
+    event = new_event(ticket, principal, action, at=at, from_status=from_status, to_status=to_status, note=note,
+                      data=data)
     session.add(event)
     session.flush()
     return event
@@ -367,17 +376,23 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
         resolution_due_at=resolution_due, due_at=response_due, escalation_level=0, reopen_count=0,
         response_breached=False, resolution_breached=False, version=1, created_at=now, updated_at=now,
     )
-    session.add(ticket)
-    session.flush()
-    ticket.number = f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}{ticket.id:06d}"
-    event = add_event(session, ticket, principal, "create", at=now, to_status="submitted")
+    event = new_event(ticket, principal, "create", at=now, to_status="submitted")
+    timers = _response_timers(ticket, cal) + _resolution_timers(ticket)
+    number_head = f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}"
+    if not file_ticket(session, ticket, event, timers, number_head=number_head, subject_type=SUBJECT):
+        session.add(ticket)  # not PostgreSQL: the same rows through the ORM
+        session.flush()
+        ticket.number = f"{number_head}{ticket.id:06d}"
+        event.ticket_id = ticket.id
+        session.add(event)
+        session.flush()
+        _schedule(session, ticket, timers)
     uploads = _attach(session, ticket, public_ids=data.get("photos"), principal=principal, stage="report",
                       event=event, config=config, now=now)
     if config.moderated:
         from scenarios.engines.workflow.routing import moderate
 
         moderate(session, clock=clock, ticket=ticket, text=text, uploads=uploads)
-    _schedule(session, ticket, _response_timers(ticket, cal) + _resolution_timers(ticket))
     duplicates = find_duplicates(session, config=config, ticket=ticket)
     notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
                 recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
