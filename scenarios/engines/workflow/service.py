@@ -44,7 +44,7 @@ from auth.permissions import reach
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import Placement, WorkflowConfig, config_for
-from scenarios.engines.workflow.filing import file_ticket
+from scenarios.engines.workflow.filing import file_ticket, tell_org_staff
 from scenarios.engines.workflow.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -394,8 +394,10 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
 
         moderate(session, clock=clock, ticket=ticket, text=text, uploads=uploads)
     duplicates = find_duplicates(session, config=config, ticket=ticket)
-    notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
-                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
+    if not tell_org_staff(session, clock, ticket, key="created", template="wf.ticket_created",
+                          roles=config.manager_roles, config=config):  # PostgreSQL: one statement
+        notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
+                    recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
     events = [event]
     if config.route is not None and ticket.moderation_state == "visible":
         from scenarios.engines.workflow.routing import route_ticket
