@@ -54,7 +54,7 @@ from scenarios.engines.workflow.models import (
     TicketEvent,
     TicketPhoto,
 )
-from scenarios.engines.workflow.policies import effective_policy
+from scenarios.engines.workflow.policies import new_ticket_terms
 from scenarios.engines.workflow.sla import Calendar, calendar_for
 from scenarios.engines.workflow.transitions import ASSIGNEE, DISPATCHER, REPORTER, Transition
 
@@ -359,8 +359,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     if placement.details:
         details = {**details, **placement.details}
     now = clock.now()
-    policy = effective_policy(session, config=config, category=category, now=now)
-    cal = calendar_for(session, policy)
+    policy, cal = new_ticket_terms(session, config=config, category=category, now=now)
     response_due = cal.add(now, policy.response_minutes * 60)
     resolution_due = cal.add(now, policy.resolution_minutes * 60) if policy.resolution_minutes else None
     ticket = Ticket(
