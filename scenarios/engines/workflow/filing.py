@@ -9,7 +9,7 @@ busiest scenario, so on PostgreSQL one statement does it with data-modifying CTE
     WITH n AS (SELECT nextval(<the ticket id sequence>) AS id),
          t AS (INSERT INTO wf_tickets (id, number, …) SELECT n.id, <head> || lpad(n.id…), … FROM n),
          e AS (INSERT INTO wf_ticket_events (ticket_id, …) SELECT n.id, … FROM n RETURNING id, ticket_id),
-         m AS (INSERT INTO timers (…) SELECT … FROM n UNION ALL …)
+         m AS (INSERT INTO timers (…) SELECT … FROM n, json_to_recordset(<the timers>) …)
     SELECT e.ticket_id, e.id FROM e
 
 (foreign keys are checked at the end of the statement, so the event may name the ticket the
@@ -46,50 +46,57 @@ from scenarios.engines.workflow.models import Ticket, TicketEvent
 _T, _E, _M = Ticket.__table__, TicketEvent.__table__, Timer.__table__
 _TICKET_COLUMNS = [c for c in _T.c if c.key not in ("id", "number")]
 _EVENT_COLUMNS = [c for c in _E.c if c.key not in ("id", "ticket_id")]
-_TIMER_FIELDS = ("kind", "level", "due_at")
-_STATEMENTS: dict[int, sa.Select] = {}
+_STATEMENTS: dict[tuple[tuple[str, ...], tuple[str, ...]], sa.Select] = {}
 
 
-def _statement(timer_count: int) -> sa.Select:
-    """Built once per number of timers (parameters named ``t_<column>``, ``e_<column>``,
-    ``m<i>_<field>``); SQLAlchemy caches its compiled form."""
-    if timer_count in _STATEMENTS:
-        return _STATEMENTS[timer_count]
+def _statement(ticket_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> sa.Select:
+    """The statement inserting these (non-null) columns, built once per set (parameters named
+    ``t_<column>``, ``e_<column>``; the timers as one JSON list). Few parameters and no nulls
+    keep it short enough for psycopg to cache its conversion and prepare it."""
+    key = (ticket_columns, event_columns)
+    if key in _STATEMENTS:
+        return _STATEMENTS[key]
     n = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(_T.name, "id")).label("id")).cte("n")
     digits = sa.cast(n.c.id, sa.String)
     number = sa.bindparam("number_head", type_=sa.String) + sa.func.lpad(
         digits, sa.func.greatest(6, sa.func.length(digits)), "0")  # f"{id:06d}": never cut
     ticket = _T.insert().from_select(
-        ["id", "number", *(c.key for c in _TICKET_COLUMNS)],
-        sa.select(n.c.id, number, *(sa.bindparam(f"t_{c.key}", type_=c.type) for c in _TICKET_COLUMNS)),
+        ["id", "number", *ticket_columns],
+        sa.select(n.c.id, number, *(sa.bindparam(f"t_{k}", type_=_T.c[k].type) for k in ticket_columns)),
+        include_defaults=False,
     ).cte("t")
     event = _E.insert().from_select(
-        ["ticket_id", *(c.key for c in _EVENT_COLUMNS)],
-        sa.select(n.c.id, *(sa.bindparam(f"e_{c.key}", type_=c.type) for c in _EVENT_COLUMNS)),
+        ["ticket_id", *event_columns],
+        sa.select(n.c.id, *(sa.bindparam(f"e_{k}", type_=_E.c[k].type) for k in event_columns)),
+        include_defaults=False,
     ).returning(_E.c.id, _E.c.ticket_id).cte("e")
-    ctes: list[Any] = [ticket]
-    if timer_count:
-        rows = [sa.select(sa.bindparam("m_subject_type", type_=sa.String), digits, *(
-            sa.bindparam(f"m{i}_{f}", type_=_M.c[f].type) for f in _TIMER_FIELDS),
-            sa.literal("pending"), sa.literal(0), sa.bindparam("m_created_at", type_=_M.c.created_at.type))
-            for i in range(timer_count)]
-        ctes.append(_M.insert().from_select(
-            ["subject_type", "subject_id", *_TIMER_FIELDS, "state", "attempts", "created_at"],
-            sa.union_all(*rows) if len(rows) > 1 else rows[0]).cte("m"))
-    stmt = sa.select(event.c.ticket_id, event.c.id).add_cte(*ctes)
-    _STATEMENTS[timer_count] = stmt
+    due = sa.func.json_to_recordset(sa.bindparam("timers", type_=sa.JSON)).table_valued(
+        sa.column("kind", sa.String), sa.column("level", sa.Integer), sa.column("due_at", sa.DateTime(timezone=True)),
+    ).render_derived("due", with_types=True)
+    timers = _M.insert().from_select(
+        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
+        sa.select(sa.bindparam("subject_type", type_=sa.String), digits, due.c.kind, due.c.level, due.c.due_at,
+                  sa.literal_column("'pending'"), sa.literal_column("0"),
+                  sa.bindparam("created_at", type_=_M.c.created_at.type)).select_from(n).join(due, sa.true()),
+        include_defaults=False,
+    ).cte("m")
+    stmt = sa.select(event.c.ticket_id, event.c.id).add_cte(ticket, timers)
+    _STATEMENTS[key] = stmt
     return stmt
 
 
 def _values(obj: Any, columns: list[sa.Column], prefix: str) -> dict[str, Any]:
-    """The object's column values; a column left unset must have no default (it gets NULL)."""
+    """The object's non-null column values; a column left unset must have no default (it is
+    NULL, and so is the attribute)."""
     out = {}
     for c in columns:
         if c.key not in obj.__dict__:
             if c.default is not None or c.server_default is not None:
                 raise ValueError(f"{type(obj).__name__}.{c.key} has a default: set it before filing")
             setattr(obj, c.key, None)
-        out[f"{prefix}{c.key}"] = getattr(obj, c.key)
+        value = getattr(obj, c.key)
+        if value is not None:
+            out[f"{prefix}{c.key}"] = value
     return out
 
 
@@ -106,11 +113,13 @@ def file_ticket(session: Session, ticket: Ticket, event: TicketEvent, timers: li
     False (nothing done) when the database is not PostgreSQL."""
     if session.get_bind().dialect.name != "postgresql":
         return False
-    params = {"number_head": number_head, "m_created_at": utcnow(), "m_subject_type": subject_type,
-              **_values(ticket, _TICKET_COLUMNS, "t_"), **_values(event, _EVENT_COLUMNS, "e_")}
-    for i, timer in enumerate(timers):
-        params.update({f"m{i}_{f}": v for f, v in zip(_TIMER_FIELDS, timer, strict=True)})
-    ticket_id, event_id = session.execute(_statement(len(timers)), params).one()
+    ticket_values, event_values = _values(ticket, _TICKET_COLUMNS, "t_"), _values(event, _EVENT_COLUMNS, "e_")
+    stmt = _statement(tuple(k[2:] for k in ticket_values), tuple(k[2:] for k in event_values))
+    ticket_id, event_id = session.execute(stmt, {
+        **ticket_values, **event_values, "number_head": number_head, "subject_type": subject_type,
+        "created_at": utcnow(),
+        "timers": [{"kind": k, "level": level, "due_at": due.isoformat()} for k, level, due in timers],
+    }).one()
     ticket.id, ticket.number = ticket_id, f"{number_head}{ticket_id:06d}"
     event.id, event.ticket_id = event_id, ticket_id
     _attach(session, ticket)
