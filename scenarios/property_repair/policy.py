@@ -21,22 +21,26 @@ from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.engines.workflow.config import Placement
 
+_RESIDENCES: list[sa.Select] = []
+
 
 def _residences(session: Session, person_id: int, on: date) -> list[tuple[Residence, Community, Building | None,
                                                                         Organisation]]:
     """The person's verified residences in a community current on ``on`` (``active_residences``),
     each with its community, building and the community's managing organisation that day:
-    one query (the permission check stays a live read)."""
-    stmt = (
-        sa.select(Residence, Community, Building, Organisation)
-        .join(Community, Community.id == Residence.community_id)
-        .outerjoin(Building, Building.id == Residence.building_id)
-        .join(Organisation, Organisation.id == managing_org_id(on))
-        .where(Residence.person_id == person_id, Residence.status == "verified", Residence.valid_from <= on,
-               sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= on))
-        .order_by(Residence.id)
-    )
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+    one query (the permission check stays a live read), its statement built once."""
+    if not _RESIDENCES:
+        day = sa.bindparam("on", type_=sa.Date)
+        _RESIDENCES.append(
+            sa.select(Residence, Community, Building, Organisation)
+            .join(Community, Community.id == Residence.community_id)
+            .outerjoin(Building, Building.id == Residence.building_id)
+            .join(Organisation, Organisation.id == managing_org_id(day))
+            .where(Residence.person_id == sa.bindparam("person_id"), Residence.status == "verified",
+                   Residence.valid_from <= day, sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= day))
+            .order_by(Residence.id)
+        )
+    return [tuple(row) for row in session.execute(_RESIDENCES[0], {"person_id": person_id, "on": on})]  # type: ignore[misc]
 
 
 def locate(session: Session, *, clock: Clock, principal: Principal, data: dict[str, Any]) -> Placement:
