@@ -347,3 +347,11 @@ def test_demo_data_loads_twice_without_change(app, db, clock):
     assert {"submitted", "acknowledged", "resolved", "closed"} <= statuses
     assert {r.moderation_state for r in rows} >= {"visible", "pending"}
     assert len({r.org_id for r in rows}) >= 4  # 城运中心, bureaus and towns
+
+
+def test_the_answer_of_create_is_the_ticket_as_read_back(client, city):
+    """A report waiting for review (its photo): the 201 is what a GET gives."""
+    for body in (file(client, city), file(client, city, location=NEAR_SHANYANG, category="绿化",
+                                           text="行道树倒伏")):
+        read = get(client, city, "alice", f"{BASE}/tickets/{body['id']}")
+        assert {k: v for k, v in body.items() if k != "possible_duplicates"} == read

@@ -308,3 +308,44 @@ def test_demo_data_loads_twice_without_change(app, db, clock):
         assert counts(s) == first
     assert {"submitted", "acknowledged", "assigned", "in_progress", "resolved", "closed"} <= set(statuses)
     assert escalated >= 1 and rated >= 2 and orgs >= 3
+
+
+def test_the_answer_of_create_is_the_ticket_as_read_back(client, wf, session):
+    """The 201 is built from what create has in hand (no re-read): it must be what a GET gives,
+    with photos, a duplicate hint, the owner's names and the place, for the reporter."""
+    from app.storage.models import Upload
+
+    for public_id in ("alice-photo-000000002", "alice-photo-000000003"):
+        session.add(Upload(public_id=public_id, owner_account_id=wf.id("alice"), sha256="a" * 64,
+                           content_type="image/jpeg", width=10, height=10, bytes=100, thumb_sha256="b" * 64,
+                           thumb_content_type="image/jpeg", created_at=wf.clock.now()))
+    session.commit()
+    first = report(client, wf, "alice")
+    created = report(client, wf, "alice2", details={"public_area": True},
+                     photos=["alice-photo-000000003", "alice-photo-000000002"], expect=422)
+    assert created["code"] == "validation_error"  # alice2 may not attach alice's photos
+    created = report(client, wf, "alice", photos=["alice-photo-000000003", "alice-photo-000000002"])
+    assert created["possible_duplicates"] == [{"id": first["id"], "number": first["number"]}]
+    assert [p["id"] for p in created["photos"]] == ["alice-photo-000000003", "alice-photo-000000002"]
+    read = get(client, wf, "alice", f"tickets/{created['id']}")
+    assert {k: v for k, v in created.items() if k != "possible_duplicates"} == read
+    others = [("alice", first), ("bob", report(client, wf, "bob")),
+              ("alice2", report(client, wf, "alice2", residence_id=wf.residences["alice2"].id))]
+    for who, answer in others:
+        assert {k: v for k, v in answer.items() if k != "possible_duplicates"} == get(
+            client, wf, who, f"tickets/{answer['id']}")
+
+
+def test_the_number_is_the_day_and_the_id_on_at_least_six_digits(client, wf, session):
+    first = report(client, wf)
+    assert first["number"] == f"BX20261102{first['id']:06d}"
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite numbers in Python (the f-string above); PostgreSQL in the INSERT itself
+    seq = "pg_get_serial_sequence('wf_tickets', 'id')"
+    session.execute(sa.text(f"SELECT setval({seq}, 1234566)"))  # sequences ignore rollbacks: put it back below
+    try:
+        big = report(client, wf)
+    finally:
+        session.execute(sa.text(f"SELECT setval({seq}, {first['id']})"))
+    assert (big["id"], big["number"]) == (1234567, "BX202611021234567")
+    assert ticket_row(session, big["id"]).number == "BX202611021234567"

@@ -231,3 +231,77 @@ def test_cli_set_policy(app, wf, session):
     assert runner.invoke(args=["sla", "set-policy", "--scenario", "nope", "--response-minutes", "1"]).exit_code != 0
     listed = runner.invoke(args=["sla", "list"])
     assert "property-repair\t电梯\t15\t240\t24x7" in listed.output
+
+
+@pytest.fixture
+def sla_cache():
+    """The process's cache of new tickets' terms switched on (as in production), on a clock the
+    test moves: ``sla_cache["t"]`` seconds."""
+    import time
+
+    from scenarios.engines.workflow.policies import CACHE
+
+    moment = {"t": 0.0}
+    CACHE.ttl, CACHE.now = 30.0, lambda: moment["t"]
+    CACHE.invalidate()
+    yield moment
+    CACHE.ttl, CACHE.now = 0.0, time.monotonic
+    CACHE.invalidate()  # the test's rows are rolled back
+
+
+def _put_policy(client, wf, **body) -> dict:
+    resp = client.put(POLICIES, json={"scenario": "property-repair", **body}, headers=wf.token("admin"))
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def test_with_the_cache_a_policy_set_here_applies_to_the_next_ticket(client, wf, sla_cache):
+    first = _put_policy(client, wf, response_minutes=40)
+    assert report(client, wf)["sla"]["policy_id"] == first["id"]
+    assert report(client, wf, "alice2")["sla"]["policy_id"] == first["id"]  # now kept
+    category = _put_policy(client, wf, category="水电", response_minutes=12)
+    after = report(client, wf)
+    assert (after["sla"]["policy_id"], after["sla"]["response_minutes"]) == (category["id"], 12)
+    assert report(client, wf, category="门窗")["sla"]["policy_id"] == first["id"]
+
+
+def test_with_the_cache_a_change_from_another_process_applies_within_the_ttl(client, wf, session, clock,
+                                                                            sla_cache):
+    first = _put_policy(client, wf, response_minutes=40)
+    assert report(client, wf)["sla"]["response_minutes"] == 40
+    # Another process (``flask sla set-policy``, another worker) changes it: not seen here...
+    session.execute(sa.update(SlaPolicy).where(SlaPolicy.id == first["id"]).values(active=False))
+    other = SlaPolicy(scenario="property-repair", category=None, response_minutes=20, resolution_minutes=None,
+                      calendar="24x7", active=True, created_at=clock.now())
+    session.add(other)
+    session.commit()
+    sla_cache["t"] = 29.0
+    assert report(client, wf)["sla"]["policy_id"] == first["id"]
+    # ...until the kept terms are SLA_CACHE_SECONDS old.
+    sla_cache["t"] = 30.0
+    assert report(client, wf)["sla"]["policy_id"] == other.id
+
+
+def test_with_the_cache_new_calendar_days_apply_to_the_next_ticket(client, wf, session, sla_cache):
+    _put_policy(client, wf, response_minutes=60, calendar="business")
+    assert report(client, wf)["sla"]["response_due_at"] == "2026-11-02T10:00:00+08:00"  # Monday 09:00
+    assert load_calendar_days(session, [{"day": cst(2026, 11, 2, 0, 0).date(), "kind": "holiday",
+                                         "name": "测试假日"}]) == 1
+    session.commit()
+    assert report(client, wf)["sla"]["response_due_at"] == "2026-11-03T10:00:00+08:00"
+
+
+def test_the_cache_setting():
+    from app.config import Settings
+    from scenarios.engines.workflow.policies import CACHE, configure
+
+    try:
+        configure(Settings(app_env="production", extra={}))
+        assert CACHE.ttl == 30
+        configure(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "5"}))
+        assert CACHE.ttl == 5
+        with pytest.raises(ValueError, match="SLA_CACHE_SECONDS"):
+            configure(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "soon"}))
+    finally:
+        configure(Settings(app_env="test", extra={}))
+    assert CACHE.ttl == 0

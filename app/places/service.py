@@ -23,7 +23,7 @@ def local_date(clock: Clock) -> date:
     return clock.now().astimezone(fields.CST).date()
 
 
-def _covering(on: date) -> sa.ColumnElement[bool]:
+def _covering(on: date | sa.BindParameter[date]) -> sa.ColumnElement[bool]:
     return sa.and_(
         ManagementAssignment.valid_from <= on,
         sa.or_(ManagementAssignment.valid_to.is_(None), ManagementAssignment.valid_to > on),
@@ -48,6 +48,20 @@ def managing_organisation(session: Session, community: Community, on: date) -> O
     if assignment is not None:
         return assignment.company
     return community.fallback_owner
+
+
+def managing_org_id(on: date | sa.BindParameter[date]) -> sa.ColumnElement[int]:
+    """``managing_organisation``'s id as an SQL expression on ``Community`` (correlated), so a
+    caller reads a community's owner in the query that finds the community. ``on`` may be a
+    bound parameter (a statement built once)."""
+    company = (
+        sa.select(ManagementAssignment.company_id)
+        .where(ManagementAssignment.community_id == Community.id, _covering(on))
+        .order_by(ManagementAssignment.valid_from.desc(), ManagementAssignment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(company, Community.fallback_owner_id)
 
 
 def managing_organisations(session: Session, communities: Iterable[Community], on: date) -> dict[int, Organisation]:

@@ -38,6 +38,10 @@ class Placement:
     ticket goes, its staff keep seeing it and may transfer, reject or close it."""
     details: dict[str, Any] | None = None
     """Merged into the ticket's details: what ``locate`` resolved (a road's code and name…)."""
+    loaded: tuple[Any, ...] = ()
+    """Rows ``locate`` loaded that the answer shows (community, building…), held until the
+    answer is built so the presenter finds them in the session instead of reading them again
+    (the session keeps only weak references)."""
 
 
 Locate = Callable[..., Placement]

@@ -95,8 +95,9 @@ class Ticket(IdMixin, Base):
         sa.Index("ix_wf_tickets_queue", "org_id", "scenario", "is_open", "due_at", "id"),
         sa.Index("ix_wf_tickets_org_created", "org_id", "created_at"),
         sa.Index("ix_wf_tickets_reporter_created", "reporter_account_id", "created_at"),
-        # Duplicate hints: the latest open tickets of the same building and category.
-        sa.Index("ix_wf_tickets_building_category", "building_id", "category", "created_at"),
+        # Duplicate hints: the latest open tickets of the same building and category, read in
+        # index order (created_at, then id: the whole ORDER BY, so no plan sorts the building).
+        sa.Index("ix_wf_tickets_building_category", "building_id", "category", "created_at", "id"),
         sa.Index("ix_wf_tickets_scenario_lat", "scenario", "lat"),
         # A dispatching organisation's view (区城运中心: every report it routed, wherever it is now).
         sa.Index("ix_wf_tickets_dispatch_queue", "dispatch_org_id", "scenario", "is_open", "due_at", "id"),

@@ -4,10 +4,23 @@ A change never edits a row: it deactivates the active one and adds a new one, so
 keeps the policy (and due times) it was created under, and a change applies to tickets
 created after it. When a scenario has no row yet, its config's default becomes the first
 row on first use.
+
+Filing a ticket reads the effective policy and its calendar (``new_ticket_terms``). A web
+process may keep them for ``SLA_CACHE_SECONDS`` (30 by default; 0, the default under
+``APP_ENV=test`` and in processes that build no web app, reads them every time): a change made
+in this process (``set_policy``, ``sla.load_calendar_days``) applies to the next ticket at
+once; one made in another process (the other gunicorn workers, ``flask sla set-policy``)
+applies there within that many seconds. Only rows read from the database are kept, never a
+default created in the current (not yet committed) transaction.
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.errors import ApiError
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import CALENDARS, SlaPolicy
+from scenarios.engines.workflow.sla import Calendar, calendar_for
 
 
 def _active(session: Session, scenario: str, category: str | None) -> SlaPolicy | None:
@@ -24,12 +38,17 @@ def _active(session: Session, scenario: str, category: str | None) -> SlaPolicy 
                                                      SlaPolicy.active.is_(True)))
 
 
-def effective_policy(session: Session, *, config: WorkflowConfig, category: str, now: datetime) -> SlaPolicy:
-    """The active policy of ``category``, else the scenario's default (created from the config)."""
-    policy = session.scalars(
-        sa.select(SlaPolicy).where(SlaPolicy.scenario == config.slug, SlaPolicy.active.is_(True),
+def _active_for(session: Session, scenario: str, category: str) -> SlaPolicy | None:
+    """The active policy of ``category``, else the scenario's active default row."""
+    return session.scalars(
+        sa.select(SlaPolicy).where(SlaPolicy.scenario == scenario, SlaPolicy.active.is_(True),
                                    sa.or_(SlaPolicy.category == category, SlaPolicy.category.is_(None)))
         .order_by(SlaPolicy.category.is_(None)).limit(1)).first()  # the category's own first
+
+
+def effective_policy(session: Session, *, config: WorkflowConfig, category: str, now: datetime) -> SlaPolicy:
+    """The active policy of ``category``, else the scenario's default (created from the config)."""
+    policy = _active_for(session, config.slug, category)
     if policy is not None:
         return policy
     d = config.default_sla
@@ -44,6 +63,85 @@ def effective_policy(session: Session, *, config: WorkflowConfig, category: str,
         policy = _active(session, config.slug, None)
         assert policy is not None
     return policy
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a new ticket takes from its policy (a copy: it outlives the session that read it)."""
+
+    id: int
+    response_minutes: int
+    resolution_minutes: int | None
+    calendar: str
+    work_start_minute: int
+    work_end_minute: int
+
+    @classmethod
+    def of(cls, policy: SlaPolicy) -> Terms:
+        return cls(policy.id, policy.response_minutes, policy.resolution_minutes, policy.calendar,
+                   policy.work_start_minute, policy.work_end_minute)
+
+
+class TermsCache:
+    """(scenario, category) → (terms, calendar) for ``ttl`` seconds; off when ``ttl`` is 0."""
+
+    def __init__(self, ttl: float = 0.0, now: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.now = now
+        self.generation = 0
+        self._entries: dict[tuple[str, str], tuple[Terms, Calendar, float, int]] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget everything (after a change of policies or calendar days in this process)."""
+        with self._lock:
+            self.generation += 1
+            self._entries = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[Terms, Calendar] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[3] != self.generation or self.now() - entry[2] >= self.ttl:
+            return None
+        return entry[0], entry[1]
+
+    def put(self, key: tuple[str, str], terms: Terms, calendar: Calendar, generation: int) -> None:
+        with self._lock:
+            if generation == self.generation:  # nothing changed while it was read
+                self._entries[key] = (terms, calendar, self.now(), generation)
+
+
+CACHE = TermsCache()
+"""The process's cache; ``configure`` (from the settings, when the web app is built) turns it on."""
+
+
+def configure(settings: Any) -> None:
+    """``SLA_CACHE_SECONDS``: 30 by default, 0 (no cache) under ``APP_ENV=test``."""
+    default = "0" if getattr(settings, "app_env", "") == "test" else "30"
+    raw = settings.get("SLA_CACHE_SECONDS", default) or default
+    try:
+        CACHE.ttl = max(0.0, float(raw))
+    except ValueError:
+        raise ValueError(f"SLA_CACHE_SECONDS must be a number of seconds, not {raw!r}") from None
+    CACHE.invalidate()
+
+
+def new_ticket_terms(session: Session, *, config: WorkflowConfig, category: str,
+                     now: datetime) -> tuple[Terms, Calendar]:
+    """The effective policy of a new ticket of ``category`` and the calendar it counts in."""
+    key = (config.slug, category)
+    if CACHE.ttl > 0:
+        hit = CACHE.get(key)
+        if hit is not None:
+            return hit
+    generation = CACHE.generation
+    policy = _active_for(session, config.slug, category)
+    if policy is None:  # created now, in this transaction: not kept
+        policy = effective_policy(session, config=config, category=category, now=now)
+        return Terms.of(policy), calendar_for(session, policy)
+    terms, calendar = Terms.of(policy), calendar_for(session, policy)
+    if CACHE.ttl > 0:
+        CACHE.put(key, terms, calendar, generation)
+    return terms, calendar
 
 
 def set_policy(
@@ -81,6 +179,7 @@ def set_policy(
             session.add(policy)
     except IntegrityError as exc:  # a concurrent change won
         raise ApiError("conflict") from exc
+    CACHE.invalidate()
     return policy
 
 

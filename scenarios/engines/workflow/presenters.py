@@ -62,16 +62,21 @@ def summaries(session: Session, tickets: Sequence[Ticket], *, now: datetime) -> 
 
 
 def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, config: WorkflowConfig,
-         possible_duplicates: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+         possible_duplicates: list[dict[str, Any]] | None = None, events: Sequence[TicketEvent] | None = None,
+         photos: Sequence[tuple[str, Upload]] | None = None) -> dict[str, Any]:
+    """The full view. ``events`` (the whole trail, in order) and ``photos`` ((stage, upload)
+    in order) when the caller has them in hand (a ticket just created), else read here."""
     now = clock.now()
     out = summaries(session, [ticket], now=now)[0]
     staff_view = access.how != "reporter"
-    events = list(session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                  .order_by(TicketEvent.at, TicketEvent.id)))
+    if events is None:
+        events = list(session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                      .order_by(TicketEvent.at, TicketEvent.id)))
     event_orgs = _by_id(session, Organisation, {e.actor_org_id for e in events})
-    photos = session.execute(
-        sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
-        .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
+    if photos is None:
+        photos = session.execute(
+            sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
+            .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
     duplicate = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     dispatcher = session.get(Organisation, ticket.dispatch_org_id) if ticket.dispatch_org_id else None
     reporter = None

@@ -103,8 +103,10 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
                     description=f"{config.title_zh}: tickets ({slug}), on the workflow engine.")
 
     def show(ticket: Ticket, access: svc.Access, status: int = 200,
-             duplicates: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
-        body = full(get_session(), ticket, access, clock=_clock(), config=config, possible_duplicates=duplicates)
+             created: svc.Created | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
+        body = full(get_session(), ticket, access, clock=_clock(), config=config,
+                    possible_duplicates=created.possible_duplicates if created else None,
+                    events=created.events if created else None, photos=created.photos if created else None)
         return body, status, _etag(ticket)
 
     create_guard = require_auth if config.staff_reporter_roles else require_resident
@@ -130,7 +132,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
             principal = current_principal()
             created = svc.create(session, clock=_clock(), principal=principal, config=config, data=args)
             _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=created.ticket.id)
-            answer = show(created.ticket, access, 201, created.possible_duplicates)
+            answer = show(created.ticket, access, 201, created)
             session.commit()  # last: no transaction stays open (module docstring)
             return answer
 
@@ -357,6 +359,7 @@ def _require_district_admin() -> None:
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:
+    policies.configure(settings)  # SLA_CACHE_SECONDS: this process's cache of the terms of new tickets
     me = Blueprint("workflow-me", __name__, url_prefix="/api/v1/me",
                    description="The caller's tickets across every workflow scenario (服务生活圈).")
 

@@ -43,7 +43,8 @@ from auth.organisations import Organisation
 from auth.permissions import reach
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications as notify
-from scenarios.engines.workflow.config import WorkflowConfig, config_for
+from scenarios.engines.workflow.config import Placement, WorkflowConfig, config_for
+from scenarios.engines.workflow.filing import file_ticket, tell_org_staff
 from scenarios.engines.workflow.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -53,7 +54,7 @@ from scenarios.engines.workflow.models import (
     TicketEvent,
     TicketPhoto,
 )
-from scenarios.engines.workflow.policies import effective_policy
+from scenarios.engines.workflow.policies import new_ticket_terms
 from scenarios.engines.workflow.sla import Calendar, calendar_for
 from scenarios.engines.workflow.transitions import ASSIGNEE, DISPATCHER, REPORTER, Transition
 
@@ -78,8 +79,15 @@ class Access:
 
 @dataclass
 class Created:
+    """A new ticket and what its answer shows, all in hand: its trail (``events``, in order),
+    its report photos as (stage, upload), and the placement (whose ``loaded`` rows the
+    presenter finds in the session), so the answer needs no query."""
+
     ticket: Ticket
     possible_duplicates: list[dict[str, Any]]
+    events: list[TicketEvent] = field(default_factory=list)
+    photos: list[tuple[str, Upload]] = field(default_factory=list)
+    placement: Placement | None = None
 
 
 # ---------------------------------------------------------------- locking and access
@@ -263,16 +271,24 @@ def _touch(ticket: Ticket, now: datetime) -> None:
 # ---------------------------------------------------------------- events and photos
 
 
-def add_event(session: Session, ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
+def new_event(ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
               from_status: str | None = None, to_status: str | None = None, note: str | None = None,
               data: dict[str, Any] | None = None) -> TicketEvent:
+    """An event of ``ticket`` (not added to the session)."""
     kind = principal.kind if principal is not None and principal.kind in ("resident", "staff") else "system"
-    event = TicketEvent(
+    return TicketEvent(
         ticket_id=ticket.id, at=at, actor_kind=kind,
         actor_account_id=principal.account_id if principal is not None else None,
         actor_org_id=principal.org_id if principal is not None and principal.is_staff else None,
         action=action, from_status=from_status, to_status=to_status, note=note, data=data or {},
     )
+
+
+def add_event(session: Session, ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
+              from_status: str | None = None, to_status: str | None = None, note: str | None = None,
+              data: dict[str, Any] | None = None) -> TicketEvent:
+    event = new_event(ticket, principal, action, at=at, from_status=from_status, to_status=to_status, note=note,
+                      data=data)
     session.add(event)
     session.flush()
     return event
@@ -343,8 +359,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     if placement.details:
         details = {**details, **placement.details}
     now = clock.now()
-    policy = effective_policy(session, config=config, category=category, now=now)
-    cal = calendar_for(session, policy)
+    policy, cal = new_ticket_terms(session, config=config, category=category, now=now)
     response_due = cal.add(now, policy.response_minutes * 60)
     resolution_due = cal.add(now, policy.resolution_minutes * 60) if policy.resolution_minutes else None
     ticket = Ticket(
@@ -360,42 +375,59 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
         resolution_due_at=resolution_due, due_at=response_due, escalation_level=0, reopen_count=0,
         response_breached=False, resolution_breached=False, version=1, created_at=now, updated_at=now,
     )
-    session.add(ticket)
-    session.flush()
-    ticket.number = f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}{ticket.id:06d}"
-    event = add_event(session, ticket, principal, "create", at=now, to_status="submitted")
+    event = new_event(ticket, principal, "create", at=now, to_status="submitted")
+    timers = _response_timers(ticket, cal) + _resolution_timers(ticket)
+    number_head = f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}"
+    if not file_ticket(session, ticket, event, timers, number_head=number_head, subject_type=SUBJECT):
+        session.add(ticket)  # not PostgreSQL: the same rows through the ORM
+        session.flush()
+        ticket.number = f"{number_head}{ticket.id:06d}"
+        event.ticket_id = ticket.id
+        session.add(event)
+        session.flush()
+        _schedule(session, ticket, timers)
     uploads = _attach(session, ticket, public_ids=data.get("photos"), principal=principal, stage="report",
                       event=event, config=config, now=now)
     if config.moderated:
         from scenarios.engines.workflow.routing import moderate
 
         moderate(session, clock=clock, ticket=ticket, text=text, uploads=uploads)
-    _schedule(session, ticket, _response_timers(ticket, cal) + _resolution_timers(ticket))
     duplicates = find_duplicates(session, config=config, ticket=ticket)
-    notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
-                recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
+    if not tell_org_staff(session, clock, ticket, key="created", template="wf.ticket_created",
+                          roles=config.manager_roles, config=config):  # PostgreSQL: one statement
+        notify.tell(session, clock, ticket, key="created", template="wf.ticket_created",
+                    recipients=notify.org_staff(session, ticket.org_id, config.manager_roles), config=config)
+    events = [event]
     if config.route is not None and ticket.moderation_state == "visible":
         from scenarios.engines.workflow.routing import route_ticket
 
-        route_ticket(session, clock=clock, config=config, ticket=ticket)
+        routed = route_ticket(session, clock=clock, config=config, ticket=ticket)
+        if routed is not None:
+            events.append(routed)
     session.flush()
-    return Created(ticket, duplicates)
+    return Created(ticket, duplicates, events=events, photos=[("report", u) for u in uploads], placement=placement)
+
+
+_SAME_BUILDING: list[sa.Select] = []
 
 
 def find_duplicates(session: Session, *, config: WorkflowConfig, ticket: Ticket) -> list[dict[str, Any]]:
     """Open tickets of the same scenario and category in the same building (or within
     ``config.duplicate_radius_m`` of the same coordinates): ids and numbers only."""
     base = sa.select(Ticket.id, Ticket.number, Ticket.lat, Ticket.lon).where(
-        Ticket.scenario == config.slug, Ticket.category == ticket.category, Ticket.is_open.is_(True),
-        Ticket.id != ticket.id)
+        Ticket.scenario == sa.bindparam("scenario"), Ticket.category == sa.bindparam("category"),
+        Ticket.is_open.is_(True), Ticket.id != sa.bindparam("ticket_id"))
+    params = {"scenario": config.slug, "category": ticket.category, "ticket_id": ticket.id}
     if ticket.building_id is not None:
-        rows = session.execute(base.where(Ticket.building_id == ticket.building_id)
-                               .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_DUPLICATE_HINTS)).all()
+        if not _SAME_BUILDING:  # the hot path of filing: built once
+            _SAME_BUILDING.append(base.where(Ticket.building_id == sa.bindparam("building_id"))
+                                  .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_DUPLICATE_HINTS))
+        rows = session.execute(_SAME_BUILDING[0], {**params, "building_id": ticket.building_id}).all()
         return [{"id": r.id, "number": r.number} for r in rows]
     if ticket.lat is not None and ticket.lon is not None:
         min_lat, min_lon, max_lat, max_lon = bounding_box(ticket.lat, ticket.lon, config.duplicate_radius_m)
         rows = session.execute(base.where(Ticket.lat.between(min_lat, max_lat), Ticket.lon.between(min_lon, max_lon))
-                               .order_by(Ticket.created_at.desc()).limit(200)).all()
+                               .order_by(Ticket.created_at.desc()).limit(200), params).all()
         near = [r for r in rows if haversine_m(ticket.lat, ticket.lon, r.lat, r.lon) <= config.duplicate_radius_m]
         return [{"id": r.id, "number": r.number} for r in near[:MAX_DUPLICATE_HINTS]]
     return []

@@ -141,4 +141,8 @@ def load_calendar_days(session: Session, rows: list[dict[str, object]] | None = 
             day.kind, day.name = row["kind"], row["name"]  # type: ignore[union-attr]
         changed += 1
     session.flush()
+    if changed:
+        from scenarios.engines.workflow.policies import CACHE
+
+        CACHE.invalidate()  # calendars kept for new tickets
     return changed
