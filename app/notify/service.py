@@ -64,6 +64,18 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     return _STATEMENTS[dialect]
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One event to enqueue for its recipients (``enqueue_many`` takes many at once)."""
+
+    event_key: str
+    template: str
+    recipients: tuple[Recipient, ...]
+    payload: dict[str, Any] | None = None
+    channel: str = "log"
+    urgent: bool = False
+
+
 def enqueue(
     session: Session,
     *,
@@ -76,15 +88,24 @@ def enqueue(
     urgent: bool = False,
 ) -> int:
     """Add one row per recipient (skipping ones already enqueued). Returns how many were new."""
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}")
+    return enqueue_many(session, [Notice(event_key, template, tuple(recipients), payload, channel, urgent)],
+                        clock=clock)
+
+
+def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -> int:
+    """``enqueue`` for many events in two statements (the outbox rows, their delivery timers;
+    a statement per 1,000 rows) however many events and recipients. Returns how many rows were new."""
     now = clock.now()
-    rows = [
-        {"event_key": event_key, "recipient_kind": r.kind, "recipient_id": str(r.id), "channel": channel,
-         "template": template, "payload": payload or {}, "urgent": urgent, "state": "pending",
-         "attempts": 0, "created_at": now, "updated_at": now}
-        for r in dict.fromkeys(recipients)
-    ]
+    rows = []
+    for notice in notices:
+        if notice.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {notice.channel!r}")
+        rows += [
+            {"event_key": notice.event_key, "recipient_kind": r.kind, "recipient_id": str(r.id),
+             "channel": notice.channel, "template": notice.template, "payload": notice.payload or {},
+             "urgent": notice.urgent, "state": "pending", "attempts": 0, "created_at": now, "updated_at": now}
+            for r in dict.fromkeys(notice.recipients)
+        ]
     if not rows:
         return 0
     outbox, timers = _statements(session.get_bind().dialect.name)
