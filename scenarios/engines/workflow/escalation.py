@@ -24,6 +24,7 @@ Nothing here reaches the outside world: deliveries are the outbox's own timers.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import UTCDateTime
 from app.notify.service import enqueue_many
 from app.timers import Timer, batch_handler, timer_handler
 from scenarios.engines.workflow import notifications as notify
@@ -109,6 +111,20 @@ def _statement(session: Session, kind: str) -> sa.Update:
 _E = TicketEvent.__table__
 _SYSTEM_EVENT = sa.insert(_E).values(ticket_id=sa.bindparam("tid"), at=sa.bindparam("now"), actor_kind="system",
                                      action=sa.bindparam("action"), data=sa.bindparam("data"))
+_PG_SYSTEM_EVENTS = sa.text("""
+    INSERT INTO wf_ticket_events (ticket_id, at, actor_kind, action, data)
+    SELECT t, :now, 'system', a, d FROM json_to_recordset(CAST(:rows AS json)) AS x(t bigint, a text, d json)
+""").bindparams(sa.bindparam("now", type_=UTCDateTime()))
+
+
+def _events(session: Session, now, action: str, data: list[tuple[int, dict]]) -> None:
+    """One system event per (ticket id, data), in one statement: on PostgreSQL the rows travel as
+    one JSON document (a statement of constant text, no per-row parameters to adapt)."""
+    if session.get_bind().dialect.name == "postgresql":
+        document = json.dumps([{"t": tid, "a": action, "d": d} for tid, d in data])
+        session.execute(_PG_SYSTEM_EVENTS, {"now": now, "rows": document})
+    else:
+        session.execute(_SYSTEM_EVENT, [{"tid": tid, "now": now, "action": action, "data": d} for tid, d in data])
 
 
 def _staff(session: Session, org_id: int, roles: tuple[str, ...], *, supervising: bool = False
@@ -171,9 +187,7 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
     changed = _changed(session, RESPONSE_KIND, timers, now)
     if not changed:
         return
-    session.execute(_SYSTEM_EVENT, [
-        {"tid": t.id, "now": now, "action": "escalate", "data": {"level": level, "cycle": t.reopen_count}}
-        for t, level in changed])
+    _events(session, now, "escalate", [(t.id, {"level": level, "cycle": t.reopen_count}) for t, level in changed])
     notices = []
     for ticket, level in changed:
         config = config_for(ticket.scenario)
@@ -199,9 +213,7 @@ def resolutions_overdue(session: Session, timers: list[Timer], clock: Clock) -> 
     changed = _changed(session, RESOLUTION_KIND, timers, now)
     if not changed:
         return
-    session.execute(_SYSTEM_EVENT, [
-        {"tid": t.id, "now": now, "action": "resolution_overdue", "data": {"cycle": t.reopen_count}}
-        for t, _ in changed])
+    _events(session, now, "resolution_overdue", [(t.id, {"cycle": t.reopen_count}) for t, _ in changed])
     notices = []
     for ticket, _ in changed:
         config = config_for(ticket.scenario)
