@@ -14,8 +14,8 @@ and is recorded late.
 
 Both kinds are handled a batch at a time (``batch_handler``; the worker claims 100 timers):
 one ``UPDATE … RETURNING`` for all the batch's tickets of a level, one insert of their
-events, one of their outbox rows and one of those rows' delivery timers, whatever the batch
-size — a few statements per batch instead of a few per ticket. On PostgreSQL the update
+events, one of their outbox rows with those rows' delivery timers (two statements on SQLite),
+whatever the batch size — a few statements per batch instead of a few per ticket. On PostgreSQL the update
 takes the tickets' row locks in id order (a ``FOR UPDATE`` sub-select), so two workers
 whose batches share tickets cannot deadlock; the timers were locked before (the claim), so
 the order stays timer → ticket as for every change of a ticket (service.py). The single
