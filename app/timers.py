@@ -15,11 +15,19 @@ re-arm its own timer by calling ``schedule`` with the same key; the worker then 
 pending at its new time instead of marking it fired. Handlers never commit (the worker
 does, per batch) and must be idempotent only towards the outside world: inside the database
 their work and the ``fired`` mark commit together or not at all.
+
+A kind may also register a *batch* handler (``batch_handler``): ``batch(session, timers,
+clock)`` does for all the claimed timers of its kind what the single handler would do for
+each in turn, in a few set-based statements instead of a few per timer. The worker runs it
+in one savepoint; when it raises, that savepoint is rolled back and the timers go through
+the single handler one by one, each in its own savepoint, so one bad timer still fails
+alone. A batch handler may therefore run and be rolled back before the single handler runs:
+like every handler it must not reach the outside world (sending is the outbox's job).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +92,7 @@ class Timer(IdMixin, Base):
 # ---------------------------------------------------------------- handlers
 
 Handler = Callable[[Session, Timer, Clock], None]
+BatchHandler = Callable[[Session, list[Timer], Clock], None]
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class HandlerEntry:
     kind: str
     func: Handler
     max_attempts: int | None = None
+    batch: BatchHandler | None = None
 
 
 HANDLERS: dict[str, HandlerEntry] = {}
@@ -106,7 +116,29 @@ def timer_handler(kind: str, *, max_attempts: int | None = None) -> Callable[[Ha
         existing = HANDLERS.get(kind)
         if existing is not None and _qualname(existing.func) != _qualname(func):
             raise ValueError(f"timer kind {kind!r} already has a handler: {_qualname(existing.func)}")
-        HANDLERS[kind] = HandlerEntry(kind, func, max_attempts)
+        batch = existing.batch if existing is not None else None
+        HANDLERS[kind] = HandlerEntry(kind, func, max_attempts, batch)
+        return func
+
+    return register
+
+
+def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register ``batch(session, timers, clock)`` for the timers of ``kind`` claimed together.
+
+    The kind's single handler (``timer_handler``) must be registered first: the worker falls
+    back to it, timer by timer, when the batch raises. ``timers`` are pending, due, in the
+    order claimed (soonest first); the batch must leave the database as running the single
+    handler on each in that order would.
+    """
+
+    def register(func: BatchHandler) -> BatchHandler:
+        existing = HANDLERS.get(kind)
+        if existing is None:
+            raise ValueError(f"timer kind {kind!r} needs its single handler before a batch handler")
+        if existing.batch is not None and _qualname(existing.batch) != _qualname(func):
+            raise ValueError(f"timer kind {kind!r} already has a batch handler: {_qualname(existing.batch)}")
+        HANDLERS[kind] = replace(existing, batch=func)
         return func
 
     return register

@@ -13,6 +13,12 @@ holder fires timers, a second worker stands by until the lease is released or ex
 
 A failing handler rolls back only its own savepoint: the timer's attempts grow and it is
 retried later with exponential backoff, until ``max_attempts`` makes it ``failed``.
+
+Kinds with a batch handler (``app.timers.batch_handler``: escalations) run all their timers
+of the batch in one savepoint and a few set-based statements, at the place of the first of
+them in the claim order. When the batch raises, its savepoint is rolled back and those
+timers run one by one through the single handler, each in its own savepoint as above: the
+failing one is retried later, the others fire in this batch.
 """
 from __future__ import annotations
 
@@ -157,8 +163,14 @@ class Worker:
                 .with_for_update(skip_locked=True)
             ).all()
             fired: list[int] = []
+            batched: set[str] = set()
             for timer in timers:
-                if self._fire(session, timer, now):
+                entry = self.handlers.get(timer.kind)
+                if entry is not None and entry.batch is not None:
+                    if timer.kind not in batched:
+                        batched.add(timer.kind)
+                        fired += self._fire_batch(session, entry, [t for t in timers if t.kind == timer.kind], now)
+                elif self._fire(session, timer, now):
                     fired.append(timer.id)
             if fired:
                 session.execute(
@@ -188,6 +200,28 @@ class Worker:
             return False
         # The handler re-armed its own timer (schedule/reschedule with the same key).
         return timer.id not in session.info.get(REARMED_KEY, ())
+
+    def _fire_batch(self, session: Session, entry: HandlerEntry, timers: list[Timer], now: datetime) -> list[int]:
+        """Run the kind's batch handler in one savepoint; on error, each timer in its own.
+
+        Returns the ids of the timers to mark fired.
+        """
+        live = [t for t in timers if t.state == "pending" and t.due_at <= now]
+        if not live:
+            return []
+        session.info[REARMED_KEY] = set()
+        try:
+            with session.begin_nested():
+                entry.batch(session, live, self.clock)  # type: ignore[misc]
+        except Exception as exc:
+            log.warning("batch handler failed; firing its timers one by one", extra={
+                "kind": entry.kind, "timers": len(live), **error_fields(exc)})
+            # Drop what the rolled-back batch did to them in memory (one query, not one per timer).
+            session.scalars(sa.select(Timer).where(Timer.id.in_([t.id for t in live])),
+                            execution_options={"populate_existing": True}).all()
+            return [t.id for t in live if self._fire(session, t, now)]
+        rearmed = session.info.get(REARMED_KEY, ())
+        return [t.id for t in live if t.id not in rearmed]
 
     def _record_failure(self, timer: Timer, exc: Exception, now: datetime, max_attempts: int) -> None:
         timer.attempts += 1

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.idempotency import IdempotencyRecord
 from app.periodic import PERIODIC_JOBS, PeriodicJob
-from app.timers import Timer, cancel, schedule, timer_handler
+from app.timers import Timer, batch_handler, cancel, schedule, timer_handler
 from app.worker import LEASE_NAME, Worker, WorkerLease
 from tests.conftest import backend
 from tests.timer_handlers import CREATE_HITS, DROP_HITS, HITS_TABLE
@@ -64,6 +64,30 @@ def rearm_then_fail(session, timer, clock):
 @timer_handler("test.cancel_ok")
 def cancelling_handler(session, timer, clock):
     cancel(session, subject_type=timer.subject_type, subject_id=timer.subject_id, kind="test.ok")
+
+
+@timer_handler("test.batched", max_attempts=3)
+def batched_one(session, timer, clock):
+    """The single handler of a kind that also has a batch handler: the worker's fallback."""
+    CALLS.append(("one", timer.subject_id))
+    _effect(session, timer, clock)
+    if timer.subject_id.startswith("bad"):
+        raise RuntimeError("bad subject")
+    if timer.subject_id.startswith("rearm"):
+        schedule(session, subject_type=timer.subject_type, subject_id=timer.subject_id, kind=timer.kind,
+                 due_at=clock.now() + timedelta(minutes=5))
+
+
+@batch_handler("test.batched")
+def batched_many(session, timers, clock):
+    CALLS.append(("batch", ",".join(t.subject_id for t in timers)))
+    for timer in timers:  # the good ones' effects first: rolled back with the batch's savepoint
+        _effect(session, timer, clock)
+        if timer.subject_id.startswith("rearm"):
+            schedule(session, subject_type=timer.subject_type, subject_id=timer.subject_id, kind=timer.kind,
+                     due_at=clock.now() + timedelta(minutes=5))
+    if any(t.subject_id.startswith("bad") for t in timers):
+        raise RuntimeError("bad subject in the batch")
 
 
 @pytest.fixture(autouse=True)
@@ -194,6 +218,80 @@ def test_a_timer_cancelled_by_an_earlier_handler_of_the_batch_does_not_fire(db, 
     make_worker(db, clock).run_once()
     assert reload(session, victim).state == "cancelled"
     assert CALLS == []
+
+
+def test_a_batch_handler_gets_its_kinds_timers_at_the_place_of_the_first(db, session, clock):
+    add(session, clock, "test.ok", "first", seconds=-4)
+    add(session, clock, "test.batched", "b1", seconds=-3)
+    add(session, clock, "test.ok", "middle", seconds=-2)
+    add(session, clock, "test.batched", "b2", seconds=-1)
+    add(session, clock, "test.batched", "later", seconds=60)
+    session.commit()
+    assert make_worker(db, clock).run_once() == 4
+    assert CALLS == [("ok", "first"), ("batch", "b1,b2"), ("ok", "middle")]  # one call, soonest first
+    assert effects(session) == {"test.ok:first", "test.ok:middle", "test.batched:b1", "test.batched:b2"}
+    fired = set(session.scalars(sa.select(Timer.subject_id).where(Timer.kind == "test.batched",
+                                                                  Timer.state == "fired")))
+    assert fired == {"b1", "b2"}
+
+
+def test_a_failing_batch_falls_back_to_one_savepoint_per_timer(db, session, clock):
+    """One bad timer fails alone: the batch's savepoint is rolled back, then each timer runs
+    through the single handler; the good ones fire in this pass, the bad one is retried."""
+    good1 = add(session, clock, "test.batched", "g1", seconds=-3)
+    bad = add(session, clock, "test.batched", "bad", seconds=-2)
+    good2 = add(session, clock, "test.batched", "g2", seconds=-1)
+    session.commit()
+    worker = make_worker(db, clock, backoff_base=timedelta(seconds=10))
+    assert worker.run_once() == 3
+    assert CALLS == [("batch", "g1,bad,g2"), ("one", "g1"), ("one", "bad"), ("one", "g2")]
+    assert effects(session) == {"test.batched:g1", "test.batched:g2"}  # not the bad one's, nor twice
+    for t in (good1, good2):
+        t = reload(session, t)
+        assert (t.state, t.attempts, t.last_error) == ("fired", 0, None)
+    t = reload(session, bad)
+    assert (t.state, t.attempts, t.due_at) == ("pending", 1, clock.now() + timedelta(seconds=10))
+    assert t.last_error.startswith("RuntimeError at tests/test_worker.py:")
+
+    CALLS.clear()
+    clock.advance(seconds=10)
+    assert worker.run_once() == 1
+    assert CALLS == [("batch", "bad"), ("one", "bad")]  # retried: the batch first, then alone
+    assert (reload(session, bad).state, reload(session, bad).attempts) == ("pending", 2)
+    clock.advance(seconds=20)
+    worker.run_once()
+    assert (reload(session, bad).state, reload(session, bad).attempts) == ("failed", 3)  # the kind's max_attempts
+
+
+def test_a_batch_handler_may_rearm_some_of_its_timers(db, session, clock):
+    rearmed = add(session, clock, "test.batched", "rearm-1", seconds=-2)
+    plain = add(session, clock, "test.batched", "p", seconds=-1)
+    session.commit()
+    assert make_worker(db, clock).run_once() == 2
+    t = reload(session, rearmed)
+    assert (t.state, t.due_at, t.fired_at) == ("pending", clock.now() + timedelta(minutes=5), None)
+    assert reload(session, plain).state == "fired"
+
+
+def test_a_batch_gets_no_timer_an_earlier_handler_cancelled(db, session, clock):
+    add(session, clock, "test.cancel_batched", "s", seconds=-3)
+    victim = add(session, clock, "test.batched", "s", seconds=-2)
+    other = add(session, clock, "test.batched", "o", seconds=-1)
+    session.commit()
+    make_worker(db, clock).run_once()
+    assert reload(session, victim).state == "cancelled"
+    assert reload(session, other).state == "fired"
+    assert CALLS == [("batch", "o")]
+
+
+@timer_handler("test.cancel_batched")
+def cancelling_batched(session, timer, clock):
+    cancel(session, subject_type=timer.subject_type, subject_id=timer.subject_id, kind="test.batched")
+
+
+def test_a_batch_handler_needs_the_kinds_single_handler_first():
+    with pytest.raises(ValueError, match="single handler"):
+        batch_handler("test.no_single")(batched_many)
 
 
 def test_ticks_at_least_once_a_second(db, clock):

@@ -189,3 +189,52 @@ def test_escalations_are_urgent_and_other_notices_are_not(client, wf, clock, db,
                            .where(OutboxMessage.event_key.like(f"wf:{tid}:%"))).all()
     assert {(t, u) for t, u, _ in rows} == {("wf.ticket_created", False), ("wf.escalated", True)}
     assert {c for _, _, c in rows} == {"log"}  # the scenario's channel (WeChat when configured)
+
+
+def test_one_batch_escalates_many_tickets_in_a_few_statements(client, wf, clock, db, session):
+    """The worker's batch of escalations is set-based: one ticket update, one events insert, one
+    outbox insert and one recipients query per organisation, however many tickets are due."""
+    who = ("alice", "bob", "alice2", "alice", "bob", "alice2")
+    ids = [report(client, wf, name)["id"] for name in who]
+    clock.advance(minutes=31)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        run_worker(db, clock)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    managers = {"alice": wf.id("manager_a"), "alice2": wf.id("manager_a"), "bob": wf.id("manager_b")}
+    for name, tid in zip(who, ids, strict=True):
+        assert escalations(session, tid) == [1]
+        assert outbox(session, tid, "wf.escalated") == [("wf.escalated", "account", str(managers[name]))]
+        assert ticket_row(session, tid).escalation_level == 1
+    def count(text: str) -> int:
+        return sum(text in s for s in statements)
+
+    assert count("UPDATE wf_tickets SET") == 1
+    assert count("INSERT INTO wf_ticket_events") == 1
+    assert count("INSERT INTO notify_outbox") == 1
+    assert count("INSERT INTO timers") == 1  # the delivery timers (with the outbox rows on PostgreSQL)
+    assert count("FROM memberships") == 2  # the recipients: one query per company
+
+
+def test_a_broken_timer_among_due_escalations_fails_alone(client, wf, clock, db, session):
+    """The batch fails on it, rolls back, and the worker fires the batch's timers one by one:
+    the tickets escalate in this pass, the broken timer is retried later."""
+    ids = [report(client, wf, name)["id"] for name in ("alice", "bob")]
+    broken = schedule(session, subject_type="wf_ticket", subject_id="not-a-ticket", kind="workflow.response",
+                      level=1, due_at=clock.now())
+    session.commit()
+    clock.advance(minutes=31)
+    run_worker(db, clock)
+    for tid in ids:
+        assert escalations(session, tid) == [1]
+        assert len(outbox(session, tid, "wf.escalated")) == 1
+    session.expire_all()
+    broken = session.get(Timer, broken.id)
+    assert (broken.state, broken.attempts) == ("pending", 1)
+    assert broken.last_error.startswith("ValueError at scenarios/engines/workflow/escalation.py:")

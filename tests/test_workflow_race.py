@@ -152,3 +152,52 @@ def test_a_worker_killed_mid_sweep_escalates_each_ticket_exactly_once(committed_
     assert all(r["told"] == 1 for r in results.values())
     assert all(r["ticket"].escalation_level == 1 for r in results.values())
     assert response_timer_states(committed_db, ids) == {"fired": 30}
+
+
+def test_concurrent_workers_escalate_both_levels_of_shared_tickets_once_each_in_order(committed_db, caplog):
+    """The worker is behind: both levels of every ticket are due, so batches of different
+    workers share tickets (level 1 in one, level 2 in another). The batches' updates wait for
+    one another (row locks in id order: no deadlock, no batch falls back to one by one) and
+    each level happens exactly once, level 1 first."""
+    created = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    world = build(committed_db, on=date(2026, 11, 2))
+    ids = file_tickets(committed_db, world, 40, created)
+    clock = FrozenClock(created + timedelta(minutes=61))
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def sweep(n: int) -> None:
+        try:
+            worker = Worker(committed_db, clock, worker_id=f"behind-w{n}", batch_size=7, periodic_jobs={})
+            start.wait()
+            for _ in range(20):
+                worker.run_once()
+        except BaseException as exc:
+            errors.append(exc)
+
+    caplog.set_level("WARNING", logger="app.worker")
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+    assert not [r for r in caplog.records if r.name == "app.worker"], [r.getMessage() for r in caplog.records]
+
+    results = outcome(committed_db, ids)
+    assert all(r["ticket"].escalation_level == 2 and r["ticket"].response_breached for r in results.values())
+    with committed_db.transaction(write=False) as s:
+        levels: dict[int, list[int]] = {i: [] for i in ids}
+        for tid, data in s.execute(sa.select(TicketEvent.ticket_id, TicketEvent.data).where(
+                TicketEvent.ticket_id.in_(ids), TicketEvent.action == "escalate").order_by(TicketEvent.id)):
+            levels[tid].append(data["level"])
+        keys = s.execute(sa.select(OutboxMessage.event_key, sa.func.count()).where(
+            OutboxMessage.template == "wf.escalated",
+            OutboxMessage.event_key.in_([f"wf:{i}:esc:0:{level}" for i in ids for level in (1, 2)]))
+            .group_by(OutboxMessage.event_key)).all()
+        failed = s.scalar(sa.select(sa.func.count()).select_from(Timer).where(
+            Timer.kind == "workflow.response", Timer.subject_id.in_([str(i) for i in ids]), Timer.attempts > 0))
+    assert levels == {i: [1, 2] for i in ids}  # each level once, level 1 first
+    assert len(keys) == 80  # each level's notification enqueued, once (the unique key)
+    assert failed == 0

@@ -5,15 +5,26 @@ target tells the owning organisation's managers; level 2 at twice the target tel
 supervisors of the organisation that supervises it (区房管局 for property companies) and of
 the organisation that dispatched it (区城运中心 for city reports), and the managers again. Each
 timer row fires once (the worker's claim). The handler locks, re-checks and changes the
-ticket in one conditional ``UPDATE … RETURNING`` (the row lock of a ``SELECT … FOR
-UPDATE`` and the state check, in one round trip: the worker runs thousands of these per
-pass): an acknowledgement that committed first wins and the escalation does nothing, while
-one that waited behind the escalation finds it and is recorded late.
+tickets in one conditional ``UPDATE … RETURNING`` (the row lock of a ``SELECT … FOR
+UPDATE`` and the state check, in one round trip): an acknowledgement that committed first
+wins and the escalation does nothing, while one that waited behind the escalation finds it
+and is recorded late.
 
 ``workflow.resolution`` (level 1) marks the resolution target missed and tells the managers.
+
+Both kinds are handled a batch at a time (``batch_handler``; the worker claims 100 timers):
+one ``UPDATE … RETURNING`` for all the batch's tickets of a level, one insert of their
+events, one of their outbox rows with those rows' delivery timers (two statements on SQLite),
+whatever the batch size — a few statements per batch instead of a few per ticket. On PostgreSQL the update
+takes the tickets' row locks in id order (a ``FOR UPDATE`` sub-select), so two workers
+whose batches share tickets cannot deadlock; the timers were locked before (the claim), so
+the order stays timer → ticket as for every change of a ticket (service.py). The single
+handlers are the batch ones applied to one timer: the worker uses them when a batch fails.
+Nothing here reaches the outside world: deliveries are the outbox's own timers.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -21,7 +32,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.timers import Timer, timer_handler
+from app.db import UTCDateTime
+from app.notify.service import enqueue_many
+from app.timers import Timer, batch_handler, timer_handler
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import WorkflowConfig, config_for
 from scenarios.engines.workflow.models import OPEN_STATUSES, RESPONSE_PENDING, Ticket, TicketEvent
@@ -52,83 +65,161 @@ class Escalated:
 _T = Ticket.__table__
 _RETURNING = (_T.c.id, _T.c.org_id, _T.c.dispatch_org_id, _T.c.number, _T.c.scenario, _T.c.status, _T.c.reopen_count)
 
-# Built once: the worker runs thousands of these per pass, and building a statement costs
-# more Python time than the database spends on it.
-_ESCALATE = (
-    sa.update(_T)
-    .where(_T.c.id == sa.bindparam("tid"), _T.c.status.in_(RESPONSE_PENDING), _T.c.paused_at.is_(None),
-           _T.c.escalation_level < sa.bindparam("below"))
-    .values(escalation_level=sa.bindparam("new_level"), version=_T.c.version + 1,
-            updated_at=sa.bindparam("now"),
-            response_breached=sa.case((_T.c.first_response_at.is_(None), sa.true()), else_=_T.c.response_breached))
-    .returning(*_RETURNING)
-)
-_RESOLUTION_MISSED = (
-    sa.update(_T)
-    .where(_T.c.id == sa.bindparam("tid"), _T.c.status.in_(OPEN_STATUSES), _T.c.paused_at.is_(None),
-           _T.c.resolution_breached.is_(False))
-    .values(resolution_breached=True, version=_T.c.version + 1, updated_at=sa.bindparam("now"))
-    .returning(*_RETURNING)
-)
+
+def _escalate_where(t: sa.Table) -> list:
+    return [t.c.status.in_(RESPONSE_PENDING), t.c.paused_at.is_(None), t.c.escalation_level < sa.bindparam("below")]
+
+
+def _resolution_where(t: sa.Table) -> list:
+    return [t.c.status.in_(OPEN_STATUSES), t.c.paused_at.is_(None), t.c.resolution_breached.is_(False)]
+
+
+def _update(dialect: str, where, values: dict) -> sa.Update:
+    """``UPDATE wf_tickets … WHERE id IN :tids AND where … RETURNING``; on PostgreSQL the ids
+    go through ``SELECT … ORDER BY id FOR UPDATE`` first, so the row locks come in id order."""
+    tids = sa.bindparam("tids", expanding=True)
+    if dialect == "postgresql":
+        locked = _T.alias("locked")
+        ids = _T.c.id.in_(sa.select(locked.c.id).where(locked.c.id.in_(tids), *where(locked))
+                          .order_by(locked.c.id).with_for_update())
+    else:
+        ids = _T.c.id.in_(tids)
+    return sa.update(_T).where(ids, *where(_T)).values(**values).returning(*_RETURNING)
+
+
+_STATEMENTS: dict[tuple[str, str], sa.Update] = {}
+
+
+def _statement(session: Session, kind: str) -> sa.Update:
+    """Built once per dialect: the worker runs these for every batch, and building a statement
+    costs more Python time than the database spends on it."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, kind)
+    if key not in _STATEMENTS:
+        if kind == RESPONSE_KIND:
+            _STATEMENTS[key] = _update(dialect, _escalate_where, {
+                "escalation_level": sa.bindparam("new_level"), "version": _T.c.version + 1,
+                "updated_at": sa.bindparam("now"),
+                "response_breached": sa.case((_T.c.first_response_at.is_(None), sa.true()),
+                                             else_=_T.c.response_breached)})
+        else:
+            _STATEMENTS[key] = _update(dialect, _resolution_where, {
+                "resolution_breached": True, "version": _T.c.version + 1, "updated_at": sa.bindparam("now")})
+    return _STATEMENTS[key]
+
+
 _E = TicketEvent.__table__
 _SYSTEM_EVENT = sa.insert(_E).values(ticket_id=sa.bindparam("tid"), at=sa.bindparam("now"), actor_kind="system",
                                      action=sa.bindparam("action"), data=sa.bindparam("data"))
+_PG_SYSTEM_EVENTS = sa.text("""
+    INSERT INTO wf_ticket_events (ticket_id, at, actor_kind, action, data)
+    SELECT t, :now, 'system', a, d FROM json_to_recordset(CAST(:rows AS json)) AS x(t bigint, a text, d json)
+""").bindparams(sa.bindparam("now", type_=UTCDateTime()))
 
 
-def _recipients(session: Session, key: tuple, find) -> list[notify.Recipient]:
-    """Recipients cached for the worker's batch transaction (the session lives one batch)."""
+def _events(session: Session, now, action: str, data: list[tuple[int, dict]]) -> None:
+    """One system event per (ticket id, data), in one statement: on PostgreSQL the rows travel as
+    one JSON document (a statement of constant text, no per-row parameters to adapt)."""
+    if session.get_bind().dialect.name == "postgresql":
+        document = json.dumps([{"t": tid, "a": action, "d": d} for tid, d in data])
+        session.execute(_PG_SYSTEM_EVENTS, {"now": now, "rows": document})
+    else:
+        session.execute(_SYSTEM_EVENT, [{"tid": tid, "now": now, "action": action, "data": d} for tid, d in data])
+
+
+def _staff(session: Session, org_id: int, roles: tuple[str, ...], *, supervising: bool = False
+           ) -> list[notify.Recipient]:
+    """The organisation's (or its supervisor's) members with ``roles``, cached for the worker's
+    batch transaction (the session lives one batch): one query per organisation, not per ticket."""
     cache = session.info.setdefault("wf_recipients", {})
+    key = (supervising, org_id, roles)
     if key not in cache:
-        cache[key] = find()
+        find = notify.supervisors if supervising else notify.org_staff
+        cache[key] = find(session, org_id, roles)
     return cache[key]
 
 
-def _event(session: Session, ticket_id: int, action: str, now, data: dict) -> None:
-    session.execute(_SYSTEM_EVENT, {"tid": ticket_id, "now": now, "action": action, "data": data})
+def _rounds(timers: list[Timer]) -> list[dict[int, list[int]]]:
+    """The timers as rounds of ``{level: [ticket ids]}`` in claim order, each ticket at most once
+    per round: a ticket whose two levels are both due escalates twice, in order, as it would
+    timer after timer."""
+    rounds: list[dict[int, list[int]]] = []
+    seen: dict[int, int] = {}
+    for timer in timers:
+        tid = int(timer.subject_id)
+        n = seen.get(tid, 0)
+        seen[tid] = n + 1
+        if n == len(rounds):
+            rounds.append({})
+        rounds[n].setdefault(timer.level, []).append(tid)
+    return rounds
+
+
+def _changed(session: Session, kind: str, timers: list[Timer], now) -> list[tuple[Escalated, int]]:
+    """Lock, re-check and change the timers' tickets; (ticket, level) of those that changed,
+    in claim order within each round."""
+    stmt = _statement(session, kind)
+    changed: list[tuple[Escalated, int]] = []
+    for round_ in _rounds(timers):
+        for level, tids in round_.items():
+            rows = {row[0]: Escalated(*row) for row in session.execute(
+                stmt, {"tids": tids, "below": level, "new_level": level, "now": now})}
+            changed += [(rows[tid], level) for tid in tids if tid in rows]
+    return changed
 
 
 @timer_handler(RESPONSE_KIND)
 def response_overdue(session: Session, timer: Timer, clock: Clock) -> None:
-    """One conditional UPDATE locks the ticket, re-checks it and escalates it: a ticket answered
-    (or paused) before this transaction got its row lock no longer matches, and nothing happens."""
-    level = timer.level
-    now = clock.now()
-    row = session.execute(_ESCALATE, {"tid": int(timer.subject_id), "below": level, "new_level": level,
-                                      "now": now}).first()
-    if row is None:
-        return
-    ticket = Escalated(*row)
-    config = config_for(ticket.scenario)
-    _event(session, ticket.id, "escalate", now, {"level": level, "cycle": ticket.reopen_count})
-    managers = _roles(config, "manager_roles")
-    recipients = _recipients(session, ("staff", ticket.org_id, managers),
-                             lambda: notify.org_staff(session, ticket.org_id, managers))
-    if level >= 2:
-        supervisor_roles = _roles(config, "supervisor_roles")
-        recipients = _recipients(session, ("supervisors", ticket.org_id, supervisor_roles),
-                                 lambda: notify.supervisors(session, ticket.org_id, supervisor_roles)) + recipients
-        dispatcher = ticket.dispatch_org_id
-        if dispatcher is not None and dispatcher != ticket.org_id:
-            recipients = _recipients(session, ("staff", dispatcher, supervisor_roles),
-                                     lambda: notify.org_staff(session, dispatcher, supervisor_roles)) + recipients
-    notify.tell(session, clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
-                recipients=recipients, config=config, urgent=True, level=level)
-    log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
-                                      "scenario": ticket.scenario})
+    """The batch handler on one timer (the worker's fallback when a batch fails)."""
+    responses_overdue(session, [timer], clock)
 
 
 @timer_handler(RESOLUTION_KIND)
 def resolution_overdue(session: Session, timer: Timer, clock: Clock) -> None:
+    """The batch handler on one timer."""
+    resolutions_overdue(session, [timer], clock)
+
+
+@batch_handler(RESPONSE_KIND)
+def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> None:
+    """Escalate the batch's tickets whose response is still pending (see the module docstring)."""
     now = clock.now()
-    row = session.execute(_RESOLUTION_MISSED, {"tid": int(timer.subject_id), "now": now}).first()
-    if row is None:
+    changed = _changed(session, RESPONSE_KIND, timers, now)
+    if not changed:
         return
-    ticket = Escalated(*row)
-    config = config_for(ticket.scenario)
-    _event(session, ticket.id, "resolution_overdue", now, {"cycle": ticket.reopen_count})
-    managers = _roles(config, "manager_roles")
-    notify.tell(session, clock, ticket, key=f"resolution_overdue:{ticket.reopen_count}",
-                template="wf.resolution_overdue",
-                recipients=_recipients(session, ("staff", ticket.org_id, managers),
-                                       lambda: notify.org_staff(session, ticket.org_id, managers)),
-                config=config, urgent=True)
+    _events(session, now, "escalate", [(t.id, {"level": level, "cycle": t.reopen_count}) for t, level in changed])
+    notices = []
+    for ticket, level in changed:
+        config = config_for(ticket.scenario)
+        managers = _roles(config, "manager_roles")
+        recipients = _staff(session, ticket.org_id, managers)
+        if level >= 2:
+            supervisor_roles = _roles(config, "supervisor_roles")
+            recipients = _staff(session, ticket.org_id, supervisor_roles, supervising=True) + recipients
+            dispatcher = ticket.dispatch_org_id
+            if dispatcher is not None and dispatcher != ticket.org_id:
+                recipients = _staff(session, dispatcher, supervisor_roles) + recipients
+        notices.append(notify.notice(clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
+                                     recipients=recipients, config=config, urgent=True, level=level))
+        log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
+                                          "scenario": ticket.scenario})
+    enqueue_many(session, [n for n in notices if n is not None], clock=clock)
+
+
+@batch_handler(RESOLUTION_KIND)
+def resolutions_overdue(session: Session, timers: list[Timer], clock: Clock) -> None:
+    """Mark the resolution target missed on the batch's open tickets and tell their managers."""
+    now = clock.now()
+    changed = _changed(session, RESOLUTION_KIND, timers, now)
+    if not changed:
+        return
+    _events(session, now, "resolution_overdue", [(t.id, {"cycle": t.reopen_count}) for t, _ in changed])
+    notices = []
+    for ticket, _ in changed:
+        config = config_for(ticket.scenario)
+        managers = _roles(config, "manager_roles")
+        notices.append(notify.notice(
+            clock, ticket, key=f"resolution_overdue:{ticket.reopen_count}", template="wf.resolution_overdue",
+            recipients=_staff(session, ticket.org_id, managers),
+            config=config, urgent=True))
+    enqueue_many(session, [n for n in notices if n is not None], clock=clock)

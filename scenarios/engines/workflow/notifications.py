@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.notify.service import Recipient, enqueue
+from app.notify.service import Notice, Recipient, enqueue_many
 from auth.models import Account, Membership
 from auth.organisations import Organisation
 from scenarios.engines.workflow.models import Ticket
@@ -96,15 +96,22 @@ def tell(session: Session, clock: Clock, ticket: TicketLike, *, key: str, templa
          **extra: Any) -> int:
     """One outbox row per recipient, keyed ``wf:<ticket>:<key>`` (so a repeat is a no-op), on
     the scenario's channel, under the registry's name of ``template``."""
-    recipients = list(recipients)
+    found = notice(clock, ticket, key=key, template=template, recipients=recipients, config=config,
+                   urgent=urgent, **extra)
+    return enqueue_many(session, [found], clock=clock) if found is not None else 0
+
+
+def notice(clock: Clock, ticket: TicketLike, *, key: str, template: str, recipients: Iterable[Recipient],
+           config: WorkflowConfig | None = None, urgent: bool = False, **extra: Any) -> Notice | None:
+    """What ``tell`` enqueues, for enqueueing many tickets' notices at once; None when nobody is told."""
+    recipients = tuple(recipients)
     if not recipients:
-        return 0
+        return None
     channel = config.notify_channel if config is not None else "log"
     name = config.template_name(template) if config is not None else template
     body = payload(ticket, ticket_no=ticket.number, title=f"{config.title_zh if config else '工单'}",
                    at=clock.now().isoformat(), note=NOTES.get(template, "工单有新进展"), **extra)
-    return enqueue(session, event_key=f"wf:{ticket.id}:{key}", template=name, recipients=recipients,
-                   clock=clock, payload=body, channel=channel, urgent=urgent)
+    return Notice(f"wf:{ticket.id}:{key}", name, recipients, body, channel, urgent)
 
 
 def reporter(ticket: Ticket) -> list[Recipient]:
