@@ -241,14 +241,18 @@ def _request_writes(target: Any) -> bool:
 
 def get_session() -> Session:
     """The request's session: write mode for unsafe methods and ``@writes`` views, else
-    read; autocommit for ``@single_statements`` views on PostgreSQL."""
+    read; on PostgreSQL, autocommit for reads and for ``@single_statements`` views."""
     if "db_session" not in g:
         if not has_request_context():
             g.db_session = get_db().new_session(write=True)
         else:
             target = _view_target()
-            g.db_session = get_db().new_session(write=_request_writes(target),
-                                                autocommit=bool(getattr(target, "_db_autocommit", False)))
+            write = _request_writes(target)
+            # A read request runs in autocommit on PostgreSQL: under READ COMMITTED each of its
+            # statements takes a fresh snapshot anyway, so BEGIN and ROLLBACK buy nothing but
+            # two round trips.
+            g.db_session = get_db().new_session(
+                write=write, autocommit=not write or bool(getattr(target, "_db_autocommit", False)))
     return g.db_session
 
 

@@ -94,9 +94,29 @@ SERVER_SETTINGS: dict[str, str] = {
     "RATELIMIT_QR_PERSONAL": "100000000/minute",
 }
 
+def _resident_floor_setup(ctx: BenchContext) -> Prepared:
+    from bench import qr_setup
+
+    return Prepared(headers={"Authorization": f"Bearer {qr_setup.resident_token(ctx)}"})
+
+
+def _device_floor_setup(ctx: BenchContext) -> Prepared:
+    import base64
+
+    from bench import qr_setup
+
+    uid, secret = qr_setup._device(ctx)
+    return Prepared(headers={"Authorization": "Basic " + base64.b64encode(f"{uid}:{secret}".encode()).decode()})
+
+
 ENDPOINTS: list[Endpoint] = [
     Endpoint("healthz", BASELINE_PATH),
     Endpoint("scenarios", "/api/v1/scenarios"),
+    # Reference rows, no target: the same static list with a resident's bearer token (one
+    # account re-read per request, as every authenticated request makes), and a device's
+    # "who am I" (one device read). No authenticated endpoint can do better than these.
+    Endpoint("floor: scenarios as a resident", "/api/v1/scenarios", setup=_resident_floor_setup),
+    Endpoint("floor: device who-am-i", "/api/v1/auth/device", setup=_device_floor_setup),
     Endpoint("communities search 金山", "/api/v1/communities?q=" + quote("金山"), target_ratio=0.5),
     *_qr_endpoints(),
 ]

@@ -67,3 +67,46 @@ def test_personal_code_and_scans_are_committed_as_they_answer(_app, committed_db
         assert levels and set(levels) == {"AUTOCOMMIT"}, levels
     else:
         assert "AUTOCOMMIT" not in levels
+
+
+def test_reads_run_in_autocommit_and_get_views_that_write_keep_a_transaction(_app, committed_db, clock, settings):
+    """On PostgreSQL a read request needs no BEGIN/ROLLBACK (each statement sees a fresh
+    snapshot under READ COMMITTED anyway); a GET that writes (``@writes``: drawing a fresh
+    personal code) keeps its transaction, and what it wrote is committed."""
+    keyring = make_keyring(settings, committed_db, clock)
+    with committed_db.transaction() as s:
+        init_keys(s, kek=keyring._kek, clock=clock)
+        person = Person(real_name_level="none")
+        s.add(person)
+        s.flush()
+        account = Account(kind="dev", openid="committed-qr-2", person_id=person.id, status="active")
+        s.add(account)
+        s.flush()
+        with _app.app_context():
+            token = token_for(s, clock, account)
+    keyring.reload()
+    _app.extensions["qr_keyring"] = keyring
+    levels: dict[str, list[str | None]] = {}
+
+    def seen(conn, *_args):
+        if has_request_context():
+            from flask import request
+
+            levels.setdefault(request.path, []).append(conn.get_execution_options().get("isolation_level"))
+
+    event.listen(committed_db.engine, "before_cursor_execute", seen)
+    try:
+        client = _app.test_client()
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+        image = client.get("/api/v1/qr/personal/image?format=svg", headers=bearer(token))
+        assert image.status_code == 200
+    finally:
+        event.remove(committed_db.engine, "before_cursor_execute", seen)
+        _app.extensions.pop("qr_keyring", None)
+    with committed_db.transaction(write=False) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(QrSubject)) == 1
+    read, drawn = set(levels["/api/v1/me"]), set(levels["/api/v1/qr/personal/image"])
+    if committed_db.dialect == "postgresql":
+        assert read == {"AUTOCOMMIT"} and "AUTOCOMMIT" not in drawn, levels
+    else:
+        assert "AUTOCOMMIT" not in read | drawn, levels
