@@ -18,23 +18,30 @@ from tests.factories import basic, bearer, token_for
 from tests.qr_support import make_keyring
 
 
-def test_personal_code_and_scans_are_committed_as_they_answer(_app, committed_db, clock, settings):
-    keyring = make_keyring(settings, committed_db, clock)
-    with committed_db.transaction() as s:
+def resident_with_keys(app, db, clock, settings, openid: str) -> str:
+    """A signing key installed as the app's (the caller pops it) and a resident's token, committed."""
+    keyring = make_keyring(settings, db, clock)
+    with db.transaction() as s:
         init_keys(s, kek=keyring._kek, clock=clock)
-        org = s.scalar(sa.select(Organisation).order_by(Organisation.id).limit(1))
-        device, secret = create_device(s, org=org, kind="sentinel", name="门口哨兵")
         person = Person(real_name_level="none")
         s.add(person)
         s.flush()
-        account = Account(kind="dev", openid="committed-qr-1", person_id=person.id, status="active")
+        account = Account(kind="dev", openid=openid, person_id=person.id, status="active")
         s.add(account)
         s.flush()
-        with _app.app_context():
+        with app.app_context():
             token = token_for(s, clock, account)
-        device_headers = basic(device.uid, secret)
     keyring.reload()
-    _app.extensions["qr_keyring"] = keyring
+    app.extensions["qr_keyring"] = keyring
+    return token
+
+
+def test_personal_code_and_scans_are_committed_as_they_answer(_app, committed_db, clock, settings):
+    token = resident_with_keys(_app, committed_db, clock, settings, "committed-qr-1")
+    with committed_db.transaction() as s:
+        org = s.scalar(sa.select(Organisation).order_by(Organisation.id).limit(1))
+        device, secret = create_device(s, org=org, kind="sentinel", name="门口哨兵")
+        device_headers = basic(device.uid, secret)
     levels: list[str | None] = []
 
     def seen(conn, *_args):
@@ -73,19 +80,7 @@ def test_reads_run_in_autocommit_and_get_views_that_write_keep_a_transaction(_ap
     """On PostgreSQL a read request needs no BEGIN/ROLLBACK (each statement sees a fresh
     snapshot under READ COMMITTED anyway); a GET that writes (``@writes``: drawing a fresh
     personal code) keeps its transaction, and what it wrote is committed."""
-    keyring = make_keyring(settings, committed_db, clock)
-    with committed_db.transaction() as s:
-        init_keys(s, kek=keyring._kek, clock=clock)
-        person = Person(real_name_level="none")
-        s.add(person)
-        s.flush()
-        account = Account(kind="dev", openid="committed-qr-2", person_id=person.id, status="active")
-        s.add(account)
-        s.flush()
-        with _app.app_context():
-            token = token_for(s, clock, account)
-    keyring.reload()
-    _app.extensions["qr_keyring"] = keyring
+    token = resident_with_keys(_app, committed_db, clock, settings, "committed-qr-2")
     levels: dict[str, list[str | None]] = {}
 
     def seen(conn, *_args):

@@ -59,6 +59,21 @@ def response_timer_states(db, ids: list[int]) -> dict[str, int]:
             Timer.subject_id.in_([str(i) for i in ids])).group_by(Timer.state)).all())
 
 
+def sweeper(db, clock, start: threading.Barrier, errors: list[BaseException], *, name: str, batch_size: int,
+            passes: int):
+    """A thread body: worker ``n`` waits for the others, then runs ``passes`` passes."""
+    def sweep(n: int) -> None:
+        try:
+            worker = Worker(db, clock, worker_id=f"{name}-w{n}", batch_size=batch_size, periodic_jobs={})
+            start.wait()
+            for _ in range(passes):
+                worker.run_once()
+        except BaseException as exc:
+            errors.append(exc)
+
+    return sweep
+
+
 def test_concurrent_sweeps_and_acknowledgements(committed_db):
     created = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     world = build(committed_db, on=date(2026, 11, 2))
@@ -67,14 +82,7 @@ def test_concurrent_sweeps_and_acknowledgements(committed_db):
     errors: list[BaseException] = []
     start = threading.Barrier(7)
 
-    def sweep(n: int) -> None:
-        try:
-            worker = Worker(committed_db, clock, worker_id=f"race-w{n}", batch_size=3, periodic_jobs={})
-            start.wait()
-            for _ in range(40):
-                worker.run_once()
-        except BaseException as exc:
-            errors.append(exc)
+    sweep = sweeper(committed_db, clock, start, errors, name="race", batch_size=3, passes=40)
 
     def acknowledge(order: list[int]) -> None:
         try:
@@ -166,14 +174,7 @@ def test_concurrent_workers_escalate_both_levels_of_shared_tickets_once_each_in_
     errors: list[BaseException] = []
     start = threading.Barrier(4)
 
-    def sweep(n: int) -> None:
-        try:
-            worker = Worker(committed_db, clock, worker_id=f"behind-w{n}", batch_size=7, periodic_jobs={})
-            start.wait()
-            for _ in range(20):
-                worker.run_once()
-        except BaseException as exc:
-            errors.append(exc)
+    sweep = sweeper(committed_db, clock, start, errors, name="behind", batch_size=7, passes=20)
 
     caplog.set_level("WARNING", logger="app.worker")
     threads = [threading.Thread(target=sweep, args=(i,)) for i in range(4)]
