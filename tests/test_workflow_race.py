@@ -74,6 +74,15 @@ def sweeper(db, clock, start: threading.Barrier, errors: list[BaseException], *,
     return sweep
 
 
+def run_all(threads: list[threading.Thread], errors: list[BaseException]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+
+
 def test_concurrent_sweeps_and_acknowledgements(committed_db):
     created = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     world = build(committed_db, on=date(2026, 11, 2))
@@ -99,12 +108,7 @@ def test_concurrent_sweeps_and_acknowledgements(committed_db):
         rng.shuffle(h)
     threads = [threading.Thread(target=sweep, args=(i,)) for i in range(4)]
     threads += [threading.Thread(target=acknowledge, args=(h,)) for h in halves]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+    run_all(threads, errors)
     Worker(committed_db, clock, worker_id="race-final", periodic_jobs={}).run_once()
 
     results = outcome(committed_db, ids)
@@ -177,13 +181,7 @@ def test_concurrent_workers_escalate_both_levels_of_shared_tickets_once_each_in_
     sweep = sweeper(committed_db, clock, start, errors, name="behind", batch_size=7, passes=20)
 
     caplog.set_level("WARNING", logger="app.worker")
-    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    assert not any(t.is_alive() for t in threads)
+    run_all([threading.Thread(target=sweep, args=(i,)) for i in range(4)], errors)
     assert not [r for r in caplog.records if r.name == "app.worker"], [r.getMessage() for r in caplog.records]
 
     results = outcome(committed_db, ids)
