@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import platform
 import re
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.cpu import CpuMeter
 from bench.endpoints import BASELINE_PATH, ENDPOINTS, SERVER_SETTINGS, BenchContext, Endpoint, Prepared
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +94,8 @@ class Measurement:
     requests: int
     non_2xx: int = 0
     socket_errors: int = 0
+    app_cpu_ms: float | None = None  # gunicorn's CPU (master and workers) per request
+    db_cpu_ms: float | None = None  # PostgreSQL's processes' CPU per request (None on SQLite)
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -351,7 +355,8 @@ def connections_for(cfg: Config, ep: Endpoint, workers: int) -> int:
     return ep.connections or workers
 
 
-def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, workers: int = 1) -> Measurement:
+def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, workers: int = 1,
+            meter: CpuMeter | None = None) -> Measurement:
     conns = connections_for(cfg, target.endpoint, workers)
     threads = min(cfg.threads, conns)  # wrk wants at least one connection per thread
     cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
@@ -359,13 +364,20 @@ def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, worke
         cmd += ["-s", str(target.script)]
     for name, value in target.headers.items():
         cmd += ["-H", f"{name}: {value}"]
+    if meter is not None:
+        meter.start()
     done = subprocess.run([*cmd, url], capture_output=True, text=True, check=False, timeout=seconds + 60)
     if done.returncode != 0:
         raise BenchError(f"wrk failed (exit {done.returncode}): {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout)
+    m = parse_wrk(done.stdout)
+    if meter is not None:
+        app_ms, db_ms = meter.stop(m.requests)
+        m = dataclasses.replace(m, app_cpu_ms=app_ms, db_cpu_ms=db_ms)
+    return m
 
 
-def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target], workers: int = 1) -> None:
+def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target], workers: int = 1,
+            meter: CpuMeter | None = None) -> None:
     live = [t for t in targets if not t.skipped]
     if cfg.warmup:
         print(f"bench: warming up ({cfg.warmup} s per endpoint)", flush=True)
@@ -375,10 +387,11 @@ def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target], workers
     for n in range(1, cfg.rounds + 1):
         print(f"bench: round {n}/{cfg.rounds}", flush=True)
         for t in live:
-            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration, workers)
+            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration, workers, meter)
             t.rounds.append(m)
             print(f"  {t.endpoint.name:<32} {m.rps:>10.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
-                  f"p99 {m.p99_ms:7.2f} ms" + (f"  non-2xx {m.non_2xx}" if m.non_2xx else ""), flush=True)
+                  f"p99 {m.p99_ms:7.2f} ms  CPU ms/req {cpu_text([m])}"
+                  + (f"  non-2xx {m.non_2xx}" if m.non_2xx else ""), flush=True)
         base_rps = baseline.rounds[-1].rps
         for t in live:
             t.ratios.append(t.rounds[-1].rps / base_rps if base_rps else 0.0)
@@ -417,16 +430,26 @@ def verdict(t: Target) -> str:
     return "yes" if ok else "NO"
 
 
+def cpu_text(rounds: Sequence[Measurement]) -> str:
+    """Median CPU milliseconds per request of gunicorn and of PostgreSQL (``app + db``)."""
+    app = [m.app_cpu_ms for m in rounds if m.app_cpu_ms is not None]
+    if not app:
+        return "–"
+    db = [m.db_cpu_ms for m in rounds if m.db_cpu_ms is not None]
+    text = f"{statistics.median(app):.2f}"
+    return text + (f" + {statistics.median(db):.2f}" if db else "")
+
+
 def render_table(targets: Sequence[Target]) -> str:
     head = ("| endpoint | request | req/s (median) | p50 ms | p99 ms | ratio to /healthz | target | met "
-            "| req/s per round | notes |")
-    rows = [head, "|" + "---|" * 10]
+            "| CPU ms/req app + db | req/s per round | notes |")
+    rows = [head, "|" + "---|" * 11]
     for t in targets:
         ep = t.endpoint
         target = target_text(ep)
         request = f"`{ep.method} {ep.path}`"
         if t.skipped or not t.rounds:
-            rows.append(f"| {ep.name} | {request} | – | – | – | – | {target} | {verdict(t)} | – "
+            rows.append(f"| {ep.name} | {request} | – | – | – | – | {target} | {verdict(t)} | – | – "
                         f"| not measured: {t.skipped or 'no rounds'} |")
             continue
         notes = []
@@ -440,7 +463,7 @@ def render_table(targets: Sequence[Target]) -> str:
             f"| {ep.name} | {request} | {_fmt(statistics.median(m.rps for m in t.rounds))} "
             f"| {_fmt(statistics.median(m.p50_ms for m in t.rounds), 2)} "
             f"| {_fmt(statistics.median(m.p99_ms for m in t.rounds), 2)} "
-            f"| {statistics.median(t.ratios):.2f} | {target} | {verdict(t)} "
+            f"| {statistics.median(t.ratios):.2f} | {target} | {verdict(t)} | {cpu_text(t.rounds)} "
             f"| {' / '.join(_fmt(m.rps, 0) for m in t.rounds)} | {'; '.join(notes)} |"
         )
     return "\n".join(rows)
@@ -531,7 +554,10 @@ cancels out most of the machine's speed (wrk runs on the same cores, so absolute
 on a small machine are low). "req/s per round" shows the spread; "not measured" says why
 (e.g. HTTP 404: the endpoint does not exist on that commit); non-2xx answers are counted in
 notes and fail a target. A high "load average before the run" means other work shared the
-cores: compare ratios, not absolute requests/s, across such runs.
+cores: compare ratios, not absolute requests/s, across such runs. "CPU ms/req app + db" (from
+the 05:2x runs on): the CPU time gunicorn's processes and the PostgreSQL server's processes
+spent per request during the rounds (from `/proc`, medians; `bench/cpu.py`): steadier than
+requests/s, and it says whether Python or the database is the cost.
 
 Run it: `make bench` (SQLite) or `DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
 make bench`; `BENCH_DURATION=10 BENCH_ROUNDS=5` for steadier numbers, `BENCH_ONLY=name` for
@@ -583,7 +609,8 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
                     print(f"bench: {t.endpoint.name}: not measured: {t.skipped}", flush=True)
             if any(t.skipped for t in targets if t.endpoint.path == BASELINE_PATH):
                 raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
-            measure(wrk, cfg, server.base_url, targets, workers)
+            meter = CpuMeter(server.process.pid, with_database=_server_kind(database.url) == "postgresql")
+            measure(wrk, cfg, server.base_url, targets, workers, meter)
         return report(cfg, targets, db_kind=database.kind, workers=workers, wrk=wrk,
                       warnings=warnings, started=started, host=host)
 

@@ -112,3 +112,49 @@ def test_qr_endpoints_are_listed_with_their_targets():
     assert by_path["/api/v1/qr/personal"].target_ratio == 0.5
     assert by_path["/api/v1/qr/personal/image"].target_p50_ms == 15.0
 
+
+
+def test_table_gives_the_median_cpu_per_request():
+    import dataclasses
+
+    t = _target([0.4, 0.6, 0.55])
+    t.rounds = [dataclasses.replace(m, app_cpu_ms=app, db_cpu_ms=db)
+                for m, (app, db) in zip(t.rounds, [(1.0, 0.2), (3.0, None), (2.0, 0.4)], strict=True)]
+    assert "| yes | 2.00 + 0.30 |" in render_table([t])
+    bare = _target([0.5, 0.5, 0.5])  # no readings (not Linux): an empty cell, no crash
+    assert "| yes | – |" in render_table([bare])
+
+
+def test_cpu_meter_reads_a_real_process_and_its_children():
+    """bench.cpu on real processes: a busy child's CPU shows up under its parent's meter
+    (the child stays alive while the meter reads, as gunicorn's workers do)."""
+    import subprocess
+    import sys
+    import time
+
+    from bench.cpu import CpuMeter, children, cpu_seconds, postgres_pids
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"])
+    try:
+        for _ in range(100):
+            if children(parent.pid):
+                break
+            time.sleep(0.01)
+        assert children(parent.pid), "the busy child was not seen"
+        meter = CpuMeter(parent.pid, with_database=False)
+        meter.start()
+        deadline = time.monotonic() + 30  # the child spins for 0.3 s of CPU, then sleeps
+        while cpu_seconds(children(parent.pid)) < 0.29 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app_ms, db_ms = meter.stop(requests=10)
+    finally:
+        for pid in children(parent.pid):
+            subprocess.run(["kill", str(pid)], check=False)
+        parent.kill()
+        parent.wait(timeout=10)
+    assert db_ms is None
+    assert app_ms is not None and app_ms > 5  # most of 0.3 s over 10 "requests"
+    assert cpu_seconds([2 ** 22 + 7]) == 0  # a process that does not exist counts nothing
+    assert all(isinstance(p, int) for p in postgres_pids())
