@@ -167,6 +167,10 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
             insert_tickets(conn, ticket_rows(n=QUEUE_OPEN_TICKETS, org_id=company, community_id=place[1],
                                              building_id=place[2], reporter_id=reporter_account(conn, "bench-queue"),
                                              policy=policy_id(conn, now), now=now))
+        # As autovacuum leaves a table in service (and as bench.workflow_bench does): without it
+        # the queue's count visits the heap for each of the 5,000 fresh rows (4.8 ms, not 1.1).
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE wf_tickets" if db.dialect == "postgresql" else "ANALYZE wf_tickets")
     finally:
         db.dispose()
     login = _post_json(ctx.base_url + "/api/v1/auth/staff/login", {"username": username, "password": DEMO_PASSWORD})
