@@ -137,12 +137,18 @@ def residences_of(session: Session, person_id: int) -> list[Residence]:
                                 .order_by(Residence.id)).all())
 
 
+def living(person_id: int | sa.BindParameter[int], on: date | sa.BindParameter[date], *,
+           verified_only: bool = True) -> sa.ColumnElement[bool]:
+    """The residences of a person current on ``on``; either may be a bound parameter (a
+    statement built once, such as property repair's joined lookup)."""
+    statuses = ("verified",) if verified_only else LIVE_STATUSES
+    return sa.and_(Residence.person_id == person_id, Residence.status.in_(statuses), Residence.valid_from <= on,
+                   sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= on))
+
+
 def active_residences(session: Session, person_id: int, *, on: date, verified_only: bool = True) -> list[Residence]:
     """Where a person lives on ``on`` ("a community the caller may report in")."""
-    statuses = ("verified",) if verified_only else LIVE_STATUSES
-    return list(session.scalars(sa.select(Residence).where(
-        Residence.person_id == person_id, Residence.status.in_(statuses), Residence.valid_from <= on,
-        sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= on))).all())
+    return list(session.scalars(sa.select(Residence).where(living(person_id, on, verified_only=verified_only))).all())
 
 
 # ---------------------------------------------------------------- staff

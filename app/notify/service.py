@@ -12,7 +12,6 @@ recipient on the fallback channel, in the same transaction — once, by the uniq
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,30 +121,61 @@ def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -
     return len(new_ids)
 
 
-_PG_ENQUEUE = sa.text(f"""
-    WITH new AS (
-        INSERT INTO notify_outbox (event_key, recipient_kind, recipient_id, channel, template, payload, urgent,
-                                   state, attempts, created_at, updated_at)
-        SELECT e, k, r, c, t, p, u, 'pending', 0, :now, :now
-        FROM json_to_recordset(CAST(:rows AS json)) AS x(e text, k text, r text, c text, t text, p json, u boolean)
-        ON CONFLICT DO NOTHING
-        RETURNING id)
-    INSERT INTO timers (subject_type, subject_id, kind, level, due_at, state, attempts, created_at)
-    SELECT 'outbox', CAST(id AS VARCHAR), '{DELIVER_KIND}', 0, :now, 'pending', 0, :now FROM new
-    ON CONFLICT ({", ".join(KEY_COLUMNS)}) DO UPDATE SET due_at = excluded.due_at, state = 'pending',
-        attempts = 0, last_error = NULL, fired_at = NULL
-    RETURNING id
-""").bindparams(sa.bindparam("now", type_=UTCDateTime()))
+_SOURCE_COLUMNS = ["event_key", "recipient_kind", "recipient_id", "channel", "template", "payload", "urgent"]
+
+
+def _outbox_then_timers(source: sa.Select) -> Any:
+    """PostgreSQL: one statement inserting the rows ``source`` yields (the ``_SOURCE_COLUMNS``,
+    in the order their ids should follow) into the outbox, skipping those already there, and a
+    delivery timer for each new one, as ``enqueue`` does in two. Parameter: ``now``. Returns
+    the timers' ids (one per new row)."""
+    o, m = OutboxMessage.__table__, Timer.__table__
+    now = sa.bindparam("now", type_=UTCDateTime())
+    new = (postgresql.insert(o)
+           .from_select([*_SOURCE_COLUMNS, "state", "attempts", "created_at", "updated_at"],
+                        source.add_columns(sa.literal("pending"), sa.literal(0), now, now))
+           .on_conflict_do_nothing().returning(o.c.id).cte("new"))
+    timers = postgresql.insert(m).from_select(
+        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
+        sa.select(sa.literal("outbox"), sa.cast(new.c.id, sa.String), sa.literal(DELIVER_KIND), sa.literal(0), now,
+                  sa.literal("pending"), sa.literal(0), now))
+    return timers.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
+        "due_at": timers.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None, "fired_at": None,
+    }).returning(m.c.id)
+
+
+def _rows_statement() -> Any:
+    """The rows as one JSON document (``json_to_recordset``): a multi-row ``VALUES`` costs more
+    to build and adapt than the database spends inserting. Parameters: ``rows``, ``now``."""
+    x = sa.func.json_to_recordset(sa.bindparam("rows", type_=sa.JSON)).table_valued(
+        sa.column("e", sa.Text), sa.column("k", sa.Text), sa.column("r", sa.Text), sa.column("c", sa.Text),
+        sa.column("t", sa.Text), sa.column("p", postgresql.JSON), sa.column("u", sa.Boolean),
+    ).render_derived("x", with_types=True)
+    return _outbox_then_timers(sa.select(x.c.e, x.c.k, x.c.r, x.c.c, x.c.t, x.c.p, x.c.u))
+
+
+_PG_ENQUEUE = _rows_statement()
 
 
 def _enqueue_pg(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
-    """PostgreSQL: the outbox rows and their delivery timers in one statement of constant text,
-    the rows passed as one JSON document (``json_to_recordset``): a multi-row ``VALUES`` costs
-    more to build and parse than the database spends inserting, and text arrays more to escape."""
-    document = json.dumps([{"e": r["event_key"], "k": r["recipient_kind"], "r": r["recipient_id"],
-                            "c": r["channel"], "t": r["template"], "p": r["payload"], "u": r["urgent"]}
-                           for r in rows])
+    """PostgreSQL: the outbox rows and their delivery timers in one statement of constant text."""
+    document = [{"e": r["event_key"], "k": r["recipient_kind"], "r": r["recipient_id"], "c": r["channel"],
+                 "t": r["template"], "p": r["payload"], "u": r["urgent"]} for r in rows]
     return len(session.execute(_PG_ENQUEUE, {"now": now, "rows": document}).all())
+
+
+def enqueue_to_query(recipients: sa.Subquery) -> Any:
+    """PostgreSQL: the statement that ``enqueue``s one event to the recipients a query yields,
+    looking them up, writing their rows and delivery timers at once. ``recipients`` has the
+    columns ``kind``, ``id`` (text) and ``rank`` (the order of the rows). Build it once and
+    execute it with ``event_key``, ``template``, ``channel``, ``payload``, ``urgent``, ``now``
+    and the query's own parameters."""
+    return _outbox_then_timers(
+        sa.select(sa.bindparam("event_key", type_=sa.String), recipients.c.kind, recipients.c.id,
+                  sa.bindparam("channel", type_=sa.String), sa.bindparam("template", type_=sa.String),
+                  sa.bindparam("payload", type_=OutboxMessage.__table__.c.payload.type),
+                  sa.bindparam("urgent", type_=sa.Boolean))
+        .order_by(recipients.c.rank))
 
 
 @timer_handler(DELIVER_KIND, max_attempts=MAX_ATTEMPTS + 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
@@ -30,16 +31,17 @@ def _covering(on: date | sa.BindParameter[date]) -> sa.ColumnElement[bool]:
     )
 
 
+def _current(stmt: sa.Select, community_id: Any, on: date | sa.BindParameter[date]) -> sa.Select:
+    """``stmt`` on the dated assignment of ``community_id`` covering ``on`` (the latest start
+    wins if data ever overlaps)."""
+    return (stmt.where(ManagementAssignment.community_id == community_id, _covering(on))
+            .order_by(ManagementAssignment.valid_from.desc(), ManagementAssignment.id.desc()).limit(1))
+
+
 def current_assignment(session: Session, community: Community, on: date) -> ManagementAssignment | None:
-    """The dated assignment covering ``on`` (the latest start wins if data ever overlaps)."""
-    stmt = (
-        sa.select(ManagementAssignment)
-        .options(joinedload(ManagementAssignment.company))
-        .where(ManagementAssignment.community_id == community.id, _covering(on))
-        .order_by(ManagementAssignment.valid_from.desc(), ManagementAssignment.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+    """The dated assignment covering ``on``."""
+    stmt = sa.select(ManagementAssignment).options(joinedload(ManagementAssignment.company))
+    return session.scalars(_current(stmt, community.id, on)).first()
 
 
 def managing_organisation(session: Session, community: Community, on: date) -> Organisation:
@@ -54,13 +56,7 @@ def managing_org_id(on: date | sa.BindParameter[date]) -> sa.ColumnElement[int]:
     """``managing_organisation``'s id as an SQL expression on ``Community`` (correlated), so a
     caller reads a community's owner in the query that finds the community. ``on`` may be a
     bound parameter (a statement built once)."""
-    company = (
-        sa.select(ManagementAssignment.company_id)
-        .where(ManagementAssignment.community_id == Community.id, _covering(on))
-        .order_by(ManagementAssignment.valid_from.desc(), ManagementAssignment.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    company = _current(sa.select(ManagementAssignment.company_id), Community.id, on).scalar_subquery()
     return sa.func.coalesce(company, Community.fallback_owner_id)
 
 

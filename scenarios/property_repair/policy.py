@@ -19,6 +19,7 @@ from app.places.service import find_community, local_date, managing_org_id
 from auth.models import Residence
 from auth.organisations import Organisation
 from auth.principal import Principal
+from auth.residences import living
 from scenarios.engines.workflow.config import Placement
 
 _RESIDENCES: list[sa.Select] = []
@@ -36,8 +37,7 @@ def _residences(session: Session, person_id: int, on: date) -> list[tuple[Reside
             .join(Community, Community.id == Residence.community_id)
             .outerjoin(Building, Building.id == Residence.building_id)
             .join(Organisation, Organisation.id == managing_org_id(day))
-            .where(Residence.person_id == sa.bindparam("person_id"), Residence.status == "verified",
-                   Residence.valid_from <= day, sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= day))
+            .where(living(sa.bindparam("person_id"), day))
             .order_by(Residence.id)
         )
     return [tuple(row) for row in session.execute(_RESIDENCES[0], {"person_id": person_id, "on": on})]  # type: ignore[misc]

@@ -17,9 +17,9 @@ same statement inserts). The ticket and the event are then attached to the sessi
 loaded, so what follows (photos, moderation, routing, the answer) works on them as before.
 
 Telling the managers (``tell_org_staff``) is ``notifications.tell`` to ``notifications.org_staff``
-— find the members, insert their outbox rows (``ON CONFLICT DO NOTHING``), add a delivery
-timer per new row, as ``app.notify.service.enqueue`` does — in one ``INSERT … SELECT``. A test
-compares its rows with ``tell``'s, so the two cannot drift apart unnoticed.
+in one statement: ``notifications.staff_recipients`` (the same members query as ``org_staff``)
+fed to ``app.notify.service.enqueue_to_query`` (the same outbox-and-timers statement as
+``enqueue`` on PostgreSQL). A test compares its rows with ``tell``'s.
 
 Other databases (SQLite) take the ORM path in ``service.create``; the same tests run on both.
 """
@@ -29,16 +29,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.clock import Clock
 from app.db import utcnow
 from app.notify.channels import CHANNELS
-from app.notify.models import OutboxMessage
-from app.notify.service import DELIVER_KIND
-from app.timers import KEY_COLUMNS, Timer
-from auth.models import Account, Membership
+from app.notify.service import enqueue_to_query
+from app.timers import Timer
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import Ticket, TicketEvent
@@ -130,55 +127,20 @@ def file_ticket(session: Session, ticket: Ticket, event: TicketEvent, timers: li
 _TELL: list[Any] = []
 
 
-def _tell_statement() -> Any:
-    """Members of ``:org_id`` with one of ``:roles`` (active, with an active account; the
-    organisation itself when there are none) → outbox rows → their delivery timers."""
-    if _TELL:
-        return _TELL[0]
-    o, m = OutboxMessage.__table__, _M
-    staff = (sa.select(Membership.account_id)
-             .join(Account, Account.id == Membership.account_id)
-             .where(Membership.organisation_id == sa.bindparam("org_id"),
-                    Membership.role.in_(sa.bindparam("roles", expanding=True)),
-                    Membership.status == "active", Account.status == "active")).cte("staff")
-    org_id = sa.bindparam("org_id", type_=sa.BigInteger)
-    recipients = sa.union_all(
-        sa.select(sa.literal("account").label("kind"), sa.cast(staff.c.account_id, sa.String).label("rid"),
-                  staff.c.account_id.label("rank")),
-        sa.select(sa.literal("org"), sa.cast(org_id, sa.String), org_id)
-        .where(~sa.exists(sa.select(staff.c.account_id))),
-    ).cte("recipients")
-    now = sa.bindparam("now", type_=o.c.created_at.type)
-    outbox = (postgresql.insert(o).from_select(
-        ["event_key", "recipient_kind", "recipient_id", "channel", "template", "payload", "urgent", "state",
-         "attempts", "created_at", "updated_at"],
-        sa.select(sa.bindparam("event_key", type_=sa.String), recipients.c.kind, recipients.c.rid,
-                  sa.bindparam("channel", type_=sa.String), sa.bindparam("template", type_=sa.String),
-                  sa.bindparam("payload", type_=o.c.payload.type), sa.false(), sa.literal("pending"),
-                  sa.literal(0), now, now).order_by(recipients.c.rank))  # ids in recipient order, as enqueue
-              .on_conflict_do_nothing().returning(o.c.id).cte("outbox"))
-    timers = postgresql.insert(m).from_select(
-        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
-        sa.select(sa.literal("outbox"), sa.cast(outbox.c.id, sa.String), sa.literal(DELIVER_KIND), sa.literal(0),
-                  now, sa.literal("pending"), sa.literal(0), now))
-    timers = timers.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
-        "due_at": timers.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None, "fired_at": None})
-    _TELL.append(timers.add_cte(staff, recipients, outbox))
-    return _TELL[0]
-
-
 def tell_org_staff(session: Session, clock: Clock, ticket: Ticket, *, key: str, template: str,
                    roles: tuple[str, ...], config: WorkflowConfig) -> bool:
     """``notify.tell(…, recipients=notify.org_staff(session, ticket.org_id, roles))`` (not urgent)
-    in one statement; False (nothing done) when the database is not PostgreSQL."""
+    in one statement (``notify.staff_recipients`` through ``enqueue_to_query``); False (nothing
+    done) when the database is not PostgreSQL."""
     if session.get_bind().dialect.name != "postgresql":
         return False
     if config.notify_channel not in CHANNELS:
         raise ValueError(f"unknown channel {config.notify_channel!r}")
-    body = notify.payload(ticket, ticket_no=ticket.number, title=config.title_zh, at=clock.now().isoformat(),
-                          note=notify.NOTES.get(template, "工单有新进展"))
-    session.execute(_tell_statement(), {
-        "org_id": ticket.org_id, "roles": list(roles), "event_key": f"wf:{ticket.id}:{key}",
-        "channel": config.notify_channel, "template": config.template_name(template), "payload": body,
-        "now": clock.now()})
+    if not _TELL:  # built once: the hot path of filing
+        _TELL.append(enqueue_to_query(notify.staff_recipients(
+            sa.bindparam("org_id", type_=sa.BigInteger), sa.bindparam("roles", expanding=True))))
+    notice = notify.envelope(clock, ticket, key=key, template=template, config=config)
+    session.execute(_TELL[0], {
+        "org_id": ticket.org_id, "roles": list(roles), "event_key": notice.event_key, "channel": notice.channel,
+        "template": notice.template, "payload": notice.payload, "urgent": notice.urgent, "now": clock.now()})
     return True

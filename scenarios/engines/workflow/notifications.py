@@ -8,6 +8,7 @@ name others in ``WorkflowConfig.notify_templates``), whose fields these payload 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -55,14 +56,31 @@ NOTES: dict[str, str] = {
 }
 
 
+def _members(org_id: int | sa.BindParameter[int], roles: Iterable[str] | sa.BindParameter[Any]) -> sa.Select:
+    """Active accounts holding one of ``roles`` in the organisation; either may be a bound
+    parameter (``roles`` an expanding one), for a statement built once."""
+    roles = roles if isinstance(roles, sa.BindParameter) else tuple(roles)
+    return (sa.select(Membership.account_id)
+            .join(Account, Account.id == Membership.account_id)
+            .where(Membership.organisation_id == org_id, Membership.role.in_(roles),
+                   Membership.status == "active", Account.status == "active"))
+
+
 def members_with(session: Session, org_id: int, roles: Iterable[str]) -> list[int]:
     """Active accounts holding one of ``roles`` in the organisation (ordered by id)."""
-    return list(session.scalars(
-        sa.select(Membership.account_id)
-        .join(Account, Account.id == Membership.account_id)
-        .where(Membership.organisation_id == org_id, Membership.role.in_(tuple(roles)),
-               Membership.status == "active", Account.status == "active")
-        .order_by(Membership.account_id)))
+    return list(session.scalars(_members(org_id, roles).order_by(Membership.account_id)))
+
+
+def staff_recipients(org_id: sa.BindParameter[int], roles: sa.BindParameter[Any]) -> sa.Subquery:
+    """``org_staff`` as a query (for ``app.notify.service.enqueue_to_query``): the members'
+    accounts, else the organisation itself; columns ``kind``, ``id`` (text), ``rank``."""
+    staff = _members(org_id, roles).cte("staff")
+    return sa.union_all(
+        sa.select(sa.literal("account").label("kind"), sa.cast(staff.c.account_id, sa.String).label("id"),
+                  staff.c.account_id.label("rank")),
+        sa.select(sa.literal("org"), sa.cast(org_id, sa.String), org_id)
+        .where(~sa.exists(sa.select(staff.c.account_id))),
+    ).subquery("recipients")
 
 
 def org_staff(session: Session, org_id: int, roles: Iterable[str]) -> list[Recipient]:
@@ -107,11 +125,19 @@ def notice(clock: Clock, ticket: TicketLike, *, key: str, template: str, recipie
     recipients = tuple(recipients)
     if not recipients:
         return None
+    return replace(envelope(clock, ticket, key=key, template=template, config=config, urgent=urgent, **extra),
+                   recipients=recipients)
+
+
+def envelope(clock: Clock, ticket: TicketLike, *, key: str, template: str, config: WorkflowConfig | None = None,
+             urgent: bool = False, **extra: Any) -> Notice:
+    """The notice of ``key`` about ``ticket`` before its recipients are known: its event key,
+    the registry's name of ``template``, the scenario's channel and the payload."""
     channel = config.notify_channel if config is not None else "log"
     name = config.template_name(template) if config is not None else template
     body = payload(ticket, ticket_no=ticket.number, title=f"{config.title_zh if config else '工单'}",
                    at=clock.now().isoformat(), note=NOTES.get(template, "工单有新进展"), **extra)
-    return Notice(f"wf:{ticket.id}:{key}", name, recipients, body, channel, urgent)
+    return Notice(f"wf:{ticket.id}:{key}", name, (), body, channel, urgent)
 
 
 def reporter(ticket: Ticket) -> list[Recipient]:

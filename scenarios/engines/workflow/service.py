@@ -411,22 +411,28 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
 _SAME_BUILDING: list[sa.Select] = []
 
 
+def _open_alike() -> sa.Select:
+    """Other open tickets of the same scenario and category (parameters ``scenario``,
+    ``category``, ``ticket_id``)."""
+    return sa.select(Ticket.id, Ticket.number, Ticket.lat, Ticket.lon).where(
+        Ticket.scenario == sa.bindparam("scenario"), Ticket.category == sa.bindparam("category"),
+        Ticket.is_open.is_(True), Ticket.id != sa.bindparam("ticket_id"))
+
+
 def find_duplicates(session: Session, *, config: WorkflowConfig, ticket: Ticket) -> list[dict[str, Any]]:
     """Open tickets of the same scenario and category in the same building (or within
     ``config.duplicate_radius_m`` of the same coordinates): ids and numbers only."""
-    base = sa.select(Ticket.id, Ticket.number, Ticket.lat, Ticket.lon).where(
-        Ticket.scenario == sa.bindparam("scenario"), Ticket.category == sa.bindparam("category"),
-        Ticket.is_open.is_(True), Ticket.id != sa.bindparam("ticket_id"))
     params = {"scenario": config.slug, "category": ticket.category, "ticket_id": ticket.id}
     if ticket.building_id is not None:
         if not _SAME_BUILDING:  # the hot path of filing: built once
-            _SAME_BUILDING.append(base.where(Ticket.building_id == sa.bindparam("building_id"))
+            _SAME_BUILDING.append(_open_alike().where(Ticket.building_id == sa.bindparam("building_id"))
                                   .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_DUPLICATE_HINTS))
         rows = session.execute(_SAME_BUILDING[0], {**params, "building_id": ticket.building_id}).all()
         return [{"id": r.id, "number": r.number} for r in rows]
     if ticket.lat is not None and ticket.lon is not None:
         min_lat, min_lon, max_lat, max_lon = bounding_box(ticket.lat, ticket.lon, config.duplicate_radius_m)
-        rows = session.execute(base.where(Ticket.lat.between(min_lat, max_lat), Ticket.lon.between(min_lon, max_lon))
+        rows = session.execute(_open_alike().where(Ticket.lat.between(min_lat, max_lat),
+                                                   Ticket.lon.between(min_lon, max_lon))
                                .order_by(Ticket.created_at.desc()).limit(200), params).all()
         near = [r for r in rows if haversine_m(ticket.lat, ticket.lon, r.lat, r.lon) <= config.duplicate_radius_m]
         return [{"id": r.id, "number": r.number} for r in near[:MAX_DUPLICATE_HINTS]]
