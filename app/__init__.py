@@ -1,7 +1,9 @@
 """Application factory."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
@@ -11,6 +13,9 @@ from app.clock import Clock, DatabaseClock
 from app.config import Settings, load_settings
 from app.db import Database, close_session
 from app.logs import configure_logging, install_request_logging
+
+if TYPE_CHECKING:
+    from app.scenario import Scenario
 
 # One fixed configuration for the spec, so it never varies with APP_ENV.
 SPEC_CONFIG = {
@@ -35,17 +40,39 @@ SPEC_CONFIG = {
 MAX_CONTENT_LENGTH = 12 * 1024 * 1024
 
 
+def load_modules(extra_scenarios: Iterable[Scenario] = ()) -> tuple[Scenario, ...]:
+    """Load what every process needs before its first request or worker pass: the platform's
+    modules, and the models and jobs the registry names for each engine and scenario; hand
+    each engine its scenarios' configs. Returns the scenarios served (the registry's, then
+    ``extra_scenarios``: tests register engine test scenarios this way)."""
+    from app.models import PLATFORM_MODULES, load
+    from app.scenario import load as load_target
+    from scenarios import registry
+
+    scenarios = (*registry.SCENARIOS, *extra_scenarios)
+    registry.check(scenarios)
+    load(PLATFORM_MODULES)
+    for engine in registry.ENGINES.values():
+        load(engine.modules)
+    for scenario in scenarios:
+        load(scenario.modules)
+    for engine in registry.ENGINES.values():
+        if engine.install is not None:
+            load_target(engine.install)([s.config for s in scenarios
+                                         if s.config is not None and s.engines[0] == engine.name])
+    return scenarios
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     database: Database | None = None,
     clock: Clock | None = None,
+    extra_scenarios: Iterable[Scenario] = (),
 ) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    # Every model and every timer handler / periodic job must be registered in every process
-    # (web and worker alike) before the first request or the first worker pass.
-    from app import models as _all_models  # noqa: F401
+    scenarios = load_modules(extra_scenarios)
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
@@ -70,7 +97,7 @@ def create_app(
     api = Api(app)
     install_int64_converter(app, api)
     app.extensions["api"] = api
-    register_blueprints(api, settings)
+    register_blueprints(api, settings, scenarios)
 
     from app.cli import register_cli
 
@@ -78,18 +105,30 @@ def create_app(
     return app
 
 
-def register_blueprints(api: Api, settings: Settings) -> None:
+def register_blueprints(api: Api, settings: Settings, scenarios: Iterable[Scenario]) -> None:
+    """The platform's blueprints, then each engine's engine-wide ones, then each scenario's
+    (those its engine builds from its config, then its own), in the spec's order."""
     from app.platform_routes import health_blp, registry_blp
-    from scenarios import SCENARIOS
+    from app.scenario import load
+    from scenarios.registry import ENGINES
 
     for blp in (health_blp, registry_blp):
         api.register_blueprint(blp)
     for module in _platform_blueprint_modules():
         for blp in module.blueprints(settings):
             api.register_blueprint(blp)
-    for scenario in SCENARIOS:
-        for blp in scenario.blueprints():
-            api.register_blueprint(blp)
+    for engine in ENGINES.values():
+        for target in engine.blueprints:
+            for blp in load(target)(settings):
+                api.register_blueprint(blp)
+    for scenario in scenarios:
+        engine = ENGINES.get(scenario.engines[0]) if scenario.engines else None
+        if scenario.config is not None and engine is not None and engine.scenario_blueprints:
+            for blp in load(engine.scenario_blueprints)(scenario.config):
+                api.register_blueprint(blp)
+        for target in scenario.blueprints:
+            for blp in load(target)():
+                api.register_blueprint(blp)
 
 
 def _platform_blueprint_modules() -> list:
@@ -102,10 +141,9 @@ def _platform_blueprint_modules() -> list:
     from app.sms import routes as sms_routes
     from app.storage import routes as storage_routes
     from app.wechat import routes as wechat_routes
-    from scenarios.engines.workflow import routes as workflow_routes
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
-            sms_routes, workflow_routes]
+            sms_routes]
 
 
 def current_clock() -> Clock:

@@ -91,7 +91,7 @@ def dev_banner() -> None:
 @click.command("scenarios")
 def scenarios_cmd() -> None:
     """Print the registered scenarios, one JSON object a line."""
-    from scenarios import SCENARIOS
+    from scenarios.registry import SCENARIOS
 
     for s in SCENARIOS:
         click.echo(json.dumps(s.describe(), ensure_ascii=False))

@@ -1,15 +1,26 @@
-"""Imports every model module so ``metadata`` is complete (Alembic and tests use it)."""
+"""The platform's own model and job modules, and ``metadata``.
+
+Importing this module loads only the platform's modules (``app``, ``auth``, ``qr``). The
+engines' and scenarios' modules are named by the registry and loaded by the application
+factory (``app.load_modules``), which Alembic's environment and every process call before
+they need the whole ``metadata``.
+"""
 from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
 
 from app.db import Base
 
 metadata = Base.metadata
 
-# Each module below registers its tables on Base.metadata when imported.
-MODEL_MODULES = (
+# Each module registers its tables on Base.metadata, its timer handlers, periodic jobs or
+# signal receivers when imported.
+PLATFORM_MODULES = (
     "app.idempotency",
     "auth.organisations",
     "app.places.models",
+    "app.calendar",  # the holiday and make-up working day calendar (调休)
     "auth.models",
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
@@ -18,18 +29,12 @@ MODEL_MODULES = (
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
-    "scenarios.engines.workflow.models", "scenarios.engines.workflow.escalation",  # workflow engine
-    "scenarios.place_checkin.models",
-    "scenarios.engines.workflow.routing",  # its moderation_decided receiver
-    "scenarios.road_report.models",  # road-report: roads and road notices
 )
 
 
-def load_all() -> None:
-    import importlib
-
-    for name in MODEL_MODULES:
+def load(names: Iterable[str]) -> None:
+    for name in names:
         importlib.import_module(name)
 
 
-load_all()
+load(PLATFORM_MODULES)

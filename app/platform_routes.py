@@ -68,6 +68,6 @@ class ScenarioList(MethodView):
     @registry_blp.response(200, ScenarioListSchema)
     def get(self):
         """The working scenarios, for the mini-program's home screen."""
-        from scenarios import SCENARIOS
+        from scenarios.registry import SCENARIOS
 
         return {"items": [s.describe() for s in SCENARIOS]}

@@ -1,6 +1,6 @@
 """``flask seed demo``: the reference places, then every scenario's demo data.
 
-Each scenario's ``demo_data(session, clock)`` runs in its own transaction and must itself
+Each scenario's ``demo`` function ``(session, clock)`` runs in its own transaction and must itself
 be idempotent (upsert by natural keys), so running the command twice changes nothing.
 """
 from __future__ import annotations
@@ -17,15 +17,16 @@ def load_demo(database: Database, clock: Clock) -> dict[str, Any]:
     """Load reference data and demo data; return what was loaded and the row counts after."""
     from app.models import metadata
     from app.places.seed import load_reference
-    from scenarios import SCENARIOS
+    from app.scenario import load
+    from scenarios.registry import SCENARIOS
 
     reference = load_reference(database)
     loaded: list[str] = []
     for scenario in SCENARIOS:
-        if scenario.demo_data is None:
+        if scenario.demo is None:
             continue
         with database.transaction() as session:
-            scenario.demo_data(session, clock)
+            load(scenario.demo)(session, clock)
         loaded.append(scenario.slug)
 
     with database.transaction(write=False) as session:

@@ -82,11 +82,12 @@ def _short_path(filename: str) -> str:
 
 
 class Worker:
-    """Fires due timers from ``database``, reading time from ``clock``."""
+    """Fires due timers from ``database``, reading time from ``clock``. Without a database it
+    only fires timers a caller's transaction holds (``fire_claimed``)."""
 
     def __init__(
         self,
-        database: Database,
+        database: Database | None,
         clock: Clock,
         *,
         batch_size: int = 100,
@@ -118,7 +119,7 @@ class Worker:
         self.max_batches_per_pass = max_batches_per_pass
         self.handlers = HANDLERS if handlers is None else handlers
         self.periodic_jobs = PERIODIC_JOBS if periodic_jobs is None else periodic_jobs
-        self.uses_lease = database.dialect != "postgresql"
+        self.uses_lease = database is not None and database.dialect != "postgresql"
         self.holds_lease = False
         self.backlog = False
         self._stop = threading.Event()
@@ -162,22 +163,27 @@ class Worker:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            fired: list[int] = []
-            batched: set[str] = set()
-            for timer in timers:
-                entry = self.handlers.get(timer.kind)
-                if entry is not None and entry.batch is not None:
-                    if timer.kind not in batched:
-                        batched.add(timer.kind)
-                        fired += self._fire_batch(session, entry, [t for t in timers if t.kind == timer.kind], now)
-                elif self._fire(session, timer, now):
-                    fired.append(timer.id)
-            if fired:
-                session.execute(
-                    sa.update(Timer).where(Timer.id.in_(fired)).values(state="fired", fired_at=now),
-                    execution_options={"synchronize_session": False},
-                )
+            self.fire_claimed(session, list(timers), now)
             return len(timers)
+
+    def fire_claimed(self, session: Session, timers: list[Timer], now: datetime) -> None:
+        """Run the handlers of timers this transaction holds, in order (a kind with a batch
+        handler at the place of its first timer), and mark those done fired."""
+        fired: list[int] = []
+        batched: set[str] = set()
+        for timer in timers:
+            entry = self.handlers.get(timer.kind)
+            if entry is not None and entry.batch is not None:
+                if timer.kind not in batched:
+                    batched.add(timer.kind)
+                    fired += self._fire_batch(session, entry, [t for t in timers if t.kind == timer.kind], now)
+            elif self._fire(session, timer, now):
+                fired.append(timer.id)
+        if fired:
+            session.execute(
+                sa.update(Timer).where(Timer.id.in_(fired)).values(state="fired", fired_at=now),
+                execution_options={"synchronize_session": False},
+            )
 
     def _fire(self, session: Session, timer: Timer, now: datetime) -> bool:
         """Run the timer's handler in a savepoint. True when the timer is to be marked fired."""
@@ -324,3 +330,19 @@ class Worker:
                 log.error("could not release the worker lease", extra={"worker": self.worker_id,
                                                                        **error_fields(exc)})
             log.info("worker stopped", extra={"worker": self.worker_id})
+
+
+def fire_due(session: Session, clock: Clock, *, subject_type: str, subject_id: str | int) -> int:
+    """Fire one subject's timers due by ``clock`` in ``session``, as a worker pass would have,
+    through the worker's own code (demo data made at past times; tests). Returns how many ran."""
+    now = clock.now()
+    timers = list(session.scalars(
+        sa.select(Timer)
+        .where(Timer.subject_type == subject_type, Timer.subject_id == str(subject_id), Timer.state == PENDING,
+               Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.level)
+        .with_for_update()))
+    if timers:
+        Worker(None, clock).fire_claimed(session, timers, now)
+    session.flush()
+    return len(timers)

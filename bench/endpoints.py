@@ -151,9 +151,9 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
     import sqlalchemy as sa
 
     from app.db import Database
+    from app.demo import DEMO_PASSWORD
     from auth.models import Account, Membership
     from bench.workflow_data import companies_with_communities, insert_tickets, policy_id, reporter_account, ticket_rows
-    from scenarios.property_repair.demo import DEMO_PASSWORD
 
     db = Database(ctx.database_url)
     try:

@@ -5,9 +5,12 @@ from logging.config import fileConfig
 
 from alembic import context
 
+from app import load_modules
 from app.config import load_settings
 from app.db import create_engine
 from app.models import metadata
+
+load_modules()  # the engines' and scenarios' tables, as the registry names them
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging"):

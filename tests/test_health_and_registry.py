@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.db import Database
-from scenarios import SCENARIOS
+from scenarios.registry import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,10 +72,11 @@ def test_scenarios_endpoint_and_cli_agree(client):
 def test_scenario_declaration_rejects_unknown_engine():
     import pytest
 
-    from scenarios.base import Scenario
+    from app.scenario import Scenario
+    from scenarios.registry import check
 
-    with pytest.raises(ValueError):
-        Scenario("x", "x", "x", ("L1",), ("teleport",), ())
+    with pytest.raises(ValueError, match="teleport"):
+        check([Scenario("x", "x", "x", ("L1",), ("teleport",), ())])
 
 
 def test_db_is_reachable(session):

@@ -17,7 +17,7 @@ from app.periodic import PERIODIC_JOBS
 from auth.devices import create_device
 from qr.models import QrPass, QrScan, QrSubject
 from qr.service import issue_personal
-from scenarios import SCENARIOS
+from scenarios.registry import SCENARIOS
 from scenarios.place_checkin.kinds import PLACE_KINDS
 from scenarios.place_checkin.models import Checkin, CheckinPlace, CheckinSentinel
 from tests.factories import basic, bearer, count, id_number, make_org, make_resident, make_staff, mobile, token_for
@@ -98,7 +98,7 @@ def place_row(session, code: str) -> CheckinPlace:
 def test_the_scenario_is_registered(client):
     (s,) = [s for s in SCENARIOS if s.slug == "place-checkin"]
     assert (s.title_zh, s.title_en, s.seed_refs, s.engines) == (
-        "场所码 / 数字哨兵", "Place codes and digital sentinels", ("L2", "L7"), ("qr", "telemetry"))
+        "场所码 / 数字哨兵", "Place codes and digital sentinels", ("L2", "L7"), ("qr",))
     listed = client.get("/api/v1/scenarios").get_json()["items"]
     assert any(i["slug"] == "place-checkin" and i["base_path"] == BASE for i in listed)
 

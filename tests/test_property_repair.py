@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.places.models import ManagementAssignment
-from scenarios import SCENARIOS, by_slug
+from scenarios.registry import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
 from tests.workflow_support import *  # noqa: F403
 from tests.workflow_support import BASE, act, add_residence, events, get, outbox, report, ticket_row

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth.models import Membership
-from scenarios import SCENARIOS, by_slug
+from scenarios.registry import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.roads import distance_to_polyline_m

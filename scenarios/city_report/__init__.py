@@ -17,12 +17,11 @@ counts from the report.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario, lazy
 from scenarios.city_report.policy import CATEGORIES, locate, route
 from scenarios.city_report.schemas import CityReportLocationSchema
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, workflow_scenario
 
-CONFIG = register(WorkflowConfig(
+CONFIG = WorkflowConfig(
     slug="city-report",
     title_zh="随申拍",
     number_prefix="SSP",
@@ -43,16 +42,13 @@ CONFIG = register(WorkflowConfig(
     transfer_org_types=("bureau", "town", "subdistrict", "industrial_zone"),
     duplicate_radius_m=50,
     notify_channel="wechat",
-))
+)
 
-
-SCENARIO = Scenario(
-    slug="city-report",
-    title_zh="随申拍",
+SCENARIO = workflow_scenario(
+    CONFIG,
     title_en="City problem reports",
     seed_refs=("G12",),
-    engines=("workflow",),
     roles=("resident", "bureau:supervisor", "bureau:staff", "town:admin", "town:staff"),
-    blueprints=blueprints_for(CONFIG, "scenarios.city_report.routes:blueprints"),
-    demo_data=lazy("scenarios.city_report.demo:load"),
+    blueprints=("scenarios.city_report.routes:blueprints",),
+    demo="scenarios.city_report.demo:load",
 )

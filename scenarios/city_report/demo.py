@@ -22,17 +22,18 @@ from flask import current_app
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from app.calendar import load_calendar_days
 from app.clock import Clock, FrozenClock
+from app.demo import as_resident, as_staff, dev_resident, staff_account
 from app.moderation.models import ModerationItem
 from app.moderation.service import decide
 from app.storage.service import store_image
-from auth.models import Account, Person
+from auth.models import Account
 from auth.organisations import Organisation
 from scenarios.engines.workflow import routing
 from scenarios.engines.workflow import service as svc
+from scenarios.engines.workflow.demo import fire_due
 from scenarios.engines.workflow.models import Ticket
-from scenarios.engines.workflow.sla import load_calendar_days
-from scenarios.property_repair.demo import DEMO_PASSWORD, _as_resident, _as_staff, _fire_due, _staff
 
 OPS = "310116-bureau-city-ops"
 STAFF = (  # (org code, role)
@@ -62,20 +63,6 @@ SPECS: tuple[tuple, ...] = (
 )
 
 
-def _resident(session: Session, n: int) -> Account:
-    """``demo-resident-<n>`` (the same account property-repair's demo gives a residence)."""
-    openid = f"demo-resident-{n}"
-    account = session.scalar(sa.select(Account).where(Account.kind == "dev", Account.openid == openid))
-    if account is None:
-        person = Person(real_name_level="none")  # no personal data in demo rows
-        session.add(person)
-        session.flush()
-        account = Account(kind="dev", openid=openid, person_id=person.id, status="active")
-        session.add(account)
-        session.flush()
-    return account
-
-
 def _photo(session: Session, owner: Account, clock: Clock, colour: tuple[int, int, int]) -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
@@ -92,11 +79,11 @@ def load(session: Session, clock: Clock) -> None:
         Organisation.code.in_({code for code, _ in STAFF})))}
     if len(orgs) < len({code for code, _ in STAFF}):
         return  # reference data not loaded
-    staff = {(code, role): _staff(session, f"demo-{code}-{role}", orgs[code], role) for code, role in STAFF}
+    staff = {(code, role): staff_account(session, f"demo-{code}-{role}", orgs[code], role) for code, role in STAFF}
     handlers = {orgs[code].id: (staff[(code, role)], orgs[code], role) for code, role in STAFF
                 if role in ("supervisor", "admin")}
-    ops = _as_staff(staff[(OPS, "staff")], orgs[OPS], "staff")
-    residents = [_resident(session, n) for n in (1, 2, 3)]
+    ops = as_staff(staff[(OPS, "staff")], orgs[OPS], "staff")
+    residents = [dev_resident(session, n) for n in (1, 2, 3)]
     now = clock.now()
     for i, (who, ago, category, text, (lat, lon), decision, steps) in enumerate(SPECS):
         reporter = residents[who]
@@ -106,7 +93,7 @@ def load(session: Session, clock: Clock) -> None:
         created_at = now - timedelta(minutes=ago)
         at = FrozenClock(created_at)
         public_id = _photo(session, reporter, at, (40 * i % 255, 120, 200 - 20 * i))
-        ticket = svc.create(session, clock=at, principal=_as_resident(reporter), config=CONFIG, data={
+        ticket = svc.create(session, clock=at, principal=as_resident(reporter), config=CONFIG, data={
             "category": category, "text": text, "location": {"lat": lat, "lon": lon}, "photos": [public_id]}).ticket
         if decision is not None:
             at.set(created_at + timedelta(minutes=min(5, ago)))
@@ -116,10 +103,10 @@ def load(session: Session, clock: Clock) -> None:
                 decide(session, item_id=item.id, decision=decision, clock=at, staff_account_id=ops.account_id)
         for offset, action, *arg in steps:
             at.set(created_at + timedelta(minutes=offset))
-            _fire_due(session, ticket, at)
+            fire_due(session, ticket, at)
             kw = {"clock": at, "config": CONFIG, "ticket_id": ticket.id}
             account, org, role = handlers[ticket.org_id]
-            handler = _as_staff(account, org, role)
+            handler = as_staff(account, org, role)
             if action == "transfer":
                 routing.transfer(session, principal=ops, to_org_code=str(arg[0]), **kw)
             elif action == "acknowledge":
@@ -127,10 +114,10 @@ def load(session: Session, clock: Clock) -> None:
             elif action == "resolve":
                 svc.resolve(session, principal=handler, note=str(arg[0]), **kw)
             elif action == "confirm":
-                svc.confirm(session, principal=_as_resident(reporter), **kw)
+                svc.confirm(session, principal=as_resident(reporter), **kw)
             elif action == "rate":
-                svc.rate(session, principal=_as_resident(reporter), rating=int(arg[0]), **kw)
-        _fire_due(session, ticket, FrozenClock(now))
+                svc.rate(session, principal=as_resident(reporter), rating=int(arg[0]), **kw)
+        fire_due(session, ticket, FrozenClock(now))
 
 
-__all__ = ["DEMO_PASSWORD", "SPECS", "load"]
+__all__ = ["SPECS", "load"]

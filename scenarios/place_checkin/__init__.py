@@ -5,16 +5,17 @@ Routes: ``scenarios.place_checkin.routes``; rules: ``service``; retention: ``job
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario, lazy
-from scenarios.place_checkin import jobs  # noqa: F401  (registers the retention job)
+from app.scenario import Scenario
 
 SCENARIO = Scenario(
     slug="place-checkin",
     title_zh="场所码 / 数字哨兵",
     title_en="Place codes and digital sentinels",
     seed_refs=("L2", "L7"),
-    engines=("qr", "telemetry"),
-    roles=("resident", "operator.manager", "operator.staff", "device.sentinel"),
-    blueprints=lazy("scenarios.place_checkin.routes:blueprints"),
-    demo_data=lazy("scenarios.place_checkin.demo:load"),
+    engines=("qr",),
+    roles=("resident", "venue_operator:manager", "venue_operator:staff", "device:sentinel"),
+    models=("scenarios.place_checkin.models",),
+    jobs=("scenarios.place_checkin.jobs",),  # retention of check-ins, identity events
+    blueprints=("scenarios.place_checkin.routes:blueprints",),
+    demo="scenarios.place_checkin.demo:load",
 )

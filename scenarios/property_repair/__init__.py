@@ -7,14 +7,13 @@ roles, and demo data (demo.py). Everything else is the workflow engine.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario, lazy
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, workflow_scenario
 from scenarios.property_repair.policy import locate
 from scenarios.property_repair.schemas import PropertyRepairDetailsSchema, PropertyRepairLocationSchema
 
 CATEGORIES = ("水电", "门窗", "电梯", "公共设施", "管道疏通", "其他")
 
-CONFIG = register(WorkflowConfig(
+CONFIG = WorkflowConfig(
     slug="property-repair",
     title_zh="物业百事通报修",
     number_prefix="BX",
@@ -31,17 +30,13 @@ CONFIG = register(WorkflowConfig(
     assignee_roles=("technician", "staff"),
     manager_roles=("manager",),
     supervisor_roles=("supervisor",),
-))
+)
 
-
-SCENARIO = Scenario(
-    slug="property-repair",
-    title_zh="物业百事通报修",
+SCENARIO = workflow_scenario(
+    CONFIG,
     title_en="Property repair",
     seed_refs=("L19",),
-    engines=("workflow",),
     roles=("resident", "property_company:manager", "property_company:technician", "housing_office:manager",
            "housing_office:staff", "bureau:supervisor"),
-    blueprints=blueprints_for(CONFIG),
-    demo_data=lazy("scenarios.property_repair.demo:load"),
+    demo="scenarios.property_repair.demo:load",
 )

@@ -2,7 +2,7 @@
 
 - Three property companies (the managers of the first communities by code), each with a
   manager and two technicians: ``demo-<company code>-manager``, ``-tech1``, ``-tech2``;
-  区房管局 supervisors ``demo-housing-supervisor1`` and ``2``. Password: ``DEMO_PASSWORD``.
+  区房管局 supervisors ``demo-housing-supervisor1`` and ``2``. Password: ``app.demo.DEMO_PASSWORD``.
 - Residents ``demo-resident-1`` … ``6`` (log in with ``POST /api/v1/auth/dev/login``), two
   per community, each with a verified residence.
 - Tickets across the three companies: fresh, acknowledged, in progress, overdue (escalated
@@ -17,24 +17,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.calendar import load_calendar_days
 from app.clock import Clock, FrozenClock
+from app.demo import as_resident, as_staff, dev_resident, staff_account
 from app.places.models import Building, Community
 from app.places.service import local_date, managing_organisation
-from app.timers import HANDLERS, Timer
-from auth.models import Account, Membership, Person, Residence
+from auth.models import Account, Residence
 from auth.organisations import Organisation
-from auth.principal import Principal
-from auth.staff import add_membership, hash_password
 from scenarios.engines.workflow import service as svc
+from scenarios.engines.workflow.demo import fire_due
 from scenarios.engines.workflow.models import Ticket
-from scenarios.engines.workflow.sla import load_calendar_days
 
-DEMO_PASSWORD = "jinshan-demo-2026"  # noqa: S105 (demo accounts of a development database)
 BUREAU_CODE = "310116-bureau-housing"
 COMPANIES = 3
 
@@ -47,34 +44,9 @@ class Company:
     techs: list[Account]
 
 
-@lru_cache(maxsize=1)
-def _password_hash() -> str:
-    return hash_password(DEMO_PASSWORD)  # once: the hash is slow on purpose
-
-
-def _staff(session: Session, username: str, org: Organisation, role: str) -> Account:
-    account = session.scalar(sa.select(Account).where(Account.username == username))
-    if account is None:
-        account = Account(kind="staff", username=username, password_hash=_password_hash(), status="active")
-        session.add(account)
-        session.flush()
-    member = session.scalar(sa.select(Membership).where(Membership.account_id == account.id,
-                                                         Membership.organisation_id == org.id))
-    if member is None:
-        add_membership(session, account=account, org=org, role=role)
-    return account
-
-
 def _resident(session: Session, n: int, community: Community, room: str) -> Account:
-    openid = f"demo-resident-{n}"
-    account = session.scalar(sa.select(Account).where(Account.kind == "dev", Account.openid == openid))
-    if account is None:
-        person = Person(real_name_level="none")  # no personal data in demo rows
-        session.add(person)
-        session.flush()
-        account = Account(kind="dev", openid=openid, person_id=person.id, status="active")
-        session.add(account)
-        session.flush()
+    """``demo-resident-<n>`` with a verified residence in ``community``."""
+    account = dev_resident(session, n)
     building = session.scalar(sa.select(Building).where(Building.community_id == community.id)
                               .order_by(Building.id).limit(1))
     exists = session.scalar(sa.select(Residence.id).where(
@@ -99,28 +71,9 @@ def _companies(session: Session, clock: Clock) -> list[Company]:
     out = []
     for org, community in chosen.values():
         prefix = f"demo-{org.code}"
-        out.append(Company(org, community, _staff(session, f"{prefix}-manager", org, "manager"),
-                           [_staff(session, f"{prefix}-tech{i}", org, "technician") for i in (1, 2)]))
+        out.append(Company(org, community, staff_account(session, f"{prefix}-manager", org, "manager"),
+                           [staff_account(session, f"{prefix}-tech{i}", org, "technician") for i in (1, 2)]))
     return out
-
-
-def _as_resident(account: Account) -> Principal:
-    return Principal("resident", account_id=account.id, person_id=account.person_id)
-
-
-def _as_staff(account: Account, org: Organisation, role: str) -> Principal:
-    return Principal("staff", account_id=account.id, org_id=org.id, org_code=org.code, org_type=org.type, role=role)
-
-
-def _fire_due(session: Session, ticket: Ticket, clock: Clock) -> None:
-    """What the worker would have done by now: fire the ticket's due timers, in order."""
-    due = session.scalars(sa.select(Timer).where(
-        Timer.subject_type == svc.SUBJECT, Timer.subject_id == str(ticket.id), Timer.state == "pending",
-        Timer.due_at <= clock.now()).order_by(Timer.due_at, Timer.level)).all()
-    for timer in due:
-        HANDLERS[timer.kind].func(session, timer, clock)
-        timer.state, timer.fired_at = "fired", clock.now()
-    session.flush()
 
 
 # (company index, resident index within the company, minutes ago, category, text, steps)
@@ -155,7 +108,7 @@ def load(session: Session, clock: Clock) -> None:
     bureau = session.scalar(sa.select(Organisation).where(Organisation.code == BUREAU_CODE))
     if bureau is not None:
         for i in (1, 2):
-            _staff(session, f"demo-housing-supervisor{i}", bureau, "supervisor")
+            staff_account(session, f"demo-housing-supervisor{i}", bureau, "supervisor")
     companies = _companies(session, clock)
     residents = {(ci, ri): _resident(session, ci * 2 + ri + 1, c.community, f"{ri + 1}01")
                  for ci, c in enumerate(companies) for ri in (0, 1)}
@@ -169,19 +122,19 @@ def load(session: Session, clock: Clock) -> None:
             continue
         created_at = now - timedelta(minutes=ago)
         at = FrozenClock(created_at)
-        ticket = svc.create(session, clock=at, principal=_as_resident(reporter), config=CONFIG, data={
+        ticket = svc.create(session, clock=at, principal=as_resident(reporter), config=CONFIG, data={
             "category": category, "text": text, "details": {"public_area": category in ("电梯", "公共设施")},
             "community_code": company.community.code}).ticket
         for offset, action, *arg in steps:
             at.set(created_at + timedelta(minutes=offset))
-            _fire_due(session, ticket, at)
+            fire_due(session, ticket, at)
             _step(session, at, CONFIG, company, reporter, ticket, action, arg[0] if arg else None)
-        _fire_due(session, ticket, FrozenClock(now))
+        fire_due(session, ticket, FrozenClock(now))
 
 
 def _step(session: Session, clock: Clock, config, company: Company, reporter: Account, ticket: Ticket,
           action: str, arg: object) -> None:
-    manager = _as_staff(company.manager, company.org, "manager")
+    manager = as_staff(company.manager, company.org, "manager")
     kw = {"clock": clock, "config": config, "ticket_id": ticket.id}
     if action == "acknowledge":
         svc.acknowledge(session, principal=manager, **kw)
@@ -190,13 +143,13 @@ def _step(session: Session, clock: Clock, config, company: Company, reporter: Ac
     elif action == "start":
         tech = (company.techs[0] if ticket.assignee_account_id is None
                 else session.get(Account, ticket.assignee_account_id))
-        svc.start(session, principal=_as_staff(tech, company.org, "technician"), **kw)
+        svc.start(session, principal=as_staff(tech, company.org, "technician"), **kw)
     elif action == "resolve":
         svc.resolve(session, principal=manager, note=str(arg), **kw)
     elif action == "confirm":
-        svc.confirm(session, principal=_as_resident(reporter), **kw)
+        svc.confirm(session, principal=as_resident(reporter), **kw)
     elif action == "rate":
-        svc.rate(session, principal=_as_resident(reporter), rating=int(arg), **kw)  # type: ignore[arg-type]
+        svc.rate(session, principal=as_resident(reporter), rating=int(arg), **kw)  # type: ignore[arg-type]
 
 
-__all__ = ["DEMO_PASSWORD", "SPECS", "load"]
+__all__ = ["SPECS", "load"]

@@ -13,12 +13,11 @@ within **2 hours**, resolution within **3 days**.
 """
 from __future__ import annotations
 
-from scenarios.base import Scenario, lazy
-from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, blueprints_for, register
+from scenarios.engines.workflow.config import SlaDefault, WorkflowConfig, workflow_scenario
 from scenarios.road_report.policy import CATEGORIES, locate, route
 from scenarios.road_report.schemas import RoadReportDetailsSchema, RoadReportLocationSchema
 
-CONFIG = register(WorkflowConfig(
+CONFIG = WorkflowConfig(
     slug="road-report",
     title_zh="智慧路长",
     number_prefix="LZ",
@@ -38,16 +37,14 @@ CONFIG = register(WorkflowConfig(
     staff_reporter_roles=("road_chief",),
     duplicate_radius_m=30,
     notify_channel="wechat",
-))
+)
 
-
-SCENARIO = Scenario(
-    slug="road-report",
-    title_zh="智慧路长",
+SCENARIO = workflow_scenario(
+    CONFIG,
     title_en="Road reports and road chiefs",
     seed_refs=("L25",),
-    engines=("workflow",),
     roles=("resident", "bureau:road_chief", "town:road_chief", "bureau:supervisor", "bureau:staff"),
-    blueprints=blueprints_for(CONFIG, "scenarios.road_report.routes:blueprints"),
-    demo_data=lazy("scenarios.road_report.demo:load"),
+    models=("scenarios.road_report.models",),
+    blueprints=("scenarios.road_report.routes:blueprints",),
+    demo="scenarios.road_report.demo:load",
 )

@@ -20,13 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock, FrozenClock
+from app.demo import as_resident, as_staff, dev_resident, staff_account
 from app.fields import CST
 from auth.models import Account, Membership
 from auth.organisations import Organisation
-from scenarios.city_report.demo import _resident
 from scenarios.engines.workflow import service as svc
+from scenarios.engines.workflow.demo import fire_due
 from scenarios.engines.workflow.models import Ticket
-from scenarios.property_repair.demo import DEMO_PASSWORD, _as_resident, _as_staff, _fire_due, _staff
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.policy import TRANSPORT
 
@@ -99,20 +99,20 @@ def load(session: Session, clock: Clock) -> None:
     if len(orgs) < len(codes):
         return  # reference data not loaded
     bureau = orgs[TRANSPORT]
-    _staff(session, f"demo-{TRANSPORT}-supervisor", bureau, "supervisor")
-    publisher = _staff(session, f"demo-{TRANSPORT}-staff", bureau, "staff")
-    chief_accounts = [_staff(session, f"demo-{code}-{name}", orgs[code], "road_chief") for code, name in CHIEFS]
+    staff_account(session, f"demo-{TRANSPORT}-supervisor", bureau, "supervisor")
+    publisher = staff_account(session, f"demo-{TRANSPORT}-staff", bureau, "staff")
+    chief_accounts = [staff_account(session, f"demo-{code}-{name}", orgs[code], "road_chief") for code, name in CHIEFS]
     chiefs = [session.scalar(sa.select(Membership).where(Membership.account_id == a.id,
                                                          Membership.organisation_id == orgs[code].id))
               for a, (code, _) in zip(chief_accounts, CHIEFS, strict=True)]
     _roads(session, orgs, chiefs)
     _notices(session, clock, bureau, publisher)
-    principals = {m.account_id: _as_staff(a, orgs[code], "road_chief")
+    principals = {m.account_id: as_staff(a, orgs[code], "road_chief")
                   for m, a, (code, _) in zip(chiefs, chief_accounts, CHIEFS, strict=True)}
-    residents = [_resident(session, n) for n in (1, 2, 3)]
+    residents = [dev_resident(session, n) for n in (1, 2, 3)]
     now = clock.now()
     for who, ago, where, category, text, steps in SPECS:
-        reporter = principals[chiefs[0].account_id] if who == "chief0" else _as_resident(residents[who])
+        reporter = principals[chiefs[0].account_id] if who == "chief0" else as_resident(residents[who])
         if session.scalar(sa.select(Ticket.id).where(Ticket.reporter_account_id == reporter.account_id,
                                                      Ticket.text == text)) is not None:
             continue
@@ -123,7 +123,7 @@ def load(session: Session, clock: Clock) -> None:
                             data={"category": category, "text": text, **place}).ticket
         for offset, action, *arg in steps:
             at.set(created_at + timedelta(minutes=offset))
-            _fire_due(session, ticket, at)
+            fire_due(session, ticket, at)
             kw = {"clock": at, "config": CONFIG, "ticket_id": ticket.id}
             chief = principals[ticket.assignee_account_id]
             if action == "acknowledge":
@@ -136,7 +136,7 @@ def load(session: Session, clock: Clock) -> None:
                 svc.confirm(session, principal=reporter, **kw)
             elif action == "rate":
                 svc.rate(session, principal=reporter, rating=int(arg[0]), **kw)
-        _fire_due(session, ticket, FrozenClock(now))
+        fire_due(session, ticket, FrozenClock(now))
 
 
-__all__ = ["DEMO_PASSWORD", "NOTICES", "ROADS", "SPECS", "load"]
+__all__ = ["NOTICES", "ROADS", "SPECS", "load"]

@@ -1,16 +1,18 @@
-"""What a scenario tells the workflow engine about itself, and the registry of those configs.
+"""What a scenario tells the workflow engine about itself, and the installed configs.
 
-A scenario builds one ``WorkflowConfig`` and registers it (``register``); the engine's
-blueprint factory, timer handlers and admin endpoints look configs up by slug. Everything
+A scenario builds one ``WorkflowConfig`` and declares itself with ``workflow_scenario``; the
+platform installs the registered scenarios' configs at start-up (``install``), and the
+engine's timer handlers and admin endpoints look them up by slug (``config_for``). Everything
 scenario-specific — where a ticket is filed and who owns it (``locate``), its categories,
 its own ``details`` schema, its roles and default SLA — lives here, never in the engine.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.scenario import Scenario
 from scenarios.engines.workflow.transitions import TransitionTable, default_table
 
 if TYPE_CHECKING:
@@ -145,6 +147,7 @@ class WorkflowConfig:
 
 
 CONFIGS: dict[str, WorkflowConfig] = {}
+"""The installed scenarios' configs, by slug (the platform installs them at start-up)."""
 
 
 def register(config: WorkflowConfig) -> WorkflowConfig:
@@ -155,18 +158,22 @@ def register(config: WorkflowConfig) -> WorkflowConfig:
     return config
 
 
+def install(configs: Iterable[WorkflowConfig]) -> None:
+    """The engine's ``install``: the platform hands it its scenarios' configs at start-up."""
+    for config in configs:
+        register(config)
+
+
 def config_for(slug: str) -> WorkflowConfig | None:
     return CONFIGS.get(slug)
 
 
-def blueprints_for(config: WorkflowConfig, *extra: str) -> Callable[[], list]:
-    """A scenario's ``blueprints``: the engine's blueprint for ``config`` plus the scenario's
-    own, each named ``"module:function"`` (imported only when the app is built)."""
-    from scenarios.base import lazy
+def workflow_scenario(config: WorkflowConfig, *, title_en: str, seed_refs: tuple[str, ...],
+                      roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
+                      models: tuple[str, ...] = (), jobs: tuple[str, ...] = ()) -> Scenario:
+    """The ``Scenario`` of a workflow scenario, its slug and Chinese title taken from ``config``.
 
-    def build() -> list:
-        from scenarios.engines.workflow.routes import make_blueprint
-
-        return [make_blueprint(config), *(b for target in extra for b in lazy(target)())]
-
-    return build
+    ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds."""
+    return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
+                    engines=("workflow",), roles=roles, models=models, jobs=jobs, demo=demo,
+                    blueprints=blueprints, config=config)

@@ -9,11 +9,12 @@
 - ``wf_sla_policies``: targets as data, per scenario and category (null category = the
   scenario's default). A change adds a row and deactivates the old one, so tickets keep the
   policy they were created under.
-- ``wf_calendar_days``: holidays and make-up working days (调休) of the business calendar.
+
+Business calendars count in the platform's calendar (``app.calendar``).
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +33,6 @@ FINAL_STATUSES = ("closed", "rejected", "duplicate")
 PRIORITIES = ("low", "normal", "high", "urgent")
 PHOTO_STAGES = ("report", "resolution")
 CALENDARS = ("24x7", "business")
-DAY_KINDS = ("holiday", "workday")
 MODERATION_STATES = ("visible", "pending", "hidden")
 """``visible``: not moderated, or cleared; ``pending``: waiting for review; ``hidden``: refused."""
 
@@ -68,17 +68,6 @@ class SlaPolicy(IdMixin, Base):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
-
-
-class CalendarDay(Base):
-    """A day that breaks the weekly rule: a holiday on a weekday, or a working weekend day (调休)."""
-
-    __tablename__ = "wf_calendar_days"
-    __table_args__ = (sa.CheckConstraint(_in("kind", DAY_KINDS), name="kind_known"),)
-
-    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    name: Mapped[str] = mapped_column(sa.String(60))
 
 
 class Ticket(IdMixin, Base):

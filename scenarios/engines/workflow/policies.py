@@ -8,7 +8,7 @@ row on first use.
 Filing a ticket reads the effective policy and its calendar (``new_ticket_terms``). A web
 process may keep them for ``SLA_CACHE_SECONDS`` (30 by default; 0, the default under
 ``APP_ENV=test`` and in processes that build no web app, reads them every time): a change made
-in this process (``set_policy``, ``sla.load_calendar_days``) applies to the next ticket at
+in this process (``set_policy``, ``app.calendar.load_calendar_days``) applies to the next ticket at
 once; one made in another process (the other gunicorn workers, ``flask sla set-policy``)
 applies there within that many seconds. Only rows read from the database are kept, never a
 default created in the current (not yet committed) transaction.
@@ -26,10 +26,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.calendar import Calendar, calendar_changed
 from app.errors import ApiError
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import CALENDARS, SlaPolicy
-from scenarios.engines.workflow.sla import Calendar, calendar_for
+from scenarios.engines.workflow.sla import calendar_for
 
 
 def _active(session: Session, scenario: str, category: str | None) -> SlaPolicy | None:
@@ -112,6 +113,11 @@ class TermsCache:
 
 CACHE = TermsCache()
 """The process's cache; ``configure`` (from the settings, when the web app is built) turns it on."""
+
+
+@calendar_changed.connect
+def _on_calendar_changed(sender: object, **_: object) -> None:
+    CACHE.invalidate()  # calendars kept for new tickets
 
 
 def configure(settings: Any) -> None:

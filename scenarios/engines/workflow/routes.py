@@ -317,6 +317,11 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
     return blp
 
 
+def scenario_blueprints(config: WorkflowConfig) -> list[Blueprint]:
+    """The engine's ``scenario_blueprints``: a scenario's ticket endpoints."""
+    return [make_blueprint(config)]
+
+
 # ---------------------------------------------------------------- engine-wide endpoints
 
 
@@ -440,7 +445,7 @@ def blueprints(settings: Settings) -> list[Blueprint]:
     @admin.cli.command("load-calendar")
     def load_calendar_cmd() -> None:
         """Load the 2026 China holidays and make-up working days (idempotent)."""
-        from scenarios.engines.workflow.sla import load_calendar_days
+        from app.calendar import load_calendar_days
 
         with current_app.extensions["db"].transaction() as session:
             click.echo(f"{load_calendar_days(session)} day(s) changed")
@@ -448,4 +453,4 @@ def blueprints(settings: Settings) -> list[Blueprint]:
     return [me, admin]
 
 
-__all__ = ["blueprints", "expected_version", "make_blueprint"]
+__all__ = ["blueprints", "expected_version", "make_blueprint", "scenario_blueprints"]

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.calendar import Calendar
 from app.clock import Clock
 from app.db import utcnow
 from app.errors import ApiError
@@ -55,7 +56,7 @@ from scenarios.engines.workflow.models import (
     TicketPhoto,
 )
 from scenarios.engines.workflow.policies import new_ticket_terms
-from scenarios.engines.workflow.sla import Calendar, calendar_for
+from scenarios.engines.workflow.sla import calendar_for
 from scenarios.engines.workflow.transitions import ASSIGNEE, DISPATCHER, REPORTER, Transition
 
 SUBJECT = "wf_ticket"
