@@ -47,6 +47,7 @@ run: seed
 
 test: dev-venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:randomly
 	@if [[ "$${TEST_DATABASE_URL:-}" == postgres* ]]; then \
 	  echo "== again on PostgreSQL"; \
@@ -55,6 +56,7 @@ test: dev-venv
 
 lint: dev-venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 openapi: venv
 	$(BIN)/flask --app wsgi openapi write openapi/openapi.json
