@@ -144,15 +144,3 @@ def _platform_blueprint_modules() -> list:
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
             sms_routes]
-
-
-def current_clock() -> Clock:
-    from flask import current_app
-
-    return current_app.extensions["clock"]
-
-
-def current_settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["settings"]

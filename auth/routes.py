@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
 from app.api import Blueprint, ErrorSchema, PageArgs, page_of, paginate
 from app.config import Settings
+from app.context import current_clock, current_settings
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
@@ -98,12 +98,8 @@ def blueprints(settings: Settings) -> list[Blueprint]:
     return blps
 
 
-def _clock():
-    return current_app.extensions["clock"]
 
 
-def _settings() -> Settings:
-    return current_app.extensions["settings"]
 
 
 def _release(session: Session) -> None:
@@ -113,7 +109,7 @@ def _release(session: Session) -> None:
 
 
 def _resident_login_result(session: Session, account: Account) -> dict[str, Any]:
-    pair = tokens.issue_pair(session, clock=_clock(), account=account)
+    pair = tokens.issue_pair(session, clock=current_clock(), account=account)
     session.commit()
     principal = Principal("resident", account_id=account.id, person_id=account.person_id)
     return {**_pair(pair), "resident": accounts.profile(session, principal)}
@@ -139,8 +135,8 @@ class WechatLogin(MethodView):
         """Log in with a wx.login() code (jscode2session)."""
         session = get_session()
         _release(session)
-        wx = WechatClient.from_settings(_settings()).code_to_session(args["code"])
-        account = accounts.login_wechat(session, clock=_clock(), wx=wx)
+        wx = WechatClient.from_settings(current_settings()).code_to_session(args["code"])
+        account = accounts.login_wechat(session, clock=current_clock(), wx=wx)
         return _resident_login_result(session, account)
 
 
@@ -158,8 +154,8 @@ class SuishenbanLogin(MethodView):
         caller = current_principal()
         session = get_session()
         _release(session)
-        identity = SuishenbanClient.from_settings(_settings()).exchange(args["code"])
-        account = accounts.login_suishenban(session, clock=_clock(), identity=identity, caller=caller)
+        identity = SuishenbanClient.from_settings(current_settings()).exchange(args["code"])
+        account = accounts.login_suishenban(session, clock=current_clock(), identity=identity, caller=caller)
         return _resident_login_result(session, account)
 
 
@@ -170,7 +166,7 @@ class DevLogin(MethodView):
     def post(self, args):
         """Development only: log in as a demo resident named by any openid."""
         session = get_session()
-        account = accounts.login_dev(session, clock=_clock(), openid=args["openid"])
+        account = accounts.login_dev(session, clock=current_clock(), openid=args["openid"])
         return _resident_login_result(session, account)
 
 
@@ -188,7 +184,7 @@ class Refresh(MethodView):
         """Exchange a refresh token for a new pair; a reused token revokes its whole family."""
         caller = current_principal()
         session = get_session()
-        pair = tokens.rotate(session, clock=_clock(), token=args["refresh_token"],
+        pair = tokens.rotate(session, clock=current_clock(), token=args["refresh_token"],
                              caller_account_id=caller.account_id if not caller.is_anonymous else None)
         session.commit()
         return _pair(pair)
@@ -204,7 +200,7 @@ class Logout(MethodView):
         """End the session of the access token and/or of the refresh token given."""
         caller = current_principal()
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         token = args.get("refresh_token")
         row = tokens.find_refresh(session, token) if token else None
         if token and row is None and caller.is_anonymous:
@@ -245,7 +241,7 @@ class StaffLogin(MethodView):
     def post(self, args):
         """Staff log in with a password, acting for one of their organisations."""
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         account, org = staff.login(session, clock=clock, username=args["username"], password=args["password"],
                                    org_code=args.get("org"))
         pair = tokens.issue_pair(session, clock=clock, account=account, org=org)
@@ -262,7 +258,7 @@ class StaffSwitch(MethodView):
         """Act for another of one's organisations: a new token pair; the old session ends."""
         principal = current_principal()
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         org = staff.switch_org(session, account_id=principal.account_id, org_code=args["org"])
         tokens.revoke_family(session, principal.session_id, clock=clock, reason="switch")
         pair = tokens.issue_pair(session, clock=clock, account=session.get(Account, principal.account_id), org=org)
@@ -326,7 +322,7 @@ class Me(MethodView):
         """Set one's phone, and name and ID number until verified by 随申办."""
         principal = current_principal()
         session = get_session()
-        accounts.update_profile(session, clock=_clock(), principal=principal, changes=args)
+        accounts.update_profile(session, clock=current_clock(), principal=principal, changes=args)
         session.commit()
         return accounts.profile(session, principal)
 
@@ -335,7 +331,7 @@ class Me(MethodView):
     def delete(self):
         """Cancel the account (PIPL): sessions end, personal data is erased (see auth/erasure.py)."""
         session = get_session()
-        erasure.erase_person(session, clock=_clock(), principal=current_principal())
+        erasure.erase_person(session, clock=current_clock(), principal=current_principal())
         session.commit()
 
 
@@ -358,7 +354,7 @@ class MyResidences(MethodView):
     def post(self, args):
         """Claim a room of a community (or a house of a village); the organisation in charge reviews it."""
         session = get_session()
-        residence = residences.claim(session, clock=_clock(), principal=current_principal(), data=args)
+        residence = residences.claim(session, clock=current_clock(), principal=current_principal(), data=args)
         session.commit()
         return residences.describe(session, residence)
 
@@ -370,7 +366,8 @@ class MyResidence(MethodView):
     def delete(self, residence_id: int):
         """Moved out, or withdraw a claim: the residence ends today."""
         session = get_session()
-        residence = residences.end(session, clock=_clock(), principal=current_principal(), residence_id=residence_id)
+        residence = residences.end(session, clock=current_clock(), principal=current_principal(),
+                                   residence_id=residence_id)
         session.commit()
         return residences.describe(session, residence)
 
@@ -396,7 +393,7 @@ class MyRelations(MethodView):
         """Add a person one may act for (就诊人...), by their name and resident ID number."""
         principal = current_principal()
         session = get_session()
-        relation = relations.add(session, clock=_clock(), principal=principal, **args)
+        relation = relations.add(session, clock=current_clock(), principal=principal, **args)
         session.commit()
         return relations.describe(session, relation, principal.person_id)
 
@@ -480,7 +477,8 @@ def _end_sessions_in_org(session: Session, account_id: int, org_id: int) -> None
 
     session.execute(sa.update(RefreshToken).where(
         RefreshToken.account_id == account_id, RefreshToken.organisation_id == org_id,
-        RefreshToken.revoked_at.is_(None)).values(revoked_at=_clock().now(), revoked_reason="membership_disabled"))
+        RefreshToken.revoked_at.is_(None)).values(revoked_at=current_clock().now(),
+                                                  revoked_reason="membership_disabled"))
 
 
 # ---------------------------------------------------------------- organisations: devices
@@ -549,7 +547,7 @@ class OrgResidences(MethodView):
     def get(self, args, code: str):
         """Residence claims in the places this organisation is in charge of (masked)."""
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         org = require_org_role(session, current_principal(), code, residences.REVIEWER_ROLES, via=("member",))
         stmt = residences.list_for_org(org, on=residences.today(clock), status=args.pop("status", None))
         page = paginate(session, stmt, args)
@@ -566,7 +564,7 @@ class OrgResidence(MethodView):
         session = get_session()
         principal = current_principal()
         org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
-        residence = residences.residence_for_staff(session, clock=_clock(), principal=principal, org=org,
+        residence = residences.residence_for_staff(session, clock=current_clock(), principal=principal, org=org,
                                                    residence_id=residence_id)
         return residences.describe(session, residence, person=session.get(Person, residence.person_id))
 
@@ -579,7 +577,7 @@ class OrgResidenceReveal(MethodView):
     def post(self, args, code: str, residence_id: int):
         """One claim with the resident's full name, phone and ID number; the read is audited."""
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         principal = current_principal()
         org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
         residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
@@ -602,7 +600,7 @@ class OrgResidenceReview(MethodView):
         session = get_session()
         principal = current_principal()
         org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
-        residence = residences.review(session, clock=_clock(), principal=principal, org=org,
+        residence = residences.review(session, clock=current_clock(), principal=principal, org=org,
                                       residence_id=residence_id, decision=args["decision"], note=args.get("note"))
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id))

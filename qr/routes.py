@@ -16,10 +16,11 @@
 """
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, Schema, fields
+from app.context import current_clock
 from app.db import get_session, single_statements, writes
 from app.errors import ApiError
 from app.idempotency import idempotent
@@ -84,14 +85,12 @@ class ImageArgs(Schema):
                            metadata={"description": "png (1-bit) or svg"})
 
 
-def _clock():
-    return current_app.extensions["clock"]
 
 
 def _issue_for_caller() -> IssuedCode:
     principal = current_principal()
     session = get_session()
-    code = issue_personal(session, holder_type=PERSON_HOLDER, holder_id=principal.person_id, clock=_clock(),
+    code = issue_personal(session, holder_type=PERSON_HOLDER, holder_id=principal.person_id, clock=current_clock(),
                           relaxed=True)
     session.commit()
     return code
@@ -202,7 +201,7 @@ class VerifyCode(MethodView):
         scanner, purposes = scanner_and_purposes()
         session = get_session()
         try:
-            result = verify(session, args["token"], clock=_clock(), allowed_purposes=purposes, scanner=scanner,
+            result = verify(session, args["token"], clock=current_clock(), allowed_purposes=purposes, scanner=scanner,
                             relaxed=True)
         except QrError:
             session.commit()  # the rejected scan is kept

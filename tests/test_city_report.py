@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from app.moderation.models import ModerationItem
 from app.notify.templates import load_registry
 from app.wechat.template_data import build_data
-from scenarios.registry import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
+from scenarios.registry import SCENARIOS, by_slug
 from tests.identity_support import ctx  # noqa: F401 (an app context for the factories)
 from tests.report_support import (
     CITY_OPS,

@@ -17,9 +17,9 @@ from app.periodic import PERIODIC_JOBS
 from auth.devices import create_device
 from qr.models import QrPass, QrScan, QrSubject
 from qr.service import issue_personal
-from scenarios.registry import SCENARIOS
 from scenarios.place_checkin.kinds import PLACE_KINDS
 from scenarios.place_checkin.models import Checkin, CheckinPlace, CheckinSentinel
+from scenarios.registry import SCENARIOS
 from tests.factories import basic, bearer, count, id_number, make_org, make_resident, make_staff, mobile, token_for
 from tests.identity_support import *  # noqa: F403
 from tests.qr_support import *  # noqa: F403

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.places.models import ManagementAssignment
-from scenarios.registry import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
+from scenarios.registry import SCENARIOS, by_slug
 from tests.workflow_support import *  # noqa: F403
 from tests.workflow_support import BASE, act, add_residence, events, get, outbox, report, ticket_row
 

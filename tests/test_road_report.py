@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from auth.models import Membership
-from scenarios.registry import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
+from scenarios.registry import SCENARIOS, by_slug
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.roads import distance_to_polyline_m
 from tests.identity_support import ctx  # noqa: F401 (an app context for the factories)

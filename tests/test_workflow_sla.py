@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.calendar import Calendar, CalendarDay, expand, load_calendar_days
 from app.fields import CST
-from app.calendar import CalendarDay
 from scenarios.engines.workflow.models import SlaPolicy
-from app.calendar import Calendar, expand, load_calendar_days
 from scenarios.engines.workflow.sla import calendar_for
 from tests.workflow_support import *  # noqa: F403
 from tests.workflow_support import act, get, report, ticket_row, timers_of

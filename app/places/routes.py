@@ -13,6 +13,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.api import Blueprint, PageArgs, Schema, fields, page_of, paginate
+from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
 from app.places import service
@@ -122,12 +123,6 @@ def cache_seconds(settings: Any) -> float:
         raise ValueError(f"PLACES_CACHE_SECONDS must be a number of seconds, not {raw!r}") from None
 
 
-def _clock() -> Any:
-    from app import current_clock
-
-    return current_clock()
-
-
 # ------------------------------------------------------------------ blueprint
 
 def create_blueprint(directory: CommunityDirectory | None = None) -> Blueprint:
@@ -173,7 +168,7 @@ def create_blueprint(directory: CommunityDirectory | None = None) -> Blueprint:
             )
             if community is None:
                 raise ApiError("not_found")
-            managing = service.managing_organisation(session, community, service.local_date(_clock()))
+            managing = service.managing_organisation(session, community, service.local_date(current_clock()))
             return {
                 "code": community.code, "name": community.name, "address": community.address,
                 "lat": community.lat, "lon": community.lon, "households": community.households,

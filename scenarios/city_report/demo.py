@@ -108,7 +108,7 @@ def load(session: Session, clock: Clock) -> None:
             account, org, role = handlers[ticket.org_id]
             handler = as_staff(account, org, role)
             if action == "transfer":
-                routing.transfer(session, principal=ops, to_org_code=str(arg[0]), **kw)
+                routing.transfer(session, principal=ops, org=str(arg[0]), **kw)
             elif action == "acknowledge":
                 svc.acknowledge(session, principal=handler, **kw)
             elif action == "resolve":

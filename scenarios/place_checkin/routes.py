@@ -8,6 +8,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, PageArgs, page_of, paginate
+from app.context import current_clock
 from app.db import get_session, writes
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_device, require_resident, require_staff
@@ -41,8 +42,6 @@ blp = Blueprint("place_checkin", __name__, url_prefix="/api/v1/place-checkin",
 POSTER_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
-def _clock():
-    return current_app.extensions["clock"]
 
 
 def _org_code(session, place: CheckinPlace) -> str:
@@ -88,7 +87,7 @@ class Places(MethodView):
         principal = current_principal()
         org = service.acting_org(session, principal)
         page = paginate(session, service.places_of(org.id, kind=args.pop("kind", None)), args)
-        items = [place_view(session, p, service.place_link(session, p, clock=_clock())) for p in page["items"]]
+        items = [place_view(session, p, service.place_link(session, p, clock=current_clock())) for p in page["items"]]
         session.commit()  # a code that had expired was issued again
         return {**page, "items": items}
 
@@ -101,7 +100,7 @@ class Places(MethodView):
     def post(self, args):
         """Register a place of the acting organisation (managers); its place code is issued at once."""
         session = get_session()
-        place, link = service.create_place(session, clock=_clock(), principal=current_principal(), **args)
+        place, link = service.create_place(session, clock=current_clock(), principal=current_principal(), **args)
         session.commit()
         return place_view(session, place, link)
 
@@ -115,7 +114,7 @@ class Place(MethodView):
         """One place of the caller's organisation (404 for anyone else's)."""
         session = get_session()
         place = service.place_for_operator(session, current_principal(), code)
-        link = service.place_link(session, place, clock=_clock())
+        link = service.place_link(session, place, clock=current_clock())
         session.commit()
         return place_view(session, place, link)
 
@@ -125,7 +124,7 @@ class Place(MethodView):
     def patch(self, args, code: str):
         """Rename, change the address, close (revokes the place code) or reopen (managers)."""
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         place = service.place_for_operator(session, current_principal(), code, manage=True)
         service.update_place(session, place, clock=clock, changes=args)
         link = service.place_link(session, place, clock=clock)
@@ -146,7 +145,7 @@ class Poster(MethodView):
 
         session = get_session()
         place = service.place_for_operator(session, current_principal(), code)
-        link = service.place_link(session, place, clock=_clock())
+        link = service.place_link(session, place, clock=current_clock())
         if link is None:
             raise ApiError("place_closed")
         session.commit()
@@ -170,7 +169,7 @@ class Flow(MethodView):
         """Check-ins per hour at one of the caller's places (at most 31 days; hours in +08:00)."""
         session = get_session()
         place = service.place_for_operator(session, current_principal(), code)
-        start, end = service.flow_range(args.get("from_"), args.get("to"), clock=_clock())
+        start, end = service.flow_range(args.get("from_"), args.get("to"), clock=current_clock())
         hours = service.hourly_flow(session, place, start, end)
         return {"place": place.code, "from_": start, "to": end, "total": sum(h["count"] for h in hours),
                 "hours": hours}
@@ -198,7 +197,7 @@ class Sentinel(MethodView):
     def put(self, code: str, device_id: str):
         """Put a sentinel of the operator at this place (moving it from another place; managers)."""
         session = get_session()
-        clock = _clock()
+        clock = current_clock()
         place = service.place_for_operator(session, current_principal(), code, manage=True)
         binding = service.bind_sentinel(session, place, device_id, clock=clock)
         device = next(d for d, s in service.sentinels_at(session, place) if s.device_id == binding.device_id)
@@ -229,7 +228,7 @@ class Checkins(MethodView):
     def post(self, args):
         """Check in at a place by its scanned place code (the link or the bare token)."""
         session = get_session()
-        result = service.check_in_with_place_code(session, clock=_clock(), principal=current_principal(),
+        result = service.check_in_with_place_code(session, clock=current_clock(), principal=current_principal(),
                                                   scanned=args["code"])
         session.commit()
         return checkin_view(result.checkin, result.place)
@@ -264,7 +263,7 @@ class Scans(MethodView):
         """A sentinel scanned a resident's personal code: check the holder in at the sentinel's place.
         Answers what the sentinel shows: the masked name and real-name level."""
         session = get_session()
-        result = service.check_in_by_sentinel(session, clock=_clock(), principal=current_principal(),
+        result = service.check_in_by_sentinel(session, clock=current_clock(), principal=current_principal(),
                                               token=args["token"])
         session.commit()
         return {**checkin_view(result.checkin, result.place), "holder": describe_holder(result.holder)}

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, PageArgs, paginate
+from app.context import current_clock
 from app.db import get_session
 from app.idempotency import idempotent
 from auth.organisations import Organisation
@@ -19,10 +19,6 @@ from scenarios.road_report.schemas import (
     NoticeSchema,
     RoadPageSchema,
 )
-
-
-def _clock():
-    return current_app.extensions["clock"]
 
 
 def blueprints() -> list[Blueprint]:
@@ -51,7 +47,8 @@ def blueprints() -> list[Blueprint]:
         def get(self, args):
             """Public, no login: notices of closures, works and detours (`active=true`: in effect today)."""
             session = get_session()
-            stmt = notices.listing(session, clock=_clock(), road=args.pop("road", None), active=args.pop("active"))
+            stmt = notices.listing(session, clock=current_clock(), road=args.pop("road", None),
+                                   active=args.pop("active"))
             page = paginate(session, stmt, args)
             page["items"] = notices.views(session, list(page["items"]))
             return page
@@ -66,7 +63,7 @@ def blueprints() -> list[Blueprint]:
         def post(self, args):
             """区交通委 staff publish a notice for a road, from a date to a date (Beijing, inclusive)."""
             session = get_session()
-            notice = notices.publish(session, clock=_clock(), principal=current_principal(), **args)
+            notice = notices.publish(session, clock=current_clock(), principal=current_principal(), **args)
             body = notices.views(session, [notice])[0]
             session.commit()
             return body
@@ -80,7 +77,7 @@ def blueprints() -> list[Blueprint]:
         def delete(self, notice_id: int):
             """区交通委 staff withdraw a notice."""
             session = get_session()
-            notices.withdraw(session, clock=_clock(), principal=current_principal(), notice_id=notice_id)
+            notices.withdraw(session, clock=current_clock(), principal=current_principal(), notice_id=notice_id)
             session.commit()
 
     return [blp]

@@ -3,7 +3,8 @@
 Scenarios configure it with a ``WorkflowConfig`` and declare themselves with
 ``workflow_scenario`` (config.py). Tables: models.py; state machine: transitions.py; due
 times: sla.py; policies: policies.py; the service functions: service.py; timer handlers:
-escalation.py; the HTTP API, built from a table of actions: actions.py and routes.py.
+escalation.py; the HTTP API, built from a table of actions: actions.py and routes.py (engine-wide
+endpoints: engine_routes.py).
 
 ``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
 else of the engine).
@@ -20,7 +21,7 @@ ENGINE = Engine(
         "scenarios.engines.workflow.routing",  # its moderation_decided receiver
         "scenarios.engines.workflow.policies",  # its calendar_changed receiver
     ),
-    blueprints=("scenarios.engines.workflow.routes:blueprints",),
+    blueprints=("scenarios.engines.workflow.engine_routes:blueprints",),
     scenario_blueprints="scenarios.engines.workflow.routes:scenario_blueprints",
     install="scenarios.engines.workflow.config:install",
 )

@@ -93,13 +93,13 @@ def was_moved(session: Session, ticket: Ticket) -> bool:
 
 
 def transfer(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-             to_org_code: str, note: str | None = None, expected_version: int | None = None) -> Ticket:
+             org: str, note: str | None = None, expected_version: int | None = None) -> Ticket:
     """Move a ticket to another organisation (``config.transfer_org_types``), back to ``submitted``."""
     if "transfer" not in config.table:
         raise ApiError("not_found")
     ticket, access = svc._locked(session, principal, config, ticket_id)
     note = svc._check_text(config, note, "note", required=False)
-    target = session.scalar(sa.select(Organisation).where(Organisation.code == to_org_code,
+    target = session.scalar(sa.select(Organisation).where(Organisation.code == org,
                                                           Organisation.active.is_(True)))
     source = session.get(Organisation, ticket.org_id)
 
@@ -119,7 +119,7 @@ def transfer(session: Session, *, clock: Clock, principal: Principal, config: Wo
 
     svc._perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
                  action="transfer", note=note, expected_version=expected_version, check=check, apply=apply,
-                 after=after, data={"from_org": source.code, "to_org": to_org_code})
+                 after=after, data={"from_org": source.code, "to_org": org})
     return ticket
 
 

@@ -36,6 +36,7 @@ from app.db import utcnow
 from app.errors import ApiError
 from app.fields import CST
 from app.geo import bounding_box, haversine_m
+from app.places.service import find_community
 from app.storage.models import Upload
 from app.storage.service import claim_photos
 from app.timers import KEY_COLUMNS, PENDING, Timer, cancel
@@ -552,6 +553,12 @@ def confirm(session: Session, *, clock: Clock, principal: Principal, config: Wor
                       action="confirm", note=note, expected_version=expected_version)
 
 
+def close(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
+          note: str | None = None, expected_version: int | None = None) -> Ticket:
+    return transition(session, clock=clock, principal=principal, config=config, ticket_id=ticket_id,
+                      action="close", note=note, expected_version=expected_version)
+
+
 def is_assignable(session: Session, *, config: WorkflowConfig, org_id: int, account_id: int) -> bool:
     return account_id in notify.members_with(session, org_id, config.assignee_roles) if account_id else False
 
@@ -711,7 +718,7 @@ def comment(session: Session, *, clock: Clock, principal: Principal, config: Wor
 
 
 def rate(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-         rating: int, comment_text: str | None = None, expected_version: int | None = None) -> Ticket:
+         rating: int, comment: str | None = None, expected_version: int | None = None) -> Ticket:
     """The reporter rates a resolved or closed ticket once, 1–5, with an optional comment."""
     ticket, access = _locked(session, principal, config, ticket_id)
     if REPORTER not in access.actors:
@@ -723,11 +730,11 @@ def rate(session: Session, *, clock: Clock, principal: Principal, config: Workfl
         raise ApiError("already_rated", detail={"rating": ticket.rating})
     if not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ApiError("validation_error", errors={"rating": ["评分须为 1 到 5 的整数。"]})
-    comment_text = _check_text(config, comment_text, "comment", required=False)
+    comment = _check_text(config, comment, "comment", required=False)
     now = clock.now()
-    ticket.rating, ticket.rating_comment, ticket.rated_at = rating, comment_text, now
+    ticket.rating, ticket.rating_comment, ticket.rated_at = rating, comment, now
     _touch(ticket, now)
-    add_event(session, ticket, principal, "rate", at=now, note=comment_text, data={"rating": rating})
+    add_event(session, ticket, principal, "rate", at=now, note=comment, data={"rating": rating})
     session.flush()
     return ticket
 
@@ -735,31 +742,39 @@ def rate(session: Session, *, clock: Clock, principal: Principal, config: Workfl
 # ---------------------------------------------------------------- lists
 
 
-def mine(principal: Principal, *, scenario: str | None = None, status: list[str] | None = None,
-         open_only: bool = False) -> sa.Select:
-    """The caller's own tickets (every workflow scenario unless one is named), newest first."""
+def mine(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig | None = None,
+         scenario: str | None = None, status: list[str] | None = None, open: bool = False) -> sa.Select:
+    """The caller's own tickets, newest first: of ``config``'s scenario, else of ``scenario``,
+    else of every workflow scenario; ``open``: only those in progress."""
     stmt = sa.select(Ticket).where(Ticket.reporter_account_id == principal.account_id)
+    scenario = config.slug if config is not None else scenario
     if scenario:
         stmt = stmt.where(Ticket.scenario == scenario)
     if status:
         stmt = stmt.where(Ticket.status.in_(status))
-    if open_only:
+    if open:
         stmt = stmt.where(Ticket.is_open.is_(True))
     return stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
 
 
 def queue(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
-          status: list[str] | None = None, category: str | None = None, community_id: int | None = None,
-          overdue: bool | None = None, due_within_minutes: int | None = None,
-          assignee_account_id: int | None = None, dispatched: bool = False) -> sa.Select:
+          status: list[str] | None = None, category: str | None = None, community: str | None = None,
+          overdue: bool | None = None, due_within_minutes: int | None = None, due_soon: bool | None = None,
+          assignee: str | int | None = None, dispatched: bool = False) -> sa.Select:
     """The acting organisation's tickets, soonest deadline first (open ones unless ``status``).
 
+    ``community``: a community's code; ``assignee``: ``"me"`` or an account id; ``due_soon``: due
+    within the scenario's due-soon window (``due_within_minutes`` wins when both are given).
     ``dispatched``: the tickets the organisation routed, wherever they are now. A scoped role
     (a road chief) gets the tickets assigned to them. Tickets whose content waits for
     moderation show only at their dispatcher (they are not routed before it is cleared).
     """
     if not principal.is_staff or principal.org_id is None:
         raise ApiError("forbidden")
+    community_id = _community_id(session, community)
+    assignee_account_id = _assignee_id(principal, assignee)
+    if due_soon and due_within_minutes is None:
+        due_within_minutes = config.due_soon_minutes
     now = clock.now()
     if principal.role in config.scoped_roles:
         mine_only = Ticket.assignee_account_id == principal.account_id
@@ -789,22 +804,41 @@ def queue(session: Session, *, clock: Clock, principal: Principal, config: Workf
     return stmt.order_by(Ticket.due_at.asc().nulls_last(), Ticket.id)
 
 
+def _community_id(session: Session, code: str | None) -> int | None:
+    """The community's id (-1, matching nothing, for an unknown code); None when not asked."""
+    if not code:
+        return None
+    community = find_community(session, code)
+    return community.id if community is not None else -1
+
+
+def _assignee_id(principal: Principal, assignee: str | int | None) -> int | None:
+    if assignee is None or assignee == "":
+        return None
+    if assignee == "me":
+        return principal.account_id
+    if isinstance(assignee, int) or assignee.isdigit():
+        return int(assignee)
+    raise ApiError("validation_error", errors={"assignee": ["须为 me 或账号 id。"]})
+
+
 def supervised_org_ids(principal: Principal) -> sa.Select:
     return sa.select(Organisation.id).where(Organisation.supervisor_id == principal.org_id)
 
 
-def escalated(session: Session, *, principal: Principal, config: WorkflowConfig, open_only: bool = True,
-              org_id: int | None = None) -> sa.Select:
+def escalated(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
+              include_closed: bool = False, org: str | None = None) -> sa.Select:
     """Escalated tickets of every organisation the caller's organisation supervises, and of
-    the tickets it dispatched."""
+    the tickets it dispatched; ``org``: one organisation's code."""
     if not principal.is_staff or principal.role not in config.supervisor_roles:
         raise ApiError("forbidden")
     stmt = sa.select(Ticket).where(Ticket.scenario == config.slug, Ticket.escalation_level >= 1, sa.or_(
         Ticket.org_id.in_(supervised_org_ids(principal).scalar_subquery()),
         Ticket.dispatch_org_id == principal.org_id))
-    if org_id is not None:
+    if org:
+        org_id = session.scalar(sa.select(Organisation.id).where(Organisation.code == org)) or -1
         stmt = stmt.where(Ticket.org_id == org_id)
-    if open_only:
+    if not include_closed:
         stmt = stmt.where(Ticket.is_open.is_(True))
     return stmt.order_by(Ticket.escalation_level.desc(), Ticket.due_at.asc().nulls_last(), Ticket.id)
 
