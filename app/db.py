@@ -260,3 +260,35 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+# ---------------------------------------------------------------- portability helpers
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support on either database (PostgreSQL's or SQLite's)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert)(table)
+
+
+def hours_since_epoch(session: Session, column: Any) -> sa.ColumnElement[int]:
+    """Whole hours since 1970-01-01 UTC of a ``UTCDateTime`` column, on either database."""
+    if dialect_of(session) == "postgresql":
+        return sa.cast(sa.func.floor(sa.extract("epoch", column) / 3600), sa.BigInteger)
+    return sa.cast(sa.func.strftime("%s", column), sa.Integer) // 3600
+
+
+FAST_PATHS = "fast_paths"
+"""``session.info[FAST_PATHS] = False`` makes every ``fastpath.py`` stand aside for this
+session, so a test runs the same inputs through the plain path on PostgreSQL."""
+
+
+def fast_paths_apply(session: Session) -> bool:
+    """Whether a ``fastpath.py`` variant replaces the plain (ORM, portable) path: PostgreSQL
+    only, unless this session turned them off."""
+    return dialect_of(session) == "postgresql" and session.info.get(FAST_PATHS, True)

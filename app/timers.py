@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -203,6 +204,29 @@ def schedule(
     timer = session.scalars(stmt, execution_options={"populate_existing": True}).one()
     session.info.setdefault(REARMED_KEY, set()).add(timer.id)
     return timer
+
+
+@cache
+def _upsert_many(dialect: str) -> Any:
+    """The upsert ``schedule_many`` runs, built once per dialect (a hot path of filing)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Timer.__table__)
+    return insert.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
+        "due_at": insert.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None, "fired_at": None})
+
+
+def schedule_many(session: Session, *, subject_type: str, subject_id: str | int,
+                  timers: list[tuple[str, int, datetime]]) -> None:
+    """``schedule`` for several (kind, level, due) of one subject in one statement: the same
+    upsert (a pending timer moves, one that fired or was cancelled is re-armed), one round
+    trip. Unlike ``schedule`` it returns nothing and does not tell the worker that a running
+    handler re-armed its own timer: for subjects' changes, not for handlers."""
+    if not timers:
+        return
+    now = utcnow()
+    rows = [{"subject_type": subject_type, "subject_id": _check_key(subject_type, subject_id, kind, level),
+             "kind": kind, "level": level, "due_at": due, "state": "pending", "attempts": 0, "created_at": now}
+            for kind, level, due in timers]
+    session.execute(_upsert_many(session.get_bind().dialect.name), rows)
 
 
 def _key_filter(subject_type: str, subject_id: str | int, kind: str | None, level: int | None) -> list[Any]:

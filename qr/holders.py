@@ -8,6 +8,7 @@ holder into what a door or a gate shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,16 +24,12 @@ class HolderView:
     real_name_level: str
 
 
-_PERSON_VIEW: sa.Select | None = None
-
-
+@cache
 def _person_view() -> sa.Select:
-    global _PERSON_VIEW
-    if _PERSON_VIEW is None:  # built once: verify is on the hot path
-        from auth.models import Person
+    """Built once: verify is on the hot path."""
+    from auth.models import Person
 
-        _PERSON_VIEW = sa.select(Person.name, Person.real_name_level).where(Person.id == sa.bindparam("id"))
-    return _PERSON_VIEW
+    return sa.select(Person.name, Person.real_name_level).where(Person.id == sa.bindparam("id"))
 
 
 def holder_view(session: Session, holder: Holder | None,

@@ -22,57 +22,23 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.db import UTCDateTime
-from qr import tokens
+from app.db import fast_paths_apply
+from qr import fastpath, tokens
 from qr.config import QrConfig
 from qr.keys import Keyring, current_keyring
 from qr.models import PERSONAL_PURPOSE, QrPass, QrScan, QrSubject, QrUsedJti
+from qr.scans import SCANNER_KINDS, Holder, Scanner, Verified
 from qr.tokens import Claims, QrError
 
-SCANNER_KINDS = ("device", "staff", "resident", "service")
-
-
-@dataclass(frozen=True)
-class Scanner:
-    """Who scans: a device, a staff member, a resident (a landlord scanning a tenant), or
-    a service acting on its own. Ids are internal ids, never personal data."""
-
-    kind: str = "service"
-    id: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in SCANNER_KINDS:
-            raise ValueError(f"unknown scanner kind {self.kind!r}")
-
-
-@dataclass(frozen=True)
-class Holder:
-    """An opaque reference to whoever holds a code, e.g. ("person", 42)."""
-
-    type: str
-    id: int
-
-
-@dataclass(frozen=True)
-class Verified:
-    kind: str  # "personal" or "pass"
-    purpose: str
-    ref: str | None
-    sub: str  # the token's pseudonym: a handle for this scan only
-    holder: Holder | None
-    pass_id: int | None
-    jti: str
-    expires_at: datetime
-    # A person holder's stored name and real-name level when the verify statement read them
-    # along (PostgreSQL personal codes): ``qr.holders`` then needs no query of its own.
-    holder_facts: tuple[str | None, str] | None = None
-
+__all__ = ["SCANNER_KINDS", "Holder", "IssuedCode", "Scanner", "Verified", "issue_personal", "purge_expired",
+           "verify"]
 
 @dataclass(frozen=True)
 class IssuedCode:
@@ -106,11 +72,12 @@ def issue_personal(
     expires_at = now.replace(microsecond=0) + ttl  # ...the claims are whole seconds
     sub, jti = new_handle(), new_handle()
     token = tokens.issue(keyring, now=now, sub=sub, jti=jti, pur=PERSONAL_PURPOSE, exp=expires_at)
-    if relaxed and session.get_bind().dialect.name == "postgresql":
-        # One round trip: the row, and the transaction's relaxed durability with it.
-        session.connection().execute(_SUBJECT_INSERT_RELAXED, {  # Core: the ORM's execute costs more
-            "sub": sub, "holder_type": holder_type, "holder_id": holder_id, "expires_at": expires_at})
+    if relaxed and fast_paths_apply(session):
+        fastpath.insert_subject_relaxed(session, sub=sub, holder_type=holder_type, holder_id=holder_id,
+                                        expires_at=expires_at)
     else:
+        if relaxed:
+            relax_durability(session)
         session.add(QrSubject(sub=sub, holder_type=holder_type, holder_id=holder_id, expires_at=expires_at))
     # Ask for a new code while this one still has a quarter of its life (at least 10 s) left.
     refresh_after = expires_at - max(ttl / 4, timedelta(seconds=10))
@@ -118,12 +85,6 @@ def issue_personal(
 
 
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
-_RELAX = "set_config('synchronous_commit', 'off', true)"  # the same as SET LOCAL, inside a statement
-_SUBJECT_INSERT_RELAXED = sa.text(
-    "INSERT INTO qr_subjects (sub, holder_type, holder_id, expires_at) "
-    f"SELECT :sub, :holder_type, :holder_id, :expires_at FROM (SELECT {_RELAX}) AS relaxed"
-).bindparams(sa.bindparam("sub", type_=sa.String), sa.bindparam("holder_type", type_=sa.String),
-             sa.bindparam("holder_id", type_=sa.BigInteger), sa.bindparam("expires_at", type_=UTCDateTime))
 
 
 def relax_durability(session: Session) -> None:
@@ -144,22 +105,23 @@ def relax_durability(session: Session) -> None:
         session.execute(_ASYNC_COMMIT)
 
 
-_CONSUME: dict[str, sa.Insert] = {}
 _SCAN = sa.insert(QrScan.__table__)
 _SUBJECT = sa.select(QrSubject.holder_type, QrSubject.holder_id).where(QrSubject.sub == sa.bindparam("sub"))
+
+
+@cache
+def _consume(dialect: str) -> sa.Insert:
+    """Built once per dialect: verify is on the hot path."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = QrUsedJti.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["jti"]).returning(table.c.jti)
 
 
 def consume_jti(session: Session, jti: str, *, now: datetime, expires_at: datetime) -> bool:
     """Mark a single-use token used; False when it already was. Atomic on both databases:
     a concurrent consumer waits on the primary key and then finds the row."""
-    dialect = session.get_bind().dialect.name
-    stmt = _CONSUME.get(dialect)
-    if stmt is None:  # built once: verify is on the hot path
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = QrUsedJti.__table__
-        stmt = _CONSUME[dialect] = insert(table).on_conflict_do_nothing(
-            index_elements=["jti"]).returning(table.c.jti)
-    row = session.execute(stmt, {"jti": jti, "used_at": now, "expires_at": expires_at}).first()
+    row = session.execute(_consume(session.get_bind().dialect.name),
+                          {"jti": jti, "used_at": now, "expires_at": expires_at}).first()
     return row is not None
 
 
@@ -195,8 +157,8 @@ def verify(
         kind = "personal" if claims.pur == PERSONAL_PURPOSE else "pass"
         if claims.pur not in allowed_purposes:
             raise QrError("qr_wrong_purpose")
-        if kind == "personal" and session.get_bind().dialect.name == "postgresql":
-            return _admit_personal_pg(session, claims, now, scanner, relaxed=relaxed)  # records the scan itself
+        if kind == "personal" and fast_paths_apply(session):
+            return fastpath.admit_personal(session, claims, now, scanner, relaxed=relaxed)  # records the scan too
         if relaxed:
             relax_durability(session)
         result = _admit_personal(session, claims, now) if kind == "personal" else _admit_pass(session, claims, now)
@@ -223,60 +185,6 @@ def _admit_personal(session: Session, claims: Claims, now: datetime) -> Verified
     return Verified(kind="personal", purpose=claims.pur, ref=claims.ref, sub=claims.sub,
                     holder=Holder(subject[0], subject[1]), pass_id=None,
                     jti=claims.jti, expires_at=claims.expires_at)
-
-
-# The hot path of every door and gate, in one round trip on PostgreSQL: look up the holder
-# (with the two facts a scanner may be shown of a person: name and real-name level, which
-# ``qr.holders`` masks), consume the token id (a concurrent consumer waits on the primary
-# key, then finds the row) and record the scan with its outcome. Data-modifying CTEs always
-# run, and see each other's RETURNING rows; the subject's absence stops the consumption.
-_PERSONAL_PG = """
-WITH s AS (SELECT q.holder_type, q.holder_id, p.name AS holder_name, p.real_name_level AS holder_level
-           FROM qr_subjects q LEFT JOIN persons p ON q.holder_type = 'person' AND p.id = q.holder_id
-           WHERE q.sub = :sub),
-u AS (INSERT INTO qr_used_jti (jti, used_at, expires_at)
-      SELECT :jti, :now, :expires_at WHERE EXISTS (SELECT 1 FROM s)
-      ON CONFLICT (jti) DO NOTHING RETURNING jti),
-r AS (INSERT INTO qr_scans (at, token_kind, purpose, ref, scanner_kind, scanner_id, result)
-      SELECT :now, 'personal', :purpose, :ref, :scanner_kind, :scanner_id,
-             CASE WHEN NOT EXISTS (SELECT 1 FROM s) THEN 'qr_revoked'
-                  WHEN EXISTS (SELECT 1 FROM u) THEN 'accepted' ELSE 'qr_replayed' END
-      RETURNING result)
-SELECT r.result, s.holder_type, s.holder_id, s.holder_name, s.holder_level{relax} FROM r LEFT JOIN s ON true
-"""
-_PERSONAL_PG_PARAMS = (
-    sa.bindparam("sub", type_=sa.String), sa.bindparam("jti", type_=sa.String),
-    sa.bindparam("now", type_=UTCDateTime), sa.bindparam("expires_at", type_=UTCDateTime),
-    sa.bindparam("purpose", type_=sa.String), sa.bindparam("ref", type_=sa.String),
-    sa.bindparam("scanner_kind", type_=sa.String), sa.bindparam("scanner_id", type_=sa.BigInteger),
-)
-_PERSONAL_PG_STMTS: dict[bool, sa.TextClause] = {}
-
-
-def _personal_pg_statement(relaxed: bool) -> sa.TextClause:
-    stmt = _PERSONAL_PG_STMTS.get(relaxed)
-    if stmt is None:
-        from auth.models import Person  # the name column's type decrypts it
-
-        stmt = _PERSONAL_PG_STMTS[relaxed] = (
-            sa.text(_PERSONAL_PG.format(relax=f", {_RELAX} AS relaxed" if relaxed else ""))
-            .bindparams(*_PERSONAL_PG_PARAMS).columns(holder_name=Person.name.type))
-    return stmt
-
-
-def _admit_personal_pg(session: Session, claims: Claims, now: datetime, scanner: Scanner, *,
-                       relaxed: bool) -> Verified:
-    session.flush()  # a subject added in this session must be visible to the statement below
-    row = session.connection().execute(_personal_pg_statement(relaxed), {
-        "sub": claims.sub, "jti": claims.jti, "now": now, "expires_at": claims.expires_at, "purpose": claims.pur,
-        "ref": claims.ref, "scanner_kind": scanner.kind, "scanner_id": scanner.id,
-    }).one()
-    if row.result != "accepted":
-        raise QrError(row.result, claims=claims, recorded=True)
-    facts = (row.holder_name, row.holder_level) if row.holder_level is not None else None
-    return Verified(kind="personal", purpose=claims.pur, ref=claims.ref, sub=claims.sub,
-                    holder=Holder(row.holder_type, row.holder_id), pass_id=None,
-                    jti=claims.jti, expires_at=claims.expires_at, holder_facts=facts)
 
 
 def _admit_pass(session: Session, claims: Claims, now: datetime) -> Verified:

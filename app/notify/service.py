@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.db import UTCDateTime
+from app.db import fast_paths_apply
 from app.notify.channels import CHANNELS
 from app.notify.models import OutboxMessage
 from app.timers import KEY_COLUMNS, Timer, schedule, timer_handler
@@ -47,22 +48,18 @@ class Recipient:
         return cls("account", account_id)
 
 
-_STATEMENTS: dict[str, tuple[Any, Any]] = {}
-
-
+@cache
 def _statements(dialect: str) -> tuple[Any, Any]:
     """The outbox insert and its delivery timers' upsert, built once per dialect (escalations
     enqueue thousands per worker pass; building a statement costs more than running it)."""
-    if dialect not in _STATEMENTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = OutboxMessage.__table__
-        outbox = insert(table).on_conflict_do_nothing().returning(table.c.id)
-        upsert = insert(Timer.__table__)
-        timers = upsert.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
-            "due_at": upsert.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None,
-            "fired_at": None})
-        _STATEMENTS[dialect] = (outbox, timers)
-    return _STATEMENTS[dialect]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = OutboxMessage.__table__
+    outbox = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    upsert = insert(Timer.__table__)
+    timers = upsert.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
+        "due_at": upsert.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None,
+        "fired_at": None})
+    return outbox, timers
 
 
 @dataclass(frozen=True)
@@ -94,8 +91,9 @@ def enqueue(
 
 
 def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -> int:
-    """``enqueue`` for many events in two statements (the outbox rows, their delivery timers;
-    a statement per 1,000 rows) however many events and recipients. Returns how many rows were new."""
+    """``enqueue`` for many events in two statements (the outbox rows, their delivery timers)
+    however many events and recipients; on PostgreSQL one (``app.fastpath.enqueue_rows``).
+    Returns how many rows were new."""
     now = clock.now()
     rows = []
     for notice in notices:
@@ -109,73 +107,17 @@ def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -
         ]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return _enqueue_pg(session, rows, now)
-    outbox, timers = _statements(dialect)
+    if fast_paths_apply(session):
+        from app.fastpath import enqueue_rows
+
+        return enqueue_rows(session, rows, now)
+    outbox, timers = _statements(session.get_bind().dialect.name)
     new_ids = list(session.execute(outbox, rows).scalars())
     if new_ids:
         session.execute(timers, [
             {"subject_type": "outbox", "subject_id": str(i), "kind": DELIVER_KIND, "level": 0, "due_at": now,
              "state": "pending", "attempts": 0, "created_at": now} for i in new_ids])
     return len(new_ids)
-
-
-_SOURCE_COLUMNS = ["event_key", "recipient_kind", "recipient_id", "channel", "template", "payload", "urgent"]
-
-
-def _outbox_then_timers(source: sa.Select) -> Any:
-    """PostgreSQL: one statement inserting the rows ``source`` yields (the ``_SOURCE_COLUMNS``,
-    in the order their ids should follow) into the outbox, skipping those already there, and a
-    delivery timer for each new one, as ``enqueue`` does in two. Parameter: ``now``. Returns
-    the timers' ids (one per new row)."""
-    o, m = OutboxMessage.__table__, Timer.__table__
-    now = sa.bindparam("now", type_=UTCDateTime())
-    new = (postgresql.insert(o)
-           .from_select([*_SOURCE_COLUMNS, "state", "attempts", "created_at", "updated_at"],
-                        source.add_columns(sa.literal("pending"), sa.literal(0), now, now))
-           .on_conflict_do_nothing().returning(o.c.id).cte("new"))
-    timers = postgresql.insert(m).from_select(
-        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
-        sa.select(sa.literal("outbox"), sa.cast(new.c.id, sa.String), sa.literal(DELIVER_KIND), sa.literal(0), now,
-                  sa.literal("pending"), sa.literal(0), now))
-    return timers.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={
-        "due_at": timers.excluded.due_at, "state": "pending", "attempts": 0, "last_error": None, "fired_at": None,
-    }).returning(m.c.id)
-
-
-def _rows_statement() -> Any:
-    """The rows as one JSON document (``json_to_recordset``): a multi-row ``VALUES`` costs more
-    to build and adapt than the database spends inserting. Parameters: ``rows``, ``now``."""
-    x = sa.func.json_to_recordset(sa.bindparam("rows", type_=sa.JSON)).table_valued(
-        sa.column("e", sa.Text), sa.column("k", sa.Text), sa.column("r", sa.Text), sa.column("c", sa.Text),
-        sa.column("t", sa.Text), sa.column("p", postgresql.JSON), sa.column("u", sa.Boolean),
-    ).render_derived("x", with_types=True)
-    return _outbox_then_timers(sa.select(x.c.e, x.c.k, x.c.r, x.c.c, x.c.t, x.c.p, x.c.u))
-
-
-_PG_ENQUEUE = _rows_statement()
-
-
-def _enqueue_pg(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
-    """PostgreSQL: the outbox rows and their delivery timers in one statement of constant text."""
-    document = [{"e": r["event_key"], "k": r["recipient_kind"], "r": r["recipient_id"], "c": r["channel"],
-                 "t": r["template"], "p": r["payload"], "u": r["urgent"]} for r in rows]
-    return len(session.execute(_PG_ENQUEUE, {"now": now, "rows": document}).all())
-
-
-def enqueue_to_query(recipients: sa.Subquery) -> Any:
-    """PostgreSQL: the statement that ``enqueue``s one event to the recipients a query yields,
-    looking them up, writing their rows and delivery timers at once. ``recipients`` has the
-    columns ``kind``, ``id`` (text) and ``rank`` (the order of the rows). Build it once and
-    execute it with ``event_key``, ``template``, ``channel``, ``payload``, ``urgent``, ``now``
-    and the query's own parameters."""
-    return _outbox_then_timers(
-        sa.select(sa.bindparam("event_key", type_=sa.String), recipients.c.kind, recipients.c.id,
-                  sa.bindparam("channel", type_=sa.String), sa.bindparam("template", type_=sa.String),
-                  sa.bindparam("payload", type_=OutboxMessage.__table__.c.payload.type),
-                  sa.bindparam("urgent", type_=sa.Boolean))
-        .order_by(recipients.c.rank))
 
 
 @timer_handler(DELIVER_KIND, max_attempts=MAX_ATTEMPTS + 1)

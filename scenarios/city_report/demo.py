@@ -30,7 +30,7 @@ from app.moderation.service import decide
 from app.storage.service import store_image
 from auth.models import Account
 from auth.organisations import Organisation
-from scenarios.engines.workflow import routing
+from scenarios.engines.workflow import moderation, routing
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.demo import fire_due
 from scenarios.engines.workflow.models import Ticket
@@ -98,7 +98,7 @@ def load(session: Session, clock: Clock) -> None:
         if decision is not None:
             at.set(created_at + timedelta(minutes=min(5, ago)))
             for item in session.scalars(sa.select(ModerationItem).where(
-                    ModerationItem.subject_type == routing.MODERATION_SUBJECT,
+                    ModerationItem.subject_type == moderation.MODERATION_SUBJECT,
                     ModerationItem.subject_id == str(ticket.id), ModerationItem.state == "pending_review")):
                 decide(session, item_id=item.id, decision=decision, clock=at, staff_account_id=ops.account_id)
         for offset, action, *arg in steps:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import hours_since_epoch
 from app.errors import ApiError
 from app.geo import require_inside_district
 from auth.devices import device_of_org
@@ -303,16 +304,9 @@ def flow_range(start: datetime | None, end: datetime | None, *, clock: Clock) ->
     return start, end
 
 
-def _hour_index(session: Session) -> sa.ColumnElement[int]:
-    """Hours since the epoch of ``Checkin.at`` (UTC), on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.floor(sa.extract("epoch", Checkin.at) / 3600), sa.BigInteger)
-    return sa.cast(sa.func.strftime("%s", Checkin.at), sa.Integer) // 3600
-
-
 def hourly_flow(session: Session, place: CheckinPlace, start: datetime, end: datetime) -> list[dict]:
     """Check-ins per hour at the place in ``[start, end)``, every hour listed (zeros too)."""
-    hour = _hour_index(session).label("hour")
+    hour = hours_since_epoch(session, Checkin.at).label("hour")
     counts = dict(session.execute(
         sa.select(hour, sa.func.count()).where(Checkin.place_id == place.id, Checkin.at >= start, Checkin.at < end)
         .group_by(hour)).all())

@@ -7,6 +7,7 @@ or the town's housing office when no company manages it).
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,25 +23,25 @@ from auth.principal import Principal
 from auth.residences import living
 from scenarios.engines.workflow.config import Placement
 
-_RESIDENCES: list[sa.Select] = []
 
-
-def _residences(session: Session, person_id: int, on: date) -> list[tuple[Residence, Community, Building | None,
-                                                                        Organisation]]:
-    """The person's verified residences in a community current on ``on`` (``active_residences``),
-    each with its community, building and the community's managing organisation that day:
-    one query (the permission check stays a live read), its statement built once."""
-    if not _RESIDENCES:
-        day = sa.bindparam("on", type_=sa.Date)
-        _RESIDENCES.append(
-            sa.select(Residence, Community, Building, Organisation)
+@cache
+def _residences_statement() -> sa.Select:
+    day = sa.bindparam("on", type_=sa.Date)
+    return (sa.select(Residence, Community, Building, Organisation)
             .join(Community, Community.id == Residence.community_id)
             .outerjoin(Building, Building.id == Residence.building_id)
             .join(Organisation, Organisation.id == managing_org_id(day))
             .where(living(sa.bindparam("person_id"), day))
-            .order_by(Residence.id)
-        )
-    return [tuple(row) for row in session.execute(_RESIDENCES[0], {"person_id": person_id, "on": on})]  # type: ignore[misc]
+            .order_by(Residence.id))
+
+
+def _residences(session: Session, person_id: int, on: date) -> list[tuple[Residence, Community, Building | None,
+                                                                        Organisation]]:
+    """The person's verified residences in a community current on ``on`` (``auth.residences.living``),
+    each with its community, building and the community's managing organisation that day:
+    one query (the permission check stays a live read), its statement built once."""
+    rows = session.execute(_residences_statement(), {"person_id": person_id, "on": on})
+    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def locate(session: Session, *, clock: Clock, principal: Principal, data: dict[str, Any]) -> Placement:

@@ -18,7 +18,7 @@ ENGINE = Engine(
     models=("scenarios.engines.workflow.models",),
     jobs=(
         "scenarios.engines.workflow.escalation",  # timer handlers of response and resolution targets
-        "scenarios.engines.workflow.routing",  # its moderation_decided receiver
+        "scenarios.engines.workflow.moderation",  # its moderation_decided receiver
         "scenarios.engines.workflow.policies",  # its calendar_changed receiver
     ),
     blueprints=("scenarios.engines.workflow.engine_routes:blueprints",),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.errors import ApiError
 from app.scenario import Scenario
 from scenarios.engines.workflow.transitions import TransitionTable, default_table
 
@@ -140,6 +141,17 @@ class WorkflowConfig:
         if names is None:
             names = REGISTRY_NAMES if self.notify_channel != "log" else {}
         return names.get(name, name)
+
+    def check_text(self, text: str | None, name: str = "text", *, required: bool = True) -> str | None:
+        """``text`` stripped; 422 when required and empty, or longer than ``text_max``."""
+        text = (text or "").strip()
+        if not text:
+            if required:
+                raise ApiError("validation_error", errors={name: ["不能为空。"]})
+            return None
+        if len(text) > self.text_max:
+            raise ApiError("text_too_long", errors={name: [f"最多 {self.text_max} 个字，当前 {len(text)} 个字。"]})
+        return text
 
     @property
     def schema_prefix(self) -> str:

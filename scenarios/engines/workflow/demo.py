@@ -6,8 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.worker import fire_due as fire_subject_due
-from scenarios.engines.workflow.models import Ticket
-from scenarios.engines.workflow.service import SUBJECT
+from scenarios.engines.workflow.models import SUBJECT, Ticket
 
 
 def fire_due(session: Session, ticket: Ticket, clock: Clock) -> int:

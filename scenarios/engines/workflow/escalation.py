@@ -24,21 +24,28 @@ Nothing here reaches the outside world: deliveries are the outbox's own timers.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.db import UTCDateTime
+from app.db import fast_paths_apply
 from app.notify.service import enqueue_many
 from app.timers import Timer, batch_handler, timer_handler
+from scenarios.engines.workflow import fastpath
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import WorkflowConfig, config_for
-from scenarios.engines.workflow.models import OPEN_STATUSES, RESPONSE_PENDING, Ticket, TicketEvent
-from scenarios.engines.workflow.service import RESOLUTION_KIND, RESPONSE_KIND
+from scenarios.engines.workflow.models import (
+    OPEN_STATUSES,
+    RESOLUTION_KIND,
+    RESPONSE_KIND,
+    RESPONSE_PENDING,
+    Ticket,
+    TicketEvent,
+)
 
 log = logging.getLogger("workflow.escalation")
 
@@ -87,42 +94,30 @@ def _update(dialect: str, where, values: dict) -> sa.Update:
     return sa.update(_T).where(ids, *where(_T)).values(**values).returning(*_RETURNING)
 
 
-_STATEMENTS: dict[tuple[str, str], sa.Update] = {}
-
-
-def _statement(session: Session, kind: str) -> sa.Update:
+@cache
+def _statement(dialect: str, kind: str) -> sa.Update:
     """Built once per dialect: the worker runs these for every batch, and building a statement
     costs more Python time than the database spends on it."""
-    dialect = session.get_bind().dialect.name
-    key = (dialect, kind)
-    if key not in _STATEMENTS:
-        if kind == RESPONSE_KIND:
-            _STATEMENTS[key] = _update(dialect, _escalate_where, {
-                "escalation_level": sa.bindparam("new_level"), "version": _T.c.version + 1,
-                "updated_at": sa.bindparam("now"),
-                "response_breached": sa.case((_T.c.first_response_at.is_(None), sa.true()),
-                                             else_=_T.c.response_breached)})
-        else:
-            _STATEMENTS[key] = _update(dialect, _resolution_where, {
-                "resolution_breached": True, "version": _T.c.version + 1, "updated_at": sa.bindparam("now")})
-    return _STATEMENTS[key]
+    if kind == RESPONSE_KIND:
+        return _update(dialect, _escalate_where, {
+            "escalation_level": sa.bindparam("new_level"), "version": _T.c.version + 1,
+            "updated_at": sa.bindparam("now"),
+            "response_breached": sa.case((_T.c.first_response_at.is_(None), sa.true()),
+                                         else_=_T.c.response_breached)})
+    return _update(dialect, _resolution_where, {
+        "resolution_breached": True, "version": _T.c.version + 1, "updated_at": sa.bindparam("now")})
 
 
 _E = TicketEvent.__table__
 _SYSTEM_EVENT = sa.insert(_E).values(ticket_id=sa.bindparam("tid"), at=sa.bindparam("now"), actor_kind="system",
                                      action=sa.bindparam("action"), data=sa.bindparam("data"))
-_PG_SYSTEM_EVENTS = sa.text("""
-    INSERT INTO wf_ticket_events (ticket_id, at, actor_kind, action, data)
-    SELECT t, :now, 'system', a, d FROM json_to_recordset(CAST(:rows AS json)) AS x(t bigint, a text, d json)
-""").bindparams(sa.bindparam("now", type_=UTCDateTime()))
 
 
 def _events(session: Session, now, action: str, data: list[tuple[int, dict]]) -> None:
-    """One system event per (ticket id, data), in one statement: on PostgreSQL the rows travel as
-    one JSON document (a statement of constant text, no per-row parameters to adapt)."""
-    if session.get_bind().dialect.name == "postgresql":
-        document = json.dumps([{"t": tid, "a": action, "d": d} for tid, d in data])
-        session.execute(_PG_SYSTEM_EVENTS, {"now": now, "rows": document})
+    """One system event per (ticket id, data), in one statement (``fastpath.system_events`` on
+    PostgreSQL: the rows as one JSON document)."""
+    if fast_paths_apply(session):
+        fastpath.system_events(session, now, action, data)
     else:
         session.execute(_SYSTEM_EVENT, [{"tid": tid, "now": now, "action": action, "data": d} for tid, d in data])
 
@@ -158,7 +153,7 @@ def _rounds(timers: list[Timer]) -> list[dict[int, list[int]]]:
 def _changed(session: Session, kind: str, timers: list[Timer], now) -> list[tuple[Escalated, int]]:
     """Lock, re-check and change the timers' tickets; (ticket, level) of those that changed,
     in claim order within each round."""
-    stmt = _statement(session, kind)
+    stmt = _statement(session.get_bind().dialect.name, kind)
     changed: list[tuple[Escalated, int]] = []
     for round_ in _rounds(timers):
         for level, tids in round_.items():

@@ -1,146 +1,26 @@
-"""Writing a new ticket on PostgreSQL in two round trips: the ticket (its number made from its
-id in the same statement), its ``create`` event and its SLA timers in one; telling the owning
-organisation's managers in the other.
-
-Through the ORM that is four statements (INSERT the ticket, UPDATE its number once the id is
-known, INSERT the event, upsert the timers); filing is the hottest write of the district's
-busiest scenario, so on PostgreSQL one statement does it with data-modifying CTEs::
-
-    WITH n AS (SELECT nextval(<the ticket id sequence>) AS id),
-         t AS (INSERT INTO wf_tickets (id, number, …) SELECT n.id, <head> || lpad(n.id…), … FROM n),
-         e AS (INSERT INTO wf_ticket_events (ticket_id, …) SELECT n.id, … FROM n RETURNING id, ticket_id),
-         m AS (INSERT INTO timers (…) SELECT … FROM n, json_to_recordset(<the timers>) …)
-    SELECT e.ticket_id, e.id FROM e
-
-(foreign keys are checked at the end of the statement, so the event may name the ticket the
-same statement inserts). The ticket and the event are then attached to the session as if
-loaded, so what follows (photos, moderation, routing, the answer) works on them as before.
-
-Telling the managers (``tell_org_staff``) is ``notifications.tell`` to ``notifications.org_staff``
-in one statement: ``notifications.staff_recipients`` (the same members query as ``org_staff``)
-fed to ``app.notify.service.enqueue_to_query`` (the same outbox-and-timers statement as
-``enqueue`` on PostgreSQL). A test compares its rows with ``tell``'s.
-
-Other databases (SQLite) take the ORM path in ``service.create``; the same tests run on both.
-"""
+"""Writing a new ticket: the ticket numbered from its id, its ``create`` event and its SLA
+timers. The plain path goes through the ORM (four statements); on PostgreSQL
+``fastpath.file_ticket`` does the same in one."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from sqlalchemy.orm import Session
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, make_transient_to_detached
-
-from app.clock import Clock
-from app.db import utcnow
-from app.notify.channels import CHANNELS
-from app.notify.service import enqueue_to_query
-from app.timers import Timer
-from scenarios.engines.workflow import notifications as notify
-from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import Ticket, TicketEvent
-
-_T, _E, _M = Ticket.__table__, TicketEvent.__table__, Timer.__table__
-_TICKET_COLUMNS = [c for c in _T.c if c.key not in ("id", "number")]
-_EVENT_COLUMNS = [c for c in _E.c if c.key not in ("id", "ticket_id")]
-_STATEMENTS: dict[tuple[tuple[str, ...], tuple[str, ...]], sa.Select] = {}
+from app.db import fast_paths_apply
+from scenarios.engines.workflow import fastpath
+from scenarios.engines.workflow.models import SUBJECT, Ticket, TicketEvent
+from scenarios.engines.workflow.sla import Due, arm
 
 
-def _statement(ticket_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> sa.Select:
-    """The statement inserting these (non-null) columns, built once per set (parameters named
-    ``t_<column>``, ``e_<column>``; the timers as one JSON list). Few parameters and no nulls
-    keep it short enough for psycopg to cache its conversion and prepare it."""
-    key = (ticket_columns, event_columns)
-    if key in _STATEMENTS:
-        return _STATEMENTS[key]
-    n = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(_T.name, "id")).label("id")).cte("n")
-    digits = sa.cast(n.c.id, sa.String)
-    number = sa.bindparam("number_head", type_=sa.String) + sa.func.lpad(
-        digits, sa.func.greatest(6, sa.func.length(digits)), "0")  # f"{id:06d}": never cut
-    ticket = _T.insert().from_select(
-        ["id", "number", *ticket_columns],
-        sa.select(n.c.id, number, *(sa.bindparam(f"t_{k}", type_=_T.c[k].type) for k in ticket_columns)),
-        include_defaults=False,
-    ).cte("t")
-    event = _E.insert().from_select(
-        ["ticket_id", *event_columns],
-        sa.select(n.c.id, *(sa.bindparam(f"e_{k}", type_=_E.c[k].type) for k in event_columns)),
-        include_defaults=False,
-    ).returning(_E.c.id, _E.c.ticket_id).cte("e")
-    due = sa.func.json_to_recordset(sa.bindparam("timers", type_=sa.JSON)).table_valued(
-        sa.column("kind", sa.String), sa.column("level", sa.Integer), sa.column("due_at", sa.DateTime(timezone=True)),
-    ).render_derived("due", with_types=True)
-    timers = _M.insert().from_select(
-        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
-        sa.select(sa.bindparam("subject_type", type_=sa.String), digits, due.c.kind, due.c.level, due.c.due_at,
-                  sa.literal_column("'pending'"), sa.literal_column("0"),
-                  sa.bindparam("created_at", type_=_M.c.created_at.type)).select_from(n).join(due, sa.true()),
-        include_defaults=False,
-    ).cte("m")
-    stmt = sa.select(event.c.ticket_id, event.c.id).add_cte(ticket, timers)
-    _STATEMENTS[key] = stmt
-    return stmt
-
-
-def _values(obj: Any, columns: list[sa.Column], prefix: str) -> dict[str, Any]:
-    """The object's non-null column values; a column left unset must have no default (it is
-    NULL, and so is the attribute)."""
-    out = {}
-    for c in columns:
-        if c.key not in obj.__dict__:
-            if c.default is not None or c.server_default is not None:
-                raise ValueError(f"{type(obj).__name__}.{c.key} has a default: set it before filing")
-            setattr(obj, c.key, None)
-        value = getattr(obj, c.key)
-        if value is not None:
-            out[f"{prefix}{c.key}"] = value
-    return out
-
-
-def _attach(session: Session, obj: Any) -> None:
-    """Into the session as a loaded (persistent, unchanged) row: later changes are UPDATEs."""
-    make_transient_to_detached(obj)
-    session.add(obj)
-
-
-def file_ticket(session: Session, ticket: Ticket, event: TicketEvent, timers: list[tuple[str, int, datetime]],
-                *, number_head: str, subject_type: str) -> bool:
+def file(session: Session, ticket: Ticket, event: TicketEvent, timers: list[Due], *, number_head: str) -> None:
     """Insert ``ticket`` (numbered ``number_head`` + its id on at least six digits), ``event``
-    and the ticket's ``timers`` (kind, level, due; subject ``subject_type``) in one statement;
-    False (nothing done) when the database is not PostgreSQL."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    ticket_values, event_values = _values(ticket, _TICKET_COLUMNS, "t_"), _values(event, _EVENT_COLUMNS, "e_")
-    stmt = _statement(tuple(k[2:] for k in ticket_values), tuple(k[2:] for k in event_values))
-    ticket_id, event_id = session.execute(stmt, {
-        **ticket_values, **event_values, "number_head": number_head, "subject_type": subject_type,
-        "created_at": utcnow(),
-        "timers": [{"kind": k, "level": level, "due_at": due.isoformat()} for k, level, due in timers],
-    }).one()
-    ticket.id, ticket.number = ticket_id, f"{number_head}{ticket_id:06d}"
-    event.id, event.ticket_id = event_id, ticket_id
-    _attach(session, ticket)
-    _attach(session, event)
-    return True
-
-
-_TELL: list[Any] = []
-
-
-def tell_org_staff(session: Session, clock: Clock, ticket: Ticket, *, key: str, template: str,
-                   roles: tuple[str, ...], config: WorkflowConfig) -> bool:
-    """``notify.tell(…, recipients=notify.org_staff(session, ticket.org_id, roles))`` (not urgent)
-    in one statement (``notify.staff_recipients`` through ``enqueue_to_query``); False (nothing
-    done) when the database is not PostgreSQL."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    if config.notify_channel not in CHANNELS:
-        raise ValueError(f"unknown channel {config.notify_channel!r}")
-    if not _TELL:  # built once: the hot path of filing
-        _TELL.append(enqueue_to_query(notify.staff_recipients(
-            sa.bindparam("org_id", type_=sa.BigInteger), sa.bindparam("roles", expanding=True))))
-    notice = notify.envelope(clock, ticket, key=key, template=template, config=config)
-    session.execute(_TELL[0], {
-        "org_id": ticket.org_id, "roles": list(roles), "event_key": notice.event_key, "channel": notice.channel,
-        "template": notice.template, "payload": notice.payload, "urgent": notice.urgent, "now": clock.now()})
-    return True
+    and the ticket's ``timers``."""
+    if fast_paths_apply(session):
+        fastpath.file_ticket(session, ticket, event, timers, number_head=number_head, subject_type=SUBJECT)
+        return
+    session.add(ticket)
+    session.flush()
+    ticket.number = f"{number_head}{ticket.id:06d}"
+    event.ticket_id = ticket.id
+    session.add(event)
+    session.flush()
+    arm(session, ticket, timers)

@@ -33,6 +33,12 @@ FINAL_STATUSES = ("closed", "rejected", "duplicate")
 PRIORITIES = ("low", "normal", "high", "urgent")
 PHOTO_STAGES = ("report", "resolution")
 CALENDARS = ("24x7", "business")
+SUBJECT = "wf_ticket"
+"""The ``subject_type`` of a ticket's timers (and of its moderation items)."""
+RESPONSE_KIND = "workflow.response"
+"""Timers of the response target: level 1 at the target, level 2 at twice the target."""
+RESOLUTION_KIND = "workflow.resolution"
+ESCALATION_LEVELS = (1, 2)
 MODERATION_STATES = ("visible", "pending", "hidden")
 """``visible``: not moderated, or cleared; ``pending``: waiting for review; ``hidden``: refused."""
 

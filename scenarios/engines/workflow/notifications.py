@@ -1,5 +1,11 @@
 """Who is told what about a ticket, through the outbox (in the transaction of the change).
 
+- A new ticket (``tell_filed``): the owning organisation's managers; when the scenario routed
+  it elsewhere, the new owner's managers and the assignee too.
+- A transition (``announce``): the reporter, the assignee or the handlers, as ``TOLD`` says.
+- A move to another organisation (``tell_new_owner``): its managers and the assignee.
+- Escalations and missed resolutions: escalation.py (with ``notice``, many at once).
+
 Payloads carry ticket ids, numbers, states, the scenario's title, the time and a fixed
 phrase of what happened: no names, phones or free text. On a delivering channel (WeChat,
 SMS) the engine's names become the template registry's (``REGISTRY_NAMES``; a scenario may
@@ -15,10 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import fast_paths_apply
 from app.notify.service import Notice, Recipient, enqueue_many
 from auth.models import Account, Membership
 from auth.organisations import Organisation
-from scenarios.engines.workflow.models import Ticket
+from scenarios.engines.workflow.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
     from scenarios.engines.workflow.config import WorkflowConfig
@@ -72,7 +79,7 @@ def members_with(session: Session, org_id: int, roles: Iterable[str]) -> list[in
 
 
 def staff_recipients(org_id: sa.BindParameter[int], roles: sa.BindParameter[Any]) -> sa.Subquery:
-    """``org_staff`` as a query (for ``app.notify.service.enqueue_to_query``): the members'
+    """``org_staff`` as a query (for ``app.fastpath.enqueue_to_query``): the members'
     accounts, else the organisation itself; columns ``kind``, ``id`` (text), ``rank``."""
     staff = _members(org_id, roles).cte("staff")
     return sa.union_all(
@@ -142,3 +149,70 @@ def envelope(clock: Clock, ticket: TicketLike, *, key: str, template: str, confi
 
 def reporter(ticket: Ticket) -> list[Recipient]:
     return [Recipient.account(ticket.reporter_account_id)] if ticket.reporter_account_id else []
+
+
+def tell_org(session: Session, clock: Clock, ticket: Ticket, *, org_id: int, key: str, template: str,
+             roles: tuple[str, ...], config: WorkflowConfig, **extra: Any) -> None:
+    """``tell`` the members of ``org_id`` holding ``roles`` (the organisation itself when it has
+    none); on PostgreSQL in one statement (``fastpath.tell_org_staff``) when nothing extra is
+    in the payload."""
+    if fast_paths_apply(session) and not extra:
+        from scenarios.engines.workflow import fastpath
+
+        fastpath.tell_org_staff(session, clock, ticket, org_id=org_id, key=key, template=template, roles=roles,
+                                config=config)
+        return
+    tell(session, clock, ticket, key=key, template=template, recipients=org_staff(session, org_id, roles),
+         config=config, **extra)
+
+
+def tell_new_owner(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, event: TicketEvent,
+                   moved: bool) -> None:
+    """After a routing or transfer: the new owner's managers (when it moved) and the assignee."""
+    if moved:
+        tell_org(session, clock, ticket, org_id=ticket.org_id, key=f"ev:{event.id}:org",
+                 template="wf.ticket_created", roles=config.manager_roles, config=config, action=event.action)
+    if ticket.assignee_account_id:
+        tell(session, clock, ticket, key=f"ev:{event.id}", template="wf.ticket_assigned",
+             recipients=[Recipient.account(ticket.assignee_account_id)], config=config, action=event.action)
+
+
+def tell_filed(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, *, filed_org_id: int,
+               routed: TicketEvent | None = None, moved: bool = False) -> None:
+    """A new ticket: the managers of the organisation it was filed with, then, when the scenario
+    routed it on (``routed``), the new owner."""
+    tell_org(session, clock, ticket, org_id=filed_org_id, key="created", template="wf.ticket_created",
+             roles=config.manager_roles, config=config)
+    if routed is not None:
+        tell_new_owner(session, clock, config, ticket, routed, moved)
+
+
+# Who hears of which transition (beyond escalations and new tickets).
+TOLD: dict[str, tuple[str, str]] = {
+    "acknowledge": ("wf.ticket_acknowledged", "reporter"),
+    "assign": ("wf.ticket_assigned", "reporter+assignee"),
+    "request_info": ("wf.info_requested", "reporter"),
+    "provide_info": ("wf.info_provided", "handlers"),
+    "resolve": ("wf.ticket_resolved", "reporter"),
+    "reject": ("wf.ticket_rejected", "reporter"),
+    "mark_duplicate": ("wf.ticket_duplicate", "reporter"),
+    "reopen": ("wf.ticket_reopened", "handlers"),
+}
+
+
+def announce(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, event: TicketEvent) -> None:
+    """Tell whoever ``TOLD`` names of a transition."""
+    told = TOLD.get(event.action)
+    if told is None:
+        return
+    template, who = told
+    recipients = []
+    if "reporter" in who:
+        recipients += reporter(ticket)
+    if "assignee" in who and ticket.assignee_account_id:
+        recipients.append(Recipient.account(ticket.assignee_account_id))
+    if who == "handlers":
+        recipients = ([Recipient.account(ticket.assignee_account_id)] if ticket.assignee_account_id
+                      else org_staff(session, ticket.org_id, config.manager_roles))
+    tell(session, clock, ticket, key=f"ev:{event.id}", template=template, recipients=recipients,
+         config=config, action=event.action)

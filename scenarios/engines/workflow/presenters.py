@@ -16,9 +16,9 @@ from app.storage.service import describe as describe_upload
 from auth import pii
 from auth.models import Person
 from auth.organisations import Organisation
+from scenarios.engines.workflow.access import Access
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent, TicketPhoto
-from scenarios.engines.workflow.service import Access
 
 
 def _by_id(session: Session, model: type, ids: set[int | None]) -> dict[int, Any]:

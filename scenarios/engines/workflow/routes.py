@@ -29,6 +29,7 @@ from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident, require_staff
 from scenarios.engines.workflow import service as svc
+from scenarios.engines.workflow.access import Access, get_ticket
 from scenarios.engines.workflow.actions import ACTIONS, ANYONE, LISTS, MINE, RESIDENT, STAFF, Action, Listing
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import Ticket
@@ -82,7 +83,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
     blp = Blueprint(f"{slug}-tickets", __name__, url_prefix=f"/api/v1/{slug}",
                     description=f"{config.title_zh}: tickets ({slug}), on the workflow engine.")
 
-    def show(ticket: Ticket, access: svc.Access, status: int = 200,
+    def show(ticket: Ticket, access: Access, status: int = 200,
              created: svc.Created | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
         body = full(get_session(), ticket, access, clock=current_clock(), config=config,
                     possible_duplicates=created.possible_duplicates if created else None,
@@ -111,7 +112,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
             session = get_session()
             principal = current_principal()
             created = svc.create(session, clock=current_clock(), principal=principal, config=config, data=args)
-            _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=created.ticket.id)
+            _, access = get_ticket(session, principal=principal, config=config, ticket_id=created.ticket.id)
             answer = show(created.ticket, access, 201, created)
             session.commit()  # last: no transaction stays open (module docstring)
             return answer
@@ -125,7 +126,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
         @_err(blp, 404, "Not yours, not your organisation's, or no such ticket")
         def get(self, ticket_id: int):
             """A ticket with its trail, due times and photos (reporter, owning or supervising staff)."""
-            ticket, access = svc.get_ticket(get_session(), principal=current_principal(), config=config,
+            ticket, access = get_ticket(get_session(), principal=current_principal(), config=config,
                                             ticket_id=ticket_id)
             return show(ticket, access)
 
@@ -188,11 +189,11 @@ def _action_view(blp: Blueprint, config: WorkflowConfig, ticket_schema: type, ac
         ticket = action.service(session, clock=current_clock(), principal=principal, config=config,
                                 ticket_id=ticket_id, expected_version=expected_version(), **args)
         try:
-            _, access = svc.get_ticket(session, principal=principal, config=config, ticket_id=ticket.id)
+            _, access = get_ticket(session, principal=principal, config=config, ticket_id=ticket.id)
         except ApiError:
             if not action.lets_go:
                 raise
-            access = svc.Access("former", frozenset())  # transferred away: this answer is the last look
+            access = Access("former", frozenset())  # transferred away: this answer is the last look
         answer = show(ticket, access)
         session.commit()
         return answer

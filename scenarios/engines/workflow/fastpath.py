@@ -1,0 +1,148 @@
+"""PostgreSQL fast paths of the workflow engine, each doing in one statement what its plain
+path does in several. ``tests/engines/workflow/test_fastpath.py`` runs the same inputs through
+both on PostgreSQL and compares every row written.
+
+- ``file_ticket`` (plain path: ``filing.file`` through the ORM: INSERT the ticket, UPDATE its
+  number once the id is known, INSERT the event, upsert the timers) — filing is the hottest
+  write of the district's busiest scenario::
+
+      WITH n AS (SELECT nextval(<the ticket id sequence>) AS id),
+           t AS (INSERT INTO wf_tickets (id, number, …) SELECT n.id, <head> || lpad(n.id…), … FROM n),
+           e AS (INSERT INTO wf_ticket_events (ticket_id, …) SELECT n.id, … FROM n RETURNING id, ticket_id),
+           m AS (INSERT INTO timers (…) SELECT … FROM n, json_to_recordset(<the timers>) …)
+      SELECT e.ticket_id, e.id FROM e
+
+  (foreign keys are checked at the end of the statement, so the event may name the ticket the
+  same statement inserts). The ticket and the event are then attached to the session as if
+  loaded, so what follows (photos, moderation, routing, the answer) works on them as before.
+- ``tell_org_staff`` (plain path: ``notifications.tell`` to ``notifications.org_staff``): the
+  members query, the outbox rows and their delivery timers in one ``INSERT … SELECT``
+  (``app.fastpath.enqueue_to_query``).
+- ``system_events`` (plain path: ``escalation`` inserting the rows with executemany): the
+  escalation pass's events as one JSON document, a statement of constant text.
+
+Callers choose with ``app.db.fast_paths_apply(session)``.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from app.clock import Clock
+from app.db import UTCDateTime, utcnow
+from app.fastpath import enqueue_to_query
+from app.notify.channels import CHANNELS
+from app.timers import Timer
+from scenarios.engines.workflow import notifications as notify
+from scenarios.engines.workflow.config import WorkflowConfig
+from scenarios.engines.workflow.models import Ticket, TicketEvent
+
+_T, _E, _M = Ticket.__table__, TicketEvent.__table__, Timer.__table__
+_TICKET_COLUMNS = [c for c in _T.c if c.key not in ("id", "number")]
+_EVENT_COLUMNS = [c for c in _E.c if c.key not in ("id", "ticket_id")]
+
+
+@cache
+def _filing(ticket_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> sa.Select:
+    """The statement inserting these (non-null) columns, built once per set (parameters named
+    ``t_<column>``, ``e_<column>``; the timers as one JSON list). Few parameters and no nulls
+    keep it short enough for psycopg to cache its conversion and prepare it."""
+    n = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(_T.name, "id")).label("id")).cte("n")
+    digits = sa.cast(n.c.id, sa.String)
+    number = sa.bindparam("number_head", type_=sa.String) + sa.func.lpad(
+        digits, sa.func.greatest(6, sa.func.length(digits)), "0")  # f"{id:06d}": never cut
+    ticket = _T.insert().from_select(
+        ["id", "number", *ticket_columns],
+        sa.select(n.c.id, number, *(sa.bindparam(f"t_{k}", type_=_T.c[k].type) for k in ticket_columns)),
+        include_defaults=False,
+    ).cte("t")
+    event = _E.insert().from_select(
+        ["ticket_id", *event_columns],
+        sa.select(n.c.id, *(sa.bindparam(f"e_{k}", type_=_E.c[k].type) for k in event_columns)),
+        include_defaults=False,
+    ).returning(_E.c.id, _E.c.ticket_id).cte("e")
+    due = sa.func.json_to_recordset(sa.bindparam("timers", type_=sa.JSON)).table_valued(
+        sa.column("kind", sa.String), sa.column("level", sa.Integer), sa.column("due_at", sa.DateTime(timezone=True)),
+    ).render_derived("due", with_types=True)
+    timers = _M.insert().from_select(
+        ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
+        sa.select(sa.bindparam("subject_type", type_=sa.String), digits, due.c.kind, due.c.level, due.c.due_at,
+                  sa.literal_column("'pending'"), sa.literal_column("0"),
+                  sa.bindparam("created_at", type_=_M.c.created_at.type)).select_from(n).join(due, sa.true()),
+        include_defaults=False,
+    ).cte("m")
+    return sa.select(event.c.ticket_id, event.c.id).add_cte(ticket, timers)
+
+
+def _values(obj: Any, columns: list[sa.Column], prefix: str) -> dict[str, Any]:
+    """The object's non-null column values; a column left unset must have no default (it is
+    NULL, and so is the attribute)."""
+    out = {}
+    for c in columns:
+        if c.key not in obj.__dict__:
+            if c.default is not None or c.server_default is not None:
+                raise ValueError(f"{type(obj).__name__}.{c.key} has a default: set it before filing")
+            setattr(obj, c.key, None)
+        value = getattr(obj, c.key)
+        if value is not None:
+            out[f"{prefix}{c.key}"] = value
+    return out
+
+
+def _attach(session: Session, obj: Any) -> None:
+    """Into the session as a loaded (persistent, unchanged) row: later changes are UPDATEs."""
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+def file_ticket(session: Session, ticket: Ticket, event: TicketEvent, timers: list[tuple[str, int, datetime]],
+                *, number_head: str, subject_type: str) -> None:
+    """Insert ``ticket`` (numbered ``number_head`` + its id on at least six digits), ``event``
+    and the ticket's ``timers`` (kind, level, due; subject ``subject_type``) in one statement."""
+    ticket_values, event_values = _values(ticket, _TICKET_COLUMNS, "t_"), _values(event, _EVENT_COLUMNS, "e_")
+    stmt = _filing(tuple(k[2:] for k in ticket_values), tuple(k[2:] for k in event_values))
+    ticket_id, event_id = session.execute(stmt, {
+        **ticket_values, **event_values, "number_head": number_head, "subject_type": subject_type,
+        "created_at": utcnow(),
+        "timers": [{"kind": k, "level": level, "due_at": due.isoformat()} for k, level, due in timers],
+    }).one()
+    ticket.id, ticket.number = ticket_id, f"{number_head}{ticket_id:06d}"
+    event.id, event.ticket_id = event_id, ticket_id
+    _attach(session, ticket)
+    _attach(session, event)
+
+
+@cache
+def _tell_staff() -> Any:
+    """Built once: the hot path of filing."""
+    return enqueue_to_query(notify.staff_recipients(
+        sa.bindparam("org_id", type_=sa.BigInteger), sa.bindparam("roles", expanding=True)))
+
+
+def tell_org_staff(session: Session, clock: Clock, ticket: Ticket, *, org_id: int, key: str, template: str,
+                   roles: tuple[str, ...], config: WorkflowConfig) -> None:
+    """``notify.tell(…, recipients=notify.org_staff(session, org_id, roles))`` (not urgent) in one
+    statement (``notify.staff_recipients`` through ``app.fastpath.enqueue_to_query``)."""
+    if config.notify_channel not in CHANNELS:
+        raise ValueError(f"unknown channel {config.notify_channel!r}")
+    notice = notify.envelope(clock, ticket, key=key, template=template, config=config)
+    session.execute(_tell_staff(), {
+        "org_id": org_id, "roles": list(roles), "event_key": notice.event_key, "channel": notice.channel,
+        "template": notice.template, "payload": notice.payload, "urgent": notice.urgent, "now": clock.now()})
+
+
+_SYSTEM_EVENTS = sa.text("""
+    INSERT INTO wf_ticket_events (ticket_id, at, actor_kind, action, data)
+    SELECT t, :now, 'system', a, d FROM json_to_recordset(CAST(:rows AS json)) AS x(t bigint, a text, d json)
+""").bindparams(sa.bindparam("now", type_=UTCDateTime()))
+
+
+def system_events(session: Session, now: datetime, action: str, data: list[tuple[int, dict]]) -> None:
+    """One system event per (ticket id, data), the rows as one JSON document."""
+    document = json.dumps([{"t": tid, "a": action, "d": d} for tid, d in data])
+    session.execute(_SYSTEM_EVENTS, {"now": now, "rows": document})
