@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.db import fast_paths_apply
+from app.timers import schedule_many
 from scenarios.engines.workflow import fastpath
 from scenarios.engines.workflow.models import SUBJECT, Ticket, TicketEvent
-from scenarios.engines.workflow.sla import Due, arm
+from scenarios.engines.workflow.sla import Due
 
 
 def file(session: Session, ticket: Ticket, event: TicketEvent, timers: list[Due], *, number_head: str) -> None:
@@ -23,4 +24,4 @@ def file(session: Session, ticket: Ticket, event: TicketEvent, timers: list[Due]
     event.ticket_id = ticket.id
     session.add(event)
     session.flush()
-    arm(session, ticket, timers)
+    schedule_many(session, subject_type=SUBJECT, subject_id=ticket.id, timers=timers)
