@@ -156,3 +156,20 @@ def verify_setup(ctx: BenchContext) -> Prepared:
     lua = VERIFY_LUA.format(tokens=_lua_string(str(tokens_file)), offset=_lua_string(str(offset_file)),
                             nthreads=_int(env, "BENCH_THREADS", 2))
     return Prepared(headers={"Authorization": f"Basic {basic}"}, lua=lua)
+
+
+def reference_verify_setup(ctx: BenchContext) -> Prepared:
+    """The reference app's ``/verify`` gets codes of its own, issued as for ``verify_setup``
+    (the reference checks them against the app's published key)."""
+    env = ctx.env
+    seconds = _int(env, "BENCH_WARMUP", 1) + _int(env, "BENCH_ROUNDS", 3) * _int(env, "BENCH_DURATION", 5)
+    count = _int(env, "BENCH_QR_TOKENS", seconds * TOKEN_RATE_CAP)
+    resident_token(ctx)
+    tokens = issue_codes(ctx, count, lifetime_seconds=max(600, 20 * seconds + 600))
+    folder = Path(tempfile.mkdtemp(prefix="jinshan-bench-ref-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    tokens_file, offset_file = folder / "tokens.txt", folder / "offset.txt"
+    tokens_file.write_text("\n".join(tokens) + "\n", encoding="ascii")
+    offset_file.write_text("0", encoding="ascii")
+    return Prepared(lua=VERIFY_LUA.format(tokens=_lua_string(str(tokens_file)), offset=_lua_string(str(offset_file)),
+                                          nthreads=_int(env, "BENCH_THREADS", 2)))

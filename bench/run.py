@@ -9,7 +9,7 @@ the same round. The table is printed and appended to bench/RESULTS.md.
 Environment: BENCH_DURATION (seconds per endpoint per round, default 5), BENCH_ROUNDS (3),
 BENCH_WARMUP (seconds per endpoint before the first round, 1), BENCH_THREADS (2),
 BENCH_CONNECTIONS (16), BENCH_ONLY (comma-separated parts of endpoint names),
-BENCH_RESULTS (the results file; ``-`` to not write one).
+BENCH_RESULTS (the results file; ``-`` to not write one), BENCH_LOG_LEVEL (INFO).
 """
 from __future__ import annotations
 
@@ -37,11 +37,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cpu import CpuMeter
-from bench.endpoints import BASELINE_PATH, ENDPOINTS, SERVER_SETTINGS, BenchContext, Endpoint, Prepared
+from bench.endpoints import (
+    BASELINE_PATH,
+    ENDPOINTS,
+    REFERENCE_HEALTHZ,
+    SERVER_SETTINGS,
+    BenchContext,
+    Endpoint,
+    Prepared,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEFAULT_RESULTS = ROOT / "bench" / "RESULTS.md"
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "INFO")
+"""The app runs as deployed: one JSON request-log line per request (``BENCH_LOG_LEVEL=WARNING``
+compares with runs made before the reference app, which ran without it)."""
 
 
 class BenchError(RuntimeError):
@@ -255,12 +266,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(env: Mapping[str, str], workers: int) -> Iterator[Server]:
+def gunicorn(env: Mapping[str, str], workers: int, app: str = "wsgi:app") -> Iterator[Server]:
     """Gunicorn in its own process group; stopped (and its group killed) on the way out."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="jinshan-bench-gunicorn-", suffix=".log")[1])
     cmd = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--log-level", "warning", "--no-control-socket", "wsgi:app"]
+           "--log-level", "warning", "--no-control-socket", app]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
@@ -300,6 +311,11 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
         proc.wait(timeout=5)
 
 
+def http_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (our own http URL)
+        return resp.read().decode()
+
+
 def http_status(url: str, headers: Mapping[str, str]) -> int:
     request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 (our own http URL)
     try:
@@ -317,13 +333,23 @@ class Target:
     headers: Mapping[str, str]
     script: Path | None
     skipped: str | None = None  # why it is not measured
+    base_url: str = ""
     rounds: list[Measurement] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)  # to our /healthz
+    ref_ratios: list[float] = field(default_factory=list)  # to the reference /healthz
+    own_ref_ratios: list[float] = field(default_factory=list)  # to the reference endpoint it names
 
 
-def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Path) -> list[Target]:
+def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Path,
+                    base_urls: Mapping[str, str] | None = None) -> list[Target]:
+    """``ctx`` is the app's (setups log in there); each target is measured at its server's URL."""
+    base_urls = base_urls or {"app": ctx.base_url}
     targets = []
     for i, ep in enumerate(endpoints):
+        base_url = base_urls.get(ep.server)
+        if base_url is None:
+            targets.append(Target(ep, {}, None, f"no {ep.server} server", ""))
+            continue
         headers, lua, skipped = dict(ep.headers), ep.lua, None
         if ep.setup is not None:
             try:
@@ -340,12 +366,12 @@ def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Pa
             skipped = f"{ep.method} needs a lua script (bench.endpoints.json_post_lua)"
         if not skipped and ep.method.upper() == "GET" and not lua:
             try:
-                status = http_status(ctx.base_url + ep.path, headers)
+                status = http_status(base_url + ep.path, headers)
             except OSError as exc:
                 status, skipped = 0, f"unreachable: {exc}"
             if status and not 200 <= status < 400:
                 skipped = f"HTTP {status}"
-        targets.append(Target(ep, headers, script, skipped))
+        targets.append(Target(ep, headers, script, skipped, base_url))
     return targets
 
 
@@ -376,25 +402,38 @@ def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, worke
     return m
 
 
-def measure(wrk: str, cfg: Config, base_url: str, targets: list[Target], workers: int = 1,
-            meter: CpuMeter | None = None) -> None:
+def _find(targets: Sequence[Target], server: str, path: str) -> Target | None:
+    return next((t for t in targets if t.endpoint.server == server and t.endpoint.path == path), None)
+
+
+def measure(wrk: str, cfg: Config, targets: list[Target], workers: int = 1,
+            meters: Mapping[str, CpuMeter] | None = None) -> None:
+    meters = meters or {}
     live = [t for t in targets if not t.skipped]
     if cfg.warmup:
         print(f"bench: warming up ({cfg.warmup} s per endpoint)", flush=True)
         for t in live:
-            run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.warmup, workers)
-    baseline = next(t for t in targets if t.endpoint.path == BASELINE_PATH)
+            run_wrk(wrk, cfg, t.base_url + t.endpoint.path, t, cfg.warmup, workers)
+    baseline = _find(targets, "app", BASELINE_PATH)
+    reference = _find(live, "reference", REFERENCE_HEALTHZ)
     for n in range(1, cfg.rounds + 1):
         print(f"bench: round {n}/{cfg.rounds}", flush=True)
         for t in live:
-            m = run_wrk(wrk, cfg, base_url + t.endpoint.path, t, cfg.duration, workers, meter)
+            m = run_wrk(wrk, cfg, t.base_url + t.endpoint.path, t, cfg.duration, workers,
+                        meters.get(t.endpoint.server))
             t.rounds.append(m)
-            print(f"  {t.endpoint.name:<32} {m.rps:>10.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
+            print(f"  {t.endpoint.name:<36} {m.rps:>10.1f} req/s  p50 {m.p50_ms:7.2f} ms  "
                   f"p99 {m.p99_ms:7.2f} ms  CPU ms/req {cpu_text([m])}"
                   + (f"  non-2xx {m.non_2xx}" if m.non_2xx else ""), flush=True)
         base_rps = baseline.rounds[-1].rps
+        ref_rps = reference.rounds[-1].rps if reference is not None else 0.0
         for t in live:
             t.ratios.append(t.rounds[-1].rps / base_rps if base_rps else 0.0)
+            if ref_rps:
+                t.ref_ratios.append(t.rounds[-1].rps / ref_rps)
+            own = _find(live, "reference", t.endpoint.reference) if t.endpoint.reference else None
+            if own is not None and own.rounds and own.rounds[-1].rps:
+                t.own_ref_ratios.append(t.rounds[-1].rps / own.rounds[-1].rps)
 
 
 # ---------------------------------------------------------------- the report
@@ -404,16 +443,23 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 
 def has_target(ep: Endpoint) -> bool:
-    return ep.target_ratio is not None or ep.target_p50_ms is not None
+    return ep.target_ratio is not None or ep.target_p50_ms is not None or ep.target_ref is not None
 
 
 def target_text(ep: Endpoint) -> str:
     parts = []
+    if ep.target_ref is not None:
+        parts.append(f"≥ {ep.target_ref:g} of ref {ep.reference or REFERENCE_HEALTHZ}")
     if ep.target_ratio is not None:
-        parts.append(f"≥ {ep.target_ratio:g}")
+        parts.append(f"≥ {ep.target_ratio:g} of /healthz")
     if ep.target_p50_ms is not None:
         parts.append(f"p50 < {ep.target_p50_ms:g} ms")
     return ", ".join(parts)
+
+
+def ref_ratios_for_target(t: Target) -> list[float]:
+    """The ratios ``target_ref`` is judged on: to the named reference endpoint, else to ref /healthz."""
+    return t.own_ref_ratios if t.endpoint.reference else t.ref_ratios
 
 
 def verdict(t: Target) -> str:
@@ -427,6 +473,9 @@ def verdict(t: Target) -> str:
         return "NO (errors)"
     ok = ep.target_ratio is None or statistics.median(t.ratios) >= ep.target_ratio
     ok = ok and (ep.target_p50_ms is None or statistics.median(m.p50_ms for m in t.rounds) < ep.target_p50_ms)
+    if ep.target_ref is not None:
+        judged = ref_ratios_for_target(t)
+        ok = ok and bool(judged) and statistics.median(judged) >= ep.target_ref
     return "yes" if ok else "NO"
 
 
@@ -440,16 +489,20 @@ def cpu_text(rounds: Sequence[Measurement]) -> str:
     return text + (f" + {statistics.median(db):.2f}" if db else "")
 
 
+def _median_text(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "–"
+
+
 def render_table(targets: Sequence[Target]) -> str:
-    head = ("| endpoint | request | req/s (median) | p50 ms | p99 ms | ratio to /healthz | target | met "
-            "| CPU ms/req app + db | req/s per round | notes |")
-    rows = [head, "|" + "---|" * 11]
+    head = ("| endpoint | request | req/s (median) | p50 ms | p99 ms | ratio to /healthz | ratio to ref /healthz "
+            "| ratio to its ref | target | met | CPU ms/req app + db | req/s per round | notes |")
+    rows = [head, "|" + "---|" * 13]
     for t in targets:
         ep = t.endpoint
         target = target_text(ep)
-        request = f"`{ep.method} {ep.path}`"
+        request = f"`{ep.method} {ep.path}`" + (" (reference app)" if ep.server == "reference" else "")
         if t.skipped or not t.rounds:
-            rows.append(f"| {ep.name} | {request} | – | – | – | – | {target} | {verdict(t)} | – | – "
+            rows.append(f"| {ep.name} | {request} | – | – | – | – | – | – | {target} | {verdict(t)} | – | – "
                         f"| not measured: {t.skipped or 'no rounds'} |")
             continue
         notes = []
@@ -459,12 +512,13 @@ def render_table(targets: Sequence[Target]) -> str:
             notes.append(f"{non_2xx} non-2xx/3xx of {sum(m.requests for m in t.rounds)}")
         if sock:
             notes.append(f"{sock} socket errors")
+        own = f"{_median_text(t.own_ref_ratios)} ({ep.reference})" if ep.reference else "–"
         rows.append(
             f"| {ep.name} | {request} | {_fmt(statistics.median(m.rps for m in t.rounds))} "
             f"| {_fmt(statistics.median(m.p50_ms for m in t.rounds), 2)} "
             f"| {_fmt(statistics.median(m.p99_ms for m in t.rounds), 2)} "
-            f"| {statistics.median(t.ratios):.2f} | {target} | {verdict(t)} | {cpu_text(t.rounds)} "
-            f"| {' / '.join(_fmt(m.rps, 0) for m in t.rounds)} | {'; '.join(notes)} |"
+            f"| {_median_text(t.ratios)} | {_median_text(t.ref_ratios)} | {own} | {target} | {verdict(t)} "
+            f"| {cpu_text(t.rounds)} | {' / '.join(_fmt(m.rps, 0) for m in t.rounds)} | {'; '.join(notes)} |"
         )
     return "\n".join(rows)
 
@@ -508,8 +562,8 @@ def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int
         "",
         f"- machine: {host}",
         f"- database: {db_kind}",
-        f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL=WARNING; "
-        f"Python {platform.python_version()}",
+        f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL={LOG_LEVEL}; "
+        f"the reference app (`bench.reference_app:app`) under the same settings; Python {platform.python_version()}",
         f"- load: wrk {wrk_version(wrk)}, {cfg.threads} threads, {cfg.connections} connections, "
         f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s"
         + "".join(f"; {t.endpoint.name}: {connections_for(cfg, t.endpoint, workers)} connections"
@@ -524,14 +578,20 @@ def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int
     checked = [t for t in targets if has_target(t.endpoint)]
     for t in checked:
         ep = t.endpoint
-        wants = ([f"req/s ≥ {ep.target_ratio:g} × /healthz's"] if ep.target_ratio is not None else []) + (
-            [f"p50 < {ep.target_p50_ms:g} ms"] if ep.target_p50_ms is not None else [])
+        wants, got = [], []
+        if ep.target_ref is not None:
+            wants.append(f"req/s ≥ {ep.target_ref:g} × the reference {ep.reference or REFERENCE_HEALTHZ}'s")
+            got.append(_median_text(ref_ratios_for_target(t)))
+        if ep.target_ratio is not None:
+            wants.append(f"req/s ≥ {ep.target_ratio:g} × /healthz's")
+            got.append(_median_text(t.ratios))
+        if ep.target_p50_ms is not None:
+            wants.append(f"p50 < {ep.target_p50_ms:g} ms")
+            got.append(f"{statistics.median(m.p50_ms for m in t.rounds):.2f} ms" if t.rounds else "–")
         want = f"- target {ep.name}: {' and '.join(wants)}"
-        if t.skipped or not t.ratios:
+        if t.skipped or not t.rounds:
             lines.append(f"{want}: **not measured** ({t.skipped or 'no rounds'})")
         else:
-            got = ([f"{statistics.median(t.ratios):.2f}"] if ep.target_ratio is not None else []) + (
-                [f"{statistics.median(m.p50_ms for m in t.rounds):.2f} ms"] if ep.target_p50_ms is not None else [])
             lines.append(f"{want}: {', '.join(got)} → **{verdict(t)}**")
     if not checked:
         lines.append("- no targets set")
@@ -576,12 +636,17 @@ def append_results(path: Path, section: str) -> None:
 # ---------------------------------------------------------------- main
 
 def selected(endpoints: Sequence[Endpoint], only: Sequence[str]) -> list[Endpoint]:
-    if not any(ep.path == BASELINE_PATH for ep in endpoints):
+    if not any(ep.path == BASELINE_PATH and ep.server == "app" for ep in endpoints):
         raise BenchError(f"the endpoints must include the baseline {BASELINE_PATH}")
-    chosen = [ep for ep in endpoints
-              if ep.path == BASELINE_PATH or not only or any(part in ep.name for part in only)]
-    # the baseline first, so a round starts with it
-    return sorted(chosen, key=lambda ep: ep.path != BASELINE_PATH)
+
+    def wanted(ep: Endpoint) -> bool:
+        named = not only or any(part in ep.name for part in only)
+        referred = any(other.reference == ep.path and (not only or any(p in other.name for p in only))
+                       for other in endpoints)
+        return ep.path == BASELINE_PATH or named or (ep.server == "reference" and referred)
+
+    # the baselines first, so a round starts with them
+    return sorted((ep for ep in endpoints if wanted(ep)), key=lambda ep: ep.path != BASELINE_PATH)
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
@@ -593,7 +658,7 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
     host = machine()  # before our own load
     wrk = ensure_wrk()
     endpoints = selected(endpoints, cfg.only)
-    base_env = {**os.environ, "APP_ENV": "development", "LOG_LEVEL": "WARNING",
+    base_env = {**os.environ, "APP_ENV": "development", "LOG_LEVEL": LOG_LEVEL,
                 "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     with bench_database(os.environ) as database, tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmp:
         env = {**base_env, **SERVER_SETTINGS, "DATABASE_URL": database.url}
@@ -602,15 +667,22 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
         workers = cpu_count()
         with gunicorn(env, workers) as server:
             print(f"bench: gunicorn ({workers} workers) at {server.base_url}", flush=True)
-            ctx = BenchContext(server.base_url, database.url, env)
-            targets = prepare_targets(endpoints, ctx, Path(tmp))
-            for t in targets:
-                if t.skipped:
-                    print(f"bench: {t.endpoint.name}: not measured: {t.skipped}", flush=True)
-            if any(t.skipped for t in targets if t.endpoint.path == BASELINE_PATH):
-                raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
-            meter = CpuMeter(server.process.pid, with_database=_server_kind(database.url) == "postgresql")
-            measure(wrk, cfg, server.base_url, targets, workers, meter)
+            ref_env = {**base_env, "REFERENCE_DATABASE_URL": database.url,
+                       "REFERENCE_JWKS": http_text(server.base_url + "/.well-known/jwks.json")}
+            with gunicorn(ref_env, workers, app="bench.reference_app:app") as ref:
+                print(f"bench: reference app ({workers} workers) at {ref.base_url}", flush=True)
+                ctx = BenchContext(server.base_url, database.url, env)
+                targets = prepare_targets(endpoints, ctx, Path(tmp),
+                                          {"app": server.base_url, "reference": ref.base_url})
+                for t in targets:
+                    if t.skipped:
+                        print(f"bench: {t.endpoint.name}: not measured: {t.skipped}", flush=True)
+                if any(t.skipped for t in targets if t.endpoint.path == BASELINE_PATH):
+                    raise BenchError(f"the baseline {BASELINE_PATH} cannot be measured")
+                with_db = _server_kind(database.url) == "postgresql"
+                meters = {"app": CpuMeter(server.process.pid, with_database=with_db),
+                          "reference": CpuMeter(ref.process.pid, with_database=with_db)}
+                measure(wrk, cfg, targets, workers, meters)
         return report(cfg, targets, db_kind=database.kind, workers=workers, wrk=wrk,
                       warnings=warnings, started=started, host=host)
 
