@@ -94,6 +94,7 @@ def create_app(
     def swagger_assets(filename: str):
         return send_from_directory(assets, filename, max_age=86400)
 
+    _setup_engines(app)
     api = Api(app)
     install_int64_converter(app, api)
     app.extensions["api"] = api
@@ -103,6 +104,16 @@ def create_app(
 
     register_cli(app)
     return app
+
+
+def _setup_engines(app: Flask) -> None:
+    """Each engine's per-app ``setup`` (its caches), as the registry names them."""
+    from app.scenario import load
+    from scenarios.registry import ENGINES
+
+    for engine in ENGINES.values():
+        if engine.setup is not None:
+            load(engine.setup)(app)
 
 
 def register_blueprints(api: Api, settings: Settings, scenarios: Iterable[Scenario]) -> None:

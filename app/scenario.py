@@ -71,6 +71,7 @@ class Engine:
     endpoints. ``scenario_blueprints``: the function ``(config) -> list[Blueprint]`` that builds a
     scenario's endpoints from its engine config. ``install``: the function ``(configs)`` that
     hands the engine its scenarios' configs at start-up (the engine's handlers look them up).
+    ``setup``: the function ``(app)`` that keeps what the engine needs per app (caches).
     """
 
     name: str
@@ -79,6 +80,7 @@ class Engine:
     blueprints: tuple[str, ...] = ()
     scenario_blueprints: str | None = None
     install: str | None = None
+    setup: str | None = None
 
     def __post_init__(self) -> None:
         for what in ("models", "jobs", "blueprints"):

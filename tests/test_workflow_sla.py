@@ -235,19 +235,20 @@ def test_cli_set_policy(app, wf, session):
 
 
 @pytest.fixture
-def sla_cache():
-    """The process's cache of new tickets' terms switched on (as in production), on a clock the
+def sla_cache(app):
+    """The app's cache of new tickets' terms switched on (as in production), on a clock the
     test moves: ``sla_cache["t"]`` seconds."""
     import time
 
-    from scenarios.engines.workflow.policies import CACHE
+    from scenarios.engines.workflow.policies import CACHE_KEY
 
+    cache = app.extensions[CACHE_KEY]
     moment = {"t": 0.0}
-    CACHE.ttl, CACHE.now = 30.0, lambda: moment["t"]
-    CACHE.invalidate()
+    cache.ttl, cache.now = 30.0, lambda: moment["t"]
+    cache.invalidate()
     yield moment
-    CACHE.ttl, CACHE.now = 0.0, time.monotonic
-    CACHE.invalidate()  # the test's rows are rolled back
+    cache.ttl, cache.now = 0.0, time.monotonic
+    cache.invalidate()  # the test's rows are rolled back
 
 
 def _put_policy(client, wf, **body) -> dict:
@@ -292,17 +293,27 @@ def test_with_the_cache_new_calendar_days_apply_to_the_next_ticket(client, wf, s
     assert report(client, wf)["sla"]["response_due_at"] == "2026-11-03T10:00:00+08:00"
 
 
-def test_the_cache_setting():
-    from app.config import Settings
-    from scenarios.engines.workflow.policies import CACHE, configure
+def test_the_cache_setting_is_per_app():
+    from types import SimpleNamespace
 
-    try:
-        configure(Settings(app_env="production", extra={}))
-        assert CACHE.ttl == 30
-        configure(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "5"}))
-        assert CACHE.ttl == 5
-        with pytest.raises(ValueError, match="SLA_CACHE_SECONDS"):
-            configure(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "soon"}))
-    finally:
-        configure(Settings(app_env="test", extra={}))
-    assert CACHE.ttl == 0
+    from app.config import Settings
+    from scenarios.engines.workflow.policies import CACHE_KEY, setup
+
+    def built(settings: Settings) -> float:
+        app = SimpleNamespace(extensions={"settings": settings})
+        setup(app)
+        return app.extensions[CACHE_KEY].ttl
+
+    assert built(Settings(app_env="production", extra={})) == 30
+    assert built(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "5"})) == 5
+    assert built(Settings(app_env="test", extra={})) == 0
+    with pytest.raises(ValueError, match="SLA_CACHE_SECONDS"):
+        built(Settings(app_env="production", extra={"SLA_CACHE_SECONDS": "soon"}))
+
+
+def test_an_app_built_for_the_spec_leaves_the_test_app_without_a_cache(app):
+    from app.cli import render_spec
+    from scenarios.engines.workflow.policies import CACHE_KEY
+
+    render_spec()  # builds a development app (SLA_CACHE_SECONDS 30) in this process
+    assert app.extensions[CACHE_KEY].ttl == 0

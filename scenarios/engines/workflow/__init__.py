@@ -24,4 +24,5 @@ ENGINE = Engine(
     blueprints=("scenarios.engines.workflow.engine_routes:blueprints",),
     scenario_blueprints="scenarios.engines.workflow.routes:scenario_blueprints",
     install="scenarios.engines.workflow.config:install",
+    setup="scenarios.engines.workflow.policies:setup",
 )

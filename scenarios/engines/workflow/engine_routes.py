@@ -74,7 +74,6 @@ def _require_district_admin() -> None:
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:
-    policies.configure(settings)  # SLA_CACHE_SECONDS: this process's cache of the terms of new tickets
     me = Blueprint("workflow-me", __name__, url_prefix="/api/v1/me",
                    description="The caller's tickets across every workflow scenario (服务生活圈).")
 

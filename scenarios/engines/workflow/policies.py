@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,42 +113,56 @@ class TermsCache:
                 self._entries[key] = (terms, calendar, self.now(), generation)
 
 
-CACHE = TermsCache()
-"""The process's cache; ``configure`` (from the settings, when the web app is built) turns it on."""
+CACHE_KEY = "sla_terms_cache"
+_ALL: weakref.WeakSet[TermsCache] = weakref.WeakSet()
 
 
 @calendar_changed.connect
 def _on_calendar_changed(sender: object, **_: object) -> None:
-    CACHE.invalidate()  # calendars kept for new tickets
+    for cache in list(_ALL):
+        cache.invalidate()  # calendars kept for new tickets
 
 
-def configure(settings: Any) -> None:
-    """``SLA_CACHE_SECONDS``: 30 by default, 0 (no cache) under ``APP_ENV=test``."""
+def setup(app: Any) -> None:
+    """The engine's ``setup``: the app's cache, ``SLA_CACHE_SECONDS`` long (30 by default, 0 —
+    no cache — under ``APP_ENV=test``). One per app, so an app built for other ends (the spec,
+    a CLI) never changes what another app in the process keeps."""
+    settings = app.extensions["settings"]
     default = "0" if getattr(settings, "app_env", "") == "test" else "30"
     raw = settings.get("SLA_CACHE_SECONDS", default) or default
     try:
-        CACHE.ttl = max(0.0, float(raw))
+        ttl = max(0.0, float(raw))
     except ValueError:
         raise ValueError(f"SLA_CACHE_SECONDS must be a number of seconds, not {raw!r}") from None
-    CACHE.invalidate()
+    cache = app.extensions[CACHE_KEY] = TermsCache(ttl)
+    _ALL.add(cache)
+
+
+def _cache() -> TermsCache | None:
+    """The current app's cache, when there is an app and its cache is on."""
+    if not has_app_context():
+        return None
+    cache = current_app.extensions.get(CACHE_KEY)
+    return cache if cache is not None and cache.ttl > 0 else None
 
 
 def new_ticket_terms(session: Session, *, config: WorkflowConfig, category: str,
                      now: datetime) -> tuple[Terms, Calendar]:
     """The effective policy of a new ticket of ``category`` and the calendar it counts in."""
     key = (config.slug, category)
-    if CACHE.ttl > 0:
-        hit = CACHE.get(key)
+    cache = _cache()
+    if cache is not None:
+        hit = cache.get(key)
         if hit is not None:
             return hit
-    generation = CACHE.generation
+        generation = cache.generation
     policy = _active_for(session, config.slug, category)
     if policy is None:  # created now, in this transaction: not kept
         policy = effective_policy(session, config=config, category=category, now=now)
         return Terms.of(policy), calendar_for(session, policy)
     terms, calendar = Terms.of(policy), calendar_for(session, policy)
-    if CACHE.ttl > 0:
-        CACHE.put(key, terms, calendar, generation)
+    if cache is not None:
+        cache.put(key, terms, calendar, generation)
     return terms, calendar
 
 
@@ -185,7 +201,9 @@ def set_policy(
             session.add(policy)
     except IntegrityError as exc:  # a concurrent change won
         raise ApiError("conflict") from exc
-    CACHE.invalidate()
+    cache = _cache()
+    if cache is not None:
+        cache.invalidate()
     return policy
 
 
