@@ -240,3 +240,14 @@ class AuditEntry(IdMixin, Base):
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "at": self.at, "fields": list(self.fields), "reason": self.reason}
+
+
+class AuthChange(Base):
+    """SQLite's change counter of what authentication reads (``auth.cache``): triggers on
+    accounts, memberships, refresh tokens, devices and organisations bump it in the changing
+    transaction. One row (id 1). PostgreSQL notifies listeners instead and leaves it alone."""
+
+    __tablename__ = "auth_changes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    counter: Mapped[int] = mapped_column(sa.BigInteger, default=0)

@@ -6,10 +6,11 @@ anonymous. A bad credential also leaves the caller anonymous, with the error rem
 the guards (``require_resident``, ``require_staff``, ``require_device``, ``require_auth``)
 raise it, so a stale token never breaks a public endpoint such as a login.
 
-The account, staff membership and device are re-read on every authenticated request, so a
-disabled account, an ended membership, a logout or a disabled device take effect at once
-(the token's lifetime is not a grace period). The staff role comes from the membership, not
-from the token.
+The account, the refresh family, the staff membership and the device come from the process's
+cache (``auth.cache``), which the database tells of every change as it commits, else from
+one query; a disabled account, an ended membership, a logout or a disabled device take effect
+at once (the token's lifetime is not a grace period). The staff role comes from the
+membership, not from the token.
 """
 from __future__ import annotations
 
@@ -21,17 +22,17 @@ from collections.abc import Callable, Iterable
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
 from flask_smorest.utils import deepupdate
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from app.db import get_session
 from app.errors import ApiError
+from auth.cache import MISS, AccountFacts, AuthCache, DeviceFacts, MembershipFacts
 from auth.models import RESIDENT_ACCOUNT_KINDS, Account, Device, Membership
 from auth.organisations import Organisation
 
@@ -95,9 +96,10 @@ def current_principal() -> Principal:
 # ---------------------------------------------------------------- authentication
 
 
+@cache
 def _account_query() -> sa.Select:
     """The account's facts and whether the token's session (refresh family) was revoked: one
-    round trip per request (this runs on every authenticated request)."""
+    round trip when the process's cache does not have them."""
     from auth.models import RefreshToken
 
     revoked = sa.select(sa.literal(1)).where(
@@ -106,20 +108,58 @@ def _account_query() -> sa.Select:
                      revoked.label("family_revoked")).where(Account.id == sa.bindparam("id"))
 
 
-_ACCOUNT: sa.Select | None = None
+@cache
+def _membership_query() -> sa.Select:
+    return (sa.select(Organisation.id, Organisation.code, Organisation.type, Membership.role)
+            .join(Membership, Membership.organisation_id == Organisation.id)
+            .where(Organisation.code == sa.bindparam("org"), Membership.account_id == sa.bindparam("account_id"),
+                   Membership.status == "active", Organisation.active.is_(True)))
+
+
+def _auth_cache() -> AuthCache | None:
+    process = current_app.extensions.get("auth_cache")
+    return process.current() if process is not None else None
+
+
+def _account(facts: AuthCache | None, account_id: int, sid: str) -> tuple[AccountFacts | None, bool]:
+    """(the account's facts or None, whether the refresh family is revoked): from the cache,
+    else one query (whose answer the cache keeps)."""
+    if facts is not None:
+        account, revoked = facts.lookup(facts.accounts, account_id), facts.lookup(facts.families, sid)
+        if account is not MISS and revoked is not MISS:
+            return account, revoked
+        generation = facts.generation
+    row = get_session().connection().execute(_account_query(), {"id": account_id, "sid": sid}).first()
+    account = AccountFacts(row.id, row.kind, row.status, row.person_id) if row is not None else None
+    revoked = bool(row.family_revoked) if row is not None else False
+    if facts is not None and account is not None:
+        facts.store(facts.accounts, account_id, account, generation)
+        facts.store(facts.families, sid, revoked, generation)
+    return account, revoked
+
+
+def _membership(facts: AuthCache | None, account_id: int, org_code: str) -> MembershipFacts | None:
+    key = (account_id, org_code)
+    if facts is not None:
+        found = facts.lookup(facts.memberships, key)
+        if found is not MISS:
+            return found
+        generation = facts.generation
+    row = get_session().connection().execute(_membership_query(), {"org": org_code, "account_id": account_id}).first()
+    member = MembershipFacts(row.id, row.code, row.type, row.role) if row is not None else None
+    if facts is not None:
+        facts.store(facts.memberships, key, member, generation)
+    return member
 
 
 def _from_bearer(token: str) -> Principal:
     from auth.tokens import decode_access
 
-    global _ACCOUNT
-    if _ACCOUNT is None:
-        _ACCOUNT = _account_query()
     clock = current_app.extensions["clock"]
     claims = decode_access(token, clock=clock)
-    session = get_session()
-    account = session.connection().execute(_ACCOUNT, {"id": int(claims["sub"]), "sid": claims["sid"]}).first()
-    if account is None or account.status != "active" or account.family_revoked:
+    facts = _auth_cache()
+    account, revoked = _account(facts, int(claims["sub"]), claims["sid"])
+    if account is None or account.status != "active" or revoked:
         raise ApiError("token_revoked")
     if claims["knd"] == "resident":
         if account.kind not in RESIDENT_ACCOUNT_KINDS or account.person_id is None:
@@ -128,16 +168,11 @@ def _from_bearer(token: str) -> Principal:
                          session_id=claims["sid"], remote_addr=request.remote_addr)
     if account.kind != "staff" or not isinstance(claims.get("org"), str):
         raise ApiError("token_invalid")
-    row = session.execute(
-        sa.select(Organisation.id, Organisation.code, Organisation.type, Membership.role)
-        .join(Membership, Membership.organisation_id == Organisation.id)
-        .where(Organisation.code == claims["org"], Membership.account_id == account.id,
-               Membership.status == "active", Organisation.active.is_(True))
-    ).first()
-    if row is None:
+    member = _membership(facts, account.id, claims["org"])
+    if member is None:
         raise ApiError("not_a_member")
-    return Principal("staff", account_id=account.id, person_id=account.person_id, org_id=row.id,
-                     org_code=row.code, org_type=row.type, role=row.role, session_id=claims["sid"],
+    return Principal("staff", account_id=account.id, person_id=account.person_id, org_id=member.org_id,
+                     org_code=member.org_code, org_type=member.org_type, role=member.role, session_id=claims["sid"],
                      remote_addr=request.remote_addr)
 
 
@@ -147,7 +182,7 @@ def device_secret_hash(secret: str) -> str:
 
 
 _DEVICE = (
-    sa.select(Device.id, Device.uid, Device.kind, Device.status, Device.secret_hash, Device.last_seen_at,
+    sa.select(Device.id, Device.uid, Device.kind, Device.status, Device.secret_hash,
               Organisation.id.label("org_id"), Organisation.code.label("org_code"),
               Organisation.type.label("org_type"), Organisation.active.label("org_active"))
     .join(Organisation, Organisation.id == Device.organisation_id)
@@ -155,9 +190,24 @@ _DEVICE = (
 )
 
 
+def _device(facts: AuthCache | None, uid: str) -> DeviceFacts | None:
+    """The device's facts: from the cache (known devices only: unknown ids are not kept),
+    else one query in the request's session (Core: no ORM overhead)."""
+    if facts is not None:
+        found = facts.lookup(facts.devices, uid)
+        if found is not MISS:
+            return found
+        generation = facts.generation
+    row = get_session().connection().execute(_DEVICE, {"uid": uid}).first()
+    device = DeviceFacts(*row) if row is not None else None
+    if facts is not None and device is not None:
+        facts.store(facts.devices, uid, device, generation)
+    return device
+
+
 def _from_basic(credentials: str) -> Principal:
-    """A device: one query in the request's session (scanners call at a high rate, so every
-    round trip counts), still re-read on every request so a disabled device stops at once."""
+    """A device: its facts from the process's cache (dropped the moment the device changes),
+    else one query; the secret is checked on every request."""
     try:
         decoded = base64.b64decode(credentials, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
@@ -165,33 +215,42 @@ def _from_basic(credentials: str) -> Principal:
     uid, sep, secret = decoded.partition(":")
     if not sep or not uid or not secret or len(uid) > 40 or len(secret) > 200:
         raise ApiError("device_credentials_invalid")
-    session = get_session()
-    device = session.connection().execute(_DEVICE, {"uid": uid}).first()  # Core: no ORM overhead
+    facts = _auth_cache()
+    device = _device(facts, uid)
     expected = device.secret_hash if device else device_secret_hash("-")
     if not hmac.compare_digest(expected, device_secret_hash(secret)) or device is None:
         raise ApiError("device_credentials_invalid")
     if device.status != "active" or not device.org_active:
         raise ApiError("device_disabled")
-    _touch_device(session, device.id, device.last_seen_at)
+    _touch_device(device.id)
     return Principal("device", org_id=device.org_id, org_code=device.org_code, org_type=device.org_type,
                      device_id=device.id, device_uid=device.uid, device_kind=device.kind,
                      remote_addr=request.remote_addr)
 
 
-def _touch_device(session: Session, device_id: int, last_seen_at: datetime | None) -> None:
-    """Record ``last_seen_at`` at most once a minute. It is committed at once, in the
-    request's session, before the view runs (a separate transaction would wait for the
-    request's own write lock on SQLite). Best effort: if SQLite is busy, a later request
-    records it."""
+def _touch_device(device_id: int) -> None:
+    """Record ``last_seen_at`` at most once a minute per process (``LAST_SEEN_EVERY``). It is
+    committed at once, in the request's session, before the view runs (a separate transaction
+    would wait for the request's own write lock on SQLite). Best effort: if SQLite is busy, a
+    later request records it."""
+    touched: dict[int, datetime] = current_app.extensions.setdefault("devices_touched", {})
     now = current_app.extensions["clock"].now()
-    if last_seen_at is not None and now - last_seen_at < LAST_SEEN_EVERY:
+    last = touched.get(device_id)
+    if last is not None and timedelta(0) <= now - last < LAST_SEEN_EVERY:
         return
+    session = get_session()
     try:
-        session.execute(sa.update(Device).where(Device.id == device_id).values(last_seen_at=now),
-                        execution_options={"synchronize_session": False})
+        session.execute(sa.update(Device).where(
+            Device.id == device_id,
+            sa.or_(Device.last_seen_at.is_(None), Device.last_seen_at < now - LAST_SEEN_EVERY))
+            .values(last_seen_at=now), execution_options={"synchronize_session": False})
         session.commit()
     except OperationalError:
         session.rollback()
+        return
+    if len(touched) > 100_000:
+        touched.clear()
+    touched[device_id] = now
 
 
 def authenticate_request() -> None:
@@ -215,6 +274,11 @@ def authenticate_request() -> None:
 
 
 def install(app: Flask) -> None:
+    from auth import cache as auth_cache
+
+    settings = app.extensions["settings"]
+    app.extensions["auth_cache"] = (auth_cache.ProcessCache(app.extensions["db"], auth_cache.size_from(settings))
+                                    if auth_cache.enabled(settings) else None)
     app.before_request(authenticate_request)
 
 
