@@ -13,6 +13,7 @@ from app.clock import Clock, DatabaseClock
 from app.config import Settings, load_settings
 from app.db import Database, close_session
 from app.logs import configure_logging, install_request_logging
+from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
     from app.scenario import Scenario
@@ -86,6 +87,7 @@ def create_app(
     app.extensions["db"] = db
     app.extensions["clock"] = clock or DatabaseClock(db.engine)
     app.teardown_appcontext(close_session)
+    app.session_interface = ConsoleOnlySessions()
     install_request_logging(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)

@@ -11,6 +11,7 @@ Routes opt in with ``@rate_limit("login")``; the named limits below can be overr
 settings ``RATELIMIT_<NAME>`` (e.g. ``RATELIMIT_LOGIN="5/minute"``). ``RATELIMIT_ENABLED=0``
 turns limits off. ``RATELIMIT_DEFAULT`` (unset by default) puts a limit on every other route,
 per route and caller; ``@exempt`` marks a route that must never be limited (elderly SOS).
+Without a default limit, only the decorated views pay for a check (their decorator makes it).
 """
 from __future__ import annotations
 
@@ -202,7 +203,23 @@ def install(app: Flask) -> None:
     settings = app.extensions["settings"]
     app.extensions["ratelimit_storage"] = FallbackStorage(settings.redis_url)
     limiter.init_app(app)
+    if not settings.get("RATELIMIT_DEFAULT"):
+        _only_where_a_limit_applies(app)
     app.register_error_handler(RateLimitExceeded, _too_many)
+
+
+def _ours(hook: Callable) -> bool:
+    """A request hook the limiter registered (a bound method, or a partial over it)."""
+    return getattr(hook, "__self__", None) is limiter or limiter in getattr(hook, "args", ())
+
+
+def _only_where_a_limit_applies(app: Flask) -> None:
+    """Without a default limit only decorated views have limits, and their decorator checks them
+    itself. The limiter's hooks around every request would resolve an empty set of limits,
+    look for response headers we turned off and reset per-request state that dies with the
+    request anyway: a third of an unlimited request's time. So an unlimited route pays nothing."""
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        hooks[None] = [f for f in hooks.get(None, []) if not _ours(f)]
 
 
 def reset(app: Flask) -> None:
