@@ -12,6 +12,8 @@ from app.api import Api, install_int64_converter
 from app.clock import Clock, DatabaseClock
 from app.config import Settings, load_settings
 from app.db import Database, close_session
+from app.db_faults import RetryingFlask
+from app.db_faults import install as install_db_faults
 from app.logs import configure_logging, install_request_logging
 from app.sessions import ConsoleOnlySessions
 
@@ -74,7 +76,7 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     scenarios = load_modules(extra_scenarios)
-    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    app = RetryingFlask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(SPEC_CONFIG)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -98,6 +100,7 @@ def create_app(
 
     _setup_engines(app)
     api = Api(app)
+    install_db_faults(app)
     install_int64_converter(app, api)
     app.extensions["api"] = api
     register_blueprints(api, settings, scenarios)

@@ -167,12 +167,13 @@ class Api(flask_smorest.Api):
         app = self._app
         app.register_error_handler(HTTPException, self.handle_http_exception)
         app.register_error_handler(ApiError, error_response)
-
-        def unhandled(exc: Exception) -> Response:
-            log.exception("unhandled error", extra={"request_id": request_id()})
-            return error_response(ApiError("internal_error"))
-
         app.register_error_handler(Exception, unhandled)
+
+
+def unhandled(exc: Exception) -> Response:
+    """A crash: logged with its traceback, answered 500 ``internal_error``."""
+    log.exception("unhandled error", extra={"request_id": request_id()})
+    return error_response(ApiError("internal_error"))
 
 
 class Blueprint(flask_smorest.Blueprint):

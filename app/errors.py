@@ -34,6 +34,7 @@ ERRORS: dict[str, ErrorCode] = {
     "rate_limited": ErrorCode(429, "请求过于频繁，请稍后再试", "Too many requests."),
     "internal_error": ErrorCode(500, "服务器内部错误", "Internal server error."),
     "unavailable": ErrorCode(503, "服务暂不可用", "Service unavailable."),
+    "database_unavailable": ErrorCode(503, "服务繁忙，请稍后重试", "The database is unavailable; try again shortly."),
     # idempotency
     "idempotency_in_progress": ErrorCode(
         409, "相同的请求正在处理中", "A request with this Idempotency-Key is in progress."
