@@ -15,6 +15,7 @@ from app.db import Database, close_session
 from app.db_faults import RetryingFlask
 from app.db_faults import install as install_db_faults
 from app.logs import configure_logging, install_request_logging
+from app.metrics import install as install_metrics
 from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def create_app(
     app.teardown_appcontext(close_session)
     app.session_interface = ConsoleOnlySessions()
     install_request_logging(app)
+    install_metrics(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 

@@ -1,4 +1,5 @@
-"""JSON log lines, one per request, with personal data scrubbed from every line.
+"""JSON log lines, one per request, with personal data scrubbed from every line; the same hook
+counts the request for ``/metrics`` (``app.metrics``).
 
 Only the path is logged, never the query string or bodies; a final filter redacts anything
 shaped like a mobile number, a resident ID number, a JWT or a bearer secret.
@@ -14,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from app.metrics import observe_request
 from app.request_context import request_id
 
 _JWT = (re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*"), "[token]")
@@ -94,9 +96,11 @@ def install_request_logging(app: Flask) -> None:
     def _finish(resp: Response) -> Response:
         rid = g.get("request_id") or request_id()
         resp.headers["X-Request-ID"] = rid
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        rule = request.url_rule
+        observe_request(rule.rule if rule is not None else "unmatched", request.method, resp.status_code, seconds)
         if access_log.isEnabledFor(logging.INFO):
-            duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
             access_log.info("request", extra={
                 "request_id": rid, "method": request.method, "path": request.path, "status": resp.status_code,
-                "duration_ms": round(duration_ms, 2)})
+                "duration_ms": round(seconds * 1000, 2)})
         return resp

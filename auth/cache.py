@@ -36,7 +36,10 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from app.metrics import AUTH_LAG, AUTH_LOOKUPS
+
 log = logging.getLogger("auth.cache")
+_COUNTED = {result: AUTH_LOOKUPS.labels(result) for result in ("hit", "miss", "bypass")}
 
 CHANNEL = "auth_changed"
 DEFAULT_SIZE = 50_000
@@ -102,13 +105,16 @@ class AuthCache:
         """The cached value, or ``_MISS`` (also whenever the cache is not fresh)."""
         if not self.fresh:
             self.stats.bypassed += 1
+            _COUNTED["bypass"].inc()
             return _MISS
         with self._lock:
             value = table.get(key, _MISS)
         if value is _MISS:
             self.stats.misses += 1
+            _COUNTED["miss"].inc()
         else:
             self.stats.hits += 1
+            _COUNTED["hit"].inc()
         return value
 
     def store(self, table: LRUCache, key: Any, value: Any, generation: int) -> None:
@@ -153,6 +159,8 @@ class AuthCache:
                     self.families.clear()
             self.stats.invalidations += 1
             self.stats.last_lag_seconds = lag
+        if lag is not None:
+            AUTH_LAG.observe(lag)
         if self._on_invalidate is not None:
             self._on_invalidate(lag)
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db import fast_paths_apply
+from app.metrics import SLA_BREACHES
 from app.notify.service import enqueue_many
 from app.timers import Timer, batch_handler, timer_handler
 from scenarios.engines.workflow import fastpath
@@ -183,6 +184,8 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
     if not changed:
         return
     _events(session, now, "escalate", [(t.id, {"level": level, "cycle": t.reopen_count}) for t, level in changed])
+    for ticket, level in changed:
+        SLA_BREACHES.labels(ticket.scenario, f"response_level_{level}").inc()
     notices = []
     for ticket, level in changed:
         config = config_for(ticket.scenario)
@@ -209,6 +212,8 @@ def resolutions_overdue(session: Session, timers: list[Timer], clock: Clock) -> 
     if not changed:
         return
     _events(session, now, "resolution_overdue", [(t.id, {"cycle": t.reopen_count}) for t, _ in changed])
+    for ticket, _ in changed:
+        SLA_BREACHES.labels(ticket.scenario, "resolution").inc()
     notices = []
     for ticket, _ in changed:
         config = config_for(ticket.scenario)
