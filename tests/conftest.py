@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from app.clock import FrozenClock
 from app.config import load_settings
 from app.db import Database, create_engine
+from tests.support.database import backend, run_migrations
 
 DB_FIXTURES = {"db", "app", "client", "committed_db", "database_url", "migrated_db", "clock", "session"}
 REFERENCE_TABLES = {"alembic_version"}
@@ -29,10 +30,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
-
-
-def backend() -> str:
-    return os.environ.get("TEST_DB", "sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +52,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
-
-
-def run_migrations(url: str, target: str = "head", *, down: bool = False) -> None:
-    from alembic import command
-
-    from app.migrations_state import alembic_config
-
-    cfg = alembic_config(url)
-    cfg.attributes["skip_logging"] = True
-    (command.downgrade if down else command.upgrade)(cfg, target)
 
 
 @pytest.fixture(scope="session")

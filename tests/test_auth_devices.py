@@ -7,8 +7,8 @@ import json
 import sqlalchemy as sa
 
 from auth.models import Device
-from tests.factories import basic, bearer, make_org, make_resident, make_staff, token_for
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
+from tests.support.identity import *  # noqa: F403
 
 
 def whoami(client, headers):

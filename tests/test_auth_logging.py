@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from app.logs import JsonFormatter
-from tests.factories import STAFF_PASSWORD, bearer, id_number, make_org, make_staff
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import STAFF_PASSWORD, bearer, id_number, make_org, make_staff
+from tests.support.identity import *  # noqa: F403
 
 
 def test_no_personal_data_in_logs(client, session, providers, caplog):

@@ -6,8 +6,8 @@ import time
 import sqlalchemy as sa
 
 from auth.models import Account, Person, PersonRelation, Residence
-from tests.factories import bearer, count, id_number, make_resident, place_world, token_for
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import bearer, count, id_number, make_resident, place_world, token_for
+from tests.support.identity import *  # noqa: F403
 
 
 def wx_login(client, code: str):

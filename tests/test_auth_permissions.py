@@ -7,8 +7,8 @@ import pytest
 from app.errors import ApiError
 from auth.permissions import can_see, reach, require_role_in
 from auth.principal import Principal
-from tests.factories import place_world
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import place_world
+from tests.support.identity import *  # noqa: F403
 
 
 def staff(org, role: str) -> Principal:

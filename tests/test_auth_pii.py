@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from app.config import load_settings
 from auth import pii
 from auth.models import Account, Person
-from tests.factories import id_number, make_resident
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import id_number, make_resident
+from tests.support.identity import *  # noqa: F403
 
 # ---------------------------------------------------------------- validation
 

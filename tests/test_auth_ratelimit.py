@@ -12,8 +12,8 @@ from app import create_app
 from app.api import Blueprint
 from app.config import load_settings
 from auth.ratelimit import exempt, reset
-from tests.factories import bearer, id_number, make_resident, token_for
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import bearer, id_number, make_resident, token_for
+from tests.support.identity import *  # noqa: F403
 
 
 def other_app(app, db, clock, **env):

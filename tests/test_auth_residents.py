@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from auth.models import Account, AuditEntry, Person, PersonRelation, RefreshToken, Residence
 from auth.relations import may_act_for
 from auth.signals import person_erased
-from tests.factories import bearer, count, id_number, make_resident, make_staff, place_world, token_for
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import bearer, count, id_number, make_resident, make_staff, place_world, token_for
+from tests.support.identity import *  # noqa: F403
 
 
 @pytest.fixture

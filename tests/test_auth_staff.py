@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from auth.models import Account, Membership
 from auth.roles import ROLE_CATALOGUE, STAFF_MANAGERS
 from auth.staff import LOCK_AFTER, SLOW_AFTER, hash_password
-from tests.factories import STAFF_PASSWORD, bearer, make_org, make_staff, token_for
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import STAFF_PASSWORD, bearer, make_org, make_staff, token_for
+from tests.support.identity import *  # noqa: F403
 
 
 def staff_login(client, username: str, password: str = STAFF_PASSWORD, org: str | None = None):

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from auth.models import Account, RefreshToken
 from auth.pii import derive_key
 from auth.tokens import ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE, token_config
-from tests.factories import bearer, make_resident
-from tests.identity_support import *  # noqa: F403
+from tests.support.factories import bearer, make_resident
+from tests.support.identity import *  # noqa: F403
 
 
 def login(client, openid: str = "tok-user") -> dict:
@@ -187,7 +187,7 @@ def test_disabled_account_token_stops_working(client, session):
 
 
 def test_staff_token_cannot_be_used_as_resident(client, session, clock):
-    from tests.factories import make_org, make_staff, token_for
+    from tests.support.factories import make_org, make_staff, token_for
 
     org = make_org(session, "property_company")
     account = make_staff(session, org, "manager")

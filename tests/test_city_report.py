@@ -10,12 +10,13 @@ from app.notify.templates import load_registry
 from app.wechat.template_data import build_data
 from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
-from tests.identity_support import ctx  # noqa: F401 (an app context for the factories)
-from tests.report_support import (
+from tests.support.identity import ctx  # noqa: F401 (an app context for the factories)
+from tests.support.reports import (
     CITY_OPS,
     DISTRICT,
     ECOLOGY,
     GREENING,
+    NEAR_SHIHUA,
     SHANYANG,
     SHIHUA,
     TRANSPORT,
@@ -25,11 +26,10 @@ from tests.report_support import (
     photo,
     post,
 )
-from tests.workflow_support import events, run_worker, ticket_row
+from tests.support.workflow import events, run_worker, ticket_row
 
 BASE = "/api/v1/city-report"
 HOTSPOTS = f"{BASE}/hotspots"
-NEAR_SHIHUA = {"lat": 30.7153, "lon": 121.3427}  # cell centre 30.715, 121.345
 NEAR_SHANYANG = {"lat": 30.7612, "lon": 121.3551}
 
 

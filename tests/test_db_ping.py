@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import create_engine
-from tests.conftest import backend
+from tests.support.database import backend
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="the pool's ping matters on PostgreSQL")
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from app.db import create_engine
 from app.migrations_state import alembic_config
 from app.models import metadata
-from tests.conftest import backend, run_migrations
+from tests.support.database import backend, run_migrations
 
 
 def test_history_is_linear_with_dated_files():

@@ -14,9 +14,9 @@ from app.moderation.models import ModerationItem
 from app.moderation.service import moderation_decided
 from app.storage.models import Upload
 from auth.permissions import org_by_code
-from tests.factories import bearer, make_resident, make_staff, place_world, token_for
-from tests.fake_wechat import FakeWechat, media_event, signed_query
-from tests.notify_support import *  # noqa: F403
+from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
+from tests.support.fake_wechat import FakeWechat, media_event, signed_query
+from tests.support.notify import *  # noqa: F403
 
 SUBJECT = "test_report"
 CALLBACK = "/api/v1/wechat/callback"

@@ -10,9 +10,9 @@ from app.notify.service import Recipient, enqueue
 from app.notify.templates import current_registry
 from app.sms.models import SmsMessage
 from app.wechat.models import SubscriptionGrant
-from tests.factories import bearer, make_resident, mobile, token_for
-from tests.notify_support import *  # noqa: F403
-from tests.notify_support import count
+from tests.support.factories import bearer, make_resident, mobile, token_for
+from tests.support.notify import *  # noqa: F403
+from tests.support.notify import count
 
 
 def test_cancelling_the_account_erases_what_we_hold(client, db, session, clock, worker):

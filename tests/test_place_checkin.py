@@ -20,9 +20,19 @@ from qr.service import issue_personal
 from scenarios import SCENARIOS
 from scenarios.place_checkin.kinds import PLACE_KINDS
 from scenarios.place_checkin.models import Checkin, CheckinPlace, CheckinSentinel
-from tests.factories import basic, bearer, count, id_number, make_org, make_resident, make_staff, mobile, token_for
-from tests.identity_support import *  # noqa: F403
-from tests.qr_support import *  # noqa: F403
+from tests.support.factories import (
+    basic,
+    bearer,
+    count,
+    id_number,
+    make_org,
+    make_resident,
+    make_staff,
+    mobile,
+    token_for,
+)
+from tests.support.identity import *  # noqa: F403
+from tests.support.qr import *  # noqa: F403
 
 BASE = "/api/v1/place-checkin"
 INSIDE = {"lat": 30.7419, "lon": 121.3416}  # 金山 centre

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.errors import ERRORS
 from auth.organisations import Organisation
-from tests import platform_test_app
+from tests.support import platform_test_app
 
 
 @pytest.fixture(scope="module")

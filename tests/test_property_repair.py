@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from app.places.models import ManagementAssignment
 from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
-from tests.workflow_support import *  # noqa: F403
-from tests.workflow_support import BASE, act, add_residence, events, get, outbox, report, ticket_row
+from tests.support.workflow import *  # noqa: F403
+from tests.support.workflow import BASE, act, add_residence, events, get, outbox, report, ticket_row
 
 
 def test_registered_with_the_workflow_engine(client):

@@ -14,8 +14,8 @@ from auth.models import Account, Person
 from auth.organisations import Organisation
 from qr.keys import init_keys
 from qr.models import QrScan, QrSubject, QrUsedJti
-from tests.factories import basic, bearer, token_for
-from tests.qr_support import make_keyring
+from tests.support.factories import basic, bearer, token_for
+from tests.support.qr import make_keyring
 
 
 def resident_with_keys(app, db, clock, settings, openid: str) -> str:

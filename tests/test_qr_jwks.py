@@ -5,8 +5,8 @@ import base64
 
 from qr.keys import thumbprint
 from qr.service import issue_personal
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import parts
+from tests.support.qr import *  # noqa: F403
+from tests.support.qr import parts
 
 
 def test_jwks_lists_okp_keys_with_their_thumbprints(client, keyring):

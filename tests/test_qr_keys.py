@@ -21,8 +21,8 @@ from qr.keys import (
 from qr.models import QrSigningKey
 from qr.service import issue_personal, verify
 from qr.tokens import QrError
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import FakeMonotonic, make_keyring, parts
+from tests.support.qr import *  # noqa: F403
+from tests.support.qr import FakeMonotonic, make_keyring, parts
 
 PERSONAL = {"personal"}
 

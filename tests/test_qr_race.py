@@ -15,7 +15,7 @@ from qr.keys import init_keys
 from qr.passes import issue_pass
 from qr.service import Scanner, issue_personal, verify
 from qr.tokens import QrError
-from tests.qr_support import make_keyring
+from tests.support.qr import make_keyring
 
 ROUNDS = 8
 

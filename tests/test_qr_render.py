@@ -13,7 +13,7 @@ import zxingcpp
 from PIL import Image, ImageDraw
 
 from qr import render
-from tests.qr_support import *  # noqa: F403
+from tests.support.qr import *  # noqa: F403
 
 
 def token_like(n: int = 400) -> str:

@@ -17,11 +17,21 @@ from qr.models import QrScan, QrSubject
 from qr.passes import issue_pass
 from qr.service import issue_personal, verify
 from qr.tokens import QrError
-from tests.conftest import backend
-from tests.factories import basic, bearer, count, id_number, make_org, make_resident, make_staff, mobile, token_for
-from tests.identity_support import *  # noqa: F403
-from tests.qr_support import *  # noqa: F403
-from tests.qr_support import make_keyring, parts
+from tests.support.database import backend
+from tests.support.factories import (
+    basic,
+    bearer,
+    count,
+    id_number,
+    make_org,
+    make_resident,
+    make_staff,
+    mobile,
+    token_for,
+)
+from tests.support.identity import *  # noqa: F403
+from tests.support.qr import *  # noqa: F403
+from tests.support.qr import make_keyring, parts
 
 
 @pytest.fixture

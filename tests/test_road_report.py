@@ -11,12 +11,13 @@ from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.roads import distance_to_polyline_m
-from tests.identity_support import ctx  # noqa: F401 (an app context for the factories)
-from tests.report_support import (
+from tests.support.identity import ctx  # noqa: F401 (an app context for the factories)
+from tests.support.reports import (
     CITY_OPS,
     DISTRICT,
     ECOLOGY,
     FENGJING,
+    NEAR_SHIHUA,
     TRANSPORT,
     get,
     messages,
@@ -25,7 +26,7 @@ from tests.report_support import (
     photo,
     post,
 )
-from tests.workflow_support import events
+from tests.support.workflow import events
 
 BASE = "/api/v1/road-report"
 NOTICES = f"{BASE}/notices"
@@ -270,8 +271,6 @@ def test_roads_are_public(client, road):
 
 
 def test_me_tickets_lists_both_scenarios(client, road):
-    from tests.test_city_report import NEAR_SHIHUA
-
     city = post(client, road, "alice", "/api/v1/city-report/tickets", {
         "category": "绿化", "text": "树枝折断挂在电线上", "location": NEAR_SHIHUA, "photos": [photo(road, "alice")]},
         expect=201)

@@ -11,9 +11,9 @@ from app.notify.models import OutboxMessage
 from app.notify.service import Recipient, enqueue
 from app.sms.models import SmsMessage
 from auth.models import Person
-from tests.factories import bearer, make_resident, make_staff, mobile, place_world, token_for
-from tests.fake_wechat import FakeSms
-from tests.notify_support import *  # noqa: F403
+from tests.support.factories import bearer, make_resident, make_staff, mobile, place_world, token_for
+from tests.support.fake_wechat import FakeSms
+from tests.support.notify import *  # noqa: F403
 
 PAYLOAD = {"ticket_id": 9, "ticket_no": "T20261102-0009", "title": "路灯不亮", "at": "2026-11-02T09:00:00+08:00"}
 

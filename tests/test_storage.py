@@ -26,7 +26,7 @@ from app.storage.models import Upload
 from app.storage.service import claim_photos, describe, store_image
 from app.storage.urls import signature, signed_url
 from auth.devices import create_device
-from tests.factories import basic, bearer, make_org, make_resident, make_staff, token_for
+from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
 
 # ---------------------------------------------------------------- images made with Pillow
 

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from app.notify.templates import current_registry
 from app.wechat.grants import MAX_OPEN_PER_TEMPLATE
 from app.wechat.models import SubscriptionGrant
-from tests.factories import bearer, make_resident, make_staff, place_world, token_for
-from tests.notify_support import *  # noqa: F403
-from tests.notify_support import count
+from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
+from tests.support.notify import *  # noqa: F403
+from tests.support.notify import count
 
 URL = "/api/v1/me/subscriptions"
 

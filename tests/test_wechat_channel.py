@@ -14,10 +14,10 @@ from app.sms.models import SmsMessage
 from app.timers import Timer
 from app.wechat.client import wechat_api
 from app.wechat.models import SubscriptionGrant
-from tests.factories import make_resident, mobile
-from tests.fake_wechat import FakeWechat
-from tests.notify_support import *  # noqa: F403
-from tests.notify_support import count
+from tests.support.factories import make_resident, mobile
+from tests.support.fake_wechat import FakeWechat
+from tests.support.notify import *  # noqa: F403
+from tests.support.notify import count
 
 ACK = "ticket_acknowledged"
 PAYLOAD = {"ticket_id": 42, "ticket_no": "T20261102-0042", "title": "楼道灯不亮", "at": "2026-11-02T09:00:00+08:00",

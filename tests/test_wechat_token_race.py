@@ -12,7 +12,7 @@ import pytest
 from app.clock import FrozenClock
 from app.wechat.client import WechatApi
 from app.wechat.config import WechatConfig
-from tests.fake_wechat import APPID, SECRET, FakeWechat
+from tests.support.fake_wechat import APPID, SECRET, FakeWechat
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from app.wechat.client import WechatApi, wechat_api
 from app.wechat.config import WechatConfig
 from app.wechat.errors import ForceRefreshLimited, NotConfigured, WechatUnavailable
 from app.wechat.models import WechatAccessToken
-from tests.fake_wechat import APPID, FakeWechat
-from tests.notify_support import *  # noqa: F403
+from tests.support.fake_wechat import APPID, FakeWechat
+from tests.support.notify import *  # noqa: F403
 
 CHECK = "wxa/msg_sec_check"
 BODY = {"content": "你好", "version": 2, "scene": 3, "openid": "o-test"}

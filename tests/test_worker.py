@@ -1,12 +1,11 @@
 """The worker: firing, retries, the SQLite lease, periodic jobs, health, and real processes."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,10 +16,10 @@ from app.idempotency import IdempotencyRecord
 from app.periodic import PERIODIC_JOBS, PeriodicJob
 from app.timers import Timer, batch_handler, cancel, schedule, timer_handler
 from app.worker import LEASE_NAME, Worker, WorkerLease
-from tests.conftest import backend
-from tests.timer_handlers import CREATE_HITS, DROP_HITS, HITS_TABLE
+from tests.support.database import backend
+from tests.support.timer_handlers import CREATE_HITS, DROP_HITS, HITS_TABLE
+from tests.support.worker_processes import start_worker, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 CALLS: list[tuple[str, str]] = []
 
 pg_only = pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL (FOR UPDATE SKIP LOCKED)")
@@ -398,7 +397,7 @@ HEALTH = "/api/v1/admin/worker-health"
 
 @pytest.fixture
 def admin_headers(app, session, clock):
-    from tests.factories import bearer, make_org, make_staff, token_for
+    from tests.support.factories import bearer, make_org, make_staff, token_for
 
     with app.app_context():
         district = make_org(session, "district")
@@ -425,7 +424,7 @@ def test_worker_health_numbers(client, session, clock, admin_headers):
 
 
 def test_worker_health_is_for_district_admins(app, client, session, clock):
-    from tests.factories import bearer, make_org, make_staff, token_for
+    from tests.support.factories import bearer, make_org, make_staff, token_for
 
     assert client.get(HEALTH).status_code == 401
     with app.app_context():
@@ -458,33 +457,6 @@ def procs(hits) -> Iterator[list[subprocess.Popen]]:
         if p.poll() is None:
             p.kill()
             p.wait(10)
-
-
-def start_worker(procs, database_url: str, tmp_path: Path, name: str, *args: str,
-                 module: str = "tests.worker_main", **env: str) -> subprocess.Popen:
-    full_env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "LOG_LEVEL": "INFO",
-                "TEST_WORKER_READY": str(tmp_path / f"{name}.ready"), **env}
-    cmd = [sys.executable, "-m", module, *args]
-    if module == "tests.worker_main":
-        cmd += ["--worker-id", name]
-    log = (tmp_path / f"{name}.log").open("wb")
-    p = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    procs.append(p)
-    return p
-
-
-def wait_for(pred: Callable[[], object], what: str, *, timeout: float = 20.0, procs=()) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        for p in procs:
-            if p.poll() is not None:
-                raise AssertionError(f"a worker exited ({p.returncode}) while waiting for {what}")
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def add_due(db, n: int, *, kind: str = "test.hit", prefix: str = "t") -> list[int]:
@@ -622,7 +594,6 @@ def test_sqlite_second_worker_stands_by_then_takes_over(committed_db, database_u
 def test_the_worker_process_knows_every_handler():
     """The worker imports only wsgi: every handler module must register through create_app."""
     import subprocess
-    import sys
 
     code = ("import wsgi; from app.timers import HANDLERS; from app.periodic import PERIODIC_JOBS; "
             "print(' '.join(sorted(HANDLERS))); print(' '.join(sorted(PERIODIC_JOBS)))")

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from auth.models import Account
 from scenarios.engines.workflow.models import Ticket
-from tests.factories import bearer, token_for
-from tests.workflow_support import BASE, build_committed
+from tests.support.factories import bearer, token_for
+from tests.support.workflow import BASE, build_committed
 
 
 def test_idempotent_create_commits_and_replays_without_waiting(_app, committed_db, clock):

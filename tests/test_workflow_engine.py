@@ -11,8 +11,8 @@ from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.config import Placement, WorkflowConfig, register
 from scenarios.engines.workflow.stats import percentile
 from scenarios.engines.workflow.transitions import Transition, TransitionTable, default_table
-from tests.workflow_support import *  # noqa: F403
-from tests.workflow_support import act, get, report
+from tests.support.workflow import *  # noqa: F403
+from tests.support.workflow import act, get, report
 
 
 # A second workflow scenario, configured only for these tests: reports by coordinates,
@@ -91,7 +91,7 @@ def test_queue_sorted_by_deadline_with_filters(client, wf, clock):
 
 
 def test_escalated_lists_every_supervised_company(client, wf, clock, db):
-    from tests.workflow_support import run_worker
+    from tests.support.workflow import run_worker
 
     a = report(client, wf, "alice")["id"]
     b = report(client, wf, "bob")["id"]
@@ -123,7 +123,7 @@ def test_percentiles():
 
 
 def test_stats_per_company_for_a_date_range(client, wf, clock, db):
-    from tests.workflow_support import run_worker
+    from tests.support.workflow import run_worker
 
     # Yesterday: outside the range.
     clock.set(datetime(2026, 11, 1, 3, 0, tzinfo=UTC))

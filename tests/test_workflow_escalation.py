@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from app.timers import Timer, schedule
 from scenarios.engines.workflow.models import Ticket
-from tests.workflow_support import *  # noqa: F403
-from tests.workflow_support import act, add_residence, events, get, outbox, report, run_worker, ticket_row, timers_of
+from tests.support.workflow import *  # noqa: F403
+from tests.support.workflow import act, add_residence, events, get, outbox, report, run_worker, ticket_row, timers_of
 
 
 def escalations(session, tid: int) -> list[int]:

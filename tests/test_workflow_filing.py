@@ -11,8 +11,8 @@ from auth.models import Membership
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.filing import tell_org_staff
 from scenarios.property_repair import CONFIG
-from tests.workflow_support import *  # noqa: F403
-from tests.workflow_support import report, ticket_row
+from tests.support.workflow import *  # noqa: F403
+from tests.support.workflow import report, ticket_row
 
 
 def _written(session, key: str) -> list[tuple]:

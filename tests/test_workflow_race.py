@@ -25,10 +25,10 @@ from app.worker import Worker
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
 from scenarios.property_repair import CONFIG
-from tests.conftest import backend
-from tests.test_worker import start_worker, wait_for
-from tests.workflow_support import build_committed as build
-from tests.workflow_support import file_tickets
+from tests.support.database import backend
+from tests.support.worker_processes import start_worker, wait_for
+from tests.support.workflow import build_committed as build
+from tests.support.workflow import file_tickets
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL (row locks, SKIP LOCKED)")
 
@@ -148,7 +148,7 @@ def test_a_worker_killed_mid_sweep_escalates_each_ticket_exactly_once(committed_
         return sum(len(r["escalations"]) for r in outcome(committed_db, ids).values())
 
     doomed = start_worker(wf_procs, database_url, tmp_path, "doomed", "--batch-size", "10",
-                          module="tests.workflow_worker_main", TEST_WF_HANDLER_DELAY="0.1")
+                          module="tests.support.workflow_worker_main", TEST_WF_HANDLER_DELAY="0.1")
     wait_for(lambda: escalated() >= 10, "the first batch", procs=[doomed], timeout=30)
     time.sleep(0.35)  # inside the second batch (10 × 0.1 s)
     doomed.kill()
@@ -157,7 +157,8 @@ def test_a_worker_killed_mid_sweep_escalates_each_ticket_exactly_once(committed_
     assert done in (10, 20)  # whole batches: the one under way vanished with its transaction
     assert response_timer_states(committed_db, ids).get("fired", 0) == done
 
-    rescuer = start_worker(wf_procs, database_url, tmp_path, "rescuer", "--once", module="tests.workflow_worker_main")
+    rescuer = start_worker(wf_procs, database_url, tmp_path, "rescuer", "--once",
+                           module="tests.support.workflow_worker_main")
     assert rescuer.wait(60) == 0
     results = outcome(committed_db, ids)
     assert all(r["escalations"] == [1] for r in results.values()), results

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from app.fields import CST
 from scenarios.engines.workflow.models import CalendarDay, SlaPolicy
 from scenarios.engines.workflow.sla import Calendar, calendar_for, expand, load_calendar_days
-from tests.workflow_support import *  # noqa: F403
-from tests.workflow_support import act, get, report, ticket_row, timers_of
+from tests.support.workflow import *  # noqa: F403
+from tests.support.workflow import act, get, report, ticket_row, timers_of
 
 POLICIES = "/api/v1/admin/sla-policies"
 

@@ -1,9 +1,9 @@
-"""Fixtures of the identity tests: ``from tests.identity_support import *``."""
+"""Fixtures of the identity tests: ``from tests.support.identity import *``."""
 from __future__ import annotations
 
 import pytest
 
-from tests.fake_providers import FakeProviders, provider_settings
+from tests.support.fake_providers import FakeProviders, provider_settings
 
 __all__ = ["ctx", "fake_server", "providers", "reset_rate_limits", "settings_override"]
 

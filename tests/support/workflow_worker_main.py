@@ -1,7 +1,7 @@
-"""``python -m tests.workflow_worker_main``: the worker process with the workflow handlers, where
+"""``python -m tests.support.workflow_worker_main``: the worker process with the workflow handlers, where
 ``TEST_WF_HANDLER_DELAY`` slows each ``workflow.response`` escalation down, in the batch handler
 (the delay per timer, before the batch's statements) and in the single one (so a test can kill
-the process in the middle of a batch). Arguments as ``tests.worker_main``.
+the process in the middle of a batch). Arguments as ``tests.support.worker_main``.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         entry.batch(session, timers, clock)
 
     HANDLERS["workflow.response"] = HandlerEntry(entry.kind, slow, entry.max_attempts, slow_batch)
-    from tests.worker_main import main as worker_main
+    from tests.support.worker_main import main as worker_main
 
     return worker_main(argv)
 

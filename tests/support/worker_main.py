@@ -1,4 +1,4 @@
-"""``python -m tests.worker_main``: the worker process of ``flask --app wsgi worker``, with the
+"""``python -m tests.support.worker_main``: the worker process of ``flask --app wsgi worker``, with the
 test handlers registered. Settings come from the environment (``DATABASE_URL``).
 
 ``TEST_WORKER_READY`` names a file written once the app is built, just before the loop.
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-id", default=None)
     args = parser.parse_args(argv)
 
-    import tests.timer_handlers  # noqa: F401  (registers test.hit)
+    import tests.support.timer_handlers  # noqa: F401  (registers test.hit)
     from app import create_app
     from app.worker_cli import run_worker
 

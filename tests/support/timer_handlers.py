@@ -1,4 +1,4 @@
-"""Timer handlers for the worker process tests (imported by tests/worker_main.py).
+"""Timer handlers for the worker process tests (imported by tests/support/worker_main.py).
 
 ``test.hit`` records (timer id, process id) in ``test_timer_hits``, a table the tests
 create with plain SQL; ``TEST_HANDLER_DELAY`` slows it down and ``TEST_HANDLER_MARKER``

@@ -2,7 +2,7 @@
 
 ``people(session, clock, staff={name: (org code, role)}, residents=[...])`` makes staff
 memberships in the seeded organisations (区城运中心, bureaus, towns) and residents, in the
-test's transaction; ``wf.token(name)`` gives their bearer header (``tests.workflow_support.WF``).
+test's transaction; ``wf.token(name)`` gives their bearer header (``tests.support.workflow.WF``).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from app.notify.models import OutboxMessage
 from app.storage.models import Upload
 from auth.organisations import Organisation
-from tests.factories import make_resident, make_staff
-from tests.workflow_support import WF
+from tests.support.factories import make_resident, make_staff
+from tests.support.workflow import WF
 
 CITY_OPS = "310116-bureau-city-ops"
 GREENING = "310116-bureau-greening"
@@ -25,6 +25,7 @@ SHIHUA = "310116001"  # 石化街道, centre 30.7145, 121.3399
 SHANYANG = "310116113"  # 山阳镇, centre 30.763, 121.3518
 FENGJING = "310116102"  # 枫泾镇
 DISTRICT = "310116"
+NEAR_SHIHUA = {"lat": 30.7153, "lon": 121.3427}  # cell centre 30.715, 121.345
 
 
 def org(session, code: str) -> Organisation:

@@ -1,6 +1,6 @@
-"""Fixtures and helpers of the workflow tests: ``from tests.workflow_support import *``.
+"""Fixtures and helpers of the workflow tests: ``from tests.support.workflow import *``.
 
-``wf`` builds a small world on top of ``tests.factories.place_world``: two property
+``wf`` builds a small world on top of ``tests.support.factories.place_world``: two property
 companies (each with a manager and a technician) managing one community each, 区房管局 with
 a supervisor, a district administrator, a housing office manager (fallback owner of an
 unmanaged community), and residents with verified residences (alice in company A's
@@ -26,8 +26,8 @@ from auth.models import Account, Membership, Person, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
-from tests.factories import bearer, make_org, make_resident, make_staff, place_world, token_for
-from tests.identity_support import ctx, reset_rate_limits
+from tests.support.factories import bearer, make_org, make_resident, make_staff, place_world, token_for
+from tests.support.identity import ctx, reset_rate_limits
 
 BASE = "/api/v1/property-repair"
 
