@@ -7,7 +7,7 @@ from pathlib import Path
 from app.api import HTTP_STATUS_CODES
 from app.errors import ERRORS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RAISE_RE = re.compile(r"""(?:ApiError|field_error)\(\s*["']([a-z0-9_]+)["']""")
 SOURCES = ("app", "auth", "qr", "scenarios")
 

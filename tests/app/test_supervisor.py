@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WEB_WORKERS = 2
 # gunicorn master + its workers + the flask worker
 EXPECTED_DESCENDANTS = 1 + WEB_WORKERS + 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.cli import render_spec
 
-SPEC_FILE = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
+SPEC_FILE = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 
 
 def test_committed_spec_matches_code():

@@ -156,7 +156,7 @@ def test_failing_handler_retries_with_backoff_then_fails_alone(db, session, cloc
     assert worker.run_once() == 3
     t = reload(session, bad)
     assert (t.state, t.attempts, t.due_at) == ("pending", 1, clock.now() + timedelta(seconds=10))
-    assert t.last_error.startswith("RuntimeError at tests/test_worker.py:")
+    assert t.last_error.startswith("RuntimeError at tests/app/test_worker.py:")
     assert "138" not in t.last_error
     assert effects(session) == {"test.ok:a", "test.ok:b"}  # the failed handler's effect rolled back
     assert session.scalar(sa.select(sa.func.count()).where(Timer.state == "fired")) == 2
@@ -207,7 +207,7 @@ def test_a_failing_handler_that_rearmed_its_timer_is_retried_not_rearmed(db, ses
     make_worker(db, clock, backoff_base=timedelta(seconds=10)).run_once()
     t = reload(session, t)
     assert (t.state, t.attempts, t.due_at) == ("pending", 1, clock.now() + timedelta(seconds=10))
-    assert t.last_error.startswith("LookupError at tests/test_worker.py:")
+    assert t.last_error.startswith("LookupError at tests/app/test_worker.py:")
 
 
 def test_a_timer_cancelled_by_an_earlier_handler_of_the_batch_does_not_fire(db, session, clock):
@@ -250,7 +250,7 @@ def test_a_failing_batch_falls_back_to_one_savepoint_per_timer(db, session, cloc
         assert (t.state, t.attempts, t.last_error) == ("fired", 0, None)
     t = reload(session, bad)
     assert (t.state, t.attempts, t.due_at) == ("pending", 1, clock.now() + timedelta(seconds=10))
-    assert t.last_error.startswith("RuntimeError at tests/test_worker.py:")
+    assert t.last_error.startswith("RuntimeError at tests/app/test_worker.py:")
 
     CALLS.clear()
     clock.advance(seconds=10)
@@ -597,7 +597,7 @@ def test_the_worker_process_knows_every_handler():
 
     code = ("import wsgi; from app.timers import HANDLERS; from app.periodic import PERIODIC_JOBS; "
             "print(' '.join(sorted(HANDLERS))); print(' '.join(sorted(PERIODIC_JOBS)))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
                          capture_output=True, text=True, check=True,
                          env={"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite://", "LOG_LEVEL": "WARNING"})
     handlers, jobs = (line.split() for line in out.stdout.splitlines()[:2])

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.db import Database
 from scenarios import SCENARIOS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_healthz(client):

@@ -466,6 +466,6 @@ def test_every_app_process_registers_the_purge_jobs():
             "from app.periodic import PERIODIC_JOBS; "
             "create_app(load_settings({'DATABASE_URL': 'sqlite://', 'LOG_LEVEL': 'WARNING'})); "
             "print(sorted(PERIODIC_JOBS))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3],
                          capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
     assert "'purge_checkins'" in out.stdout and "'purge_qr'" in out.stdout
