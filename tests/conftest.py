@@ -22,6 +22,15 @@ from app.config import load_settings
 from app.db import Database, create_engine
 from tests.support.database import backend, run_migrations
 
+# Fixtures shared across the tree (only this root conftest may name plugins). None is autouse:
+# a module that wants ``ctx``/``reset_rate_limits`` for every test says so in its ``pytestmark``.
+pytest_plugins = [
+    "tests.support.identity",
+    "tests.support.notify",
+    "tests.support.qr",
+    "tests.support.workflow",
+]
+
 DB_FIXTURES = {"db", "app", "client", "committed_db", "database_url", "migrated_db", "clock", "session"}
 REFERENCE_TABLES = {"alembic_version"}
 

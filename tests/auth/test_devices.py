@@ -4,11 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from auth.models import Device
 from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def whoami(client, headers):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from app.logs import JsonFormatter
 from tests.support.factories import STAFF_PASSWORD, bearer, id_number, make_org, make_staff
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def test_no_personal_data_in_logs(client, session, providers, caplog):

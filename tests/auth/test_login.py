@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from auth.models import Account, Person, PersonRelation, Residence
 from tests.support.factories import bearer, count, id_number, make_resident, place_world, token_for
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def wx_login(client, code: str):

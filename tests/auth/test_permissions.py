@@ -8,7 +8,9 @@ from app.errors import ApiError
 from auth.permissions import can_see, reach, require_role_in
 from auth.principal import Principal
 from tests.support.factories import place_world
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def staff(org, role: str) -> Principal:

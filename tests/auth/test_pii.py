@@ -12,7 +12,9 @@ from app.config import load_settings
 from auth import pii
 from auth.models import Account, Person
 from tests.support.factories import id_number, make_resident
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 # ---------------------------------------------------------------- validation
 

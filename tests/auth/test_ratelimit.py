@@ -13,7 +13,9 @@ from app.api import Blueprint
 from app.config import load_settings
 from auth.ratelimit import exempt, reset
 from tests.support.factories import bearer, id_number, make_resident, token_for
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def other_app(app, db, clock, **env):

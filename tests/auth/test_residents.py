@@ -8,7 +8,9 @@ from auth.models import Account, AuditEntry, Person, PersonRelation, RefreshToke
 from auth.relations import may_act_for
 from auth.signals import person_erased
 from tests.support.factories import bearer, count, id_number, make_resident, make_staff, place_world, token_for
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from auth.models import Account, Membership
 from auth.roles import ROLE_CATALOGUE, STAFF_MANAGERS
 from auth.staff import LOCK_AFTER, SLOW_AFTER, hash_password
 from tests.support.factories import STAFF_PASSWORD, bearer, make_org, make_staff, token_for
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def staff_login(client, username: str, password: str = STAFF_PASSWORD, org: str | None = None):

@@ -13,7 +13,9 @@ from auth.models import Account, RefreshToken
 from auth.pii import derive_key
 from auth.tokens import ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE, token_config
 from tests.support.factories import bearer, make_resident
-from tests.support.identity import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def login(client, openid: str = "tok-user") -> dict:

@@ -5,7 +5,6 @@ import base64
 
 from qr.keys import thumbprint
 from qr.service import issue_personal
-from tests.support.qr import *  # noqa: F403
 from tests.support.qr import parts
 
 

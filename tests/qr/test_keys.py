@@ -21,7 +21,6 @@ from qr.keys import (
 from qr.models import QrSigningKey
 from qr.service import issue_personal, verify
 from qr.tokens import QrError
-from tests.support.qr import *  # noqa: F403
 from tests.support.qr import FakeMonotonic, make_keyring, parts
 
 PERSONAL = {"personal"}

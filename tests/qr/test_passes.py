@@ -11,7 +11,6 @@ from qr.passes import issue_pass, pass_status, pass_token, revoke_pass, revoke_p
 from qr.place_codes import active_place_code, issue_place_code, token_from_scan
 from qr.service import Holder, verify
 from qr.tokens import QrError
-from tests.support.qr import *  # noqa: F403
 from tests.support.qr import parts
 
 

@@ -13,7 +13,6 @@ import zxingcpp
 from PIL import Image, ImageDraw
 
 from qr import render
-from tests.support.qr import *  # noqa: F403
 
 
 def token_like(n: int = 400) -> str:

@@ -29,9 +29,10 @@ from tests.support.factories import (
     mobile,
     token_for,
 )
-from tests.support.identity import *  # noqa: F403
-from tests.support.qr import *  # noqa: F403
 from tests.support.qr import make_keyring, parts
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 @pytest.fixture

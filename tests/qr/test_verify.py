@@ -14,7 +14,6 @@ from qr.keys import TYP
 from qr.models import QrScan, QrSubject
 from qr.service import Holder, Scanner, issue_personal, verify
 from qr.tokens import QrError, sign
-from tests.support.qr import *  # noqa: F403
 from tests.support.qr import b64, forge, parts
 
 PERSONAL = {"personal"}

@@ -1,14 +1,16 @@
-"""Fixtures of the identity tests: ``from tests.support.identity import *``."""
+"""Fixtures of the identity tests (a pytest plugin: ``tests/conftest.py`` lists it in ``pytest_plugins``).
+
+``ctx`` and ``reset_rate_limits`` are not autouse: the modules that want them for every test
+say so with ``pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")``.
+"""
 from __future__ import annotations
 
 import pytest
 
 from tests.support.fake_providers import FakeProviders, provider_settings
 
-__all__ = ["ctx", "fake_server", "providers", "reset_rate_limits", "settings_override"]
 
-
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def ctx(app):
     """An app context for factories used outside requests (they need the data keys).
 
@@ -24,7 +26,7 @@ def ctx(app):
         yield app
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def reset_rate_limits(app):
     """Counters start empty for each test (limits count real time, not the test clock)."""
     from auth.ratelimit import reset

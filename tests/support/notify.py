@@ -1,4 +1,4 @@
-"""Fixtures of the notification and moderation tests: ``from tests.support.notify import *``."""
+"""Fixtures of the notification and moderation tests (a pytest plugin, listed in ``tests/conftest.py``)."""
 from __future__ import annotations
 
 import pytest
@@ -7,10 +7,6 @@ import sqlalchemy as sa
 from app.wechat.client import reset_clients
 from app.worker import Worker
 from tests.support.fake_wechat import APPID, CALLBACK_TOKEN, SECRET, FakeSms, FakeWechat
-from tests.support.identity import ctx, reset_rate_limits, settings_override
-
-__all__ = ["ctx", "fake_sms", "fake_wechat", "reset_rate_limits", "settings_override", "sms", "wechat",
-           "wechat_env", "worker"]
 
 TIMEOUT = 0.3
 

@@ -1,4 +1,4 @@
-"""Fixtures and helpers of the QR tests (imported with ``from qr_support import *``)."""
+"""Fixtures (a pytest plugin, listed in ``tests/conftest.py``) and helpers of the QR tests."""
 from __future__ import annotations
 
 import base64
@@ -10,8 +10,6 @@ import pytest
 from qr.config import QrConfig, parse_kek
 from qr.keys import Keyring, init_keys
 from qr.service import Scanner
-
-__all__ = ["FakeMonotonic", "b64", "forge", "keyring", "make_keyring", "parts", "qr_config", "scanner"]
 
 
 class FakeMonotonic:

@@ -1,4 +1,4 @@
-"""Fixtures and helpers of the workflow tests: ``from tests.support.workflow import *``.
+"""Fixtures (a pytest plugin, listed in ``tests/conftest.py``) and helpers of the workflow tests.
 
 ``wf`` builds a small world on top of ``tests.support.factories.place_world``: two property
 companies (each with a manager and a technician) managing one community each, 区房管局 with
@@ -26,8 +26,7 @@ from auth.models import Account, Membership, Person, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
-from tests.support.factories import bearer, make_org, make_resident, make_staff, place_world, token_for
-from tests.support.identity import ctx, reset_rate_limits
+from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
 
 BASE = "/api/v1/property-repair"
 
@@ -197,27 +196,3 @@ def run_worker(db, clock) -> int:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
-
-
-__all__ = [
-    "BASE",
-    "WF",
-    "CommittedWorld",
-    "act",
-    "add_residence",
-    "build_committed",
-    "build_world",
-    "ctx",
-    "events",
-    "file_tickets",
-    "get",
-    "make_org",
-    "minutes",
-    "outbox",
-    "report",
-    "reset_rate_limits",
-    "run_worker",
-    "ticket_row",
-    "timers_of",
-    "wf",
-]

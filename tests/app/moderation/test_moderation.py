@@ -16,7 +16,9 @@ from app.storage.models import Upload
 from auth.permissions import org_by_code
 from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
 from tests.support.fake_wechat import FakeWechat, media_event, signed_query
-from tests.support.notify import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 SUBJECT = "test_report"
 CALLBACK = "/api/v1/wechat/callback"

@@ -1,6 +1,7 @@
 """Account cancellation reaches grants, SMS records and moderation items."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.moderation import service as moderation
@@ -11,8 +12,10 @@ from app.notify.templates import current_registry
 from app.sms.models import SmsMessage
 from app.wechat.models import SubscriptionGrant
 from tests.support.factories import bearer, make_resident, mobile, token_for
-from tests.support.notify import *  # noqa: F403
 from tests.support.notify import count
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def test_cancelling_the_account_erases_what_we_hold(client, db, session, clock, worker):

@@ -21,7 +21,6 @@ from app.places.models import Building, Community, ManagementAssignment, Village
 from app.places.routes import cache_seconds
 from app.places.seed import REFERENCE_TABLES, load_reference, reference_data
 from auth.organisations import TOWN_LEVEL_TYPES, Organisation
-from tests.support.qr import keyring  # noqa: F401  (fixture: scenarios' demo data signs place codes)
 
 TOWN_CODES = ["310116001", "310116101", "310116102", "310116103", "310116104", "310116105", "310116107",
               "310116109", "310116112", "310116113", "310116503"]

@@ -13,7 +13,9 @@ from app.sms.models import SmsMessage
 from auth.models import Person
 from tests.support.factories import bearer, make_resident, make_staff, mobile, place_world, token_for
 from tests.support.fake_wechat import FakeSms
-from tests.support.notify import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 PAYLOAD = {"ticket_id": 9, "ticket_no": "T20261102-0009", "title": "路灯不亮", "at": "2026-11-02T09:00:00+08:00"}
 

@@ -16,8 +16,10 @@ from app.wechat.client import wechat_api
 from app.wechat.models import SubscriptionGrant
 from tests.support.factories import make_resident, mobile
 from tests.support.fake_wechat import FakeWechat
-from tests.support.notify import *  # noqa: F403
 from tests.support.notify import count
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 ACK = "ticket_acknowledged"
 PAYLOAD = {"ticket_id": 42, "ticket_no": "T20261102-0042", "title": "楼道灯不亮", "at": "2026-11-02T09:00:00+08:00",

@@ -1,14 +1,17 @@
 """``/api/v1/me/subscriptions``: the mini-program reports which templates the resident accepted."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.notify.templates import current_registry
 from app.wechat.grants import MAX_OPEN_PER_TEMPLATE
 from app.wechat.models import SubscriptionGrant
 from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
-from tests.support.notify import *  # noqa: F403
 from tests.support.notify import count
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 URL = "/api/v1/me/subscriptions"
 

@@ -13,7 +13,9 @@ from app.wechat.config import WechatConfig
 from app.wechat.errors import ForceRefreshLimited, NotConfigured, WechatUnavailable
 from app.wechat.models import WechatAccessToken
 from tests.support.fake_wechat import APPID, FakeWechat
-from tests.support.notify import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 CHECK = "wxa/msg_sec_check"
 BODY = {"content": "你好", "version": 2, "scene": 3, "openid": "o-test"}

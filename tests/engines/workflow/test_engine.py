@@ -11,8 +11,10 @@ from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.config import Placement, WorkflowConfig, register
 from scenarios.engines.workflow.stats import percentile
 from scenarios.engines.workflow.transitions import Transition, TransitionTable, default_table
-from tests.support.workflow import *  # noqa: F403
 from tests.support.workflow import act, get, report
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 # A second workflow scenario, configured only for these tests: reports by coordinates,

@@ -3,12 +3,15 @@ response target to the company's managers, level 2 at twice the target to 区房
 supervisors; each once; acknowledgement cancels; the handler re-checks the ticket."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.timers import Timer, schedule
 from scenarios.engines.workflow.models import Ticket
-from tests.support.workflow import *  # noqa: F403
 from tests.support.workflow import act, add_residence, events, get, outbox, report, run_worker, ticket_row, timers_of
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def escalations(session, tid: int) -> list[int]:

@@ -3,6 +3,7 @@ what the ORM path writes: here its managers' notifications against ``notificatio
 (the ticket, its event and timers: the answer-equals-GET tests and the SLA tests)."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.notify.models import OutboxMessage
@@ -11,8 +12,10 @@ from auth.models import Membership
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.filing import tell_org_staff
 from scenarios.property_repair import CONFIG
-from tests.support.workflow import *  # noqa: F403
 from tests.support.workflow import report, ticket_row
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def _written(session, key: str) -> list[tuple]:

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from app.fields import CST
 from scenarios.engines.workflow.models import CalendarDay, SlaPolicy
 from scenarios.engines.workflow.sla import Calendar, calendar_for, expand, load_calendar_days
-from tests.support.workflow import *  # noqa: F403
 from tests.support.workflow import act, get, report, ticket_row, timers_of
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 POLICIES = "/api/v1/admin/sla-policies"
 

@@ -10,7 +10,6 @@ from app.notify.templates import load_registry
 from app.wechat.template_data import build_data
 from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
-from tests.support.identity import ctx  # noqa: F401 (an app context for the factories)
 from tests.support.reports import (
     CITY_OPS,
     DISTRICT,
@@ -27,6 +26,9 @@ from tests.support.reports import (
     post,
 )
 from tests.support.workflow import events, run_worker, ticket_row
+
+# For every test: an app context for the factories.
+pytestmark = pytest.mark.usefixtures("ctx")
 
 BASE = "/api/v1/city-report"
 HOTSPOTS = f"{BASE}/hotspots"

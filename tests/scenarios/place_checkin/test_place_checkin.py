@@ -31,8 +31,9 @@ from tests.support.factories import (
     mobile,
     token_for,
 )
-from tests.support.identity import *  # noqa: F403
-from tests.support.qr import *  # noqa: F403
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 BASE = "/api/v1/place-checkin"
 INSIDE = {"lat": 30.7419, "lon": 121.3416}  # 金山 centre

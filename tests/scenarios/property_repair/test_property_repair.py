@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from app.places.models import ManagementAssignment
 from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
-from tests.support.workflow import *  # noqa: F403
 from tests.support.workflow import BASE, act, add_residence, events, get, outbox, report, ticket_row
+
+# For every test: an app context for the factories, and rate-limit counters reset before and after.
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 
 
 def test_registered_with_the_workflow_engine(client):

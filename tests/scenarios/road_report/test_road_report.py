@@ -11,7 +11,6 @@ from scenarios import SCENARIOS, by_slug
 from scenarios.engines.workflow.models import Ticket
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.roads import distance_to_polyline_m
-from tests.support.identity import ctx  # noqa: F401 (an app context for the factories)
 from tests.support.reports import (
     CITY_OPS,
     DISTRICT,
@@ -27,6 +26,9 @@ from tests.support.reports import (
     post,
 )
 from tests.support.workflow import events
+
+# For every test: an app context for the factories.
+pytestmark = pytest.mark.usefixtures("ctx")
 
 BASE = "/api/v1/road-report"
 NOTICES = f"{BASE}/notices"
