@@ -7,9 +7,10 @@ clash with reference data.
 from __future__ import annotations
 
 import base64
+import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -29,9 +30,20 @@ def uid(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def id_number(birth: str = "19800101", region: str = "310116", seq: str | None = None) -> str:
-    """A valid GB 11643 number (random sequence unless given)."""
-    seq = seq or f"{uuid.uuid4().int % 1000:03d}"
+ID_BIRTH_FIRST = date(1940, 1, 1)
+ID_BIRTH_LAST = date(2005, 12, 31)
+
+
+def id_number(birth: str | None = None, region: str = "310116", seq: str | None = None) -> str:
+    """A valid GB 11643 number: a random birth date (1940–2005) and sequence unless given.
+
+    About 24 million combinations: two persons in one test database must not share a number
+    (1,000 sequence numbers on one fixed date collided often enough to fail a run now and then).
+    """
+    if birth is None:
+        span = (ID_BIRTH_LAST - ID_BIRTH_FIRST).days + 1
+        birth = (ID_BIRTH_FIRST + timedelta(days=secrets.randbelow(span))).strftime("%Y%m%d")
+    seq = seq or f"{secrets.randbelow(1000):03d}"
     first17 = region + birth + seq
     return first17 + id_check_char(first17)
 
