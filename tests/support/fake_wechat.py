@@ -11,6 +11,10 @@ Tests steer it: ``outage`` (every answer is ``errcode -1``), ``script`` (for the
 in order: an errcode, ``"slow"`` — not delivered, answered late — or ``"lost"`` — delivered,
 answered late), ``revoke_current()`` (the token stops working; normal
 mode still returns it unless ``rotate=True``), ``expire_current()``.
+
+A fake lives for the whole session (of one xdist worker), so ``reset()`` first waits for the
+requests still being answered: a delayed answer (``force_delay``, ``"slow"``) outlives the
+test whose client gave up on it, and must not change the state the next test starts from.
 """
 from __future__ import annotations
 
@@ -31,12 +35,17 @@ SLOW_SECONDS = 0.6
 THING_MAX = 20
 
 
+QUIET_TIMEOUT = 10.0
+
+
 class _Server:
     def __init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.lock = threading.Lock()
+        self._in_flight = 0
+        self._quiet = threading.Condition()
 
     @property
     def base_url(self) -> str:
@@ -49,6 +58,21 @@ class _Server:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def wait_quiet(self, timeout: float = QUIET_TIMEOUT) -> None:
+        """Return once no request is being answered (late answers of an earlier test included)."""
+        with self._quiet:
+            if not self._quiet.wait_for(lambda: self._in_flight == 0, timeout):
+                raise RuntimeError(f"{type(self).__name__}: requests still in flight after {timeout} s")
+
+    def _enter(self) -> None:
+        with self._quiet:
+            self._in_flight += 1
+
+    def _leave(self) -> None:
+        with self._quiet:
+            self._in_flight -= 1
+            self._quiet.notify_all()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -69,6 +93,13 @@ class _Server:
                     pass
 
             def do_POST(self) -> None:
+                fake._enter()
+                try:
+                    self._post()
+                finally:
+                    fake._leave()
+
+            def _post(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -92,6 +123,7 @@ class FakeWechat(_Server):
         self.reset()
 
     def reset(self) -> None:
+        self.wait_quiet()
         self.expires_in = 7200
         self.current: str | None = None
         self.valid: set[str] = set()
@@ -254,6 +286,7 @@ class FakeSms(_Server):
         self.reset()
 
     def reset(self) -> None:
+        self.wait_quiet()
         self.received: list[dict[str, Any]] = []
         self.script: list[int | str] = []
         self.bad_signatures = 0

@@ -1,6 +1,8 @@
 """Fixtures of the notification and moderation tests (a pytest plugin, listed in ``tests/conftest.py``)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 
@@ -33,20 +35,26 @@ def fake_sms():
 
 @pytest.fixture
 def wechat(app, settings_override, fake_wechat) -> FakeWechat:
-    """WeChat settings pointing at the fake, a fresh fake state and fresh clients (breakers)."""
+    """WeChat settings pointing at the fake, a fresh fake state and fresh clients (breakers).
+
+    The fake is the session's: at the end the test's late answers are waited for, so that
+    none of them lands in the next test (``reset`` waits for them too).
+    """
     fake_wechat.reset()
     settings_override(**wechat_env(fake_wechat))
     reset_clients(app)
     yield fake_wechat
+    fake_wechat.wait_quiet()
     reset_clients(app)
 
 
 @pytest.fixture
-def sms(settings_override, fake_sms) -> FakeSms:
+def sms(settings_override, fake_sms) -> Iterator[FakeSms]:
     fake_sms.reset()
     settings_override(SMS_PROVIDER="http", SMS_API_BASE=fake_sms.base_url, SMS_API_KEY=FakeSms.KEY,
                       SMS_TIMEOUT_SECONDS=str(TIMEOUT))
-    return fake_sms
+    yield fake_sms
+    fake_sms.wait_quiet()
 
 
 @pytest.fixture
