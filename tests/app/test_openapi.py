@@ -2,19 +2,44 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from app.cli import render_spec
+from scenarios.engines.workflow import policies
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 
 
+@pytest.fixture
+def process_config_kept() -> Iterator[None]:
+    """``render_spec()`` builds an app under ``APP_ENV=development``, and building an app configures
+    this process too: the SLA terms cache goes on (30 s; the worker's later tests would then file
+    tickets under policies of rolled-back transactions: a foreign-key error) and the root log
+    level changes. Both are put back."""
+    root, alembic = logging.getLogger(), logging.getLogger("alembic")
+    levels = root.level, alembic.level
+    ttl, now = policies.CACHE.ttl, policies.CACHE.now
+    try:
+        yield
+    finally:
+        policies.CACHE.ttl, policies.CACHE.now = ttl, now
+        policies.CACHE.invalidate()
+        root.setLevel(levels[0])
+        alembic.setLevel(levels[1])
+
+
+@pytest.mark.usefixtures("process_config_kept")
 def test_committed_spec_matches_code():
     generated = json.loads(render_spec())
     committed = json.loads(SPEC_FILE.read_text(encoding="utf-8"))
     assert generated == committed, "run: make openapi (flask --app wsgi openapi write)"
 
 
+@pytest.mark.usefixtures("process_config_kept")
 def test_error_schema_has_string_code_and_field_errors():
     spec = json.loads(render_spec())
     error = spec["components"]["schemas"]["Error"]
