@@ -41,6 +41,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.db)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_ratelimit_keys() -> Iterator[None]:
+    """Rate-limit counters in Redis (``REDIS_URL``) under a key prefix of this process's own.
+
+    Every xdist worker (and every other run on the same Redis) would otherwise count under the
+    same keys (``ip:127.0.0.1``, account ids that each worker's database hands out again) and
+    ``auth.ratelimit.reset`` would wipe the others' counters mid-test. Only the prefix differs:
+    keys, counts and resets within this process are as before. Without Redis nothing changes.
+    """
+    import auth.ratelimit
+
+    prefix = f"LIMITS-test-{os.environ.get('PYTEST_XDIST_WORKER', 'w')}-{uuid.uuid4().hex[:8]}"
+    original = auth.ratelimit.storage_from_string
+
+    def storage_from_string(uri: str, **options):
+        if uri.startswith("redis"):
+            options.setdefault("key_prefix", prefix)
+        return original(uri, **options)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth.ratelimit, "storage_from_string", storage_from_string)
+        yield
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if backend() == "sqlite":
