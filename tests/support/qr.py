@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import Iterator
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from qr.config import QrConfig, parse_kek
 from qr.keys import Keyring, init_keys
@@ -23,6 +26,13 @@ class FakeMonotonic:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+def read_qr(png: bytes) -> list[zxingcpp.Barcode]:
+    """The QR codes zxing-cpp finds in a PNG. Only QR codes are looked for: with every format on,
+    the modules of a random symbol now and then also read as a Codabar or ITF barcode (about 1 in
+    750 symbols), a second "barcode" that is not there."""
+    return zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
 
 
 def b64(data: bytes | dict) -> str:
