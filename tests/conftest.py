@@ -2,8 +2,9 @@
 
 The suite runs once on a SQLite file and, when ``TEST_DATABASE_URL`` names a PostgreSQL
 server and ``TEST_DB=postgresql``, once more on PostgreSQL in a database created for the
-run and dropped after it (``WITH (FORCE)``). The schema is migrated once per run with
-Alembic; each test runs inside a transaction rolled back at its end (services' commits
+run and dropped after it (``WITH (FORCE)``). Under pytest-xdist (``make test`` runs ``-n auto``)
+each worker process has its own file or database. The schema is migrated once per run (per
+worker) with Alembic; each test runs inside a transaction rolled back at its end (services' commits
 become savepoints). Tests that must commit for real (races between processes) use
 ``committed_db``, which empties the non-reference tables afterwards.
 """
