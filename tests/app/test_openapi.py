@@ -22,12 +22,14 @@ def process_config_kept() -> Iterator[None]:
     level changes. Both are put back."""
     root, alembic = logging.getLogger(), logging.getLogger("alembic")
     levels = root.level, alembic.level
-    ttl, now = policies.CACHE.ttl, policies.CACHE.now
+    cache = getattr(policies, "CACHE", None)  # process-wide; once each app has its own, nothing to put back
+    kept = (cache.ttl, cache.now) if cache is not None else None
     try:
         yield
     finally:
-        policies.CACHE.ttl, policies.CACHE.now = ttl, now
-        policies.CACHE.invalidate()
+        if cache is not None:
+            cache.ttl, cache.now = kept
+            cache.invalidate()
         root.setLevel(levels[0])
         alembic.setLevel(levels[1])
 
