@@ -50,20 +50,30 @@ def _own_ratelimit_keys() -> Iterator[None]:
     same keys (``ip:127.0.0.1``, account ids that each worker's database hands out again) and
     ``auth.ratelimit.reset`` would wipe the others' counters mid-test. Only the prefix differs:
     keys, counts and resets within this process are as before. Without Redis nothing changes.
+    The keys left at the end are deleted (each Redis database used once).
     """
     import auth.ratelimit
 
     prefix = f"LIMITS-test-{os.environ.get('PYTEST_XDIST_WORKER', 'w')}-{uuid.uuid4().hex[:8]}"
     original = auth.ratelimit.storage_from_string
+    used: dict[str, object] = {}
 
     def storage_from_string(uri: str, **options):
-        if uri.startswith("redis"):
-            options.setdefault("key_prefix", prefix)
-        return original(uri, **options)
+        if not uri.startswith("redis"):
+            return original(uri, **options)
+        options.setdefault("key_prefix", prefix)
+        storage = original(uri, **options)
+        used.setdefault(uri, storage)
+        return storage
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(auth.ratelimit, "storage_from_string", storage_from_string)
         yield
+    for storage in used.values():
+        try:
+            storage.reset()  # deletes this prefix's keys only
+        except Exception:  # noqa: S112 (a Redis that is down has nothing of ours to delete)
+            continue
 
 
 @pytest.fixture(scope="session")
