@@ -45,13 +45,16 @@ run: seed
 	$(BIN)/flask --app wsgi dev banner
 	exec $(BIN)/python -m app.supervisor
 
+# In parallel (pytest-xdist, one worker per CPU): each worker has its own database (a SQLite
+# file, or a PostgreSQL database of its own), fake servers on ports of its own and its own
+# rate-limit keys in Redis.
 test: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:randomly
+	$(BIN)/python -m pytest -q -p no:randomly -n auto
 	@if [[ "$${TEST_DATABASE_URL:-}" == postgres* ]]; then \
 	  echo "== again on PostgreSQL"; \
-	  TEST_DB=postgresql $(BIN)/python -m pytest -q -m db; \
+	  TEST_DB=postgresql $(BIN)/python -m pytest -q -m db -n auto; \
 	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 
 lint: dev-venv

@@ -20,6 +20,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -203,8 +204,7 @@ def install(app: Flask) -> None:
     settings = app.extensions["settings"]
     app.extensions["ratelimit_storage"] = FallbackStorage(settings.redis_url)
     limiter.init_app(app)
-    if not settings.get("RATELIMIT_DEFAULT"):
-        _only_where_a_limit_applies(app)
+    _only_where_a_limit_applies(app)
     app.register_error_handler(RateLimitExceeded, _too_many)
 
 
@@ -213,13 +213,24 @@ def _ours(hook: Callable) -> bool:
     return getattr(hook, "__self__", None) is limiter or limiter in getattr(hook, "args", ())
 
 
+def _when_a_default_limit_is_set(hook: Callable) -> Callable:
+    @wraps(hook)
+    def run(*args: Any) -> Any:
+        if current_app.extensions["settings"].get("RATELIMIT_DEFAULT"):
+            return hook(*args)
+        return args[0] if args else None  # an after-request hook hands the response on
+
+    return run
+
+
 def _only_where_a_limit_applies(app: Flask) -> None:
     """Without a default limit only decorated views have limits, and their decorator checks them
     itself. The limiter's hooks around every request would resolve an empty set of limits,
     look for response headers we turned off and reset per-request state that dies with the
-    request anyway: a third of an unlimited request's time. So an unlimited route pays nothing."""
+    request anyway: a third of an unlimited request's time. So they run only while a default
+    limit is set, and an unlimited route pays one settings lookup."""
     for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-        hooks[None] = [f for f in hooks.get(None, []) if not _ours(f)]
+        hooks[None] = [_when_a_default_limit_is_set(f) if _ours(f) else f for f in hooks.get(None, [])]
 
 
 def reset(app: Flask) -> None:

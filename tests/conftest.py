@@ -2,8 +2,9 @@
 
 The suite runs once on a SQLite file and, when ``TEST_DATABASE_URL`` names a PostgreSQL
 server and ``TEST_DB=postgresql``, once more on PostgreSQL in a database created for the
-run and dropped after it (``WITH (FORCE)``). The schema is migrated once per run with
-Alembic; each test runs inside a transaction rolled back at its end (services' commits
+run and dropped after it (``WITH (FORCE)``). Under pytest-xdist (``make test`` runs ``-n auto``)
+each worker process has its own file or database. The schema is migrated once per run (per
+worker) with Alembic; each test runs inside a transaction rolled back at its end (services' commits
 become savepoints). Tests that must commit for real (races between processes) use
 ``committed_db``, which empties the non-reference tables afterwards.
 """
@@ -20,6 +21,16 @@ import sqlalchemy as sa
 from app.clock import FrozenClock
 from app.config import load_settings
 from app.db import Database, create_engine
+from tests.support.database import backend, run_migrations
+
+# Fixtures shared across the tree (only this root conftest may name plugins). None is autouse:
+# a module that wants ``ctx``/``reset_rate_limits`` for every test says so in its ``pytestmark``.
+pytest_plugins = [
+    "tests.support.identity",
+    "tests.support.notify",
+    "tests.support.qr",
+    "tests.support.workflow",
+]
 
 DB_FIXTURES = {"db", "app", "client", "committed_db", "database_url", "migrated_db", "clock", "session"}
 REFERENCE_TABLES = {"alembic_version"}
@@ -31,8 +42,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.db)
 
 
-def backend() -> str:
-    return os.environ.get("TEST_DB", "sqlite")
+@pytest.fixture(scope="session", autouse=True)
+def _own_ratelimit_keys() -> Iterator[None]:
+    """Rate-limit counters in Redis (``REDIS_URL``) under a key prefix of this process's own.
+
+    Every xdist worker (and every other run on the same Redis) would otherwise count under the
+    same keys (``ip:127.0.0.1``, account ids that each worker's database hands out again) and
+    ``auth.ratelimit.reset`` would wipe the others' counters mid-test. Only the prefix differs:
+    keys, counts and resets within this process are as before. Without Redis nothing changes.
+    The keys left at the end are deleted (each Redis database used once).
+    """
+    import auth.ratelimit
+
+    prefix = f"LIMITS-test-{os.environ.get('PYTEST_XDIST_WORKER', 'w')}-{uuid.uuid4().hex[:8]}"
+    original = auth.ratelimit.storage_from_string
+    used: dict[str, object] = {}
+
+    def storage_from_string(uri: str, **options):
+        if not uri.startswith("redis"):
+            return original(uri, **options)
+        options.setdefault("key_prefix", prefix)
+        storage = original(uri, **options)
+        used.setdefault(uri, storage)
+        return storage
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth.ratelimit, "storage_from_string", storage_from_string)
+        yield
+    for storage in used.values():
+        try:
+            storage.reset()  # deletes this prefix's keys only
+        except Exception:  # noqa: S112 (a Redis that is down has nothing of ours to delete)
+            continue
 
 
 @pytest.fixture(scope="session")
@@ -55,16 +96,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
-
-
-def run_migrations(url: str, target: str = "head", *, down: bool = False) -> None:
-    from alembic import command
-
-    from app.migrations_state import alembic_config
-
-    cfg = alembic_config(url)
-    cfg.attributes["skip_logging"] = True
-    (command.downgrade if down else command.upgrade)(cfg, target)
 
 
 @pytest.fixture(scope="session")

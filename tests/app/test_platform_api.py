@@ -1,0 +1,214 @@
+"""The error contract, project fields, pagination and Idempotency-Key."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from app.errors import ERRORS
+from auth.organisations import Organisation
+from tests.support import platform_test_app
+
+
+@pytest.fixture(scope="module")
+def papp(settings, migrated_db, _clock):
+    return platform_test_app.build(settings, migrated_db, _clock)
+
+
+@pytest.fixture
+def pclient(papp, db, clock):
+    return papp.test_client()
+
+
+def assert_error(resp, status, code, field=None):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["code"] == code
+    assert body["message"] == ERRORS[code].zh
+    assert body["request_id"]
+    if field:
+        assert field in body["errors"], body
+    return body
+
+
+def test_unknown_route_is_json_404(pclient):
+    assert_error(pclient.get("/nope"), 404, "not_found")
+
+
+def test_method_not_allowed(pclient):
+    resp = pclient.delete("/test/echo")
+    assert_error(resp, 405, "method_not_allowed")
+    assert "POST" in resp.headers["Allow"]
+
+
+def test_unhandled_exception_is_500_without_leaking(pclient, caplog):
+    resp = pclient.get("/test/boom")
+    body = assert_error(resp, 500, "internal_error")
+    assert "exploded" not in json.dumps(body)
+
+
+def test_english_when_asked(pclient):
+    resp = pclient.get("/nope", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert resp.get_json()["message"] == ERRORS["not_found"].en
+
+
+def test_request_id_echoed_or_generated(pclient):
+    resp = pclient.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] == "abc-123"
+    resp = pclient.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert resp.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(resp.headers["X-Request-ID"]) == 32
+    body = pclient.get("/nope", headers={"X-Request-ID": "r-1"}).get_json()
+    assert body["request_id"] == "r-1"
+
+
+def test_valid_echo_and_time_goes_out_in_beijing_offset(pclient):
+    resp = pclient.post("/test/echo", json={"text": "你好", "count": 3, "when": "2026-01-01T00:00:00Z"})
+    assert resp.status_code == 200
+    assert resp.get_json()["when"] == "2026-01-01T08:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"text": "a\x00b"}, "text"),
+        ({"text": "\ud800"}, "text"),
+        ({"text": "x", "count": 2**63}, "count"),
+        ({"text": "x", "count": "3"}, "count"),
+        ({"text": "x", "when": "2026-01-01T00:00:00"}, "when"),
+        ({"text": "x", "unknown_field": 1}, "unknown_field"),
+        ({}, "text"),
+        ({"text": "x", "tags": ["ok", "\x00"]}, "tags.1"),
+    ],
+)
+def test_bad_fields_are_422_naming_the_field(pclient, payload, field):
+    raw = json.dumps(payload)  # keeps lone surrogates as \ud800 escapes
+    resp = pclient.post("/test/echo", data=raw, content_type="application/json")
+    assert_error(resp, 422, "validation_error", field)
+
+
+def test_malformed_json(pclient):
+    resp = pclient.post("/test/echo", data="{not json", content_type="application/json")
+    assert_error(resp, 400, "malformed_json")
+
+
+def test_wrong_content_type_is_415(pclient):
+    resp = pclient.post("/test/echo", data="text=x", content_type="application/x-www-form-urlencoded")
+    assert_error(resp, 415, "unsupported_media_type")
+
+
+def test_too_large_is_413(pclient):
+    resp = pclient.post("/test/echo", data=b"x" * (13 * 1024 * 1024), content_type="application/json")
+    assert_error(resp, 413, "payload_too_large")
+
+
+def test_pagination_in_body_and_max_is_422(pclient):
+    for i in range(3):
+        assert pclient.post("/test/orgs", json={"code": f"pg-{i}", "name": "n"}).status_code == 201
+    body = pclient.get("/test/orgs?page=1&page_size=2").get_json()
+    assert body["page"] == 1 and body["page_size"] == 2 and len(body["items"]) == 2
+    assert body["total"] >= 3
+    assert_error(pclient.get("/test/orgs?page_size=101"), 422, "validation_error", "page_size")
+    assert_error(pclient.get("/test/orgs?page=0"), 422, "validation_error", "page")
+    assert_error(pclient.get("/test/orgs?bogus=1"), 422, "validation_error", "bogus")
+
+
+def count_orgs(db, code):
+    with db.transaction(write=False) as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(Organisation).where(Organisation.code == code))
+
+
+def test_idempotent_retry_replays_and_writes_once(pclient, db):
+    headers = {"Idempotency-Key": "key-000001"}
+    first = pclient.post("/test/orgs", json={"code": "idem-1", "name": "一"}, headers=headers)
+    assert first.status_code == 201
+    again = pclient.post("/test/orgs", json={"code": "idem-1", "name": "一"}, headers=headers)
+    assert again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count_orgs(db, "idem-1") == 1
+
+
+def test_same_key_other_payload_is_422(pclient):
+    headers = {"Idempotency-Key": "key-000002"}
+    assert pclient.post("/test/orgs", json={"code": "idem-2", "name": "a"}, headers=headers).status_code == 201
+    resp = pclient.post("/test/orgs", json={"code": "idem-2", "name": "b"}, headers=headers)
+    assert_error(resp, 422, "idempotency_key_reused", "Idempotency-Key")
+
+
+def test_error_answers_are_replayed_too(pclient):
+    headers = {"Idempotency-Key": "key-000003"}
+    first = pclient.post("/test/orgs", json={"code": "fail-422", "name": "a"}, headers=headers)
+    assert first.status_code == 422
+    again = pclient.post("/test/orgs", json={"code": "fail-422", "name": "a"}, headers=headers)
+    assert again.status_code == 422 and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_bad_idempotency_key_is_422(pclient):
+    resp = pclient.post("/test/orgs", json={"code": "x", "name": "a"}, headers={"Idempotency-Key": "short"})
+    assert_error(resp, 422, "validation_error", "Idempotency-Key")
+
+
+def test_keys_are_scoped_per_caller(pclient, db):
+    headers = {"Idempotency-Key": "key-000004"}
+    a = pclient.post("/test/orgs", json={"code": "idem-4", "name": "a"}, headers=headers,
+                     environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    b = pclient.post("/test/orgs", json={"code": "idem-4b", "name": "a"}, headers=headers,
+                     environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert a.status_code == 201 and b.status_code == 201
+    assert "Idempotent-Replayed" not in b.headers
+
+
+def test_idempotency_key_kept_24_hours(pclient, clock):
+    headers = {"Idempotency-Key": "key-000005"}
+    assert pclient.post("/test/orgs", json={"code": "idem-5", "name": "a"}, headers=headers).status_code == 201
+    clock.advance(hours=23, minutes=59)
+    replay = pclient.post("/test/orgs", json={"code": "idem-5", "name": "a"}, headers=headers)
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    clock.advance(hours=1)
+    fresh = pclient.post("/test/orgs", json={"code": "idem-5x", "name": "a"}, headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+
+
+def test_concurrent_duplicate_gets_409(papp, committed_db):
+    """Two clients race with one key: one runs, the other is told it is in progress."""
+    if committed_db.dialect != "postgresql":
+        pytest.skip("a real race needs PostgreSQL (SQLite serialises writers)")
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def call():
+        client = papp.test_client()
+        barrier.wait()
+        resp = client.post("/test/orgs", json={"code": "race-1", "name": "r", "slow": 0.5},
+                           headers={"Idempotency-Key": "race-key-1"})
+        results.append(resp.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == [201, 409]
+    assert count_orgs(committed_db, "race-1") == 1
+
+
+def test_replay_survives_a_view_that_reads_after_commit(papp, db):
+    """A view that reads after committing must not take the stored answer down with it."""
+    client = papp.test_client()
+    headers = {"Idempotency-Key": "read-after-commit-1"}
+    first = client.post("/test/orgs-read-after", json={"code": "rac-1", "name": "r"}, headers=headers)
+    assert first.status_code == 201, first.get_json()
+    again = client.post("/test/orgs-read-after", json={"code": "rac-1", "name": "r"}, headers=headers)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert count_orgs(db, "rac-1") == 1
+
+
+def test_int_path_segments_beyond_64_bits_are_404(client):
+    """A huge id in a path is a 404 like any unknown id, never a database overflow."""
+    for path in ("/api/v1/property-repair/tickets/17961875346611388416",
+                 "/api/v1/city-report/tickets/9223372036854775808"):
+        resp = client.get(path)  # the route does not match, so no authentication is even asked
+        assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"

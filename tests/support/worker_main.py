@@ -1,0 +1,36 @@
+"""``python -m tests.support.worker_main``: the worker process of ``flask --app wsgi worker``, with the
+test handlers registered. Settings come from the environment (``DATABASE_URL``).
+
+``TEST_WORKER_READY`` names a file written once the app is built, just before the loop.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--tick", type=float, default=0.05)
+    parser.add_argument("--lease-seconds", type=float, default=15.0)
+    parser.add_argument("--worker-id", default=None)
+    args = parser.parse_args(argv)
+
+    import tests.support.timer_handlers  # noqa: F401  (registers test.hit)
+    from app import create_app
+    from app.worker_cli import run_worker
+
+    app = create_app()
+    ready = os.environ.get("TEST_WORKER_READY")
+    if ready:
+        Path(ready).write_text(str(os.getpid()))
+    return run_worker(app, once=args.once, batch_size=args.batch_size, tick_seconds=args.tick,
+                      lease_seconds=args.lease_seconds, worker_id=args.worker_id)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
