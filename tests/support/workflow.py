@@ -26,9 +26,8 @@ from auth.models import Account, Membership, Person, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
+from tests.engines.workflow.scenario import BASE, CONFIG  # the engine's own test scenario
 from tests.support.factories import bearer, make_resident, make_staff, place_world, token_for
-
-BASE = "/api/v1/property-repair"
 
 
 @dataclass
@@ -95,23 +94,23 @@ def wf(app, session, clock) -> WF:
 
 
 def report(client, wf: WF, who: str = "alice", *, category: str = "水电", text: str = "厨房水管漏水",
-           expect: int = 201, headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
-    resp = client.post(f"{BASE}/tickets", json={"category": category, "text": text, **extra},
+           expect: int = 201, headers: dict[str, str] | None = None, base: str = BASE, **extra: Any) -> dict[str, Any]:
+    resp = client.post(f"{base}/tickets", json={"category": category, "text": text, **extra},
                        headers={**wf.token(who), **(headers or {})})
     assert resp.status_code == expect, resp.get_json()
     return resp.get_json()
 
 
 def act(client, wf: WF, who: str, ticket_id: int, action: str, body: dict[str, Any] | None = None, *,
-        expect: int = 200, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    resp = client.post(f"{BASE}/tickets/{ticket_id}/{action}", json=body or {},
+        expect: int = 200, headers: dict[str, str] | None = None, base: str = BASE) -> dict[str, Any]:
+    resp = client.post(f"{base}/tickets/{ticket_id}/{action}", json=body or {},
                        headers={**wf.token(who), **(headers or {})})
     assert resp.status_code == expect, (action, resp.get_json())
     return resp.get_json()
 
 
-def get(client, wf: WF, who: str, path: str, *, expect: int = 200, **params: Any) -> dict[str, Any]:
-    resp = client.get(path if path.startswith("/") else f"{BASE}/{path}", headers=wf.token(who),
+def get(client, wf: WF, who: str, path: str, *, expect: int = 200, base: str = BASE, **params: Any) -> dict[str, Any]:
+    resp = client.get(path if path.startswith("/") else f"{base}/{path}", headers=wf.token(who),
                       query_string=params)
     assert resp.status_code == expect, resp.get_json()
     return resp.get_json()
@@ -178,8 +177,6 @@ def build_committed(db, *, on: date) -> CommittedWorld:
 
 def file_tickets(db, world: CommittedWorld, n: int, created_at: datetime) -> list[int]:
     """``n`` tickets filed at ``created_at`` (committed); their new-ticket notifications set aside."""
-    from scenarios.property_repair import CONFIG
-
     clock = FrozenClock(created_at)
     with db.transaction() as s:
         ids = [svc.create(s, clock=clock, principal=world.resident, config=CONFIG, data={

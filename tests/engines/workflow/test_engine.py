@@ -191,9 +191,9 @@ def test_me_tickets_across_every_workflow_scenario(client, wf, clock):
     city_ticket(wf, "bob")
     page = get(client, wf, "alice", "/api/v1/me/tickets")
     assert [(i["scenario"], i["id"]) for i in page["items"]] == [
-        ("test-city-report", city.id), ("property-repair", repair)]
+        ("test-city-report", city.id), ("wf-test", repair)]
     assert page["items"][0]["number"].startswith("TC") and page["items"][0]["location"]["lat"] == 30.74
-    only = get(client, wf, "alice", "/api/v1/me/tickets", scenario="property-repair")
+    only = get(client, wf, "alice", "/api/v1/me/tickets", scenario="wf-test")
     assert [i["id"] for i in only["items"]] == [repair]
     act(client, wf, "manager_a", repair, "resolve", {"note": "好"})
     act(client, wf, "alice", repair, "confirm")

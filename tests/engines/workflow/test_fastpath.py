@@ -17,7 +17,7 @@ from auth.principal import Principal
 from scenarios.engines.workflow import escalation
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
-from scenarios.property_repair import CONFIG
+from tests.engines.workflow.scenario import CONFIG
 from tests.support.database import backend
 from tests.support.workflow import build_world
 
@@ -83,7 +83,7 @@ def test_filing_writes_the_same_rows_either_way(app, session, clock):
     fast, plain = file_both_ways(session, clock, resident(wf.accounts["alice"]), CONFIG,
                                  {"category": "水电", "text": "厨房水管漏水", "details": {"public_area": False}})
     assert fast == plain
-    assert fast["number"].startswith("BX") and len(fast["timers"]) == 3
+    assert fast["number"].startswith("WT") and len(fast["timers"]) == 3
     assert [o[1]["recipient_id"] for o in fast["outbox"]] == [str(wf.id("manager_a"))]
 
 

@@ -24,7 +24,7 @@ from app.timers import Timer
 from app.worker import Worker
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.models import Ticket, TicketEvent
-from scenarios.property_repair import CONFIG
+from tests.engines.workflow.scenario import CONFIG
 from tests.support.database import backend
 from tests.support.worker_processes import start_worker, wait_for
 from tests.support.workflow import build_committed as build

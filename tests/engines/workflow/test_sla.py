@@ -111,7 +111,7 @@ def test_calendar_days_load_idempotently_and_feed_the_policy_calendar(session):
 
 
 def set_business_policy(client, wf, category: str = "门窗") -> dict:
-    resp = client.put(POLICIES, json={"scenario": "property-repair", "category": category, "response_minutes": 60,
+    resp = client.put(POLICIES, json={"scenario": "wf-test", "category": category, "response_minutes": 60,
                                       "resolution_minutes": 480, "calendar": "business"}, headers=wf.token("admin"))
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
@@ -164,7 +164,7 @@ def test_pause_and_resume_on_24x7(client, wf, clock, session):
 
 def test_policy_change_applies_to_tickets_created_after(client, wf, clock, session):
     before = report(client, wf)
-    resp = client.put(POLICIES, json={"scenario": "property-repair", "response_minutes": 10,
+    resp = client.put(POLICIES, json={"scenario": "wf-test", "response_minutes": 10,
                                       "resolution_minutes": 120}, headers=wf.token("admin"))
     assert resp.status_code == 200, resp.get_json()
     new = resp.get_json()
@@ -177,14 +177,14 @@ def test_policy_change_applies_to_tickets_created_after(client, wf, clock, sessi
     assert old["sla"]["policy_id"] != new["id"]
     assert timers_of(session, before["id"])[("workflow.response", 1)][1] == clock.now() + timedelta(minutes=30)
 
-    listed = get(client, wf, "admin", POLICIES, scenario="property-repair")["items"]
+    listed = get(client, wf, "admin", POLICIES, scenario="wf-test")["items"]
     assert [(p["category"], p["response_minutes"]) for p in listed] == [(None, 10)]
-    history = get(client, wf, "admin", POLICIES, scenario="property-repair", include_inactive="true")["items"]
+    history = get(client, wf, "admin", POLICIES, scenario="wf-test", include_inactive="true")["items"]
     assert sorted((p["response_minutes"], p["active"]) for p in history) == [(10, True), (30, False)]
 
 
 def test_category_policy_beats_the_default(client, wf):
-    resp = client.put(POLICIES, json={"scenario": "property-repair", "category": "电梯", "response_minutes": 15},
+    resp = client.put(POLICIES, json={"scenario": "wf-test", "category": "电梯", "response_minutes": 15},
                       headers=wf.token("admin"))
     assert resp.status_code == 200
     assert report(client, wf, category="电梯", text="电梯困人")["sla"]["response_minutes"] == 15
@@ -193,17 +193,17 @@ def test_category_policy_beats_the_default(client, wf):
 
 def test_policies_before_any_ticket_show_the_built_in_default(client, wf):
     items = get(client, wf, "admin", POLICIES)["items"]
-    assert {"scenario": "property-repair", "category": None, "response_minutes": 30, "resolution_minutes": 1440,
+    assert {"scenario": "wf-test", "category": None, "response_minutes": 30, "resolution_minutes": 1440,
             "calendar": "24x7", "id": None, "active": True, "work_start_minute": 540, "work_end_minute": 1020,
             "created_at": None} in items
 
 
 @pytest.mark.parametrize("body,code,field", [
     ({"scenario": "nope", "response_minutes": 5}, "validation_error", "scenario"),
-    ({"scenario": "property-repair", "category": "装修", "response_minutes": 5}, "unknown_category", "category"),
-    ({"scenario": "property-repair", "response_minutes": 0}, "validation_error", "response_minutes"),
-    ({"scenario": "property-repair", "response_minutes": 5, "calendar": "lunar"}, "validation_error", "calendar"),
-    ({"scenario": "property-repair", "response_minutes": 5, "calendar": "business", "work_start_minute": 1000,
+    ({"scenario": "wf-test", "category": "装修", "response_minutes": 5}, "unknown_category", "category"),
+    ({"scenario": "wf-test", "response_minutes": 0}, "validation_error", "response_minutes"),
+    ({"scenario": "wf-test", "response_minutes": 5, "calendar": "lunar"}, "validation_error", "calendar"),
+    ({"scenario": "wf-test", "response_minutes": 5, "calendar": "business", "work_start_minute": 1000,
       "work_end_minute": 900}, "validation_error", "work_start_minute"),
 ])
 def test_policy_bad_input(client, wf, body, code, field):
@@ -213,7 +213,7 @@ def test_policy_bad_input(client, wf, body, code, field):
 
 @pytest.mark.parametrize("who", ["manager_a", "supervisor", "alice"])
 def test_only_district_admins_manage_policies(client, wf, who):
-    resp = client.put(POLICIES, json={"scenario": "property-repair", "response_minutes": 5}, headers=wf.token(who))
+    resp = client.put(POLICIES, json={"scenario": "wf-test", "response_minutes": 5}, headers=wf.token(who))
     assert resp.status_code == 403
     assert client.get(POLICIES, headers=wf.token(who)).status_code == 403
     assert client.get(POLICIES).status_code == 401
@@ -221,19 +221,19 @@ def test_only_district_admins_manage_policies(client, wf, who):
 
 def test_cli_set_policy(app, wf, session):
     runner = app.test_cli_runner()
-    out = runner.invoke(args=["sla", "set-policy", "--scenario", "property-repair", "--category", "电梯",
+    out = runner.invoke(args=["sla", "set-policy", "--scenario", "wf-test", "--category", "电梯",
                               "--response-minutes", "15", "--resolution-minutes", "240"])
     assert out.exit_code == 0, out.output
     assert "response 15 min" in out.output
     session.expire_all()
     row = session.scalar(sa.select(SlaPolicy).where(SlaPolicy.category == "电梯", SlaPolicy.active.is_(True)))
     assert (row.response_minutes, row.resolution_minutes, row.calendar) == (15, 240, "24x7")
-    bad = runner.invoke(args=["sla", "set-policy", "--scenario", "property-repair", "--category", "装修",
+    bad = runner.invoke(args=["sla", "set-policy", "--scenario", "wf-test", "--category", "装修",
                               "--response-minutes", "15"])
     assert bad.exit_code != 0 and "unknown_category" in bad.output
     assert runner.invoke(args=["sla", "set-policy", "--scenario", "nope", "--response-minutes", "1"]).exit_code != 0
     listed = runner.invoke(args=["sla", "list"])
-    assert "property-repair\t电梯\t15\t240\t24x7" in listed.output
+    assert "wf-test\t电梯\t15\t240\t24x7" in listed.output
 
 
 @pytest.fixture
@@ -254,7 +254,7 @@ def sla_cache(app):
 
 
 def _put_policy(client, wf, **body) -> dict:
-    resp = client.put(POLICIES, json={"scenario": "property-repair", **body}, headers=wf.token("admin"))
+    resp = client.put(POLICIES, json={"scenario": "wf-test", **body}, headers=wf.token("admin"))
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
 
@@ -275,7 +275,7 @@ def test_with_the_cache_a_change_from_another_process_applies_within_the_ttl(cli
     assert report(client, wf)["sla"]["response_minutes"] == 40
     # Another process (``flask sla set-policy``, another worker) changes it: not seen here...
     session.execute(sa.update(SlaPolicy).where(SlaPolicy.id == first["id"]).values(active=False))
-    other = SlaPolicy(scenario="property-repair", category=None, response_minutes=20, resolution_minutes=None,
+    other = SlaPolicy(scenario="wf-test", category=None, response_minutes=20, resolution_minutes=None,
                       calendar="24x7", active=True, created_at=clock.now())
     session.add(other)
     session.commit()

@@ -10,10 +10,26 @@ import sqlalchemy as sa
 from app.places.models import ManagementAssignment
 from scenarios.engines.workflow.models import Ticket
 from scenarios.registry import SCENARIOS, by_slug
-from tests.support.workflow import BASE, act, add_residence, events, get, outbox, report, ticket_row
+from tests.support import workflow
+from tests.support.workflow import add_residence, events, outbox, ticket_row
 
 # For every test: an app context for the factories, and rate-limit counters reset before and after.
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
+
+BASE = "/api/v1/property-repair"
+
+
+def report(client, wf, who: str = "alice", **kw):
+    return workflow.report(client, wf, who, base=BASE, **kw)
+
+
+def act(client, wf, who: str, ticket_id: int, action: str, body=None, **kw):
+    return workflow.act(client, wf, who, ticket_id, action, body, base=BASE, **kw)
+
+
+def get(client, wf, who: str, path: str, **kw):
+    return workflow.get(client, wf, who, path, base=BASE, **kw)
+
 
 
 def test_registered_with_the_workflow_engine(client):
