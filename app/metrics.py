@@ -104,10 +104,9 @@ def exposition(app: Flask) -> bytes:
 
 def install(app: Flask) -> None:
     """``GET /metrics`` (bearer ``METRICS_TOKEN``; 404 without it) and the per-request counts."""
-    token = app.extensions["settings"].get("METRICS_TOKEN") or ""
-
     @app.get("/metrics")
     def metrics() -> Response:
+        token = app.extensions["settings"].get("METRICS_TOKEN") or ""
         given = request.headers.get("Authorization", "")
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             abort(404)
