@@ -16,6 +16,8 @@ from app.db_faults import RetryingFlask
 from app.db_faults import install as install_db_faults
 from app.logs import configure_logging, install_request_logging
 from app.metrics import install as install_metrics
+from app.places.labels import install as install_place_labels
+from app.places.routes import cache_seconds as places_cache_seconds
 from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
@@ -100,6 +102,7 @@ def create_app(
     def swagger_assets(filename: str):
         return send_from_directory(assets, filename, max_age=86400)
 
+    install_place_labels(app, places_cache_seconds(settings))
     _setup_engines(app)
     api = Api(app)
     install_db_faults(app)

@@ -227,11 +227,13 @@ def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[Schem
     return _page_schemas[name]
 
 
-def paginate(session: Session, stmt: Select, args: dict[str, Any]) -> dict[str, Any]:
-    """Run ``stmt`` (already ordered) for one page and count the total."""
+def paginate(session: Session, stmt: Select, args: dict[str, Any], *, rows: bool = False) -> dict[str, Any]:
+    """Run ``stmt`` (already ordered) for one page and count the total. ``rows``: the page as
+    rows (a query of columns) instead of its first column (a query of ORM objects)."""
     page, size = args["page"], args["page_size"]
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = session.scalars(stmt.limit(size).offset((page - 1) * size)).all()
+    limited = stmt.limit(size).offset((page - 1) * size)
+    items = session.execute(limited).all() if rows else session.scalars(limited).all()
     return {"items": items, "page": page, "page_size": size, "total": total or 0}
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.places.models import Building, Community, Village
+from app.places.labels import labels
 from app.storage.models import Upload
 from app.storage.service import describe as describe_upload
 from auth import pii
@@ -32,25 +32,42 @@ def _by_id(session: Session, model: type, ids: set[int | None]) -> dict[int, Any
     return {row.id: row for row in session.scalars(sa.select(model).where(model.id.in_(ids)))}
 
 
-def summaries(session: Session, tickets: Sequence[Ticket], *, now: datetime) -> list[dict[str, Any]]:
-    orgs = _by_id(session, Organisation, {t.org_id for t in tickets})
-    communities = _by_id(session, Community, {t.community_id for t in tickets})
-    buildings = _by_id(session, Building, {t.building_id for t in tickets})
-    villages = _by_id(session, Village, {t.village_id for t in tickets})
+SUMMARY_COLUMNS = (
+    Ticket.id, Ticket.scenario, Ticket.number, Ticket.status, Ticket.category, Ticket.text, Ticket.priority,
+    Ticket.org_id, Ticket.community_id, Ticket.building_id, Ticket.village_id, Ticket.room, Ticket.house_number,
+    Ticket.lat, Ticket.lon, Ticket.address, Ticket.due_at, Ticket.escalation_level, Ticket.assignee_account_id,
+    Ticket.rating, Ticket.moderation_state, Ticket.created_at, Ticket.updated_at, Ticket.version,
+)
+"""What a summary shows: lists select these columns only (rows, not ORM objects)."""
+
+
+def summary_rows(stmt: sa.Select) -> sa.Select:
+    """A list's query of tickets reduced to the columns of a summary (same filters and order)."""
+    return stmt.with_only_columns(*SUMMARY_COLUMNS)
+
+
+def summaries(session: Session, tickets: Sequence[Any], *, now: datetime) -> list[dict[str, Any]]:
+    """Tickets (or rows of ``SUMMARY_COLUMNS``) as list items; place and organisation names from
+    ``app.places.labels`` (one query per kind for the ids a process has not seen lately)."""
+    names = labels()
+    orgs = names.get(session, "org", {t.org_id for t in tickets})
+    communities = names.get(session, "community", {t.community_id for t in tickets})
+    buildings = names.get(session, "building", {t.building_id for t in tickets})
+    villages = names.get(session, "village", {t.village_id for t in tickets})
     out = []
     for t in tickets:
-        org = orgs[t.org_id]
+        org = orgs.get(t.org_id, (None, None))
         community, building, village = (communities.get(t.community_id), buildings.get(t.building_id),
                                          villages.get(t.village_id))
         out.append({
             "id": t.id, "scenario": t.scenario, "number": t.number, "status": t.status, "category": t.category,
-            "text": t.text, "priority": t.priority, "org": {"code": org.code, "name": org.name},
+            "text": t.text, "priority": t.priority, "org": {"code": org[0], "name": org[1]},
             "location": {
-                "community_code": community.code if community else None,
-                "community_name": community.name if community else None,
-                "building": building.number if building else None, "room": t.room,
-                "village_code": village.code if village else None,
-                "village_name": village.name if village else None,
+                "community_code": community[0] if community else None,
+                "community_name": community[1] if community else None,
+                "building": building[0] if building else None, "room": t.room,
+                "village_code": village[0] if village else None,
+                "village_name": village[1] if village else None,
                 "house_number": t.house_number, "lat": t.lat, "lon": t.lon, "address": t.address,
             },
             "due_at": t.due_at, "overdue": t.due_at is not None and t.due_at < now,

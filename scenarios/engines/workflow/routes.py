@@ -33,7 +33,7 @@ from scenarios.engines.workflow.access import Access, get_ticket
 from scenarios.engines.workflow.actions import ACTIONS, ANYONE, LISTS, MINE, RESIDENT, STAFF, Action, Listing
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import Ticket
-from scenarios.engines.workflow.presenters import full, summaries
+from scenarios.engines.workflow.presenters import full, summaries, summary_rows
 from scenarios.engines.workflow.schemas import (
     WorkflowStaffListSchema,
     WorkflowStatsArgsSchema,
@@ -63,7 +63,8 @@ def _etag(ticket: Ticket) -> dict[str, str]:
 
 
 def page_of_summaries(session, stmt, args: dict[str, Any]) -> dict[str, Any]:
-    page = paginate(session, stmt, args)
+    """One page of a list of tickets, as summaries (the summary's columns only: rows, not objects)."""
+    page = paginate(session, summary_rows(stmt), args, rows=True)
     page["items"] = summaries(session, page["items"], now=current_clock().now())
     return page
 
