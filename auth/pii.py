@@ -227,6 +227,7 @@ def encrypted_columns(metadata: sa.MetaData) -> list[EncryptedColumn]:
 HASH_NORMALISERS = {
     "person.id_number": normalise_id_number,
     "person.phone": normalise_mobile,
+    "staff.mobile": normalise_mobile,
 }
 
 
