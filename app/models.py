@@ -23,6 +23,7 @@ PLATFORM_MODULES = (
     "app.calendar",  # the holiday and make-up working day calendar (调休)
     "auth.models",
     "auth.contacts",  # staff contact points and SMS verification codes
+    "auth.password_reset",  # its timer handler (the worker sends reset codes)
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models",

@@ -47,6 +47,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     "identity": "10/hour;30/day",
     "claim": "20/hour;50/day",
     "manage": "60/minute",
+    # Staff contact points: each new work mobile is sent an SMS code.
+    "contact": "10/hour;30/day",
     # QR (qr/routes.py): a personal code is refreshed about every 45 s while shown, so a
     # resident needs ~2 a minute; the limit only stops scripts. (Scanning is not limited:
     # POST /api/v1/qr/verify and sentinel scans are @exempt.)

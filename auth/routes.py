@@ -92,7 +92,9 @@ auth_blp.record_once(_setup)
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:
-    blps = [auth_blp, me_blp, orgs_blp, admin_blp]
+    from auth import contact_routes
+
+    blps = [auth_blp, me_blp, orgs_blp, admin_blp, *contact_routes.blueprints()]
     if settings.enable_dev_routes:
         blps.insert(1, dev_blp)
     return blps

@@ -1,13 +1,18 @@
 """The outbox channel ``sms``: the template's SMS version to the recipient's phone.
 
-Used for staff and, when a message is urgent, for residents without a WeChat grant (the
-WeChat channel names ``sms`` as its fallback). The number is the recipient account's
-person's phone, decrypted here and passed only to the provider: never logged, never in an
-outbox error. No phone → ``skipped``. Delivery is at least once, like every channel: the
-provider gets ``reference`` (``outbox-<id>``) to drop a repeat after a lost answer.
+Used for staff when urgent and WeCom fails or is not set, for residents without a WeChat
+grant when urgent (both name ``sms`` as their fallback), and for verification codes. The
+number is, for a staff account, its verified work mobile (``auth.contacts.StaffContact``; the
+code that verifies a new mobile goes to it unverified), for a resident the person's phone;
+decrypted here and passed only to the provider: never logged, never in an outbox error. No
+phone → ``skipped``. Delivery is at least once, like every channel: the provider gets
+``reference`` (``outbox-<id>``) to drop a repeat after a lost answer.
 """
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import object_session
 
@@ -17,6 +22,7 @@ from app.notify.templates import current_registry
 from app.sms.models import SmsMessage
 from app.sms.providers import provider_for
 from app.wechat.template_data import clean_text, cut
+from auth.contacts import StaffContact
 from auth.models import Account, Person
 from auth.pii import mask_mobile
 
@@ -35,8 +41,7 @@ class SmsChannel:
         if message.recipient_kind != "account":
             return Outcome("skipped", "SMS goes to accounts")
         account = session.get(Account, int(message.recipient_id))
-        person = session.get(Person, account.person_id) if account and account.person_id else None
-        phone = person.phone if person is not None and not person.is_anonymised else None
+        phone = _phone(session, account, message.template) if account is not None else None
         if account is None or account.status != "active" or not phone:
             return Outcome("skipped", "no phone")
         payload = message.payload or {}
@@ -57,6 +62,20 @@ class SmsChannel:
                                to_masked=mask_mobile(phone) or "", template=template.sms.template, params=params,
                                provider_ref=result.ref, created_at=clock.now()))
         return Outcome("sent")
+
+
+UNVERIFIED_OK = frozenset({"staff_mobile_code"})
+"""Templates sent to a staff mobile before it is verified (the code that verifies it)."""
+
+
+def _phone(session: Any, account: Account, template: str) -> str | None:
+    if account.kind == "staff":
+        contact = session.scalar(sa.select(StaffContact).where(StaffContact.account_id == account.id))
+        if contact is None or not contact.mobile:
+            return None
+        return contact.mobile if contact.mobile_verified_at is not None or template in UNVERIFIED_OK else None
+    person = session.get(Person, account.person_id) if account.person_id else None
+    return person.phone if person is not None and not person.is_anonymised else None
 
 
 register_channel(SmsChannel())
