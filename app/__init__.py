@@ -158,10 +158,11 @@ def _platform_blueprint_modules() -> list:
     import qr.routes
     from app import worker_routes
     from app.moderation import routes as moderation_routes
+    from app.notify import routes as notify_routes
     from app.places import routes as places_routes
     from app.sms import routes as sms_routes
     from app.storage import routes as storage_routes
     from app.wechat import routes as wechat_routes
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
-            sms_routes]
+            sms_routes, notify_routes]

@@ -34,7 +34,8 @@ ERRORS: dict[str, ErrorCode] = {
     "rate_limited": ErrorCode(429, "请求过于频繁，请稍后再试", "Too many requests."),
     "internal_error": ErrorCode(500, "服务器内部错误", "Internal server error."),
     "unavailable": ErrorCode(503, "服务暂不可用", "Service unavailable."),
-    "verification_code_invalid": ErrorCode(422, "验证码错误或已失效，请重新获取", "The code is wrong, used or expired."),
+    "verification_code_invalid": ErrorCode(422, "验证码错误或已失效，请重新获取",
+                                           "The code is wrong, used or expired."),
     "mobile_already_verified": ErrorCode(409, "该手机号已验证", "This mobile number is already verified."),
     "database_unavailable": ErrorCode(503, "服务繁忙，请稍后重试", "The database is unavailable; try again shortly."),
     # idempotency

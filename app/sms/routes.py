@@ -29,6 +29,14 @@ class SmsMessageSchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
+SECRET_PARAMS = frozenset({"code"})
+"""Parameters nobody reads back: a verification or password-reset code is its recipient's alone."""
+
+
+def _shown(params: dict) -> dict:
+    return {k: ("******" if k in SECRET_PARAMS else v) for k, v in (params or {}).items()}
+
+
 @sms_blp.route("")
 class SmsMessages(MethodView):
     @require_staff
@@ -41,6 +49,6 @@ class SmsMessages(MethodView):
         page = paginate(get_session(), sa.select(SmsMessage).order_by(SmsMessage.created_at.desc(),
                                                                      SmsMessage.id.desc()), args)
         page["items"] = [{"id": m.id, "provider": m.provider, "to": m.to_masked, "template": m.template,
-                          "params": m.params, "outbox_id": m.outbox_id, "provider_ref": m.provider_ref,
+                          "params": _shown(m.params), "outbox_id": m.outbox_id, "provider_ref": m.provider_ref,
                           "created_at": m.created_at} for m in page["items"]]
         return page
