@@ -19,12 +19,18 @@ supervisor, not its children directly: it stops them as it does on SIGTERM.)
 SIGINT or SIGTERM stops all children and waits for them (``STOP_SECONDS``, then SIGKILL).
 Children, restarted ones too, get PR_SET_PDEATHSIG, so even a SIGKILL of the supervisor leaves
 no orphan.
+
+The children share one ``PROMETHEUS_MULTIPROC_DIR`` (app/metrics.py's multiprocess mode): the
+one in the environment when set (used as it is: it must exist, and whoever sets it wipes it
+between runs), else ``instance/prometheus``, emptied here at start as prometheus-client
+requires (so run one supervisor per checkout, or give the others a directory of their own).
 """
 from __future__ import annotations
 
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +56,7 @@ RESTART_DELAY_MAX_SECONDS = 10.0  # SUPERVISOR_RESTART_DELAY_MAX_SECONDS: the do
 HEALTHY_SECONDS = 30.0  # SUPERVISOR_HEALTHY_SECONDS: a run this long resets the delay
 # What a dead child left in its process group gets between SIGTERM and SIGKILL.
 LEFTOVER_SECONDS = 5.0
+METRICS_DIR = ROOT / "instance" / "prometheus"
 TICK_SECONDS = 0.2
 
 log = logging.getLogger("app.supervisor")
@@ -133,6 +140,20 @@ def commands(port: str) -> list[list[str]]:
          "--access-logfile", "-", "--access-logformat", '{"gunicorn":"%(m)s %(U)s %(s)s"}', "wsgi:app"],
         [str(BIN / "flask"), "--app", "wsgi", "worker"],
     ]
+
+
+def children_environment(environ: Mapping[str, str], metrics_dir: Path = METRICS_DIR) -> dict[str, str]:
+    """The children's environment: ``PROMETHEUS_MULTIPROC_DIR`` as given (its owner creates and
+    wipes it; importing ``app`` here already needed it), else ``metrics_dir``, emptied
+    (prometheus-client: the directory must be wiped between runs)."""
+    env = dict(environ)
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        return env
+    if metrics_dir.exists():
+        shutil.rmtree(metrics_dir)
+    metrics_dir.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return env
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -268,7 +289,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     me = os.getpid()
-    env = dict(os.environ)
+    env = children_environment(os.environ)
     children = [Child(name, cmd, env, policy) for name, cmd in zip(("gunicorn", "worker"), commands(port), strict=True)]
     code = 0
     try:

@@ -5,8 +5,8 @@ free port, a migrated SQLite file of their own and a metrics directory of their 
 /healthz, note every descendant from /proc, then act on it: SIGTERM must stop them all within
 a bounded time; SIGKILL (no chance to clean up) must too, through PR_SET_PDEATHSIG; a killed
 worker or gunicorn is started again while the rest keeps running; a child crashing again and
-again makes the supervisor give up, stopping everything. The restart policy's arithmetic is
-also tested without processes.
+again makes the supervisor give up, stopping everything. The restart policy's arithmetic and
+the metrics directory are also tested without processes.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from app.supervisor import Crashes, Policy, exit_code
+from app.supervisor import Crashes, Policy, children_environment, exit_code
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_WORKERS = 2
@@ -452,6 +452,36 @@ def test_a_child_crashing_again_and_again_makes_the_supervisor_stop_everything_a
     assert not left, f"left behind: {_cmdlines(left)}"  # gunicorn and its workers included
 
 
+# ---------------------------------------------------------------- metrics
+
+
+def _requests_counted(text: str, route: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == "jinshan_http_requests_total" and sample.labels.get("route") == route)
+
+
+@slow
+def test_the_children_share_one_prometheus_multiprocess_directory(start_supervisor):
+    running = start_supervisor()
+    [master] = running.direct(_is_gunicorn)
+    [worker] = running.direct(_is_worker)
+    web = [pid for pid in running.seen if (st := _stat(pid)) and st[0] == master]
+    for _ in range(12):
+        assert _get(running.url("/readyz")) == 200
+
+    written = {int(p.stem.rsplit("_", 1)[1]) for p in running.metrics_dir.glob("*.db")}
+    assert {worker, *web} <= written, (sorted(written), worker, web)
+    scrape = urllib.request.Request(running.url("/metrics"),  # noqa: S310 (our own http URL)
+                                    headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(scrape, timeout=10) as resp:  # noqa: S310 (our own http URL)
+        text = resp.read().decode()
+    assert _requests_counted(text, "/readyz") == 12  # summed over gunicorn's workers
+    running.stop_and_check_nothing_left()
+
+
 # ---------------------------------------------------------------- the policy, without processes
 
 
@@ -488,3 +518,25 @@ def test_the_policy_comes_from_the_environment_and_refuses_nonsense():
 
 def test_exit_codes_follow_the_shell():
     assert [exit_code(rc) for rc in (-9, -15, 3, 0)] == [137, 143, 3, 1]
+
+
+def test_the_default_metrics_directory_is_emptied_and_given_to_the_children(tmp_path: Path):
+    default = tmp_path / "instance" / "prometheus"
+    default.mkdir(parents=True)
+    (default / "counter_123.db").write_bytes(b"stale")
+    env = children_environment({"PATH": "/bin"}, default)
+    assert env == {"PATH": "/bin", "PROMETHEUS_MULTIPROC_DIR": str(default)}
+    assert default.is_dir() and not any(default.iterdir())
+
+    fresh = tmp_path / "elsewhere" / "prometheus"
+    assert children_environment({}, fresh)["PROMETHEUS_MULTIPROC_DIR"] == str(fresh) and fresh.is_dir()
+
+
+def test_a_metrics_directory_given_by_the_environment_is_used_as_it_is(tmp_path: Path):
+    given = tmp_path / "mine"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"theirs")
+    default = tmp_path / "default"
+    env = children_environment({"PROMETHEUS_MULTIPROC_DIR": str(given)}, default)
+    assert env == {"PROMETHEUS_MULTIPROC_DIR": str(given)}
+    assert (given / "counter_123.db").read_bytes() == b"theirs" and not default.exists()
