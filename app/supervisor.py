@@ -54,8 +54,10 @@ RESTART_WINDOW_SECONDS = 60.0  # SUPERVISOR_RESTART_WINDOW_SECONDS
 RESTART_DELAY_SECONDS = 0.5  # SUPERVISOR_RESTART_DELAY_SECONDS: before the first restart
 RESTART_DELAY_MAX_SECONDS = 10.0  # SUPERVISOR_RESTART_DELAY_MAX_SECONDS: the doubling stops here
 HEALTHY_SECONDS = 30.0  # SUPERVISOR_HEALTHY_SECONDS: a run this long resets the delay
-# What a dead child left in its process group gets between SIGTERM and SIGKILL.
+# What a dead child left in its process group gets between SIGTERM and SIGKILL (and then at
+# most KILLED_SECONDS to be gone) before the child starts again.
 LEFTOVER_SECONDS = 5.0
+KILLED_SECONDS = 1.0
 METRICS_DIR = ROOT / "instance" / "prometheus"
 TICK_SECONDS = 0.2
 
@@ -205,6 +207,7 @@ class Child:
         self.groups: list[int] = []  # process groups this child has led (leftovers may remain)
         self.restart_at: float | None = None
         self.leftovers_until = 0.0
+        self.leftovers_killed = False
 
     def start(self, supervisor: int) -> None:
         self.restart_at = None
@@ -236,15 +239,17 @@ class Child:
                         extra={**fields, "restart_in_seconds": delay})
             _signal_group(pid, signal.SIGTERM)  # what it left behind (gunicorn's workers)
             self.restart_at, self.leftovers_until = now + delay, now + LEFTOVER_SECONDS
+            self.leftovers_killed = False
         if self.restart_at is None or now < self.restart_at:
             return None
-        if self.live_groups():
-            if now < self.leftovers_until:
-                return None
-            for group in self.groups:
-                log.warning(f"{self.name}: what its last run left behind ignored SIGTERM: SIGKILL",
-                            extra={"child": self.name, "process_group": group})
-                _signal_group(group, signal.SIGKILL)
+        if self.live_groups() and now < self.leftovers_until + KILLED_SECONDS:
+            if now >= self.leftovers_until and not self.leftovers_killed:
+                self.leftovers_killed = True
+                for group in self.groups:
+                    log.warning(f"{self.name}: what its last run left behind ignored SIGTERM: SIGKILL",
+                                extra={"child": self.name, "process_group": group})
+                    _signal_group(group, signal.SIGKILL)
+            return None
         self.start(supervisor)
         log.info(f"{self.name} restarted", extra={"child": self.name, "pid": self.proc.pid})
         return None
