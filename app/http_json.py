@@ -1,4 +1,4 @@
-"""One outbound JSON request over HTTP(S) with a short timeout (WeChat's server API, SMS).
+"""One outbound JSON request over HTTP(S) with a short timeout (WeChat's server API, WeCom, SMS).
 
 Any HTTP status comes back as an answer; transport failures (timeout, refused, reset, a
 body that is not a JSON object) raise ``Unreachable``. Nothing here logs: callers log
@@ -38,6 +38,22 @@ def post_json(url: str, body: dict[str, Any], *, timeout: float, params: dict[st
         "Accept": "application/json", "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "jinshan-life/1", **(headers or {}),
     })
+    return _exchange(req, timeout)
+
+
+def get_json(url: str, *, timeout: float, params: dict[str, str] | None = None) -> Answer:
+    """GET ``url`` (with ``params`` as its query) and read a JSON object (WeCom's ``gettoken``)."""
+    if params:
+        url = f"{url}?{urllib.parse.urlencode(params)}"
+    if not url.startswith(("https://", "http://")):
+        raise Unreachable("base URL must be http(s)")
+    req = urllib.request.Request(url, method="GET", headers={  # noqa: S310 (scheme checked)
+        "Accept": "application/json", "User-Agent": "jinshan-life/1",
+    })
+    return _exchange(req, timeout)
+
+
+def _exchange(req: urllib.request.Request, timeout: float) -> Answer:
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked)
             status, content = resp.status, resp.read(MAX_ANSWER_BYTES)

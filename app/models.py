@@ -29,6 +29,7 @@ PLATFORM_MODULES = (
     "app.storage.models",
     "qr.models", "qr.jobs",  # signed QR codes (jobs: the periodic purge and identity events)
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
+    "app.wecom.channel",  # WeCom application messages to staff (its token shares wechat_access_tokens)
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
 )

@@ -1,4 +1,4 @@
-"""Notification templates are configuration: our names → WeChat and SMS templates.
+"""Notification templates are configuration: our names → WeChat, SMS and WeCom messages.
 
 A JSON object (``app/notify/templates.json`` holds demo defaults; ``NOTIFY_TEMPLATES_FILE``
 names a replacement) maps each of our template names (``ticket_acknowledged``…) to:
@@ -9,7 +9,12 @@ names a replacement) maps each of our template names (``ticket_acknowledged``…
   ``data``: WeChat key → payload key, or ``{"value": "constant"}``. A key's kind is its name
   without the trailing digits (``thing1`` is a ``thing``), which decides its limits;
 - ``sms`` (optional): ``template`` (the SMS provider's template code) and ``params``:
-  SMS parameter → payload key.
+  SMS parameter → payload key;
+- ``wecom`` (optional): the staff's 企业微信 text card: ``title`` (default: the template's
+  ``title``) and ``lines``, each ``[label, payload key]`` or ``[label, payload key, "time"]``
+  (an ISO 8601 time shown in Beijing time); a line whose key the payload lacks is left out.
+  Without it a template's card has ``DEFAULT_WECOM_LINES``. Lines name payload keys of
+  notices (ticket numbers, scenario titles, fixed phrases), never personal data.
 
 Keys starting with ``_`` are comments. The registry is checked when loaded: a WeChat id used
 twice, an unknown kind of key or a missing field is a ``ConfigError``.
@@ -52,11 +57,40 @@ class SmsTemplate:
 
 
 @dataclass(frozen=True)
+class WecomLine:
+    label: str
+    key: str  # a payload key
+    kind: str = "text"  # text | time
+
+
+@dataclass(frozen=True)
+class WecomTemplate:
+    title: str
+    lines: tuple[WecomLine, ...]
+
+
+WECOM_LINE_KINDS = ("text", "time")
+# The card of a template without a ``wecom`` section: what workflow notices carry.
+DEFAULT_WECOM_LINES = (
+    WecomLine("工单编号", "ticket_no"),
+    WecomLine("业务", "title"),
+    WecomLine("进展", "note"),
+    WecomLine("督办级别", "level"),
+    WecomLine("时间", "at", "time"),
+)
+
+
+@dataclass(frozen=True)
 class NotificationTemplate:
     name: str
     title: str
     wechat: WechatTemplate | None
     sms: SmsTemplate | None
+    wecom: WecomTemplate | None = None
+
+    def wecom_card(self) -> WecomTemplate:
+        """The template's WeCom card, or the generic one under its title."""
+        return self.wecom or WecomTemplate(title=self.title, lines=DEFAULT_WECOM_LINES)
 
 
 class TemplateRegistry:
@@ -92,6 +126,26 @@ def _source(name: str, key: str, spec: Any) -> FieldSource:
     raise ConfigError(f"template {name!r}: {key} must name a payload key or be {{\"value\": \"...\"}}")
 
 
+def _wecom(name: str, spec: Any, title: str) -> WecomTemplate:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"template {name!r}: wecom must be an object")
+    card_title = spec.get("title", title)
+    if not isinstance(card_title, str) or not card_title.strip():
+        raise ConfigError(f"template {name!r}: wecom.title must be a non-empty string")
+    lines = spec.get("lines")
+    if not isinstance(lines, list) or not lines:
+        raise ConfigError(f"template {name!r}: wecom.lines is required ([label, payload key] each)")
+    parsed = []
+    for line in lines:
+        if (not isinstance(line, list) or len(line) not in (2, 3)
+                or not all(isinstance(part, str) and part for part in line)
+                or (len(line) == 3 and line[2] not in WECOM_LINE_KINDS)):
+            raise ConfigError(f"template {name!r}: a wecom line is [label, payload key] or "
+                              f"[label, payload key, kind] (kinds: {', '.join(WECOM_LINE_KINDS)})")
+        parsed.append(WecomLine(*line))
+    return WecomTemplate(title=card_title.strip(), lines=tuple(parsed))
+
+
 def _parse(name: str, spec: Any) -> NotificationTemplate:
     if not isinstance(spec, dict):
         raise ConfigError(f"template {name!r} must be an object")
@@ -117,7 +171,9 @@ def _parse(name: str, spec: Any) -> NotificationTemplate:
         if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
             raise ConfigError(f"template {name!r}: sms.params maps parameter names to payload keys")
         sms = SmsTemplate(template=s["template"], params=tuple(params.items()))
-    return NotificationTemplate(name=name, title=str(spec.get("title") or name), wechat=wechat, sms=sms)
+    title = str(spec.get("title") or name)
+    wecom = _wecom(name, spec["wecom"], title) if "wecom" in spec else None
+    return NotificationTemplate(name=name, title=title, wechat=wechat, sms=sms, wecom=wecom)
 
 
 def parse_registry(raw: dict[str, Any]) -> TemplateRegistry:

@@ -7,8 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.wechat.client import reset_clients
+from app.wecom import client as wecom_client
 from app.worker import Worker
+from tests.support import fake_wecom as wecom_fake
 from tests.support.fake_wechat import APPID, CALLBACK_TOKEN, SECRET, FakeSms, FakeWechat
+from tests.support.fake_wecom import FakeWecom
 
 TIMEOUT = 0.3
 
@@ -55,6 +58,31 @@ def sms(settings_override, fake_sms) -> Iterator[FakeSms]:
                       SMS_TIMEOUT_SECONDS=str(TIMEOUT))
     yield fake_sms
     fake_sms.wait_quiet()
+
+
+def wecom_env(fake: FakeWecom, **extra: str) -> dict[str, str]:
+    return {"WECOM_API_BASE": fake.base_url, "WECOM_CORP_ID": wecom_fake.CORP_ID,
+            "WECOM_AGENT_ID": str(wecom_fake.AGENT_ID), "WECOM_SECRET": wecom_fake.SECRET,
+            "WECOM_TIMEOUT_SECONDS": str(TIMEOUT), "CONSOLE_BASE_URL": "https://jsq.jinshan.example", **extra}
+
+
+@pytest.fixture(scope="session")
+def fake_wecom():
+    fake = FakeWecom().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def wecom(app, settings_override, fake_wecom) -> Iterator[FakeWecom]:
+    """WeCom settings pointing at the fake, a fresh fake state and fresh clients (breakers);
+    the test's late answers are waited for at its end."""
+    fake_wecom.reset()
+    settings_override(**wecom_env(fake_wecom))
+    wecom_client.reset_clients(app)
+    yield fake_wecom
+    fake_wecom.wait_quiet()
+    wecom_client.reset_clients(app)
 
 
 @pytest.fixture
