@@ -6,9 +6,15 @@ retries it. Delivery is therefore at least once: a message whose answer was lost
 sent again. Enqueueing is exactly once: the unique (event, recipient, channel) key and
 ``ON CONFLICT DO NOTHING`` make a repeated enqueue a no-op.
 
-Fallback: a channel may name a ``fallback`` channel (WeChat names ``sms``). When an
-*urgent* row ends ``no_grant`` or ``failed`` there, the same event is enqueued for the same
-recipient on the fallback channel, in the same transaction — once, by the unique key.
+Channels: ``auto`` (the default of every workflow scenario) gives each recipient theirs at
+enqueue time: staff WeCom, residents WeChat subscription messages.
+
+Fallback: a channel may name a ``fallback`` channel (WeChat and WeCom name ``sms``). When an
+*urgent* row ends ``no_grant`` or ``failed`` there — or its channel is unavailable (an outage,
+a frequency limit: what would be retried later) — the same event is enqueued for the same
+recipient on the fallback channel at once, in the same transaction, once by the unique key;
+the urgent row is not retried (the person is told once, by SMS). A non-urgent row is retried
+with backoff.
 """
 from __future__ import annotations
 
@@ -90,14 +96,39 @@ def enqueue(
                         clock=clock)
 
 
+AUTO = "auto"
+"""The channel that reaches a person the way they are reached: staff by WeCom, residents by
+their WeChat subscription messages (each falls back to SMS when the notice is urgent)."""
+STAFF_CHANNEL, RESIDENT_CHANNEL = "wecom", "wechat"
+
+
+def staff_channel(channel: str) -> str:
+    """The channel a notice on ``channel`` takes to staff (``auto``: WeCom)."""
+    return STAFF_CHANNEL if channel == AUTO else channel
+
+
+def _resolve_auto(session: Session, rows: list[dict[str, Any]]) -> None:
+    """``auto`` rows get their recipient's channel (one query for the accounts' kinds)."""
+    ids = {int(r["recipient_id"]) for r in rows if r["channel"] == AUTO and r["recipient_kind"] == "account"}
+    if not ids and not any(r["channel"] == AUTO for r in rows):
+        return
+    from auth.models import Account
+
+    kinds = {row[0]: row[1] for row in session.execute(sa.select(Account.id, Account.kind).where(Account.id.in_(ids)))}
+    for r in rows:
+        if r["channel"] == AUTO:
+            staff = r["recipient_kind"] != "account" or kinds.get(int(r["recipient_id"])) == "staff"
+            r["channel"] = STAFF_CHANNEL if staff else RESIDENT_CHANNEL
+
+
 def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -> int:
     """``enqueue`` for many events in two statements (the outbox rows, their delivery timers)
     however many events and recipients; on PostgreSQL one (``app.fastpath.enqueue_rows``).
-    Returns how many rows were new."""
+    ``auto`` notices take each recipient's channel. Returns how many rows were new."""
     now = clock.now()
     rows = []
     for notice in notices:
-        if notice.channel not in CHANNELS:
+        if notice.channel not in CHANNELS and notice.channel != AUTO:
             raise ValueError(f"unknown channel {notice.channel!r}")
         rows += [
             {"event_key": notice.event_key, "recipient_kind": r.kind, "recipient_id": str(r.id),
@@ -107,6 +138,7 @@ def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -
         ]
     if not rows:
         return 0
+    _resolve_auto(session, rows)
     if fast_paths_apply(session):
         from app.fastpath import enqueue_rows
 
@@ -137,6 +169,10 @@ def deliver(session: Session, timer: Timer, clock: Clock) -> None:
     else:
         detail = outcome.detail if outcome else "no such channel"
     state = outcome.state if outcome else "retry"
+    fallback = getattr(channel, "fallback", None)
+    if state == "retry" and message.urgent and fallback in CHANNELS and fallback != message.channel:
+        # Someone must be told now: the fallback at once, not this channel again in a while.
+        state, detail = "failed", f"{detail}; fell back to {fallback}"
     if state == "retry" and message.attempts >= MAX_ATTEMPTS:
         state = "failed"
     message.last_error = None if state == "sent" else detail[:300] or None
@@ -147,7 +183,6 @@ def deliver(session: Session, timer: Timer, clock: Clock) -> None:
     message.state = state
     if state == "sent":
         message.sent_at = now
-    fallback = getattr(channel, "fallback", None)
     if message.urgent and state in FALLBACK_STATES and fallback in CHANNELS and fallback != message.channel:
         enqueue(session, event_key=message.event_key, template=message.template, clock=clock,
                 recipients=[Recipient(message.recipient_kind, message.recipient_id)], payload=message.payload,

@@ -41,7 +41,6 @@ CONFIG = WorkflowConfig(
     supervisor_roles=("supervisor",),
     transfer_org_types=("bureau", "town", "subdistrict", "industrial_zone"),
     duplicate_radius_m=50,
-    notify_channel="wechat",
 )
 
 SCENARIO = workflow_scenario(

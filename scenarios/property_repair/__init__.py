@@ -30,6 +30,7 @@ CONFIG = WorkflowConfig(
     assignee_roles=("technician", "staff"),
     manager_roles=("manager",),
     supervisor_roles=("supervisor",),
+    urgent_new_tickets=True,  # 30 minutes to answer: an SMS follows when WeCom cannot reach a manager
 )
 
 SCENARIO = workflow_scenario(

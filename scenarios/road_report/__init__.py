@@ -36,7 +36,6 @@ CONFIG = WorkflowConfig(
     scoped_roles=("road_chief",),
     staff_reporter_roles=("road_chief",),
     duplicate_radius_m=30,
-    notify_channel="wechat",
 )
 
 SCENARIO = workflow_scenario(

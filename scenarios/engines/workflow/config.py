@@ -98,9 +98,13 @@ class WorkflowConfig:
     duplicate_radius_m: float = 50.0
     reopen_days: int = 7
     due_soon_minutes: int = 10
-    notify_channel: str = "log"
-    """Outbox channel of the scenario's notifications (escalations are sent ``urgent``, so a
-    channel with a fallback, such as WeChat → SMS, uses it)."""
+    notify_channel: str = "auto"
+    """Outbox channel of the scenario's notifications: ``auto`` (staff by WeCom, residents by
+    WeChat subscription messages; urgent ones fall back to SMS) unless a scenario names one
+    (``log`` writes a line and reaches nobody). Escalations are always sent ``urgent``."""
+    urgent_new_tickets: bool = False
+    """New tickets are urgent for the managers told of them (property repair: 30 minutes to
+    answer), so an SMS follows when WeCom cannot reach them."""
     notify_templates: Mapping[str, str] | None = None
     """The engine's notification names (``wf.ticket_resolved``…) → the template registry's
     (``app/notify/templates.json``). None: ``notifications.REGISTRY_NAMES`` on a delivering

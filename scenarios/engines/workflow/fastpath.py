@@ -37,6 +37,7 @@ from app.clock import Clock
 from app.db import UTCDateTime, utcnow
 from app.fastpath import enqueue_to_query
 from app.notify.channels import CHANNELS
+from app.notify.service import staff_channel
 from app.timers import Timer
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import WorkflowConfig
@@ -125,14 +126,16 @@ def _tell_staff() -> Any:
 
 
 def tell_org_staff(session: Session, clock: Clock, ticket: Ticket, *, org_id: int, key: str, template: str,
-                   roles: tuple[str, ...], config: WorkflowConfig) -> None:
-    """``notify.tell(…, recipients=notify.org_staff(session, org_id, roles))`` (not urgent) in one
-    statement (``notify.staff_recipients`` through ``app.fastpath.enqueue_to_query``)."""
-    if config.notify_channel not in CHANNELS:
+                   roles: tuple[str, ...], config: WorkflowConfig, urgent: bool = False) -> None:
+    """``notify.tell(…, recipients=notify.org_staff(session, org_id, roles))`` in one statement
+    (``notify.staff_recipients`` through ``app.fastpath.enqueue_to_query``); the recipients are
+    staff, so an ``auto`` notice takes the staff channel."""
+    channel = staff_channel(config.notify_channel)
+    if channel not in CHANNELS:
         raise ValueError(f"unknown channel {config.notify_channel!r}")
-    notice = notify.envelope(clock, ticket, key=key, template=template, config=config)
+    notice = notify.envelope(clock, ticket, key=key, template=template, config=config, urgent=urgent)
     session.execute(_tell_staff(), {
-        "org_id": org_id, "roles": list(roles), "event_key": notice.event_key, "channel": notice.channel,
+        "org_id": org_id, "roles": list(roles), "event_key": notice.event_key, "channel": channel,
         "template": notice.template, "payload": notice.payload, "urgent": notice.urgent, "now": clock.now()})
 
 

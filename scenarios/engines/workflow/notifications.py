@@ -152,7 +152,7 @@ def reporter(ticket: Ticket) -> list[Recipient]:
 
 
 def tell_org(session: Session, clock: Clock, ticket: Ticket, *, org_id: int, key: str, template: str,
-             roles: tuple[str, ...], config: WorkflowConfig, **extra: Any) -> None:
+             roles: tuple[str, ...], config: WorkflowConfig, urgent: bool = False, **extra: Any) -> None:
     """``tell`` the members of ``org_id`` holding ``roles`` (the organisation itself when it has
     none); on PostgreSQL in one statement (``fastpath.tell_org_staff``) when nothing extra is
     in the payload."""
@@ -160,10 +160,10 @@ def tell_org(session: Session, clock: Clock, ticket: Ticket, *, org_id: int, key
         from scenarios.engines.workflow import fastpath
 
         fastpath.tell_org_staff(session, clock, ticket, org_id=org_id, key=key, template=template, roles=roles,
-                                config=config)
+                                config=config, urgent=urgent)
         return
     tell(session, clock, ticket, key=key, template=template, recipients=org_staff(session, org_id, roles),
-         config=config, **extra)
+         config=config, urgent=urgent, **extra)
 
 
 def tell_new_owner(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, event: TicketEvent,
@@ -171,7 +171,8 @@ def tell_new_owner(session: Session, clock: Clock, config: WorkflowConfig, ticke
     """After a routing or transfer: the new owner's managers (when it moved) and the assignee."""
     if moved:
         tell_org(session, clock, ticket, org_id=ticket.org_id, key=f"ev:{event.id}:org",
-                 template="wf.ticket_created", roles=config.manager_roles, config=config, action=event.action)
+                 template="wf.ticket_created", roles=config.manager_roles, config=config,
+                 urgent=config.urgent_new_tickets, action=event.action)
     if ticket.assignee_account_id:
         tell(session, clock, ticket, key=f"ev:{event.id}", template="wf.ticket_assigned",
              recipients=[Recipient.account(ticket.assignee_account_id)], config=config, action=event.action)
@@ -182,7 +183,7 @@ def tell_filed(session: Session, clock: Clock, config: WorkflowConfig, ticket: T
     """A new ticket: the managers of the organisation it was filed with, then, when the scenario
     routed it on (``routed``), the new owner."""
     tell_org(session, clock, ticket, org_id=filed_org_id, key="created", template="wf.ticket_created",
-             roles=config.manager_roles, config=config)
+             roles=config.manager_roles, config=config, urgent=config.urgent_new_tickets)
     if routed is not None:
         tell_new_owner(session, clock, config, ticket, routed, moved)
 

@@ -320,7 +320,7 @@ def test_escalation_reaches_city_ops_at_level_two(client, city, clock, db, sessi
     clock.advance(hours=2)
     run_worker(db, clock)
     assert ticket_row(session, tid).escalation_level == 2
-    told = {m.recipient_id for m in messages(session, tid, "ticket_escalated") if m.channel == "wechat"}
+    told = {m.recipient_id for m in messages(session, tid, "ticket_escalated") if m.channel == "wecom"}
     assert told == {str(city.id("green_sup")), str(city.id("ops_sup"))}
     escalated = get(client, city, "ops_sup", f"{BASE}/escalated")["items"]
     assert [t["id"] for t in escalated] == [tid]

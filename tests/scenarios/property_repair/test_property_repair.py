@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from app.notify.models import OutboxMessage
 from app.places.models import ManagementAssignment
 from scenarios.engines.workflow.models import Ticket
 from scenarios.registry import SCENARIOS, by_slug
@@ -76,10 +77,17 @@ def test_full_flow_report_to_rating(client, wf, clock):
     # resolution; the assignee on assignment.
     alice, tech, manager = str(wf.id("alice")), str(wf.id("tech_a")), str(wf.id("manager_a"))
     sent = outbox(wf.session, tid)
-    assert ("wf.ticket_created", "account", manager) in sent
-    assert ("wf.ticket_acknowledged", "account", alice) in sent
-    assert ("wf.ticket_assigned", "account", alice) in sent and ("wf.ticket_assigned", "account", tech) in sent
-    assert ("wf.ticket_resolved", "account", alice) in sent
+    assert ("ticket_received", "account", manager) in sent
+    assert ("ticket_acknowledged", "account", alice) in sent
+    assert ("ticket_assigned", "account", alice) in sent and ("ticket_assigned", "account", tech) in sent
+    assert ("ticket_resolved", "account", alice) in sent
+    # Real channels, not log lines: staff by WeCom (a new repair is urgent: SMS when WeCom fails),
+    # residents by WeChat subscription messages.
+    rows = {(m.template, m.recipient_id): m for m in wf.session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.event_key.like(f"wf:{tid}:%")))}
+    assert (rows["ticket_received", manager].channel, rows["ticket_received", manager].urgent) == ("wecom", True)
+    assert rows["ticket_assigned", tech].channel == "wecom" and not rows["ticket_assigned", tech].urgent
+    assert {rows[t, alice].channel for t in ("ticket_acknowledged", "ticket_resolved")} == {"wechat"}
     assert not any(r[2] == str(wf.id("manager_b")) for r in sent)
 
 
@@ -224,7 +232,7 @@ def test_duplicate_hints_and_marking(client, wf):
     assert third["possible_duplicates"] == [{"id": first["id"], "number": first["number"]}]
     body = act(client, wf, "manager_a", third["id"], "duplicate", {"duplicate_of": other_building["id"]}, expect=422)
     assert "duplicate_of" in body["errors"]
-    assert ("wf.ticket_duplicate", "account", str(wf.id("alice2"))) in outbox(wf.session, second["id"])
+    assert ("ticket_duplicate", "account", str(wf.id("alice2"))) in outbox(wf.session, second["id"])
 
 
 def test_reject_needs_a_reason_and_tells_the_reporter(client, wf):
@@ -232,7 +240,7 @@ def test_reject_needs_a_reason_and_tells_the_reporter(client, wf):
     assert act(client, wf, "manager_a", tid, "reject", {}, expect=422)["errors"]["reason"]
     rejected = act(client, wf, "manager_a", tid, "reject", {"reason": "不属于物业维修范围"})
     assert rejected["status"] == "rejected" and rejected["events"][-1]["note"] == "不属于物业维修范围"
-    assert outbox(wf.session, tid, "wf.ticket_rejected") == [("wf.ticket_rejected", "account", str(wf.id("alice")))]
+    assert outbox(wf.session, tid, "ticket_rejected") == [("ticket_rejected", "account", str(wf.id("alice")))]
     assert act(client, wf, "alice", tid, "comments", {"text": "为什么"}, expect=409)["current_status"] == "rejected"
 
 
@@ -298,8 +306,8 @@ def test_staff_of_the_housing_office_work_unmanaged_estates(client, wf):
     add_residence(wf.session, wf.accounts["carol"], wf.world.unmanaged, room="501")
     wf.session.commit()
     tid = report(client, wf, "carol")["id"]
-    assert outbox(wf.session, tid, "wf.ticket_created") == [
-        ("wf.ticket_created", "account", str(wf.id("housing_manager")))]
+    assert outbox(wf.session, tid, "ticket_received") == [
+        ("ticket_received", "account", str(wf.id("housing_manager")))]
     assert act(client, wf, "housing_manager", tid, "acknowledge")["status"] == "acknowledged"
 
 
