@@ -140,6 +140,9 @@ ERRORS: dict[str, ErrorCode] = {
     "assignee_not_in_org": ErrorCode(
         422, "只能指派给本单位的维修人员", "The assignee is not a technician of your organisation."
     ),
+    "internal_note_staff_only": ErrorCode(
+        422, "只有处理工单的工作人员可以添加内部备注", "Only staff handling the ticket may add an internal note."
+    ),
     # place-checkin (场所码 / 数字哨兵)
     "sentinel_not_bound": ErrorCode(
         409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),

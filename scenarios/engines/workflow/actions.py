@@ -93,7 +93,8 @@ ACTIONS: tuple[Action, ...] = (
            "Close a resolved ticket the reporter has not confirmed. Managers."),
     Action("comments", "comment", WorkflowCommentSchema, svc.comment, ANYONE,
            "Add a note and/or photos (reporter: own uploads, up to 9 a ticket). A reporter's comment answers "
-           "a question (the clock restarts)."),
+           "a question (the clock restarts). Staff: `internal: true` for a note only staff see (never shown "
+           "or told to the reporter; `internal_note_staff_only` from the reporter)."),
     Action("confirm", "confirm", WorkflowNoteSchema, svc.confirm, RESIDENT,
            "The reporter confirms the resolution: closed."),
     Action("reopen", "reopen", WorkflowReasonSchema, svc.reopen, RESIDENT,

@@ -4,6 +4,7 @@
   it elsewhere, the new owner's managers and the assignee too.
 - A transition (``announce``): the reporter, the assignee or the handlers, as ``TOLD`` says.
 - A move to another organisation (``tell_new_owner``): its managers and the assignee.
+- An internal event (a staff note for staff only) is never told to the reporter.
 - Escalations and missed resolutions: escalation.py (with ``notice``, many at once).
 
 Payloads carry ticket ids, numbers, states, the scenario's title, the time and a fixed
@@ -201,13 +202,13 @@ TOLD: dict[str, tuple[str, str]] = {
 
 
 def announce(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, event: TicketEvent) -> None:
-    """Tell whoever ``TOLD`` names of a transition."""
+    """Tell whoever ``TOLD`` names of a transition (never the reporter of an internal event)."""
     told = TOLD.get(event.action)
     if told is None:
         return
     template, who = told
     recipients = []
-    if "reporter" in who:
+    if "reporter" in who and not event.internal:
         recipients += reporter(ticket)
     if "assignee" in who and ticket.assignee_account_id:
         recipients.append(Recipient.account(ticket.assignee_account_id))

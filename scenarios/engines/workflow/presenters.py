@@ -85,15 +85,21 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
     in order) when the caller has them in hand (a ticket just created), else read here."""
     now = clock.now()
     out = summaries(session, [ticket], now=now)[0]
-    staff_view = access.how != "reporter"
+    staff_view = access.staff_view
     if events is None:
-        events = list(session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                      .order_by(TicketEvent.at, TicketEvent.id)))
+        stmt = sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+        if not staff_view:
+            stmt = stmt.where(TicketEvent.internal.is_(False))
+        events = list(session.scalars(stmt.order_by(TicketEvent.at, TicketEvent.id)))
+    elif not staff_view:
+        events = [e for e in events if not e.internal]
     event_orgs = _by_id(session, Organisation, {e.actor_org_id for e in events})
     if photos is None:
-        photos = session.execute(
-            sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
-            .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
+        stmt = (sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
+                .where(TicketPhoto.ticket_id == ticket.id))
+        if not staff_view:  # not the photos of an internal note
+            stmt = stmt.where(~sa.exists().where(TicketEvent.id == TicketPhoto.event_id, TicketEvent.internal))
+        photos = session.execute(stmt.order_by(TicketPhoto.stage, TicketPhoto.position)).all()
     duplicate = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     dispatcher = session.get(Organisation, ticket.dispatch_org_id) if ticket.dispatch_org_id else None
     reporter = None
@@ -116,7 +122,7 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
             "actor_org": event_orgs[e.actor_org_id].code if e.actor_org_id in event_orgs else None,
             "actor_account_id": e.actor_account_id if staff_view and e.actor_kind == "staff" else None,
             "action": e.action, "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
-            "data": e.data or {},
+            "data": e.data or {}, "internal": bool(e.internal),
         } for e in events],
         photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
                 for stage, upload in photos],

@@ -70,6 +70,8 @@ class WorkflowEventSchema(Schema):
     to_status = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     data = fields.Dict(keys=fields.String(), values=fields.Raw())
+    internal = fields.Boolean(required=True, metadata={
+        "description": "a staff note for staff only (the reporter never sees one: always false for them)"})
 
 
 class WorkflowPhotoSchema(Schema):
@@ -150,6 +152,9 @@ class WorkflowDuplicateSchema(Schema):
 class WorkflowCommentSchema(Schema):
     text = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
     photos = _photos()
+    internal = fields.Boolean(load_default=False, metadata={
+        "description": "staff only (`internal_note_staff_only` otherwise): a note for staff, never shown "
+                       "or told to the reporter"})
 
     @ma.validates_schema
     def _something(self, data: dict, **_: object) -> None:

@@ -281,26 +281,31 @@ def reopen(session: Session, *, clock: Clock, principal: Principal, config: Work
 
 
 def comment(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-            text: str | None, photos: list[str] | None = None, expected_version: int | None = None) -> Ticket:
+            text: str | None, photos: list[str] | None = None, internal: bool = False,
+            expected_version: int | None = None) -> Ticket:
     """A note (and photos) from the reporter or a member of the owning organisation.
 
     A reporter's comment on a ticket waiting for them also answers it (``provide_info``).
+    ``internal``: a staff note for staff only (422 ``internal_note_staff_only`` from anyone who
+    sees the ticket as its reporter); it and its photos never reach the reporter.
     """
     ticket, access = locked(session, principal, config, ticket_id)
     if not access.can_act:
         raise ApiError("forbidden")
+    if internal and not access.staff_view:
+        raise ApiError("internal_note_staff_only", errors={"internal": ["只有处理工单的工作人员可以添加内部备注。"]})
     check_version(ticket, expected_version)
     if ticket.status in FINAL_STATUSES:
         raise invalid(ticket, "comment")
     text = config.check_text(text, "text", required=not photos)
     now = clock.now()
     reporter = REPORTER in access.actors
-    if reporter and ticket.status == "awaiting_reporter" and "provide_info" in config.table:
+    if reporter and not internal and ticket.status == "awaiting_reporter" and "provide_info" in config.table:
         event = perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
                          action="provide_info", note=text)
     else:
         trail.touch(ticket, now)
-        event = trail.add_event(session, ticket, principal, "comment", at=now, note=text)
+        event = trail.add_event(session, ticket, principal, "comment", at=now, note=text, internal=bool(internal))
     photo_steps.attach(session, ticket, public_ids=photos, principal=principal,
                        stage="report" if reporter else "resolution", event=event, config=config, now=now)
     session.flush()
