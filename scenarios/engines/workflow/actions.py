@@ -23,6 +23,7 @@ from scenarios.engines.workflow.schemas import (
     WorkflowEscalatedArgsSchema,
     WorkflowMineArgsSchema,
     WorkflowNoteSchema,
+    WorkflowPrioritySchema,
     WorkflowQueueArgsSchema,
     WorkflowRateSchema,
     WorkflowReasonSchema,
@@ -95,6 +96,9 @@ ACTIONS: tuple[Action, ...] = (
            "Add a note and/or photos (reporter: own uploads, up to 9 a ticket). A reporter's comment answers "
            "a question (the clock restarts). Staff: `internal: true` for a note only staff see (never shown "
            "or told to the reporter; `internal_note_staff_only` from the reporter)."),
+    Action("priority", "set_priority", WorkflowPrioritySchema, svc.set_priority, ANYONE,
+           "Set the priority (low, normal, high, urgent) with a reason: staff of the owning organisation "
+           "(other staff who see the ticket and its reporter: 403). The reason is an internal event."),
     Action("confirm", "confirm", WorkflowNoteSchema, svc.confirm, RESIDENT,
            "The reporter confirms the resolution: closed."),
     Action("reopen", "reopen", WorkflowReasonSchema, svc.reopen, RESIDENT,
@@ -112,6 +116,8 @@ ACTIONS: tuple[Action, ...] = (
 LISTS: tuple[Listing, ...] = (
     Listing("/queue", "Queue", WorkflowQueueArgsSchema, svc.queue, STAFF,
             "Your organisation's tickets, soonest deadline first (open ones unless `status` is given).\n\n"
+            "`q` searches ticket numbers (whole or their beginning), rooms, buildings and the text;\n"
+            "`sort`: due (default), created, -created, priority, updated; `priority` filters.\n"
             "`dispatched=true`: the tickets your organisation routed, wherever they are now. Road\n"
             "chiefs and other scoped roles: the tickets assigned to you."),
     Listing("/escalated", "Escalated", WorkflowEscalatedArgsSchema, svc.escalated, STAFF,

@@ -143,4 +143,6 @@ def _allowed(ticket: Ticket, access: Access, config: WorkflowConfig) -> list[str
         actions.append("comment")
     if "reporter" in access.actors and ticket.status in ("resolved", "closed") and ticket.rating is None:
         actions.append("rate")
+    if access.how == "member" and access.can_act and ticket.status not in FINAL_STATUSES:
+        actions.append("priority")
     return actions

@@ -11,9 +11,15 @@ from marshmallow.validate import Length, OneOf, Range
 
 from app.api import PageArgs, Schema, fields, page_of
 from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import CALENDARS, MODERATION_STATES, PHOTO_STAGES, STATUSES
+from scenarios.engines.workflow.models import CALENDARS, MODERATION_STATES, PHOTO_STAGES, PRIORITIES, STATUSES
 
 MAX_TEXT = 10_000  # a hard cap before the scenario's own limit (text_too_long) is checked
+MAX_QUERY = 64
+"""The queue's search (``q``): a ticket number, a room, a building or words of the text."""
+SORTS = ("due", "created", "-created", "priority", "updated")
+"""The queue's orders: ``due`` (soonest deadline first, the default), ``created`` (oldest
+first), ``-created`` (newest first), ``priority`` (urgent first, then by deadline),
+``updated`` (most recently changed first)."""
 
 
 def _photos() -> fields.List:
@@ -135,6 +141,13 @@ class WorkflowAssignSchema(Schema):
     note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
 
 
+class WorkflowPrioritySchema(Schema):
+    priority = fields.String(required=True, validate=OneOf(PRIORITIES),
+                             metadata={"description": "one of: " + ", ".join(PRIORITIES)})
+    reason = fields.String(required=True, validate=Length(min=1, max=MAX_TEXT),
+                           metadata={"description": "why (in the trail as an internal event: staff only)"})
+
+
 class WorkflowResolveSchema(Schema):
     note = fields.String(required=True, validate=Length(min=1, max=MAX_TEXT), metadata={"description": "what was done"})
     photos = _photos()
@@ -179,7 +192,16 @@ class WorkflowMineArgsSchema(PageArgs):
     open = fields.Boolean(load_default=False, metadata={"description": "only tickets still in progress"})
 
 
-class WorkflowQueueArgsSchema(PageArgs):
+class WorkflowQueueFilterSchema(Schema):
+    """The queue's filters."""
+
+    q = fields.String(validate=Length(max=MAX_QUERY), metadata={
+        "description": "search: a ticket number (whole or its beginning), a room (302), a building (3, 3号楼), "
+                       "a building and room (3-302), or words of the text"})
+    sort = fields.String(load_default="due", validate=OneOf(SORTS), metadata={
+        "description": "due (soonest deadline first), created (oldest first), -created (newest first), "
+                       "priority (urgent first, then by deadline), updated (most recently changed first)"})
+    priority = fields.List(fields.String(validate=OneOf(PRIORITIES)), metadata={"description": "repeatable"})
     status = fields.List(fields.String(validate=OneOf(STATUSES)),
                          metadata={"description": "repeatable; open statuses when absent"})
     category = fields.String(validate=Length(max=40))
@@ -191,6 +213,10 @@ class WorkflowQueueArgsSchema(PageArgs):
     assignee = fields.String(validate=Length(max=20), metadata={"description": "'me' or an account id"})
     dispatched = fields.Boolean(load_default=False, metadata={
         "description": "the tickets your organisation routed (区城运中心), wherever they are now"})
+
+
+class WorkflowQueueArgsSchema(WorkflowQueueFilterSchema, PageArgs):
+    pass
 
 
 class WorkflowEscalatedArgsSchema(PageArgs):

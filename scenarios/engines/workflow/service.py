@@ -8,10 +8,12 @@ and calendar, ``sla``: due times and timers) → it is filed (``filing``: the ti
 and timers) → its photos (``photos``) → its content's moderation (``moderation``) → the
 duplicate hint (``duplicates``) → where the scenario routes it (``routing``) → who is told
 (``notifications``). Every action on a ticket locks it and checks who may see it
-(``access``), then makes its change through ``changes.perform``.
+(``access``), then makes its change through ``changes.perform``; the owner's changes that are
+not transitions (``set_priority``) through ``_owner_change``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
+from app.places.models import Building
 from app.places.service import find_community
 from app.storage.models import Upload
 from auth.models import Membership
@@ -29,10 +32,10 @@ from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.engines.workflow import duplicates, filing, moderation, notifications, policies, routing, sla, trail
 from scenarios.engines.workflow import photos as photo_steps
-from scenarios.engines.workflow.access import check_version, invalid, locked
+from scenarios.engines.workflow.access import Access, check_version, invalid, locked
 from scenarios.engines.workflow.changes import perform
 from scenarios.engines.workflow.config import Placement, WorkflowConfig
-from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent
+from scenarios.engines.workflow.models import FINAL_STATUSES, PRIORITIES, Ticket, TicketEvent
 from scenarios.engines.workflow.transitions import REPORTER
 
 
@@ -173,6 +176,40 @@ def assign(session: Session, *, clock: Clock, principal: Principal, config: Work
     perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
              action="assign", note=note, expected_version=expected_version, check=check, apply=apply,
              data={"assignee_account_id": assignee_account_id})
+    return ticket
+
+
+# ---------------------------------------------------------------- the owner's changes (not transitions)
+
+
+def _owner_change(ticket: Ticket, access: Access, expected_version: int | None, action: str) -> None:
+    """The order of ``changes.perform`` for a change that is not a transition: 403 unless the
+    caller is staff of the owning organisation (404 came first, from ``locked``) → 412 → 409 on
+    a final ticket."""
+    if access.how != "member" or not access.can_act:
+        raise ApiError("forbidden")
+    check_version(ticket, expected_version)
+    if ticket.status in FINAL_STATUSES:
+        raise invalid(ticket, action)
+
+
+def set_priority(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
+                 priority: str, reason: str, expected_version: int | None = None) -> Ticket:
+    """Staff of the owning organisation set the ticket's priority, with a reason: an internal event
+    (the reporter sees the priority, not the reason). The same priority again changes nothing."""
+    ticket, access = locked(session, principal, config, ticket_id)
+    _owner_change(ticket, access, expected_version, "priority")
+    if priority not in PRIORITIES:
+        raise ApiError("validation_error", errors={"priority": [f"可选：{'、'.join(PRIORITIES)}。"]})
+    reason = config.check_text(reason, "reason")
+    if priority == ticket.priority:
+        return ticket
+    now = clock.now()
+    data = {"from": ticket.priority, "to": priority}
+    ticket.priority = priority
+    trail.touch(ticket, now)
+    trail.add_event(session, ticket, principal, "priority", at=now, note=reason, data=data, internal=True)
+    session.flush()
     return ticket
 
 
@@ -355,7 +392,8 @@ def mine(session: Session, *, clock: Clock, principal: Principal, config: Workfl
 def queue(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
           status: list[str] | None = None, category: str | None = None, community: str | None = None,
           overdue: bool | None = None, due_within_minutes: int | None = None, due_soon: bool | None = None,
-          assignee: str | int | None = None, dispatched: bool = False) -> sa.Select:
+          assignee: str | int | None = None, dispatched: bool = False, q: str | None = None,
+          sort: str = "due", priority: list[str] | None = None) -> sa.Select:
     """The acting organisation's tickets, soonest deadline first (open ones unless ``status``).
 
     ``community``: a community's code; ``assignee``: ``"me"`` or an account id; ``due_soon``: due
@@ -363,7 +401,14 @@ def queue(session: Session, *, clock: Clock, principal: Principal, config: Workf
     ``dispatched``: the tickets the organisation routed, wherever they are now. A scoped role
     (a road chief) gets the tickets assigned to them. Tickets whose content waits for
     moderation show only at their dispatcher (they are not routed before it is cleared).
+    ``q``: a search (``search``); ``priority``: any of these; ``sort``: one of ``ORDERS``.
+
+    Every filter narrows the organisation's tickets of the scenario (the leading columns of
+    ``ix_wf_tickets_queue`` and ``ix_wf_tickets_priority_queue``): ``due`` reads them in index
+    order, the other orders sort what the filters leave.
     """
+    if sort not in ORDERS:
+        raise ApiError("validation_error", errors={"sort": [f"可选：{', '.join(ORDERS)}。"]})
     if not principal.is_staff or principal.org_id is None:
         raise ApiError("forbidden")
     community_id = _community_id(session, community)
@@ -396,7 +441,58 @@ def queue(session: Session, *, clock: Clock, principal: Principal, config: Workf
         stmt = stmt.where(Ticket.due_at >= now, Ticket.due_at < now + timedelta(minutes=due_within_minutes))
     if assignee_account_id is not None:
         stmt = stmt.where(Ticket.assignee_account_id == assignee_account_id)
-    return stmt.order_by(Ticket.due_at.asc().nulls_last(), Ticket.id)
+    if priority:
+        stmt = stmt.where(Ticket.priority.in_(priority))
+    condition = search(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return stmt.order_by(*ORDERS[sort])
+
+
+_PRIORITY_RANK = sa.case({p: i for i, p in enumerate(reversed(PRIORITIES))}, value=Ticket.priority, else_=len(
+    PRIORITIES))
+"""0 for the most urgent priority (``PRIORITIES`` runs from low to urgent)."""
+
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "due": (Ticket.due_at.asc().nulls_last(), Ticket.id),
+    "created": (Ticket.created_at, Ticket.id),
+    "-created": (Ticket.created_at.desc(), Ticket.id.desc()),
+    "priority": (_PRIORITY_RANK, Ticket.due_at.asc().nulls_last(), Ticket.id),
+    "updated": (Ticket.updated_at.desc(), Ticket.id.desc()),
+}
+"""The queue's orders by name (``schemas.SORTS``); each ends with the id, so pages never overlap."""
+
+_BUILDING_ROOM = re.compile(r"^([0-9A-Za-z]+?)\s*(?:号楼|号|栋|幢|-|/)\s*([0-9]+)\s*室?$")
+_BUILDING = re.compile(r"^([0-9A-Za-z]+?)\s*(?:号楼|号|栋|幢)$")
+
+
+def _like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``\\`` as the escape character: its own wildcards are literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _in_building(number: str) -> sa.ColumnElement[bool]:
+    return Ticket.building_id.in_(sa.select(Building.id).where(Building.number == number))
+
+
+def search(q: str | None) -> sa.ColumnElement[bool] | None:
+    """Tickets matching ``q`` (None when there is nothing to search): a ticket number (whole or
+    its beginning, any case), a room (``302``), a building (``3``, ``3号楼``), a building and
+    room (``3-302``, ``3号楼302``), or a piece of the text. Wildcards in ``q`` are literal."""
+    q = (q or "").strip()
+    if not q:
+        return None
+    options = [
+        Ticket.number.like(_like(q.upper()) + "%", escape="\\"),
+        Ticket.room == q,
+        _in_building(q),
+        Ticket.text.ilike("%" + _like(q) + "%", escape="\\"),
+    ]
+    if (match := _BUILDING.match(q)) is not None:
+        options.append(_in_building(match.group(1)))
+    if (match := _BUILDING_ROOM.match(q)) is not None:
+        options.append(sa.and_(_in_building(match.group(1)), Ticket.room == match.group(2)))
+    return sa.or_(*options)
 
 
 def _community_id(session: Session, code: str | None) -> int | None:
