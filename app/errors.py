@@ -143,6 +143,8 @@ ERRORS: dict[str, ErrorCode] = {
     "internal_note_staff_only": ErrorCode(
         422, "只有处理工单的工作人员可以添加内部备注", "Only staff handling the ticket may add an internal note."
     ),
+    "appointment_in_past": ErrorCode(422, "预约上门时间不能早于现在", "The appointment is in the past."),
+    "appointment_too_far": ErrorCode(422, "预约上门时间太远", "The appointment is too far ahead."),
     # place-checkin (场所码 / 数字哨兵)
     "sentinel_not_bound": ErrorCode(
         409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),

@@ -17,6 +17,7 @@ from scenarios.engines.workflow import routing
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.schemas import (
+    WorkflowAppointmentSchema,
     WorkflowAssignSchema,
     WorkflowCommentSchema,
     WorkflowDuplicateSchema,
@@ -78,7 +79,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("acknowledge", "acknowledge", WorkflowNoteSchema, svc.acknowledge, STAFF,
            "Acknowledge (first response; stops the response clock). Staff of the owning organisation."),
     Action("assign", "assign", WorkflowAssignSchema, svc.assign, STAFF,
-           "Assign to a technician of your organisation (`assignee_not_in_org` otherwise). Managers."),
+           "Assign to a technician of your organisation (`assignee_not_in_org` otherwise). Managers. With "
+           "`appointment_at`, when they will call (the reporter is told)."),
     Action("start", "start", WorkflowNoteSchema, svc.start, STAFF,
            "Work has started. The assignee or a manager."),
     Action("request-info", "request_info", WorkflowRequiredNoteSchema, svc.request_info, STAFF,
@@ -99,6 +101,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("priority", "set_priority", WorkflowPrioritySchema, svc.set_priority, ANYONE,
            "Set the priority (low, normal, high, urgent) with a reason: staff of the owning organisation "
            "(other staff who see the ticket and its reporter: 403). The reason is an internal event."),
+    Action("appointment", "set_appointment", WorkflowAppointmentSchema, svc.set_appointment, ANYONE,
+           "Set or change when you will call at the reporter's (from now to 90 days ahead: "
+           "`appointment_in_past`, `appointment_too_far`), on an open ticket: staff of the owning "
+           "organisation (other staff who see the ticket and its reporter: 403). The reporter is told."),
     Action("confirm", "confirm", WorkflowNoteSchema, svc.confirm, RESIDENT,
            "The reporter confirms the resolution: closed."),
     Action("reopen", "reopen", WorkflowReasonSchema, svc.reopen, RESIDENT,

@@ -93,6 +93,18 @@ class WorkflowPhotoSchema(Schema):
 class WorkflowReporterSchema(Schema):
     name = fields.String(allow_none=True, metadata={"description": "masked (张*)"})
     phone = fields.String(allow_none=True, metadata={"description": "masked (180****1999)"})
+    residence_id = fields.Integer(allow_none=True, metadata={
+        "description": "the reporter's verified residence the ticket was filed from: for the audited "
+                       "`POST /api/v1/orgs/<code>/residences/<id>/reveal` (null when filed from elsewhere)"})
+
+
+class WorkflowAssigneeSchema(Schema):
+    name = fields.String(required=True, metadata={
+        "description": "the name residents see (张师傅), else the role's title (维修工)"})
+    title = fields.String(required=True, metadata={"description": "the role's title (维修工)"})
+    phone = fields.String(allow_none=True, metadata={
+        "description": "work phone (verified only): in full to the reporter until the ticket is final "
+                       "(closed, rejected, duplicate), masked after and to staff; null when none"})
 
 
 class WorkflowTicketSummarySchema(Schema):
@@ -112,6 +124,8 @@ class WorkflowTicketSummarySchema(Schema):
     rating = fields.Integer(allow_none=True)
     moderation_state = fields.String(required=True, validate=OneOf(MODERATION_STATES), metadata={
         "description": "visible (not moderated, or cleared), pending (waiting for review), hidden (refused)"})
+    appointment_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when staff will call at the reporter's (set with assign or appointment)"})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     version = fields.Integer(required=True, metadata={"description": "the ETag; send it back in If-Match"})
@@ -136,8 +150,20 @@ class WorkflowRequiredNoteSchema(Schema):
     note = fields.String(required=True, validate=Length(min=1, max=MAX_TEXT))
 
 
+def _appointment(**kw: object) -> fields.DateTime:
+    return fields.DateTime(**kw, metadata={
+        "description": "when you will call at the reporter's: with an offset, from now to 90 days ahead "
+                       "(`appointment_in_past`, `appointment_too_far`); the reporter is told"})
+
+
 class WorkflowAssignSchema(Schema):
     assignee_account_id = fields.Integer(required=True, metadata={"description": "a technician of your organisation"})
+    note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
+    appointment_at = _appointment(load_default=None, allow_none=True)
+
+
+class WorkflowAppointmentSchema(Schema):
+    appointment_at = _appointment(required=True)
     note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
 
 
@@ -337,6 +363,8 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
         "reopen_count": fields.Integer(required=True),
         "reporter": fields.Nested(WorkflowReporterSchema, allow_none=True,
                                   metadata={"description": "masked; staff viewers only"}),
+        "assignee": fields.Nested(WorkflowAssigneeSchema, allow_none=True,
+                                  metadata={"description": "who is coming: once the ticket is assigned"}),
         "allowed_actions": fields.List(fields.String(), required=True,
                                        metadata={"description": "what the caller may do now"}),
     }

@@ -9,13 +9,13 @@ and timers) → its photos (``photos``) → its content's moderation (``moderati
 duplicate hint (``duplicates``) → where the scenario routes it (``routing``) → who is told
 (``notifications``). Every action on a ticket locks it and checks who may see it
 (``access``), then makes its change through ``changes.perform``; the owner's changes that are
-not transitions (``set_priority``) through ``_owner_change``.
+not transitions (``set_priority``, ``set_appointment``) through ``_owner_change``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -160,23 +160,59 @@ def is_assignable(session: Session, *, config: WorkflowConfig, org_id: int, acco
 
 
 def assign(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-           assignee_account_id: int, note: str | None = None, expected_version: int | None = None) -> Ticket:
-    """Assign to a technician (``config.assignee_roles``) of the owning organisation only."""
+           assignee_account_id: int, note: str | None = None, appointment_at: datetime | None = None,
+           expected_version: int | None = None) -> Ticket:
+    """Assign to a technician (``config.assignee_roles``) of the owning organisation only;
+    with ``appointment_at``, when they will call (the reporter is told)."""
     ticket, access = locked(session, principal, config, ticket_id)
     note = config.check_text(note, "note", required=False)
+    data: dict[str, Any] = {"assignee_account_id": assignee_account_id}
+    if appointment_at is not None:
+        appointment_at = _aware_utc(appointment_at)
+        data["appointment_at"] = appointment_at.isoformat()
 
     def check(t: Ticket, now: datetime) -> None:
         if not is_assignable(session, config=config, org_id=t.org_id, account_id=assignee_account_id):
             raise ApiError("assignee_not_in_org", errors={"assignee_account_id": [
                 "只能指派给本单位的在岗维修人员。"]})
+        if appointment_at is not None:
+            checked_appointment(appointment_at, now)
 
     def apply(t: Ticket, now: datetime) -> None:
         t.assignee_account_id = assignee_account_id
+        if appointment_at is not None:
+            t.appointment_at = appointment_at
+
+    def after(t: Ticket, event: TicketEvent, now: datetime) -> None:
+        if appointment_at is not None:
+            notifications.tell_appointment(session, clock, config, t, event)
 
     perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
              action="assign", note=note, expected_version=expected_version, check=check, apply=apply,
-             data={"assignee_account_id": assignee_account_id})
+             after=after, data=data)
     return ticket
+
+
+APPOINTMENT_HORIZON = timedelta(days=90)
+"""How far ahead an appointment may be made."""
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ApiError("validation_error", errors={"appointment_at": ["须带时区，如 2026-11-02T14:00:00+08:00。"]})
+    return value.astimezone(UTC)
+
+
+def checked_appointment(appointment_at: datetime, now: datetime) -> datetime:
+    """``appointment_at`` in UTC when it is an aware time from now to ``APPOINTMENT_HORIZON``
+    ahead; else a 422 naming ``appointment_at``."""
+    appointment_at = _aware_utc(appointment_at)
+    if appointment_at < now:
+        raise ApiError("appointment_in_past", errors={"appointment_at": ["预约上门时间不能早于现在。"]})
+    if appointment_at > now + APPOINTMENT_HORIZON:
+        raise ApiError("appointment_too_far", errors={"appointment_at": [
+            f"预约上门时间须在 {APPOINTMENT_HORIZON.days} 天内。"]})
+    return appointment_at
 
 
 # ---------------------------------------------------------------- the owner's changes (not transitions)
@@ -209,6 +245,30 @@ def set_priority(session: Session, *, clock: Clock, principal: Principal, config
     ticket.priority = priority
     trail.touch(ticket, now)
     trail.add_event(session, ticket, principal, "priority", at=now, note=reason, data=data, internal=True)
+    session.flush()
+    return ticket
+
+
+def set_appointment(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
+                    ticket_id: int, appointment_at: datetime, note: str | None = None,
+                    expected_version: int | None = None) -> Ticket:
+    """Staff of the owning organisation set or change when they will call at the reporter's, on
+    a ticket still open; the reporter is told. The same time again changes nothing."""
+    ticket, access = locked(session, principal, config, ticket_id)
+    _owner_change(ticket, access, expected_version, "appointment")
+    if not ticket.is_open:
+        raise invalid(ticket, "appointment")
+    note = config.check_text(note, "note", required=False)
+    now = clock.now()
+    appointment_at = checked_appointment(appointment_at, now)
+    if ticket.appointment_at == appointment_at:
+        return ticket
+    previous = ticket.appointment_at
+    ticket.appointment_at = appointment_at
+    trail.touch(ticket, now)
+    event = trail.add_event(session, ticket, principal, "appointment", at=now, note=note, data={
+        "appointment_at": appointment_at.isoformat(), "previous": previous.isoformat() if previous else None})
+    notifications.tell_appointment(session, clock, config, ticket, event)
     session.flush()
     return ticket
 
