@@ -6,6 +6,8 @@ them itself (an organisation code, ``me``), so adding an action is one row and o
 - ``ACTIONS``: ``POST /tickets/<id>/<path>`` on one ticket, with ``If-Match`` and
   ``Idempotency-Key``; the answer is the ticket as the caller sees it afterwards.
 - ``LISTS``: ``GET /<path>`` pages of ticket summaries (the service returns a query).
+- ``EXPORTS``: ``GET /<path>`` a list as a file (CSV or XLSX), every ticket the filters select
+  up to ``export.MAX_ROWS`` (the service returns the same query as the list's).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from scenarios.engines.workflow.schemas import (
     WorkflowNoteSchema,
     WorkflowPrioritySchema,
     WorkflowQueueArgsSchema,
+    WorkflowQueueExportArgsSchema,
     WorkflowRateSchema,
     WorkflowReasonSchema,
     WorkflowRequiredNoteSchema,
@@ -73,6 +76,21 @@ class Listing:
     service: Callable[..., Any]
     callers: str
     summary: str
+
+
+@dataclass(frozen=True)
+class Export:
+    """``GET /<path>?format=csv|xlsx``: ``service(session, *, clock, principal, config, **filters)``
+    returns the query of a list (``Listing``), written to a file by ``export.write``."""
+
+    path: str
+    endpoint: str
+    schema: type
+    service: Callable[..., Any]
+    callers: str
+    summary: str
+    file_name: str = "export"
+    """The file's name before the time (``<slug>-<file_name>-<time>.<format>``)."""
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -128,6 +146,15 @@ LISTS: tuple[Listing, ...] = (
             "chiefs and other scoped roles: the tickets assigned to you."),
     Listing("/escalated", "Escalated", WorkflowEscalatedArgsSchema, svc.escalated, STAFF,
             "Supervisors: escalated tickets of every organisation you supervise."),
+)
+
+EXPORTS: tuple[Export, ...] = (
+    Export("/queue/export", "QueueExport", WorkflowQueueExportArgsSchema, svc.queue, STAFF,
+           "The queue as a file, with the queue's filters and order, every ticket they select (no pages; more "
+           "than 10,000: 422 `export_too_large`): `format=csv` (UTF-8 with a BOM, for Excel) or `xlsx`. "
+           "Columns: number, status, category, priority, community, building, room, created, due, overdue, "
+           "assignee, escalation level, appointment; no personal data of residents (not even the text).",
+           file_name="queue"),
 )
 
 MINE = Listing("/tickets", "Tickets", WorkflowMineArgsSchema, svc.mine, RESIDENT,

@@ -20,6 +20,7 @@ SORTS = ("due", "created", "-created", "priority", "updated")
 """The queue's orders: ``due`` (soonest deadline first, the default), ``created`` (oldest
 first), ``-created`` (newest first), ``priority`` (urgent first, then by deadline),
 ``updated`` (most recently changed first)."""
+EXPORT_FORMATS = ("csv", "xlsx")
 
 
 def _photos() -> fields.List:
@@ -219,7 +220,7 @@ class WorkflowMineArgsSchema(PageArgs):
 
 
 class WorkflowQueueFilterSchema(Schema):
-    """The queue's filters."""
+    """The queue's filters, shared by the queue and its export."""
 
     q = fields.String(validate=Length(max=MAX_QUERY), metadata={
         "description": "search: a ticket number (whole or its beginning), a room (302), a building (3, 3号楼), "
@@ -243,6 +244,11 @@ class WorkflowQueueFilterSchema(Schema):
 
 class WorkflowQueueArgsSchema(WorkflowQueueFilterSchema, PageArgs):
     pass
+
+
+class WorkflowQueueExportArgsSchema(WorkflowQueueFilterSchema):
+    format = fields.String(load_default="csv", validate=OneOf(EXPORT_FORMATS),
+                           metadata={"description": "csv (UTF-8 with a BOM: Excel opens it) or xlsx"})
 
 
 class WorkflowEscalatedArgsSchema(PageArgs):

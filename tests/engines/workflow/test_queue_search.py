@@ -1,7 +1,10 @@
 """The queue as property managers use it: search (``q``), orders (``sort``), priority (set by
-the owner's staff with a reason, filtered on); odd input is a 422 naming the field, never a 500."""
+the owner's staff with a reason, filtered on), and the export of a filtered list (CSV for
+Excel, XLSX) with its cap; odd input is a 422 naming the field, never a 500."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -9,6 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.places.models import Building
+from auth.contacts import StaffContact
+from scenarios.engines.workflow import export
+from tests.engines.workflow.scenario import BASE
 from tests.support.factories import make_resident
 from tests.support.workflow import act, add_residence, events, get, report, ticket_row
 
@@ -129,6 +135,93 @@ def test_priority_refusals(client, wf, three):
     assert ticket_row(wf.session, t1).priority == "normal"
     act(client, wf, "manager_a", t1, "reject", {"reason": "非物业范围"})
     assert act(client, wf, "manager_a", t1, "priority", good, expect=409)["code"] == "invalid_transition"
+
+
+# ---------------------------------------------------------------- export
+
+
+def _csv(resp) -> list[list[str]]:
+    raw = resp.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def _export(client, wf, who="manager_a", *, expect=200, **params):
+    resp = client.get(f"{BASE}/queue/export", headers=wf.token(who), query_string=params)
+    assert resp.status_code == expect, resp.get_data(as_text=True)[:500]
+    return resp
+
+
+def test_export_csv_is_the_filtered_queue_without_personal_data(client, wf, clock, three):
+    t1, t2, t3, _ = three
+    contact = StaffContact(account_id=wf.id("tech_a"), display_name='=CMD|"/C calc"!A0',
+                           updated_at=clock.now())
+    contact.set_mobile("13800138000")
+    wf.session.add(contact)
+    wf.session.commit()
+    act(client, wf, "manager_a", t1, "assign", {"assignee_account_id": wf.id("tech_a")})
+    clock.advance(minutes=40)  # t2 and t3 overdue
+    resp = _export(client, wf, format="csv")
+    assert resp.headers["Content-Type"].startswith("text/csv") and "charset=utf-8" in resp.headers["Content-Type"]
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="wf-test-queue-20261102-0942.csv"'
+    rows = _csv(resp)
+    assert rows[0] == ["工单号", "状态", "类别", "优先级", "小区", "楼栋", "房号", "报修时间", "截止时间", "是否超时",
+                       "处理人", "督办级别", "预约上门时间"]
+    numbers = {ticket_row(wf.session, t).number: t for t in (t1, t2, t3)}
+    assert [numbers[r[0]] for r in rows[1:]] == ids(client, wf) == [t2, t3, t1]
+    by_id = {numbers[r[0]]: r for r in rows[1:]}
+    assert by_id[t1][1:4] == ["已派单", "水电", "普通"] and by_id[t1][4:7] == ["测试小区", "1", "302"]
+    assert by_id[t1][7] == "2026-11-02 09:00" and by_id[t1][9] == "否"
+    assert by_id[t1][10] == "'=CMD|\"/C calc\"!A0"  # never a formula
+    assert by_id[t2][9] == "是" and by_id[t2][10] == "" and by_id[t2][11] == "0"
+    text = resp.get_data().decode("utf-8-sig")
+    for personal in ("测试alice", "测试dora", "13912345678", "139****5678", "漏水", "13800138000"):
+        assert personal not in text
+    # The queue's filters and order, no pages.
+    only = _csv(_export(client, wf, format="csv", category="电梯"))
+    assert [numbers[r[0]] for r in only[1:]] == [t2]
+    newest = _csv(_export(client, wf, format="csv", sort="-created", q="302"))
+    assert [numbers[r[0]] for r in newest[1:]] == [t3, t1]
+    assert len(_csv(_export(client, wf))) == 4  # csv by default
+    assert len(_csv(_export(client, wf, "manager_b"))) == 2  # company B: its one ticket
+
+
+def test_export_xlsx(client, wf, clock, three):
+    from openpyxl import load_workbook
+
+    _, t2, _, _ = three
+    wf.session.add(StaffContact(account_id=wf.id("tech_a"), display_name="=1+1", updated_at=clock.now()))
+    wf.session.commit()
+    act(client, wf, "manager_a", t2, "assign", {"assignee_account_id": wf.id("tech_a"),
+                                                 "appointment_at": "2026-11-02T14:00:00+08:00"})
+    resp = _export(client, wf, format="xlsx")
+    assert resp.headers["Content-Type"] == export.CONTENT_TYPES["xlsx"]
+    assert resp.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = load_workbook(io.BytesIO(resp.get_data())).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "工单号" and len(rows) == 4 and sheet.title == "工单引擎测试"
+    assigned = next(r for r in rows[1:] if r[0] == ticket_row(wf.session, t2).number)
+    assert assigned[1] == "已派单" and assigned[10] == "=1+1"
+    name_cell = next(row[10] for row in sheet.iter_rows(min_row=2) if row[10].value)
+    assert name_cell.data_type == "s"  # text, never a formula
+    assert assigned[7].strftime("%Y-%m-%d %H:%M") == "2026-11-02 09:01"  # Beijing time
+    assert assigned[12].strftime("%Y-%m-%d %H:%M") == "2026-11-02 14:00"
+    assert all(isinstance(c.value, str) or c.value is None for c in next(sheet.iter_rows(min_row=2))[:7])
+
+
+def test_export_refusals_and_its_cap(client, wf, monkeypatch, three):
+    for params, field in (({"format": "pdf"}, "format"), ({"format": "CSV"}, "format"), ({"sort": "x"}, "sort"),
+                          ({"q": "x" * 65}, "q"), ({"page": 1}, "page"), ({"priority": "critical"}, "priority")):
+        body = _export(client, wf, expect=422, **params).get_json()
+        assert body["code"] == "validation_error" and [k.split(".")[0] for k in body["errors"]] == [field], params
+    monkeypatch.setattr(export, "MAX_ROWS", 3)
+    assert len(_csv(_export(client, wf))) == 4  # exactly the cap: all of them
+    monkeypatch.setattr(export, "MAX_ROWS", 2)
+    body = _export(client, wf, expect=422).get_json()
+    assert body["code"] == "export_too_large" and body["limit"] == 2
+    assert len(_csv(_export(client, wf, category="电梯"))) == 2  # narrowed: fine again
+    assert _export(client, wf, "alice", expect=403).get_json()["code"] == "forbidden"
+    assert client.get(f"{BASE}/queue/export").status_code == 401
 
 
 def test_queue_reads_the_organisations_tickets_through_an_index(client, wf, db, three):
