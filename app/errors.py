@@ -143,6 +143,14 @@ ERRORS: dict[str, ErrorCode] = {
     "assignee_not_in_org": ErrorCode(
         422, "只能指派给本单位的维修人员", "The assignee is not a technician of your organisation."
     ),
+    "internal_note_staff_only": ErrorCode(
+        422, "只有处理工单的工作人员可以添加内部备注", "Only staff handling the ticket may add an internal note."
+    ),
+    "appointment_in_past": ErrorCode(422, "预约上门时间不能早于现在", "The appointment is in the past."),
+    "appointment_too_far": ErrorCode(422, "预约上门时间太远", "The appointment is too far ahead."),
+    "export_too_large": ErrorCode(
+        422, "要导出的工单过多，请缩小筛选范围", "Too many tickets to export; narrow the filters."
+    ),
     # place-checkin (场所码 / 数字哨兵)
     "sentinel_not_bound": ErrorCode(
         409, "该数字哨兵尚未绑定场所", "This sentinel is not bound to a place."),

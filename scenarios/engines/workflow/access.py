@@ -43,6 +43,12 @@ class Access:
     def can_act(self) -> bool:
         return bool(self.actors)
 
+    @property
+    def staff_view(self) -> bool:
+        """The caller sees the ticket as staff (its internal notes, the reporter's masked contact),
+        not as its reporter."""
+        return self.how != "reporter"
+
 
 def lock_ticket(session: Session, ticket_id: int) -> Ticket | None:
     """Lock the ticket's pending timers, then the ticket (see the module docstring)."""

@@ -6,6 +6,8 @@ them itself (an organisation code, ``me``), so adding an action is one row and o
 - ``ACTIONS``: ``POST /tickets/<id>/<path>`` on one ticket, with ``If-Match`` and
   ``Idempotency-Key``; the answer is the ticket as the caller sees it afterwards.
 - ``LISTS``: ``GET /<path>`` pages of ticket summaries (the service returns a query).
+- ``EXPORTS``: ``GET /<path>`` a list as a file (CSV or XLSX), every ticket the filters select
+  up to ``export.MAX_ROWS`` (the service returns the same query as the list's).
 """
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ from scenarios.engines.workflow import routing
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.schemas import (
+    WorkflowAppointmentSchema,
     WorkflowAssignSchema,
     WorkflowCommentSchema,
     WorkflowDuplicateSchema,
     WorkflowEscalatedArgsSchema,
     WorkflowMineArgsSchema,
     WorkflowNoteSchema,
+    WorkflowPrioritySchema,
     WorkflowQueueArgsSchema,
+    WorkflowQueueExportArgsSchema,
     WorkflowRateSchema,
     WorkflowReasonSchema,
     WorkflowRequiredNoteSchema,
@@ -73,11 +78,27 @@ class Listing:
     summary: str
 
 
+@dataclass(frozen=True)
+class Export:
+    """``GET /<path>?format=csv|xlsx``: ``service(session, *, clock, principal, config, **filters)``
+    returns the query of a list (``Listing``), written to a file by ``export.write``."""
+
+    path: str
+    endpoint: str
+    schema: type
+    service: Callable[..., Any]
+    callers: str
+    summary: str
+    file_name: str = "export"
+    """The file's name before the time (``<slug>-<file_name>-<time>.<format>``)."""
+
+
 ACTIONS: tuple[Action, ...] = (
     Action("acknowledge", "acknowledge", WorkflowNoteSchema, svc.acknowledge, STAFF,
            "Acknowledge (first response; stops the response clock). Staff of the owning organisation."),
     Action("assign", "assign", WorkflowAssignSchema, svc.assign, STAFF,
-           "Assign to a technician of your organisation (`assignee_not_in_org` otherwise). Managers."),
+           "Assign to a technician of your organisation (`assignee_not_in_org` otherwise). Managers. With "
+           "`appointment_at`, when they will call (the reporter is told)."),
     Action("start", "start", WorkflowNoteSchema, svc.start, STAFF,
            "Work has started. The assignee or a manager."),
     Action("request-info", "request_info", WorkflowRequiredNoteSchema, svc.request_info, STAFF,
@@ -93,7 +114,15 @@ ACTIONS: tuple[Action, ...] = (
            "Close a resolved ticket the reporter has not confirmed. Managers."),
     Action("comments", "comment", WorkflowCommentSchema, svc.comment, ANYONE,
            "Add a note and/or photos (reporter: own uploads, up to 9 a ticket). A reporter's comment answers "
-           "a question (the clock restarts)."),
+           "a question (the clock restarts). Staff: `internal: true` for a note only staff see (never shown "
+           "or told to the reporter; `internal_note_staff_only` from the reporter)."),
+    Action("priority", "set_priority", WorkflowPrioritySchema, svc.set_priority, ANYONE,
+           "Set the priority (low, normal, high, urgent) with a reason: staff of the owning organisation "
+           "(other staff who see the ticket and its reporter: 403). The reason is an internal event."),
+    Action("appointment", "set_appointment", WorkflowAppointmentSchema, svc.set_appointment, ANYONE,
+           "Set or change when you will call at the reporter's (from now to 90 days ahead: "
+           "`appointment_in_past`, `appointment_too_far`), on an open ticket: staff of the owning "
+           "organisation (other staff who see the ticket and its reporter: 403). The reporter is told."),
     Action("confirm", "confirm", WorkflowNoteSchema, svc.confirm, RESIDENT,
            "The reporter confirms the resolution: closed."),
     Action("reopen", "reopen", WorkflowReasonSchema, svc.reopen, RESIDENT,
@@ -111,10 +140,21 @@ ACTIONS: tuple[Action, ...] = (
 LISTS: tuple[Listing, ...] = (
     Listing("/queue", "Queue", WorkflowQueueArgsSchema, svc.queue, STAFF,
             "Your organisation's tickets, soonest deadline first (open ones unless `status` is given).\n\n"
+            "`q` searches ticket numbers (whole or their beginning), rooms, buildings and the text;\n"
+            "`sort`: due (default), created, -created, priority, updated; `priority` filters.\n"
             "`dispatched=true`: the tickets your organisation routed, wherever they are now. Road\n"
             "chiefs and other scoped roles: the tickets assigned to you."),
     Listing("/escalated", "Escalated", WorkflowEscalatedArgsSchema, svc.escalated, STAFF,
             "Supervisors: escalated tickets of every organisation you supervise."),
+)
+
+EXPORTS: tuple[Export, ...] = (
+    Export("/queue/export", "QueueExport", WorkflowQueueExportArgsSchema, svc.queue, STAFF,
+           "The queue as a file, with the queue's filters and order, every ticket they select (no pages; more "
+           "than 10,000: 422 `export_too_large`): `format=csv` (UTF-8 with a BOM, for Excel) or `xlsx`. "
+           "Columns: number, status, category, priority, community, building, room, created, due, overdue, "
+           "assignee, escalation level, appointment; no personal data of residents (not even the text).",
+           file_name="queue"),
 )
 
 MINE = Listing("/tickets", "Tickets", WorkflowMineArgsSchema, svc.mine, RESIDENT,

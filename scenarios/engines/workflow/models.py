@@ -4,7 +4,9 @@
   and a ``version`` for ETags. ``due_at`` is the deadline that matters now (the response
   target while nobody has responded, then the resolution target; null while paused or
   finished) so a queue sorts and filters on one indexed column.
-- ``wf_ticket_events``: the trail (who, what, when, from/to status, note).
+- ``wf_ticket_events``: the trail (who, what, when, from/to status, note). An ``internal`` event
+  (a staff note for staff only) never reaches the reporter: not in their view of the ticket,
+  not in their notices.
 - ``wf_ticket_photos``: uploads attached at report time or with the resolution.
 - ``wf_sla_policies``: targets as data, per scenario and category (null category = the
   scenario's default). A change adds a row and deactivates the old one, so tickets keep the
@@ -100,6 +102,8 @@ class Ticket(IdMixin, Base):
         sa.Index("ix_wf_tickets_scenario_created", "scenario", "created_at"),
         # Assigned to me (road chiefs' queue across organisations).
         sa.Index("ix_wf_tickets_assignee_queue", "assignee_account_id", "scenario", "is_open", "due_at"),
+        # The queue filtered by priority (urgent ones first), still read in deadline order.
+        sa.Index("ix_wf_tickets_priority_queue", "org_id", "scenario", "is_open", "priority", "due_at", "id"),
     )
 
     scenario: Mapped[str] = mapped_column(sa.String(60))
@@ -128,6 +132,8 @@ class Ticket(IdMixin, Base):
     assignee_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
     duplicate_of_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("wf_tickets.id"), index=True)
     moderation_state: Mapped[str] = mapped_column(sa.String(16), default="visible")
+    appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When staff will call at the reporter's (set with ``assign`` or ``appointment``)."""
     # The reporter's verdict
     rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     rating_comment: Mapped[str | None] = mapped_column(sa.String(500))
@@ -176,6 +182,8 @@ class TicketEvent(IdMixin, Base):
     to_status: Mapped[str | None] = mapped_column(sa.String(24))
     note: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    internal: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    """A staff note for staff only: never shown to the reporter, never told to them."""
 
 
 class TicketPhoto(IdMixin, Base):

@@ -4,6 +4,8 @@
   it elsewhere, the new owner's managers and the assignee too.
 - A transition (``announce``): the reporter, the assignee or the handlers, as ``TOLD`` says.
 - A move to another organisation (``tell_new_owner``): its managers and the assignee.
+- An appointment (``tell_appointment``): the reporter, with the time (``appointment_at``).
+- An internal event (a staff note for staff only) is never told to the reporter.
 - Escalations and missed resolutions: escalation.py (with ``notice``, many at once).
 
 Payloads carry ticket ids, numbers, states, the scenario's title, the time and a fixed
@@ -44,6 +46,7 @@ REGISTRY_NAMES: dict[str, str] = {
     "wf.escalated": "ticket_escalated",
     "wf.resolution_overdue": "ticket_resolution_overdue",
     "wf.content_rejected": "content_rejected",
+    "wf.appointment_set": "ticket_appointment",
 }
 
 # What happened, in a few words (a WeChat ``thing`` holds 20 characters).
@@ -60,6 +63,7 @@ NOTES: dict[str, str] = {
     "wf.escalated": "工单响应超时，请尽快处理",
     "wf.resolution_overdue": "工单处理超时",
     "wf.content_rejected": "内容未通过审核",
+    "wf.appointment_set": "已约定上门时间",
 }
 
 
@@ -188,6 +192,16 @@ def tell_filed(session: Session, clock: Clock, config: WorkflowConfig, ticket: T
         tell_new_owner(session, clock, config, ticket, routed, moved)
 
 
+def tell_appointment(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket,
+                     event: TicketEvent) -> None:
+    """The reporter: when staff will call (``appointment_at`` in the payload; no names, no phones)."""
+    if event.internal or ticket.appointment_at is None:
+        return
+    tell(session, clock, ticket, key=f"ev:{event.id}:appointment", template="wf.appointment_set",
+         recipients=reporter(ticket), config=config, action=event.action,
+         appointment_at=ticket.appointment_at.isoformat())
+
+
 # Who hears of which transition (beyond escalations and new tickets).
 TOLD: dict[str, tuple[str, str]] = {
     "acknowledge": ("wf.ticket_acknowledged", "reporter"),
@@ -202,13 +216,13 @@ TOLD: dict[str, tuple[str, str]] = {
 
 
 def announce(session: Session, clock: Clock, config: WorkflowConfig, ticket: Ticket, event: TicketEvent) -> None:
-    """Tell whoever ``TOLD`` names of a transition."""
+    """Tell whoever ``TOLD`` names of a transition (never the reporter of an internal event)."""
     told = TOLD.get(event.action)
     if told is None:
         return
     template, who = told
     recipients = []
-    if "reporter" in who:
+    if "reporter" in who and not event.internal:
         recipients += reporter(ticket)
     if "assignee" in who and ticket.assignee_account_id:
         recipients.append(Recipient.account(ticket.assignee_account_id))

@@ -1,5 +1,13 @@
 """Tickets as clients see them: summaries for lists (places and organisations loaded in bulk)
-and the full view with its trail, due times and photos (signed URLs, for viewers only)."""
+and the full view with its trail, due times and photos (signed URLs, for viewers only).
+
+The full view depends on who looks (``Access.staff_view``). The reporter never gets an
+internal event (a staff note for staff only) nor the photos attached to one; staff get every
+event, marked ``internal``, and the reporter's masked contact with the residence the ticket
+was filed from (``reporter.residence_id``, for the audited reveal). Once a ticket is assigned
+both see who is coming (``assignee``: the name residents see, else the role's title) and the
+work phone: in full to the reporter until the ticket is final, masked otherwise.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,8 +22,10 @@ from app.places.labels import labels
 from app.storage.models import Upload
 from app.storage.service import describe as describe_upload
 from auth import pii
-from auth.models import Person
+from auth.contacts import StaffContact
+from auth.models import Account, Membership, Person, Residence
 from auth.organisations import Organisation
+from auth.roles import ROLE_TITLES
 from scenarios.engines.workflow.access import Access
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent, TicketPhoto
@@ -36,7 +46,8 @@ SUMMARY_COLUMNS = (
     Ticket.id, Ticket.scenario, Ticket.number, Ticket.status, Ticket.category, Ticket.text, Ticket.priority,
     Ticket.org_id, Ticket.community_id, Ticket.building_id, Ticket.village_id, Ticket.room, Ticket.house_number,
     Ticket.lat, Ticket.lon, Ticket.address, Ticket.due_at, Ticket.escalation_level, Ticket.assignee_account_id,
-    Ticket.rating, Ticket.moderation_state, Ticket.created_at, Ticket.updated_at, Ticket.version,
+    Ticket.rating, Ticket.moderation_state, Ticket.appointment_at, Ticket.created_at, Ticket.updated_at,
+    Ticket.version,
 )
 """What a summary shows: lists select these columns only (rows, not ORM objects)."""
 
@@ -72,8 +83,8 @@ def summaries(session: Session, tickets: Sequence[Any], *, now: datetime) -> lis
             },
             "due_at": t.due_at, "overdue": t.due_at is not None and t.due_at < now,
             "escalation_level": t.escalation_level, "assignee_account_id": t.assignee_account_id,
-            "rating": t.rating, "moderation_state": t.moderation_state, "created_at": t.created_at,
-            "updated_at": t.updated_at, "version": t.version,
+            "rating": t.rating, "moderation_state": t.moderation_state, "appointment_at": t.appointment_at,
+            "created_at": t.created_at, "updated_at": t.updated_at, "version": t.version,
         })
     return out
 
@@ -85,22 +96,29 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
     in order) when the caller has them in hand (a ticket just created), else read here."""
     now = clock.now()
     out = summaries(session, [ticket], now=now)[0]
-    staff_view = access.how != "reporter"
+    staff_view = access.staff_view
     if events is None:
-        events = list(session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                      .order_by(TicketEvent.at, TicketEvent.id)))
+        stmt = sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+        if not staff_view:
+            stmt = stmt.where(TicketEvent.internal.is_(False))
+        events = list(session.scalars(stmt.order_by(TicketEvent.at, TicketEvent.id)))
+    elif not staff_view:
+        events = [e for e in events if not e.internal]
     event_orgs = _by_id(session, Organisation, {e.actor_org_id for e in events})
     if photos is None:
-        photos = session.execute(
-            sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
-            .where(TicketPhoto.ticket_id == ticket.id).order_by(TicketPhoto.stage, TicketPhoto.position)).all()
+        stmt = (sa.select(TicketPhoto.stage, Upload).join(Upload, Upload.id == TicketPhoto.upload_id)
+                .where(TicketPhoto.ticket_id == ticket.id))
+        if not staff_view:  # not the photos of an internal note
+            stmt = stmt.where(~sa.exists().where(TicketEvent.id == TicketPhoto.event_id, TicketEvent.internal))
+        photos = session.execute(stmt.order_by(TicketPhoto.stage, TicketPhoto.position)).all()
     duplicate = session.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None
     dispatcher = session.get(Organisation, ticket.dispatch_org_id) if ticket.dispatch_org_id else None
     reporter = None
     if staff_view and ticket.subject_person_id is not None:
         person = session.get(Person, ticket.subject_person_id)
         if person is not None:
-            reporter = {"name": pii.mask_name(person.name), "phone": pii.mask_mobile(person.phone)}
+            reporter = {"name": pii.mask_name(person.name), "phone": pii.mask_mobile(person.phone),
+                        "residence_id": residence_of(session, ticket)}
     out.update(
         details=ticket.details or {},
         sla={
@@ -116,7 +134,7 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
             "actor_org": event_orgs[e.actor_org_id].code if e.actor_org_id in event_orgs else None,
             "actor_account_id": e.actor_account_id if staff_view and e.actor_kind == "staff" else None,
             "action": e.action, "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
-            "data": e.data or {},
+            "data": e.data or {}, "internal": bool(e.internal),
         } for e in events],
         photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
                 for stage, upload in photos],
@@ -124,11 +142,49 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
         dispatch_org={"code": dispatcher.code, "name": dispatcher.name} if dispatcher else None,
         rating_comment=ticket.rating_comment, rated_at=ticket.rated_at, resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at, reopen_count=ticket.reopen_count, reporter=reporter,
+        assignee=assignee(session, ticket, staff_view=staff_view),
         allowed_actions=_allowed(ticket, access, config),
     )
     if possible_duplicates is not None:
         out["possible_duplicates"] = possible_duplicates
     return out
+
+
+def residence_of(session: Session, ticket: Ticket) -> int | None:
+    """The id of the reporter's verified residence the ticket was filed from (its community,
+    building and room), the latest when there are several; None when it was filed elsewhere."""
+    if ticket.subject_person_id is None or ticket.building_id is None or ticket.room is None:
+        return None
+    return session.scalar(
+        sa.select(Residence.id)
+        .where(Residence.person_id == ticket.subject_person_id, Residence.community_id == ticket.community_id,
+               Residence.building_id == ticket.building_id, Residence.room == ticket.room,
+               Residence.status == "verified")
+        .order_by(Residence.valid_from.desc(), Residence.id.desc()).limit(1))
+
+
+def assignee(session: Session, ticket: Ticket, *, staff_view: bool) -> dict[str, Any] | None:
+    """Who is coming, once the ticket is assigned: the name residents see (``StaffContact.display_name``,
+    else the title of their role, in the owning organisation first), and the verified work phone: in
+    full to the reporter until the ticket is final (a work number is what they must call), masked
+    after that and to staff (one query)."""
+    if ticket.assignee_account_id is None:
+        return None
+    role = (sa.select(Membership.role).where(Membership.account_id == Account.id)
+            .order_by(sa.case((Membership.organisation_id == ticket.org_id, 0), else_=1), Membership.id)
+            .limit(1).scalar_subquery())
+    row = session.execute(
+        sa.select(StaffContact.display_name, StaffContact.mobile, StaffContact.mobile_verified_at, role)
+        .select_from(Account).outerjoin(StaffContact, StaffContact.account_id == Account.id)
+        .where(Account.id == ticket.assignee_account_id)).one_or_none()
+    if row is None:
+        return None
+    display_name, mobile, verified_at, role_name = row
+    title = ROLE_TITLES.get(role_name or "", "工作人员")
+    phone = mobile if mobile and verified_at is not None else None
+    if phone is not None and (staff_view or ticket.status in FINAL_STATUSES):
+        phone = pii.mask_mobile(phone)
+    return {"name": display_name or title, "title": title, "phone": phone}
 
 
 def _allowed(ticket: Ticket, access: Access, config: WorkflowConfig) -> list[str]:
@@ -137,4 +193,8 @@ def _allowed(ticket: Ticket, access: Access, config: WorkflowConfig) -> list[str
         actions.append("comment")
     if "reporter" in access.actors and ticket.status in ("resolved", "closed") and ticket.rating is None:
         actions.append("rate")
+    if access.how == "member" and access.can_act and ticket.status not in FINAL_STATUSES:
+        actions.append("priority")
+        if ticket.is_open:
+            actions.append("appointment")
     return actions

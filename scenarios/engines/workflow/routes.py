@@ -2,8 +2,9 @@
 
 ``make_blueprint(config)`` builds a scenario's blueprint with fresh view classes, mounted at
 ``/api/v1/<slug>``: filing and reading tickets (two views of their own), then one generic view
-per row of ``actions.ACTIONS`` (``POST /tickets/<id>/<path>``) and of ``actions.LISTS``
-(``GET /<path>``, pages of ticket summaries), plus the figures and the assignable staff.
+per row of ``actions.ACTIONS`` (``POST /tickets/<id>/<path>``), of ``actions.LISTS``
+(``GET /<path>``, pages of ticket summaries) and of ``actions.EXPORTS`` (``GET /<path>``, a
+list as a CSV or XLSX file), plus the figures and the assignable staff.
 Engine-wide endpoints (``/api/v1/me/tickets``, the SLA policies) are in engine_routes.py.
 
 Writing views build their answer, then commit: reading after the commit would open a new
@@ -19,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, paginate
@@ -28,9 +29,21 @@ from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident, require_staff
+from scenarios.engines.workflow import export
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.access import Access, get_ticket
-from scenarios.engines.workflow.actions import ACTIONS, ANYONE, LISTS, MINE, RESIDENT, STAFF, Action, Listing
+from scenarios.engines.workflow.actions import (
+    ACTIONS,
+    ANYONE,
+    EXPORTS,
+    LISTS,
+    MINE,
+    RESIDENT,
+    STAFF,
+    Action,
+    Export,
+    Listing,
+)
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import Ticket
 from scenarios.engines.workflow.presenters import full, summaries, summary_rows
@@ -138,6 +151,10 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
         view = type(f"{config.schema_prefix}{listing.endpoint}View", (MethodView,),
                     {"get": _list_method(blp, config, listing)})
         blp.route(listing.path, endpoint=listing.endpoint)(view)
+    for row in EXPORTS:
+        view = type(f"{config.schema_prefix}{row.endpoint}View", (MethodView,),
+                    {"get": _export_method(blp, config, row)})
+        blp.route(row.path, endpoint=row.endpoint)(view)
 
     @blp.route("/stats")
     class Stats(MethodView):
@@ -177,6 +194,36 @@ def _list_method(blp: Blueprint, config: WorkflowConfig, listing: Listing) -> Ca
     decorated = blp.response(200, WorkflowTicketPageSchema)(get)
     decorated = blp.arguments(listing.schema, location="query")(decorated)
     return GUARDS[listing.callers](decorated)
+
+
+def _export_method(blp: Blueprint, config: WorkflowConfig, row: Export) -> Callable:
+    """The GET of an ``Export``: its filters to its service, every row selected written to a file."""
+
+    def get(self, args):
+        session = get_session()
+        clock = current_clock()
+        fmt = args.pop("format")
+        stmt = row.service(session, clock=clock, principal=current_principal(), config=config, **args)
+        now = clock.now()
+        body = export.write(fmt, export.rows(session, stmt, now=now), config=config)
+        name = export.filename(config, fmt, now, row.file_name)
+        return Response(body, status=200, content_type=export.CONTENT_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff"})
+
+    get.__doc__ = row.summary
+    decorated = blp.doc(responses={"200": {
+        "description": "The file, as an attachment (`Content-Disposition`)",
+        "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                    for t in export.CONTENT_TYPES.values()},
+        "headers": {"Content-Disposition": {"schema": {"type": "string"},
+                                            "description": 'attachment; filename="<slug>-queue-<time>.<format>"'}},
+    }})(get)
+    decorated = blp.response(200, description="The file")(decorated)
+    decorated = _err(blp, 422, "`export_too_large` (more than 10,000 tickets: narrow the filters), "
+                               "`validation_error` (the field at fault: format, sort, q...)")(decorated)
+    decorated = blp.arguments(row.schema, location="query")(decorated)
+    return GUARDS[row.callers](decorated)
 
 
 def _action_view(blp: Blueprint, config: WorkflowConfig, ticket_schema: type, action: Action,

@@ -11,9 +11,16 @@ from marshmallow.validate import Length, OneOf, Range
 
 from app.api import PageArgs, Schema, fields, page_of
 from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import CALENDARS, MODERATION_STATES, PHOTO_STAGES, STATUSES
+from scenarios.engines.workflow.models import CALENDARS, MODERATION_STATES, PHOTO_STAGES, PRIORITIES, STATUSES
 
 MAX_TEXT = 10_000  # a hard cap before the scenario's own limit (text_too_long) is checked
+MAX_QUERY = 64
+"""The queue's search (``q``): a ticket number, a room, a building or words of the text."""
+SORTS = ("due", "created", "-created", "priority", "updated")
+"""The queue's orders: ``due`` (soonest deadline first, the default), ``created`` (oldest
+first), ``-created`` (newest first), ``priority`` (urgent first, then by deadline),
+``updated`` (most recently changed first)."""
+EXPORT_FORMATS = ("csv", "xlsx")
 
 
 def _photos() -> fields.List:
@@ -70,6 +77,8 @@ class WorkflowEventSchema(Schema):
     to_status = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     data = fields.Dict(keys=fields.String(), values=fields.Raw())
+    internal = fields.Boolean(required=True, metadata={
+        "description": "a staff note for staff only (the reporter never sees one: always false for them)"})
 
 
 class WorkflowPhotoSchema(Schema):
@@ -85,6 +94,18 @@ class WorkflowPhotoSchema(Schema):
 class WorkflowReporterSchema(Schema):
     name = fields.String(allow_none=True, metadata={"description": "masked (张*)"})
     phone = fields.String(allow_none=True, metadata={"description": "masked (180****1999)"})
+    residence_id = fields.Integer(allow_none=True, metadata={
+        "description": "the reporter's verified residence the ticket was filed from: for the audited "
+                       "`POST /api/v1/orgs/<code>/residences/<id>/reveal` (null when filed from elsewhere)"})
+
+
+class WorkflowAssigneeSchema(Schema):
+    name = fields.String(required=True, metadata={
+        "description": "the name residents see (张师傅), else the role's title (维修工)"})
+    title = fields.String(required=True, metadata={"description": "the role's title (维修工)"})
+    phone = fields.String(allow_none=True, metadata={
+        "description": "work phone (verified only): in full to the reporter until the ticket is final "
+                       "(closed, rejected, duplicate), masked after and to staff; null when none"})
 
 
 class WorkflowTicketSummarySchema(Schema):
@@ -104,6 +125,8 @@ class WorkflowTicketSummarySchema(Schema):
     rating = fields.Integer(allow_none=True)
     moderation_state = fields.String(required=True, validate=OneOf(MODERATION_STATES), metadata={
         "description": "visible (not moderated, or cleared), pending (waiting for review), hidden (refused)"})
+    appointment_at = fields.DateTime(allow_none=True, metadata={
+        "description": "when staff will call at the reporter's (set with assign or appointment)"})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     version = fields.Integer(required=True, metadata={"description": "the ETag; send it back in If-Match"})
@@ -128,9 +151,28 @@ class WorkflowRequiredNoteSchema(Schema):
     note = fields.String(required=True, validate=Length(min=1, max=MAX_TEXT))
 
 
+def _appointment(**kw: object) -> fields.DateTime:
+    return fields.DateTime(**kw, metadata={
+        "description": "when you will call at the reporter's: with an offset, from now to 90 days ahead "
+                       "(`appointment_in_past`, `appointment_too_far`); the reporter is told"})
+
+
 class WorkflowAssignSchema(Schema):
     assignee_account_id = fields.Integer(required=True, metadata={"description": "a technician of your organisation"})
     note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
+    appointment_at = _appointment(load_default=None, allow_none=True)
+
+
+class WorkflowAppointmentSchema(Schema):
+    appointment_at = _appointment(required=True)
+    note = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
+
+
+class WorkflowPrioritySchema(Schema):
+    priority = fields.String(required=True, validate=OneOf(PRIORITIES),
+                             metadata={"description": "one of: " + ", ".join(PRIORITIES)})
+    reason = fields.String(required=True, validate=Length(min=1, max=MAX_TEXT),
+                           metadata={"description": "why (in the trail as an internal event: staff only)"})
 
 
 class WorkflowResolveSchema(Schema):
@@ -150,6 +192,9 @@ class WorkflowDuplicateSchema(Schema):
 class WorkflowCommentSchema(Schema):
     text = fields.String(validate=Length(max=MAX_TEXT), load_default=None, allow_none=True)
     photos = _photos()
+    internal = fields.Boolean(load_default=False, metadata={
+        "description": "staff only (`internal_note_staff_only` otherwise): a note for staff, never shown "
+                       "or told to the reporter"})
 
     @ma.validates_schema
     def _something(self, data: dict, **_: object) -> None:
@@ -174,7 +219,16 @@ class WorkflowMineArgsSchema(PageArgs):
     open = fields.Boolean(load_default=False, metadata={"description": "only tickets still in progress"})
 
 
-class WorkflowQueueArgsSchema(PageArgs):
+class WorkflowQueueFilterSchema(Schema):
+    """The queue's filters, shared by the queue and its export."""
+
+    q = fields.String(validate=Length(max=MAX_QUERY), metadata={
+        "description": "search: a ticket number (whole or its beginning), a room (302), a building (3, 3号楼), "
+                       "a building and room (3-302), or words of the text"})
+    sort = fields.String(load_default="due", validate=OneOf(SORTS), metadata={
+        "description": "due (soonest deadline first), created (oldest first), -created (newest first), "
+                       "priority (urgent first, then by deadline), updated (most recently changed first)"})
+    priority = fields.List(fields.String(validate=OneOf(PRIORITIES)), metadata={"description": "repeatable"})
     status = fields.List(fields.String(validate=OneOf(STATUSES)),
                          metadata={"description": "repeatable; open statuses when absent"})
     category = fields.String(validate=Length(max=40))
@@ -186,6 +240,15 @@ class WorkflowQueueArgsSchema(PageArgs):
     assignee = fields.String(validate=Length(max=20), metadata={"description": "'me' or an account id"})
     dispatched = fields.Boolean(load_default=False, metadata={
         "description": "the tickets your organisation routed (区城运中心), wherever they are now"})
+
+
+class WorkflowQueueArgsSchema(WorkflowQueueFilterSchema, PageArgs):
+    pass
+
+
+class WorkflowQueueExportArgsSchema(WorkflowQueueFilterSchema):
+    format = fields.String(load_default="csv", validate=OneOf(EXPORT_FORMATS),
+                           metadata={"description": "csv (UTF-8 with a BOM: Excel opens it) or xlsx"})
 
 
 class WorkflowEscalatedArgsSchema(PageArgs):
@@ -306,6 +369,8 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
         "reopen_count": fields.Integer(required=True),
         "reporter": fields.Nested(WorkflowReporterSchema, allow_none=True,
                                   metadata={"description": "masked; staff viewers only"}),
+        "assignee": fields.Nested(WorkflowAssigneeSchema, allow_none=True,
+                                  metadata={"description": "who is coming: once the ticket is assigned"}),
         "allowed_actions": fields.List(fields.String(), required=True,
                                        metadata={"description": "what the caller may do now"}),
     }

@@ -8,12 +8,14 @@ and calendar, ``sla``: due times and timers) → it is filed (``filing``: the ti
 and timers) → its photos (``photos``) → its content's moderation (``moderation``) → the
 duplicate hint (``duplicates``) → where the scenario routes it (``routing``) → who is told
 (``notifications``). Every action on a ticket locks it and checks who may see it
-(``access``), then makes its change through ``changes.perform``.
+(``access``), then makes its change through ``changes.perform``; the owner's changes that are
+not transitions (``set_priority``, ``set_appointment``) through ``_owner_change``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
+from app.places.models import Building
 from app.places.service import find_community
 from app.storage.models import Upload
 from auth.models import Membership
@@ -29,10 +32,10 @@ from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.engines.workflow import duplicates, filing, moderation, notifications, policies, routing, sla, trail
 from scenarios.engines.workflow import photos as photo_steps
-from scenarios.engines.workflow.access import check_version, invalid, locked
+from scenarios.engines.workflow.access import Access, check_version, invalid, locked
 from scenarios.engines.workflow.changes import perform
 from scenarios.engines.workflow.config import Placement, WorkflowConfig
-from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent
+from scenarios.engines.workflow.models import FINAL_STATUSES, PRIORITIES, Ticket, TicketEvent
 from scenarios.engines.workflow.transitions import REPORTER
 
 
@@ -157,22 +160,116 @@ def is_assignable(session: Session, *, config: WorkflowConfig, org_id: int, acco
 
 
 def assign(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-           assignee_account_id: int, note: str | None = None, expected_version: int | None = None) -> Ticket:
-    """Assign to a technician (``config.assignee_roles``) of the owning organisation only."""
+           assignee_account_id: int, note: str | None = None, appointment_at: datetime | None = None,
+           expected_version: int | None = None) -> Ticket:
+    """Assign to a technician (``config.assignee_roles``) of the owning organisation only;
+    with ``appointment_at``, when they will call (the reporter is told)."""
     ticket, access = locked(session, principal, config, ticket_id)
     note = config.check_text(note, "note", required=False)
+    data: dict[str, Any] = {"assignee_account_id": assignee_account_id}
+    if appointment_at is not None:
+        appointment_at = _aware_utc(appointment_at)
+        data["appointment_at"] = appointment_at.isoformat()
 
     def check(t: Ticket, now: datetime) -> None:
         if not is_assignable(session, config=config, org_id=t.org_id, account_id=assignee_account_id):
             raise ApiError("assignee_not_in_org", errors={"assignee_account_id": [
                 "只能指派给本单位的在岗维修人员。"]})
+        if appointment_at is not None:
+            checked_appointment(appointment_at, now)
 
     def apply(t: Ticket, now: datetime) -> None:
         t.assignee_account_id = assignee_account_id
+        if appointment_at is not None:
+            t.appointment_at = appointment_at
+
+    def after(t: Ticket, event: TicketEvent, now: datetime) -> None:
+        if appointment_at is not None:
+            notifications.tell_appointment(session, clock, config, t, event)
 
     perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
              action="assign", note=note, expected_version=expected_version, check=check, apply=apply,
-             data={"assignee_account_id": assignee_account_id})
+             after=after, data=data)
+    return ticket
+
+
+APPOINTMENT_HORIZON = timedelta(days=90)
+"""How far ahead an appointment may be made."""
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ApiError("validation_error", errors={"appointment_at": ["须带时区，如 2026-11-02T14:00:00+08:00。"]})
+    return value.astimezone(UTC)
+
+
+def checked_appointment(appointment_at: datetime, now: datetime) -> datetime:
+    """``appointment_at`` in UTC when it is an aware time from now to ``APPOINTMENT_HORIZON``
+    ahead; else a 422 naming ``appointment_at``."""
+    appointment_at = _aware_utc(appointment_at)
+    if appointment_at < now:
+        raise ApiError("appointment_in_past", errors={"appointment_at": ["预约上门时间不能早于现在。"]})
+    if appointment_at > now + APPOINTMENT_HORIZON:
+        raise ApiError("appointment_too_far", errors={"appointment_at": [
+            f"预约上门时间须在 {APPOINTMENT_HORIZON.days} 天内。"]})
+    return appointment_at
+
+
+# ---------------------------------------------------------------- the owner's changes (not transitions)
+
+
+def _owner_change(ticket: Ticket, access: Access, expected_version: int | None, action: str) -> None:
+    """The order of ``changes.perform`` for a change that is not a transition: 403 unless the
+    caller is staff of the owning organisation (404 came first, from ``locked``) → 412 → 409 on
+    a final ticket."""
+    if access.how != "member" or not access.can_act:
+        raise ApiError("forbidden")
+    check_version(ticket, expected_version)
+    if ticket.status in FINAL_STATUSES:
+        raise invalid(ticket, action)
+
+
+def set_priority(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
+                 priority: str, reason: str, expected_version: int | None = None) -> Ticket:
+    """Staff of the owning organisation set the ticket's priority, with a reason: an internal event
+    (the reporter sees the priority, not the reason). The same priority again changes nothing."""
+    ticket, access = locked(session, principal, config, ticket_id)
+    _owner_change(ticket, access, expected_version, "priority")
+    if priority not in PRIORITIES:
+        raise ApiError("validation_error", errors={"priority": [f"可选：{'、'.join(PRIORITIES)}。"]})
+    reason = config.check_text(reason, "reason")
+    if priority == ticket.priority:
+        return ticket
+    now = clock.now()
+    data = {"from": ticket.priority, "to": priority}
+    ticket.priority = priority
+    trail.touch(ticket, now)
+    trail.add_event(session, ticket, principal, "priority", at=now, note=reason, data=data, internal=True)
+    session.flush()
+    return ticket
+
+
+def set_appointment(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
+                    ticket_id: int, appointment_at: datetime, note: str | None = None,
+                    expected_version: int | None = None) -> Ticket:
+    """Staff of the owning organisation set or change when they will call at the reporter's, on
+    a ticket still open; the reporter is told. The same time again changes nothing."""
+    ticket, access = locked(session, principal, config, ticket_id)
+    _owner_change(ticket, access, expected_version, "appointment")
+    if not ticket.is_open:
+        raise invalid(ticket, "appointment")
+    note = config.check_text(note, "note", required=False)
+    now = clock.now()
+    appointment_at = checked_appointment(appointment_at, now)
+    if ticket.appointment_at == appointment_at:
+        return ticket
+    previous = ticket.appointment_at
+    ticket.appointment_at = appointment_at
+    trail.touch(ticket, now)
+    event = trail.add_event(session, ticket, principal, "appointment", at=now, note=note, data={
+        "appointment_at": appointment_at.isoformat(), "previous": previous.isoformat() if previous else None})
+    notifications.tell_appointment(session, clock, config, ticket, event)
+    session.flush()
     return ticket
 
 
@@ -281,26 +378,31 @@ def reopen(session: Session, *, clock: Clock, principal: Principal, config: Work
 
 
 def comment(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
-            text: str | None, photos: list[str] | None = None, expected_version: int | None = None) -> Ticket:
+            text: str | None, photos: list[str] | None = None, internal: bool = False,
+            expected_version: int | None = None) -> Ticket:
     """A note (and photos) from the reporter or a member of the owning organisation.
 
     A reporter's comment on a ticket waiting for them also answers it (``provide_info``).
+    ``internal``: a staff note for staff only (422 ``internal_note_staff_only`` from anyone who
+    sees the ticket as its reporter); it and its photos never reach the reporter.
     """
     ticket, access = locked(session, principal, config, ticket_id)
     if not access.can_act:
         raise ApiError("forbidden")
+    if internal and not access.staff_view:
+        raise ApiError("internal_note_staff_only", errors={"internal": ["只有处理工单的工作人员可以添加内部备注。"]})
     check_version(ticket, expected_version)
     if ticket.status in FINAL_STATUSES:
         raise invalid(ticket, "comment")
     text = config.check_text(text, "text", required=not photos)
     now = clock.now()
     reporter = REPORTER in access.actors
-    if reporter and ticket.status == "awaiting_reporter" and "provide_info" in config.table:
+    if reporter and not internal and ticket.status == "awaiting_reporter" and "provide_info" in config.table:
         event = perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
                          action="provide_info", note=text)
     else:
         trail.touch(ticket, now)
-        event = trail.add_event(session, ticket, principal, "comment", at=now, note=text)
+        event = trail.add_event(session, ticket, principal, "comment", at=now, note=text, internal=bool(internal))
     photo_steps.attach(session, ticket, public_ids=photos, principal=principal,
                        stage="report" if reporter else "resolution", event=event, config=config, now=now)
     session.flush()
@@ -350,7 +452,8 @@ def mine(session: Session, *, clock: Clock, principal: Principal, config: Workfl
 def queue(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig,
           status: list[str] | None = None, category: str | None = None, community: str | None = None,
           overdue: bool | None = None, due_within_minutes: int | None = None, due_soon: bool | None = None,
-          assignee: str | int | None = None, dispatched: bool = False) -> sa.Select:
+          assignee: str | int | None = None, dispatched: bool = False, q: str | None = None,
+          sort: str = "due", priority: list[str] | None = None) -> sa.Select:
     """The acting organisation's tickets, soonest deadline first (open ones unless ``status``).
 
     ``community``: a community's code; ``assignee``: ``"me"`` or an account id; ``due_soon``: due
@@ -358,7 +461,14 @@ def queue(session: Session, *, clock: Clock, principal: Principal, config: Workf
     ``dispatched``: the tickets the organisation routed, wherever they are now. A scoped role
     (a road chief) gets the tickets assigned to them. Tickets whose content waits for
     moderation show only at their dispatcher (they are not routed before it is cleared).
+    ``q``: a search (``search``); ``priority``: any of these; ``sort``: one of ``ORDERS``.
+
+    Every filter narrows the organisation's tickets of the scenario (the leading columns of
+    ``ix_wf_tickets_queue`` and ``ix_wf_tickets_priority_queue``): ``due`` reads them in index
+    order, the other orders sort what the filters leave.
     """
+    if sort not in ORDERS:
+        raise ApiError("validation_error", errors={"sort": [f"可选：{', '.join(ORDERS)}。"]})
     if not principal.is_staff or principal.org_id is None:
         raise ApiError("forbidden")
     community_id = _community_id(session, community)
@@ -391,7 +501,58 @@ def queue(session: Session, *, clock: Clock, principal: Principal, config: Workf
         stmt = stmt.where(Ticket.due_at >= now, Ticket.due_at < now + timedelta(minutes=due_within_minutes))
     if assignee_account_id is not None:
         stmt = stmt.where(Ticket.assignee_account_id == assignee_account_id)
-    return stmt.order_by(Ticket.due_at.asc().nulls_last(), Ticket.id)
+    if priority:
+        stmt = stmt.where(Ticket.priority.in_(priority))
+    condition = search(q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    return stmt.order_by(*ORDERS[sort])
+
+
+_PRIORITY_RANK = sa.case({p: i for i, p in enumerate(reversed(PRIORITIES))}, value=Ticket.priority, else_=len(
+    PRIORITIES))
+"""0 for the most urgent priority (``PRIORITIES`` runs from low to urgent)."""
+
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "due": (Ticket.due_at.asc().nulls_last(), Ticket.id),
+    "created": (Ticket.created_at, Ticket.id),
+    "-created": (Ticket.created_at.desc(), Ticket.id.desc()),
+    "priority": (_PRIORITY_RANK, Ticket.due_at.asc().nulls_last(), Ticket.id),
+    "updated": (Ticket.updated_at.desc(), Ticket.id.desc()),
+}
+"""The queue's orders by name (``schemas.SORTS``); each ends with the id, so pages never overlap."""
+
+_BUILDING_ROOM = re.compile(r"^([0-9A-Za-z]+?)\s*(?:号楼|号|栋|幢|-|/)\s*([0-9]+)\s*室?$")
+_BUILDING = re.compile(r"^([0-9A-Za-z]+?)\s*(?:号楼|号|栋|幢)$")
+
+
+def _like(text: str) -> str:
+    """``text`` for a LIKE pattern with ``\\`` as the escape character: its own wildcards are literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _in_building(number: str) -> sa.ColumnElement[bool]:
+    return Ticket.building_id.in_(sa.select(Building.id).where(Building.number == number))
+
+
+def search(q: str | None) -> sa.ColumnElement[bool] | None:
+    """Tickets matching ``q`` (None when there is nothing to search): a ticket number (whole or
+    its beginning, any case), a room (``302``), a building (``3``, ``3号楼``), a building and
+    room (``3-302``, ``3号楼302``), or a piece of the text. Wildcards in ``q`` are literal."""
+    q = (q or "").strip()
+    if not q:
+        return None
+    options = [
+        Ticket.number.like(_like(q.upper()) + "%", escape="\\"),
+        Ticket.room == q,
+        _in_building(q),
+        Ticket.text.ilike("%" + _like(q) + "%", escape="\\"),
+    ]
+    if (match := _BUILDING.match(q)) is not None:
+        options.append(_in_building(match.group(1)))
+    if (match := _BUILDING_ROOM.match(q)) is not None:
+        options.append(sa.and_(_in_building(match.group(1)), Ticket.room == match.group(2)))
+    return sa.or_(*options)
 
 
 def _community_id(session: Session, code: str | None) -> int | None:

@@ -12,22 +12,23 @@ from scenarios.engines.workflow.models import OPEN_STATUSES, RESPONSE_PENDING, T
 
 def new_event(ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
               from_status: str | None = None, to_status: str | None = None, note: str | None = None,
-              data: dict[str, Any] | None = None) -> TicketEvent:
-    """An event of ``ticket`` (not added to the session)."""
+              data: dict[str, Any] | None = None, internal: bool = False) -> TicketEvent:
+    """An event of ``ticket`` (not added to the session); ``internal``: for staff only."""
     kind = principal.kind if principal is not None and principal.kind in ("resident", "staff") else "system"
     return TicketEvent(
         ticket_id=ticket.id, at=at, actor_kind=kind,
         actor_account_id=principal.account_id if principal is not None else None,
         actor_org_id=principal.org_id if principal is not None and principal.is_staff else None,
         action=action, from_status=from_status, to_status=to_status, note=note, data=data or {},
+        internal=internal,
     )
 
 
 def add_event(session: Session, ticket: Ticket, principal: Principal | None, action: str, *, at: datetime,
               from_status: str | None = None, to_status: str | None = None, note: str | None = None,
-              data: dict[str, Any] | None = None) -> TicketEvent:
+              data: dict[str, Any] | None = None, internal: bool = False) -> TicketEvent:
     event = new_event(ticket, principal, action, at=at, from_status=from_status, to_status=to_status, note=note,
-                      data=data)
+                      data=data, internal=internal)
     session.add(event)
     session.flush()
     return event
