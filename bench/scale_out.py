@@ -1,10 +1,11 @@
 """``python -m bench.scale_out``: two instances, two workers, one PostgreSQL, nothing lost.
 
 1. Creates a fresh database on the PostgreSQL server ``DATABASE_URL`` names (default
-   ``postgresql://postgres@127.0.0.1:5432/postgres``), migrates and seeds it as ``make bench``
-   does (``alembic upgrade head``, ``flask qr init-keys``, ``flask seed demo``), gives the
+   ``postgresql://postgres@127.0.0.1:5432/postgres``, as ``make bench``: ``bench.run``), migrates
+   and seeds it (``alembic upgrade head``, ``flask qr init-keys``, ``flask seed demo``), gives the
    category 电梯 of property-repair a 1-minute response target (``flask sla set-policy``) and
-   creates two sentinel devices (``flask devices create``). The database is dropped at the end.
+   creates two sentinel devices (``flask devices create``): the same commands, run in this
+   process (``prepare``). The database is dropped (``WITH (FORCE)``) at the end.
 2. Starts instances A and B (gunicorn, 2 workers each, ``APP_ENV=development``, a
    ``METRICS_TOKEN``, a ``PROMETHEUS_MULTIPROC_DIR`` of each instance's own) and two
    ``flask --app wsgi worker`` processes. The workers count into A's directory: a deployment
@@ -51,7 +52,6 @@ from bench.run import (
     bench_database,
     gunicorn,
     machine,
-    prepare_database,
 )
 from bench.scale_checks import (
     Check,
@@ -302,18 +302,27 @@ def demo_managers(database_url: str) -> list[tuple[str, str]]:
     return [(u, c) for u, c in rows]
 
 
-def configure(env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The run's own settings, with the app's CLI commands run in this process (one app built
-    instead of a process each): the 1-minute response target of ``SLA_CATEGORY`` (``flask sla
-    set-policy``; before the instances start, so none has another policy cached) and two
-    sentinels of a demo venue operator (``flask devices create``). Returns (device id, secret)."""
+def prepare(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Migrate, seed and configure the fresh database, in this process (one app built, where
+    ``make bench`` starts a process per command): ``alembic upgrade head``, then through the
+    app's own CLI ``flask qr init-keys``, ``flask seed demo``, the 1-minute response target of
+    ``SLA_CATEGORY`` (``flask sla set-policy``; before the instances start, so none has another
+    policy cached) and two sentinels of a demo venue operator (``flask devices create``).
+    Returns the devices' (id, secret)."""
+    from alembic import command
+
     from app import create_app
     from app.config import load_settings
+    from app.migrations_state import alembic_config
 
+    migrations = alembic_config(env["DATABASE_URL"])
+    migrations.attributes["skip_logging"] = True  # keep this process's logging as it is
+    command.upgrade(migrations, "head")
     app = create_app(load_settings({**env, "LOG_LEVEL": "WARNING"}))
     try:
         runner = app.test_cli_runner()
-        commands = [["sla", "set-policy", "--scenario", "property-repair", "--category", SLA_CATEGORY,
+        commands = [["qr", "init-keys"], ["seed", "demo"],
+                    ["sla", "set-policy", "--scenario", "property-repair", "--category", SLA_CATEGORY,
                      "--response-minutes", "1"],
                     *(["devices", "create", "--org", OPERATOR, "--kind", "sentinel", "--name", f"scale-out {n}"]
                       for n in (1, 2))]
@@ -433,10 +442,7 @@ def run(cfg: Config, server_url: str, say: Callable[[str], None] | None = None) 
         # run to the next (staff logins are limited per user name and hour).
         env.pop("REDIS_URL", None)
         say(f"{database.kind}: migrating and seeding")
-        warnings = prepare_database(env)
-        if warnings:
-            raise BenchError(f"seeding failed: {warnings[0]}")
-        devices = configure(env)
+        devices = prepare(env)
         cluster = Cluster(env, folder, stack, cfg.workers_per_instance)
         cluster.metric_dirs["A"] = folder / "metrics-A"
         cluster.metric_dirs["A"].mkdir()
