@@ -45,6 +45,10 @@ ERRORS: dict[str, ErrorCode] = {
     "idempotency_key_reused": ErrorCode(
         422, "该幂等键已用于另一个请求", "This Idempotency-Key was used with another payload."
     ),
+    "idempotency_answer_lost": ErrorCode(
+        409, "该请求已经处理，但结果未能送达，请刷新查看", "This request was carried out but its answer was lost; "
+        "look the result up instead of retrying."
+    ),
     # identity (auth/): tokens, logins, staff, devices, personal data, residences, relations
     "token_invalid": ErrorCode(401, "登录凭证无效，请重新登录", "The access token is invalid."),
     "token_expired": ErrorCode(401, "登录已过期，请刷新或重新登录", "The access token has expired."),

@@ -4,7 +4,13 @@ A first request claims (scope, key) in its own committed transaction; the respon
 stored once the view is done. A retry with the same payload replays the stored status and
 body; one that arrives while the first still runs gets 409; the same key with another
 payload 422. Keys are scoped per caller and kept ``IDEMPOTENCY_TTL_HOURS`` (24 by default).
-A claim left by a crashed process is taken over after ``STALE_AFTER``.
+
+A process may die between the view's commit and the stored answer. So the view's own
+transaction marks the claim ``committed`` as it commits: a claim still ``in_progress`` after
+``STALE_AFTER`` did nothing that lasted and is taken over (the request runs again), while a
+``committed`` one whose answer never came is answered 409 ``idempotency_answer_lost`` — never
+run twice (a second ticket). A 5xx answer is never stored for replay: its claim is released,
+unless the work had committed.
 """
 from __future__ import annotations
 
@@ -19,10 +25,10 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, request
 from flask_smorest.utils import deepupdate
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.api import error_response
-from app.db import Base, IdMixin, UTCDateTime, close_session, get_db
+from app.db import Base, IdMixin, UTCDateTime, close_session, get_db, get_session
 from app.errors import ApiError, field_error
 
 HEADER = "Idempotency-Key"
@@ -37,7 +43,7 @@ class IdempotencyRecord(IdMixin, Base):
     scope: Mapped[str] = mapped_column(sa.String(120))
     key: Mapped[str] = mapped_column(sa.String(128))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
-    state: Mapped[str] = mapped_column(sa.String(16))  # in_progress | done
+    state: Mapped[str] = mapped_column(sa.String(16))  # in_progress | committed | done
     status_code: Mapped[int | None] = mapped_column(sa.Integer)
     content_type: Mapped[str | None] = mapped_column(sa.String(100))
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -84,6 +90,8 @@ def _claim(scope: str, key: str, digest: str, now: datetime) -> IdempotencyRecor
                 continue
             expired = rec.expires_at <= now
             stale = rec.state == "in_progress" and rec.created_at <= now - STALE_AFTER
+            if rec.state == "committed" and rec.created_at <= now - STALE_AFTER and not expired:
+                raise ApiError("idempotency_answer_lost")
             if expired or (stale and rec.request_hash == digest):
                 # Compare-and-set on the old row, so two takers cannot both win.
                 taken = s.execute(sa.update(IdempotencyRecord).where(
@@ -100,9 +108,10 @@ def _claim(scope: str, key: str, digest: str, now: datetime) -> IdempotencyRecor
 
 def _store(scope: str, key: str, resp: Response) -> None:
     with get_db().transaction() as s:
-        if resp.status_code >= 500:
+        if resp.status_code >= 500:  # never replayed; the claim is released unless the work committed
             s.execute(sa.delete(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key))
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key,
+                IdempotencyRecord.state == "in_progress"))
             return
         s.execute(sa.update(IdempotencyRecord).where(
             IdempotencyRecord.scope == scope, IdempotencyRecord.key == key,
@@ -118,6 +127,18 @@ def _end_request_transaction() -> None:
     session = g.get("db_session")
     if session is not None and session.in_transaction() and session.get_bind().dialect.name == "sqlite":
         session.rollback()
+
+
+def _mark_committed_with_the_work(scope: str, key: str) -> None:
+    """In the request session's transaction, as it commits: the claim is ``committed``."""
+    session = get_session()
+
+    def mark(committing: Session) -> None:
+        committing.execute(sa.update(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key,
+            IdempotencyRecord.state == "in_progress").values(state="committed"))
+
+    sa.event.listen(session, "before_commit", mark)
 
 
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -142,6 +163,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             replay = Response(existing.body, status=existing.status_code, content_type=existing.content_type)
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
+        _mark_committed_with_the_work(scope, key)
         try:
             resp = current_app.make_response(view(*args, **kwargs))
         except ApiError as err:

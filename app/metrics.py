@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy.orm import Session
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -42,6 +43,28 @@ AUTH_LAG = Histogram("jinshan_auth_cache_invalidation_lag_seconds",
 SLA_BREACHES = Counter("jinshan_sla_breaches_total", "SLA targets missed (escalations)", ["scenario", "kind"])
 
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_PENDING = "metrics_after_commit"
+
+
+def count_after_commit(session: Session, counter: Any, amount: float = 1.0) -> None:
+    """Increment ``counter`` (a labelled child) when ``session``'s transaction commits, not before:
+    work rolled back (a failed batch re-run timer by timer, a killed worker) is not counted."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        sa.event.listen(session, "after_commit", _flush_counts)
+        sa.event.listen(session, "after_rollback", _drop_counts)
+    pending.append((counter, amount))
+
+
+def _flush_counts(session: Session) -> None:
+    for counter, amount in session.info.pop(_PENDING, []):
+        counter.inc(amount)
+    session.info[_PENDING] = []
+
+
+def _drop_counts(session: Session) -> None:
+    session.info[_PENDING] = []
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

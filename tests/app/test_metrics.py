@@ -81,3 +81,23 @@ def test_database_gauges(client, scrape, session, clock):
     assert _sample(text, "jinshan_timers_oldest_overdue_seconds") == pytest.approx(90, abs=1)
     assert _sample(text, "jinshan_outbox_backlog", channel="sms") == 2
     assert _sample(text, "jinshan_outbox_backlog", channel="wecom") == 1
+
+
+def test_counts_after_commit_land_only_when_the_transaction_commits(db):
+    """A timer batch that fails and is re-run one timer at a time must not count its breaches
+    twice: counts wait for the commit and vanish with a rollback."""
+    from prometheus_client import CollectorRegistry, Counter
+
+    from app.metrics import count_after_commit
+
+    counter = Counter("t_after_commit", "test", ["k"], registry=CollectorRegistry())
+    child = counter.labels("x")
+    with pytest.raises(RuntimeError), db.transaction() as s:
+        count_after_commit(s, child)
+        raise RuntimeError("the batch failed")
+    assert child._value.get() == 0
+    with db.transaction() as s:
+        count_after_commit(s, child)
+        count_after_commit(s, child, 2)
+        assert child._value.get() == 0  # not yet: the transaction is open
+    assert child._value.get() == 3

@@ -212,3 +212,55 @@ def test_int_path_segments_beyond_64_bits_are_404(client):
                  "/api/v1/city-report/tickets/9223372036854775808"):
         resp = client.get(path)  # the route does not match, so no authentication is even asked
         assert resp.status_code == 404 and resp.get_json()["code"] == "not_found"
+
+
+def _claim_state(db, key: str) -> str | None:
+    from app.idempotency import IdempotencyRecord
+
+    with db.transaction(write=False) as s:
+        return s.scalar(sa.select(IdempotencyRecord.state).where(IdempotencyRecord.key == key))
+
+
+def test_work_that_committed_before_a_crash_is_never_run_again(pclient, db, clock):
+    """The view commits, then its process dies before the answer is stored: the claim says the
+    work committed, so a retry is told the answer was lost (409), never given a second org."""
+    headers, body = {"Idempotency-Key": "crash-after-1"}, {"code": "crash-1", "name": "c", "crash": "after_commit"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json=body, headers=headers)
+    assert count_orgs(db, "crash-1") == 1
+    assert _claim_state(db, "crash-after-1") == "committed"  # marked in the view's own transaction
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_in_progress")
+    clock.advance(minutes=2, seconds=1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_answer_lost")
+    assert count_orgs(db, "crash-1") == 1
+
+
+def test_a_crash_before_the_commit_releases_the_key_and_the_retry_runs(pclient, db):
+    headers = {"Idempotency-Key": "crash-before-1"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json={"code": "crash-2", "name": "c", "crash": "before_commit"}, headers=headers)
+    assert count_orgs(db, "crash-2") == 0 and _claim_state(db, "crash-before-1") is None  # a 5xx is never stored
+    with pytest.raises(platform_test_app.Crash):  # the key is free: the request runs again (to its crash)
+        pclient.post("/test/orgs", json={"code": "crash-2", "name": "c", "crash": "before_commit"}, headers=headers)
+
+
+def test_a_stale_claim_that_did_nothing_is_taken_over(pclient, db, clock):
+    """A process died before committing anything (its claim still ``in_progress``): after
+    ``STALE_AFTER`` the retry runs the request; before it, 409."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord, _request_hash
+
+    body, key = {"code": "stale-1", "name": "s"}, "stale-key-1"
+    with pclient.application.test_request_context("/test/orgs", method="POST", json=body):
+        digest = _request_hash()
+    with db.transaction() as s:
+        s.add(IdempotencyRecord(scope="p:ip:127.0.0.1", key=key, request_hash=digest, state="in_progress",
+                                created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    assert_error(pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key}), 409,
+                 "idempotency_in_progress")
+    clock.advance(seconds=STALE_AFTER.total_seconds() - 1)
+    assert_error(pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key}), 409,
+                 "idempotency_in_progress")  # one second before the bound: still the first's
+    clock.advance(seconds=1)
+    taken = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
+    assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
+    assert count_orgs(db, "stale-1") == 1 and _claim_state(db, key) == "done"

@@ -29,6 +29,11 @@ class OrgIn(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     slow = fields.Float(load_default=0.0)
+    crash = fields.String(load_default=None, metadata={"description": "before_commit | after_commit"})
+
+
+class Crash(BaseException):
+    """Raised where a process would die: nothing in the app handles it."""
 
 
 class OrgOut(Schema):
@@ -59,7 +64,11 @@ class Orgs(MethodView):
         session = get_session()
         org = Organisation(code=body["code"], name=body["name"], type="merchant")
         session.add(org)
+        if body["crash"] == "before_commit":
+            raise Crash
         session.commit()
+        if body["crash"] == "after_commit":
+            raise Crash
         return org
 
     @blp.arguments(PageArgs, location="query")

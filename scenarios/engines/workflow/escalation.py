@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db import fast_paths_apply
-from app.metrics import SLA_BREACHES
+from app.metrics import SLA_BREACHES, count_after_commit
 from app.notify.service import enqueue_many
 from app.timers import Timer, batch_handler, timer_handler
 from scenarios.engines.workflow import fastpath
@@ -184,8 +184,6 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
     if not changed:
         return
     _events(session, now, "escalate", [(t.id, {"level": level, "cycle": t.reopen_count}) for t, level in changed])
-    for ticket, level in changed:
-        SLA_BREACHES.labels(ticket.scenario, f"response_level_{level}").inc()
     notices = []
     for ticket, level in changed:
         config = config_for(ticket.scenario)
@@ -202,6 +200,8 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
         log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
                                           "scenario": ticket.scenario})
     enqueue_many(session, [n for n in notices if n is not None], clock=clock)
+    for ticket, level in changed:  # counted once the batch commits
+        count_after_commit(session, SLA_BREACHES.labels(ticket.scenario, f"response_level_{level}"))
 
 
 @batch_handler(RESOLUTION_KIND)
@@ -212,8 +212,6 @@ def resolutions_overdue(session: Session, timers: list[Timer], clock: Clock) -> 
     if not changed:
         return
     _events(session, now, "resolution_overdue", [(t.id, {"cycle": t.reopen_count}) for t, _ in changed])
-    for ticket, _ in changed:
-        SLA_BREACHES.labels(ticket.scenario, "resolution").inc()
     notices = []
     for ticket, _ in changed:
         config = config_for(ticket.scenario)
@@ -223,3 +221,5 @@ def resolutions_overdue(session: Session, timers: list[Timer], clock: Clock) -> 
             recipients=_staff(session, ticket.org_id, managers),
             config=config, urgent=True))
     enqueue_many(session, [n for n in notices if n is not None], clock=clock)
+    for ticket, _ in changed:
+        count_after_commit(session, SLA_BREACHES.labels(ticket.scenario, "resolution"))
