@@ -24,6 +24,13 @@ from auth.models import Account
 WECOM_USERID_MAX = 64
 
 
+def _wecom_userid_ok(userid: str) -> bool:
+    """WeCom's own rule for a userid: 1–64 of letters, digits and ``._-@``, starting with a
+    letter or digit. That also refuses ``@all``, which WeCom reads as "the whole company"."""
+    return (len(userid) <= WECOM_USERID_MAX and userid.isascii() and userid[0].isalnum()
+            and all(c.isalnum() or c in "._-@" for c in userid))
+
+
 def contact_of(session: Session, account_id: int) -> StaffContact | None:
     return session.scalar(sa.select(StaffContact).where(StaffContact.account_id == account_id))
 
@@ -58,9 +65,9 @@ def update(session: Session, *, clock: Clock, account: Account, actor_account_id
         contact.display_name = name
     if "wecom_userid" in values:
         userid = (values["wecom_userid"] or "").strip() or None
-        if userid is not None and (len(userid) > WECOM_USERID_MAX or not userid.isascii()
-                                   or not all(c.isalnum() or c in "._-@" for c in userid)):
-            raise ApiError("validation_error", errors={"wecom_userid": ["企业微信账号为 1–64 位字母、数字或 ._-@。"]})
+        if userid is not None and not _wecom_userid_ok(userid):
+            raise ApiError("validation_error", errors={"wecom_userid": [
+                "企业微信账号为 1–64 位字母、数字或 ._-@，以字母或数字开头。"]})
         contact.wecom_userid = userid
     send_code = False
     if "mobile" in values:

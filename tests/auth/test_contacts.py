@@ -107,11 +107,19 @@ def test_a_changed_number_starts_over(client, session, db, clock, team):
 @pytest.mark.parametrize(("body", "field"), [
     ({"mobile": "12345"}, "mobile"), ({"mobile": "２３９１２３４５６７８"}, "mobile"),
     ({"wecom_userid": "张三"}, "wecom_userid"), ({"wecom_userid": "a b"}, "wecom_userid"),
+    ({"wecom_userid": "@all"}, "wecom_userid"), ({"wecom_userid": ".zhang"}, "wecom_userid"),
+    ({"wecom_userid": "z" * 65}, "wecom_userid"),
     ({"display_name": "x" * 21}, "display_name"), ({"unknown": 1}, "unknown"),
 ])
 def test_bad_contact_input_names_the_field(client, team, body, field):
     resp = client.put("/api/v1/staff/me/contact", json=body, headers=team["tokens"]["tech"])
     assert resp.status_code == 422 and field in resp.get_json()["errors"], resp.get_json()
+
+
+@pytest.mark.parametrize("userid", ["z" * 64, "9li_si-2@corp", "A"])
+def test_wecom_userids_within_wecoms_rule_are_kept(client, team, userid):
+    resp = client.put("/api/v1/staff/me/contact", json={"wecom_userid": userid}, headers=team["tokens"]["tech"])
+    assert resp.status_code == 200 and resp.get_json()["wecom_userid"] == userid
 
 
 def test_managers_set_their_staffs_contacts_and_others_cannot(client, session, team):
