@@ -18,6 +18,7 @@ from app.logs import configure_logging, install_request_logging
 from app.metrics import install as install_metrics
 from app.places.labels import install as install_place_labels
 from app.places.routes import cache_seconds as places_cache_seconds
+from app.proxies import install as install_proxies
 from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def create_app(
     app.extensions["clock"] = clock or DatabaseClock(db.engine)
     app.teardown_appcontext(close_session)
     app.session_interface = ConsoleOnlySessions()
+    install_proxies(app)
     install_request_logging(app)
     install_metrics(app)
 
