@@ -19,6 +19,7 @@ from app.metrics import install as install_metrics
 from app.places.labels import install as install_place_labels
 from app.places.routes import cache_seconds as places_cache_seconds
 from app.proxies import install as install_proxies
+from app.security_headers import install as install_security_headers
 from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def create_app(
     install_proxies(app)
     install_request_logging(app)
     install_metrics(app)
+    install_security_headers(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 
