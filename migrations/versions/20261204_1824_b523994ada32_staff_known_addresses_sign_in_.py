@@ -20,6 +20,20 @@ down_revision = '076f8b5afb68'
 branch_labels = None
 depends_on = None
 
+# On SQLite a batch alteration copies ``accounts`` into a new table, which loses its triggers:
+# the authentication caches' change counter (migration d5e6f7a8b9c0) is put back after it.
+SQLITE_ACCOUNT_TRIGGERS = (("auth_changes_accounts_update", "UPDATE OF status, kind, person_id"),
+                           ("auth_changes_accounts_delete", "DELETE"))
+
+
+def _restore_sqlite_triggers() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for name, event in SQLITE_ACCOUNT_TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON accounts "
+                   "BEGIN UPDATE auth_changes SET counter = counter + 1 WHERE id = 1; END")
+
 
 def upgrade() -> None:
     op.create_table('staff_known_addresses',
@@ -34,10 +48,13 @@ def upgrade() -> None:
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_column('failed_logins')
         batch_op.drop_column('locked_until')
+    _restore_sqlite_triggers()
+
 
 def downgrade() -> None:
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('locked_until', app.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('failed_logins', sa.Integer(), server_default='0', nullable=False))
+    _restore_sqlite_triggers()
 
     op.drop_table('staff_known_addresses')
