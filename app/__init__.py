@@ -18,6 +18,8 @@ from app.logs import configure_logging, install_request_logging
 from app.metrics import install as install_metrics
 from app.places.labels import install as install_place_labels
 from app.places.routes import cache_seconds as places_cache_seconds
+from app.proxies import install as install_proxies
+from app.security_headers import install as install_security_headers
 from app.sessions import ConsoleOnlySessions
 
 if TYPE_CHECKING:
@@ -93,8 +95,10 @@ def create_app(
     app.extensions["clock"] = clock or DatabaseClock(db.engine)
     app.teardown_appcontext(close_session)
     app.session_interface = ConsoleOnlySessions()
+    install_proxies(app)
     install_request_logging(app)
     install_metrics(app)
+    install_security_headers(app)
 
     assets = Path(swagger_ui_bundle.swagger_ui_path)
 

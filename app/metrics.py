@@ -1,5 +1,7 @@
 """Prometheus metrics (``prometheus-client``), served at ``GET /metrics`` to whoever holds the
-bearer token ``METRICS_TOKEN`` (unset: the route answers 404, as if it did not exist).
+bearer token ``METRICS_TOKEN`` (unset: the route answers 404, as if it did not exist) and, when
+``METRICS_ALLOW`` (comma-separated IPs/CIDRs) is set, calls from one of those addresses (the
+client address, after ``app.proxies``); anyone else gets the same 404.
 
 - Per request: ``jinshan_http_requests_total{route,method,status}`` and the latency histogram
   ``jinshan_http_request_duration_seconds{route,method}`` (``route`` is the URL rule, never the
@@ -28,6 +30,8 @@ from flask import Flask, Response, abort, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.orm import Session
+
+from app.proxies import address_in, parse_networks
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
@@ -127,10 +131,15 @@ def exposition(app: Flask) -> bytes:
 
 def install(app: Flask) -> None:
     """``GET /metrics`` (bearer ``METRICS_TOKEN``; 404 without it) and the per-request counts."""
+    parse_networks(app.extensions["settings"].get("METRICS_ALLOW"), setting="METRICS_ALLOW")  # fail at start
+
     @app.get("/metrics")
     def metrics() -> Response:
         token = app.extensions["settings"].get("METRICS_TOKEN") or ""
         given = request.headers.get("Authorization", "")
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            abort(404)
+        allowed = parse_networks(app.extensions["settings"].get("METRICS_ALLOW"), setting="METRICS_ALLOW")
+        if allowed and not address_in(request.remote_addr, allowed):
             abort(404)
         return Response(exposition(app), mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

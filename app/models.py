@@ -22,6 +22,7 @@ PLATFORM_MODULES = (
     "app.places.models",
     "app.calendar",  # the holiday and make-up working day calendar (调休)
     "auth.models",
+    "auth.known_addresses",  # addresses staff signed in from (sign-in throttling spares them)
     "auth.contacts",  # staff contact points and SMS verification codes
     "auth.password_reset",  # its timer handler (the worker sends reset codes)
     "app.timers", "app.periodic", "app.worker",  # timers and the worker

@@ -134,7 +134,8 @@ def _die_with_parent(parent: int) -> None:
 def commands(port: str) -> list[list[str]]:
     workers = os.environ.get("WEB_CONCURRENCY", "2")
     return [
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", workers,
+        [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),  # no server name in answers
+         "--bind", f"127.0.0.1:{port}", "--workers", workers,
          "--graceful-timeout", str(GUNICORN_GRACEFUL_SECONDS),
          # gunicorn ≥ 25 opens a control socket at one fixed path per user: a second server
          # (tests, make bench) would take it over and unlink it on exit. We do not use gunicornc.

@@ -166,7 +166,7 @@ class StaffContactOfMember(MethodView):
 @reset_blp.route("")
 class PasswordReset(MethodView):
     @rate_limit("staff_login")
-    @rate_limit("staff_login_user", key_func=username_key)
+    @rate_limit("password_reset_user", key_func=username_key)
     @reset_blp.arguments(ResetRequestSchema)
     @reset_blp.response(202)
     def post(self, args: dict[str, Any]):
@@ -180,7 +180,7 @@ class PasswordReset(MethodView):
 @reset_blp.route("/confirm")
 class PasswordResetConfirm(MethodView):
     @rate_limit("staff_login")
-    @rate_limit("staff_login_user", key_func=username_key)
+    @rate_limit("password_reset_user", key_func=username_key)
     @reset_blp.arguments(ResetConfirmSchema)
     @reset_blp.response(204)
     @_err(reset_blp, 422, "`verification_code_invalid` (wrong, used or expired; also an unknown user), "

@@ -98,8 +98,6 @@ class Account(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     wechat_session_key: Mapped[str | None] = mapped_column(pii.EncryptedText("account.wechat_session_key"))
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
-    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     person: Mapped[Person | None] = relationship(back_populates="accounts")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.timers import Timer, schedule, timer_handler
-from auth import tokens, verification
+from auth import signin_throttle, tokens, verification
 from auth.contact_points import contact_of
 from auth.models import Account
 from auth.staff import check_password_strength, hash_password, normalise_username
@@ -59,7 +59,6 @@ def confirm(session: Session, *, clock: Clock, username: str, code: str, new_pas
     check_password_strength(new_password, username=account.username)  # before the code is spent
     verification.check(session, clock=clock, purpose="password_reset", account_id=account.id, code=code)
     account.password_hash = hash_password(new_password)
-    account.failed_logins = 0
-    account.locked_until = None
+    signin_throttle.succeeded([signin_throttle.name_subject(account.username or "")])
     tokens.revoke_account(session, account.id, clock=clock, reason="password_reset")
     session.flush()

@@ -42,7 +42,9 @@ REDIS_TIMEOUT_SECONDS = 0.25
 DEFAULT_LIMITS: dict[str, str] = {
     "login": "30/minute;300/hour",
     "staff_login": "10/minute;60/hour",
-    "staff_login_user": "20/hour",
+    # Password reset per user name (each request may send an SMS). Sign-in itself has no
+    # per-name request limit: its failures earn growing waits instead (auth/signin_throttle.py).
+    "password_reset_user": "20/hour",
     "refresh": "30/minute;600/hour",
     "identity": "10/hour;30/day",
     "claim": "20/hour;50/day",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import request
 from flask.views import MethodView
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from auth.principal import (
 )
 from auth.providers.suishenban import SuishenbanClient
 from auth.providers.wechat import WechatClient
-from auth.ratelimit import rate_limit, username_key
+from auth.ratelimit import rate_limit
 from auth.roles import STAFF_MANAGERS
 from auth.schemas import (
     AuditEntrySchema,
@@ -233,7 +234,6 @@ def _staff_view(session: Session, account_id: int, acting: Organisation) -> dict
 @auth_blp.route("/staff/login")
 class StaffLogin(MethodView):
     @rate_limit("staff_login")
-    @rate_limit("staff_login_user", key_func=username_key)
     @auth_blp.arguments(StaffLoginSchema)
     @auth_blp.response(200, StaffLoginResultSchema)
     @auth_blp.alt_response(401, schema=ErrorSchema, description="invalid_credentials")
@@ -245,7 +245,7 @@ class StaffLogin(MethodView):
         session = get_session()
         clock = current_clock()
         account, org = staff.login(session, clock=clock, username=args["username"], password=args["password"],
-                                   org_code=args.get("org"))
+                                   address=request.remote_addr or "-", org_code=args.get("org"))
         pair = tokens.issue_pair(session, clock=clock, account=account, org=org)
         session.commit()
         return {**_pair(pair), "staff": _staff_view(session, account.id, org)}
@@ -289,8 +289,9 @@ class StaffPassword(MethodView):
         """Change one's password."""
         principal = current_principal()
         session = get_session()
-        staff.change_password(session, account_id=principal.account_id, current=args["current_password"],
-                              new=args["new_password"])
+        staff.change_password(session, clock=current_clock(), account_id=principal.account_id,
+                              current=args["current_password"], new=args["new_password"],
+                              address=request.remote_addr or "-")
         session.commit()
 
 

@@ -1,19 +1,17 @@
-"""Staff accounts: argon2 passwords, login with throttling and lock-out, memberships.
+"""Staff accounts: argon2 passwords, throttled sign-in, memberships.
 
-Failed logins: after ``SLOW_AFTER`` consecutive failures each further attempt must wait
-(1 s, 2 s, 4 s … up to a minute: ``login_locked`` with ``Retry-After``); after
-``LOCK_AFTER`` failures the account is locked for ``LOCK_MINUTES``, and every further
-failure locks it again. A success resets the count. Attempts during a wait are refused
-without checking the password, so they cannot be used to guess. Unknown user names cost the
-same hash as known ones. (The per-address rate limit on the route stops spraying.)
+Failed password checks earn growing waits by user name and by address, never a lock-out
+(``auth.signin_throttle``); an address the account signed in from before is held back only by
+its own failures (``auth.known_addresses``). Attempts during a wait are refused without
+checking the password, so they cannot be used to guess. Every name, known, unknown or
+malformed, costs one argon2 verification and gets the same answers and headers.
 
 ``PASSWORD_HASH_PROFILE=fast`` (tests) uses cheap argon2 parameters.
 """
 from __future__ import annotations
 
-import math
 import secrets
-from datetime import timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,14 +22,11 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
+from auth import known_addresses, signin_throttle
 from auth.models import Account, Membership
 from auth.organisations import Organisation
 from auth.roles import is_valid_role, roles_for
 
-SLOW_AFTER = 3
-LOCK_AFTER = 10
-LOCK_MINUTES = 15
-MAX_DELAY_SECONDS = 60
 PASSWORD_MIN = 10
 PASSWORD_MAX = 128
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
@@ -156,45 +151,45 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
-def _retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
-
-
-def _record_failure(session: Session, account: Account, *, clock: Clock) -> dict[str, str]:
-    now = clock.now()
-    account.failed_logins = (account.failed_logins or 0) + 1
-    n = account.failed_logins
-    wait: timedelta | None = None
-    if n >= LOCK_AFTER:
-        wait = timedelta(minutes=LOCK_MINUTES)
-    elif n >= SLOW_AFTER:
-        wait = timedelta(seconds=min(2 ** (n - SLOW_AFTER), MAX_DELAY_SECONDS))
-    account.locked_until = now + wait if wait else None
-    session.commit()  # the failure counts even though the request fails
-    return _retry_after(wait.total_seconds()) if wait else {}
-
-
-def login(session: Session, *, clock: Clock, username: str, password: str,
-          org_code: str | None = None) -> tuple[Account, Organisation]:
-    """Check the password and choose the acting organisation."""
+def _login_name(username: str) -> str:
+    """The name a sign-in is throttled and looked up under: normalised when it is a valid user
+    name, else as typed (lower case, trimmed): a malformed name is throttled like any other."""
     try:
-        username = normalise_username(username)
+        return normalise_username(username)
     except ApiError:
-        _verify(None, password)
-        raise ApiError("invalid_credentials") from None
-    account = session.scalar(sa.select(Account).where(Account.username == username, Account.kind == "staff"))
+        return username.strip().lower()[:64]
+
+
+def _checked(session: Session, *, now: datetime, name: str, account: Account | None, password: str,
+             address: str) -> None:
+    """The throttled password check, the same work whether or not ``account`` exists.
+
+    From an address the account has signed in from before, only that address's own failures
+    count; from anywhere else, the name's and the address's (``auth.signin_throttle``). Raises
+    ``login_locked`` while a wait runs; counts a failure, or forgets the name's failures."""
+    known = known_addresses.is_known(session, account.id if account is not None else None, address, now=now)
+    subjects = ([signin_throttle.known_address_subject(name, address)] if known
+                else [signin_throttle.name_subject(name), signin_throttle.address_subject(address)])
+    signin_throttle.admit(subjects)
+    usable = account is not None and account.status != "deleted"
+    if not _verify(account.password_hash if usable else None, password) or not usable:
+        raise ApiError("invalid_credentials", headers=signin_throttle.failed(subjects))
+    signin_throttle.succeeded(subjects[:1])
+
+
+def login(session: Session, *, clock: Clock, username: str, password: str, address: str,
+          org_code: str | None = None) -> tuple[Account, Organisation]:
+    """Check the password (throttled, see ``_checked``) and choose the acting organisation."""
+    name = _login_name(username)
+    account = session.scalar(sa.select(Account).where(Account.username == name, Account.kind == "staff"))
     now = clock.now()
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        raise ApiError("login_locked", headers=_retry_after((account.locked_until - now).total_seconds()))
-    if account is None or account.status == "deleted" or not _verify(account.password_hash, password):
-        headers = _record_failure(session, account, clock=clock) if account is not None else {}
-        raise ApiError("invalid_credentials", headers=headers)
+    _checked(session, now=now, name=name, account=account, password=password, address=address)
+    assert account is not None  # _checked refuses a missing account
     if account.status != "active":
         raise ApiError("account_disabled")
     if hasher().check_needs_rehash(account.password_hash or ""):
         account.password_hash = hash_password(password)
-    account.failed_logins = 0
-    account.locked_until = None
+    known_addresses.remember(session, account.id, address, now=now)
     memberships = active_memberships(session, account.id)
     if org_code is not None:
         chosen = [m for m in memberships if m.organisation.code == org_code]
@@ -223,10 +218,18 @@ def switch_org(session: Session, *, account_id: int, org_code: str) -> Organisat
     raise ApiError("not_a_member", errors={"org": ["您不属于该机构。"]})
 
 
-def change_password(session: Session, *, account_id: int, current: str, new: str) -> None:
+def change_password(session: Session, *, clock: Clock, account_id: int, current: str, new: str,
+                    address: str) -> None:
+    """Change one's password; the current one is checked with sign-in's throttling."""
     account = session.get(Account, account_id)
-    if account is None or not _verify(account.password_hash, current):
-        raise ApiError("invalid_credentials", errors={"current_password": ["当前密码不正确。"]})
+    name = account.username if account is not None and account.username else ""
+    try:
+        _checked(session, now=clock.now(), name=name, account=account, password=current, address=address)
+    except ApiError as exc:
+        if exc.code != "invalid_credentials":
+            raise
+        raise ApiError("invalid_credentials", errors={"current_password": ["当前密码不正确。"]},
+                       headers=exc.headers) from None
     check_password_strength(new, username=account.username)
     account.password_hash = hash_password(new)
     session.flush()

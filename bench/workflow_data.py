@@ -54,7 +54,7 @@ def manager_account(conn: Connection, company_id: int, username: str, password_h
     account_id = conn.scalar(sa.select(Account.id).where(Account.username == username))
     if account_id is None:
         account_id = conn.scalar(sa.insert(Account).values(kind="staff", username=username, password_hash=password_hash,
-                                                           status="active", failed_logins=0,
+                                                           status="active",
                                                            created_at=datetime.now(UTC), updated_at=datetime.now(UTC))
                                  .returning(Account.id))
         conn.execute(sa.insert(Membership).values(account_id=account_id, organisation_id=company_id, role="manager",
@@ -70,7 +70,7 @@ def reporter_account(conn: Connection, openid: str) -> int:
         person_id = conn.scalar(sa.insert(Person).values(real_name_level="none", created_at=now, updated_at=now)
                                 .returning(Person.id))
         account_id = conn.scalar(sa.insert(Account).values(kind="dev", openid=openid, person_id=person_id,
-                                                           status="active", failed_logins=0, created_at=now,
+                                                           status="active", created_at=now,
                                                            updated_at=now).returning(Account.id))
     return account_id
 

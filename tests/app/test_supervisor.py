@@ -544,3 +544,15 @@ def test_a_metrics_directory_given_by_the_environment_is_used_as_it_is(tmp_path:
     env = children_environment({"PROMETHEUS_MULTIPROC_DIR": str(given)}, default)
     assert env == {"PROMETHEUS_MULTIPROC_DIR": str(given)}
     assert (given / "counter_123.db").read_bytes() == b"theirs" and not default.exists()
+
+
+# ---------------------------------------------------------------- what the server says of itself
+
+
+@slow
+def test_answers_name_no_server_software_or_version(start_supervisor):
+    """gunicorn reads gunicorn.conf.py (the supervisor passes it): ``Server: jinshan``, no version."""
+    running = start_supervisor()
+    with urllib.request.urlopen(running.url("/healthz"), timeout=10) as r:  # noqa: S310 (our own server)
+        assert r.headers.get_all("Server") == ["jinshan"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"

@@ -180,7 +180,9 @@ def test_asking_for_a_reset_answers_the_same_whoever_asks(client, session, team,
     assert all(a == answers[0] for a in answers) and answers[0][0] == 202
 
 
-def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, session, db, clock, team):
+def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, session, db, clock, team,
+                                                                  settings_override):
+    settings_override(SIGNIN_DELAY_BASE_SECONDS="60")
     tech = team["people"]["tech"]
     _verified(session, clock, tech)
     refresh_rows = session.scalar(sa.select(sa.func.count()).select_from(RefreshToken).where(
@@ -191,6 +193,11 @@ def test_a_reset_code_sets_a_new_password_and_ends_every_session(client, session
     deliver(db, clock)
     (code,) = sent_codes(session, MOBILE)
     new = "A-new passphrase 42"
+    for _ in range(3):  # a stranger makes the name wait a minute ...
+        client.post("/api/v1/auth/staff/login", json={"username": "contact.tech", "password": "a wrong guess"},
+                    environ_base={"REMOTE_ADDR": "10.66.0.9"})
+    waiting = client.post("/api/v1/auth/staff/login", json={"username": "contact.tech", "password": STAFF_PASSWORD})
+    assert waiting.get_json()["code"] == "login_locked"  # ... and the reset below ends the wait
     bad = client.post("/api/v1/auth/staff/password-reset/confirm",
                       json={"username": "contact.tech2", "code": code, "new_password": new})
     assert bad.status_code == 422  # another user's code is nobody else's

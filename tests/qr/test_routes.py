@@ -82,6 +82,7 @@ def scans(session, **where) -> list[QrScan]:
 def test_personal_code_for_a_resident(client, session, clock, keyring, people):
     r = client.post("/api/v1/qr/personal", headers=people["resident"])
     assert r.status_code == 200, r.get_json()
+    assert r.headers["Cache-Control"] == "no-store"  # a live code: no cache keeps it
     body = r.get_json()
     assert set(body) == {"token", "expires_at", "refresh_after"}
     claims = parts(body["token"])[1]

@@ -211,7 +211,7 @@ def test_burst_of_1000_during_an_outage_none_lost(db, clock, worker, wechat: Fak
     with db.transaction() as s:
         ids = list(s.scalars(sa.insert(Account).returning(Account.id),
                              [{"kind": "wechat", "openid": f"o-burst-{i:04d}", "status": "active",
-                               "failed_logins": 0, "created_at": clock.now(), "updated_at": clock.now()}
+                               "created_at": clock.now(), "updated_at": clock.now()}
                               for i in range(n)]))
         s.execute(sa.insert(SubscriptionGrant), [{"account_id": a, "template_id": template_id(),
                                                   "granted_at": clock.now()} for a in ids])
