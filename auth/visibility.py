@@ -1,0 +1,135 @@
+"""One rule for 404 and 403: visibility is decided first, in one place, for every object type.
+
+An object a caller may not see is a 404 ``not_found``, with the very body and the same work
+as an id that does not exist; one they may see but not change is a 403 ``forbidden``. So every
+route with an object's id in its URL first loads the object through this registry
+(``load_visible``, or the ``visible_object`` view decorator), and only then asks whether the
+caller may do what the route does.
+
+Each object type registers once (at import or app start) a ``load(session, key)`` (the object
+by the id in the URL, or None) and a ``visible(session, principal, obj)``. auth registers its
+own types (organisations, staff members, devices, residences, relations); the platform
+registers uploads and moderation items; each engine registers its own (the workflow engine:
+tickets) and scenarios their special objects. auth imports no engine: engines call
+``register``. ``visible_object`` also marks the view (``view._visible_object``), so a test can
+walk the URL map and fail on a route with an id whose object type is not declared.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import g
+from sqlalchemy.orm import Session
+
+from app.errors import ApiError
+from auth.principal import Principal, current_principal
+
+Loader = Callable[[Session, Any], Any]
+Rule = Callable[[Session, Principal, Any], bool]
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    """How to find an object by the id in its URL, and who may see it."""
+
+    name: str
+    load: Loader
+    visible: Rule
+    description: str = ""
+
+
+_TYPES: dict[str, ObjectType] = {}
+
+
+def register(name: str, *, load: Loader, visible: Rule, description: str = "") -> ObjectType:
+    """Declare an object type (again with the same functions is harmless: apps are built often)."""
+    new = ObjectType(name, load, visible, description)
+    old = _TYPES.get(name)
+    if old is not None and (old.load, old.visible) != (new.load, new.visible):
+        raise ValueError(f"object type {name!r} is already registered with other rules")
+    _TYPES[name] = new
+    return new
+
+
+def object_types() -> Mapping[str, ObjectType]:
+    return dict(_TYPES)
+
+
+def object_type(name: str) -> ObjectType:
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise LookupError(f"object type {name!r} is not registered (auth.visibility.register)") from None
+
+
+def is_visible(session: Session, principal: Principal, name: str, obj: Any) -> bool:
+    """Whether ``principal`` may see ``obj`` (of type ``name``); False for None."""
+    return obj is not None and bool(object_type(name).visible(session, principal, obj))
+
+
+def load_visible(session: Session, principal: Principal, name: str, key: Any) -> Any:
+    """The object of type ``name`` with URL id ``key``, if the caller may see it; else 404.
+
+    A missing object and an invisible one raise the same error (same body, same code path):
+    nothing tells them apart.
+    """
+    kind = object_type(name)
+    obj = kind.load(session, key)
+    if obj is None or not kind.visible(session, principal, obj):
+        raise ApiError("not_found")
+    return obj
+
+
+def require(allowed: bool) -> None:
+    """After visibility: the caller sees the object; 403 when they may not do this to it."""
+    if not allowed:
+        raise ApiError("forbidden")
+
+
+def _authenticated() -> Principal:
+    principal = current_principal()
+    if principal.is_anonymous:
+        err = g.get("auth_error")
+        if err is not None:
+            raise err
+        raise ApiError("unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="jinshan"'})
+    return principal
+
+
+def visible_object(name: str, *url_args: str, anonymous: bool = False) -> Callable[[Callable], Callable]:
+    """View decorator: 401 without credentials (unless ``anonymous``), then 404 unless the object
+    of type ``name`` named by the URL arguments ``url_args`` is visible to the caller (one argument:
+    its value is the key; several, e.g. an organisation's code and a device id: their tuple).
+
+    Put it outermost among the guards (before role checks, which may then answer 403, and
+    before the body is parsed), so visibility is decided first. The loaded object is in
+    ``g.visible_objects[name]`` for the view.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from app.db import get_session
+
+            principal = current_principal() if anonymous else _authenticated()
+            key = kwargs[url_args[0]] if len(url_args) == 1 else tuple(kwargs[a] for a in url_args)
+            obj = load_visible(get_session(), principal, name, key)
+            g.setdefault("visible_objects", {})[name] = obj
+            return view(*args, **kwargs)
+
+        wrapper._visible_object = (name, url_args)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def loaded(name: str) -> Any:
+    """The object ``visible_object`` loaded for this request."""
+    return g.visible_objects[name]
+
+
+__all__ = ["ObjectType", "is_visible", "load_visible", "loaded", "object_type", "object_types", "register",
+           "require", "visible_object"]
