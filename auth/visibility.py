@@ -126,10 +126,38 @@ def visible_object(name: str, *url_args: str, anonymous: bool = False) -> Callab
     return decorator
 
 
+PUBLIC, SIGNED_URL = "public", "signed_url"
+
+
+def _everyone(session: Session, principal: Principal, obj: Any) -> bool:
+    return True
+
+
+def _no_lookup(session: Session, key: Any) -> Any:
+    return key
+
+
+def open_object(name: str, how: str) -> Callable[[Callable], Callable]:
+    """Mark a view whose object needs no visibility decision, saying why: ``PUBLIC`` (reference
+    data anyone may read, such as a community; the view's own lookup gives the 404) or
+    ``SIGNED_URL`` (the URL's signature is the permission: a photo's content for an ``<image>``
+    that sends no credentials). Registers ``name`` as visible to everyone."""
+    if how not in (PUBLIC, SIGNED_URL):
+        raise ValueError(f"unknown reason {how!r}")
+    register(name, load=_no_lookup, visible=_everyone, description=how)
+
+    def decorator(view: Callable) -> Callable:
+        view._visible_object = (name, ())  # type: ignore[attr-defined]
+        view._visibility = how  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
 def loaded(name: str) -> Any:
     """The object ``visible_object`` loaded for this request."""
     return g.visible_objects[name]
 
 
-__all__ = ["ObjectType", "is_visible", "load_visible", "loaded", "object_type", "object_types", "register",
-           "require", "visible_object"]
+__all__ = ["PUBLIC", "SIGNED_URL", "ObjectType", "is_visible", "load_visible", "loaded", "object_type",
+           "object_types", "open_object", "register", "require", "visible_object"]

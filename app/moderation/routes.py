@@ -37,6 +37,8 @@ moderation_blp = Blueprint("moderation_admin", __name__, url_prefix="/api/v1/adm
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:
+    register("moderation_item", load=_item_by_id, visible=_sees_item,
+             description="an item of content waiting for (or past) review")
     return [moderation_blp]
 
 
@@ -74,8 +76,6 @@ def _subject_key(subject_id: str) -> int | str:
     return int(subject_id) if subject_id.isdigit() else subject_id
 
 
-register("moderation_item", load=_item_by_id, visible=_sees_item,
-         description="an item of content waiting for (or past) review")
 
 
 class ModerationQuerySchema(PageArgs):

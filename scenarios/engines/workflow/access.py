@@ -136,6 +136,7 @@ def _sees_ticket(session: Session, principal: Principal, ticket: Ticket) -> bool
     return True
 
 
-# The engine's rule, in the one registry (auth imports no engine; the engine tells auth).
-register(SUBJECT, load=_ticket_by_id, visible=_sees_ticket,
-         description="a workflow ticket (the reporter; staff who reach its organisation; dispatchers; assignees)")
+def register_object_type() -> None:
+    """The engine's rule in the one registry (auth imports no engine: the engine tells auth)."""
+    register(SUBJECT, load=_ticket_by_id, visible=_sees_ticket,
+             description="a workflow ticket (the reporter; staff who reach its organisation; dispatchers; assignees)")

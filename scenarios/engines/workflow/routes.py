@@ -32,7 +32,7 @@ from auth.principal import current_principal, require_auth, require_resident, re
 from auth.visibility import visible_object
 from scenarios.engines.workflow import export
 from scenarios.engines.workflow import service as svc
-from scenarios.engines.workflow.access import Access, get_ticket
+from scenarios.engines.workflow.access import Access, get_ticket, register_object_type
 from scenarios.engines.workflow.actions import (
     ACTIONS,
     ANYONE,
@@ -93,6 +93,7 @@ def _paging(args: dict[str, Any]) -> dict[str, Any]:
 
 def make_blueprint(config: WorkflowConfig) -> Blueprint:
     """The scenario's ticket endpoints, with fresh view classes and scenario-named schemas."""
+    register_object_type()
     schemas = scenario_schemas(config)
     slug = config.slug
     blp = Blueprint(f"{slug}-tickets", __name__, url_prefix=f"/api/v1/{slug}",
