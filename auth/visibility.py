@@ -17,6 +17,7 @@ walk the URL map and fail on a route with an id whose object type is not declare
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -121,9 +122,23 @@ def visible_object(name: str, *url_args: str, anonymous: bool = False) -> Callab
             return view(*args, **kwargs)
 
         wrapper._visible_object = (name, url_args)  # type: ignore[attr-defined]
+        _document_not_found(wrapper)
         return wrapper
 
     return decorator
+
+
+def _document_not_found(wrapper: Callable) -> None:
+    """Say in the spec that a hidden object is answered like a missing one (unless the view
+    already documents its 404)."""
+    from app.api import ErrorSchema
+
+    doc = deepcopy(getattr(wrapper, "_apidoc", {}))
+    responses = doc.setdefault("response", {}).setdefault("responses", {})
+    if 404 not in responses and "404" not in responses:
+        responses[404] = [{"description": "`not_found`: no such object, or not visible to you (the same answer)",
+                           "schema": ErrorSchema, "content_type": None}]
+    wrapper._apidoc = doc  # type: ignore[attr-defined]
 
 
 PUBLIC, SIGNED_URL = "public", "signed_url"
