@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,33 +36,41 @@ def _sees_org(session: Session, principal: Principal, org: Organisation) -> bool
     return reach(principal, org, session=session) is not None
 
 
-def _device(session: Session, key: tuple[str, str]) -> tuple[Organisation, Device] | None:
+@dataclass(frozen=True)
+class InOrg:
+    """An object under ``/orgs/<code>/…``: the organisation, and the id of the object in it.
+
+    The object itself is looked up only once the organisation is visible, so for a caller who
+    does not see the organisation an existing id and a missing one cost the same work."""
+
+    org: Organisation
+    key: Any
+
+
+def _in_org(session: Session, key: tuple[str, Any]) -> InOrg | None:
     org = _org(session, key[0])
-    if org is None:
-        return None
-    device = session.scalar(sa.select(Device).where(Device.uid == key[1], Device.organisation_id == org.id))
-    return (org, device) if device is not None else None
+    return InOrg(org, key[1]) if org is not None else None
 
 
-def _membership(session: Session, key: tuple[str, int]) -> tuple[Organisation, Membership] | None:
-    org = _org(session, key[0])
-    membership = session.get(Membership, key[1]) if org is not None else None
-    if membership is None or membership.organisation_id != org.id:  # type: ignore[union-attr]
-        return None
-    return org, membership  # type: ignore[return-value]
+def _device_in(session: Session, principal: Principal, at: InOrg) -> bool:
+    return _sees_org(session, principal, at.org) and session.scalar(
+        sa.select(Device.id).where(Device.uid == at.key, Device.organisation_id == at.org.id)) is not None
 
 
-def _org_residence(session: Session, key: tuple[str, int]) -> tuple[Organisation, Residence] | None:
-    org = _org(session, key[0])
-    residence = session.get(Residence, key[1]) if org is not None else None
+def _membership_in(session: Session, principal: Principal, at: InOrg) -> bool:
+    if not _sees_org(session, principal, at.org):
+        return False
+    membership = session.get(Membership, at.key)
+    return membership is not None and membership.organisation_id == at.org.id
+
+
+def _residence_in(session: Session, principal: Principal, at: InOrg) -> bool:
+    if not _sees_org(session, principal, at.org):
+        return False
+    residence = session.get(Residence, at.key)
     if residence is None:
-        return None
-    in_charge = orgs_in_charge(session, residence, today(current_clock()))
-    return (org, residence) if org.id in {o.id for o in in_charge} else None  # type: ignore[union-attr]
-
-
-def _owned_by_org(session: Session, principal: Principal, pair: tuple[Organisation, Any]) -> bool:
-    return _sees_org(session, principal, pair[0])
+        return False
+    return at.org.id in {o.id for o in orgs_in_charge(session, residence, today(current_clock()))}
 
 
 def _my_residence(session: Session, principal: Principal, residence: Residence) -> bool:
@@ -83,9 +92,9 @@ def _relation(session: Session, key: int) -> PersonRelation | None:
 
 def register_all() -> None:
     register("organisation", load=_org, visible=_sees_org, description="an organisation, by its code")
-    register("device", load=_device, visible=_owned_by_org, description="an organisation's device")
-    register("membership", load=_membership, visible=_owned_by_org, description="an organisation's staff member")
-    register("org_residence", load=_org_residence, visible=_owned_by_org,
+    register("device", load=_in_org, visible=_device_in, description="an organisation's device")
+    register("membership", load=_in_org, visible=_membership_in, description="an organisation's staff member")
+    register("org_residence", load=_in_org, visible=_residence_in,
              description="a residence in an organisation's charge")
     register("my_residence", load=_residence, visible=_my_residence,
              description="the caller's own residence")

@@ -1,7 +1,8 @@
 """One rule for 404 and 403: visibility is decided first, in one place, for every object type.
 
-An object a caller may not see is a 404 ``not_found``, with the very body and the same work
-as an id that does not exist; one they may see but not change is a 403 ``forbidden``. So every
+An object a caller may not see is a 404 ``not_found``, with the very body of an id that does
+not exist, and no sooner (a hidden object costs its rule's queries, a missing one does not, so
+every 404 decided here is held to ``NOT_FOUND_FLOOR_MS``: ``not_found_floor``); one they may see but not change is a 403 ``forbidden``. So every
 route with an object's id in its URL first loads the object through this registry
 (``load_visible``, or the ``visible_object`` view decorator), and only then asks whether the
 caller may do what the route does.
@@ -11,18 +12,20 @@ by the id in the URL, or None) and a ``visible(session, principal, obj)``. auth 
 own types (organisations, staff members, devices, residences, relations); the platform
 registers uploads and moderation items; each engine registers its own (the workflow engine:
 tickets) and scenarios their special objects. auth imports no engine: engines call
-``register``. ``visible_object`` also marks the view (``view._visible_object``), so a test can
+``register``. An object under another (a device under ``/orgs/<code>``) is looked up only once
+its parent is visible. ``visible_object`` also marks the view (``view._visible_object``), so a test can
 walk the URL map and fail on a route with an id whose object type is not declared.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
@@ -90,6 +93,29 @@ def require(allowed: bool) -> None:
         raise ApiError("forbidden")
 
 
+DEFAULT_NOT_FOUND_FLOOR_MS = 10
+
+
+def not_found_floor() -> float:
+    """Seconds a 404 decided here takes at least (``NOT_FOUND_FLOOR_MS``; 10 ms, 0 under
+    ``APP_ENV=test`` unless set): a hidden object costs a few more queries than a missing one
+    (its visibility rule runs), and the floor keeps that difference out of the answer's time."""
+    settings = current_app.extensions["settings"]
+    raw = settings.get("NOT_FOUND_FLOOR_MS")
+    if raw is None:
+        return 0.0 if settings.app_env == "test" else DEFAULT_NOT_FOUND_FLOOR_MS / 1000
+    try:
+        return max(0.0, min(float(raw), 1000.0)) / 1000
+    except ValueError:
+        return DEFAULT_NOT_FOUND_FLOOR_MS / 1000
+
+
+def _hold_until(deadline: float) -> None:
+    left = deadline - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
 def _authenticated() -> Principal:
     principal = current_principal()
     if principal.is_anonymous:
@@ -117,7 +143,12 @@ def visible_object(name: str, *url_args: str, anonymous: bool = False) -> Callab
 
             principal = current_principal() if anonymous else _authenticated()
             key = kwargs[url_args[0]] if len(url_args) == 1 else tuple(kwargs[a] for a in url_args)
-            obj = load_visible(get_session(), principal, name, key)
+            started = time.monotonic()
+            try:
+                obj = load_visible(get_session(), principal, name, key)
+            except ApiError:
+                _hold_until(started + not_found_floor())  # hidden or missing: the same time
+                raise
             g.setdefault("visible_objects", {})[name] = obj
             return view(*args, **kwargs)
 
@@ -174,5 +205,18 @@ def loaded(name: str) -> Any:
     return g.visible_objects[name]
 
 
-__all__ = ["PUBLIC", "SIGNED_URL", "ObjectType", "is_visible", "load_visible", "loaded", "object_type",
-           "object_types", "open_object", "register", "require", "visible_object"]
+__all__ = [
+    "PUBLIC",
+    "SIGNED_URL",
+    "ObjectType",
+    "is_visible",
+    "load_visible",
+    "loaded",
+    "not_found_floor",
+    "object_type",
+    "object_types",
+    "open_object",
+    "register",
+    "require",
+    "visible_object",
+]

@@ -32,16 +32,16 @@ def _operates(session: Session, principal: Principal, place: CheckinPlace) -> bo
     return org is not None and reach(principal, org, session=session) == "member"
 
 
-def _sentinel(session: Session, key: tuple[str, str]) -> tuple[CheckinPlace, Device] | None:
+def _sentinel(session: Session, key: tuple[str, str]) -> tuple[CheckinPlace, str] | None:
+    """The place and the device id (the device is looked up once the place is visible)."""
     place = _place(session, key[0])
-    if place is None:
-        return None
-    device = session.scalar(sa.select(Device).where(Device.uid == key[1], Device.organisation_id == place.operator_id))
-    return (place, device) if device is not None else None
+    return (place, key[1]) if place is not None else None
 
 
-def _sees_sentinel(session: Session, principal: Principal, pair: tuple[CheckinPlace, Device]) -> bool:
-    return _operates(session, principal, pair[0])
+def _sees_sentinel(session: Session, principal: Principal, at: tuple[CheckinPlace, str]) -> bool:
+    place, uid = at
+    return _operates(session, principal, place) and session.scalar(
+        sa.select(Device.id).where(Device.uid == uid, Device.organisation_id == place.operator_id)) is not None
 
 
 def register_object_types() -> None:
