@@ -2,10 +2,10 @@
 
 An object a caller may not see is a 404 ``not_found``, with the very body of an id that does
 not exist, and no sooner (a hidden object costs its rule's queries, a missing one does not, so
-every 404 decided here is held to ``NOT_FOUND_FLOOR_MS``: ``not_found_floor``); one they may see but not change is a 403 ``forbidden``. So every
-route with an object's id in its URL first loads the object through this registry
-(``load_visible``, or the ``visible_object`` view decorator), and only then asks whether the
-caller may do what the route does.
+every 404 decided here is held to ``NOT_FOUND_FLOOR_MS``: ``not_found_floor``); one they may
+see but not change is a 403 ``forbidden``. So every route with an object's id in its URL
+first loads the object through this registry (``load_visible``, or the ``visible_object`` view
+decorator), and only then asks whether the caller may do what the route does.
 
 Each object type registers once (at import or app start) a ``load(session, key)`` (the object
 by the id in the URL, or None) and a ``visible(session, principal, obj)``. auth registers its
