@@ -87,12 +87,6 @@ def load_visible(session: Session, principal: Principal, name: str, key: Any) ->
     return obj
 
 
-def require(allowed: bool) -> None:
-    """After visibility: the caller sees the object; 403 when they may not do this to it."""
-    if not allowed:
-        raise ApiError("forbidden")
-
-
 DEFAULT_NOT_FOUND_FLOOR_MS = 10
 
 
@@ -217,6 +211,5 @@ __all__ = [
     "object_types",
     "open_object",
     "register",
-    "require",
     "visible_object",
 ]
