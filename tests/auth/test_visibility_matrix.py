@@ -36,7 +36,7 @@ from auth.models import Membership, Person, PersonRelation
 from auth.organisations import Organisation
 from auth.principal import Principal
 from auth.ratelimit import reset
-from auth.visibility import object_types
+from auth.visibility import PUBLIC, SIGNED_URL, object_types, visible_object
 from scenarios.engines.workflow import service as wf_service
 from scenarios.place_checkin.kinds import PLACE_KINDS
 from scenarios.place_checkin.models import CheckinPlace, CheckinSentinel
@@ -353,17 +353,39 @@ def test_every_route_with_an_id_is_in_the_table(matrix):
         assert kind in VISIBLE and (kind, action) in ALLOWED
 
 
+VISIBILITY_WRAPPER = visible_object("x", "y")(lambda: None).__code__
+ALLOWED_ABOVE = ("app/idempotency.py",)  # a replayed answer was decided by visibility the first time
+
+
+def _wrappers_above_visibility(handler) -> list[str] | None:
+    """The files of the decorators wrapped around ``visible_object``'s wrapper (None: not there)."""
+    above, fn = [], handler
+    while fn is not None:
+        if getattr(fn, "__code__", None) is VISIBILITY_WRAPPER:
+            return above
+        above.append(fn.__code__.co_filename)
+        fn = getattr(fn, "__wrapped__", None)
+    return None
+
+
 def test_every_route_decides_visibility_first(matrix):
-    """Each view with an id is wrapped in ``visible_object`` naming a registered object type."""
+    """Each view with an id is wrapped in ``visible_object`` naming a registered object type,
+    outside every guard and argument parser (or marked ``open_object`` with its reason)."""
     registered = set(object_types())
-    undeclared = []
+    wrong = []
     for rule, method in _id_rules(matrix.app):
         view = matrix.app.view_functions[rule.endpoint]
         handler = getattr(getattr(view, "view_class", None), method.lower(), view)
         mark = getattr(handler, "_visible_object", None)
         if mark is None or mark[0] not in registered:
-            undeclared.append(f"{method} {rule.rule}")
-    assert undeclared == []
+            wrong.append(f"{method} {rule.rule}: no object type")
+            continue
+        if getattr(handler, "_visibility", None) in (PUBLIC, SIGNED_URL):
+            continue
+        above = _wrappers_above_visibility(handler)
+        if above is None or any(not f.endswith(ALLOWED_ABOVE) for f in above):
+            wrong.append(f"{method} {rule.rule}: visibility is not decided first ({above})")
+    assert wrong == []
 
 
 def test_matrix(matrix):
