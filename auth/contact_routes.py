@@ -21,12 +21,16 @@ from app.db import get_session
 from app.errors import ApiError
 from auth import contact_points, password_reset
 from auth.models import Account, Membership
+from auth.object_types import register_all as register_object_types
 from auth.permissions import require_org_role
 from auth.principal import current_principal, require_staff
 from auth.ratelimit import rate_limit, username_key
 from auth.roles import STAFF_MANAGERS
+from auth.visibility import visible_object
 
 MANAGERS_VIA = ("member", "ancestor", "district")
+
+register_object_types()
 
 staff_me_blp = Blueprint("staff-me", __name__, url_prefix="/api/v1/staff/me",
                          description="A staff member's own contact points")
@@ -140,6 +144,7 @@ def _staff_member(code: str, membership_id: int) -> Account:
 
 @org_contacts_blp.route("/<int:membership_id>/contact")
 class StaffContactOfMember(MethodView):
+    @visible_object("membership", "code", "membership_id")
     @require_staff
     @org_contacts_blp.response(200, ContactSchema)
     @_err(org_contacts_blp, 404, "Not your organisation's staff member")
@@ -148,6 +153,7 @@ class StaffContactOfMember(MethodView):
         account = _staff_member(code, membership_id)
         return contact_points.view(contact_points.contact_of(get_session(), account.id), full=True)
 
+    @visible_object("membership", "code", "membership_id")
     @require_staff
     @rate_limit("contact")
     @org_contacts_blp.arguments(ContactPutSchema)

@@ -17,6 +17,7 @@ from app.idempotency import idempotent
 from auth import accounts, devices, erasure, relations, residences, staff, tokens
 from auth.audit import record_unmasked_read
 from auth.models import Account, AuditEntry, Device, Membership, Person
+from auth.object_types import register_all as register_object_types
 from auth.organisations import Organisation
 from auth.permissions import org_by_code, require_org_role, require_visible
 from auth.principal import (
@@ -66,6 +67,9 @@ from auth.schemas import (
     SwitchOrgSchema,
     TokenSchema,
 )
+from auth.visibility import visible_object
+
+register_object_types()
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Logins and tokens")
 dev_blp = Blueprint("auth_dev", __name__, url_prefix="/api/v1/auth/dev", description="Development login")
@@ -364,6 +368,7 @@ class MyResidences(MethodView):
 
 @me_blp.route("/residences/<int:residence_id>")
 class MyResidence(MethodView):
+    @visible_object("my_residence", "residence_id")
     @require_resident
     @me_blp.response(200, ResidenceSchema)
     def delete(self, residence_id: int):
@@ -403,6 +408,7 @@ class MyRelations(MethodView):
 
 @me_blp.route("/relations/<int:relation_id>")
 class MyRelation(MethodView):
+    @visible_object("my_relation", "relation_id")
     @require_resident
     @me_blp.response(204)
     def delete(self, relation_id: int):
@@ -422,6 +428,7 @@ def _membership_view(m: Membership) -> dict[str, Any]:
 
 @orgs_blp.route("/staff")
 class OrgStaff(MethodView):
+    @visible_object("organisation", "code")
     @require_staff
     @orgs_blp.arguments(PageArgs, location="query")
     @orgs_blp.response(200, page_of(MembershipSchema))
@@ -434,6 +441,7 @@ class OrgStaff(MethodView):
         return {**page, "items": [_membership_view(m) for m in page["items"]]}
 
     @idempotent
+    @visible_object("organisation", "code")
     @require_staff
     @rate_limit("manage")
     @orgs_blp.arguments(StaffInviteSchema)
@@ -451,6 +459,7 @@ class OrgStaff(MethodView):
 
 @orgs_blp.route("/staff/<int:membership_id>")
 class OrgStaffMember(MethodView):
+    @visible_object("membership", "code", "membership_id")
     @require_staff
     @orgs_blp.arguments(MembershipPatchSchema)
     @orgs_blp.response(200, MembershipSchema)
@@ -498,6 +507,7 @@ def _require_device_access(session: Session, principal: Principal, code: str) ->
 
 @orgs_blp.route("/devices")
 class OrgDevices(MethodView):
+    @visible_object("organisation", "code")
     @require_staff
     @orgs_blp.arguments(PageArgs, location="query")
     @orgs_blp.response(200, page_of(DeviceSchema))
@@ -509,6 +519,7 @@ class OrgDevices(MethodView):
         return {**page, "items": [devices.describe(d) for d in page["items"]]}
 
     @idempotent
+    @visible_object("organisation", "code")
     @require_staff
     @rate_limit("manage")
     @orgs_blp.arguments(DeviceCreateSchema)
@@ -524,6 +535,7 @@ class OrgDevices(MethodView):
 
 @orgs_blp.route("/devices/<device_id>")
 class OrgDevice(MethodView):
+    @visible_object("device", "code", "device_id")
     @require_staff
     @orgs_blp.arguments(DevicePatchSchema)
     @orgs_blp.response(200, DeviceSchema)
@@ -544,6 +556,7 @@ class OrgDevice(MethodView):
 
 @orgs_blp.route("/residences")
 class OrgResidences(MethodView):
+    @visible_object("organisation", "code")
     @require_staff
     @orgs_blp.arguments(ResidenceQuerySchema, location="query")
     @orgs_blp.response(200, page_of(ResidenceSchema))
@@ -560,6 +573,7 @@ class OrgResidences(MethodView):
 
 @orgs_blp.route("/residences/<int:residence_id>")
 class OrgResidence(MethodView):
+    @visible_object("org_residence", "code", "residence_id")
     @require_staff
     @orgs_blp.response(200, ResidenceSchema)
     def get(self, code: str, residence_id: int):
@@ -574,6 +588,7 @@ class OrgResidence(MethodView):
 
 @orgs_blp.route("/residences/<int:residence_id>/reveal")
 class OrgResidenceReveal(MethodView):
+    @visible_object("org_residence", "code", "residence_id")
     @require_staff
     @orgs_blp.arguments(RevealSchema)
     @orgs_blp.response(200, ResidenceSchema)
@@ -594,6 +609,7 @@ class OrgResidenceReveal(MethodView):
 
 @orgs_blp.route("/residences/<int:residence_id>/review")
 class OrgResidenceReview(MethodView):
+    @visible_object("org_residence", "code", "residence_id")
     @require_staff
     @orgs_blp.arguments(ReviewSchema)
     @orgs_blp.response(200, ResidenceSchema)

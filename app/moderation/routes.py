@@ -2,8 +2,11 @@
 
 Moderators are district administrators and the staff of the organisations named in
 ``MODERATION_ORG_CODES`` (comma-separated; default ``310116-bureau-city-ops``, 区城运中心).
-Other staff get 403 on the list and 404 on an item (items are not visible to them);
-residents get 403, anonymous callers 401.
+An item is visible (``auth.visibility``: type ``moderation_item``) to moderators and to the
+staff who see its subject (the ticket whose text or photo it is: they see that content
+anyway); only moderators read or decide it, so those staff get 403 and everyone else 404,
+as for an item that does not exist (residents, the author too, follow their content through
+the ticket). Other staff get 403 on the list; residents and devices 403; anonymous callers 401.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
+from sqlalchemy.orm import Session
 
 from app.api import Blueprint, PageArgs, Schema, fields, page_of, paginate
 from app.config import Settings
@@ -24,6 +28,7 @@ from app.moderation.models import KINDS, STATES, ModerationItem
 from app.storage.models import Upload
 from app.storage.urls import signed_url
 from auth.principal import Principal, current_principal, require_staff
+from auth.visibility import is_visible, object_type, object_types, register, visible_object
 
 DEFAULT_MODERATION_ORGS = "310116-bureau-city-ops"
 
@@ -32,6 +37,8 @@ moderation_blp = Blueprint("moderation_admin", __name__, url_prefix="/api/v1/adm
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:
+    register("moderation_item", load=_item_by_id, visible=_sees_item,
+             description="an item of content waiting for (or past) review")
     return [moderation_blp]
 
 
@@ -44,11 +51,31 @@ def is_moderator(principal: Principal, settings: Any) -> bool:
     return principal.org_code in {c.strip() for c in codes.split(",") if c.strip()}
 
 
-def _moderator(*, item: bool) -> Principal:
+def _moderator() -> Principal:
+    """After visibility (items) or for the list: 403 unless the caller moderates."""
     principal = current_principal()
     if not is_moderator(principal, current_app.extensions["settings"]):
-        raise ApiError("not_found" if item else "forbidden")
+        raise ApiError("forbidden")
     return principal
+
+
+def _item_by_id(session: Session, key: int) -> ModerationItem | None:
+    return session.get(ModerationItem, key)
+
+
+def _sees_item(session: Session, principal: Principal, item: ModerationItem) -> bool:
+    if is_moderator(principal, current_app.extensions["settings"]):
+        return True
+    if not principal.is_staff or item.subject_type not in object_types():
+        return False
+    subject = object_type(item.subject_type).load(session, _subject_key(item.subject_id))
+    return is_visible(session, principal, item.subject_type, subject)
+
+
+def _subject_key(subject_id: str) -> int | str:
+    return int(subject_id) if subject_id.isdigit() else subject_id
+
+
 
 
 class ModerationQuerySchema(PageArgs):
@@ -116,7 +143,7 @@ class ModerationQueue(MethodView):
     @moderation_blp.response(200, page_of(ModerationItemSchema))
     def get(self, args):
         """Items in a state (default ``pending_review``), oldest first."""
-        _moderator(item=False)
+        _moderator()
         stmt = sa.select(ModerationItem).where(ModerationItem.state == args.pop("state"))
         if "subject_type" in args:
             stmt = stmt.where(ModerationItem.subject_type == args.pop("subject_type"))
@@ -129,11 +156,12 @@ class ModerationQueue(MethodView):
 
 @moderation_blp.route("/<int:item_id>")
 class ModerationItemView(MethodView):
+    @visible_object("moderation_item", "item_id")
     @require_staff
     @moderation_blp.response(200, ModerationItemSchema)
     def get(self, item_id: int):
         """One item."""
-        _moderator(item=True)
+        _moderator()
         item = get_session().get(ModerationItem, item_id)
         if item is None:
             raise ApiError("not_found")
@@ -141,7 +169,7 @@ class ModerationItemView(MethodView):
 
 
 def _decide(item_id: int, decision: str, reason: str | None) -> dict[str, Any]:
-    principal = _moderator(item=True)
+    principal = _moderator()
     session = get_session()
     item = service.decide(session, item_id=item_id, decision=decision, clock=current_app.extensions["clock"],
                           staff_account_id=principal.account_id, reason=reason)
@@ -153,6 +181,7 @@ def _decide(item_id: int, decision: str, reason: str | None) -> dict[str, Any]:
 @moderation_blp.route("/<int:item_id>/clear")
 class ClearItem(MethodView):
     @idempotent
+    @visible_object("moderation_item", "item_id")
     @require_staff
     @moderation_blp.arguments(ClearSchema)
     @moderation_blp.response(200, ModerationItemSchema)
@@ -165,6 +194,7 @@ class ClearItem(MethodView):
 @moderation_blp.route("/<int:item_id>/reject")
 class RejectItem(MethodView):
     @idempotent
+    @visible_object("moderation_item", "item_id")
     @require_staff
     @moderation_blp.arguments(RejectSchema)
     @moderation_blp.response(200, ModerationItemSchema)

@@ -20,6 +20,7 @@ from app.places import service
 from app.places.directory import CommunityDirectory, unknown_town
 from app.places.models import Community, Village
 from auth.organisations import TOWN_LEVEL_TYPES, Organisation
+from auth.visibility import PUBLIC, open_object
 
 Q_MAX = 100
 
@@ -155,6 +156,7 @@ def create_blueprint(directory: CommunityDirectory | None = None) -> Blueprint:
 
     @blp.route("/communities/<string:code>")
     class CommunityDetail(MethodView):
+        @open_object("community", PUBLIC)
         @blp.response(200, CommunityDetailSchema)
         @blp.alt_response(404, description="No community with this code")
         def get(self, code: str):
@@ -202,6 +204,7 @@ def create_blueprint(directory: CommunityDirectory | None = None) -> Blueprint:
 
     @blp.route("/villages/<string:code>")
     class VillageDetail(MethodView):
+        @open_object("village", PUBLIC)
         @blp.response(200, VillageSchema)
         @blp.alt_response(404, description="No village with this code")
         def get(self, code: str):

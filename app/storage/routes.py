@@ -17,7 +17,8 @@ from app.storage import service
 from app.storage.images import MAX_BYTES
 from app.storage.models import CONTENT_TYPES
 from app.storage.urls import URL_PREFIX, VARIANTS, verify
-from auth.principal import check
+from auth.principal import Principal, check
+from auth.visibility import SIGNED_URL, open_object, register, visible_object
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,12 @@ UPLOADER_KINDS = ("resident", "staff")
 def current_account_id(kinds: Iterable[str] = UPLOADER_KINDS) -> int:
     """The calling account: 401 without one, 403 when its kind may not upload (devices)."""
     return check(tuple(kinds)).account_id
+
+
+def _own_upload(session, principal: Principal, upload) -> bool:
+    """An upload is seen (through this API) by the account that uploaded it; others see a
+    photo only through the signed URLs of what they may see (a ticket)."""
+    return principal.kind in UPLOADER_KINDS and principal.account_id == upload.owner_account_id
 
 
 class UploadFormSchema(Schema):
@@ -55,6 +62,7 @@ class ContentArgsSchema(Schema):
 
 
 def blueprints(settings) -> list[Blueprint]:
+    register("upload", load=service.find_upload, visible=_own_upload, description="a photo, to its uploader")
     blp = Blueprint(
         "uploads", __name__, url_prefix=URL_PREFIX,
         description="Photo uploads. Metadata (EXIF, GPS) is stripped; content is served "
@@ -95,6 +103,7 @@ def blueprints(settings) -> list[Blueprint]:
 
     @blp.route("/<string:public_id>")
     class UploadItem(MethodView):
+        @visible_object("upload", "public_id")
         @blp.response(200, UploadSchema)
         @blp.alt_response(404, schema=_ErrorSchema, description="Unknown, or not your upload")
         def get(self, public_id: str):
@@ -105,6 +114,7 @@ def blueprints(settings) -> list[Blueprint]:
 
     @blp.route("/<string:public_id>/content")
     class UploadContent(MethodView):
+        @open_object("upload_content", SIGNED_URL)
         @blp.arguments(ContentArgsSchema, location="query", as_kwargs=True)
         @blp.response(200, description="The image bytes")
         @blp.doc(responses={"200": {

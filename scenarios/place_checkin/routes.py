@@ -13,6 +13,7 @@ from app.db import get_session, writes
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_device, require_resident, require_staff
 from auth.ratelimit import exempt, rate_limit
+from auth.visibility import visible_object
 from qr import render
 from qr.holders import describe as describe_holder
 from scenarios.place_checkin import service
@@ -35,6 +36,9 @@ from scenarios.place_checkin.schemas import (
     PlaceCheckinSentinelSchema,
     PlaceCheckinTokenSchema,
 )
+from scenarios.place_checkin.visibility import register_object_types
+
+register_object_types()
 
 blp = Blueprint("place_checkin", __name__, url_prefix="/api/v1/place-checkin",
                 description="场所码 / 数字哨兵: place codes, check-ins, sentinels and flow counts")
@@ -107,6 +111,7 @@ class Places(MethodView):
 
 @blp.route("/places/<code>")
 class Place(MethodView):
+    @visible_object("checkin_place", "code")
     @writes
     @require_staff
     @blp.response(200, PlaceCheckinPlaceSchema)
@@ -118,6 +123,7 @@ class Place(MethodView):
         session.commit()
         return place_view(session, place, link)
 
+    @visible_object("checkin_place", "code")
     @require_staff
     @blp.arguments(PlaceCheckinPlacePatchSchema)
     @blp.response(200, PlaceCheckinPlaceSchema)
@@ -134,6 +140,7 @@ class Place(MethodView):
 
 @blp.route("/places/<code>/poster")
 class Poster(MethodView):
+    @visible_object("checkin_place", "code")
     @writes
     @require_staff
     @blp.arguments(PlaceCheckinPosterArgs, location="query")
@@ -162,6 +169,7 @@ class Poster(MethodView):
 
 @blp.route("/places/<code>/flow")
 class Flow(MethodView):
+    @visible_object("checkin_place", "code")
     @require_staff
     @blp.arguments(PlaceCheckinFlowArgs, location="query")
     @blp.response(200, PlaceCheckinFlowSchema)
@@ -177,6 +185,7 @@ class Flow(MethodView):
 
 @blp.route("/places/<code>/sentinels")
 class Sentinels(MethodView):
+    @visible_object("checkin_place", "code")
     @require_staff
     @blp.response(200, PlaceCheckinSentinelListSchema)
     def get(self, code: str):
@@ -192,6 +201,7 @@ def _sentinel_view(device, binding) -> dict[str, Any]:
 
 @blp.route("/places/<code>/sentinels/<device_id>")
 class Sentinel(MethodView):
+    @visible_object("sentinel", "code", "device_id")
     @require_staff
     @blp.response(200, PlaceCheckinSentinelSchema)
     def put(self, code: str, device_id: str):
@@ -204,6 +214,7 @@ class Sentinel(MethodView):
         session.commit()
         return _sentinel_view(device, binding)
 
+    @visible_object("sentinel", "code", "device_id")
     @require_staff
     @blp.response(204)
     def delete(self, code: str, device_id: str):

@@ -1,8 +1,11 @@
 """Public road information: closures, works and detours, published by 区交通委's staff.
 
 Anyone reads them (no login). Only staff acting for 区交通委 in a publishing role write
-them: residents get 403, staff of other organisations 404 (区交通委 is not theirs to act
-for) or 403 (the district sees it but does not publish). A notice is withdrawn, not deleted.
+them: publishing, residents get 403, staff of other organisations 404 (区交通委 is not theirs
+to act for) or 403 (the district sees it but does not publish). A notice is public, so
+withdrawing one (``road_notice`` in ``auth.visibility``) is 404 only for a notice that does not
+exist (or is already withdrawn) and 403 for every signed-in caller who does not publish.
+A notice is withdrawn, not deleted.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
 from auth.organisations import Organisation
-from auth.permissions import require_org_role
+from auth.permissions import org_by_code, reach, require_org_role
 from auth.principal import Principal
+from auth.visibility import register
 from scenarios.road_report.models import Road, RoadNotice
 from scenarios.road_report.policy import TRANSPORT
 from scenarios.road_report.roads import road_by_code
@@ -62,11 +66,27 @@ def publish(session: Session, *, clock: Clock, principal: Principal, road: str, 
     return notice
 
 
+def live_notice(session: Session, notice_id: Any) -> RoadNotice | None:
+    notice = session.get(RoadNotice, notice_id) if isinstance(notice_id, int) else None
+    return notice if notice is not None and notice.withdrawn_at is None else None
+
+
+def _public(session: Session, principal: Principal, notice: RoadNotice) -> bool:
+    return True
+
+
+def register_object_types() -> None:
+    register("road_notice", load=live_notice, visible=_public, description="a public road notice (anyone sees it)")
+
+
 def withdraw(session: Session, *, clock: Clock, principal: Principal, notice_id: int) -> None:
-    _publisher(session, principal)
-    notice = session.get(RoadNotice, notice_id)
-    if notice is None or notice.withdrawn_at is not None:
+    """Visible first (404 only when there is no such live notice), then the publishers (403)."""
+    notice = live_notice(session, notice_id)
+    if notice is None:
         raise ApiError("not_found")
+    transport = org_by_code(session, TRANSPORT)
+    if reach(principal, transport, session=session) != "member" or principal.role not in PUBLISHERS:
+        raise ApiError("forbidden")
     notice.withdrawn_at = clock.now()
     session.flush()
 

@@ -10,6 +10,7 @@ from app.db import get_session
 from app.idempotency import idempotent
 from auth.organisations import Organisation
 from auth.principal import current_principal, require_staff
+from auth.visibility import visible_object
 from scenarios.road_report import notices
 from scenarios.road_report.models import Road
 from scenarios.road_report.schemas import (
@@ -22,6 +23,7 @@ from scenarios.road_report.schemas import (
 
 
 def blueprints() -> list[Blueprint]:
+    notices.register_object_types()
     blp = Blueprint("road-report-info", __name__, url_prefix="/api/v1/road-report",
                     description="智慧路长: roads and public road information (closures, works, detours).")
 
@@ -70,9 +72,11 @@ def blueprints() -> list[Blueprint]:
 
     @blp.route("/notices/<int:notice_id>")
     class NoticeItem(MethodView):
+        @visible_object("road_notice", "notice_id")
         @require_staff
         @blp.response(204)
-        @blp.alt_response(403, schema=ErrorSchema, description="not acting for 区交通委 as supervisor or staff")
+        @blp.alt_response(403, schema=ErrorSchema, description="not acting for 区交通委 as supervisor or staff "
+                                                                "(notices are public: anyone else signed in)")
         @blp.alt_response(404, schema=ErrorSchema, description="no such notice, or already withdrawn")
         def delete(self, notice_id: int):
             """区交通委 staff withdraw a notice."""

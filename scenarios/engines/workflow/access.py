@@ -27,6 +27,7 @@ from app.timers import PENDING, Timer
 from auth.organisations import Organisation
 from auth.permissions import reach
 from auth.principal import Principal
+from auth.visibility import register
 from scenarios.engines.workflow.config import WorkflowConfig, config_for
 from scenarios.engines.workflow.models import SUBJECT, Ticket
 from scenarios.engines.workflow.transitions import ASSIGNEE, DISPATCHER, REPORTER
@@ -121,3 +122,21 @@ def check_version(ticket: Ticket, expected: int | None) -> None:
 def invalid(ticket: Ticket, action: str) -> ApiError:
     return ApiError("invalid_transition", detail={"current_status": ticket.status, "action": action},
                     message=f"工单当前状态为“{ticket.status}”，不能执行“{action}”。")
+
+
+def _ticket_by_id(session: Session, key: int) -> Ticket | None:
+    return session.get(Ticket, key)
+
+
+def _sees_ticket(session: Session, principal: Principal, ticket: Ticket) -> bool:
+    try:
+        access_to(session, principal, ticket)
+    except ApiError:
+        return False
+    return True
+
+
+def register_object_type() -> None:
+    """The engine's rule in the one registry (auth imports no engine: the engine tells auth)."""
+    register(SUBJECT, load=_ticket_by_id, visible=_sees_ticket,
+             description="a workflow ticket (the reporter; staff who reach its organisation; dispatchers; assignees)")

@@ -29,9 +29,10 @@ from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_resident, require_staff
+from auth.visibility import visible_object
 from scenarios.engines.workflow import export
 from scenarios.engines.workflow import service as svc
-from scenarios.engines.workflow.access import Access, get_ticket
+from scenarios.engines.workflow.access import Access, get_ticket, register_object_type
 from scenarios.engines.workflow.actions import (
     ACTIONS,
     ANYONE,
@@ -45,7 +46,7 @@ from scenarios.engines.workflow.actions import (
     Listing,
 )
 from scenarios.engines.workflow.config import WorkflowConfig
-from scenarios.engines.workflow.models import Ticket
+from scenarios.engines.workflow.models import SUBJECT, Ticket
 from scenarios.engines.workflow.presenters import full, summaries, summary_rows
 from scenarios.engines.workflow.schemas import (
     WorkflowStaffListSchema,
@@ -92,6 +93,7 @@ def _paging(args: dict[str, Any]) -> dict[str, Any]:
 
 def make_blueprint(config: WorkflowConfig) -> Blueprint:
     """The scenario's ticket endpoints, with fresh view classes and scenario-named schemas."""
+    register_object_type()
     schemas = scenario_schemas(config)
     slug = config.slug
     blp = Blueprint(f"{slug}-tickets", __name__, url_prefix=f"/api/v1/{slug}",
@@ -135,6 +137,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
 
     @blp.route("/tickets/<int:ticket_id>")
     class TicketItem(MethodView):
+        @visible_object(SUBJECT, "ticket_id")
         @require_auth
         @blp.response(200, schemas.ticket)
         @_err(blp, 404, "Not yours, not your organisation's, or no such ticket")
@@ -253,7 +256,8 @@ def _action_view(blp: Blueprint, config: WorkflowConfig, ticket_schema: type, ac
     decorated = _err(blp, 404, "Not visible to you")(decorated)
     decorated = blp.response(200, ticket_schema)(decorated)
     decorated = blp.arguments(action.schema)(decorated)
-    decorated = GUARDS[action.callers](decorated)
+    decorated = GUARDS[action.callers](decorated)  # visible but not this kind of caller: 403
+    decorated = visible_object(SUBJECT, "ticket_id")(decorated)  # first: not visible is 404
     decorated = idempotent(decorated)
     view = type(f"{config.schema_prefix}{action.endpoint}View", (MethodView,), {"post": decorated})
     blp.route(f"/tickets/<int:ticket_id>/{action.path}", endpoint=action.endpoint)(view)

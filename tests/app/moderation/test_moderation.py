@@ -292,7 +292,7 @@ def test_reject_needs_a_reason_and_district_admins_may(client, session, clock, p
         == "rejected"
 
 
-def test_others_get_403_on_the_list_and_404_on_items(client, session, clock, people):
+def test_others_get_403_on_the_list_and_404_on_items_they_do_not_see(client, session, clock, people):
     item = pending_item(session, clock, 32)
     for who in ("town", "district_staff"):
         assert client.get("/api/v1/admin/moderation", headers=people[who]).status_code == 403
@@ -300,8 +300,11 @@ def test_others_get_403_on_the_list_and_404_on_items(client, session, clock, peo
         assert client.post(f"/api/v1/admin/moderation/{item.id}/clear", json={},
                            headers=people[who]).status_code == 404
     assert client.get("/api/v1/admin/moderation", headers=people["resident"]).status_code == 403
-    assert client.post(f"/api/v1/admin/moderation/{item.id}/clear", json={},
-                       headers=people["resident"]).status_code == 403
+    # An item is not visible to a resident: 404, the same answer as for an item that does not exist.
+    hidden = client.post(f"/api/v1/admin/moderation/{item.id}/clear", json={}, headers=people["resident"])
+    missing = client.post("/api/v1/admin/moderation/999999999/clear", json={}, headers=people["resident"])
+    assert hidden.status_code == missing.status_code == 404
+    assert {**hidden.get_json(), "request_id": ""} == {**missing.get_json(), "request_id": ""}
     assert client.get("/api/v1/admin/moderation").status_code == 401
     assert client.post("/api/v1/admin/moderation/999999999/clear", json={}, headers=people["ops"]).status_code == 404
     assert items(session, 32)[1].state == "pending_review"

@@ -248,8 +248,10 @@ def test_notices_public_read_and_bureau_write(client, road):
 def test_only_the_bureaus_staff_write_notices(client, road, session, who, expect):
     notice(client, road, who, expect=expect)
     existing = notice(client, road)
+    # A notice is public: whoever may not withdraw it sees it, so 403 (404 only when there is none).
     resp = client.delete(f"{NOTICES}/{existing['id']}", headers=road.token(who))
-    assert resp.status_code == expect
+    assert resp.status_code == 403 and resp.get_json()["code"] == "forbidden"
+    assert client.delete(f"{NOTICES}/999999999", headers=road.token(who)).status_code == 404
     assert session.scalar(sa.select(sa.func.count()).select_from(RoadNotice)) == 1
     assert client.post(NOTICES, json={}).status_code == 401
 
