@@ -22,6 +22,11 @@ ERRORS: dict[str, ErrorCode] = {
     "validation_error": ErrorCode(422, "请求参数有误", "The request has invalid fields."),
     "bad_request": ErrorCode(400, "请求无效", "Bad request."),
     "malformed_json": ErrorCode(400, "请求体不是有效的 JSON", "The request body is not valid JSON."),
+    "json_too_deep": ErrorCode(400, "请求体 JSON 嵌套层数过多", "The JSON body is nested too deeply."),
+    "text_control_chars": ErrorCode(
+        422, "文字中含有不可见的控制字符（双向文字覆盖或零宽字符）",
+        "The text holds invisible control characters (bidirectional overrides or zero-width characters).",
+    ),
     "unsupported_media_type": ErrorCode(415, "不支持的内容类型", "Unsupported media type."),
     "payload_too_large": ErrorCode(413, "请求内容过大", "Payload too large."),
     "unauthenticated": ErrorCode(401, "请先登录", "Authentication required."),
