@@ -43,10 +43,12 @@ HTTP_STATUS_CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     428: "precondition_required",
     429: "rate_limited",
+    431: "headers_too_large",
     503: "unavailable",
 }
 

@@ -29,6 +29,8 @@ ERRORS: dict[str, ErrorCode] = {
     ),
     "unsupported_media_type": ErrorCode(415, "不支持的内容类型", "Unsupported media type."),
     "payload_too_large": ErrorCode(413, "请求内容过大", "Payload too large."),
+    "uri_too_long": ErrorCode(414, "请求地址过长", "The URL is too long."),
+    "headers_too_large": ErrorCode(431, "请求头过大或过多", "The request headers are too large or too many."),
     "unauthenticated": ErrorCode(401, "请先登录", "Authentication required."),
     "forbidden": ErrorCode(403, "无权执行此操作", "You may not do this."),
     "not_found": ErrorCode(404, "资源不存在", "Not found."),
