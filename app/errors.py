@@ -118,6 +118,9 @@ ERRORS: dict[str, ErrorCode] = {
     "image_invalid": ErrorCode(
         422, "图片已损坏、不完整或像素过多", "The image is corrupt, truncated or has too many pixels."
     ),
+    "upload_quota_exceeded": ErrorCode(
+        429, "今天上传的图片已达上限，请明天再试", "You have reached today's upload limit; try again tomorrow."
+    ),
     "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
     # signed QR codes (qr/): 422 = the code itself is unacceptable; 409 = a valid code whose
     # state forbids it (already used, revoked); 503 = keys not initialised.
