@@ -14,6 +14,7 @@ from app.config import Settings, load_settings
 from app.db import Database, close_session
 from app.db_faults import RetryingFlask
 from app.db_faults import install as install_db_faults
+from app.json_input import JSONProvider
 from app.logs import configure_logging, install_request_logging
 from app.metrics import install as install_metrics
 from app.places.labels import install as install_place_labels
@@ -88,6 +89,7 @@ def create_app(
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         JSON_SORT_KEYS=False,
     )
+    app.json = JSONProvider(app)
     app.json.ensure_ascii = False
     db = database or Database(settings.database_url)
     app.extensions["settings"] = settings

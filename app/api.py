@@ -2,7 +2,10 @@
 
 Differences from flask-smorest's defaults, all deliberate:
 - errors are ``{code, message, errors?, request_id}`` with a string ``code`` (spec too);
-- a JSON body sent with another content type is a 415, invalid JSON a 400 ``malformed_json``;
+- a JSON body sent with another content type is a 415, invalid JSON a 400 ``malformed_json``,
+  JSON nested deeper than ``app.json_input.MAX_DEPTH`` a 400 ``json_too_deep``;
+- a query parameter that takes one value, given twice, is a 422 naming it (not first-wins);
+- a field refused only for bidi/zero-width characters is a 422 ``text_control_chars``;
 - validation errors are keyed by field name, not by request location;
 - pagination metadata lives in the body, and a ``page_size`` above the maximum is a 422.
 """
@@ -25,7 +28,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from app import fields
+from app import fields, json_input
 from app.errors import ERRORS, ApiError, message_for
 from app.request_context import request_id
 
@@ -40,10 +43,12 @@ HTTP_STATUS_CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     428: "precondition_required",
     429: "rate_limited",
+    431: "headers_too_large",
     503: "unavailable",
 }
 
@@ -85,6 +90,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+REPEATED_PARAMETER_MESSAGE = "该参数只能提供一个值。"
+
+
 class Parser(FlaskParser):
     """webargs parser raising project errors."""
 
@@ -99,9 +107,21 @@ class Parser(FlaskParser):
         if not webargs_core.is_json(req.mimetype):
             raise ApiError("unsupported_media_type")
         try:
-            return webargs_core.parse_json(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return json_input.loads(data)
+        except json_input.JsonTooDeep as exc:
+            raise ApiError("json_too_deep") from exc
+        except ValueError as exc:  # UnicodeDecodeError included
             raise ApiError("malformed_json") from exc
+
+    def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
+        """The query string, refusing a parameter repeated where the schema takes one value."""
+        proxy = super().load_querystring(req, schema)
+        known = {f.data_key or name for name, f in schema.fields.items()}
+        repeated = sorted(k for k, values in req.args.lists()
+                          if len(values) > 1 and k in known and k not in proxy.multiple_keys)
+        if repeated:
+            raise ApiError("validation_error", errors={k: [REPEATED_PARAMETER_MESSAGE] for k in repeated})
+        return proxy
 
     def handle_error(self, error: ma.ValidationError, req: Any, schema: Any, *,
                      error_status_code: int | None, error_headers: Any) -> Any:
@@ -110,7 +130,9 @@ class Parser(FlaskParser):
             (location, inner), = messages.items()
             if location in {"json", "query", "querystring", "form", "files", "headers", "view_args", "path"}:
                 messages = inner
-        raise ApiError("validation_error", errors=flatten_messages(messages))
+        errors = flatten_messages(messages)
+        only_controls = all(m == fields.MISLEADING_CHARS_MESSAGE for msgs in errors.values() for m in msgs)
+        raise ApiError("text_control_chars" if errors and only_controls else "validation_error", errors=errors)
 
 
 def error_response(err: ApiError) -> Response:

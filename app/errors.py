@@ -22,8 +22,15 @@ ERRORS: dict[str, ErrorCode] = {
     "validation_error": ErrorCode(422, "请求参数有误", "The request has invalid fields."),
     "bad_request": ErrorCode(400, "请求无效", "Bad request."),
     "malformed_json": ErrorCode(400, "请求体不是有效的 JSON", "The request body is not valid JSON."),
+    "json_too_deep": ErrorCode(400, "请求体 JSON 嵌套层数过多", "The JSON body is nested too deeply."),
+    "text_control_chars": ErrorCode(
+        422, "文字中含有不可见的控制字符（双向文字覆盖或零宽字符）",
+        "The text holds invisible control characters (bidirectional overrides or zero-width characters).",
+    ),
     "unsupported_media_type": ErrorCode(415, "不支持的内容类型", "Unsupported media type."),
     "payload_too_large": ErrorCode(413, "请求内容过大", "Payload too large."),
+    "uri_too_long": ErrorCode(414, "请求地址过长", "The URL is too long."),
+    "headers_too_large": ErrorCode(431, "请求头过大或过多", "The request headers are too large or too many."),
     "unauthenticated": ErrorCode(401, "请先登录", "Authentication required."),
     "forbidden": ErrorCode(403, "无权执行此操作", "You may not do this."),
     "not_found": ErrorCode(404, "资源不存在", "Not found."),
@@ -110,6 +117,9 @@ ERRORS: dict[str, ErrorCode] = {
     # storage (photo uploads)
     "image_invalid": ErrorCode(
         422, "图片已损坏、不完整或像素过多", "The image is corrupt, truncated or has too many pixels."
+    ),
+    "upload_quota_exceeded": ErrorCode(
+        429, "今天上传的图片已达上限，请明天再试", "You have reached today's upload limit; try again tomorrow."
     ),
     "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
     # signed QR codes (qr/): 422 = the code itself is unacceptable; 409 = a valid code whose

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from app import json_input
+
 MAX_ANSWER_BYTES = 1_000_000
 
 
@@ -62,7 +64,7 @@ def _exchange(req: urllib.request.Request, timeout: float) -> Answer:
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         raise Unreachable(type(exc).__name__) from exc
     try:
-        answer = json.loads(content or b"{}")
+        answer = json_input.loads(content or b"{}")
     except ValueError as exc:
         raise Unreachable(f"not JSON (HTTP {status})") from exc
     if not isinstance(answer, dict):

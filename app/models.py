@@ -27,7 +27,7 @@ PLATFORM_MODULES = (
     "auth.password_reset",  # its timer handler (the worker sends reset codes)
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
-    "app.storage.models",
+    "app.storage.models", "app.storage.quota",  # uploads and their daily quota (with its purge)
     "qr.models", "qr.jobs",  # signed QR codes (jobs: the periodic purge and identity events)
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
     "app.wecom.channel",  # WeCom application messages to staff (its token shares wechat_access_tokens)

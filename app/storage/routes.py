@@ -16,6 +16,7 @@ from app.errors import ApiError
 from app.storage import service
 from app.storage.images import MAX_BYTES
 from app.storage.models import CONTENT_TYPES
+from app.storage.quota import daily_quota
 from app.storage.urls import URL_PREFIX, VARIANTS, verify
 from auth.principal import Principal, check
 from auth.visibility import SIGNED_URL, open_object, register, visible_object
@@ -82,6 +83,9 @@ def blueprints(settings) -> list[Blueprint]:
         @blp.alt_response(422, schema=_ErrorSchema,
                           description="`image_invalid`: corrupt, truncated or over 40 megapixels; "
                                       "`validation_error`: no `file` field")
+        @blp.alt_response(429, schema=_ErrorSchema,
+                          description="`upload_quota_exceeded`: `UPLOAD_DAILY_QUOTA` uploads today "
+                                      "(Beijing); `Retry-After` until midnight")
         def post(self, form):
             """Upload a photo (multipart/form-data, field `file`) as a resident or staff member.
 
@@ -97,6 +101,7 @@ def blueprints(settings) -> list[Blueprint]:
                 session, data=data, owner_account_id=account_id,
                 clock=current_app.extensions["clock"],
                 upload_dir=current_app.extensions["settings"].upload_dir,
+                daily_quota=daily_quota(current_app.extensions["settings"]),
             )
             session.commit()
             return service.describe(upload, clock=current_app.extensions["clock"])

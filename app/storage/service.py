@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
-from app.storage import files
+from app.storage import files, quota
 from app.storage.images import EXTENSIONS, clean_image
 from app.storage.models import Upload
 from app.storage.urls import DEFAULT_TTL, signed_url
@@ -35,15 +35,21 @@ def store_image(
     owner_account_id: int,
     clock: Clock,
     upload_dir: str | os.PathLike[str],
+    daily_quota: int | None = None,
 ) -> Upload:
     """Validate, clean and store an image for ``owner_account_id``; flush (the caller commits).
 
     Raises ``ApiError``: 413 ``payload_too_large`` over 10 MB, 415 ``unsupported_media_type``
-    when not a JPEG, PNG or WebP, 422 ``image_invalid`` when corrupt, truncated or over 40 MP.
+    when not a JPEG, PNG or WebP, 422 ``image_invalid`` when corrupt, truncated or over 40 MP,
+    429 ``upload_quota_exceeded`` when ``daily_quota`` uploads were made today (the slot is
+    taken once the image is known good, before its files are written, in the caller's
+    transaction: a rollback gives it back).
     The files are written before the row: a rolled-back transaction leaves an unreferenced
     file (harmless, content-addressed), never a row without its file.
     """
     clean = clean_image(data)
+    if daily_quota is not None:
+        quota.take_slot(session, account_id=owner_account_id, clock=clock, quota=daily_quota)
     sha = files.put(upload_dir, clean.full.data, clean.full.ext)
     thumb_sha = files.put(upload_dir, clean.thumb.data, clean.thumb.ext)
     upload = Upload(

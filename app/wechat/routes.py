@@ -1,13 +1,13 @@
 """``/api/v1/me/subscriptions`` (the resident's one-time grants) and ``/api/v1/wechat/callback``."""
 from __future__ import annotations
 
-import json
 import logging
 
 import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
+from app import json_input
 from app.api import Blueprint, Schema, fields
 from app.config import Settings
 from app.db import get_session
@@ -113,7 +113,7 @@ class Callback(MethodView):
         """
         _check_signature()
         try:
-            event = json.loads(request.get_data(cache=True) or b"{}")
+            event = json_input.loads(request.get_data(cache=True) or b"{}")
         except ValueError as exc:
             raise ApiError("malformed_json") from exc
         if not isinstance(event, dict):

@@ -6,13 +6,14 @@ only error codes (never a login code, token, secret or identity).
 """
 from __future__ import annotations
 
-import json
 import logging
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from app import json_input
 
 log = logging.getLogger("auth.providers")
 
@@ -49,7 +50,7 @@ def http_json(method: str, url: str, *, timeout: float, params: dict[str, str] |
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         raise ProviderDown(type(exc).__name__) from exc
     try:
-        body = json.loads(raw or b"{}")
+        body = json_input.loads(raw or b"{}")
     except ValueError as exc:
         raise ProviderDown(f"not JSON (HTTP {status})") from exc
     if not isinstance(body, dict):
