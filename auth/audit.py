@@ -14,6 +14,19 @@ from auth.models import AuditEntry
 from auth.principal import Principal
 
 REASON_MAX = 300
+REVEALABLE = ("phone", "id_number")
+
+
+def require_fields(requested: Iterable[str] | None, *, allowed: Iterable[str] = REVEALABLE) -> tuple[str, ...]:
+    """The fields a reveal names: at least one, each one of ``allowed`` (a 422 on ``fields`` otherwise)."""
+    allowed = tuple(allowed)
+    requested = list(requested or [])
+    unknown = sorted({f for f in requested if f not in allowed})
+    if unknown or not requested:
+        refused = f"；不可查看：{', '.join(unknown)}。" if unknown else "。"
+        raise ApiError("validation_error",
+                       errors={"fields": [f"请选择要查看的信息（至少一项）：{', '.join(allowed)}{refused}"]})
+    return tuple(f for f in allowed if f in requested)
 
 
 def require_reason(reason: str | None) -> str:

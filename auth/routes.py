@@ -14,7 +14,7 @@ from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth import accounts, devices, erasure, relations, residences, staff, tokens
-from auth.audit import record_unmasked_read
+from auth.audit import record_unmasked_read, require_fields
 from auth.models import Account, AuditEntry, Device, Membership, Person
 from auth.organisations import Organisation
 from auth.permissions import org_by_code, require_org_role, require_visible
@@ -28,7 +28,7 @@ from auth.principal import (
 )
 from auth.providers.suishenban import SuishenbanClient
 from auth.providers.wechat import WechatClient
-from auth.ratelimit import rate_limit, username_key
+from auth.ratelimit import rate_limit, staff_member_key, username_key
 from auth.roles import STAFF_MANAGERS
 from auth.schemas import (
     AuditEntrySchema,
@@ -574,10 +574,14 @@ class OrgResidence(MethodView):
 @orgs_blp.route("/residences/<int:residence_id>/reveal")
 class OrgResidenceReveal(MethodView):
     @require_staff
+    @rate_limit("reveal", key_func=staff_member_key, shared=True)
     @orgs_blp.arguments(RevealSchema)
     @orgs_blp.response(200, ResidenceSchema)
+    @orgs_blp.alt_response(429, schema=ErrorSchema, description="rate_limited (per staff member, Retry-After)")
     def post(self, args, code: str, residence_id: int):
-        """One claim with the resident's full name, phone and ID number; the read is audited."""
+        """One claim with the resident's phone and/or ID number in full (only the `fields` named;
+        the other is left out, the name stays masked); the read is audited with the fields."""
+        wanted = require_fields(args["reveal"])
         session = get_session()
         clock = current_clock()
         principal = current_principal()
@@ -585,10 +589,10 @@ class OrgResidenceReveal(MethodView):
         residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
                                                    residence_id=residence_id)
         record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=residence.person_id,
-                             fields=("name", "phone", "id_number"), reason=args["reason"])
+                             fields=wanted, reason=args["reason"])
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id),
-                                   unmasked=True)
+                                   revealed=wanted)
 
 
 @orgs_blp.route("/residences/<int:residence_id>/review")

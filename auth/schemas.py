@@ -144,7 +144,14 @@ class ReviewSchema(Schema):
     note = fields.String(validate=Length(max=300))
 
 
+REVEALABLE_FIELDS = ("phone", "id_number")
+
+
 class RevealSchema(Schema):
+    reveal = fields.List(
+        fields.String(), data_key="fields", required=True,
+        metadata={"description": "the fields needed in full, at least one of: " + ", ".join(REVEALABLE_FIELDS)
+                  + " (only these are returned unmasked; the rest stays masked)"})
     reason = fields.String(required=True, validate=Length(max=300),
                            metadata={"description": "why the full personal data is needed (audited)"})
 
