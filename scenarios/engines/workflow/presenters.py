@@ -26,6 +26,7 @@ from auth.contacts import StaffContact
 from auth.models import Account, Membership, Person, Residence
 from auth.organisations import Organisation
 from auth.roles import ROLE_TITLES
+from scenarios.engines.workflow import duplicates
 from scenarios.engines.workflow.access import Access
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent, TicketPhoto
@@ -90,10 +91,12 @@ def summaries(session: Session, tickets: Sequence[Any], *, now: datetime) -> lis
 
 
 def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, config: WorkflowConfig,
-         possible_duplicates: list[dict[str, Any]] | None = None, events: Sequence[TicketEvent] | None = None,
+         created: bool = False, similar_open: str | None = None, events: Sequence[TicketEvent] | None = None,
          photos: Sequence[tuple[str, Upload]] | None = None) -> dict[str, Any]:
     """The full view. ``events`` (the whole trail, in order) and ``photos`` ((stage, upload)
-    in order) when the caller has them in hand (a ticket just created), else read here."""
+    in order) when the caller has them in hand (a ticket just created), else read here.
+    A ticket just ``created`` carries the duplicate hint (``duplicates.hint``; nothing
+    identifying) and the always empty ``possible_duplicates`` kept for older clients."""
     now = clock.now()
     out = summaries(session, [ticket], now=now)[0]
     staff_view = access.staff_view
@@ -145,8 +148,9 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
         assignee=assignee(session, ticket, staff_view=staff_view),
         allowed_actions=_allowed(ticket, access, config),
     )
-    if possible_duplicates is not None:
-        out["possible_duplicates"] = possible_duplicates
+    if created:
+        out["possible_duplicates"] = []
+        out["similar_report"] = duplicates.hint(similar_open)
     return out
 
 

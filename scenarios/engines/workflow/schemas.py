@@ -140,6 +140,11 @@ class WorkflowDuplicateHintSchema(Schema):
     number = fields.String(required=True)
 
 
+class WorkflowSimilarReportSchema(Schema):
+    scope = fields.String(required=True, metadata={"description": "building | nearby"})
+    message = fields.String(required=True, metadata={"example": "您所在楼栋已有类似的报告正在处理中，无需重复提交。"})
+
+
 # ---------------------------------------------------------------- inputs shared by every scenario
 
 
@@ -379,6 +384,10 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
     ticket = type(f"{p}TicketSchema", (WorkflowTicketSummarySchema,), ticket_fields)
     created = type(f"{p}TicketCreatedSchema", (ticket,), {
         "possible_duplicates": fields.List(fields.Nested(WorkflowDuplicateHintSchema), required=True, metadata={
-            "description": "open tickets of the same building and category (ids and numbers only)"}),
+            "deprecated": True,
+            "description": "always empty: other residents' tickets are not shown; see `similar_report`"}),
+        "similar_report": fields.Nested(WorkflowSimilarReportSchema, required=True, allow_none=True, metadata={
+            "description": "a report of the same category already open in the same building (or nearby), "
+                           "without id, number or count; null when none"}),
     })
     return ScenarioSchemas(create=create, ticket=ticket, created=created)
