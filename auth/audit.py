@@ -37,13 +37,14 @@ def require_reason(reason: str | None) -> str:
 
 
 def record_unmasked_read(session: Session, *, clock: Clock, principal: Principal, subject_person_id: int,
-                         fields: Iterable[str], reason: str | None) -> AuditEntry:
-    """Call before returning unmasked data; the entry commits with the request."""
+                         fields: Iterable[str], reason: str | None, action: str = "read_unmasked") -> AuditEntry:
+    """Call before returning unmasked data (or acting on a person's data: ``action``); the
+    entry commits with the request."""
     if principal.kind != "staff" or principal.account_id is None:
         raise ApiError("forbidden")
     entry = AuditEntry(
         at=clock.now(), actor_account_id=principal.account_id, acting_org_id=principal.org_id,
-        subject_person_id=subject_person_id, action="read_unmasked", fields=sorted(set(fields)),
+        subject_person_id=subject_person_id, action=action, fields=sorted(set(fields)),
         reason=require_reason(reason), request_id=request_id(),
     )
     session.add(entry)

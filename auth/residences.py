@@ -52,7 +52,7 @@ def orgs_in_charge(session: Session, residence: Residence, on: date) -> list[Org
     return [o for o in orgs if o is not None]
 
 
-def _place_filter(org: Organisation, on: date) -> sa.ColumnElement[bool]:
+def place_filter(org: Organisation, on: date) -> sa.ColumnElement[bool]:
     """Residences in places ``org`` is in charge of on ``on``."""
     current = sa.and_(ManagementAssignment.valid_from <= on,
                       sa.or_(ManagementAssignment.valid_to.is_(None), ManagementAssignment.valid_to > on))
@@ -155,7 +155,7 @@ def active_residences(session: Session, person_id: int, *, on: date, verified_on
 
 
 def list_for_org(org: Organisation, *, on: date, status: str | None) -> sa.Select:
-    stmt = sa.select(Residence).where(_place_filter(org, on))
+    stmt = sa.select(Residence).where(place_filter(org, on))
     if status:
         stmt = stmt.where(Residence.status == status)
     return stmt.order_by(Residence.id)
