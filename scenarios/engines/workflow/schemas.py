@@ -111,7 +111,9 @@ class WorkflowAssigneeSchema(Schema):
 class WorkflowTicketSummarySchema(Schema):
     id = fields.Integer(required=True)
     scenario = fields.String(required=True)
-    number = fields.String(required=True)
+    number = fields.String(required=True, metadata={
+        "description": "the scenario's prefix, the filing day (China time) and 8 random characters "
+                       "(Crockford base32), e.g. BX20261102K7M3Q9XA: unique, not sequential"})
     status = fields.String(required=True, validate=OneOf(STATUSES))
     category = fields.String(required=True)
     text = fields.String(required=True)
