@@ -137,11 +137,13 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
             "actor_org": event_orgs[e.actor_org_id].code if e.actor_org_id in event_orgs else None,
             "actor_account_id": e.actor_account_id if staff_view and e.actor_kind == "staff" else None,
             "action": e.action, "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
-            "data": e.data or {}, "internal": bool(e.internal),
+            "data": (e.data or {}) if staff_view else _reporter_data(e), "internal": bool(e.internal),
         } for e in events],
         photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
                 for stage, upload in photos],
-        duplicate_of={"id": duplicate.id, "number": duplicate.number} if duplicate else None,
+        duplicate_of=({"id": duplicate.id, "number": duplicate.number}
+                      if duplicate and (staff_view or duplicate.subject_person_id == ticket.subject_person_id)
+                      else None),
         dispatch_org={"code": dispatcher.code, "name": dispatcher.name} if dispatcher else None,
         rating_comment=ticket.rating_comment, rated_at=ticket.rated_at, resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at, reopen_count=ticket.reopen_count, reporter=reporter,
@@ -152,6 +154,17 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
         out["possible_duplicates"] = []
         out["similar_report"] = duplicates.hint(similar_open)
     return out
+
+
+_LINK_KEYS = {"duplicate_linked": ("ticket_id", "number"), "mark_duplicate": ("duplicate_of",)}
+
+
+def _reporter_data(event: TicketEvent) -> dict[str, Any]:
+    """An event's data as its reporter sees it: a link between two tickets names neither (the
+    other may be another resident's report); staff see the ids and numbers."""
+    data = event.data or {}
+    hidden = _LINK_KEYS.get(event.action)
+    return {k: v for k, v in data.items() if k not in hidden} if hidden else data
 
 
 def residence_of(session: Session, ticket: Ticket) -> int | None:

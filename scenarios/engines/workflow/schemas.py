@@ -366,7 +366,9 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
         "sla": fields.Nested(WorkflowSlaSchema, required=True),
         "events": fields.List(fields.Nested(WorkflowEventSchema), required=True),
         "photos": fields.List(fields.Nested(WorkflowPhotoSchema), required=True),
-        "duplicate_of": fields.Nested(WorkflowDuplicateHintSchema, allow_none=True),
+        "duplicate_of": fields.Nested(WorkflowDuplicateHintSchema, allow_none=True, metadata={
+            "description": "the original ticket: to staff, and to the reporter only when it is their own "
+                           "report (another resident's is not shown, nor named in the trail); else null"}),
         "dispatch_org": fields.Nested(WorkflowOrgSchema, allow_none=True, metadata={
             "description": "the organisation that routed the ticket (it keeps seeing it)"}),
         "rating_comment": fields.String(allow_none=True),

@@ -238,6 +238,15 @@ def test_duplicate_hints_and_marking(client, wf):
     marked = act(client, wf, "manager_a", second["id"], "duplicate", {"duplicate_of": first["id"]})
     assert marked["status"] == "duplicate" and marked["duplicate_of"]["id"] == first["id"]
     assert [e.action for e in events(wf.session, first["id"])][-1] == "duplicate_linked"
+    # Neither reporter learns the other's ticket: no link, no id or number in the trails they read.
+    theirs = get(client, wf, "alice2", f"tickets/{second['id']}")
+    assert theirs["status"] == "duplicate" and theirs["duplicate_of"] is None
+    original = get(client, wf, "alice", f"tickets/{first['id']}")
+    for body, other in ((theirs, first), (original, second)):
+        assert not any({"ticket_id", "duplicate_of"} & set(e["data"]) for e in body["events"])
+        assert other["number"] not in str(body)
+    staff_trail = get(client, wf, "manager_a", f"tickets/{first['id']}")["events"]
+    assert staff_trail[-1]["data"] == {"ticket_id": second["id"], "number": second["number"]}
     # A ticket of another company cannot be the original.
     third = report(client, wf, "alice2", category="电梯", text="电梯又坏了")
     assert third["similar_report"] == BUILDING_HINT
