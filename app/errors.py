@@ -97,12 +97,15 @@ ERRORS: dict[str, ErrorCode] = {
     "device_disabled": ErrorCode(403, "设备已停用", "The device is disabled."),
     "mobile_invalid": ErrorCode(422, "手机号格式不正确", "Invalid mobile number."),
     "id_number_invalid": ErrorCode(422, "身份证号不正确", "Invalid resident ID number."),
-    "id_number_taken": ErrorCode(409, "该身份证号已被使用", "This ID number belongs to another person."),
     "reason_required": ErrorCode(422, "查看完整个人信息须填写理由", "A reason is required to read personal data."),
     "relation_to_self": ErrorCode(422, "不能添加与自己的关系", "A relation to oneself is not allowed."),
     "relation_exists": ErrorCode(409, "该关系已存在", "This relation exists already."),
     "relation_identity_mismatch": ErrorCode(
         422, "姓名与身份证号不匹配", "The name does not match the ID number."
+    ),
+    "relation_not_pending": ErrorCode(409, "该关系已确认或已拒绝", "This relation was confirmed or declined already."),
+    "relation_confirmed_by_committee": ErrorCode(
+        403, "未成年人的代办关系由居（村）委会或现场核验确认", "A child's relations are confirmed by their committee."
     ),
     "real_name_required": ErrorCode(
         403, "请先完成实名信息", "Give your name and ID number first."

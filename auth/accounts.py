@@ -83,6 +83,7 @@ def login_dev(session: Session, *, clock: Clock, openid: str) -> Account:
 def anonymise_person(person: Person, *, now: datetime) -> None:
     person.name = None
     person.set_id_number(None)
+    person.claimed_id_number = None
     person.set_phone(None)
     person.birth_date = None
     person.real_name_level = "none"
@@ -153,6 +154,7 @@ def login_suishenban(session: Session, *, clock: Clock, identity: SuishenbanIden
         account.person_id = keep.id
     keep.name = identity.name
     keep.set_id_number(identity.id_number)
+    keep.claimed_id_number = None
     if identity.mobile:
         keep.set_phone(identity.mobile)
     keep.real_name_level = "verified"
@@ -177,7 +179,7 @@ def masked_person(person: Person) -> dict[str, Any]:
         "id": person.id,
         "name": pii.mask_name(person.name),
         "phone": pii.mask_mobile(person.phone),
-        "id_number": pii.mask_id_number(person.id_number),
+        "id_number": pii.mask_id_number(person.id_number or person.claimed_id_number),
         "birth_date": person.birth_date,
         "real_name_level": person.real_name_level,
     }
@@ -217,6 +219,22 @@ def validate_mobile(value: str, *, field: str = "phone") -> str:
     return pii.normalise_mobile(value)
 
 
+def claim_id_number(session: Session, person: Person, id_number: str) -> None:
+    """Give ``person`` this (valid, normalised) ID number. One held by another person is kept
+    as ``claimed_id_number`` instead, and the answer is the same (issue 13: ``PATCH /me`` must
+    not tell whether a number is on record): the masked number, the birth date and the level
+    read alike. A 随申办 verification later sets the real one."""
+    holder = session.scalar(sa.select(Person.id).where(
+        Person.id_number_hash == Person.id_number_lookup(id_number), Person.id != person.id))
+    if holder is None:
+        person.set_id_number(id_number)
+        person.claimed_id_number = None
+    else:
+        person.set_id_number(None)
+        person.claimed_id_number = id_number
+        person.birth_date = pii.id_number_birth_date(id_number)
+
+
 def update_profile(session: Session, *, clock: Clock, principal: Principal, changes: dict[str, Any]) -> Person:
     """``PATCH /me``: phone always; name and ID number until the person is verified."""
     person = person_of(session, principal)
@@ -228,13 +246,8 @@ def update_profile(session: Session, *, clock: Clock, principal: Principal, chan
     if "name" in changes:
         person.name = validate_name(changes["name"])
     if "id_number" in changes:
-        id_number = validate_id_number(changes["id_number"], clock=clock)
-        other = session.scalar(sa.select(Person.id).where(
-            Person.id_number_hash == Person.id_number_lookup(id_number), Person.id != person.id))
-        if other is not None:
-            raise ApiError("id_number_taken", errors={"id_number": ["该身份证号已被使用。"]})
-        person.set_id_number(id_number)
-    if person.real_name_level == "none" and person.name and person.id_number:
+        claim_id_number(session, person, validate_id_number(changes["id_number"], clock=clock))
+    if person.real_name_level == "none" and person.name and (person.id_number or person.claimed_id_number):
         person.real_name_level = "basic"
     session.flush()
     return person

@@ -14,6 +14,19 @@ from auth.models import AuditEntry
 from auth.principal import Principal
 
 REASON_MAX = 300
+REVEALABLE = ("phone", "id_number")
+
+
+def require_fields(requested: Iterable[str] | None, *, allowed: Iterable[str] = REVEALABLE) -> tuple[str, ...]:
+    """The fields a reveal names: at least one, each one of ``allowed`` (a 422 on ``fields`` otherwise)."""
+    allowed = tuple(allowed)
+    requested = list(requested or [])
+    unknown = sorted({f for f in requested if f not in allowed})
+    if unknown or not requested:
+        refused = f"；不可查看：{', '.join(unknown)}。" if unknown else "。"
+        raise ApiError("validation_error",
+                       errors={"fields": [f"请选择要查看的信息（至少一项）：{', '.join(allowed)}{refused}"]})
+    return tuple(f for f in allowed if f in requested)
 
 
 def require_reason(reason: str | None) -> str:
@@ -24,13 +37,14 @@ def require_reason(reason: str | None) -> str:
 
 
 def record_unmasked_read(session: Session, *, clock: Clock, principal: Principal, subject_person_id: int,
-                         fields: Iterable[str], reason: str | None) -> AuditEntry:
-    """Call before returning unmasked data; the entry commits with the request."""
+                         fields: Iterable[str], reason: str | None, action: str = "read_unmasked") -> AuditEntry:
+    """Call before returning unmasked data (or acting on a person's data: ``action``); the
+    entry commits with the request."""
     if principal.kind != "staff" or principal.account_id is None:
         raise ApiError("forbidden")
     entry = AuditEntry(
         at=clock.now(), actor_account_id=principal.account_id, acting_org_id=principal.org_id,
-        subject_person_id=subject_person_id, action="read_unmasked", fields=sorted(set(fields)),
+        subject_person_id=subject_person_id, action=action, fields=sorted(set(fields)),
         reason=require_reason(reason), request_id=request_id(),
     )
     session.add(entry)

@@ -22,6 +22,10 @@ ACCOUNT_KINDS = ("wechat", "suishenban", "staff", "dev")
 RESIDENT_ACCOUNT_KINDS = ("wechat", "suishenban", "dev")
 ACCOUNT_STATUSES = ("active", "disabled", "deleted")
 RELATION_KINDS = ("guardian", "proxy", "family")
+RELATION_STATUSES = ("pending", "confirmed", "declined")
+# Who confirmed or declined a relation: the person it is about (an adult with an account, in
+# their app), their committee, or staff who saw the ID card in person.
+RELATION_DECIDERS = ("subject", "committee", "in_person")
 RESIDENCE_STATUSES = ("claimed", "verified", "rejected", "ended")
 MEMBERSHIP_STATUSES = ("active", "disabled")
 DEVICE_STATUSES = ("active", "disabled")
@@ -45,6 +49,10 @@ class Person(IdMixin, TimestampMixin, Base):
     id_number_hash: Mapped[str | None] = mapped_column(sa.String(64))
     phone: Mapped[str | None] = mapped_column(pii.EncryptedText("person.phone"), info={"lookup_hash": "phone_hash"})
     phone_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # An ID number the person typed (PATCH /me) that another person already holds: kept and
+    # shown (masked) like one that was free, so the answer does not tell that it was taken;
+    # it identifies nobody (a 随申办 verification sets ``id_number``).
+    claimed_id_number: Mapped[str | None] = mapped_column(pii.EncryptedText("person.claimed_id_number"))
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
     real_name_level: Mapped[str] = mapped_column(sa.String(16), default="none")
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -109,11 +117,15 @@ class Account(IdMixin, TimestampMixin, Base):
 
 
 class PersonRelation(IdMixin, Base):
-    """``from_person`` may act for ``to_person`` within ``allows`` (就诊人, guardian...)."""
+    """``from_person`` may act for ``to_person`` within ``allows`` (就诊人, guardian...), once
+    ``confirmed`` (see ``auth.relations``)."""
 
     __tablename__ = "person_relations"
     __table_args__ = (
         sa.CheckConstraint(_in("kind", RELATION_KINDS), name="kind_known"),
+        sa.CheckConstraint(_in("status", RELATION_STATUSES), name="status_known"),
+        sa.CheckConstraint(f"decided_via IS NULL OR {_in('decided_via', RELATION_DECIDERS)}",
+                           name="decided_via_known"),
         sa.CheckConstraint("from_person_id <> to_person_id", name="not_self"),
         sa.UniqueConstraint("from_person_id", "to_person_id", "kind"),
     )
@@ -122,7 +134,14 @@ class PersonRelation(IdMixin, Base):
     to_person_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("persons.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(16))
     allows: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    verified: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", server_default="pending")
+    # The name the requester typed: what they are shown back (masked), whether or not it is the
+    # name on record (the answer must not tell); committee staff compare it.
+    claimed_name: Mapped[str | None] = mapped_column(pii.EncryptedText("relation.claimed_name"))
+    decided_via: Mapped[str | None] = mapped_column(sa.String(16))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    decided_by_org_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     from_person: Mapped[Person] = relationship(foreign_keys=[from_person_id])

@@ -6,6 +6,9 @@
   organisation is visible and the device or membership is its own.
 - ``org_residence`` (``/orgs/<code>/residences/<id>``): the organisation is visible and in charge
   of the residence's place today.
+- ``org_relation`` (``/orgs/<code>/relations/<id>``): the organisation is visible and the
+  relation is one it may verify (``auth.relations.for_staff``: about someone in its places who
+  cannot confirm it themselves).
 - ``my_residence``, ``my_relation`` (``/me/...``): the resident whose residence it is, or who is
   either side of the relation.
 """
@@ -22,6 +25,7 @@ from auth.models import Device, Membership, PersonRelation, Residence
 from auth.organisations import Organisation
 from auth.permissions import reach
 from auth.principal import Principal
+from auth.relations import for_staff
 from auth.residences import orgs_in_charge, today
 from auth.visibility import register
 
@@ -73,6 +77,13 @@ def _residence_in(session: Session, principal: Principal, at: InOrg) -> bool:
     return at.org.id in {o.id for o in orgs_in_charge(session, residence, today(current_clock()))}
 
 
+def _relation_in(session: Session, principal: Principal, at: InOrg) -> bool:
+    if not _sees_org(session, principal, at.org):
+        return False
+    stmt = for_staff(at.org, on=today(current_clock()), status=None).where(PersonRelation.id == at.key)
+    return session.scalar(stmt.with_only_columns(PersonRelation.id)) is not None
+
+
 def _my_residence(session: Session, principal: Principal, residence: Residence) -> bool:
     return principal.is_resident and principal.person_id is not None and residence.person_id == principal.person_id
 
@@ -96,6 +107,8 @@ def register_all() -> None:
     register("membership", load=_in_org, visible=_membership_in, description="an organisation's staff member")
     register("org_residence", load=_in_org, visible=_residence_in,
              description="a residence in an organisation's charge")
+    register("org_relation", load=_in_org, visible=_relation_in,
+             description="a relation an organisation may verify")
     register("my_residence", load=_residence, visible=_my_residence,
              description="the caller's own residence")
     register("my_relation", load=_relation, visible=_my_relation,

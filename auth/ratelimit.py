@@ -55,6 +55,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     # resident needs ~2 a minute; the limit only stops scripts. (Scanning is not limited:
     # POST /api/v1/qr/verify and sentinel scans are @exempt.)
     "qr_personal": "30/minute;600/hour",
+    # Staff reveals of a resident's phone / ID number, per staff member (all organisations).
+    "reveal": "20/hour;100/day",
 }
 
 
@@ -129,6 +131,14 @@ def rate_key() -> str:
     if principal is not None and not principal.is_anonymous:
         return principal.scope_key
     return f"ip:{request.remote_addr or '-'}"
+
+
+def staff_member_key() -> str:
+    """One bucket per staff account, whichever organisation it acts for."""
+    principal = g.get("principal")
+    if principal is not None and principal.kind == "staff" and principal.account_id is not None:
+        return f"staff:{principal.account_id}"
+    return rate_key()
 
 
 def username_key() -> str:

@@ -52,7 +52,7 @@ def orgs_in_charge(session: Session, residence: Residence, on: date) -> list[Org
     return [o for o in orgs if o is not None]
 
 
-def _place_filter(org: Organisation, on: date) -> sa.ColumnElement[bool]:
+def place_filter(org: Organisation, on: date) -> sa.ColumnElement[bool]:
     """Residences in places ``org`` is in charge of on ``on``."""
     current = sa.and_(ManagementAssignment.valid_from <= on,
                       sa.or_(ManagementAssignment.valid_to.is_(None), ManagementAssignment.valid_to > on))
@@ -155,7 +155,7 @@ def active_residences(session: Session, person_id: int, *, on: date, verified_on
 
 
 def list_for_org(org: Organisation, *, on: date, status: str | None) -> sa.Select:
-    stmt = sa.select(Residence).where(_place_filter(org, on))
+    stmt = sa.select(Residence).where(place_filter(org, on))
     if status:
         stmt = stmt.where(Residence.status == status)
     return stmt.order_by(Residence.id)
@@ -189,7 +189,9 @@ def review(session: Session, *, clock: Clock, principal: Principal, org: Organis
 
 
 def describe(session: Session, residence: Residence, *, person: Person | None = None,
-             unmasked: bool = False) -> dict[str, Any]:
+             revealed: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The claim; with ``person``, its resident masked, or with ``revealed`` (a staff reveal)
+    only those of ``phone`` / ``id_number`` in full and the other left out."""
     out: dict[str, Any] = {
         "id": residence.id,
         "status": residence.status,
@@ -207,11 +209,14 @@ def describe(session: Session, residence: Residence, *, person: Person | None = 
         village = session.get(Village, residence.village_id)
         out.update(village_code=village.code, village_name=village.name, house_number=residence.house_number)
     if person is not None:
-        out["resident"] = {
+        resident: dict[str, Any] = {
             "person_id": person.id,
-            "name": person.name if unmasked else pii.mask_name(person.name),
-            "phone": person.phone if unmasked else pii.mask_mobile(person.phone),
-            "id_number": person.id_number if unmasked else pii.mask_id_number(person.id_number),
+            "name": pii.mask_name(person.name),
             "real_name_level": person.real_name_level,
         }
+        if revealed is None:
+            resident.update(phone=pii.mask_mobile(person.phone), id_number=pii.mask_id_number(person.id_number))
+        else:
+            resident.update({f: getattr(person, f) for f in revealed})
+        out["resident"] = resident
     return out

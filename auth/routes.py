@@ -15,7 +15,7 @@ from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth import accounts, devices, erasure, relations, residences, staff, tokens
-from auth.audit import record_unmasked_read
+from auth.audit import record_unmasked_read, require_fields, require_reason
 from auth.models import Account, AuditEntry, Device, Membership, Person
 from auth.object_types import register_all as register_object_types
 from auth.organisations import Organisation
@@ -30,7 +30,7 @@ from auth.principal import (
 )
 from auth.providers.suishenban import SuishenbanClient
 from auth.providers.wechat import WechatClient
-from auth.ratelimit import rate_limit
+from auth.ratelimit import rate_limit, staff_member_key
 from auth.roles import STAFF_MANAGERS
 from auth.schemas import (
     AuditEntrySchema,
@@ -42,6 +42,7 @@ from auth.schemas import (
     DeviceSchema,
     DeviceWhoAmISchema,
     DevLoginSchema,
+    InPersonCheckSchema,
     LogoutSchema,
     MembershipPatchSchema,
     MembershipSchema,
@@ -50,6 +51,7 @@ from auth.schemas import (
     PasswordChangeSchema,
     RefreshSchema,
     RelationCreateSchema,
+    RelationDecisionSchema,
     RelationListSchema,
     RelationSchema,
     ResidenceClaimSchema,
@@ -64,6 +66,8 @@ from auth.schemas import (
     StaffLoginResultSchema,
     StaffLoginSchema,
     StaffMeSchema,
+    StaffRelationQuerySchema,
+    StaffRelationSchema,
     SwitchOrgSchema,
     TokenSchema,
 )
@@ -324,9 +328,10 @@ class Me(MethodView):
     @rate_limit("identity")
     @me_blp.arguments(MePatchSchema)
     @me_blp.response(200, MeSchema)
-    @me_blp.alt_response(409, schema=ErrorSchema, description="identity_locked | id_number_taken")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="identity_locked")
     def patch(self, args):
-        """Set one's phone, and name and ID number until verified by 随申办."""
+        """Set one's phone, and name and ID number until verified by 随申办 (the answer does not
+        tell whether the number is on record already)."""
         principal = current_principal()
         session = get_session()
         accounts.update_profile(session, clock=current_clock(), principal=principal, changes=args)
@@ -398,12 +403,65 @@ class MyRelations(MethodView):
     @me_blp.response(201, RelationSchema)
     @me_blp.alt_response(409, schema=ErrorSchema, description="relation_exists")
     def post(self, args):
-        """Add a person one may act for (就诊人...), by their name and resident ID number."""
+        """Ask to act for a person (就诊人...), by their name and resident ID number.
+
+        The answer is the same whoever holds that number (an account holder, someone without an
+        account, a different name on record, nobody yet): `pending`, with what you typed
+        masked. It grants nothing until confirmed: by that person in their app when they are an
+        adult with an account (they are told), else by their committee or by staff who see
+        their ID card in person. You are told when it is confirmed or declined."""
         principal = current_principal()
         session = get_session()
         relation = relations.add(session, clock=current_clock(), principal=principal, **args)
         session.commit()
         return relations.describe(session, relation, principal.person_id)
+
+
+@me_blp.route("/relations/pending")
+class MyPendingRelations(MethodView):
+    @require_resident
+    @me_blp.response(200, RelationListSchema)
+    def get(self):
+        """Requests to act for the caller, waiting for them to confirm or decline."""
+        principal = current_principal()
+        session = get_session()
+        return {"items": [relations.describe(session, r, principal.person_id)
+                          for r in relations.pending_for(session, principal.person_id)]}
+
+
+def _decide_mine(relation_id: int, *, confirm: bool) -> dict[str, Any]:
+    principal = current_principal()
+    session = get_session()
+    relation = relations.decide_as_subject(session, clock=current_clock(), principal=principal,
+                                           relation_id=relation_id, confirm=confirm)
+    session.commit()
+    return relations.describe(session, relation, principal.person_id)
+
+
+@me_blp.route("/relations/<int:relation_id>/confirm")
+class MyRelationConfirm(MethodView):
+    @visible_object("my_relation", "relation_id")
+    @require_resident
+    @me_blp.response(200, RelationSchema)
+    @me_blp.alt_response(403, schema=ErrorSchema, description="forbidden (your own request) | "
+                                                              "relation_confirmed_by_committee (a child)")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="relation_not_pending")
+    def post(self, relation_id: int):
+        """Confirm a request to act for you: it takes effect now; the requester is told."""
+        return _decide_mine(relation_id, confirm=True)
+
+
+@me_blp.route("/relations/<int:relation_id>/decline")
+class MyRelationDecline(MethodView):
+    @visible_object("my_relation", "relation_id")
+    @require_resident
+    @me_blp.response(200, RelationSchema)
+    @me_blp.alt_response(403, schema=ErrorSchema, description="forbidden (your own request) | "
+                                                              "relation_confirmed_by_committee (a child)")
+    @me_blp.alt_response(409, schema=ErrorSchema, description="relation_not_pending")
+    def post(self, relation_id: int):
+        """Decline a request to act for you; the requester is told."""
+        return _decide_mine(relation_id, confirm=False)
 
 
 @me_blp.route("/relations/<int:relation_id>")
@@ -590,10 +648,14 @@ class OrgResidence(MethodView):
 class OrgResidenceReveal(MethodView):
     @visible_object("org_residence", "code", "residence_id")
     @require_staff
+    @rate_limit("reveal", key_func=staff_member_key, shared=True)
     @orgs_blp.arguments(RevealSchema)
     @orgs_blp.response(200, ResidenceSchema)
+    @orgs_blp.alt_response(429, schema=ErrorSchema, description="rate_limited (per staff member, Retry-After)")
     def post(self, args, code: str, residence_id: int):
-        """One claim with the resident's full name, phone and ID number; the read is audited."""
+        """One claim with the resident's phone and/or ID number in full (only the `fields` named;
+        the other is left out, the name stays masked); the read is audited with the fields."""
+        wanted = require_fields(args["reveal"])
         session = get_session()
         clock = current_clock()
         principal = current_principal()
@@ -601,10 +663,10 @@ class OrgResidenceReveal(MethodView):
         residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
                                                    residence_id=residence_id)
         record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=residence.person_id,
-                             fields=("name", "phone", "id_number"), reason=args["reason"])
+                             fields=wanted, reason=args["reason"])
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id),
-                                   unmasked=True)
+                                   revealed=wanted)
 
 
 @orgs_blp.route("/residences/<int:residence_id>/review")
@@ -623,6 +685,79 @@ class OrgResidenceReview(MethodView):
                                       residence_id=residence_id, decision=args["decision"], note=args.get("note"))
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id))
+
+
+# ---------------------------------------------------------------- organisations: relations
+
+COMMITTEE_ROLES = ("committee", "grid_worker")
+
+
+@orgs_blp.route("/relations")
+class OrgRelations(MethodView):
+    @visible_object("organisation", "code")
+    @require_staff
+    @orgs_blp.arguments(StaffRelationQuerySchema, location="query")
+    @orgs_blp.response(200, page_of(StaffRelationSchema))
+    def get(self, args, code: str):
+        """Relations to verify in the places this organisation is in charge of (pending by
+        default): about someone without an account (or a child) living there, or asked by
+        someone living there for someone with no residence on record. Masked."""
+        session = get_session()
+        org = require_org_role(session, current_principal(), code, residences.REVIEWER_ROLES, via=("member",))
+        stmt = relations.for_staff(org, on=residences.today(current_clock()), status=args.pop("status"))
+        page = paginate(session, stmt, args)
+        return {**page, "items": [relations.describe_for_staff(session, r) for r in page["items"]]}
+
+
+@orgs_blp.route("/relations/<int:relation_id>/verify")
+class OrgRelationVerify(MethodView):
+    @visible_object("org_relation", "code", "relation_id")
+    @require_staff
+    @orgs_blp.arguments(RelationDecisionSchema)
+    @orgs_blp.response(200, StaffRelationSchema)
+    @orgs_blp.alt_response(409, schema=ErrorSchema, description="relation_not_pending")
+    @orgs_blp.alt_response(422, schema=ErrorSchema, description="relation_identity_mismatch | reason_required")
+    def post(self, args, code: str, relation_id: int):
+        """The committee confirms or declines a relation (audited with the reason); the
+        requester is told. Committees only (other organisations: confirm in person)."""
+        session = get_session()
+        clock = current_clock()
+        principal = current_principal()
+        org = require_org_role(session, principal, code, COMMITTEE_ROLES, via=("member",))
+        require_reason(args["reason"])
+        relation = relations.decide_as_committee(session, clock=clock, principal=principal, org=org,
+                                                 relation_id=relation_id, confirm=args["decision"] == "confirm")
+        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=relation.to_person_id,
+                             fields=("relation",), reason=args["reason"], action="decide_relation")
+        session.commit()
+        return relations.describe_for_staff(session, relation)
+
+
+@orgs_blp.route("/relations/<int:relation_id>/confirm-in-person")
+class OrgRelationInPerson(MethodView):
+    @visible_object("org_relation", "code", "relation_id")
+    @require_staff
+    @orgs_blp.arguments(InPersonCheckSchema)
+    @orgs_blp.response(200, StaffRelationSchema)
+    @orgs_blp.alt_response(409, schema=ErrorSchema, description="relation_not_pending")
+    @orgs_blp.alt_response(422, schema=ErrorSchema, description="relation_identity_mismatch: not the card of "
+                                                                "the person the relation is about")
+    def post(self, args, code: str, relation_id: int):
+        """Staff saw the ID card of the person a relation is about: they type its name and
+        number, which must be that person's; the relation is confirmed (audited); the
+        requester is told."""
+        session = get_session()
+        clock = current_clock()
+        principal = current_principal()
+        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
+        relation = relations.confirm_in_person(session, clock=clock, principal=principal, org=org,
+                                               relation_id=relation_id, name=args["name"],
+                                               id_number=args["id_number"])
+        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=relation.to_person_id,
+                             fields=("id_number", "name"), reason="现场核验身份证件",
+                             action="confirm_relation_in_person")
+        session.commit()
+        return relations.describe_for_staff(session, relation)
 
 
 # ---------------------------------------------------------------- audit

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from app.api import PageArgs, Schema, fields
 from app.fields import ma
-from auth.models import DEVICE_KINDS, DEVICE_STATUSES, MEMBERSHIP_STATUSES, RELATION_KINDS, RESIDENCE_STATUSES
+from auth.models import (
+    DEVICE_KINDS,
+    DEVICE_STATUSES,
+    MEMBERSHIP_STATUSES,
+    RELATION_DECIDERS,
+    RELATION_KINDS,
+    RELATION_STATUSES,
+    RESIDENCE_STATUSES,
+)
 from auth.relations import SCOPES
 from auth.roles import all_roles
 
@@ -144,7 +152,14 @@ class ReviewSchema(Schema):
     note = fields.String(validate=Length(max=300))
 
 
+REVEALABLE_FIELDS = ("phone", "id_number")
+
+
 class RevealSchema(Schema):
+    reveal = fields.List(
+        fields.String(), data_key="fields", required=True,
+        metadata={"description": "the fields needed in full, at least one of: " + ", ".join(REVEALABLE_FIELDS)
+                  + " (only these are returned unmasked; the rest stays masked)"})
     reason = fields.String(required=True, validate=Length(max=300),
                            metadata={"description": "why the full personal data is needed (audited)"})
 
@@ -157,10 +172,9 @@ class RelationCreateSchema(Schema):
 
 
 class RelatedPersonSchema(Schema):
-    person_id = fields.Integer(required=True)
-    name = fields.String(allow_none=True)
-    id_number = fields.String(allow_none=True)
-    has_account = fields.Boolean(required=True)
+    name = fields.String(allow_none=True, metadata={
+        "description": "masked; outgoing: the name as you typed it (whether it is the name on record is not said)"})
+    id_number = fields.String(allow_none=True, metadata={"description": "masked"})
 
 
 class RelationSchema(Schema):
@@ -168,13 +182,55 @@ class RelationSchema(Schema):
     direction = fields.String(required=True, metadata={"description": "outgoing: I act for them"})
     kind = fields.String(required=True)
     allows = fields.List(fields.String(), required=True)
-    verified = fields.Boolean(required=True)
+    status = fields.String(required=True, metadata={
+        "description": " | ".join(RELATION_STATUSES) + ": a relation grants nothing until confirmed (by the person "
+                       "it is about in their app; for someone without an account, by their committee or in person)"})
+    verified = fields.Boolean(required=True, metadata={"deprecated": True, "description": "status == confirmed"})
     created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
     person = fields.Nested(RelatedPersonSchema, required=True)
 
 
 class RelationListSchema(Schema):
     items = fields.List(fields.Nested(RelationSchema), required=True)
+
+
+class RelationDecisionSchema(Schema):
+    decision = fields.String(required=True, validate=OneOf(("confirm", "decline")))
+    reason = fields.String(required=True, validate=Length(max=300), metadata={
+        "description": "how the committee knows (audited with the decision)"})
+
+
+class InPersonCheckSchema(Schema):
+    name = fields.String(required=True, validate=Length(min=1, max=50),
+                         metadata={"description": "the name on the ID card"})
+    id_number = fields.String(required=True, validate=Length(min=1, max=22),
+                              metadata={"description": "the number on the ID card"})
+
+
+class StaffRelationPersonSchema(Schema):
+    name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    id_number = fields.String(allow_none=True)
+    birth_date = fields.Date(allow_none=True)
+
+
+class StaffRelationSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    allows = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decided_via = fields.String(allow_none=True, metadata={"description": " | ".join(RELATION_DECIDERS)})
+    requester = fields.Nested(StaffRelationPersonSchema, required=True)
+    subject = fields.Nested(StaffRelationPersonSchema, required=True)
+    name_matches = fields.Boolean(required=True, metadata={
+        "description": "whether the name the requester typed is the subject's name on record"})
+
+
+class StaffRelationQuerySchema(PageArgs):
+    status = fields.String(validate=OneOf(RELATION_STATUSES), load_default="pending")
 
 
 # ---------------------------------------------------------------- staff and devices

@@ -68,6 +68,8 @@ VISIBLE: dict[str, set[str]] = {
     "org_residence": {"staff_a", "supervisor", "admin"},
     "my_residence": {"alice"},
     "my_relation": {"alice"},
+    # the child alice asked to act for has no residence: company A, in charge where alice lives, may verify
+    "org_relation": {"staff_a", "supervisor", "admin"},
     "community": EVERYONE,
     "village": EVERYONE,
     "checkin_place": {"staff_a"},  # the operator's own staff only (place_checkin's choice)
@@ -98,6 +100,10 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("org_residence", "manage"): STAFF_A_ONLY,
     ("my_residence", "manage"): {"alice"},
     ("my_relation", "manage"): {"alice"},
+    ("my_relation", "subject"): set(),  # alice asked: the relation's subject confirms, not its requester
+    ("org_relation", "list"): STAFF_A_ONLY,
+    ("org_relation", "committee"): set(),  # committees only (company A is none)
+    ("org_relation", "in_person"): STAFF_A_ONLY,
     ("community", "read"): EVERYONE,
     ("village", "read"): EVERYONE,
     ("checkin_place", "read"): STAFF_A_ONLY,
@@ -137,6 +143,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/orgs/<code>/staff/<int:membership_id>/contact", "PUT"): ("membership", "manage"),
     ("/api/v1/me/residences/<int:residence_id>", "DELETE"): ("my_residence", "manage"),
     ("/api/v1/me/relations/<int:relation_id>", "DELETE"): ("my_relation", "manage"),
+    ("/api/v1/me/relations/<int:relation_id>/confirm", "POST"): ("my_relation", "subject"),
+    ("/api/v1/me/relations/<int:relation_id>/decline", "POST"): ("my_relation", "subject"),
+    ("/api/v1/orgs/<code>/relations", "GET"): ("organisation", "residents"),
+    ("/api/v1/orgs/<code>/relations/<int:relation_id>/verify", "POST"): ("org_relation", "committee"),
+    ("/api/v1/orgs/<code>/relations/<int:relation_id>/confirm-in-person", "POST"): ("org_relation", "in_person"),
     ("/api/v1/communities/<string:code>", "GET"): ("community", "read"),
     ("/api/v1/villages/<string:code>", "GET"): ("village", "read"),
     ("/api/v1/place-checkin/places/<code>", "GET"): ("checkin_place", "read"),
@@ -157,7 +168,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "request-info": {"note": "哪一间？"}, "resolve": {"note": "已修好"}, "reject": {"reason": "重复"},
     "reopen": {"reason": "又漏了"}, "rating": {"rating": 5}, "comments": {"text": "补充"},
     "priority": {"priority": "high", "reason": "老人独居"}, "transfer": {"org": "310116001"},
-    "clear": {}, "review": {"decision": "verify"}, "reveal": {"reason": "上门维修需联系住户"},
+    "clear": {}, "review": {"decision": "verify"}, "reveal": {"fields": ["phone"], "reason": "上门维修需联系住户"},
+    "verify": {"decision": "confirm", "reason": "居委会核实"},
+    "confirm-in-person": {"name": "测试孩子", "id_number": "310116201001011234"},
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "staff": {"username": "matrix-newcomer", "role": "technician"},
 }
 
@@ -222,7 +235,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.add(child)
     session.flush()
     relation = PersonRelation(from_person_id=wf.accounts["alice"].person_id, to_person_id=child.id,
-                              kind="guardian", allows=["book"], verified=False)
+                              kind="guardian", allows=["book"])
     session.add(relation)
     tech = session.scalar(sa.select(Membership).where(Membership.account_id == wf.id("tech_a")))
     place = CheckinPlace(code="pl-matrix0001", name="测试场所", kind=next(iter(PLACE_KINDS)), operator_id=company_a.id,

@@ -2,18 +2,20 @@
 path does in several. ``tests/engines/workflow/test_fastpath.py`` runs the same inputs through
 both on PostgreSQL and compares every row written.
 
-- ``file_ticket`` (plain path: ``filing.file`` through the ORM: INSERT the ticket, UPDATE its
-  number once the id is known, INSERT the event, upsert the timers) — filing is the hottest
-  write of the district's busiest scenario::
+- ``file_ticket`` (plain path: ``filing.file`` through the ORM: INSERT the ticket in a
+  savepoint under a random number, INSERT the event, upsert the timers) — filing is the
+  hottest write of the district's busiest scenario::
 
       WITH n AS (SELECT nextval(<the ticket id sequence>) AS id),
-           t AS (INSERT INTO wf_tickets (id, number, …) SELECT n.id, <head> || lpad(n.id…), … FROM n),
-           e AS (INSERT INTO wf_ticket_events (ticket_id, …) SELECT n.id, … FROM n RETURNING id, ticket_id),
-           m AS (INSERT INTO timers (…) SELECT … FROM n, json_to_recordset(<the timers>) …)
+           t AS (INSERT INTO wf_tickets (id, number, …) SELECT n.id, <number>, … FROM n
+                 ON CONFLICT (number) DO NOTHING RETURNING id),
+           e AS (INSERT INTO wf_ticket_events (ticket_id, …) SELECT t.id, … FROM t RETURNING id, ticket_id),
+           m AS (INSERT INTO timers (…) SELECT … FROM t, json_to_recordset(<the timers>) …)
       SELECT e.ticket_id, e.id FROM e
 
   (foreign keys are checked at the end of the statement, so the event may name the ticket the
-  same statement inserts). The ticket and the event are then attached to the session as if
+  same statement inserts). A taken number inserts nothing and returns no row: the statement
+  is run again with a new number (no savepoint needed). The ticket and the event are then attached to the session as if
   loaded, so what follows (photos, moderation, routing, the answer) works on them as before.
 - ``tell_org_staff`` (plain path: ``notifications.tell`` to ``notifications.org_staff``): the
   members query, the outbox rows and their delivery timers in one ``INSERT … SELECT``
@@ -31,6 +33,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.clock import Clock
@@ -40,6 +43,7 @@ from app.notify.channels import CHANNELS
 from app.notify.service import staff_channel
 from app.timers import Timer
 from scenarios.engines.workflow import notifications as notify
+from scenarios.engines.workflow import numbers
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import Ticket, TicketEvent
 
@@ -54,17 +58,16 @@ def _filing(ticket_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> 
     ``t_<column>``, ``e_<column>``; the timers as one JSON list). Few parameters and no nulls
     keep it short enough for psycopg to cache its conversion and prepare it."""
     n = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(_T.name, "id")).label("id")).cte("n")
-    digits = sa.cast(n.c.id, sa.String)
-    number = sa.bindparam("number_head", type_=sa.String) + sa.func.lpad(
-        digits, sa.func.greatest(6, sa.func.length(digits)), "0")  # f"{id:06d}": never cut
-    ticket = _T.insert().from_select(
+    ticket = pg_insert(_T).from_select(
         ["id", "number", *ticket_columns],
-        sa.select(n.c.id, number, *(sa.bindparam(f"t_{k}", type_=_T.c[k].type) for k in ticket_columns)),
+        sa.select(n.c.id, sa.bindparam("number", type_=sa.String),
+                  *(sa.bindparam(f"t_{k}", type_=_T.c[k].type) for k in ticket_columns)),
         include_defaults=False,
-    ).cte("t")
+    ).on_conflict_do_nothing(index_elements=["number"]).returning(_T.c.id).cte("t")
+    digits = sa.cast(ticket.c.id, sa.String)
     event = _E.insert().from_select(
         ["ticket_id", *event_columns],
-        sa.select(n.c.id, *(sa.bindparam(f"e_{k}", type_=_E.c[k].type) for k in event_columns)),
+        sa.select(ticket.c.id, *(sa.bindparam(f"e_{k}", type_=_E.c[k].type) for k in event_columns)),
         include_defaults=False,
     ).returning(_E.c.id, _E.c.ticket_id).cte("e")
     due = sa.func.json_to_recordset(sa.bindparam("timers", type_=sa.JSON)).table_valued(
@@ -74,10 +77,10 @@ def _filing(ticket_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> 
         ["subject_type", "subject_id", "kind", "level", "due_at", "state", "attempts", "created_at"],
         sa.select(sa.bindparam("subject_type", type_=sa.String), digits, due.c.kind, due.c.level, due.c.due_at,
                   sa.literal_column("'pending'"), sa.literal_column("0"),
-                  sa.bindparam("created_at", type_=_M.c.created_at.type)).select_from(n).join(due, sa.true()),
+                  sa.bindparam("created_at", type_=_M.c.created_at.type)).select_from(ticket).join(due, sa.true()),
         include_defaults=False,
     ).cte("m")
-    return sa.select(event.c.ticket_id, event.c.id).add_cte(ticket, timers)
+    return sa.select(event.c.ticket_id, event.c.id).add_cte(timers)
 
 
 def _values(obj: Any, columns: list[sa.Column], prefix: str) -> dict[str, Any]:
@@ -103,16 +106,22 @@ def _attach(session: Session, obj: Any) -> None:
 
 def file_ticket(session: Session, ticket: Ticket, event: TicketEvent, timers: list[tuple[str, int, datetime]],
                 *, number_head: str, subject_type: str) -> None:
-    """Insert ``ticket`` (numbered ``number_head`` + its id on at least six digits), ``event``
-    and the ticket's ``timers`` (kind, level, due; subject ``subject_type``) in one statement."""
+    """Insert ``ticket`` (numbered ``number_head`` + a random block, retried while taken),
+    ``event`` and the ticket's ``timers`` (kind, level, due; subject ``subject_type``) in one
+    statement."""
     ticket_values, event_values = _values(ticket, _TICKET_COLUMNS, "t_"), _values(event, _EVENT_COLUMNS, "e_")
     stmt = _filing(tuple(k[2:] for k in ticket_values), tuple(k[2:] for k in event_values))
-    ticket_id, event_id = session.execute(stmt, {
-        **ticket_values, **event_values, "number_head": number_head, "subject_type": subject_type,
-        "created_at": utcnow(),
-        "timers": [{"kind": k, "level": level, "due_at": due.isoformat()} for k, level, due in timers],
-    }).one()
-    ticket.id, ticket.number = ticket_id, f"{number_head}{ticket_id:06d}"
+    params = {**ticket_values, **event_values, "subject_type": subject_type, "created_at": utcnow(),
+              "timers": [{"kind": k, "level": level, "due_at": due.isoformat()} for k, level, due in timers]}
+    for _ in range(numbers.MAX_ATTEMPTS):
+        number = numbers.new_number(number_head)
+        row = session.execute(stmt, {**params, "number": number}).one_or_none()
+        if row is not None:
+            break
+    else:
+        raise numbers.NumberExhausted(number_head)
+    ticket_id, event_id = row
+    ticket.id, ticket.number = ticket_id, number
     event.id, event.ticket_id = event_id, ticket_id
     _attach(session, ticket)
     _attach(session, event)

@@ -26,6 +26,7 @@ from auth.contacts import StaffContact
 from auth.models import Account, Membership, Person, Residence
 from auth.organisations import Organisation
 from auth.roles import ROLE_TITLES
+from scenarios.engines.workflow import duplicates
 from scenarios.engines.workflow.access import Access
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent, TicketPhoto
@@ -90,10 +91,12 @@ def summaries(session: Session, tickets: Sequence[Any], *, now: datetime) -> lis
 
 
 def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, config: WorkflowConfig,
-         possible_duplicates: list[dict[str, Any]] | None = None, events: Sequence[TicketEvent] | None = None,
+         created: bool = False, similar_open: str | None = None, events: Sequence[TicketEvent] | None = None,
          photos: Sequence[tuple[str, Upload]] | None = None) -> dict[str, Any]:
     """The full view. ``events`` (the whole trail, in order) and ``photos`` ((stage, upload)
-    in order) when the caller has them in hand (a ticket just created), else read here."""
+    in order) when the caller has them in hand (a ticket just created), else read here.
+    A ticket just ``created`` carries the duplicate hint (``duplicates.hint``; nothing
+    identifying) and the always empty ``possible_duplicates`` kept for older clients."""
     now = clock.now()
     out = summaries(session, [ticket], now=now)[0]
     staff_view = access.staff_view
@@ -134,20 +137,34 @@ def full(session: Session, ticket: Ticket, access: Access, *, clock: Clock, conf
             "actor_org": event_orgs[e.actor_org_id].code if e.actor_org_id in event_orgs else None,
             "actor_account_id": e.actor_account_id if staff_view and e.actor_kind == "staff" else None,
             "action": e.action, "from_status": e.from_status, "to_status": e.to_status, "note": e.note,
-            "data": e.data or {}, "internal": bool(e.internal),
+            "data": (e.data or {}) if staff_view else _reporter_data(e), "internal": bool(e.internal),
         } for e in events],
         photos=[{"stage": stage, **{k: v for k, v in describe_upload(upload, clock=clock).items() if k != "bytes"}}
                 for stage, upload in photos],
-        duplicate_of={"id": duplicate.id, "number": duplicate.number} if duplicate else None,
+        duplicate_of=({"id": duplicate.id, "number": duplicate.number}
+                      if duplicate and (staff_view or duplicate.subject_person_id == ticket.subject_person_id)
+                      else None),
         dispatch_org={"code": dispatcher.code, "name": dispatcher.name} if dispatcher else None,
         rating_comment=ticket.rating_comment, rated_at=ticket.rated_at, resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at, reopen_count=ticket.reopen_count, reporter=reporter,
         assignee=assignee(session, ticket, staff_view=staff_view),
         allowed_actions=_allowed(ticket, access, config),
     )
-    if possible_duplicates is not None:
-        out["possible_duplicates"] = possible_duplicates
+    if created:
+        out["possible_duplicates"] = []
+        out["similar_report"] = duplicates.hint(similar_open)
     return out
+
+
+_LINK_KEYS = {"duplicate_linked": ("ticket_id", "number"), "mark_duplicate": ("duplicate_of",)}
+
+
+def _reporter_data(event: TicketEvent) -> dict[str, Any]:
+    """An event's data as its reporter sees it: a link between two tickets names neither (the
+    other may be another resident's report); staff see the ids and numbers."""
+    data = event.data or {}
+    hidden = _LINK_KEYS.get(event.action)
+    return {k: v for k, v in data.items() if k not in hidden} if hidden else data
 
 
 def residence_of(session: Session, ticket: Ticket) -> int | None:

@@ -102,7 +102,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
     def show(ticket: Ticket, access: Access, status: int = 200,
              created: svc.Created | None = None) -> tuple[dict[str, Any], int, dict[str, str]]:
         body = full(get_session(), ticket, access, clock=current_clock(), config=config,
-                    possible_duplicates=created.possible_duplicates if created else None,
+                    created=created is not None, similar_open=created.similar_open if created else None,
                     events=created.events if created else None, photos=created.photos if created else None)
         return body, status, _etag(ticket)
 
@@ -121,9 +121,10 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
             """Report a problem (category, text, up to 9 of your own photos): residents (and
             staff in the scenario's reporting roles).
 
-            The answer lists `possible_duplicates`: open tickets of the same building (or within
-            a short distance) and category (ids and numbers only). The owning organisation's
-            managers are told.
+            The answer's `similar_report` says whether a report of the same category is already
+            open in the same building (or within a short distance), with a sentence for the
+            reporter, and nothing else: no id, number or count (`possible_duplicates` stays, always
+            empty, for older clients). The owning organisation's managers are told.
             """
             session = get_session()
             principal = current_principal()

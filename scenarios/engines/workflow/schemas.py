@@ -111,7 +111,9 @@ class WorkflowAssigneeSchema(Schema):
 class WorkflowTicketSummarySchema(Schema):
     id = fields.Integer(required=True)
     scenario = fields.String(required=True)
-    number = fields.String(required=True)
+    number = fields.String(required=True, metadata={
+        "description": "the scenario's prefix, the filing day (China time) and 8 random characters "
+                       "(Crockford base32), e.g. BX20261102K7M3Q9XA: unique, not sequential"})
     status = fields.String(required=True, validate=OneOf(STATUSES))
     category = fields.String(required=True)
     text = fields.String(required=True)
@@ -138,6 +140,11 @@ WorkflowTicketPageSchema = page_of(WorkflowTicketSummarySchema, "WorkflowTicketP
 class WorkflowDuplicateHintSchema(Schema):
     id = fields.Integer(required=True)
     number = fields.String(required=True)
+
+
+class WorkflowSimilarReportSchema(Schema):
+    scope = fields.String(required=True, metadata={"description": "building | nearby"})
+    message = fields.String(required=True, metadata={"example": "您所在楼栋已有类似的报告正在处理中，无需重复提交。"})
 
 
 # ---------------------------------------------------------------- inputs shared by every scenario
@@ -359,7 +366,9 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
         "sla": fields.Nested(WorkflowSlaSchema, required=True),
         "events": fields.List(fields.Nested(WorkflowEventSchema), required=True),
         "photos": fields.List(fields.Nested(WorkflowPhotoSchema), required=True),
-        "duplicate_of": fields.Nested(WorkflowDuplicateHintSchema, allow_none=True),
+        "duplicate_of": fields.Nested(WorkflowDuplicateHintSchema, allow_none=True, metadata={
+            "description": "the original ticket: to staff, and to the reporter only when it is their own "
+                           "report (another resident's is not shown, nor named in the trail); else null"}),
         "dispatch_org": fields.Nested(WorkflowOrgSchema, allow_none=True, metadata={
             "description": "the organisation that routed the ticket (it keeps seeing it)"}),
         "rating_comment": fields.String(allow_none=True),
@@ -379,6 +388,10 @@ def scenario_schemas(config: WorkflowConfig) -> ScenarioSchemas:
     ticket = type(f"{p}TicketSchema", (WorkflowTicketSummarySchema,), ticket_fields)
     created = type(f"{p}TicketCreatedSchema", (ticket,), {
         "possible_duplicates": fields.List(fields.Nested(WorkflowDuplicateHintSchema), required=True, metadata={
-            "description": "open tickets of the same building and category (ids and numbers only)"}),
+            "deprecated": True,
+            "description": "always empty: other residents' tickets are not shown; see `similar_report`"}),
+        "similar_report": fields.Nested(WorkflowSimilarReportSchema, required=True, allow_none=True, metadata={
+            "description": "a report of the same category already open in the same building (or nearby), "
+                           "without id, number or count; null when none"}),
     })
     return ScenarioSchemas(create=create, ticket=ticket, created=created)

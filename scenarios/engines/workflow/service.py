@@ -46,7 +46,7 @@ class Created:
     presenter finds in the session), so the answer needs no query."""
 
     ticket: Ticket
-    possible_duplicates: list[dict[str, Any]]
+    similar_open: duplicates.Scope | None
     events: list[TicketEvent] = field(default_factory=list)
     photos: list[tuple[str, Upload]] = field(default_factory=list)
     placement: Placement | None = None

@@ -208,8 +208,8 @@ def test_duplicates_within_a_radius_for_coordinate_tickets(wf):
     near = city_ticket(wf, "bob", lat=30.740300, lon=121.340000)  # about 33 m north
     far = city_ticket(wf, "alice2", lat=30.742000, lon=121.340000)  # about 220 m
     other = city_ticket(wf, "alice2", lat=30.740000, lon=121.340000, category="绿化")
-    assert near.possible_duplicates == [{"id": first.ticket.id, "number": first.ticket.number}]
-    assert far.possible_duplicates == [] and other.possible_duplicates == []
+    assert first.similar_open is None and near.similar_open == "nearby"
+    assert far.similar_open is None and other.similar_open is None
 
 
 def test_a_scenario_may_bring_its_own_table(wf):
