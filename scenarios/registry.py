@@ -12,12 +12,13 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW,)}
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, DISPATCH)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})
