@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.notify.models import OutboxMessage
 from app.timers import Timer
 from scenarios.engines.dispatch.models import DispatchAgent, DispatchEvent, DispatchJob, DispatchOffer
+from tests.engines.dispatch.scenario import CONFIG
 
 
 def offers_of(dp, job_id: int) -> list[tuple[str, int, str]]:
@@ -228,3 +229,48 @@ def test_the_job_ends_unserved_when_its_offers_run_out(dp):
     dp.tick(20)
     dp.session.expire_all()
     assert dp.session.get(DispatchJob, job).status == "unserved"
+
+
+def test_positions_and_private_fields_are_encrypted_at_rest_and_history_is_purged(dp):
+    from scenarios.engines.dispatch.models import DispatchPosition
+    from scenarios.engines.dispatch.retention import purge_positions
+
+    dp.on_duty("d1", 100)
+    dp.clock.advance(days=6)
+    dp.move("d1", 200)
+    job = dp.request(destination="金山医院")["id"]
+    raw_points = dp.session.execute(sa.text("SELECT point FROM dispatch_positions")).scalars().all()
+    lat = f"{dp.near(100)[0]:.4f}"
+    assert len(raw_points) == 2 and not any(lat[:6] in p or "121.34" in p for p in raw_points)
+    raw_private = dp.session.execute(sa.text("SELECT private FROM dispatch_jobs WHERE id = :id"), {"id": job}).scalar()
+    assert "金山医院" not in raw_private
+    dp.session.expire_all()
+    assert dp.session.get(DispatchJob, job).private == '{"destination": "金山医院"}'
+    dp.clock.advance(days=1, seconds=1)  # the first point is now older than 7 days
+    assert purge_positions(dp.session, clock=dp.clock, keep=CONFIG.position_retention) == 1
+    left = dp.session.scalars(sa.select(DispatchPosition.point)).all()
+    assert left == [f"{dp.near(200)[0]:.6f},{dp.near(200)[1]:.6f}"]
+
+
+def test_staff_lists_and_figures(dp):
+    dp.on_duty("d1", 100)
+    dp.on_duty("d2", 150)
+    job = dp.request()["id"]
+    dp.clock.advance(seconds=8)
+    dp.act("d1", job, "accept")
+    dp.clock.advance(seconds=100)
+    dp.act("d1", job, "arrived")
+    other = dp.request("alice2")["id"]  # d2 is offered it; it times out unserved later
+    agents = dp.call("GET", "manager_a", "/agents")["items"]
+    assert {a["name"] for a in agents} == {"王师傅0", "王师傅1"} and all("lat" not in a for a in agents)
+    dp.call("GET", "d1", "/agents", expect=403)  # a driver is no manager
+    assert [j["id"] for j in dp.call("GET", "manager_a", "/jobs")["items"]] == [job]
+    assert dp.call("GET", "manager_b", "/jobs")["items"] == []
+    assert [j["id"] for j in dp.call("GET", "alice", "/jobs")["items"]] == [job]
+    assert {j["id"] for j in dp.call("GET", "admin", "/jobs")["items"]} == {job, other}
+    day = dp.clock.now().date().isoformat()
+    rows = dp.call("GET", "admin", f"/stats?date_from={day}&date_to={day}")["items"]
+    assert rows == [{"area": dp.world.community.code, "day": day, "requests": 2, "served": 1, "served_share": 0.5,
+                     "median_wait_accept_s": 8.0, "median_wait_pickup_s": 108.0}]
+    dp.call("GET", "manager_a", f"/stats?date_from={day}&date_to={day}", expect=403)
+    dp.call("GET", "admin", f"/stats?date_from={day}&date_to=2026-01-01", expect=422)
