@@ -261,7 +261,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     content = signed_url(upload, "full", clock=clock)
     jobs = {}
-    for slug in sorted(DISPATCH_CONFIGS):
+    for slug in sorted(DISPATCH_CONFIGS, key=lambda s: (s == DP_CONFIG.slug, s)):  # one open job per scenario
         job = dispatch_service.request_job(session, clock=clock, principal=reporter, config=DP_CONFIG, data={})
         job.scenario = slug  # the same engine rule, mounted under every dispatch scenario
         session.flush()

@@ -38,6 +38,7 @@ class DP:
     orgs: dict[str, Any] = field(default_factory=dict)
     _tokens: dict[str, tuple[Any, str]] = field(default_factory=dict)
     base: str = BASE
+    noun: str = "jobs"
 
     def token(self, name: str) -> dict[str, str]:
         now = self.clock.now()
@@ -73,14 +74,14 @@ class DP:
         return self.call("PUT", who, "/agents/me/position", {"lat": lat, "lon": lon, **extra}, expect=expect)
 
     def request(self, who: str = "alice", expect: int = 201, **body: Any) -> dict[str, Any]:
-        return self.call("POST", who, "/jobs", body, expect=expect)
+        return self.call("POST", who, f"/{self.noun}", body, expect=expect)
 
     def act(self, who: str, job_id: int, action: str, body: dict[str, Any] | None = None, *,
             expect: int = 200) -> dict[str, Any]:
-        return self.call("POST", who, f"/jobs/{job_id}/{action}", body, expect=expect)
+        return self.call("POST", who, f"/{self.noun}/{job_id}/{action}", body, expect=expect)
 
     def job(self, who: str, job_id: int, expect: int = 200) -> dict[str, Any]:
-        return self.call("GET", who, f"/jobs/{job_id}", expect=expect)
+        return self.call("GET", who, f"/{self.noun}/{job_id}", expect=expect)
 
     def offers(self, who: str) -> list[int]:
         return [o["job_id"] for o in self.call("GET", who, "/agents/me/offers")["items"]]

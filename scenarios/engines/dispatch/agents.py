@@ -11,6 +11,7 @@ the district is kept and makes the agent unavailable for new jobs until they are
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -57,9 +58,10 @@ def require_agent(session: Session, config: DispatchConfig, principal: Principal
 
 
 def set_duty(session: Session, *, clock: Clock, principal: Principal, config: DispatchConfig,
-             on_duty: bool) -> DispatchAgent:
-    """Go on duty (the row is made the first time) or off duty (not while serving a job: 409
-    ``agent_busy``). Off duty clears the latest position: it is kept in clear only on duty."""
+             on_duty: bool, details: dict[str, Any] | None = None) -> DispatchAgent:
+    """Go on duty (the row is made the first time; ``details``: what the scenario asks, a plate) or
+    off duty (not while serving a job: 409 ``agent_busy``). Off duty clears the latest position:
+    it is kept in clear only on duty."""
     if not is_agent_principal(principal, config):
         raise ApiError("not_an_agent")
     now = clock.now()
@@ -69,6 +71,8 @@ def set_duty(session: Session, *, clock: Clock, principal: Principal, config: Di
                               on_duty=False, outside_area=False, details={}, updated_at=now)
         session.add(agent)
     agent.org_id = principal.org_id
+    if details is not None:
+        agent.details = details
     if on_duty and not agent.on_duty:
         agent.on_duty, agent.available_since = True, now
     elif not on_duty:

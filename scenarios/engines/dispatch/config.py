@@ -80,6 +80,8 @@ class DispatchConfig:
     templates: dict[str, str] = field(default_factory=dict)
     """Engine notice → the registry's template name (``offer``, ``accepted``, ``arrived``,
     ``unserved``, ``cancelled``); a notice without one is not sent."""
+    agent_details_schema: type | None = None
+    """What an agent states when going on duty (a taxi's plate), kept on their row (``details``)."""
     agent_view: Callable[[Session, Any], dict[str, Any]] | None = None
     """Extra fields of an agent as the requester sees it (``(session, agent) -> dict``: a plate)."""
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask.views import MethodView
 
-from app.api import Blueprint, ErrorSchema, paginate
+from app.api import Blueprint, ErrorSchema, fields, paginate
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
@@ -123,17 +123,23 @@ def make_blueprint(config: DispatchConfig) -> Blueprint:
             agent = agent_svc.agent_of(get_session(), config, principal)
             return agent_state(agent, config, current_clock().now())
 
+    duty_schema = DispatchDutySchema
+    if config.agent_details_schema is not None:
+        duty_schema = type(f"{config.schema_prefix}DutySchema", (DispatchDutySchema,), {
+            "details": fields.Nested(config.agent_details_schema, load_default=None, metadata={
+                "description": "when going on duty: what you serve with (kept until you state it again)"})})
+
     @blp.route("/agents/me/duty")
     class Duty(MethodView):
         @require_staff
-        @blp.arguments(DispatchDutySchema)
+        @blp.arguments(duty_schema)
         @blp.response(200, DispatchAgentStateSchema)
         @_err(blp, 409, "`agent_busy`: finish or cancel your job first")
         def put(self, args):
             """Go on or off duty (off duty forgets your latest position)."""
             session = get_session()
             agent = agent_svc.set_duty(session, clock=current_clock(), principal=current_principal(), config=config,
-                                       on_duty=args["on_duty"])
+                                       on_duty=args["on_duty"], details=args.get("details"))
             answer = agent_state(agent, config, current_clock().now())
             session.commit()
             return answer

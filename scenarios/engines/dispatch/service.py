@@ -39,6 +39,11 @@ def _invalid(job: DispatchJob) -> ApiError:
     return ApiError("invalid_transition", detail={"current_status": job.status})
 
 
+def _agent_extra(session: Session, config: DispatchConfig, agent: DispatchAgent | None) -> dict[str, Any]:
+    """What the scenario shows of an agent (a plate), for notices to the requester."""
+    return config.agent_view(session, agent) if config.agent_view and agent is not None else {}
+
+
 def open_statuses(config: DispatchConfig) -> tuple[str, ...]:
     return (*WAITING, *config.active_statuses)
 
@@ -117,7 +122,7 @@ def accept(session: Session, *, clock: Clock, principal: Principal, config: Disp
     session.refresh(agent)
     record(session, job, "accept", source=source, now=now, actor=principal.account_id, agent=agent.id)
     index_agent(config, agent)
-    notify(session, clock, config, job, "accepted", [job.requester_account_id])
+    notify(session, clock, config, job, "accepted", [job.requester_account_id], **_agent_extra(session, config, agent))
     return job
 
 
@@ -161,7 +166,8 @@ def advance(session: Session, *, clock: Clock, principal: Principal, config: Dis
     record(session, job, stage.action, source=stage.source, now=now, actor=principal.account_id, **fields)
     if final:
         free_agent(session, config, job.agent_id, now)
-    notify(session, clock, config, job, stage.action, [job.requester_account_id])
+    notify(session, clock, config, job, stage.action, [job.requester_account_id],
+           **_agent_extra(session, config, session.get(DispatchAgent, job.agent_id)))
     return job
 
 
@@ -187,12 +193,13 @@ def cancel(session: Session, *, clock: Clock, principal: Principal, config: Disp
     job.cancelled_by, job.cancel_reason = by, reason
     session.flush()
     record(session, job, "cancel", source=source, now=now, actor=principal.account_id, by=by, reason=reason)
+    told = {"reason": reason}
     free_agent(session, config, job.agent_id, now)
     if by == "agent":
-        notify(session, clock, config, job, "cancelled", [job.requester_account_id], key="cancelled")
+        notify(session, clock, config, job, "cancelled", [job.requester_account_id], key="cancelled", **told)
     elif other is not None:
         account = session.scalar(sa.select(DispatchAgent.account_id).where(DispatchAgent.id == other))
-        notify(session, clock, config, job, "cancelled", [account], key="cancelled")
+        notify(session, clock, config, job, "cancelled", [account], key="cancelled", **told)
     return job
 
 
