@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import fast_paths_apply
 from app.errors import ApiError
 from app.geo import inside_district
 from auth.principal import Principal
@@ -88,16 +89,25 @@ def set_duty(session: Session, *, clock: Clock, principal: Principal, config: Di
 
 
 def report_position(session: Session, *, clock: Clock, principal: Principal, config: DispatchConfig,
-                    lat: float, lon: float, at: datetime | None = None) -> DispatchAgent:
-    """Record a position (WGS84) in the history and, when it is the newest, as the latest."""
-    agent = require_agent(session, config, principal)
-    if not agent.on_duty:
-        raise ApiError("agent_off_duty")
+                    lat: float, lon: float, at: datetime | None = None) -> Any:
+    """Record a position (WGS84) in the history and, when it is the newest, as the latest. On
+    PostgreSQL in one statement (``fastpath.report_position``); the answer is the agent."""
     now = clock.now()
     at = at or now
     if at > now + FUTURE_LEEWAY:
         raise ApiError("position_in_future", errors={"at": ["位置时间晚于服务器时间。"]})
     at = min(at, now)
+    if is_agent_principal(principal, config) and fast_paths_apply(session):
+        from scenarios.engines.dispatch import fastpath
+
+        fast = fastpath.report_position(session, scenario=config.slug, account_id=principal.account_id, lat=lat,
+                                        lon=lon, at=at, now=now, outside=not inside_district(lat, lon))
+        if fast is not None:
+            index_agent(config, fast)
+            return fast
+    agent = require_agent(session, config, principal)
+    if not agent.on_duty:
+        raise ApiError("agent_off_duty")
     session.add(DispatchPosition(agent_id=agent.id, at=at, point=f"{lat:.6f},{lon:.6f}"))
     if agent.position_at is None or at >= agent.position_at:
         agent.lat, agent.lon, agent.position_at = lat, lon, at
