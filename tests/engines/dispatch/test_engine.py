@@ -274,3 +274,35 @@ def test_staff_lists_and_figures(dp):
                      "median_wait_accept_s": 8.0, "median_wait_pickup_s": 108.0}]
     dp.call("GET", "manager_a", f"/stats?date_from={day}&date_to={day}", expect=403)
     dp.call("GET", "admin", f"/stats?date_from={day}&date_to=2026-01-01", expect=422)
+
+
+def test_agents_without_positions_are_offered_by_availability_alone(dp):
+    """Call-centre operators (the next scenario) have no positions: longest available first."""
+    from dataclasses import replace
+
+    from scenarios.engines.dispatch.nearby import nearest
+
+    no_positions = replace(CONFIG, positions=False)
+    for name in ("d3", "d1", "d2"):
+        dp.call("PUT", name, "/agents/me/duty", {"on_duty": True})
+        dp.clock.advance(seconds=1)
+    dp.session.expire_all()
+    busy = dp.session.scalar(sa.select(DispatchAgent).where(DispatchAgent.account_id == dp.accounts["d1"].id))
+    busy.job_id = 424242
+    dp.session.flush()
+    found = nearest(dp.session, no_positions, lat=0.0, lon=0.0, radius_m=1, limit=5, now=dp.clock.now())
+    names = {a.id: n for n, a in dp.accounts.items()}
+    agent_names = dict(dp.session.execute(sa.select(DispatchAgent.id, DispatchAgent.account_id)).all())
+    assert [names[agent_names[c.agent_id]] for c in found] == ["d3", "d2"]
+    assert all(c.distance_m is None for c in found)
+
+
+def test_erasing_the_requester_erases_the_destination(dp):
+    from auth.signals import person_erased
+
+    dp.on_duty("d1", 100)
+    job = dp.request(destination="金山医院")["id"]
+    person_erased.send(None, session=dp.session, person_id=dp.accounts["alice"].person_id)
+    dp.session.expire_all()
+    row = dp.session.get(DispatchJob, job)
+    assert row.private is None and row.requester_person_id is None and row.area == dp.world.community.code
