@@ -71,7 +71,7 @@ def fleet(ctx: BenchContext, n: int = FLEET, *, seed: int = 17) -> list[int]:
                 dlat, dlon = _offset(point.lat, rng.uniform(-SPREAD_M, SPREAD_M), rng.uniform(-SPREAD_M, SPREAD_M))
                 s.add(DispatchAgent(scenario=CONFIG.slug, account_id=account.id, org_id=org.id, on_duty=True,
                                     lat=point.lat + dlat, lon=point.lon + dlon, position_at=now + FRESH_AHEAD,
-                                    outside_area=False, available_since=now, details={"plate": f"沪B·X{i:05d}"},
+                                    outside_area=False, available_since=now, details={"plate": f"沪BX{i:05d}"},
                                     updated_at=now))
                 have.append(account.id)
             return have[:n]

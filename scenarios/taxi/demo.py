@@ -78,7 +78,7 @@ def load(session: Session, clock: Clock) -> None:
         for k in range(DRIVERS):
             account = staff_account(session, f"demo-{code}-driver{k + 1}", org, "driver")
             drivers.append((as_staff(account, org, "driver"), PILOT[(n * DRIVERS + k) % len(PILOT)],
-                            f"沪B·T{n + 1}{k + 1:03d}"))
+                            f"沪BT{n + 1}{k + 1:03d}"))
     residents = [as_resident(_resident(session, FIRST_RESIDENT + i, communities[p.community]))
                  for i, p in enumerate(PILOT)]
     if session.scalar(sa.select(DispatchJob.id).where(DispatchJob.scenario == CONFIG.slug,

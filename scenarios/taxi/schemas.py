@@ -3,6 +3,7 @@ the resident and, once accepted, their driver), the vehicle a driver states when
 the fare at completion (fen)."""
 from __future__ import annotations
 
+from marshmallow import post_load
 from marshmallow.validate import Length, Range, Regexp
 
 from app.api import Schema, fields
@@ -19,7 +20,13 @@ class TaxiRideRequestSchema(Schema):
 
 
 class TaxiVehicleSchema(Schema):
-    plate = fields.String(required=True, validate=PLATE, metadata={"example": "沪A·D12345"})
+    plate = fields.String(required=True, validate=PLATE, metadata={
+        "example": "沪A·D12345", "description": "kept without the separator (沪AD12345: WeChat's car_number)"})
+
+    @post_load
+    def _without_separator(self, data: dict, **_: object) -> dict:
+        data["plate"] = data["plate"].replace("·", "")
+        return data
 
 
 class TaxiCompleteSchema(Schema):

@@ -48,15 +48,21 @@ def record(session: Session, job: DispatchJob, action: str, *, source: str | Non
                               actor_account_id=actor, at=now, data=data))
 
 
+def job_number(config: DispatchConfig, job: DispatchJob) -> str:
+    """The reference staff and residents quote (``taxi-000042``); notices call it ``ticket_no``."""
+    return f"{config.slug}-{job.id:06d}"
+
+
 def notify(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob, name: str,
            account_ids: list[int], *, key: str | None = None, urgent: bool = False, **payload: Any) -> None:
     """Tell people of a change through the outbox (once per event and recipient); the scenario
-    names the template, or the notice is not sent. Payloads carry no personal data."""
+    names the template, or the notice is not sent. Payloads carry no personal data: ``pickup`` is
+    a public pick-up point (``origin.label``), never an address."""
     template = config.templates.get(name)
     if template is None or not account_ids:
         return
-    body = {"job_id": job.id, "title": config.title_zh, "place": job.origin_label, "status": job.status,
-            "at": clock.now().isoformat(), **payload}
+    body = {"job_id": job.id, "ticket_no": job_number(config, job), "title": config.title_zh,
+            "pickup": job.origin_label, "status": job.status, "at": clock.now().isoformat(), **payload}
     enqueue(session, event_key=f"dispatch:{job.id}:{key or name}", template=template, clock=clock,
             recipients=[Recipient.account(a) for a in account_ids], payload=body,
             channel=config.notify_channel, urgent=urgent)
