@@ -117,11 +117,13 @@ class GeoIndex:
 
 
 def setup(app: Any) -> None:
-    """The engine's ``setup``: the app's geo index when ``REDIS_URL`` is set (and
-    ``DISPATCH_GEO`` is not ``db``)."""
+    """The engine's ``setup``: the app's geo index when ``REDIS_URL`` is set and ``DISPATCH_GEO``
+    is ``redis`` (the default; ``db`` under ``APP_ENV=test``, where parallel test databases would
+    share one Redis: the tests that mean Redis start their own)."""
     settings = app.extensions["settings"]
     url = settings.redis_url
-    use = (settings.get("DISPATCH_GEO", "redis") or "redis").strip().lower()
+    default = "db" if getattr(settings, "app_env", "") == "test" else "redis"
+    use = (settings.get("DISPATCH_GEO", default) or default).strip().lower()
     app.extensions[EXTENSION] = GeoIndex(url) if url and use != "db" else None
 
 
