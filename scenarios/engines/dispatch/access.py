@@ -73,12 +73,13 @@ def register_object_type() -> None:
                          "agent's organisation, the district")
 
 
-def lock_job(session: Session, job_id: int) -> DispatchJob:
-    """Lock the job's pending timers, then the job (module docstring); 404 when it is gone."""
+def lock_job(session: Session, job_id: int, scenario: str) -> DispatchJob:
+    """Lock the job's pending timers, then the job (module docstring); 404 when it is gone or of
+    another scenario (ids are shared by every dispatch scenario's URLs)."""
     session.execute(sa.select(Timer.id).where(Timer.subject_type == SUBJECT, Timer.subject_id == str(job_id),
                                               Timer.state == PENDING).with_for_update()).all()
     job = session.scalar(sa.select(DispatchJob).where(DispatchJob.id == job_id).with_for_update()
                          .execution_options(populate_existing=True))
-    if job is None:
+    if job is None or job.scenario != scenario:
         raise ApiError("not_found")
     return job

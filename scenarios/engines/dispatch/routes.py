@@ -54,8 +54,8 @@ def _err(blp: Blueprint, status: int, description: str) -> Callable:
 def show(session, config: DispatchConfig, job: DispatchJob) -> dict[str, Any]:
     """The job as the caller sees it now."""
     principal = current_principal()
-    how = relation(session, principal, job)
-    if how is None:
+    how = relation(session, principal, job) if job.scenario == config.slug else None
+    if how is None:  # not theirs, or another scenario's id
         raise ApiError("not_found")
     agent = agent_svc.agent_of(session, config, principal)
     return job_view(session, config, job, how, now=current_clock().now(), agent_id=agent.id if agent else None)

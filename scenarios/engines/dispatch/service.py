@@ -84,7 +84,7 @@ def _my_offer(session: Session, job: DispatchJob, agent: DispatchAgent) -> Dispa
 def accept(session: Session, *, clock: Clock, principal: Principal, config: DispatchConfig,
            job_id: int) -> DispatchJob:
     """The offered agent takes the job: one wins (module docstring)."""
-    job = lock_job(session, job_id)
+    job = lock_job(session, job_id, config.slug)
     agent = require_agent(session, config, principal)
     offer = _my_offer(session, job, agent)
     if job.agent_id == agent.id and offer.state == "accepted":
@@ -129,7 +129,7 @@ def accept(session: Session, *, clock: Clock, principal: Principal, config: Disp
 def decline(session: Session, *, clock: Clock, principal: Principal, config: DispatchConfig,
             job_id: int) -> DispatchJob:
     """The offered agent declines; when no offer of the round is left pending, the next round runs now."""
-    job = lock_job(session, job_id)
+    job = lock_job(session, job_id, config.slug)
     agent = require_agent(session, config, principal)
     offer = _my_offer(session, job, agent)
     now = clock.now()
@@ -148,7 +148,7 @@ def decline(session: Session, *, clock: Clock, principal: Principal, config: Dis
 def advance(session: Session, *, clock: Clock, principal: Principal, config: DispatchConfig, job_id: int,
             stage: Stage, **fields: Any) -> DispatchJob:
     """The serving agent moves the job one stage on (arrived, start, complete with a fare…)."""
-    job = lock_job(session, job_id)
+    job = lock_job(session, job_id, config.slug)
     if relation(session, principal, job) != AGENT:
         raise ApiError("forbidden")
     if job.status != stage.source:
@@ -175,7 +175,7 @@ def cancel(session: Session, *, clock: Clock, principal: Principal, config: Disp
            reason: str) -> DispatchJob:
     """Either side cancels with a reason: the requester while it is in ``requester_cancel_from``,
     the serving agent in ``agent_cancel_from``; the other side is told."""
-    job = lock_job(session, job_id)
+    job = lock_job(session, job_id, config.slug)
     how = relation(session, principal, job)
     if how == REQUESTER:
         allowed, by, other = config.requester_cancel_from, "requester", job.agent_id

@@ -306,3 +306,15 @@ def test_erasing_the_requester_erases_the_destination(dp):
     dp.session.expire_all()
     row = dp.session.get(DispatchJob, job)
     assert row.private is None and row.requester_person_id is None and row.area == dp.world.community.code
+
+
+def test_another_scenarios_job_id_is_not_found_here(dp):
+    from tests.support.dispatch import DP
+
+    dp.on_duty("d1", 100)
+    job = dp.request()["id"]
+    taxi = DP(session=dp.session, db=dp.db, clock=dp.clock, client=dp.client, world=dp.world, origin=dp.origin,
+              accounts=dp.accounts, orgs=dp.orgs, base="/api/v1/taxi", noun="rides")
+    taxi.job("alice", job, expect=404)  # her dp-test job is no taxi ride
+    taxi.act("alice", job, "cancel", {"reason": "x"}, expect=404)
+    dp.job("alice", job)
