@@ -81,6 +81,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_dispatch_jobs_agent', ['agent_id', 'created_at'], unique=False)
         batch_op.create_index('ix_dispatch_jobs_area_created', ['scenario', 'area', 'created_at'], unique=False)
         batch_op.create_index('ix_dispatch_jobs_requester', ['requester_account_id', 'created_at'], unique=False)
+        batch_op.create_index('uq_dispatch_jobs_open_requester', ['scenario', 'requester_account_id'], unique=True, postgresql_where=sa.text('ended_at IS NULL'), sqlite_where=sa.text('ended_at IS NULL'))
 
     op.create_table('dispatch_positions',
     sa.Column('agent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -147,6 +148,7 @@ def downgrade() -> None:
 
     op.drop_table('dispatch_positions')
     with op.batch_alter_table('dispatch_jobs', schema=None) as batch_op:
+        batch_op.drop_index('uq_dispatch_jobs_open_requester', postgresql_where=sa.text('ended_at IS NULL'), sqlite_where=sa.text('ended_at IS NULL'))
         batch_op.drop_index('ix_dispatch_jobs_requester')
         batch_op.drop_index('ix_dispatch_jobs_area_created')
         batch_op.drop_index('ix_dispatch_jobs_agent')

@@ -77,6 +77,9 @@ class DispatchJob(IdMixin, Base):
         sa.Index("ix_dispatch_jobs_area_created", "scenario", "area", "created_at"),
         sa.Index("ix_dispatch_jobs_requester", "requester_account_id", "created_at"),
         sa.Index("ix_dispatch_jobs_agent", "agent_id", "created_at"),
+        # One open job per requester and scenario, however many taps arrive at once.
+        sa.Index("uq_dispatch_jobs_open_requester", "scenario", "requester_account_id", unique=True,
+                 postgresql_where=sa.text("ended_at IS NULL"), sqlite_where=sa.text("ended_at IS NULL")),
         sa.CheckConstraint("version > 0 AND round >= 0 AND offers_made >= 0", name="counts_valid"),
     )
 

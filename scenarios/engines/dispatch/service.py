@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import timers
@@ -66,8 +67,12 @@ def request_job(session: Session, *, clock: Clock, principal: Principal, config:
                       origin_lat=origin.lat, origin_lon=origin.lon, details=details,
                       private=json.dumps(private, ensure_ascii=False) if private else None,
                       round=0, radius_index=0, offers_made=0, version=1, created_at=now, updated_at=now)
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():  # two taps at once: the unique index decides (models.py)
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        raise ApiError("job_active") from None
     record(session, job, "request", source=None, now=now, actor=principal.account_id)
     run_round(session, clock, config, job)
     return job

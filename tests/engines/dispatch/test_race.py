@@ -280,3 +280,35 @@ def test_a_worker_killed_mid_round_leaves_every_round_to_the_next_once(committed
         for p in procs:
             p.kill()
         remove_company(committed_db, world)
+
+
+def test_two_taps_at_once_make_one_job(committed_db):
+    """The open-job check and a partial unique index: two requests of one resident racing."""
+    from app.errors import ApiError
+
+    world = build_world(committed_db, origins=1, drivers_each=2)
+    try:
+        outcomes: list[str] = []
+        start = threading.Barrier(4)
+
+        def tap() -> None:
+            clock = SystemClock()
+            start.wait()
+            try:
+                with committed_db.transaction() as s:
+                    svc.request_job(s, clock=clock, principal=world.residents[0], config=CONFIG, data={})
+                outcomes.append("created")
+            except ApiError as err:
+                outcomes.append(err.code)
+
+        threads = [threading.Thread(target=tap) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes) == ["created", "job_active", "job_active", "job_active"]
+        with committed_db.transaction(write=False) as s:
+            assert s.scalar(sa.select(sa.func.count()).select_from(DispatchJob).where(
+                DispatchJob.requester_account_id == world.residents[0].account_id)) == 1
+    finally:
+        remove_company(committed_db, world)
