@@ -183,6 +183,17 @@ ERRORS: dict[str, ErrorCode] = {
     "no_road_nearby": ErrorCode(
         422, "附近没有登记的道路，请选择道路", "No registered road near this point; name the road."
     ),
+    # dispatch engine (taxi 一键叫车, SOS next)
+    "already_taken": ErrorCode(409, "已被其他人接单", "Another agent has taken this job."),
+    "offer_expired": ErrorCode(409, "派单已过期", "This offer has expired."),
+    "offer_not_pending": ErrorCode(409, "该派单已处理", "This offer was already answered."),
+    "agent_off_duty": ErrorCode(409, "您当前不在岗，请先上岗", "You are off duty; go on duty first."),
+    "agent_busy": ErrorCode(409, "您正在服务另一单", "You are serving another job."),
+    "not_an_agent": ErrorCode(403, "只有本业务的服务人员可以执行此操作", "Only this service's agents may do this."),
+    "position_in_future": ErrorCode(422, "位置时间晚于当前时间", "The position's time is in the future."),
+    "outside_service_area": ErrorCode(
+        422, "您所在的小区暂未开通此服务", "This service is not offered where you live yet."),
+    "job_active": ErrorCode(409, "您已有进行中的订单", "You have a request in progress already."),
 }
 
 

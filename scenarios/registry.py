@@ -12,12 +12,14 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
+from scenarios.taxi import SCENARIO as TAXI
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW,)}
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, DISPATCH)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})
@@ -28,6 +30,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     CITY_REPORT,
     ROAD_REPORT,
     PLACE_CHECKIN,
+    TAXI,
 )
 
 

@@ -26,6 +26,7 @@ from tests.support.database import backend, run_migrations
 # Fixtures shared across the tree (only this root conftest may name plugins). None is autouse:
 # a module that wants ``ctx``/``reset_rate_limits`` for every test says so in its ``pytestmark``.
 pytest_plugins = [
+    "tests.support.dispatch",
     "tests.support.identity",
     "tests.support.notify",
     "tests.support.qr",
@@ -154,9 +155,11 @@ def _clock() -> FrozenClock:
 @pytest.fixture(scope="session")
 def _app(settings, migrated_db: Database, _clock: FrozenClock):
     from app import create_app
+    from tests.engines.dispatch.scenario import SCENARIO as DISPATCH_TEST_SCENARIO
     from tests.engines.workflow.scenario import SCENARIO as WORKFLOW_TEST_SCENARIO
 
-    return create_app(settings, database=migrated_db, clock=_clock, extra_scenarios=(WORKFLOW_TEST_SCENARIO,))
+    return create_app(settings, database=migrated_db, clock=_clock,
+                      extra_scenarios=(WORKFLOW_TEST_SCENARIO, DISPATCH_TEST_SCENARIO))
 
 
 @pytest.fixture

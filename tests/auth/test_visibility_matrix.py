@@ -37,10 +37,13 @@ from auth.organisations import Organisation
 from auth.principal import Principal
 from auth.ratelimit import reset
 from auth.visibility import PUBLIC, SIGNED_URL, object_types, visible_object
+from scenarios.engines.dispatch import service as dispatch_service
+from scenarios.engines.dispatch.config import CONFIGS as DISPATCH_CONFIGS
 from scenarios.engines.workflow import service as wf_service
 from scenarios.place_checkin.kinds import PLACE_KINDS
 from scenarios.place_checkin.models import CheckinPlace, CheckinSentinel
 from scenarios.road_report.models import Road, RoadNotice
+from tests.engines.dispatch.scenario import CONFIG as DP_CONFIG
 from tests.engines.workflow.scenario import CONFIG
 from tests.support.factories import basic, bearer, token_for
 from tests.support.workflow import build_world
@@ -77,6 +80,9 @@ VISIBLE: dict[str, set[str]] = {
     "road_notice": EVERYONE,  # public notices
     "upload": {"alice"},
     "upload_content": EVERYONE,  # a signed URL is the permission (the mini-program's <image>)
+    # alice's request on every dispatch scenario, offered to nobody yet: its requester and the
+    # district (agents offered it and the serving agent's company: tests/engines/dispatch)
+    "dispatch_job": {"alice", "admin"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -112,10 +118,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("road_notice", "manage"): set(),  # 区交通委's publishers only
     ("upload", "read"): {"alice"},
     ("upload_content", "read"): EVERYONE,
+    ("dispatch_job", "read"): {"alice", "admin"},
+    ("dispatch_job", "agent"): set(),  # offered agents and the serving agent only
+    ("dispatch_job", "cancel"): {"alice"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
 _ROUTED = r"/api/v1/(?:city|road)-report/tickets/<int:ticket_id>"
+_JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides)/<int:job_id>"
+_AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete")
 _STAFF_ACTIONS = ("acknowledge", "assign", "start", "request-info", "resume", "resolve", "reject", "duplicate",
                   "close", "priority", "appointment")
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
@@ -160,6 +171,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/road-report/notices/<int:notice_id>", "DELETE"): ("road_notice", "manage"),
     ("/api/v1/uploads/<string:public_id>", "GET"): ("upload", "read"),
     ("/api/v1/uploads/<string:public_id>/content", "GET"): ("upload_content", "read"),
+    (_JOB, "GET"): ("dispatch_job", "read"),
+    **{(f"{_JOB}/{a}", "POST"): ("dispatch_job", "agent") for a in _AGENT_ACTIONS},
+    (f"{_JOB}/cancel", "POST"): ("dispatch_job", "cancel"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -171,7 +185,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "clear": {}, "review": {"decision": "verify"}, "reveal": {"fields": ["phone"], "reason": "上门维修需联系住户"},
     "verify": {"decision": "confirm", "reason": "居委会核实"},
     "confirm-in-person": {"name": "测试孩子", "id_number": "310116201001011234"},
-    "devices": {"kind": "sentinel", "name": "东门哨兵"}, "staff": {"username": "matrix-newcomer", "role": "technician"},
+    "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
+    "staff": {"username": "matrix-newcomer", "role": "technician"},
+    "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
 }
 
 
@@ -257,7 +273,14 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                                  upload_dir=app.extensions["settings"].upload_dir)
     session.flush()
     content = signed_url(upload, "full", clock=clock)
+    jobs = {}
+    for slug in sorted(DISPATCH_CONFIGS, key=lambda s: (s == DP_CONFIG.slug, s)):  # one open job per scenario
+        job = dispatch_service.request_job(session, clock=clock, principal=reporter, config=DP_CONFIG, data={})
+        job.scenario = slug  # the same engine rule, mounted under every dispatch scenario
+        session.flush()
+        jobs[slug] = job.id
     ids = {
+        "jobs": jobs,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
         "community": world.community.code, "village": world.village.code, "place": place.code,
@@ -307,7 +330,9 @@ def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
 
 def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
     slug = re.match(r"/api/v1/([a-z0-9-]+)/tickets/", rule)
+    job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides)/", rule)
     values = {
+        "job_id": 999_999_999 if missing else (ids["jobs"][job_slug.group(1)] if job_slug else None),
         "ticket_id": 999_999_999 if missing else (ids["tickets"][slug.group(1)] if slug else None),
         "item_id": 999_999_999 if missing else ids["item_id"],
         "device_id": "dv_nosuchdevice000000" if missing and "<device_id>" in rule and "/sentinels/" not in rule
@@ -339,6 +364,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
 def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = False):
     client = m.app.test_client()
     body = BODIES.get(rule.rsplit("/", 1)[-1], {})
+    if rule.endswith("/resolve") and "<int:job_id>" in rule:
+        body = BODIES["resolve_job"]
     if method == "POST" and rule.endswith("/assign"):
         body = {"assignee_account_id": 1}
     if rule.endswith("/appointment"):

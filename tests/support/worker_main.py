@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     import tests.support.timer_handlers  # noqa: F401  (registers test.hit)
     from app import create_app
     from app.worker_cli import run_worker
+    from tests.engines.dispatch.scenario import SCENARIO as DISPATCH_TEST_SCENARIO
     from tests.engines.workflow.scenario import SCENARIO as WORKFLOW_TEST_SCENARIO
 
-    app = create_app(extra_scenarios=(WORKFLOW_TEST_SCENARIO,))
+    app = create_app(extra_scenarios=(WORKFLOW_TEST_SCENARIO, DISPATCH_TEST_SCENARIO))
     ready = os.environ.get("TEST_WORKER_READY")
     if ready:
         Path(ready).write_text(str(os.getpid()))
