@@ -167,6 +167,26 @@ ERRORS: dict[str, ErrorCode] = {
     ),
     # city-report (随申拍) and road-report (智慧路长)
     "unknown_road": ErrorCode(422, "没有这条道路", "Unknown road."),
+    # booking engine (scenarios/engines/booking)
+    "slot_full": ErrorCode(409, "该时段已约满", "This slot is fully booked."),
+    "slot_closed": ErrorCode(409, "该时段已关闭", "This slot is closed."),
+    "slot_in_past": ErrorCode(422, "该时段已开始或已结束", "This slot has started or is over."),
+    "slot_too_far": ErrorCode(422, "该时段超出可预约的天数", "This slot is beyond the booking window."),
+    "slot_not_in_scenario": ErrorCode(422, "该时段不属于本预约事项", "This slot is not one of this scenario."),
+    "party_too_large": ErrorCode(422, "预约人数超过上限", "Too many places for one booking."),
+    "already_booked": ErrorCode(409, "已预约该时段", "This person already booked this slot."),
+    "booking_limit_reached": ErrorCode(409, "已达到预约次数上限", "A booking limit is reached."),
+    "not_acting_for": ErrorCode(403, "您不能为此人预约", "You may not book for this person."),
+    "hold_expired": ErrorCode(409, "保留时间已过，名额已释放，请重新预约",
+                              "The hold expired and its place was released; book again."),
+    "booking_not_active": ErrorCode(409, "预约已结束，不能再操作", "The booking is no longer active."),
+    "cancel_too_late": ErrorCode(409, "已过取消期限", "Too late to cancel."),
+    "waitlist_not_needed": ErrorCode(409, "该时段还有空位，请直接预约", "There is a free place: book it."),
+    "already_waiting": ErrorCode(409, "已在候补名单中", "Already on the waitlist."),
+    "resource_code_taken": ErrorCode(409, "编号已被使用", "This resource code is taken."),
+    "pass_wrong_venue": ErrorCode(409, "该凭证不是本场馆的预约", "This pass is for another venue."),
+    "pass_used_up": ErrorCode(409, "该预约的人数已全部入场", "Every place of this booking has entered."),
+    "no_booking_now": ErrorCode(409, "此时没有在本场馆的预约", "No booking at this venue now."),
     "no_road_nearby": ErrorCode(
         422, "附近没有登记的道路，请选择道路", "No registered road near this point; name the road."
     ),
