@@ -75,6 +75,10 @@ VISIBLE: dict[str, set[str]] = {
     "road_notice": EVERYONE,  # public notices
     "upload": {"alice"},
     "upload_content": EVERYONE,  # a signed URL is the permission (the mini-program's <image>)
+    # Booking engine: alice's booking on a court of company A (one per booking scenario).
+    "bk_booking": {"alice", "staff_a"},  # its people and the owner's staff
+    "bk_slot": SIGNED_IN,  # availability is public to everyone signed in
+    "bk_resource": SIGNED_IN,
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -106,6 +110,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("road_notice", "manage"): set(),  # 区交通委's publishers only
     ("upload", "read"): {"alice"},
     ("upload_content", "read"): EVERYONE,
+    ("bk_booking", "read"): {"alice", "staff_a"},
+    ("bk_booking", "booker"): {"alice"},  # confirm, cancel, reschedule: the booker (the owner's staff: 403)
+    ("bk_slot", "waitlist"): RESIDENTS,
+    ("bk_slot", "manage"): STAFF_A_ONLY,  # closing a slot: the owner's managers
+    ("bk_resource", "read"): SIGNED_IN - {"device"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -147,6 +156,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "PUT"): ("sentinel", "manage"),
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "DELETE"): ("sentinel", "manage"),
     ("/api/v1/road-report/notices/<int:notice_id>", "DELETE"): ("road_notice", "manage"),
+    (r"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>", "GET"): ("bk_booking", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>/{a}", "POST"): ("bk_booking", "booker")
+       for a in ("confirm", "cancel", "reschedule")},
+    (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "waitlist"),
+    (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/close", "POST"): ("bk_slot", "manage"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/availability", "GET"): ("bk_resource", "read"),
     ("/api/v1/uploads/<string:public_id>", "GET"): ("upload", "read"),
     ("/api/v1/uploads/<string:public_id>/content", "GET"): ("upload_content", "read"),
 }
@@ -158,7 +173,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "reopen": {"reason": "又漏了"}, "rating": {"rating": 5}, "comments": {"text": "补充"},
     "priority": {"priority": "high", "reason": "老人独居"}, "transfer": {"org": "310116001"},
     "clear": {}, "review": {"decision": "verify"}, "reveal": {"reason": "上门维修需联系住户"},
-    "devices": {"kind": "sentinel", "name": "东门哨兵"}, "staff": {"username": "matrix-newcomer", "role": "technician"},
+    "devices": {"kind": "sentinel", "name": "东门哨兵"},
+    "reschedule": {"slot_id": 999_999_999}, "staff": {"username": "matrix-newcomer", "role": "technician"},
 }
 
 
@@ -244,7 +260,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                                  upload_dir=app.extensions["settings"].upload_dir)
     session.flush()
     content = signed_url(upload, "full", clock=clock)
+    bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
     ids = {
+        "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
         "community": world.community.code, "village": world.village.code, "place": place.code,
@@ -252,6 +270,32 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     }
     session.commit()
     return headers, ids
+
+
+def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Per booking scenario: a court of ``owner`` with a slot tomorrow at 10:00 that alice booked."""
+    from scenarios.engines.booking.models import BkBooking, BkResource, BkSlot
+
+    bookings, slots, resources = {}, {}, {}
+    start = clock.now() + timedelta(days=1)
+    for slug in ("bk-test", "venue-booking"):
+        resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
+                              address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
+                              active=True, attributes={}, created_at=clock.now())
+        session.add(resource)
+        session.flush()
+        slot = BkSlot(resource_id=resource.id, scenario=slug, starts_at=start, ends_at=start + timedelta(hours=1),
+                      capacity=1, booked=1, held=0, status="open")
+        session.add(slot)
+        session.flush()
+        booking = BkBooking(scenario=slug, resource_id=resource.id, slot_id=slot.id, person_id=alice.person_id,
+                            booker_person_id=alice.person_id, booker_account_id=alice.id, units=1, places=1,
+                            whole_unit=True, status="confirmed", checked_in=0, created_at=clock.now(),
+                            updated_at=clock.now(), confirmed_at=clock.now())
+        session.add(booking)
+        session.flush()
+        bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
+    return bookings, slots, resources
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +338,7 @@ def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
 
 def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
     slug = re.match(r"/api/v1/([a-z0-9-]+)/tickets/", rule)
+    scenario = (re.match(r"/api/v1/([a-z0-9-]+)/", rule) or [None, None])[1]
     values = {
         "ticket_id": 999_999_999 if missing else (ids["tickets"][slug.group(1)] if slug else None),
         "item_id": 999_999_999 if missing else ids["item_id"],
@@ -304,6 +349,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "relation_id": 999_999_999 if missing else ids["relation_id"],
         "notice_id": 999_999_999 if missing else ids["notice_id"],
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
+        "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
+        "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -313,6 +360,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]
+    elif "/resources/<code>" in rule:
+        values["code"] = "no-such-resource" if missing else ids["resources"][scenario]
 
     def fill(match: re.Match[str]) -> str:
         return str(values[match.group(1)])
@@ -332,6 +381,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"appointment_at": "2026-03-03T10:00:00+08:00"}
     if rule.endswith("/duplicate"):
         body = {"duplicate_of": 1}
+    if "/slots/" in rule and rule.endswith("/close"):
+        body = {"reason": "场馆检修"}
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}

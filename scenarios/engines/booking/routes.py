@@ -15,6 +15,7 @@ from flask.views import MethodView
 from app.api import Blueprint, ErrorSchema, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
+from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.organisations import Organisation
 from auth.principal import current_principal, require_auth, require_resident, require_staff
@@ -53,6 +54,16 @@ def _err(blp: Blueprint, status: int, description: str) -> Callable:
 def _owner_codes(session, org_ids: set[int]) -> dict[int, str]:
     stmt = sa.select(Organisation.id, Organisation.code).where(Organisation.id.in_(org_ids))
     return dict(session.execute(stmt).all())
+
+
+def _of_scenario(config: BookingConfig, name: str):
+    """The object ``visible_object`` loaded, if it belongs to this scenario (else 404, like a
+    missing one: a booking is read and changed under its own scenario's URL only)."""
+    obj = loaded(name)
+    scenario = obj.scenario if hasattr(obj, "scenario") else None
+    if scenario != config.slug:
+        raise ApiError("not_found")
+    return obj
 
 
 def make_blueprint(config: BookingConfig) -> Blueprint:
@@ -98,7 +109,7 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
         def get(self, args, code: str):
             """Open future slots and their free places (holds past their expiry count free, whether or
             not the worker has run). ``from`` (a date, default today) and ``days`` (1–14, default 7)."""
-            resource = loaded("bk_resource")
+            resource = _of_scenario(config, "bk_resource")
             items = resources.availability(get_session(), resource, now=current_clock().now(),
                                            first=args.get("from_"), days=args["days"])
             return {"resource": resource.code, "slots": items}
@@ -129,7 +140,7 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
         @blp.response(200, BookingSchema)
         def get(self, booking_id: int):
             """A booking with its pass (its people; the owner's staff)."""
-            return booking_view(get_session(), loaded(SUBJECT), clock=current_clock())
+            return booking_view(get_session(), _of_scenario(config, SUBJECT), clock=current_clock())
 
     for action in ACTIONS:
         _action_view(blp, config, action)
@@ -147,7 +158,7 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
             of the scenario's offer time, and they are told."""
             session = get_session()
             entry = svc.join_waitlist(session, clock=current_clock(), principal=current_principal(), config=config,
-                                      slot=loaded("bk_slot"), **args)
+                                      slot=_of_scenario(config, "bk_slot"), **args)
             position = session.scalar(sa.select(sa.func.count()).select_from(BkWaitlistEntry).where(
                 BkWaitlistEntry.slot_id == entry.slot_id, BkWaitlistEntry.status == "waiting",
                 BkWaitlistEntry.id <= entry.id))
@@ -168,7 +179,7 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
             their people told."""
             session = get_session()
             slot = svc.close_slot(session, clock=current_clock(), principal=current_principal(), config=config,
-                                  slot=loaded("bk_slot"), reason=args["reason"])
+                                  slot=_of_scenario(config, "bk_slot"), reason=args["reason"])
             answer = {"slot_id": slot.id, "status": slot.status}
             session.commit()
             return answer
@@ -221,7 +232,7 @@ def _action_view(blp: Blueprint, config: BookingConfig, action: Action) -> None:
         session = get_session()
         clock = current_clock()
         booking = action.service(session, clock=clock, principal=current_principal(), config=config,
-                                 booking=loaded(SUBJECT), **args)
+                                 booking=_of_scenario(config, SUBJECT), **args)
         answer = booking_view(session, booking, clock=clock)
         session.commit()
         return answer
