@@ -188,6 +188,8 @@ def confirm(session: Session, *, clock: Clock, principal: Principal, config: Boo
     now = clock.now()
     if booking.status == "confirmed":
         return booking
+    if booking.status == "expired":
+        raise ApiError("hold_expired")
     if booking.status != "held":
         raise ApiError("booking_not_active", detail={"status": booking.status})
     won = session.execute(sa.update(capacity.BOOKINGS).where(
