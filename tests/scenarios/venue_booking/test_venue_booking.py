@@ -16,7 +16,6 @@ from auth.devices import create_device
 from qr.keys import init_keys
 from qr.service import issue_personal
 from scenarios.engines.booking.models import BkResource, BkSlot
-from scenarios.venue_booking import CONFIG
 from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
 from tests.support.qr import make_keyring
 
