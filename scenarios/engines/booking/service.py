@@ -381,7 +381,6 @@ def close_slot(session: Session, *, clock: Clock, principal: Principal, config: 
     """Close a slot: its live bookings are cancelled (passes revoked) and their people told."""
     place = place_of(session, slot.id)
     require_manager(principal, config, place.resource)
-    now = clock.now()
     closed = session.execute(sa.update(BkSlot.__table__).where(BkSlot.id == slot.id, BkSlot.status == "open")
                              .values(status="closed")).rowcount == 1
     if not closed:
@@ -397,7 +396,6 @@ def close_slot(session: Session, *, clock: Clock, principal: Principal, config: 
     tell(session, config, clock=clock, template="booking_cancelled", event="booking.slot_closed", bookings=ended,
          reason=reason[:20])
     session.refresh(slot)
-    del now
     return slot
 
 
