@@ -187,6 +187,10 @@ ERRORS: dict[str, ErrorCode] = {
     "pass_wrong_venue": ErrorCode(409, "该凭证不是本场馆的预约", "This pass is for another venue."),
     "pass_used_up": ErrorCode(409, "该预约的人数已全部入场", "Every place of this booking has entered."),
     "no_booking_now": ErrorCode(409, "此时没有在本场馆的预约", "No booking at this venue now."),
+    "realname_required": ErrorCode(403, "请先完成实名认证（随申办）再预约", "Real-name verification is required."),
+    "patient_id_required": ErrorCode(422, "就诊人需登记身份证号", "The patient needs a recorded ID number."),
+    "online_booking_suspended": ErrorCode(403, "因多次爽约，暂停网上预约",
+                                          "Online booking is suspended after no-shows."),
     "no_road_nearby": ErrorCode(
         422, "附近没有登记的道路，请选择道路", "No registered road near this point; name the road."
     ),

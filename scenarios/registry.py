@@ -14,6 +14,7 @@ from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.workflow import ENGINE as WORKFLOW
+from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -31,6 +32,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ROAD_REPORT,
     PLACE_CHECKIN,
     VENUE_BOOKING,
+    HOSPITAL_APPOINTMENT,
 )
 
 

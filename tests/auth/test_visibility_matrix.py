@@ -115,6 +115,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("bk_slot", "waitlist"): RESIDENTS,
     ("bk_slot", "manage"): STAFF_A_ONLY,  # closing a slot: the owner's managers
     ("bk_resource", "read"): SIGNED_IN - {"device"},
+    ("bk_resource", "manage"): STAFF_A_ONLY,  # a day closed (a doctor's absence): the owner's managers
+    ("bk_slot", "hospital"): set(),
+    ("bk_resource", "hospital"): set(),
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -156,12 +159,18 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "PUT"): ("sentinel", "manage"),
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "DELETE"): ("sentinel", "manage"),
     ("/api/v1/road-report/notices/<int:notice_id>", "DELETE"): ("road_notice", "manage"),
+    # hospital-appointment: alice is not real-name verified (403 realname_required) and staff_a's
+    # company is not a hospital (its manager is no hospital role): visible, allowed to nobody here
+    ("/api/v1/hospital-appointment/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "hospital"),
+    ("/api/v1/hospital-appointment/slots/<int:slot_id>/close", "POST"): ("bk_slot", "hospital"),
+    ("/api/v1/hospital-appointment/resources/<code>/close-day", "POST"): ("bk_resource", "hospital"),
     (r"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>", "GET"): ("bk_booking", "read"),
     **{(rf"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>/{a}", "POST"): ("bk_booking", "booker")
        for a in ("confirm", "cancel", "reschedule")},
     (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "waitlist"),
     (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/close", "POST"): ("bk_slot", "manage"),
     (r"/api/v1/[a-z0-9-]+/resources/<code>/availability", "GET"): ("bk_resource", "read"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/close-day", "POST"): ("bk_resource", "manage"),
     ("/api/v1/uploads/<string:public_id>", "GET"): ("upload", "read"),
     ("/api/v1/uploads/<string:public_id>/content", "GET"): ("upload_content", "read"),
 }
@@ -278,7 +287,7 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
 
     bookings, slots, resources = {}, {}, {}
     start = clock.now() + timedelta(days=1)
-    for slug in ("bk-test", "venue-booking"):
+    for slug in ("bk-test", "venue-booking", "hospital-appointment"):
         resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
                               address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
                               active=True, attributes={}, created_at=clock.now())
@@ -383,6 +392,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"duplicate_of": 1}
     if "/slots/" in rule and rule.endswith("/close"):
         body = {"reason": "场馆检修"}
+    if rule.endswith("/close-day"):
+        body = {"date": "2026-03-03", "reason": "医生停诊"}
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}

@@ -50,6 +50,8 @@ class BookingConfig:
     early_entry_minutes: int = 30
     """The pass admits from this long before the start to the end."""
     reminder_minutes: int | None = 120
+    reminder_at: Callable[[datetime], datetime] | None = None
+    """When the reminder goes, from the slot's start (overrides ``reminder_minutes``): "the evening before"."""
     offer_minutes: int = 30
     """A freed place offered to the waitlist is held this long."""
     act_scope: str = "apply"

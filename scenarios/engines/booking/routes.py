@@ -32,6 +32,8 @@ from scenarios.engines.booking.schemas import (
     BookingAvailabilityArgs,
     BookingAvailabilitySchema,
     BookingCheckInSchema,
+    BookingCloseDayResultSchema,
+    BookingCloseDaySchema,
     BookingCloseResultSchema,
     BookingCloseSlotSchema,
     BookingCreateSchema,
@@ -113,6 +115,23 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
             items = resources.availability(get_session(), resource, now=current_clock().now(),
                                            first=args.get("from_"), days=args["days"])
             return {"resource": resource.code, "slots": items}
+
+    @blp.route("/resources/<code>/close-day")
+    class CloseDay(MethodView):
+        @idempotent
+        @visible_object("bk_resource", "code")
+        @require_auth
+        @blp.arguments(BookingCloseDaySchema)
+        @blp.response(200, BookingCloseDayResultSchema)
+        def post(self, args, code: str):
+            """Close a whole day of a resource (a doctor's absence; the owner's managers): every open slot
+            of that day closes, its bookings are cancelled and their people told."""
+            session = get_session()
+            resource = _of_scenario(config, "bk_resource")
+            closed = svc.close_day(session, clock=current_clock(), principal=current_principal(), config=config,
+                                   resource=resource, day=args["date"], reason=args["reason"])
+            session.commit()
+            return {"resource": resource.code, "date": args["date"], "closed_slots": closed}
 
     @blp.route("/bookings")
     class Bookings(MethodView):

@@ -36,6 +36,17 @@ class BookingCloseSlotSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+class BookingCloseDaySchema(Schema):
+    date = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class BookingCloseDayResultSchema(Schema):
+    resource = fields.String(required=True)
+    date = fields.Date(required=True)
+    closed_slots = fields.Integer(required=True)
+
+
 class BookingCheckInSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=4000),
                           metadata={"description": "the scanned code: a booking's pass or a personal code"})

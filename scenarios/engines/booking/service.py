@@ -161,8 +161,10 @@ def _on_confirmed(session: Session, config: BookingConfig, booking: BkBooking, p
     passes.issue(session, config, booking, place.slot, clock=clock)
     schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=NO_SHOW,
              due_at=place.slot.starts_at + timedelta(minutes=config.no_show_minutes))
-    if config.reminder_minutes is not None:
-        remind_at = place.slot.starts_at - timedelta(minutes=config.reminder_minutes)
+    remind_at = (config.reminder_at(place.slot.starts_at) if config.reminder_at is not None
+                 else place.slot.starts_at - timedelta(minutes=config.reminder_minutes)
+                 if config.reminder_minutes is not None else None)
+    if remind_at is not None:
         if remind_at > now:
             schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=REMINDER, due_at=remind_at)
     if tell_them:
@@ -397,6 +399,19 @@ def close_slot(session: Session, *, clock: Clock, principal: Principal, config: 
          reason=reason[:20])
     session.refresh(slot)
     return slot
+
+
+def close_day(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig,
+              resource: BkResource, day: date, reason: str) -> int:
+    """Close every open slot of the resource on ``day`` (a doctor's absence, a venue shut for a
+    day): each slot's bookings are cancelled and their people told. Returns how many slots."""
+    require_manager(principal, config, resource)
+    start, end = _day_bounds(day)
+    slot_list = session.scalars(sa.select(BkSlot).where(BkSlot.resource_id == resource.id, BkSlot.status == "open",
+                                                        BkSlot.starts_at >= start, BkSlot.starts_at < end)).all()
+    for slot in slot_list:
+        close_slot(session, clock=clock, principal=principal, config=config, slot=slot, reason=reason)
+    return len(slot_list)
 
 
 def require_manager(principal: Principal, config: BookingConfig, resource: BkResource) -> None:
