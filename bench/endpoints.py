@@ -221,6 +221,8 @@ def _booking_endpoints() -> list[Endpoint]:
                  setup=booking_setup.availability_setup),
         Endpoint("venue-booking book under contention (20 slots)", "/api/v1/venue-booking/bookings", method="POST",
                  connections=64, target_ref=0.1, setup=booking_setup.contention_setup),
+        Endpoint("venue-booking gate by personal code", "/api/v1/venue-booking/check-ins", method="POST",
+                 reference="/verify", target_ref=0.5, setup=booking_setup.gate_setup),
     ]
 
 

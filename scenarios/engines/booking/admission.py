@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import Clock
 from app.errors import ApiError
@@ -64,8 +65,8 @@ def _booking_of_pass(session: Session, config: BookingConfig, result: Verified) 
 
 def _booking_now(session: Session, config: BookingConfig, org_id: int, person_id: int, now) -> BkBooking | None:
     early = timedelta(minutes=config.early_entry_minutes)
-    return session.scalar(
-        sa.select(BkBooking).join(BkSlot, BkSlot.id == BkBooking.slot_id)
+    return session.scalar(  # the slot and resource come along into the session (no further reads)
+        sa.select(BkBooking, BkSlot, BkResource).join(BkSlot, BkSlot.id == BkBooking.slot_id)
         .join(BkResource, BkResource.id == BkBooking.resource_id)
         .where(BkBooking.person_id == person_id, BkBooking.scenario == config.slug,
                BkBooking.status.in_(("confirmed", "checked_in")), BkBooking.checked_in < BkBooking.places,
@@ -93,14 +94,16 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
     resource = session.get(BkResource, booking.resource_id)
     if resource.owner_org_id != principal.org_id:
         raise ApiError("pass_wrong_venue")
-    entered = session.execute(sa.update(capacity.BOOKINGS).where(
-        capacity.BOOKINGS.c.id == booking.id, capacity.BOOKINGS.c.status.in_(("confirmed", "checked_in")),
-        capacity.BOOKINGS.c.checked_in < capacity.BOOKINGS.c.places)
-        .values(checked_in=capacity.BOOKINGS.c.checked_in + 1, status="checked_in", updated_at=now)).rowcount
-    if entered != 1:
+    b = capacity.BOOKINGS
+    entered = session.execute(sa.update(b).where(
+        b.c.id == booking.id, b.c.status.in_(("confirmed", "checked_in")), b.c.checked_in < b.c.places)
+        .values(checked_in=b.c.checked_in + 1, status="checked_in", updated_at=now)
+        .returning(b.c.checked_in, b.c.status, b.c.updated_at)).first()
+    if entered is None:
         session.refresh(booking)
         if booking.status in ("confirmed", "checked_in"):
             raise ApiError("pass_used_up", detail={"admitted": booking.checked_in, "places": booking.places})
         raise ApiError("booking_not_active", detail={"status": booking.status})
-    session.refresh(booking)
+    for name in ("checked_in", "status", "updated_at"):
+        set_committed_value(booking, name, getattr(entered, name))
     return Admitted(booking, session.get(BkSlot, booking.slot_id), resource, via)

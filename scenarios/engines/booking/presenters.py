@@ -14,7 +14,8 @@ from scenarios.engines.booking.models import BkBooking, BkResource, BkSlot
 
 
 def booking_view(session: Session, booking: BkBooking, *, clock: Clock, slot: BkSlot | None = None,
-                 resource: BkResource | None = None) -> dict[str, Any]:
+                 resource: BkResource | None = None, with_pass: bool = True) -> dict[str, Any]:
+    """``with_pass``: the pass's token (for its people; never for a gate, which could replay it)."""
     slot = slot or session.get(BkSlot, booking.slot_id)
     resource = resource or session.get(BkResource, booking.resource_id)
     name = session.scalar(sa.select(Person.name).where(Person.id == booking.person_id))
@@ -25,7 +26,7 @@ def booking_view(session: Session, booking: BkBooking, *, clock: Clock, slot: Bk
         "checked_in": booking.checked_in, "person": {"person_id": booking.person_id, "masked_name": mask_name(name)},
         "hold_expires_at": booking.hold_expires_at if booking.status == "held" else None,
         "end_reason": booking.end_reason, "created_at": booking.created_at,
-        "pass_": passes.view(session, booking, clock=clock),
+        "pass_": passes.view(session, booking, clock=clock) if with_pass else None,
     }
 
 

@@ -228,7 +228,7 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
                 raise
             answer = {"result": "admitted", "via": result.via,
                       "booking": booking_view(session, result.booking, clock=clock, slot=result.slot,
-                                              resource=result.resource)}
+                                              resource=result.resource, with_pass=False)}
             session.commit()
             return answer
 

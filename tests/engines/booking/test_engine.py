@@ -243,6 +243,7 @@ def test_a_pass_admits_the_booked_places_at_the_owners_gate_only(client, session
         resp = client.post(f"{BASE}/check-ins", json={"token": token}, headers=w.headers["gate_a"])
         assert resp.status_code == 200, resp.get_json()
         assert resp.get_json()["booking"]["checked_in"] == n and resp.get_json()["via"] == "pass"
+        assert resp.get_json()["booking"]["pass"] is None  # a gate never gets the token it could replay
     fifth = client.post(f"{BASE}/check-ins", json={"token": token}, headers=w.headers["staff_a"])
     assert fifth.status_code == 409 and fifth.get_json()["code"] == "pass_used_up"
     assert client.post(f"{BASE}/check-ins", json={"token": token}, headers=w.headers["alice"]).status_code == 403
