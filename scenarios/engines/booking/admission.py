@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -63,15 +64,25 @@ def _booking_of_pass(session: Session, config: BookingConfig, result: Verified) 
     return booking if booking is not None and booking.scenario == config.slug else None
 
 
-def _booking_now(session: Session, config: BookingConfig, org_id: int, person_id: int, now) -> BkBooking | None:
-    early = timedelta(minutes=config.early_entry_minutes)
-    return session.scalar(  # the slot and resource come along into the session (no further reads)
-        sa.select(BkBooking, BkSlot, BkResource).join(BkSlot, BkSlot.id == BkBooking.slot_id)
-        .join(BkResource, BkResource.id == BkBooking.resource_id)
-        .where(BkBooking.person_id == person_id, BkBooking.scenario == config.slug,
-               BkBooking.status.in_(("confirmed", "checked_in")), BkBooking.checked_in < BkBooking.places,
-               BkResource.owner_org_id == org_id, BkSlot.starts_at <= now + early, BkSlot.ends_at > now)
-        .order_by(BkSlot.starts_at).limit(1))
+@cache
+def _booking_now_statement() -> sa.Select:
+    """Built once (the gate is hot): the holder's booking at this organisation whose window is now."""
+    return (sa.select(BkBooking, BkSlot, BkResource).join(BkSlot, BkSlot.id == BkBooking.slot_id)
+            .join(BkResource, BkResource.id == BkBooking.resource_id)
+            .where(BkBooking.person_id == sa.bindparam("person_id"), BkBooking.scenario == sa.bindparam("slug"),
+                   BkBooking.status.in_(("confirmed", "checked_in")), BkBooking.checked_in < BkBooking.places,
+                   BkResource.owner_org_id == sa.bindparam("org_id"),
+                   BkSlot.starts_at <= sa.bindparam("latest_start", type_=BkSlot.starts_at.type),
+                   BkSlot.ends_at > sa.bindparam("now", type_=BkSlot.ends_at.type))
+            .order_by(BkSlot.starts_at).limit(1))
+
+
+def _booking_now(session: Session, config: BookingConfig, org_id: int, person_id: int, now
+                 ) -> tuple[BkBooking, BkSlot, BkResource] | None:
+    row = session.execute(_booking_now_statement(), {
+        "person_id": person_id, "slug": config.slug, "org_id": org_id, "now": now,
+        "latest_start": now + timedelta(minutes=config.early_entry_minutes)}).first()
+    return (row[0], row[1], row[2]) if row else None  # held here: the session's identity map is weak
 
 
 def admit(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig, token: str) -> Admitted:
@@ -81,17 +92,18 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
     now = clock.now()
     result = verify(session, token, clock=clock, allowed_purposes=purposes, scanner=scanner)
     if result.kind == "personal":
-        booking = _booking_now(session, config, principal.org_id, result.holder.id, now) \
+        found = _booking_now(session, config, principal.org_id, result.holder.id, now) \
             if result.holder is not None and result.holder.type == "person" else None
-        if booking is None:
+        if found is None:
             raise ApiError("no_booking_now")
+        booking, slot, resource = found
         via = "personal_code"
     else:
         booking = _booking_of_pass(session, config, result)
         if booking is None:
             raise QrError("qr_revoked")
+        slot, resource = session.get(BkSlot, booking.slot_id), session.get(BkResource, booking.resource_id)
         via = "pass"
-    resource = session.get(BkResource, booking.resource_id)
     if resource.owner_org_id != principal.org_id:
         raise ApiError("pass_wrong_venue")
     b = capacity.BOOKINGS
@@ -106,4 +118,4 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
         raise ApiError("booking_not_active", detail={"status": booking.status})
     for name in ("checked_in", "status", "updated_at"):
         set_committed_value(booking, name, getattr(entered, name))
-    return Admitted(booking, session.get(BkSlot, booking.slot_id), resource, via)
+    return Admitted(booking, slot, resource, via)

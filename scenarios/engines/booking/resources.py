@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
+from app.fields import to_cst_iso
 from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.engines.booking import capacity, slots
@@ -63,21 +65,31 @@ def listed(config: BookingConfig, owner: str | None = None) -> sa.Select:
     return stmt.order_by(BkResource.id)
 
 
+@cache
+def _availability_statement() -> sa.Select:
+    """Built once (availability is the hottest read): open slots of a resource from ``since``
+    to ``until``, free units counting holds past their expiry as free."""
+    s = capacity.SLOTS
+    return (sa.select(s.c.id, s.c.starts_at, s.c.ends_at, s.c.capacity, s.c.label,
+                      (s.c.capacity - s.c.booked - s.c.held + capacity.stale_holds()).label("free"))
+            .where(s.c.resource_id == sa.bindparam("resource_id"), s.c.status == "open",
+                   s.c.starts_at >= sa.bindparam("since", type_=s.c.starts_at.type),
+                   s.c.starts_at < sa.bindparam("until", type_=s.c.starts_at.type))
+            .order_by(s.c.starts_at))
+
+
 def availability(session: Session, resource: BkResource, *, now: datetime, first: date | None, days: int
                  ) -> list[dict[str, Any]]:
-    """The resource's open future slots over ``days`` days: free = capacity − booked − live holds."""
+    """The resource's open future slots over ``days`` days: free = capacity − booked − live holds.
+    Times are ISO 8601 strings in +08:00 already (the view sends the list as it is)."""
     if not 1 <= days <= MAX_AVAILABILITY_DAYS:
         raise ApiError("validation_error", errors={"days": [f"1 到 {MAX_AVAILABILITY_DAYS} 天。"]})
     first = first or local_day(now)
     start, _ = _day_bounds(first)
-    end = start + timedelta(days=days)
-    s = capacity.SLOTS
-    stmt = (sa.select(s.c.id, s.c.starts_at, s.c.ends_at, s.c.capacity, s.c.label,
-                      (s.c.capacity - s.c.booked - s.c.held + capacity.stale_holds()).label("free"))
-            .where(s.c.resource_id == resource.id, s.c.status == "open", s.c.starts_at >= max(start, now),
-                   s.c.starts_at < end).order_by(s.c.starts_at))
-    return [{"slot_id": r.id, "starts_at": r.starts_at, "ends_at": r.ends_at, "capacity": r.capacity,
-             "free": r.free, "label": r.label} for r in session.execute(stmt, {"now": now})]
+    rows = session.execute(_availability_statement(), {
+        "resource_id": resource.id, "since": max(start, now), "until": start + timedelta(days=days), "now": now})
+    return [{"slot_id": r.id, "starts_at": to_cst_iso(r.starts_at), "ends_at": to_cst_iso(r.ends_at),
+             "capacity": r.capacity, "free": r.free, "label": r.label} for r in rows]
 
 
 def occupancy(session: Session, *, principal: Principal, config: BookingConfig, day: date, now: datetime
