@@ -14,14 +14,16 @@ from scenarios.engines.booking.config import BookingConfig
 from scenarios.engines.booking.models import BkBooking, BkSlot
 
 HOLDER = "person"
+FRESH_TOKENS = "bk_fresh_pass_tokens"
 
 
 def issue(session: Session, config: BookingConfig, booking: BkBooking, slot: BkSlot, *, clock: Clock) -> QrPass:
-    row, _ = issue_pass(session, purpose=config.pass_purpose, ref=booking.ref, holder_type=HOLDER,
-                        holder_id=booking.person_id, single_use=False,
-                        valid_from=slot.starts_at - timedelta(minutes=config.early_entry_minutes),
-                        valid_until=slot.ends_at, clock=clock)
+    row, token = issue_pass(session, purpose=config.pass_purpose, ref=booking.ref, holder_type=HOLDER,
+                            holder_id=booking.person_id, single_use=False,
+                            valid_from=slot.starts_at - timedelta(minutes=config.early_entry_minutes),
+                            valid_until=slot.ends_at, clock=clock)
     booking.pass_id = row.id
+    session.info.setdefault(FRESH_TOKENS, {})[row.id] = token  # the answer shows it without signing again
     return row
 
 
@@ -39,5 +41,6 @@ def view(session: Session, booking: BkBooking, *, clock: Clock) -> dict | None:
     row = session.get(QrPass, booking.pass_id)
     if row is None or row.revoked_at is not None or row.valid_until <= clock.now():
         return None
-    return {"token": pass_token(row, clock=clock), "valid_from": row.valid_from, "valid_until": row.valid_until,
+    token = session.info.get(FRESH_TOKENS, {}).get(row.id) or pass_token(row, clock=clock)
+    return {"token": token, "valid_from": row.valid_from, "valid_until": row.valid_until,
             "admits": booking.places, "admitted": booking.checked_in}

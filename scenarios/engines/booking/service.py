@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
 from app.timers import cancel as cancel_timers
-from app.timers import schedule
+from app.timers import schedule_many
 from auth.models import Person
 from auth.principal import Principal
 from auth.relations import may_act_for
@@ -103,17 +104,29 @@ def person_for(session: Session, config: BookingConfig, principal: Principal, pe
     return person
 
 
-def _check_limits(session: Session, config: BookingConfig, person_id: int, slot: BkSlot, now: datetime) -> None:
+@cache
+def _limit_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
+    """Built once (booking is hot): a person's live bookings in a scenario on this slot, not yet
+    over, and starting within a day."""
     live = (sa.select(sa.func.count()).select_from(BkBooking).join(BkSlot, BkSlot.id == BkBooking.slot_id)
-            .where(BkBooking.person_id == person_id, BkBooking.scenario == config.slug,
+            .where(BkBooking.person_id == sa.bindparam("person_id"), BkBooking.scenario == sa.bindparam("slug"),
                    BkBooking.status.in_(LIVE_STATES)))
-    if session.scalar(live.where(BkBooking.slot_id == slot.id)):
+    at = BkSlot.starts_at.type
+    return (live.where(BkBooking.slot_id == sa.bindparam("slot_id")),
+            live.where(BkSlot.ends_at > sa.bindparam("now", type_=at)),
+            live.where(BkSlot.starts_at >= sa.bindparam("day_start", type_=at),
+                       BkSlot.starts_at < sa.bindparam("day_end", type_=at)))
+
+
+def _check_limits(session: Session, config: BookingConfig, person_id: int, slot: BkSlot, now: datetime) -> None:
+    on_slot, open_now, on_day = _limit_statements()
+    who = {"person_id": person_id, "slug": config.slug}
+    if session.scalar(on_slot, {**who, "slot_id": slot.id}):
         raise ApiError("already_booked", errors={"slot_id": ["此人已预约该时段。"]})
-    if (session.scalar(live.where(BkSlot.ends_at > now)) or 0) >= config.open_at_once:
+    if (session.scalar(open_now, {**who, "now": now}) or 0) >= config.open_at_once:
         raise ApiError("booking_limit_reached", message=f"同时最多保留 {config.open_at_once} 个未使用的预约。")
     start, end = _day_bounds(local_day(slot.starts_at))
-    if (session.scalar(live.where(BkSlot.starts_at >= start, BkSlot.starts_at < end)) or 0) >= \
-            config.per_person_per_day:
+    if (session.scalar(on_day, {**who, "day_start": start, "day_end": end}) or 0) >= config.per_person_per_day:
         raise ApiError("booking_limit_reached", message=f"每人每天最多预约 {config.per_person_per_day} 次。")
 
 
@@ -146,8 +159,8 @@ def book(session: Session, *, clock: Clock, principal: Principal, config: Bookin
     session.add(booking)
     session.flush()
     if hold:
-        schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=HOLD_EXPIRY,
-                 due_at=booking.hold_expires_at)
+        schedule_many(session, subject_type=SUBJECT, subject_id=booking.id,
+                      timers=[(HOLD_EXPIRY, 0, booking.hold_expires_at)])
     else:
         _on_confirmed(session, config, booking, place, clock=clock)
     return booking
@@ -159,14 +172,13 @@ def _on_confirmed(session: Session, config: BookingConfig, booking: BkBooking, p
     now = clock.now()
     booking.confirmed_at = booking.confirmed_at or now
     passes.issue(session, config, booking, place.slot, clock=clock)
-    schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=NO_SHOW,
-             due_at=place.slot.starts_at + timedelta(minutes=config.no_show_minutes))
+    timers = [(NO_SHOW, 0, place.slot.starts_at + timedelta(minutes=config.no_show_minutes))]
     remind_at = (config.reminder_at(place.slot.starts_at) if config.reminder_at is not None
                  else place.slot.starts_at - timedelta(minutes=config.reminder_minutes)
                  if config.reminder_minutes is not None else None)
-    if remind_at is not None:
-        if remind_at > now:
-            schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=REMINDER, due_at=remind_at)
+    if remind_at is not None and remind_at > now:
+        timers.append((REMINDER, 0, remind_at))
+    schedule_many(session, subject_type=SUBJECT, subject_id=booking.id, timers=timers)  # one statement
     if tell_them:
         tell(session, config, clock=clock, template="booking_confirmed", event="booking.confirmed",
              bookings=[(booking, place.slot, place.resource)])
@@ -367,7 +379,7 @@ def offer_next(session: Session, config: BookingConfig, slot_id: int, *, clock: 
         session.add(booking)
         session.flush()
         entry.status, entry.booking_id = "offered", booking.id
-        schedule(session, subject_type=SUBJECT, subject_id=booking.id, kind=HOLD_EXPIRY, due_at=expires)
+        schedule_many(session, subject_type=SUBJECT, subject_id=booking.id, timers=[(HOLD_EXPIRY, 0, expires)])
         tell(session, config, clock=clock, template="booking_offer", event="booking.offer",
              bookings=[(booking, place.slot, place.resource)],
              expires_at=expires.astimezone(CST).isoformat())
