@@ -164,6 +164,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/hospital-appointment/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "hospital"),
     ("/api/v1/hospital-appointment/slots/<int:slot_id>/close", "POST"): ("bk_slot", "hospital"),
     ("/api/v1/hospital-appointment/resources/<code>/close-day", "POST"): ("bk_resource", "hospital"),
+    ("/api/v1/hospital-appointment/resources/<code>/hours", "PUT"): ("bk_resource", "hospital"),
     (r"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>", "GET"): ("bk_booking", "read"),
     **{(rf"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>/{a}", "POST"): ("bk_booking", "booker")
        for a in ("confirm", "cancel", "reschedule")},
@@ -171,6 +172,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/close", "POST"): ("bk_slot", "manage"),
     (r"/api/v1/[a-z0-9-]+/resources/<code>/availability", "GET"): ("bk_resource", "read"),
     (r"/api/v1/[a-z0-9-]+/resources/<code>/close-day", "POST"): ("bk_resource", "manage"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/hours", "PUT"): ("bk_resource", "manage"),
     ("/api/v1/uploads/<string:public_id>", "GET"): ("upload", "read"),
     ("/api/v1/uploads/<string:public_id>/content", "GET"): ("upload_content", "read"),
 }
@@ -394,6 +396,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"reason": "场馆检修"}
     if rule.endswith("/close-day"):
         body = {"date": "2026-03-03", "reason": "医生停诊"}
+    if rule.endswith("/hours"):
+        body = {"hours": [{"weekday": 0, "opens_minute": 480, "closes_minute": 600}]}
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}

@@ -58,6 +58,22 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Book
     return resource
 
 
+def set_hours(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig,
+              resource: BkResource, hours: list[dict]) -> int:
+    """Replace the weekly hours (the owner's managers). Slots already made stay as they are (close
+    those that must go: their bookings are told); the new hours make the slots the window still
+    lacks. Returns how many slots were made."""
+    from scenarios.engines.booking.service import require_manager
+
+    require_manager(principal, config, resource)
+    session.execute(sa.delete(BkOpeningRule).where(BkOpeningRule.resource_id == resource.id))
+    for h in hours:
+        session.add(BkOpeningRule(resource_id=resource.id, weekday=h["weekday"], opens_minute=h["opens_minute"],
+                                  closes_minute=h["closes_minute"], label=h.get("label")))
+    session.flush()
+    return slots.generate(session, resource, first=local_day(clock.now()), days=config.window_days)
+
+
 def listed(config: BookingConfig, owner: str | None = None) -> sa.Select:
     stmt = sa.select(BkResource).where(BkResource.scenario == config.slug, BkResource.active.is_(True))
     if owner:

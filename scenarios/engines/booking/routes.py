@@ -39,6 +39,8 @@ from scenarios.engines.booking.schemas import (
     BookingCloseResultSchema,
     BookingCloseSlotSchema,
     BookingCreateSchema,
+    BookingHoursPutSchema,
+    BookingHoursResultSchema,
     BookingOccupancyArgs,
     BookingOccupancySchema,
     BookingResourceCreateSchema,
@@ -137,6 +139,22 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
                                    resource=resource, day=args["date"], reason=args["reason"])
             session.commit()
             return {"resource": resource.code, "date": args["date"], "closed_slots": closed}
+
+    @blp.route("/resources/<code>/hours")
+    class Hours(MethodView):
+        @visible_object("bk_resource", "code")
+        @require_auth
+        @blp.arguments(BookingHoursPutSchema)
+        @blp.response(200, BookingHoursResultSchema)
+        def put(self, args, code: str):
+            """Replace the weekly hours (the owner's managers). Slots already made stay (close those
+            that must go); the new hours add the slots the window lacks."""
+            session = get_session()
+            resource = _of_scenario(config, "bk_resource")
+            made = resources.set_hours(session, clock=current_clock(), principal=current_principal(), config=config,
+                                       resource=resource, hours=args["hours"])
+            session.commit()
+            return {"resource": resource.code, "new_slots": made}
 
     @blp.route("/bookings")
     class Bookings(MethodView):

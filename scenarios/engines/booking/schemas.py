@@ -73,6 +73,15 @@ class BookingResourceCreateSchema(Schema):
     hours = fields.List(fields.Nested(BookingHoursSchema), required=True, validate=validate.Length(min=1, max=50))
 
 
+class BookingHoursPutSchema(Schema):
+    hours = fields.List(fields.Nested(BookingHoursSchema), required=True, validate=validate.Length(min=1, max=50))
+
+
+class BookingHoursResultSchema(Schema):
+    resource = fields.String(required=True)
+    new_slots = fields.Integer(required=True, metadata={"description": "slots the new hours added to the window"})
+
+
 class BookingResourceSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)

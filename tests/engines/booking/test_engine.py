@@ -362,3 +362,17 @@ def test_a_clinic_has_no_slots_on_a_public_holiday_and_keeps_working_on_a_make_u
     assert date(2026, 9, 30) in days  # an ordinary Wednesday
     assert date(2026, 10, 10) in days  # a make-up Saturday keeps Monday's hours
     assert date(2026, 10, 5) not in days  # a Monday of the holiday
+
+
+def test_new_hours_add_the_slots_the_window_lacks_and_keep_the_booked_ones(client, session, w):
+    slot = slot_at(session, w.klass, WED, 9)
+    b = book(client, w.headers["alice"], slot.id, "idem-key-h-1").get_json()
+    thursday = [{"weekday": 3, "opens_minute": 18 * 60, "closes_minute": 20 * 60, "label": "夜场"}]
+    assert client.put(f"{BASE}/resources/class-a1/hours", json={"hours": thursday},
+                      headers=w.headers["manager_b"]).status_code == 403
+    resp = client.put(f"{BASE}/resources/class-a1/hours", json={"hours": thursday}, headers=w.headers["manager_a"])
+    assert resp.status_code == 200 and resp.get_json()["new_slots"] == 2  # one Thursday in the 10-day window
+    assert slot_at(session, w.klass, date(2026, 3, 5), 18) is not None
+    assert session.get(BkBooking, b["id"]).status == "held"  # the Wednesday slot and its booking stay
+    assert client.put(f"{BASE}/resources/class-a1/hours", json={"hours": [{"weekday": 9, "opens_minute": 0,
+                      "closes_minute": 60}]}, headers=w.headers["manager_a"]).status_code == 422
