@@ -6,8 +6,9 @@
 - ``booking.reminder`` before the start (``reminder_minutes``): the people are told.
 - ``booking_extend_slots`` (periodic, hourly): every active resource has slots for its
   scenario's window of days.
-- ``person_merged``: the dropped person's bookings move to the kept one. ``person_erased``:
-  bookings keep their ids only (a tombstone person); nothing to do here.
+- ``person_merged``: the dropped person's bookings move to the kept one. ``person_erased``
+  (PIPL): their live bookings are cancelled (places freed, passes revoked); the rows keep only
+  ids (the person is a tombstone).
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.clock import Clock
+from app.clock import Clock, SystemClock
 from app.periodic import periodic
 from app.timers import Timer, timer_handler
-from auth.signals import person_merged
+from auth.signals import person_erased, person_merged
 from scenarios.engines.booking import service, slots
 from scenarios.engines.booking.config import CONFIGS, config_for
 from scenarios.engines.booking.models import BkBooking, BkWaitlistEntry
@@ -62,6 +63,16 @@ def on_reminder(session: Session, timer: Timer, clock: Clock) -> None:
 def extend_slots(session: Session, clock: Clock) -> int:
     return slots.extend_all(session, today=service.local_day(clock.now()),
                             window_days={slug: c.window_days for slug, c in CONFIGS.items()})
+
+
+@person_erased.connect
+def _on_person_erased(sender: object, *, session: Session, person_id: int, **_: object) -> None:
+    clock = SystemClock()
+    for booking in session.scalars(sa.select(BkBooking).where(BkBooking.person_id == person_id,
+                                                              BkBooking.status.in_(("held", "confirmed")))).all():
+        service.end_for_erasure(session, booking, clock=clock)
+    session.execute(sa.update(BkWaitlistEntry).where(BkWaitlistEntry.person_id == person_id,
+                                                     BkWaitlistEntry.status == "waiting").values(status="cancelled"))
 
 
 @person_merged.connect

@@ -259,6 +259,12 @@ def _end(session: Session, booking: BkBooking, *, status: str, reason: str, cloc
     return True
 
 
+def end_for_erasure(session: Session, booking: BkBooking, *, clock: Clock) -> bool:
+    """The person cancelled their account: the booking ends whatever the notice rule, its place
+    is free and its pass revoked (nobody is told: there is nobody to tell)."""
+    return _end(session, booking, status="cancelled", reason="account_cancelled", clock=clock)
+
+
 def _check_notice(config: BookingConfig, booking: BkBooking, slot: BkSlot, now: datetime) -> None:
     if booking.status == "confirmed" and now > config.cancel_deadline(slot.starts_at):
         deadline = config.cancel_deadline(slot.starts_at).astimezone(CST).strftime("%m月%d日 %H:%M")

@@ -376,3 +376,33 @@ def test_new_hours_add_the_slots_the_window_lacks_and_keep_the_booked_ones(clien
     assert session.get(BkBooking, b["id"]).status == "held"  # the Wednesday slot and its booking stay
     assert client.put(f"{BASE}/resources/class-a1/hours", json={"hours": [{"weekday": 9, "opens_minute": 0,
                       "closes_minute": 60}]}, headers=w.headers["manager_a"]).status_code == 422
+
+
+def test_a_parent_without_an_account_is_admitted_by_the_pass_on_the_bookers_phone(client, session, clock, w):
+    from auth.models import Person
+    parent = Person(name="王父", real_name_level="basic")
+    session.add(parent)
+    session.flush()
+    session.add(PersonRelation(from_person_id=w.person["alice"], to_person_id=parent.id, kind="family",
+                               allows=["apply"], verified=True, created_at=clock.now()))
+    session.commit()
+    slot = slot_at(session, w.court, TUE, 10)
+    b = book(client, w.headers["alice"], slot.id, "idem-key-par-1", person_id=parent.id).get_json()
+    token = client.post(f"{BASE}/bookings/{b['id']}/confirm", json={}, headers=w.headers["alice"]).get_json()[
+        "pass"]["token"]  # shown to the booker, on her phone
+    clock.set(slot.starts_at)
+    w.fresh(session, clock)
+    resp = client.post(f"{BASE}/check-ins", json={"token": token}, headers=w.headers["gate_a"])
+    assert resp.status_code == 200 and resp.get_json()["booking"]["person"]["person_id"] == parent.id
+
+
+def test_cancelling_an_account_frees_its_places(client, session, clock, w):
+    from auth.signals import person_erased
+    slot = slot_at(session, w.court, TUE, 11)
+    b = book(client, w.headers["alice"], slot.id, "idem-key-er-1").get_json()
+    client.post(f"{BASE}/bookings/{b['id']}/confirm", json={}, headers=w.headers["alice"])
+    assert counters(session, slot.id) == (1, 0)
+    person_erased.send(None, session=session, person_id=w.person["alice"])
+    session.commit()
+    assert counters(session, slot.id) == (0, 0)
+    assert session.get(BkBooking, b["id"]).status == "cancelled"
