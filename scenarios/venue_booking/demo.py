@@ -1,7 +1,8 @@
 """Demo data of venue-booking: a sports centre per town (a venue operator supervised by 区体育局)
 with two badminton courts and a basketball court (whole courts, hourly 08:00–21:00 every day)
 and the 相约星期三 fitness class (30 places, Wednesdays 09:00–11:00 and 19:00–21:00, not on
-public holidays); a gate at each centre. Idempotent (found by codes)."""
+public holidays); a gate at each centre; a manager and a staff member of the first centre
+(``demo-310116-venue-sports-001-manager``). Idempotent (found by codes)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.demo import staff_account
 from auth.models import Device
 from auth.organisations import Organisation
 from auth.principal import device_secret_hash
@@ -50,7 +52,11 @@ def _gate(session: Session, org: Organisation) -> None:
 
 
 def load(session: Session, clock: Clock) -> None:
-    for org, town, centre in _centres(session):
+    centres = _centres(session)
+    if centres:  # 石化街道's centre has demo staff (password: app.demo.DEMO_PASSWORD)
+        staff_account(session, f"demo-{centres[0][0].code}-manager", centres[0][0], "manager")
+        staff_account(session, f"demo-{centres[0][0].code}-staff", centres[0][0], "staff")
+    for org, town, centre in centres:
         where = {"address": f"上海市金山区{town}体育中心", "lat": centre.get("lat"), "lon": centre.get("lon")}
         for suffix, name in COURTS:
             ensure_resource(session, clock, CONFIG, org, code=f"{org.code[-3:]}-{suffix}", manager_role="manager",
