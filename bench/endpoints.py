@@ -209,6 +209,26 @@ ENDPOINTS += [
 ]
 
 
+# ---------------------------------------------------------------- booking: venue-booking (issue 14)
+
+
+def _booking_endpoints() -> list[Endpoint]:
+    from bench import booking_setup
+
+    return [
+        Endpoint("venue-booking availability (7 days)",
+                 f"/api/v1/venue-booking/resources/{booking_setup.DEMO_COURT}/availability?days=7", target_ref=0.4,
+                 setup=booking_setup.availability_setup),
+        Endpoint("venue-booking book under contention (20 slots)", "/api/v1/venue-booking/bookings", method="POST",
+                 connections=64, target_ref=0.1, setup=booking_setup.contention_setup),
+        Endpoint("venue-booking gate by personal code", "/api/v1/venue-booking/check-ins", method="POST",
+                 reference="/verify", target_ref=0.5, setup=booking_setup.gate_setup),
+    ]
+
+
+ENDPOINTS += _booking_endpoints()
+
+
 # ---------------------------------------------------------------- dispatch: taxi (issue 17)
 
 

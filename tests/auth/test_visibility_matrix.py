@@ -83,6 +83,10 @@ VISIBLE: dict[str, set[str]] = {
     # alice's request on every dispatch scenario, offered to nobody yet: its requester and the
     # district (agents offered it and the serving agent's company: tests/engines/dispatch)
     "dispatch_job": {"alice", "admin"},
+    # Booking engine: alice's booking on a court of company A (one per booking scenario).
+    "bk_booking": {"alice", "staff_a"},  # its people and the owner's staff
+    "bk_slot": SIGNED_IN,  # availability is public to everyone signed in
+    "bk_resource": SIGNED_IN,
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -121,6 +125,14 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("dispatch_job", "read"): {"alice", "admin"},
     ("dispatch_job", "agent"): set(),  # offered agents and the serving agent only
     ("dispatch_job", "cancel"): {"alice"},
+    ("bk_booking", "read"): {"alice", "staff_a"},
+    ("bk_booking", "booker"): {"alice"},  # confirm, cancel, reschedule: the booker (the owner's staff: 403)
+    ("bk_slot", "waitlist"): RESIDENTS,
+    ("bk_slot", "manage"): STAFF_A_ONLY,  # closing a slot: the owner's managers
+    ("bk_resource", "read"): SIGNED_IN - {"device"},
+    ("bk_resource", "manage"): STAFF_A_ONLY,  # a day closed (a doctor's absence): the owner's managers
+    ("bk_slot", "hospital"): set(),
+    ("bk_resource", "hospital"): set(),
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -169,6 +181,20 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "PUT"): ("sentinel", "manage"),
     ("/api/v1/place-checkin/places/<code>/sentinels/<device_id>", "DELETE"): ("sentinel", "manage"),
     ("/api/v1/road-report/notices/<int:notice_id>", "DELETE"): ("road_notice", "manage"),
+    # hospital-appointment: alice is not real-name verified (403 realname_required) and staff_a's
+    # company is not a hospital (its manager is no hospital role): visible, allowed to nobody here
+    ("/api/v1/hospital-appointment/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "hospital"),
+    ("/api/v1/hospital-appointment/slots/<int:slot_id>/close", "POST"): ("bk_slot", "hospital"),
+    ("/api/v1/hospital-appointment/resources/<code>/close-day", "POST"): ("bk_resource", "hospital"),
+    ("/api/v1/hospital-appointment/resources/<code>/hours", "PUT"): ("bk_resource", "hospital"),
+    (r"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>", "GET"): ("bk_booking", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/bookings/<int:booking_id>/{a}", "POST"): ("bk_booking", "booker")
+       for a in ("confirm", "cancel", "reschedule")},
+    (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/waitlist", "POST"): ("bk_slot", "waitlist"),
+    (r"/api/v1/[a-z0-9-]+/slots/<int:slot_id>/close", "POST"): ("bk_slot", "manage"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/availability", "GET"): ("bk_resource", "read"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/close-day", "POST"): ("bk_resource", "manage"),
+    (r"/api/v1/[a-z0-9-]+/resources/<code>/hours", "PUT"): ("bk_resource", "manage"),
     ("/api/v1/uploads/<string:public_id>", "GET"): ("upload", "read"),
     ("/api/v1/uploads/<string:public_id>/content", "GET"): ("upload_content", "read"),
     (_JOB, "GET"): ("dispatch_job", "read"),
@@ -188,6 +214,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
     "staff": {"username": "matrix-newcomer", "role": "technician"},
     "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
+    "reschedule": {"slot_id": 999_999_999},
 }
 
 
@@ -279,8 +306,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         job.scenario = slug  # the same engine rule, mounted under every dispatch scenario
         session.flush()
         jobs[slug] = job.id
+    bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
     ids = {
-        "jobs": jobs,
+        "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
         "community": world.community.code, "village": world.village.code, "place": place.code,
@@ -288,6 +316,32 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     }
     session.commit()
     return headers, ids
+
+
+def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Per booking scenario: a court of ``owner`` with a slot tomorrow at 10:00 that alice booked."""
+    from scenarios.engines.booking.models import BkBooking, BkResource, BkSlot
+
+    bookings, slots, resources = {}, {}, {}
+    start = clock.now() + timedelta(days=1)
+    for slug in ("bk-test", "venue-booking", "hospital-appointment"):
+        resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
+                              address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
+                              active=True, attributes={}, created_at=clock.now())
+        session.add(resource)
+        session.flush()
+        slot = BkSlot(resource_id=resource.id, scenario=slug, starts_at=start, ends_at=start + timedelta(hours=1),
+                      capacity=1, booked=1, held=0, status="open")
+        session.add(slot)
+        session.flush()
+        booking = BkBooking(scenario=slug, resource_id=resource.id, slot_id=slot.id, person_id=alice.person_id,
+                            booker_person_id=alice.person_id, booker_account_id=alice.id, units=1, places=1,
+                            whole_unit=True, status="confirmed", checked_in=0, created_at=clock.now(),
+                            updated_at=clock.now(), confirmed_at=clock.now())
+        session.add(booking)
+        session.flush()
+        bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
+    return bookings, slots, resources
 
 
 @pytest.fixture(scope="module")
@@ -331,6 +385,7 @@ def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
 def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
     slug = re.match(r"/api/v1/([a-z0-9-]+)/tickets/", rule)
     job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides)/", rule)
+    scenario = (re.match(r"/api/v1/([a-z0-9-]+)/", rule) or [None, None])[1]
     values = {
         "job_id": 999_999_999 if missing else (ids["jobs"][job_slug.group(1)] if job_slug else None),
         "ticket_id": 999_999_999 if missing else (ids["tickets"][slug.group(1)] if slug else None),
@@ -342,6 +397,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "relation_id": 999_999_999 if missing else ids["relation_id"],
         "notice_id": 999_999_999 if missing else ids["notice_id"],
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
+        "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
+        "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -351,6 +408,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]
+    elif "/resources/<code>" in rule:
+        values["code"] = "no-such-resource" if missing else ids["resources"][scenario]
 
     def fill(match: re.Match[str]) -> str:
         return str(values[match.group(1)])
@@ -372,6 +431,12 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"appointment_at": "2026-03-03T10:00:00+08:00"}
     if rule.endswith("/duplicate"):
         body = {"duplicate_of": 1}
+    if "/slots/" in rule and rule.endswith("/close"):
+        body = {"reason": "场馆检修"}
+    if rule.endswith("/close-day"):
+        body = {"date": "2026-03-03", "reason": "医生停诊"}
+    if rule.endswith("/hours"):
+        body = {"hours": [{"weekday": 0, "opens_minute": 480, "closes_minute": 600}]}
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}
