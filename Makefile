@@ -47,15 +47,27 @@ run: seed
 
 # In parallel (pytest-xdist, one worker per CPU): each worker has its own database (a SQLite
 # file, or a PostgreSQL database of its own), fake servers on ports of its own and its own
-# rate-limit keys in Redis.
+# rate-limit keys in Redis. PostgreSQL is used as .ci/run uses it: TEST_DATABASE_URL when set,
+# else the server on 127.0.0.1:5432 when one answers; without one, the race and PostgreSQL
+# tests that were skipped are counted and said loudly (they are the ones that catch races).
+PG_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/postgres
 test: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:randomly -n auto
-	@if [[ "$${TEST_DATABASE_URL:-}" == postgres* ]]; then \
-	  echo "== again on PostgreSQL"; \
-	  TEST_DB=postgresql $(BIN)/python -m pytest -q -m db -n auto; \
-	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+	@url="$${TEST_DATABASE_URL:-}"; \
+	if [[ -z "$$url" ]] && $(BIN)/python -m tests.support.pg_probe "$(PG_DEFAULT_URL)"; then url="$(PG_DEFAULT_URL)"; fi; \
+	if [[ "$$url" == postgres* ]]; then \
+	  echo "== again on PostgreSQL ($$url)"; \
+	  TEST_DB=postgresql TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -q -p no:randomly -m db -n auto; \
+	else \
+	  n=$$($(BIN)/python -m pytest --collect-only -q -m db 2>/dev/null | grep -c '::'); \
+	  echo; echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  echo "!! NO POSTGRESQL on 127.0.0.1:5432 and TEST_DATABASE_URL not set:"; \
+	  echo "!! $$n race and PostgreSQL tests (marked db) were NOT run on PostgreSQL."; \
+	  echo "!! Start one (see .ci/run) or set TEST_DATABASE_URL=postgresql://..."; \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
 
 lint: dev-venv
 	$(BIN)/ruff check .
