@@ -1,14 +1,18 @@
 """Races with real commits on PostgreSQL: first logins with one openid, one refresh token
-used twice at once."""
+used twice at once; and on both databases, the refresh token's compare-and-set with the two
+uses interleaved by hand (one reads, the other rotates and commits, the first goes on)."""
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
 
+from app.errors import ApiError
 from auth.models import Account, RefreshToken
 from auth.ratelimit import reset
+from auth.tokens import find_refresh, rotate
 
 
 def run_together(n: int, fn) -> list:
@@ -60,3 +64,27 @@ def test_one_refresh_token_used_twice_at_once(real, committed_db):
     with committed_db.transaction() as s:
         rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "race-refresh")).all()
         assert rows and all(r.revoked_at is not None for r in rows)  # the family is revoked
+
+
+def test_a_use_that_read_the_token_before_another_rotated_it_is_a_reuse(_app, committed_db, clock):
+    """The interleaving the compare-and-set exists for, made deterministic and on SQLite too:
+    use B has read the row (not rotated yet) when use A rotates and commits; B must then lose
+    (``refresh_token_reused``, the family revoked), although what B read says "not rotated".
+    Without the ``rotated_at IS NULL`` condition on the UPDATE, B would get a second pair."""
+    reset(_app)
+    token = _app.test_client().post("/api/v1/auth/dev/login", json={"openid": "cas-openid"}).get_json()["refresh_token"]
+    with _app.app_context(), closing(committed_db.new_session()) as late:
+        seen = find_refresh(late, token)  # B's read, kept in its session (expire_on_commit=False)
+        late.commit()
+        assert seen is not None and seen.rotated_at is None and seen.revoked_at is None
+        with committed_db.transaction() as first:  # A rotates and commits in between
+            won = rotate(first, clock=clock, token=token)
+        assert won.refresh_token != token
+        with pytest.raises(ApiError) as lost:
+            rotate(late, clock=clock, token=token)
+        assert lost.value.code == "refresh_token_reused"
+        assert seen.rotated_at is None  # B really decided on the stale row: both sides happened
+    with committed_db.transaction() as s:
+        rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "cas-openid")).all()
+        assert len(rows) == 2, "the late use must not have issued a pair of its own"
+        assert all(r.revoked_at is not None and r.revoked_reason == "reuse" for r in rows)
