@@ -39,7 +39,16 @@ def real(_app, committed_db):
     return _app
 
 
+def account_ids_drawn(db) -> int:
+    """The accounts' id sequence's last value: an insert that lost the race still drew one."""
+    with db.transaction(write=False) as s:
+        seq = s.scalar(sa.text("SELECT pg_get_serial_sequence('accounts', 'id')"))
+        return s.scalar(sa.text(f"SELECT last_value FROM {seq}"))
+
+
 def test_concurrent_first_logins_make_one_account(real, committed_db):
+    drawn_before = account_ids_drawn(committed_db)
+
     def login():
         r = real.test_client().post("/api/v1/auth/dev/login", json={"openid": "race-openid"})
         return r.status_code, r.get_json()["resident"]["id"] if r.status_code == 200 else r.get_json()
@@ -49,6 +58,9 @@ def test_concurrent_first_logins_make_one_account(real, committed_db):
     assert len({person for _, person in results}) == 1
     with committed_db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.openid == "race-openid")) == 1
+    # Both sides of the race happened: one insert won, and at least one other tried to insert
+    # too (it drew an id) and fell back to the winner's row, rather than only finding it later.
+    assert account_ids_drawn(committed_db) - drawn_before >= 2
 
 
 def test_one_refresh_token_used_twice_at_once(real, committed_db):
