@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench clean-venv
+.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench mutants clean-venv
 
 # A venv that fails half-way (no ensurepip, no network for pip) is removed, or every later
 # run would find .venv/bin/python and skip straight to a pip that does not exist.
@@ -78,6 +78,15 @@ openapi: venv
 
 bench: dev-venv
 	$(BIN)/python -m bench.run
+
+# Mutation testing of the rule modules named in setup.cfg [mutmut] (tokens, QR verification and
+# consumption, escalation, idempotency, permissions), on SQLite. Not part of CI: it is CPU-heavy
+# (MUTANT_CHILDREN processes, 1 by default; results are cached in mutants/ between runs).
+# The survivors and why each is acceptable: bench/MUTANTS.md.
+MUTANT_CHILDREN ?= 1
+mutants: dev-venv
+	$(BIN)/mutmut run --max-children $(MUTANT_CHILDREN)
+	$(BIN)/mutmut results
 
 clean-venv:
 	rm -rf $(VENV)

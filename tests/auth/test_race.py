@@ -100,3 +100,24 @@ def test_a_use_that_read_the_token_before_another_rotated_it_is_a_reuse(_app, co
         rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "cas-openid")).all()
         assert len(rows) == 2, "the late use must not have issued a pair of its own"
         assert all(r.revoked_at is not None and r.revoked_reason == "reuse" for r in rows)
+
+
+def test_a_use_that_read_the_token_before_a_logout_revoked_it_gets_nothing(_app, committed_db, clock):
+    """The compare-and-set's other half (``revoked_at IS NULL``): the family was revoked (a
+    logout) after this use read its token; the use must not be issued a pair."""
+    from auth.tokens import revoke_family
+
+    reset(_app)
+    token = _app.test_client().post("/api/v1/auth/dev/login", json={"openid": "cas-logout"}).get_json()["refresh_token"]
+    with _app.app_context(), closing(committed_db.new_session()) as late:
+        seen = find_refresh(late, token)
+        late.commit()
+        assert seen is not None and seen.revoked_at is None
+        with committed_db.transaction() as other:
+            assert revoke_family(other, seen.family_id, clock=clock, reason="logout") == 1
+        with pytest.raises(ApiError) as lost:
+            rotate(late, clock=clock, token=token)
+        assert lost.value.code in {"refresh_token_reused", "refresh_token_invalid"}
+    with committed_db.transaction() as s:
+        rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "cas-logout")).all()
+        assert len(rows) == 1 and rows[0].revoked_at is not None and rows[0].rotated_at is None
