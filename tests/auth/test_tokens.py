@@ -346,3 +346,20 @@ def test_a_staff_refresh_keeps_the_acting_organisation(client, session):
     session.expire_all()
     assert all(t.revoked_reason == "membership_ended" for t in session.scalars(
         sa.select(RefreshToken).where(RefreshToken.family_id == claims_of(body["access_token"])["sid"])))
+
+
+def test_token_lifetimes_come_from_the_settings_with_their_defaults(settings):
+    """``ACCESS_TOKEN_MINUTES`` and ``REFRESH_TOKEN_DAYS`` are read (an empty value is the
+    default), and the access key is derived from the secret key under its own label."""
+    from dataclasses import replace
+
+    from auth.tokens import TokenConfig
+
+    default = TokenConfig.from_settings(replace(settings, extra={}))
+    assert (default.access_ttl, default.refresh_ttl) == (timedelta(minutes=15), timedelta(days=30))
+    empty = TokenConfig.from_settings(replace(settings, extra={"ACCESS_TOKEN_MINUTES": "", "REFRESH_TOKEN_DAYS": ""}))
+    assert (empty.access_ttl, empty.refresh_ttl) == (timedelta(minutes=15), timedelta(days=30))
+    set_ = TokenConfig.from_settings(replace(settings, extra={"ACCESS_TOKEN_MINUTES": "5", "REFRESH_TOKEN_DAYS": "2"}))
+    assert (set_.access_ttl, set_.refresh_ttl) == (timedelta(minutes=5), timedelta(days=2))
+    # The label keeps the access-token key apart from every other key derived from the secret.
+    assert default.key == derive_key(settings.secret_key, "jinshan access token v1")
