@@ -266,3 +266,18 @@ def test_a_rearmed_timer_for_a_level_already_reached_does_nothing(client, wf, cl
     after = ticket_row(session, tid)
     assert (after.escalation_level, after.version) == (reached, before.version)
     assert outbox(session, tid, "wf.escalated") == told
+
+
+def test_both_levels_due_in_one_batch_escalate_in_order_without_falling_back(client, wf, clock, db, session,
+                                                                               caplog):
+    """A worker that was down: a ticket's levels 1 and 2 are both due and claimed in one batch.
+    The batch handler runs them in two rounds, level 1 then 2, itself: no batch failure and
+    no fallback to one timer at a time (which would hide a broken batch behind right results)."""
+    tids = [report(client, wf, name)["id"] for name in ("alice", "bob")]
+    clock.advance(minutes=61)
+    caplog.set_level("WARNING", logger="app.worker")
+    run_worker(db, clock)
+    for tid in tids:
+        assert escalations(session, tid) == [1, 2]
+        assert ticket_row(session, tid).escalation_level == 2
+    assert not [r for r in caplog.records if r.name == "app.worker"], [r.getMessage() for r in caplog.records]
