@@ -112,10 +112,12 @@ def test_expiry_follows_the_clock(client, clock):
 
 def test_refresh_rotates(client, session):
     body = login(client)
+    assert body["expires_in"] == 15 * 60 and body["token_type"] == "Bearer"
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
     assert r.status_code == 200
     new = r.get_json()
     assert new["refresh_token"] != body["refresh_token"] and new["access_token"] != body["access_token"]
+    assert new["expires_in"] == 15 * 60
     assert claims_of(new["access_token"])["sid"] == claims_of(body["access_token"])["sid"]
     assert me(client, new["access_token"]).status_code == 200
     rows = session.scalars(sa.select(RefreshToken).where(
