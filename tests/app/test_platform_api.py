@@ -313,3 +313,21 @@ def test_a_stale_claim_is_not_taken_over_by_another_payload(pclient, db, clock):
     other = pclient.post("/test/orgs", json={"code": "stale-2x", "name": "s"}, headers={"Idempotency-Key": key})
     assert_error(other, 422, "idempotency_key_reused", "Idempotency-Key")
     assert count_orgs(db, "stale-2x") == 0 and _claim_state(db, key) == "in_progress"
+
+
+def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
+    """Releasing the claim of a 503 touches that (caller, key) only: the same key of another
+    caller, and another key of the same caller, both still in progress, keep their claims."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord
+
+    with db.transaction() as s:
+        for scope, key in (("p:ip:10.0.0.9", "shared-key-1"), ("p:ip:127.0.0.1", "other-key-1")):
+            s.add(IdempotencyRecord(scope=scope, key=key, request_hash="0" * 64, state="in_progress",
+                                    created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    resp = pclient.post("/test/orgs", json={"code": "five-3", "name": "f", "crash": "unavailable"},
+                        headers={"Idempotency-Key": "shared-key-1"})
+    assert_error(resp, 503, "unavailable")
+    with db.transaction(write=False) as s:
+        left = set(s.execute(sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.state)))
+    assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-key-1", "in_progress")} <= left
+    assert ("p:ip:127.0.0.1", "shared-key-1", "in_progress") not in left
