@@ -315,19 +315,44 @@ def test_a_stale_claim_is_not_taken_over_by_another_payload(pclient, db, clock):
     assert count_orgs(db, "stale-2x") == 0 and _claim_state(db, key) == "in_progress"
 
 
+def _claims_of_others(db, clock, key: str) -> set[tuple[str, str, str]]:
+    """Two claims in progress beside ours: the same key of another caller, another key of ours."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord
+
+    others = {("p:ip:10.0.0.9", key, "in_progress"), ("p:ip:127.0.0.1", f"other-{key}", "in_progress")}
+    with db.transaction() as s:
+        for scope, k, _ in others:
+            s.add(IdempotencyRecord(scope=scope, key=k, request_hash="0" * 64, state="in_progress",
+                                    created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    return others
+
+
+def _claims(db) -> set[tuple[str, str, str]]:
+    from app.idempotency import IdempotencyRecord
+
+    with db.transaction(write=False) as s:
+        return set(s.execute(sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.state)))
+
+
+def test_an_answer_is_stored_in_its_own_claim_only(pclient, db, clock):
+    """The commit's mark and the stored answer touch that (caller, key) only."""
+    others = _claims_of_others(db, clock, "shared-key-2")
+    resp = pclient.post("/test/orgs", json={"code": "ok-3", "name": "f"}, headers={"Idempotency-Key": "shared-key-2"})
+    assert resp.status_code == 201
+    assert _claims(db) >= others | {("p:ip:127.0.0.1", "shared-key-2", "done")}
+
+
 def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
     """Releasing the claim of a 503 touches that (caller, key) only: the same key of another
     caller, and another key of the same caller, both still in progress, keep their claims."""
-    from app.idempotency import STALE_AFTER, IdempotencyRecord
+    from app.idempotency import IdempotencyRecord
 
-    with db.transaction() as s:
-        for scope, key in (("p:ip:10.0.0.9", "shared-key-1"), ("p:ip:127.0.0.1", "other-key-1")):
-            s.add(IdempotencyRecord(scope=scope, key=key, request_hash="0" * 64, state="in_progress",
-                                    created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    _claims_of_others(db, clock, "shared-key-1")
     resp = pclient.post("/test/orgs", json={"code": "five-3", "name": "f", "crash": "unavailable"},
                         headers={"Idempotency-Key": "shared-key-1"})
     assert_error(resp, 503, "unavailable")
     with db.transaction(write=False) as s:
         left = set(s.execute(sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.state)))
-    assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-key-1", "in_progress")} <= left
+    assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-shared-key-1", "in_progress")} \
+        <= left
     assert ("p:ip:127.0.0.1", "shared-key-1", "in_progress") not in left
