@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench clean-venv
+.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench mutants clean-venv
 
 # A venv that fails half-way (no ensurepip, no network for pip) is removed, or every later
 # run would find .venv/bin/python and skip straight to a pip that does not exist.
@@ -47,15 +47,27 @@ run: seed
 
 # In parallel (pytest-xdist, one worker per CPU): each worker has its own database (a SQLite
 # file, or a PostgreSQL database of its own), fake servers on ports of its own and its own
-# rate-limit keys in Redis.
+# rate-limit keys in Redis. PostgreSQL is used as .ci/run uses it: TEST_DATABASE_URL when set,
+# else the server on 127.0.0.1:5432 when one answers; without one, the race and PostgreSQL
+# tests that were skipped are counted and said loudly (they are the ones that catch races).
+PG_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/postgres
 test: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:randomly -n auto
-	@if [[ "$${TEST_DATABASE_URL:-}" == postgres* ]]; then \
-	  echo "== again on PostgreSQL"; \
-	  TEST_DB=postgresql $(BIN)/python -m pytest -q -m db -n auto; \
-	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+	@url="$${TEST_DATABASE_URL:-}"; \
+	if [[ -z "$$url" ]] && $(BIN)/python -m tests.support.pg_probe "$(PG_DEFAULT_URL)"; then url="$(PG_DEFAULT_URL)"; fi; \
+	if [[ "$$url" == postgres* ]]; then \
+	  echo "== again on PostgreSQL ($$url)"; \
+	  TEST_DB=postgresql TEST_DATABASE_URL="$$url" $(BIN)/python -m pytest -q -p no:randomly -m db -n auto; \
+	else \
+	  n=$$($(BIN)/python -m pytest --collect-only -q -m db 2>/dev/null | grep -c '::'); \
+	  echo; echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	  echo "!! NO POSTGRESQL on 127.0.0.1:5432 and TEST_DATABASE_URL not set:"; \
+	  echo "!! $$n race and PostgreSQL tests (marked db) were NOT run on PostgreSQL."; \
+	  echo "!! Start one (see .ci/run) or set TEST_DATABASE_URL=postgresql://..."; \
+	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
 
 lint: dev-venv
 	$(BIN)/ruff check .
@@ -66,6 +78,15 @@ openapi: venv
 
 bench: dev-venv
 	$(BIN)/python -m bench.run
+
+# Mutation testing of the rule modules named in setup.cfg [mutmut] (tokens, QR verification and
+# consumption, escalation, idempotency, permissions), on SQLite. Not part of CI: it is CPU-heavy
+# (MUTANT_CHILDREN processes, 1 by default; results are cached in mutants/ between runs).
+# The survivors and why each is acceptable: bench/MUTANTS.md.
+MUTANT_CHILDREN ?= 1
+mutants: dev-venv
+	$(BIN)/mutmut run --max-children $(MUTANT_CHILDREN)
+	$(BIN)/mutmut results
 
 clean-venv:
 	rm -rf $(VENV)

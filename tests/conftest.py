@@ -22,6 +22,7 @@ from app.clock import FrozenClock
 from app.config import load_settings
 from app.db import Database, create_engine
 from tests.support.database import backend, run_migrations
+from tests.support.mutation import forget_memos, under_mutmut
 
 # Fixtures shared across the tree (only this root conftest may name plugins). None is autouse:
 # a module that wants ``ctx``/``reset_rate_limits`` for every test says so in its ``pytestmark``.
@@ -35,6 +36,12 @@ pytest_plugins = [
 
 DB_FIXTURES = {"db", "app", "client", "committed_db", "database_url", "migrated_db", "clock", "session"}
 REFERENCE_TABLES = {"alembic_version", "auth_changes"}  # auth_changes: its one row is schema, not data
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under mutmut only (``make mutants``): see tests/support/mutation.py."""
+    if under_mutmut():
+        forget_memos()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

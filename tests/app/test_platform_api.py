@@ -264,3 +264,95 @@ def test_a_stale_claim_that_did_nothing_is_taken_over(pclient, db, clock):
     taken = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
     assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
     assert count_orgs(db, "stale-1") == 1 and _claim_state(db, key) == "done"
+
+
+def _stored_statuses(db) -> list[int | None]:
+    from app.idempotency import IdempotencyRecord
+
+    with db.transaction(write=False) as s:
+        return list(s.scalars(sa.select(IdempotencyRecord.status_code)))
+
+
+def test_a_5xx_answer_is_never_stored_for_replay(pclient, db, clock):
+    """A view that answers 503 (an outside service down) rather than crashing: its claim is
+    released and the retry runs again, never a replay of the 503; when the 503 came after the
+    work committed, the claim stays ``committed`` (never run twice) and still stores no 503."""
+    headers = {"Idempotency-Key": "five-xx-1"}
+    body = {"code": "five-1", "name": "f", "crash": "unavailable"}
+    for _ in range(2):  # the second is a real run again, not a replay
+        resp = pclient.post("/test/orgs", json=body, headers=headers)
+        assert_error(resp, 503, "unavailable")
+        assert "Idempotent-Replayed" not in resp.headers
+        assert _claim_state(db, "five-xx-1") is None
+    # The key is free: another payload under it runs (no claim and no stored 503 in the way).
+    ok = pclient.post("/test/orgs", json={**body, "crash": None}, headers=headers)
+    assert ok.status_code == 201 and "Idempotent-Replayed" not in ok.headers
+
+    headers = {"Idempotency-Key": "five-xx-2"}
+    body = {"code": "five-2", "name": "f", "crash": "unavailable_after_commit"}
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 503, "unavailable")
+    assert count_orgs(db, "five-2") == 1 and _claim_state(db, "five-xx-2") == "committed"
+    assert 503 not in _stored_statuses(db)
+    clock.advance(minutes=2, seconds=1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_answer_lost")
+    assert count_orgs(db, "five-2") == 1
+
+
+def test_a_stale_claim_is_not_taken_over_by_another_payload(pclient, db, clock):
+    """Only a retry of the same request may take a stale claim over; another payload under the
+    key is still refused as a reused key."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord, _request_hash
+
+    body, key = {"code": "stale-2", "name": "s"}, "stale-key-2"
+    with pclient.application.test_request_context("/test/orgs", method="POST", json=body):
+        digest = _request_hash()
+    with db.transaction() as s:
+        s.add(IdempotencyRecord(scope="p:ip:127.0.0.1", key=key, request_hash=digest, state="in_progress",
+                                created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    clock.advance(seconds=STALE_AFTER.total_seconds() + 1)
+    other = pclient.post("/test/orgs", json={"code": "stale-2x", "name": "s"}, headers={"Idempotency-Key": key})
+    assert_error(other, 422, "idempotency_key_reused", "Idempotency-Key")
+    assert count_orgs(db, "stale-2x") == 0 and _claim_state(db, key) == "in_progress"
+
+
+def _claims_of_others(db, clock, key: str) -> set[tuple[str, str, str]]:
+    """Two claims in progress beside ours: the same key of another caller, another key of ours."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord
+
+    others = {("p:ip:10.0.0.9", key, "in_progress"), ("p:ip:127.0.0.1", f"other-{key}", "in_progress")}
+    with db.transaction() as s:
+        for scope, k, _ in others:
+            s.add(IdempotencyRecord(scope=scope, key=k, request_hash="0" * 64, state="in_progress",
+                                    created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 1000))
+    return others
+
+
+def _claims(db) -> set[tuple[str, str, str]]:
+    from app.idempotency import IdempotencyRecord
+
+    with db.transaction(write=False) as s:
+        return set(s.execute(sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.state)))
+
+
+def test_an_answer_is_stored_in_its_own_claim_only(pclient, db, clock):
+    """The commit's mark and the stored answer touch that (caller, key) only."""
+    others = _claims_of_others(db, clock, "shared-key-2")
+    resp = pclient.post("/test/orgs", json={"code": "ok-3", "name": "f"}, headers={"Idempotency-Key": "shared-key-2"})
+    assert resp.status_code == 201
+    assert _claims(db) >= others | {("p:ip:127.0.0.1", "shared-key-2", "done")}
+
+
+def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
+    """Releasing the claim of a 503 touches that (caller, key) only: the same key of another
+    caller, and another key of the same caller, both still in progress, keep their claims."""
+    from app.idempotency import IdempotencyRecord
+
+    _claims_of_others(db, clock, "shared-key-1")
+    resp = pclient.post("/test/orgs", json={"code": "five-3", "name": "f", "crash": "unavailable"},
+                        headers={"Idempotency-Key": "shared-key-1"})
+    assert_error(resp, 503, "unavailable")
+    with db.transaction(write=False) as s:
+        left = set(s.execute(sa.select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.state)))
+    assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-shared-key-1", "in_progress")} \
+        <= left
+    assert ("p:ip:127.0.0.1", "shared-key-1", "in_progress") not in left

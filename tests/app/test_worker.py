@@ -503,21 +503,30 @@ def test_two_worker_processes_fire_each_of_1000_timers_exactly_once(committed_db
 
 @pytest.mark.slow
 @pg_only
-def test_a_worker_killed_mid_batch_loses_nothing_and_fires_nothing_twice(committed_db, database_url, procs, tmp_path):
+def test_a_worker_killed_between_a_batchs_writes_and_its_commit_loses_nothing_and_fires_nothing_twice(
+        committed_db, database_url, procs, tmp_path):
+    """SIGKILL exactly where it hurts: the second batch has run all ten handlers (their hits
+    inserted) and marked its timers fired, and stops at its commit. Nothing of it may stand,
+    and a second worker fires those ten, each once."""
     ids = add_due(committed_db, 30)
-    first = start_worker(procs, database_url, tmp_path, "doomed", "--batch-size", "10", TEST_HANDLER_DELAY="0.1")
-    wait_for(lambda: len(hit_rows(committed_db)) >= 10, "the first batch", procs=[first])
-    time.sleep(0.35)  # well inside the second batch (10 × 0.1 s)
+    paused = tmp_path / "paused"
+    first = start_worker(procs, database_url, tmp_path, "doomed", "--batch-size", "10",
+                         TEST_PAUSE_AFTER_HIT="20", TEST_PAUSE_FILE=str(paused))
+    wait_for(lambda: paused.exists() and paused.read_text(), "the second batch at its commit", procs=[first])
+    # Its writes are made but not committed: its timers are locked, its hits invisible.
+    with committed_db.transaction() as s, pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+        s.execute(sa.select(Timer.id).where(Timer.id == int(paused.read_text())).with_for_update(nowait=True)).all()
+    assert len(hit_rows(committed_db)) == 10 and states(committed_db) == {"fired": 10, "pending": 20}
     first.kill()
     first.wait(10)
-    done = len(hit_rows(committed_db))
-    assert done == states(committed_db).get("fired")  # handler work and fired mark: together or not at all
-    assert done in (10, 20)  # whole batches only: the one under way vanished
+    assert len(hit_rows(committed_db)) == 10  # the killed batch vanished whole
+    assert states(committed_db) == {"fired": 10, "pending": 20}
 
     second = start_worker(procs, database_url, tmp_path, "rescuer", "--once")
     assert second.wait(30) == 0
     rows = hit_rows(committed_db)
-    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert sorted(r[0] for r in rows) == sorted(ids)  # each timer once: none lost, none twice
+    assert {r[1] for r in rows} == {first.pid, second.pid}
     assert states(committed_db) == {"fired": 30}
 
 

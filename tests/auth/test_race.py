@@ -1,14 +1,18 @@
 """Races with real commits on PostgreSQL: first logins with one openid, one refresh token
-used twice at once."""
+used twice at once; and on both databases, the refresh token's compare-and-set with the two
+uses interleaved by hand (one reads, the other rotates and commits, the first goes on)."""
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
 
+from app.errors import ApiError
 from auth.models import Account, RefreshToken
 from auth.ratelimit import reset
+from auth.tokens import find_refresh, rotate
 
 
 def run_together(n: int, fn) -> list:
@@ -35,7 +39,16 @@ def real(_app, committed_db):
     return _app
 
 
+def account_ids_drawn(db) -> int:
+    """The accounts' id sequence's last value: an insert that lost the race still drew one."""
+    with db.transaction(write=False) as s:
+        seq = s.scalar(sa.text("SELECT pg_get_serial_sequence('accounts', 'id')"))
+        return s.scalar(sa.text(f"SELECT last_value FROM {seq}"))
+
+
 def test_concurrent_first_logins_make_one_account(real, committed_db):
+    drawn_before = account_ids_drawn(committed_db)
+
     def login():
         r = real.test_client().post("/api/v1/auth/dev/login", json={"openid": "race-openid"})
         return r.status_code, r.get_json()["resident"]["id"] if r.status_code == 200 else r.get_json()
@@ -45,6 +58,9 @@ def test_concurrent_first_logins_make_one_account(real, committed_db):
     assert len({person for _, person in results}) == 1
     with committed_db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.openid == "race-openid")) == 1
+    # Both sides of the race happened: one insert won, and at least one other tried to insert
+    # too (it drew an id) and fell back to the winner's row, rather than only finding it later.
+    assert account_ids_drawn(committed_db) - drawn_before >= 2
 
 
 def test_one_refresh_token_used_twice_at_once(real, committed_db):
@@ -105,3 +121,48 @@ def test_parallel_first_sign_ins_from_one_address(signin, committed_db):
     assert [status for status, _ in results] == [200] * 4, results
     with committed_db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(KnownAddress)) == 1
+
+
+def test_a_use_that_read_the_token_before_another_rotated_it_is_a_reuse(_app, committed_db, clock):
+    """The interleaving the compare-and-set exists for, made deterministic and on SQLite too:
+    use B has read the row (not rotated yet) when use A rotates and commits; B must then lose
+    (``refresh_token_reused``, the family revoked), although what B read says "not rotated".
+    Without the ``rotated_at IS NULL`` condition on the UPDATE, B would get a second pair."""
+    reset(_app)
+    token = _app.test_client().post("/api/v1/auth/dev/login", json={"openid": "cas-openid"}).get_json()["refresh_token"]
+    with _app.app_context(), closing(committed_db.new_session()) as late:
+        seen = find_refresh(late, token)  # B's read, kept in its session (expire_on_commit=False)
+        late.commit()
+        assert seen is not None and seen.rotated_at is None and seen.revoked_at is None
+        with committed_db.transaction() as first:  # A rotates and commits in between
+            won = rotate(first, clock=clock, token=token)
+        assert won.refresh_token != token
+        with pytest.raises(ApiError) as lost:
+            rotate(late, clock=clock, token=token)
+        assert lost.value.code == "refresh_token_reused"
+        assert seen.rotated_at is None  # B really decided on the stale row: both sides happened
+    with committed_db.transaction() as s:
+        rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "cas-openid")).all()
+        assert len(rows) == 2, "the late use must not have issued a pair of its own"
+        assert all(r.revoked_at is not None and r.revoked_reason == "reuse" for r in rows)
+
+
+def test_a_use_that_read_the_token_before_a_logout_revoked_it_gets_nothing(_app, committed_db, clock):
+    """The compare-and-set's other half (``revoked_at IS NULL``): the family was revoked (a
+    logout) after this use read its token; the use must not be issued a pair."""
+    from auth.tokens import revoke_family
+
+    reset(_app)
+    token = _app.test_client().post("/api/v1/auth/dev/login", json={"openid": "cas-logout"}).get_json()["refresh_token"]
+    with _app.app_context(), closing(committed_db.new_session()) as late:
+        seen = find_refresh(late, token)
+        late.commit()
+        assert seen is not None and seen.revoked_at is None
+        with committed_db.transaction() as other:
+            assert revoke_family(other, seen.family_id, clock=clock, reason="logout") == 1
+        with pytest.raises(ApiError) as lost:
+            rotate(late, clock=clock, token=token)
+        assert lost.value.code in {"refresh_token_reused", "refresh_token_invalid"}
+    with committed_db.transaction() as s:
+        rows = s.scalars(sa.select(RefreshToken).join(Account).where(Account.openid == "cas-logout")).all()
+        assert len(rows) == 1 and rows[0].revoked_at is not None and rows[0].rotated_at is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from auth.models import Account, RefreshToken
 from auth.pii import derive_key
 from auth.tokens import ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE, token_config
-from tests.support.factories import bearer, make_resident
+from tests.support.factories import STAFF_PASSWORD, bearer, make_resident, token_for
 
 # For every test: an app context for the factories, and rate-limit counters reset before and after.
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -111,10 +112,12 @@ def test_expiry_follows_the_clock(client, clock):
 
 def test_refresh_rotates(client, session):
     body = login(client)
+    assert body["expires_in"] == 15 * 60 and body["token_type"] == "Bearer"
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
     assert r.status_code == 200
     new = r.get_json()
     assert new["refresh_token"] != body["refresh_token"] and new["access_token"] != body["access_token"]
+    assert new["expires_in"] == 15 * 60
     assert claims_of(new["access_token"])["sid"] == claims_of(body["access_token"])["sid"]
     assert me(client, new["access_token"]).status_code == 200
     rows = session.scalars(sa.select(RefreshToken).where(
@@ -232,3 +235,133 @@ def test_signature_cache_keeps_every_check(client, app, clock):
     for bad in (f"{head}.{payload}.{flipped}", token + "=", f"{head}.{payload}X.{sig}"):
         r = me(client, bad)
         assert r.status_code == 401 and r.get_json()["code"] == "token_invalid", bad
+
+
+# ---------------------------------------------------------------- edges found by mutation testing (bench/MUTANTS.md)
+
+
+def refresh(client, token: str):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+def test_access_token_accepted_to_the_end_of_the_leeway_and_not_a_second_more(client, clock):
+    """``exp`` plus the 30 s leeway is the last moment; ``iat`` may be up to 30 s ahead."""
+    from auth.tokens import LEEWAY
+
+    body = login(client, "leeway-user")
+    exp = claims_of(body["access_token"])["exp"]
+    clock.set(datetime.fromtimestamp(exp, UTC) + LEEWAY - timedelta(seconds=1))
+    assert me(client, body["access_token"]).status_code == 200
+    clock.advance(seconds=1)
+    r = me(client, body["access_token"])
+    assert r.status_code == 401 and r.get_json()["code"] == "token_expired"
+
+
+def test_access_token_issued_up_to_the_leeway_ahead_is_accepted(client, clock, session):
+    from auth.tokens import LEEWAY
+
+    account = make_resident(session)
+    session.commit()
+    issued_at = clock.now()
+    ahead = token_for(session, clock, account)
+    session.commit()
+    clock.set(issued_at - LEEWAY)  # the server that checks it is LEEWAY behind the one that issued it
+    assert me(client, ahead).status_code == 200
+    clock.advance(seconds=-1)
+    assert me(client, ahead).status_code == 401
+
+
+def test_refresh_token_valid_until_just_before_its_expiry(client, clock, session):
+    body = login(client, "rt-expiry")
+    sid = claims_of(body["access_token"])["sid"]
+    row = session.scalar(sa.select(RefreshToken).where(RefreshToken.family_id == sid))
+    clock.set(row.expires_at - timedelta(seconds=1))
+    rotated = refresh(client, body["refresh_token"])
+    assert rotated.status_code == 200
+    new_row = session.scalar(sa.select(RefreshToken).where(RefreshToken.rotated_at.is_(None),
+                                                           RefreshToken.family_id == row.family_id))
+    clock.set(new_row.expires_at)
+    r = refresh(client, rotated.get_json()["refresh_token"])
+    assert r.status_code == 401 and r.get_json()["code"] == "refresh_token_invalid"  # expired at exactly its end
+
+
+def test_a_reuse_revokes_only_its_family_and_keeps_the_first_revocation(client, clock, session):
+    """Another session of the same person, signed in before, lives on; a rotated token
+    presented again after its family was revoked is still reported as a reuse, and the
+    family's revocation (time, reason) is not rewritten by it."""
+    other = login(client, "reuse-scope")
+    body = login(client, "reuse-scope")
+    refresh(client, body["refresh_token"])
+    first = refresh(client, body["refresh_token"])
+    assert first.get_json()["code"] == "refresh_token_reused"
+    sid = claims_of(body["access_token"])["sid"]
+    session.expire_all()
+    revoked = {t.id: (t.revoked_at, t.revoked_reason) for t in session.scalars(
+        sa.select(RefreshToken).where(RefreshToken.family_id == sid))}
+    assert revoked and all(reason == "reuse" for _, reason in revoked.values())
+    clock.advance(minutes=5)
+    again = refresh(client, body["refresh_token"])
+    assert again.status_code == 401 and again.get_json()["code"] == "refresh_token_reused"
+    session.expire_all()
+    assert {t.id: (t.revoked_at, t.revoked_reason) for t in session.scalars(
+        sa.select(RefreshToken).where(RefreshToken.family_id == sid))} == revoked
+    assert me(client, other["access_token"]).status_code == 200
+    assert refresh(client, other["refresh_token"]).status_code == 200
+
+
+def test_refresh_of_a_disabled_account_revokes_its_family_as_inactive(client, session):
+    body = login(client, "to-disable-2")
+    session.execute(sa.update(Account).where(Account.id == body["resident"]["account_id"]).values(status="disabled"))
+    session.commit()
+    r = refresh(client, body["refresh_token"])
+    assert r.status_code == 401 and r.get_json()["code"] == "refresh_token_invalid"
+    session.expire_all()
+    rows = session.scalars(sa.select(RefreshToken).where(
+        RefreshToken.family_id == claims_of(body["access_token"])["sid"])).all()
+    assert rows and all(t.revoked_at is not None and t.revoked_reason == "account_inactive" for t in rows)
+
+
+def test_a_staff_refresh_keeps_the_acting_organisation(client, session):
+    from auth.models import Membership
+    from tests.support.factories import make_org, make_staff
+
+    org = make_org(session, "property_company")
+    make_staff(session, org, "manager", username="refresh.mgr")
+    session.commit()
+    body = client.post("/api/v1/auth/staff/login", json={"username": "refresh.mgr",
+                                                          "password": STAFF_PASSWORD}).get_json()
+    assert "refresh_token" in body, body
+    r = refresh(client, body["refresh_token"])
+    assert r.status_code == 200
+    new = r.get_json()
+    assert claims_of(new["access_token"])["org"] == org.code
+    assert client.get("/api/v1/auth/staff/me", headers=bearer(new["access_token"])).status_code == 200
+    rows = session.scalars(sa.select(RefreshToken).where(
+        RefreshToken.family_id == claims_of(body["access_token"])["sid"])).all()
+    assert len(rows) == 2 and {t.organisation_id for t in rows} == {org.id}
+
+    # A membership ended behind the services' back (no revocation): the refresh says so.
+    session.execute(sa.update(Membership).where(Membership.organisation_id == org.id).values(status="disabled"))
+    session.commit()
+    r = refresh(client, new["refresh_token"])
+    assert r.status_code == 403 and r.get_json()["code"] == "not_a_member"
+    session.expire_all()
+    assert all(t.revoked_reason == "membership_ended" for t in session.scalars(
+        sa.select(RefreshToken).where(RefreshToken.family_id == claims_of(body["access_token"])["sid"])))
+
+
+def test_token_lifetimes_come_from_the_settings_with_their_defaults(settings):
+    """``ACCESS_TOKEN_MINUTES`` and ``REFRESH_TOKEN_DAYS`` are read (an empty value is the
+    default), and the access key is derived from the secret key under its own label."""
+    from dataclasses import replace
+
+    from auth.tokens import TokenConfig
+
+    default = TokenConfig.from_settings(replace(settings, extra={}))
+    assert (default.access_ttl, default.refresh_ttl) == (timedelta(minutes=15), timedelta(days=30))
+    empty = TokenConfig.from_settings(replace(settings, extra={"ACCESS_TOKEN_MINUTES": "", "REFRESH_TOKEN_DAYS": ""}))
+    assert (empty.access_ttl, empty.refresh_ttl) == (timedelta(minutes=15), timedelta(days=30))
+    set_ = TokenConfig.from_settings(replace(settings, extra={"ACCESS_TOKEN_MINUTES": "5", "REFRESH_TOKEN_DAYS": "2"}))
+    assert (set_.access_ttl, set_.refresh_ttl) == (timedelta(minutes=5), timedelta(days=2))
+    # The label keeps the access-token key apart from every other key derived from the secret.
+    assert default.key == derive_key(settings.secret_key, "jinshan access token v1")

@@ -223,3 +223,41 @@ def test_a_key_signs_from_the_very_moment_it_is_created(app, db, clock):
         init_keys(s, kek=kr._kek, clock=clock)
         token = issue_personal(s, holder_type="person", holder_id=1, clock=clock, keyring=kr).token
     assert parts(token)[1]["iat"] == int(clock.now().timestamp())
+
+
+@pytest.mark.parametrize("kind", ["personal", "single_use_pass"])
+def test_purge_never_deletes_a_used_jti_while_its_token_is_still_accepted(session, clock, keyring, kind):
+    """Second by second from before the expiry to past the purge's margin: whenever the token
+    still decodes (``exp`` plus the leeway not yet reached), its used jti survives the purge
+    and the token is refused as a replay. A pass has nothing but the jti to stop a replay, so a
+    cutoff that forgot the leeway would let a used pass in again. And the purge does purge."""
+    from qr.models import QrUsedJti
+    from qr.passes import issue_pass
+    from qr.service import purge_expired
+    from qr.tokens import decode
+
+    if kind == "personal":
+        token, allowed = issue(session, clock, keyring), PERSONAL
+    else:
+        _, token = issue_pass(session, purpose="venue_entry", ref="booking:1", single_use=True,
+                              valid_until=clock.now() + timedelta(minutes=5), clock=clock, keyring=keyring)
+        allowed = {"venue_entry"}
+    jti = verify(session, token, clock=clock, allowed_purposes=allowed, keyring=keyring).jti
+    exp = decode(token, keyring, now=clock.now()).expires_at
+    leeway = keyring.config.leeway_seconds
+    assert leeway > 0
+    still_accepted = 0
+    for offset in range(-3, leeway + 63):
+        clock.set(exp + timedelta(seconds=offset))
+        purge_expired(session, clock=clock, config=keyring.config)
+        try:
+            decode(token, keyring, now=clock.now())
+        except QrError:
+            continue
+        still_accepted += 1
+        assert session.get(QrUsedJti, jti) is not None, f"jti purged {offset} s after exp, token still valid"
+        with pytest.raises(QrError) as replay:
+            verify(session, token, clock=clock, allowed_purposes=allowed, keyring=keyring)
+        assert replay.value.code == "qr_replayed", offset
+    assert still_accepted == leeway + 3  # -3 … leeway-1: the leeway really was exercised
+    assert session.get(QrUsedJti, jti) is None  # and at exp + leeway + 62 s it is gone

@@ -29,7 +29,8 @@ class OrgIn(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     slow = fields.Float(load_default=0.0)
-    crash = fields.String(load_default=None, metadata={"description": "before_commit | after_commit"})
+    crash = fields.String(load_default=None, metadata={
+        "description": "before_commit | after_commit (process dies) | unavailable | unavailable_after_commit (a 503)"})
 
 
 class Crash(BaseException):
@@ -66,9 +67,13 @@ class Orgs(MethodView):
         session.add(org)
         if body["crash"] == "before_commit":
             raise Crash
+        if body["crash"] == "unavailable":
+            raise ApiError("unavailable")
         session.commit()
         if body["crash"] == "after_commit":
             raise Crash
+        if body["crash"] == "unavailable_after_commit":
+            raise ApiError("unavailable")
         return org
 
     @blp.arguments(PageArgs, location="query")

@@ -3,6 +3,9 @@
 ``test.hit`` records (timer id, process id) in ``test_timer_hits``, a table the tests
 create with plain SQL; ``TEST_HANDLER_DELAY`` slows it down and ``TEST_HANDLER_MARKER``
 names a file it touches when it starts, so a test knows a batch is under way.
+``TEST_PAUSE_AFTER_HIT=N`` with ``TEST_PAUSE_FILE=path``: after this process's N-th hit, the
+batch's transaction stops at its commit (every write done: the hits, the fired marks), writes
+the hit's timer id to ``path`` and sleeps, so a test can SIGKILL it between writes and commit.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.timers import Timer, timer_handler
+
+_hits_in_this_process = 0
 
 HITS_TABLE = "test_timer_hits"
 CREATE_HITS = f"CREATE TABLE {HITS_TABLE} (timer_id BIGINT NOT NULL, pid INTEGER NOT NULL)"
@@ -31,3 +36,16 @@ def hit(session: Session, timer: Timer, clock: Clock) -> None:
         time.sleep(delay)
     session.execute(sa.text(f"INSERT INTO {HITS_TABLE} (timer_id, pid) VALUES (:t, :p)"),
                     {"t": timer.id, "p": os.getpid()})
+    global _hits_in_this_process
+    _hits_in_this_process += 1
+    if _hits_in_this_process == int(os.environ.get("TEST_PAUSE_AFTER_HIT", "0") or 0):
+        _pause_at_commit(session, os.environ["TEST_PAUSE_FILE"], timer.id)
+
+
+def _pause_at_commit(session: Session, path: str, timer_id: int) -> None:
+    def pause(committing: Session) -> None:
+        committing.flush()
+        Path(path).write_text(str(timer_id))
+        time.sleep(600)
+
+    sa.event.listen(session, "before_commit", pause, once=True)

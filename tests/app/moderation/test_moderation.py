@@ -226,6 +226,26 @@ def test_callback_url_verification(client, clock, wechat_moderation):
     assert client.get(f"{CALLBACK}?{urlencode({**query, 'signature': 'x', 'echostr': 'abc'})}").status_code == 403
 
 
+@pytest.mark.parametrize("max_age", [None, 300])
+def test_callback_age_limit_is_inclusive_at_exactly_its_bound_both_ways(client, clock, wechat, settings_override,
+                                                                        max_age):
+    """A timestamp exactly ``WECHAT_CALLBACK_MAX_AGE_SECONDS`` old (or ahead: clocks drift) is
+    accepted; one second more is refused, as is the bound of the default when it is lowered."""
+    if max_age is not None:
+        settings_override(WECHAT_CALLBACK_MAX_AGE_SECONDS=str(max_age))
+    bound = max_age or 600
+    clock.set(clock.now().replace(microsecond=0))
+    now = int(clock.now().timestamp())
+
+    def status(ts: int) -> int:
+        return client.get(f"{CALLBACK}?{urlencode({**signed_query(ts), 'echostr': 'e'})}").status_code
+
+    assert [status(now - bound), status(now + bound)] == [200, 200]
+    assert [status(now - bound - 1), status(now + bound + 1)] == [403, 403]
+    if max_age is not None:
+        assert status(now - 600) == 403  # the lowered bound is the one in force
+
+
 def test_callback_without_a_configured_token_refuses_everything(client, clock, settings_override, wechat):
     settings_override(WECHAT_CALLBACK_TOKEN="")
     query = signed_query(int(clock.now().timestamp()), token="")

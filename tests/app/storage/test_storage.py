@@ -265,6 +265,54 @@ def test_png_and_webp_metadata_stripped(ctx, session, clock, tmp_path):
         assert b"room 1203" not in stored
 
 
+def with_iptc(jpeg: bytes, caption: bytes) -> bytes:
+    """``jpeg`` with a Photoshop APP13 segment right after SOI holding an IPTC caption (2:120)
+    and a location (2:92), as news and phone apps write them (Pillow cannot write IPTC)."""
+    iptc = b"".join(b"\x1c\x02" + bytes([tag]) + struct.pack(">H", len(v)) + v
+                    for tag, v in ((120, caption), (92, b"Jinshan Rd 1203")))
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) % 2)
+    payload = b"Photoshop 3.0\x00" + resource
+    return jpeg[:2] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def test_iptc_app13_stripped_from_jpeg():
+    src = io.BytesIO()
+    two_halves((80, 60)).save(src, "JPEG")
+    data = with_iptc(src.getvalue(), b"shot at my flat")
+    from PIL import IptcImagePlugin
+
+    iptc = IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(data)))
+    assert iptc and iptc[(2, 120)] == b"shot at my flat"  # the input really carries IPTC
+    cleaned = clean_image(data)
+    for out in (cleaned.full.data, cleaned.thumb.data):
+        assert b"\xff\xed" not in out[:out.find(b"\xff\xda")]  # no APP13 before the scan data
+        assert b"Photoshop 3.0" not in out and b"8BIM" not in out
+        assert b"shot at my flat" not in out and b"Jinshan Rd" not in out
+        assert IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(out))) is None
+        assert_no_metadata(out)
+
+
+def test_multi_picture_mpo_keeps_only_the_first_picture_and_no_mp_data():
+    """Phones write MPO (a JPEG followed by more pictures, indexed by an APP2 "MPF" segment):
+    the second picture (here with GPS EXIF of its own) and the index must both go."""
+    first, second = two_halves((80, 60)), Image.new("RGB", (80, 60), (10, 200, 10))
+    src = io.BytesIO()
+    first.save(src, "MPO", save_all=True, append_images=[second], exif=gps_exif())
+    data = src.getvalue()
+    source = Image.open(io.BytesIO(data))
+    assert source.format == "MPO" and source.n_frames == 2 and b"MPF\x00" in data
+    assert data.count(b"\xff\xd8") >= 2
+    cleaned = clean_image(data)
+    assert cleaned.full.content_type == "image/jpeg"
+    for out in (cleaned.full.data, cleaned.thumb.data):
+        im = Image.open(io.BytesIO(out))
+        assert im.format == "JPEG" and getattr(im, "n_frames", 1) == 1
+        assert b"MPF\x00" not in out and out.count(b"\xff\xd8\xff") == 1
+        assert_no_metadata(out)
+    full = Image.open(io.BytesIO(cleaned.full.data)).convert("RGB")
+    assert full.getpixel((5, 30))[0] > 150  # the first picture's red half, not the green second one
+
+
 def test_exif_orientation_applied(web, session, settings):
     src = io.BytesIO()
     two_halves((40, 20)).save(src, "JPEG", exif=gps_exif(orientation=6), quality=95)

@@ -241,3 +241,43 @@ def test_a_broken_timer_among_due_escalations_fails_alone(client, wf, clock, db,
     broken = session.get(Timer, broken.id)
     assert (broken.state, broken.attempts) == ("pending", 1)
     assert broken.last_error.startswith("ValueError at scenarios/engines/workflow/escalation.py:")
+
+
+@pytest.mark.parametrize("reached", [1, 2])
+def test_a_rearmed_timer_for_a_level_already_reached_does_nothing(client, wf, clock, db, session, reached):
+    """The guard is ``escalation_level < level``: a level-1 timer re-armed after level 1 (or 2)
+    was reached must neither escalate again nor tell anyone again (``<=`` would: one more
+    event and the same managers paged twice for one delay)."""
+    tid = report(client, wf)["id"]
+    clock.advance(minutes=31 if reached == 1 else 61)
+    run_worker(db, clock)
+    run_worker(db, clock)
+    assert escalations(session, tid) == list(range(1, reached + 1))
+    before = ticket_row(session, tid)
+    told = outbox(session, tid, "wf.escalated")
+    for level in range(1, reached + 1):
+        schedule(session, subject_type="wf_ticket", subject_id=tid, kind="workflow.response", level=level,
+                 due_at=clock.now())
+    session.commit()
+    clock.advance(seconds=1)
+    run_worker(db, clock)
+    assert timers_of(session, tid)[("workflow.response", reached)][0] == "fired"  # it did run
+    assert escalations(session, tid) == list(range(1, reached + 1))
+    after = ticket_row(session, tid)
+    assert (after.escalation_level, after.version) == (reached, before.version)
+    assert outbox(session, tid, "wf.escalated") == told
+
+
+def test_both_levels_due_in_one_batch_escalate_in_order_without_falling_back(client, wf, clock, db, session,
+                                                                               caplog):
+    """A worker that was down: a ticket's levels 1 and 2 are both due and claimed in one batch.
+    The batch handler runs them in two rounds, level 1 then 2, itself: no batch failure and
+    no fallback to one timer at a time (which would hide a broken batch behind right results)."""
+    tids = [report(client, wf, name)["id"] for name in ("alice", "bob")]
+    clock.advance(minutes=61)
+    caplog.set_level("WARNING", logger="app.worker")
+    run_worker(db, clock)
+    for tid in tids:
+        assert escalations(session, tid) == [1, 2]
+        assert ticket_row(session, tid).escalation_level == 2
+    assert not [r for r in caplog.records if r.name == "app.worker"], [r.getMessage() for r in caplog.records]

@@ -1,5 +1,5 @@
 """Races on PostgreSQL with real commits: workers sweeping while staff acknowledge, and a
-worker killed with SIGKILL mid-sweep. Each escalation happens exactly once; an
+worker killed with SIGKILL between a batch's writes and its commit. Each escalation happens exactly once; an
 acknowledgement is recorded either in time or late, never both; nothing deadlocks.
 
 The world is built on the reference places (committed tests must not add reference rows):
@@ -7,10 +7,10 @@ a community and the company managing it today, with a manager, and a resident li
 """
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -102,10 +102,15 @@ def test_concurrent_sweeps_and_acknowledgements(committed_db):
         except BaseException as exc:
             errors.append(exc)
 
+    # The sweepers claim the (equally due) timers roughly in id order; the acknowledgements go
+    # from the other end, shuffled a little, so they meet in the middle: some tickets are
+    # acknowledged before their sweep, some after, and those in between are truly contested.
     rng = random.Random(5)
-    halves = [ids[0::3], ids[1::3], ids[2::3]]
+    halves = [sorted(ids[k::3], reverse=True) for k in range(3)]
     for h in halves:
-        rng.shuffle(h)
+        for i in range(0, len(h) - 1, 2):
+            if rng.random() < 0.5:
+                h[i], h[i + 1] = h[i + 1], h[i]
     threads = [threading.Thread(target=sweep, args=(i,)) for i in range(4)]
     threads += [threading.Thread(target=acknowledge, args=(h,)) for h in halves]
     run_all(threads, errors)
@@ -124,6 +129,8 @@ def test_concurrent_sweeps_and_acknowledgements(committed_db):
         in_time += not was_late
         late += was_late
     assert in_time + late == 60
+    # Both sides of the race happened: otherwise it only proved one order, not the race.
+    assert in_time > 0 and late > 0, (in_time, late)
     assert response_timer_states(committed_db, ids).get("pending", 0) == 0
 
 
@@ -138,8 +145,11 @@ def wf_procs() -> Iterator[list[subprocess.Popen]]:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_sweep_escalates_each_ticket_exactly_once(committed_db, database_url, wf_procs,
-                                                                      tmp_path: Path):
+def test_a_worker_killed_between_a_batchs_writes_and_its_commit_escalates_each_ticket_exactly_once(
+        committed_db, database_url, wf_procs, tmp_path: Path):
+    """The worker's second batch has written everything (tickets, events, outbox rows, the
+    timers' fired marks: its rows are locked) and is about to commit when it is SIGKILLed. None
+    of it may stand; a second worker then escalates those tickets, and every ticket exactly once."""
     now = datetime.now(UTC)
     world = build(committed_db, on=now.date())
     ids = file_tickets(committed_db, world, 30, now - timedelta(minutes=31))  # level 1 due a minute ago
@@ -147,15 +157,25 @@ def test_a_worker_killed_mid_sweep_escalates_each_ticket_exactly_once(committed_
     def escalated() -> int:
         return sum(len(r["escalations"]) for r in outcome(committed_db, ids).values())
 
+    paused = tmp_path / "paused.json"
     doomed = start_worker(wf_procs, database_url, tmp_path, "doomed", "--batch-size", "10",
-                          module="tests.support.workflow_worker_main", TEST_WF_HANDLER_DELAY="0.1")
-    wait_for(lambda: escalated() >= 10, "the first batch", procs=[doomed], timeout=30)
-    time.sleep(0.35)  # inside the second batch (10 × 0.1 s)
-    doomed.kill()
+                          module="tests.support.workflow_worker_main",
+                          TEST_WF_PAUSE_BEFORE_COMMIT="2", TEST_WF_PAUSE_FILE=str(paused))
+    wait_for(lambda: paused.exists() and paused.read_text(), "the second batch at its commit", procs=[doomed],
+             timeout=60)
+    in_flight = json.loads(paused.read_text())
+    assert len(in_flight) == 10 and set(in_flight) <= set(ids)
+    # The batch's writes are there, uncommitted: its tickets are locked by its transaction...
+    with committed_db.transaction() as s, pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+        s.execute(sa.select(Ticket.id).where(Ticket.id.in_(in_flight)).with_for_update(nowait=True)).all()
+    # ...and invisible to everyone else: only the first batch committed.
+    assert escalated() == 10
+    assert all(r["escalations"] == [] for tid, r in outcome(committed_db, in_flight).items())
+    doomed.kill()  # SIGKILL: no handler, no rollback sent, the connection just drops
     doomed.wait(10)
-    done = escalated()
-    assert done in (10, 20)  # whole batches: the one under way vanished with its transaction
-    assert response_timer_states(committed_db, ids).get("fired", 0) == done
+    assert escalated() == 10  # the killed batch vanished with its transaction
+    assert response_timer_states(committed_db, ids) == {"fired": 10, "pending": 20}
+    assert all(r["ticket"].escalation_level == 0 for r in outcome(committed_db, in_flight).values())
 
     rescuer = start_worker(wf_procs, database_url, tmp_path, "rescuer", "--once",
                            module="tests.support.workflow_worker_main")
