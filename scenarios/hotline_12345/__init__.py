@@ -71,4 +71,5 @@ SCENARIO = workflow_scenario(
            "town:staff"),
     models=("scenarios.hotline_12345.models",),
     blueprints=("scenarios.hotline_12345.routes:blueprints",),
+    demo="scenarios.hotline_12345.demo:load",
 )

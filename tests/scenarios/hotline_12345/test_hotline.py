@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.fields import CST
-from scenarios.engines.workflow.models import SlaPolicy
+from scenarios.engines.workflow.models import SlaPolicy, Ticket
 from scenarios.hotline_12345.models import HotlineCaller
 from tests.support.factories import make_resident, mobile
 from tests.support.reports import DISTRICT, SHANYANG, get, people, post
@@ -172,3 +172,26 @@ def test_monthly_figures_per_department(client, hl, session, clock):
     assert get(client, hl, "hl_mgr", f"{BASE}/figures", month="2026-11")["departments"] == []
     get(client, hl, "water", f"{BASE}/figures", month="2026-12", expect=403)
     assert get(client, hl, "hl_mgr", f"{BASE}/figures", month="2026-13", expect=422)["errors"]["month"]
+
+
+def test_demo_data_loads_twice_without_change(app, db, clock):
+    from app.models import metadata
+    from scenarios.hotline_12345.demo import load
+
+    def counts(s):
+        return {t.name: s.scalar(sa.select(sa.func.count()).select_from(t)) for t in metadata.sorted_tables}
+
+    with app.app_context():
+        with db.transaction() as s:
+            load(s, clock)
+        with db.transaction() as s:
+            first = counts(s)
+            rows = s.execute(sa.select(Ticket.status, Ticket.details).where(Ticket.scenario == "hotline-12345")).all()
+        clock.advance(minutes=5)
+        with db.transaction() as s:
+            load(s, clock)
+        with db.transaction() as s:
+            assert counts(s) == first
+    assert first["hl_callers"] == 5
+    assert {"submitted", "acknowledged", "closed", "reopened"} <= {r.status for r in rows}
+    assert any((r.details or {}).get("sent_back_by") for r in rows)
