@@ -22,6 +22,7 @@ from auth.organisations import Organisation
 from scenarios.engines.workflow import service as svc
 from scenarios.engines.workflow.demo import fire_due
 from scenarios.engines.workflow.models import Ticket
+from scenarios.engines.workflow.routing import transfer
 from scenarios.hotline_12345 import service as hl
 from scenarios.hotline_12345.catalogue import HOTLINE_OFFICE
 
@@ -30,7 +31,8 @@ WATER, MARKET = "310116-bureau-water", "310116-bureau-market"
 # (minutes ago, category, urgency, text, caller, steps: (minutes after, who, action, argument))
 SPECS: tuple[tuple, ...] = (
     (20, "供水排水", "urgent", "山阳镇龙皓路一带自来水管爆裂，路面积水。", "19900000001", ()),
-    (300, "供水排水", "normal", "小区二次供水水箱多年未清洗，水有异味。", "19900000002", ((60, "water", "acknowledge", None),)),
+    (300, "供水排水", "normal", "小区二次供水水箱多年未清洗，水有异味。", "19900000002", (
+        (60, "water", "acknowledge", None),)),
     (2880, "市场消费", "normal", "超市出售过期牛奶，要求处理。", "19900000003", (
         (30, "market", "send_back", "经核实属供水问题，非本局职责"), (40, "taker", "transfer", WATER),
         (90, "water", "acknowledge", None))),
@@ -83,7 +85,6 @@ def load(session: Session, clock: Clock) -> None:
             elif action == "send_back":
                 hl.send_back(session, reason=arg, **kw)
             elif action == "transfer":
-                from scenarios.engines.workflow.routing import transfer
                 transfer(session, org=arg, **kw)
             elif action == "reply":
                 hl.reply(session, content=arg, channel="phone", **kw)
