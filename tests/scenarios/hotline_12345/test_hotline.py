@@ -195,3 +195,26 @@ def test_demo_data_loads_twice_without_change(app, db, clock):
     assert first["hl_callers"] == 5
     assert {"submitted", "acknowledged", "closed", "reopened"} <= {r.status for r in rows}
     assert any((r.details or {}).get("sent_back_by") for r in rows)
+
+
+def test_key_rotation_reencrypts_the_callers_phone(client, hl, app, db, session):
+    """``pii rotate`` pages hl_callers by its primary key (ticket_id: it has no ``id``)."""
+    import base64
+    import json
+
+    from app import create_app
+    from app.config import load_settings
+
+    t = file(client, hl, phone="13800003333")
+    settings = app.extensions["settings"]
+    k3 = "k3:" + base64.urlsafe_b64encode(b"3" * 32).decode()
+    rotated = create_app(load_settings({
+        "APP_ENV": "test", "DATABASE_URL": settings.database_url,
+        "DATA_ENCRYPTION_KEYS": f"{k3},{settings.data_encryption_keys}", "PASSWORD_HASH_PROFILE": "fast"}),
+        database=db, clock=app.extensions["clock"])
+    with rotated.app_context():
+        result = rotated.test_cli_runner().invoke(args=["pii", "rotate", "--batch", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["reencrypted"]["hl_callers.phone"] >= 1
+    raw = session.execute(sa.text("SELECT phone FROM hl_callers WHERE ticket_id = :i"), {"i": t["id"]}).scalar()
+    assert raw.startswith("k3:")
