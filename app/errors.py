@@ -154,6 +154,11 @@ ERRORS: dict[str, ErrorCode] = {
     "unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
     "text_too_long": ErrorCode(422, "内容超过字数限制", "The text is too long."),
     "already_rated": ErrorCode(409, "该工单已评价，不能重复评价", "This ticket has been rated already."),
+    "already_sent_back": ErrorCode(409, "本单位已退回过该工单，不能再次退单",
+                                   "Your department has sent this work order back once already."),
+    "reply_required": ErrorCode(409, "须先答复来电人", "The caller must have a reply first."),
+    "satisfaction_recorded": ErrorCode(409, "本轮办理的满意度已记录",
+                                       "The caller's verdict on this handling is recorded already."),
     "reopen_window_passed": ErrorCode(
         409, "已超过可重新打开的期限", "The time to reopen this ticket has passed."
     ),

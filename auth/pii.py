@@ -239,7 +239,11 @@ def rotate(database: Any, ring: Keyring, metadata: sa.MetaData, *, batch: int = 
     """
     counts: dict[str, int] = {}
     for enc in encrypted_columns(metadata):
-        table, pk = enc.table, enc.table.c.id
+        table = enc.table
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1:
+            raise ValueError(f"{table.name}: rotation pages by a one-column primary key")
+        pk = keys[0]  # ``id``, or another (hl_callers.ticket_id)
         raw = sa.type_coerce(enc.column, sa.Text)
         name = f"{table.name}.{enc.column.name}"
         counts[name] = 0

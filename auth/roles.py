@@ -26,7 +26,7 @@ ROLE_CATALOGUE: dict[str, tuple[str, ...]] = {
     "parking_operator": _OPERATOR,
     "charging_operator": _OPERATOR,
     "taxi_company": ("manager", "staff", "driver"),
-    "call_centre": ("manager", "staff", "operator"),
+    "call_centre": ("manager", "staff", "operator", "call_taker"),
     "school": ("manager", "staff", "teacher"),
     "employer": ("manager", "staff"),
     "merchant": ("manager", "staff"),
@@ -48,6 +48,7 @@ ROLE_TITLES: dict[str, str] = {
     "teacher": "教师",
     "trainer": "培训师",
     "road_chief": "路长",
+    "call_taker": "热线受理员",
 }
 
 # Roles that manage their own organisation's staff and devices.

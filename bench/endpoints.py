@@ -257,3 +257,25 @@ def _taxi_endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS += _taxi_endpoints()
+
+
+# ---------------------------------------------------------------- workflow: hotline-12345 (issue 20)
+
+
+def hotline_create_setup(ctx: BenchContext) -> Prepared:
+    """A demo call-taker of the 12345 hotline office (``flask seed demo``) logs in; each request
+    files a work order for a caller (routed to 区水务局 by its category)."""
+    from app.demo import DEMO_PASSWORD
+
+    login = _post_json(ctx.base_url + "/api/v1/auth/staff/login",
+                       {"username": "demo-310116-hotline-taker1", "password": DEMO_PASSWORD})
+    body = {"category": "供水排水", "text": "压测：小区停水，来电询问恢复时间", "caller_phone": "19900009999",
+            "location": {"lat": 30.7612, "lon": 121.3551}, "urgency": "normal"}
+    return Prepared(lua=json_post_lua(body, {"Authorization": f"Bearer {login['access_token']}"}))
+
+
+ENDPOINTS += [
+    # Issue 20: filing a hotline work order at least 0.12 of the reference /healthz (as filing a repair ticket).
+    Endpoint("hotline-12345 create", "/api/v1/hotline-12345/tickets", method="POST", target_ref=0.12,
+             setup=hotline_create_setup),
+]

@@ -16,6 +16,7 @@ from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
+from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -36,6 +37,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     VENUE_BOOKING,
     HOSPITAL_APPOINTMENT,
     TAXI,
+    HOTLINE_12345,
 )
 
 

@@ -99,6 +99,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     # city-report and road-report: the seeded ticket sits with company A, whose manager is not
     # a role of those scenarios' transition tables (their departments act): visible, not allowed
     ("ticket", "staff_roles"): set(),  # the dispatching organisation's staff (none of these callers)
+    ("ticket", "hotline_office"): set(),  # the 12345 hotline office's staff only (none of these callers)
     ("moderation_item", "read"): {"admin"},
     ("moderation_item", "decide"): {"admin"},
     ("organisation", "manage"): {"staff_a", "admin"},  # its staff and devices: members and the district's admin
@@ -136,7 +137,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
-_ROUTED = r"/api/v1/(?:city|road)-report/tickets/<int:ticket_id>"
+_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345)/tickets/<int:ticket_id>"
+_HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
 _JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides)/<int:job_id>"
 _AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete")
 _STAFF_ACTIONS = ("acknowledge", "assign", "start", "request-info", "resume", "resolve", "reject", "duplicate",
@@ -149,6 +151,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(f"{_TICKET}/{a}", "POST"): ("ticket", "reporter") for a in ("confirm", "reopen", "rating")},
     (f"{_TICKET}/comments", "POST"): ("ticket", "comment"),
     (f"{_TICKET}/transfer", "POST"): ("ticket", "transfer"),
+    **{(f"{_HOTLINE}/{a}", "POST"): ("ticket", "staff_roles") for a in ("send-back", "reply", "satisfaction")},
+    (f"{_HOTLINE}/caller", "GET"): ("ticket", "hotline_office"),
     ("/api/v1/admin/moderation/<int:item_id>", "GET"): ("moderation_item", "read"),
     ("/api/v1/admin/moderation/<int:item_id>/clear", "POST"): ("moderation_item", "decide"),
     ("/api/v1/admin/moderation/<int:item_id>/reject", "POST"): ("moderation_item", "decide"),
@@ -210,6 +214,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "priority": {"priority": "high", "reason": "老人独居"}, "transfer": {"org": "310116001"},
     "clear": {}, "review": {"decision": "verify"}, "reveal": {"fields": ["phone"], "reason": "上门维修需联系住户"},
     "verify": {"decision": "confirm", "reason": "居委会核实"},
+    "send-back": {"reason": "不属于本单位"}, "reply": {"content": "已电话答复", "channel": "phone"},
+    "satisfaction": {"result": "满意", "via": "call"},
     "confirm-in-person": {"name": "测试孩子", "id_number": "310116201001011234"},
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
     "staff": {"username": "matrix-newcomer", "role": "technician"},
@@ -265,7 +271,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
 
     reporter = Principal("resident", account_id=wf.id("alice"), person_id=wf.accounts["alice"].person_id)
     tickets = {}
-    for slug in ("wf-test", "property-repair", "city-report", "road-report"):
+    for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345"):
         ticket = wf_service.create(session, clock=clock, principal=reporter, config=CONFIG, data={
             "category": "水电", "text": "厨房水管漏水", "community_code": world.community.code}).ticket
         ticket.scenario = slug  # the same engine rule, mounted under every workflow scenario

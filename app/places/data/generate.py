@@ -71,6 +71,8 @@ BUREAUS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("gov-services", "上海市金山区政务服务办公室", "区政务服务办", ()),
 )
 
+HOTLINE_OFFICE = "310116-hotline"
+
 # code, name, kind, town code (location), (lat, lon) approximate
 HOSPITALS: tuple[tuple[str, str, str, str, tuple[float, float]], ...] = (
     ("310116-hosp-fudan-jinshan", "复旦大学附属金山医院", "general", "310116109", (30.7440, 121.3230)),
@@ -168,6 +170,9 @@ def build() -> dict[str, list[dict]]:
             supervisor_of.setdefault(t, code)
         orgs.append(_org(code, name, "bureau", parent=DISTRICT_CODE,
                          attributes={"short_name": short, "supervises": list(supervises)}))
+    # the district's 12345 hotline office (市民服务热线), supervised by 区城运中心
+    orgs.append(_org(HOTLINE_OFFICE, "上海市金山区12345市民服务热线", "call_centre", parent=DISTRICT_CODE,
+                     supervisor=supervisor_of["call_centre"], attributes={"short_name": "12345热线"}))
 
     for code, name, type_, short, pinyin, (lat, lon), count in TOWNS:
         orgs.append(_org(code, name, type_, parent=DISTRICT_CODE, attributes={

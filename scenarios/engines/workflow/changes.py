@@ -43,6 +43,9 @@ def perform(session: Session, *, clock: Clock, principal: Principal, config: Wor
     now = clock.now()
     if check is not None:
         check(ticket, now)
+    guard = config.guards.get(action) if config.guards else None
+    if guard is not None:
+        guard(session, ticket)
     from_status = ticket.status
     target = tr.target or ticket.paused_from_status or "acknowledged"
     data = dict(data or {})

@@ -124,7 +124,28 @@ class WorkflowConfig:
     whatever organisation: a road chief and the reports on their roads."""
     staff_reporter_roles: tuple[str, ...] = ()
     """Staff roles that may file tickets too (road chiefs on patrol)."""
+    sla_key: Callable[[str, Mapping[str, Any]], str] | None = None
+    """The SLA policy key of a new ticket from its category and create request (default: the
+    category). The hotline keys its time limits by category and urgency (``供水/urgent``)."""
+    sla_defaults: Mapping[str, SlaDefault] | None = None
+    """The first terms of each SLA key (a scenario's time limits as data): the key's row in
+    ``wf_sla_policies`` is created from it on first use, and may then be changed like any other
+    policy (``PUT /admin/sla-policies``)."""
+    on_filed: Callable[..., None] | None = None
+    """``on_filed(session, *, ticket, data)`` once the new ticket has its id, before routing: what
+    the scenario keeps beside it (the hotline: the caller's encrypted phone)."""
+    actions: tuple[Any, ...] = ()
+    """The scenario's own ``actions.Action`` rows (``POST /tickets/<id>/<path>``), served by the
+    engine's generic view beside ``actions.ACTIONS`` (the hotline's send-back, reply,
+    satisfaction)."""
+    guards: Mapping[str, Callable[..., None]] | None = None
+    """Extra conditions of a transition, by action: ``guard(session, ticket)`` raises ``ApiError``
+    to refuse (the hotline: no ``close`` before a reply to the caller)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def policy_key(self, category: str, data: Mapping[str, Any]) -> str:
+        """The SLA policy key of a new ticket (``sla_key``; the category by default)."""
+        return self.sla_key(category, data) if self.sla_key is not None else category
 
     @property
     def table(self) -> TransitionTable:

@@ -52,18 +52,20 @@ def _active_for(session: Session, scenario: str, category: str) -> SlaPolicy | N
 def effective_policy(session: Session, *, config: WorkflowConfig, category: str, now: datetime) -> SlaPolicy:
     """The active policy of ``category``, else the scenario's default (created from the config)."""
     policy = _active_for(session, config.slug, category)
-    if policy is not None:
+    keyed = (config.sla_defaults or {}).get(category)
+    if policy is not None and (keyed is None or policy.category == category):
         return policy
-    d = config.default_sla
+    d = keyed or config.default_sla
+    own = category if keyed is not None else None
     try:
         with session.begin_nested():
-            policy = SlaPolicy(scenario=config.slug, category=None, response_minutes=d.response_minutes,
+            policy = SlaPolicy(scenario=config.slug, category=own, response_minutes=d.response_minutes,
                                resolution_minutes=d.resolution_minutes, calendar=d.calendar,
                                work_start_minute=d.work_start_minute, work_end_minute=d.work_end_minute,
                                active=True, created_at=now)
             session.add(policy)
     except IntegrityError:  # another transaction created it first
-        policy = _active(session, config.slug, None)
+        policy = _active(session, config.slug, own)
         assert policy is not None
     return policy
 
@@ -157,7 +159,8 @@ def new_ticket_terms(session: Session, *, config: WorkflowConfig, category: str,
             return hit
         generation = cache.generation
     policy = _active_for(session, config.slug, category)
-    if policy is None:  # created now, in this transaction: not kept
+    if policy is None or (policy.category is None and category in (config.sla_defaults or {})):
+        # created now, in this transaction: not kept
         policy = effective_policy(session, config=config, category=category, now=now)
         return Terms.of(policy), calendar_for(session, policy)
     terms, calendar = Terms.of(policy), calendar_for(session, policy)
@@ -180,7 +183,7 @@ def set_policy(
     actor_account_id: int | None = None,
 ) -> SlaPolicy:
     """Replace the active policy of (scenario, category); returns the new version."""
-    if category is not None and category not in config.categories:
+    if category is not None and category not in config.categories and category not in (config.sla_defaults or {}):
         raise ApiError("unknown_category", errors={"category": [f"未知类别：{category}"]})
     if calendar not in CALENDARS:
         raise ApiError("validation_error", errors={"calendar": ["须为 24x7 或 business。"]})

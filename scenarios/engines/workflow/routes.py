@@ -148,7 +148,7 @@ def make_blueprint(config: WorkflowConfig) -> Blueprint:
                                             ticket_id=ticket_id)
             return show(ticket, access)
 
-    for action in ACTIONS:
+    for action in (*ACTIONS, *config.actions):
         if action.offered(config):
             _action_view(blp, config, schemas.ticket, action, show)
     for listing in LISTS:

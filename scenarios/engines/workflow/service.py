@@ -85,7 +85,8 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     category, text, details = _checked_report(config, principal, data)
     placement = config.locate(session, clock=clock, principal=principal, data=data)
     now = clock.now()
-    terms, cal = policies.new_ticket_terms(session, config=config, category=category, now=now)
+    terms, cal = policies.new_ticket_terms(session, config=config, category=config.policy_key(category, data),
+                                           now=now)
     ticket = Ticket(
         scenario=config.slug, org_id=placement.org.id, reporter_account_id=principal.account_id,
         dispatch_org_id=placement.dispatcher.id if placement.dispatcher is not None else None,
@@ -102,6 +103,8 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
     timers = sla.start_clocks(ticket, cal, now)
     event = trail.new_event(ticket, principal, "create", at=now, to_status="submitted")
     filing.file(session, ticket, event, timers, number_head=f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}")
+    if config.on_filed is not None:
+        config.on_filed(session, ticket=ticket, data=data)
     uploads = photo_steps.attach(session, ticket, public_ids=data.get("photos"), principal=principal,
                                  stage="report", event=event, config=config, now=now)
     if config.moderated:
