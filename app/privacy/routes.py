@@ -1,0 +1,111 @@
+"""HTTP API of residents' rights over their data: ``/api/v1/me/export`` (a copy, PIPL art. 45)."""
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+from flask import send_file
+from flask.views import MethodView
+
+from app.api import Blueprint, ErrorSchema, Schema, fields
+from app.config import Settings
+from app.context import current_clock, current_settings
+from app.db import get_session
+from app.errors import ApiError
+from app.idempotency import idempotent
+from app.privacy import exports
+from app.privacy.models import DataExport
+from auth.principal import current_principal, require_resident
+from auth.visibility import SIGNED_URL, open_object
+
+blp = Blueprint("my_data", __name__, url_prefix="/api/v1/me",
+                description="Residents' rights over their personal data (PIPL): a copy of everything held")
+
+
+class ExportRequestSchema(Schema):
+    person_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                               metadata={"description": "a person you act for (a confirmed relation allowing "
+                                                        "`act_all`); default: yourself"})
+
+
+class ExportSchema(Schema):
+    id = fields.String(required=True)
+    person_id = fields.Integer(required=True)
+    status = fields.String(required=True, metadata={"description": "building | ready"})
+    requested_at = fields.DateTime(required=True)
+    ready_at = fields.DateTime(allow_none=True)
+    deleted_after = fields.DateTime(required=True, metadata={"description": "the file is deleted then (7 days)"})
+    bytes = fields.Integer(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    url = fields.String(allow_none=True, metadata={"description": "signed download link (no Authorization "
+                                                                   "header needed), valid 24 h; when ready"})
+
+
+class ExportListSchema(Schema):
+    items = fields.List(fields.Nested(ExportSchema), required=True)
+
+
+class DownloadArgsSchema(Schema):
+    id = fields.String(required=True, validate=fields.ma.validate.Length(min=1, max=32))
+    exp = fields.Integer(required=True, strict=False, metadata={"description": "expiry, Unix seconds"})
+    sig = fields.String(required=True, validate=fields.ma.validate.Length(max=128))
+
+
+def _describe(export: DataExport) -> dict:
+    return exports.describe(export, clock=current_clock(), secret_key=current_settings().secret_key)
+
+
+@blp.route("/export")
+class Export(MethodView):
+    @idempotent
+    @require_resident
+    @blp.arguments(ExportRequestSchema)
+    @blp.response(202, ExportSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="`not_found`: a person you may not act for")
+    @blp.alt_response(429, schema=ErrorSchema, description="`export_daily_limit`: one a day per person (Beijing "
+                                                           "day); `next_allowed_at` and `Retry-After` say when")
+    def post(self, args):
+        """Ask for a copy of everything held about you (or a person you act for).
+
+        The worker builds a zip of `data.json` (schema `jinshan-personal-data-export/1`, README
+        "Your data") and `index.html` (readable, in Chinese); you are notified and download it
+        through `url` (`GET /api/v1/me/exports`). Other people's personal data in it is masked."""
+        session = get_session()
+        export = exports.request_export(session, clock=current_clock(), principal=current_principal(),
+                                        directory=exports.export_dir(current_settings()),
+                                        person_id=args.get("person_id"))
+        session.commit()
+        return _describe(export)
+
+
+@blp.route("/exports")
+class Exports(MethodView):
+    @require_resident
+    @blp.response(200, ExportListSchema)
+    def get(self):
+        """Your exports (kept 7 days), newest first, with signed download links when ready."""
+        return {"items": [_describe(e) for e in exports.mine(get_session(), current_principal())]}
+
+
+@blp.route("/export/download")
+class Download(MethodView):
+    @open_object("data_export_file", SIGNED_URL)
+    @blp.arguments(DownloadArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, description="The zip file")
+    @blp.alt_response(403, schema=ErrorSchema, description="`forbidden`: wrong signature; `url_expired`: past `exp`")
+    @blp.alt_response(404, schema=ErrorSchema, description="Deleted (after 7 days) or unknown")
+    def get(self, id: str, exp: int, sig: str):
+        """An export's zip through its signed link."""
+        exports.verify_link(id, exp, sig, clock=current_clock(), secret_key=current_settings().secret_key)
+        export = get_session().execute(sa.select(DataExport.file_path, DataExport.status, DataExport.day)
+                                       .where(DataExport.public_id == id)).first()
+        if export is None or export.status != "ready" or not os.path.isfile(export.file_path):
+            raise ApiError("not_found")
+        resp = send_file(export.file_path, mimetype="application/zip", as_attachment=True,
+                         download_name=f"personal-data-{export.day.isoformat()}.zip")
+        resp.headers["Cache-Control"] = "private, no-store"
+        return resp
+
+
+def blueprints(settings: Settings) -> list[Blueprint]:
+    return [blp]
