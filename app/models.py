@@ -32,8 +32,8 @@ PLATFORM_MODULES = (
     "app.wechat.models", "app.wechat.channel", "app.sms.models", "app.sms.channel",  # WeChat and SMS channels
     "app.wecom.channel",  # WeCom application messages to staff (its token shares wechat_access_tokens)
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
-    "app.notify.erasure",
-    "app.privacy.platform", "app.privacy.models", "app.privacy.exports",  # PIPL: copies of a person's data  # account cancellation for grants, SMS records and moderation items
+    "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
+    "app.privacy.platform", "app.privacy.models", "app.privacy.exports",  # PIPL: copies of a person's data
 )
 
 
