@@ -7,13 +7,13 @@ import sqlalchemy as sa
 from flask import send_file
 from flask.views import MethodView
 
-from app.api import Blueprint, ErrorSchema, Schema, fields
+from app.api import Blueprint, ErrorSchema, PageArgs, Schema, fields, page_of
 from app.config import Settings
 from app.context import current_clock, current_settings
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from app.privacy import exports
+from app.privacy import access, exports
 from app.privacy.models import DataExport
 from auth.principal import current_principal, require_resident
 from auth.visibility import SIGNED_URL, open_object
@@ -105,6 +105,32 @@ class Download(MethodView):
                          download_name=f"personal-data-{export.day.isoformat()}.zip")
         resp.headers["Cache-Control"] = "private, no-store"
         return resp
+
+
+class DataAccessSchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    action = fields.String(required=True, metadata={"description": "read_unmasked, or an act on your data"})
+    fields_ = fields.List(fields.String(), required=True, attribute="fields", data_key="fields",
+                          metadata={"description": "what was read: phone, id_number..."})
+    reason = fields.String(required=True, metadata={"description": "the reason the staff member stated"})
+    organisation = fields.String(allow_none=True)
+    organisation_type = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    role_title = fields.String(allow_none=True)
+    reader = fields.String(allow_none=True, metadata={"description": "the staff member's name, masked unless "
+                                                                     "the district's policy shows it"})
+
+
+@blp.route("/data-access")
+class DataAccess(MethodView):
+    @require_resident
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(DataAccessSchema))
+    def get(self, args):
+        """Every unmasked read of your personal data by staff (the audit log), newest first."""
+        return access.reads(get_session(), person_id=current_principal().person_id, page=args,
+                            reader_names=current_settings().get("DATA_ACCESS_READER_NAMES"))
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:

@@ -190,3 +190,55 @@ def test_exports_are_deleted_after_seven_days(client, world, session, clock, exp
 
 def test_staff_and_anonymous_callers_cannot_ask(client, world):
     assert client.post("/api/v1/me/export", json={}).status_code == 401
+
+
+# ---------------------------------------------------------------- who read my data
+
+
+def _staff_read(session, clock, staff, org, person_id: int, *, fields: list[str], reason: str):
+    from auth.audit import record_unmasked_read
+    from auth.principal import Principal
+
+    principal = Principal("staff", account_id=staff.id, org_id=org.id)
+    return record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=person_id,
+                                fields=fields, reason=reason)
+
+
+@pytest.fixture
+def reads(world, session, clock):
+    from auth.contacts import StaffContact
+    from tests.support.factories import make_staff
+
+    org = make_org(session, "property_company")
+    staff = make_staff(session, org, "manager")
+    session.add(StaffContact(account_id=staff.id, display_name="张三丰", updated_at=clock.now()))
+    session.flush()
+    first = _staff_read(session, clock, staff, org, world["alice"].person_id, fields=["phone"], reason="上门维修联系")
+    clock.set(NOON + timedelta(hours=1))
+    second = _staff_read(session, clock, staff, org, world["alice"].person_id, fields=["id_number", "phone"],
+                         reason="核对住户身份")
+    _staff_read(session, clock, staff, org, world["bob"].person_id, fields=["phone"], reason="联系李先生")
+    session.commit()
+    return {"org": org, "ids": [second.id, first.id]}
+
+
+def test_data_access_lists_staff_reads_of_my_data_newest_first(client, world, reads, session, clock):
+    h = bearer(token_for(session, clock, world["alice"]))
+    got = client.get("/api/v1/me/data-access", headers=h)
+    assert got.status_code == 200
+    body = got.get_json()
+    assert body["total"] == 2 and [i["id"] for i in body["items"]] == reads["ids"]  # bob's is not mine
+    newest = body["items"][0]
+    assert newest["fields"] == ["id_number", "phone"] and newest["reason"] == "核对住户身份"
+    assert newest["organisation"] == reads["org"].name and newest["role"] == "manager" and newest["role_title"]
+    assert newest["reader"] == "张**"  # masked by default
+    page = client.get("/api/v1/me/data-access?page=2&page_size=1", headers=h).get_json()
+    assert [i["id"] for i in page["items"]] == reads["ids"][1:] and page["total"] == 2
+    assert client.get("/api/v1/me/data-access?page_size=0", headers=h).status_code == 422
+    assert client.get("/api/v1/me/data-access").status_code == 401
+
+
+def test_the_district_may_show_readers_names(client, world, reads, session, clock, settings_override):
+    settings_override(DATA_ACCESS_READER_NAMES="clear")
+    h = bearer(token_for(session, clock, world["alice"]))
+    assert {i["reader"] for i in client.get("/api/v1/me/data-access", headers=h).get_json()["items"]} == {"张三丰"}
