@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.moderation.models import ModerationItem
 from app.notify.models import OutboxMessage
+from app.privacy.consents import Consent
 from app.privacy.parts import PersonalData, Rows, Section, Subject, install, plain
 from app.storage.models import Upload
 from app.wechat.models import SubscriptionGrant
@@ -60,6 +61,8 @@ def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
             sa.select(OutboxMessage).where(OutboxMessage.recipient_kind == "account",
                                            OutboxMessage.recipient_id.in_([str(i) for i in accounts_ids]))
             .order_by(OutboxMessage.id))],
+        "consents": [plain(c, exclude=("account_id",)) for c in session.scalars(
+            sa.select(Consent).where(Consent.person_id == subject.person_id).order_by(Consent.id))],
         "staff_reads": [{**plain(e, exclude=("actor_account_id", "request_id")), "reader": "工作人员"}
                         for e in session.scalars(sa.select(AuditEntry).where(
                             AuditEntry.subject_person_id == subject.person_id).order_by(AuditEntry.id.desc()))],
@@ -69,12 +72,13 @@ def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
 PERSONAL_DATA = PersonalData(
     name="platform",
     tables=("persons", "accounts", "residences", "person_relations", "memberships", "staff_contacts", "uploads",
-            "moderation_items", "subscription_grants", "notify_outbox", "audit_entries"),
+            "moderation_items", "subscription_grants", "notify_outbox", "audit_entries", "consents"),
     sections=(
         Section("person", "个人信息"), Section("accounts", "账号"), Section("residences", "居住登记"),
         Section("relations", "代办关系"), Section("staff_roles", "工作人员身份"), Section("uploads", "上传的图片"),
         Section("moderation", "内容审核记录"), Section("wechat_grants", "微信订阅消息授权"),
-        Section("notices", "发送给您的通知"), Section("staff_reads", "工作人员查看您个人信息的记录"),
+        Section("notices", "发送给您的通知"), Section("consents", "您的授权（同意与撤回）"),
+        Section("staff_reads", "工作人员查看您个人信息的记录"),
     ),
     collect=_collect,
 )

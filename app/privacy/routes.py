@@ -13,7 +13,7 @@ from app.context import current_clock, current_settings
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from app.privacy import access, exports
+from app.privacy import access, consents, exports
 from app.privacy.models import DataExport
 from auth.principal import current_principal, require_resident
 from auth.visibility import SIGNED_URL, open_object
@@ -131,6 +131,70 @@ class DataAccess(MethodView):
         """Every unmasked read of your personal data by staff (the audit log), newest first."""
         return access.reads(get_session(), person_id=current_principal().person_id, page=args,
                             reader_names=current_settings().get("DATA_ACCESS_READER_NAMES"))
+
+
+class ConsentGiveSchema(Schema):
+    purpose = fields.String(required=True, validate=fields.ma.validate.OneOf(tuple(consents.PURPOSES)))
+    version = fields.String(required=True, validate=fields.ma.validate.Length(min=1, max=20),
+                            metadata={"description": "the version of the text you were shown"})
+
+
+class ConsentWithdrawSchema(Schema):
+    purpose = fields.String(required=True, validate=fields.ma.validate.OneOf(tuple(consents.PURPOSES)))
+
+
+class ConsentHistorySchema(Schema):
+    version = fields.String(required=True)
+    given_at = fields.DateTime(required=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+
+
+class ConsentSchema(Schema):
+    purpose = fields.String(required=True)
+    title_zh = fields.String(required=True)
+    version = fields.String(required=True, metadata={"description": "the current version of the text"})
+    text_zh = fields.String(required=True)
+    given = fields.Boolean(required=True, metadata={"description": "consent to the current text is in effect"})
+    given_at = fields.DateTime(allow_none=True)
+    history = fields.List(fields.Nested(ConsentHistorySchema), required=True)
+
+
+class ConsentListSchema(Schema):
+    items = fields.List(fields.Nested(ConsentSchema), required=True)
+
+
+@blp.route("/consents")
+class Consents(MethodView):
+    @require_resident
+    @blp.response(200, ConsentListSchema)
+    def get(self):
+        """Optional processing you may consent to, whether you do, and your history."""
+        return {"items": consents.describe(get_session(), current_principal().person_id)}
+
+    @idempotent
+    @require_resident
+    @blp.arguments(ConsentGiveSchema)
+    @blp.response(200, ConsentListSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="`consent_version_outdated`: not the current text")
+    def post(self, args):
+        """Give consent to a purpose's current text (in effect at once)."""
+        principal = current_principal()
+        session = get_session()
+        consents.give(session, clock=current_clock(), person_id=principal.person_id,
+                      account_id=principal.account_id, purpose=args["purpose"], version=args["version"])
+        session.commit()
+        return {"items": consents.describe(session, principal.person_id)}
+
+    @require_resident
+    @blp.arguments(ConsentWithdrawSchema, location="query")
+    @blp.response(200, ConsentListSchema)
+    def delete(self, args):
+        """Withdraw a consent (in effect at once: later requests needing it are refused)."""
+        principal = current_principal()
+        session = get_session()
+        consents.withdraw(session, clock=current_clock(), person_id=principal.person_id, purpose=args["purpose"])
+        session.commit()
+        return {"items": consents.describe(session, principal.person_id)}
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:

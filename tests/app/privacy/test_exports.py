@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.notify.models import OutboxMessage
+from app.privacy.consents import PURPOSES, give
 from app.privacy.exports import SUBJECT_TYPE, purge_data_exports
 from app.privacy.models import DataExport
 from app.worker import fire_due
@@ -55,6 +56,8 @@ def world(ctx, reset_rate_limits, session, clock, export_dir):
     session.add(place)
     session.flush()
     session.add(Checkin(place_id=place.id, person_id=alice.person_id, via="resident_scan", at=NOON))
+    give(session, clock=clock, person_id=alice.person_id, account_id=alice.id, purpose="precise_location_taxi",
+         version=PURPOSES["precise_location_taxi"].version)
     session.add(Checkin(place_id=place.id, person_id=bob.person_id, via="resident_scan", at=NOON))
     session.commit()
     return {"alice": alice, "bob": bob, "child": child, "parent": parent,
@@ -101,6 +104,7 @@ def test_an_export_is_built_by_the_worker_and_downloaded_through_its_link(client
     others = {r["other_name"] for r in sections["relations"]["rows"]}
     assert others == {"王**"}  # other people: masked
     assert "王小宝" not in json.dumps(doc, ensure_ascii=False) and "李大同" not in json.dumps(doc, ensure_ascii=False)
+    assert [c["purpose"] for c in sections["consents"]["rows"]] == ["precise_location_taxi"]
     for part in ("tickets", "bookings", "dispatch_jobs", "accounts", "staff_reads"):
         assert part in sections  # every engine's part is there, even when empty
     assert "我的个人信息副本" in page and "场所码登记" in page and "金山图书馆" in page

@@ -1,8 +1,8 @@
-"""data exports (PIPL copies)
+"""residents' data rights: exports and consents
 
 Revision ID: 3c6ee49f2141
 Revises: 0c2d699e25e6
-Create Date: 2026-12-04 19:42:13.679417
+Create Date: 2026-12-04 19:49:07.149171
 """
 from __future__ import annotations
 
@@ -18,6 +18,22 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('consents',
+    sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('purpose', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.String(length=20), nullable=False),
+    sa.Column('given_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_consents_account_id_accounts'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_consents_person_id_persons'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
+    )
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consents_person_id'), ['person_id'], unique=False)
+        batch_op.create_index('uq_consents_active', ['person_id', 'purpose'], unique=True, postgresql_where=sa.text('withdrawn_at IS NULL'), sqlite_where=sa.text('withdrawn_at IS NULL'))
+
     op.create_table('data_exports',
     sa.Column('public_id', sa.String(length=32), nullable=False),
     sa.Column('person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -49,3 +65,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_data_exports_requested_at'))
 
     op.drop_table('data_exports')
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.drop_index('uq_consents_active', postgresql_where=sa.text('withdrawn_at IS NULL'), sqlite_where=sa.text('withdrawn_at IS NULL'))
+        batch_op.drop_index(batch_op.f('ix_consents_person_id'))
+
+    op.drop_table('consents')
