@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.privacy.retention import Keep
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,14 @@ class Section:
 @dataclass(frozen=True)
 class PersonalData:
     """A part of the export. ``collect(session, subject)`` returns ``{section key: rows}``;
-    other people's personal data in the rows is masked by the part (``auth.pii.mask_*``)."""
+    other people's personal data in the rows is masked by the part (``auth.pii.mask_*``).
+    ``retention``: how long each of its tables keeps personal data (``app.privacy.retention``)."""
 
     name: str
     tables: tuple[str, ...]
     sections: tuple[Section, ...]
     collect: Collect
+    retention: tuple[Keep, ...] = ()
 
 
 PARTS: dict[str, PersonalData] = {}

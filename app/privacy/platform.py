@@ -4,6 +4,7 @@ their data (the audit log; the reader's name masked)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from app.moderation.models import ModerationItem
 from app.notify.models import OutboxMessage
 from app.privacy.consents import Consent
 from app.privacy.parts import PersonalData, Rows, Section, Subject, install, plain
+from app.privacy.retention import ON_CANCELLATION, Keep, delete_before
 from app.storage.models import Upload
 from app.wechat.models import SubscriptionGrant
 from auth.contacts import StaffContact
@@ -81,5 +83,32 @@ PERSONAL_DATA = PersonalData(
         Section("staff_reads", "工作人员查看您个人信息的记录"),
     ),
     collect=_collect,
+    retention=(
+        Keep("persons", "身份信息（姓名、身份证号、手机号）", None, ON_CANCELLATION),
+        Keep("accounts", "登录账号", None, ON_CANCELLATION),
+        Keep("residences", "居住登记", None, "结束后保留3年（租赁登记引用）；注销时结束"),
+        Keep("person_relations", "代办关系", None, ON_CANCELLATION),
+        Keep("memberships", "工作人员任职", None, "任职期间"),
+        Keep("staff_contacts", "工作人员联系方式", None, "任职期间"),
+        Keep("staff_known_addresses", "工作人员登录地址", None, "任职期间（登录限流用）"),
+        Keep("refresh_tokens", "登录凭证", None, "过期或注销时撤销"),
+        Keep("verification_codes", "短信验证码", timedelta(days=1), "验证码过期后1天删除",
+             purge=delete_before("verification_codes", "expires_at")),
+        Keep("upload_quota_days", "每日上传计数", timedelta(days=2), "次日删除", job="purge_upload_quota_days"),
+        Keep("uploads", "上传的图片", None, ON_CANCELLATION),
+        Keep("moderation_items", "内容审核记录", None, ON_CANCELLATION),
+        Keep("subscription_grants", "微信订阅消息授权", None, ON_CANCELLATION),
+        Keep("notify_outbox", "发送的通知", timedelta(days=365), "发送后保留1年",
+             purge=delete_before("notify_outbox", "created_at", "state != 'pending'",
+                                 "id NOT IN (SELECT outbox_id FROM subscription_grants WHERE outbox_id IS NOT NULL)")),
+        Keep("sms_messages", "短信发送记录", None, "随通知保存"),
+        Keep("audit_entries", "工作人员查看个人信息的审计记录", timedelta(days=3 * 365),
+             "3年（问责，《个人信息保护法》第五十四条合规审计）", purge=delete_before("audit_entries", "at")),
+        Keep("consents", "授权记录", timedelta(days=3 * 365), "撤回后保留3年（证明曾获同意）",
+             purge=delete_before("consents", "withdrawn_at", "withdrawn_at IS NOT NULL")),
+        Keep("data_exports", "个人信息副本", timedelta(days=7), "生成后7天删除", job="purge_data_exports"),
+        Keep("wf_sla_policies", "时限策略的修改人", None, "工作记录"),
+        Keep("road_notices", "道路公告的发布人", None, "工作记录"),
+    ),
 )
 install([PERSONAL_DATA])

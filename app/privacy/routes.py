@@ -13,7 +13,7 @@ from app.context import current_clock, current_settings
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from app.privacy import access, consents, exports
+from app.privacy import access, consents, exports, retention
 from app.privacy.models import DataExport
 from auth.principal import current_principal, require_resident
 from auth.visibility import SIGNED_URL, open_object
@@ -197,5 +197,29 @@ class Consents(MethodView):
         return {"items": consents.describe(session, principal.person_id)}
 
 
+privacy_blp = Blueprint("privacy", __name__, url_prefix="/api/v1/privacy",
+                        description="How the platform treats personal data (public)")
+
+
+class RetentionSchema(Schema):
+    table = fields.String(required=True)
+    kind_zh = fields.String(required=True)
+    keep_days = fields.Float(allow_none=True, metadata={"description": "null: while the account lives"})
+    basis_zh = fields.String(required=True)
+    enforced_by = fields.String(required=True, metadata={"description": "the periodic job, or account_cancellation"})
+
+
+class RetentionListSchema(Schema):
+    items = fields.List(fields.Nested(RetentionSchema), required=True)
+
+
+@privacy_blp.route("/retention")
+class Retention(MethodView):
+    @privacy_blp.response(200, RetentionListSchema)
+    def get(self):
+        """How long each kind of personal data is kept, and what enforces it (no login needed)."""
+        return {"items": [k.describe() for k in retention.schedule()]}
+
+
 def blueprints(settings: Settings) -> list[Blueprint]:
-    return [blp]
+    return [blp, privacy_blp]

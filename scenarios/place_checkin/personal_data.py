@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
+from app.privacy.retention import Keep
 from scenarios.place_checkin.models import Checkin, CheckinPlace
 
 
@@ -18,4 +20,6 @@ def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
 
 PERSONAL_DATA = PersonalData(
     name="place-checkin", tables=("checkins",), sections=(Section("checkins", "场所码登记"),), collect=_collect,
+    retention=(Keep("checkins", "场所码登记记录", timedelta(days=28), "28天（可由 CHECKIN_RETENTION_DAYS 设置）",
+                    job="purge_checkins"),),
 )

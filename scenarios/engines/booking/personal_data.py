@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
+from app.privacy.retention import ON_CANCELLATION, Keep
 from auth.models import Person
 from auth.pii import mask_name
 from scenarios.engines.booking.models import BkBooking, BkWaitlistEntry
@@ -42,4 +43,6 @@ PERSONAL_DATA = PersonalData(
     tables=("bk_bookings", "bk_waitlist"),
     sections=(Section("bookings", "预约"), Section("waitlist", "候补")),
     collect=_collect,
+    retention=(Keep("bk_bookings", "预约", None, ON_CANCELLATION),
+               Keep("bk_waitlist", "候补", None, ON_CANCELLATION)),
 )

@@ -4,11 +4,13 @@ position history still kept (7 days, retention.py). The serving agent is not nam
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
+from app.privacy.retention import ON_CANCELLATION, Keep
 from scenarios.engines.dispatch.models import DispatchAgent, DispatchJob, DispatchPosition
 
 
@@ -33,4 +35,8 @@ PERSONAL_DATA = PersonalData(
     sections=(Section("dispatch_jobs", "叫车、呼叫记录"), Section("dispatch_agents", "服务人员（司机）登记"),
               Section("dispatch_positions", "服务人员位置记录")),
     collect=_collect,
+    retention=(Keep("dispatch_jobs", "叫车记录（上车点、目的地）", None, ON_CANCELLATION + "（目的地删除，行程匿名）"),
+               Keep("dispatch_agents", "服务人员登记", None, "服务期间"),
+               Keep("dispatch_positions", "服务人员位置", timedelta(days=7), "7天（各场景可设）",
+                    job="purge_dispatch_positions")),
 )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
+from app.privacy.retention import ON_CANCELLATION, Keep
 from scenarios.engines.workflow.models import Ticket, TicketEvent, TicketPhoto
 
 
@@ -37,4 +38,7 @@ PERSONAL_DATA = PersonalData(
     sections=(Section("tickets", "工单（报修、投诉、上报）"), Section("ticket_events", "工单处理记录"),
               Section("ticket_photos", "工单照片")),
     collect=_collect,
+    retention=(Keep("wf_tickets", "工单（报修、投诉、上报）", None, ON_CANCELLATION + "（工单留档，报告人匿名）"),
+               Keep("wf_ticket_events", "工单处理记录", None, "随工单保存"),
+               Keep("wf_ticket_photos", "工单照片", None, "随工单保存")),
 )
