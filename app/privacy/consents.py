@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.clock import Clock
 from app.db import Base, BigId, IdMixin, UTCDateTime
 from app.errors import ApiError
+from auth.signals import person_erased
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,14 @@ def describe(session: Session, person_id: int) -> list[dict]:
                     "history": [{"version": c.version, "given_at": c.given_at, "withdrawn_at": c.withdrawn_at}
                                 for c in history if c.purpose == name]})
     return out
+
+
+@person_erased.connect
+def _on_person_erased(sender: object, *, session: Session, person_id: int, **_: object) -> None:
+    """A cancelled account's consents end with it, at the time of cancellation (the records stay
+    their retention period)."""
+    from auth.models import Person
+
+    ended = session.scalar(sa.select(Person.anonymised_at).where(Person.id == person_id))
+    session.execute(sa.update(Consent).where(Consent.person_id == person_id, Consent.withdrawn_at.is_(None))
+                    .values(withdrawn_at=ended), execution_options={"synchronize_session": False})

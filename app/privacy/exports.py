@@ -42,6 +42,7 @@ from app.timers import Timer, schedule, timer_handler
 from auth.models import Account
 from auth.principal import Principal
 from auth.relations import may_act_for
+from auth.signals import person_erased
 
 KEEP = timedelta(days=7)
 LINK_TTL = timedelta(hours=24)
@@ -140,10 +141,7 @@ def mine(session: Session, principal: Principal) -> list[DataExport]:
         DataExport.requested_by_account_id == principal.account_id).order_by(DataExport.id.desc())))
 
 
-@periodic("purge_data_exports", every=timedelta(hours=1))
-def purge_data_exports(session: Session, clock: Clock) -> int:
-    """Exports older than ``KEEP``: file and row deleted."""
-    old = list(session.scalars(sa.select(DataExport).where(DataExport.requested_at <= clock.now() - KEEP)))
+def _delete(session: Session, old: list[DataExport]) -> int:
     for export in old:
         for path in (export.file_path, export.file_path + ".part"):
             try:
@@ -153,3 +151,16 @@ def purge_data_exports(session: Session, clock: Clock) -> int:
         session.delete(export)
     session.flush()
     return len(old)
+
+
+@periodic("purge_data_exports", every=timedelta(hours=1))
+def purge_data_exports(session: Session, clock: Clock) -> int:
+    """Exports older than ``KEEP``: file and row deleted."""
+    return _delete(session, list(session.scalars(sa.select(DataExport).where(
+        DataExport.requested_at <= clock.now() - KEEP))))
+
+
+@person_erased.connect
+def _on_person_erased(sender: object, *, session: Session, person_id: int, **_: object) -> None:
+    """A cancelled account's exports go at once (file and row)."""
+    _delete(session, list(session.scalars(sa.select(DataExport).where(DataExport.person_id == person_id))))

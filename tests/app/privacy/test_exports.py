@@ -246,3 +246,16 @@ def test_the_district_may_show_readers_names(client, world, reads, session, cloc
     settings_override(DATA_ACCESS_READER_NAMES="clear")
     h = bearer(token_for(session, clock, world["alice"]))
     assert {i["reader"] for i in client.get("/api/v1/me/data-access", headers=h).get_json()["items"]} == {"张三丰"}
+
+
+def test_cancelling_the_account_deletes_exports_and_ends_consents(client, world, session, clock, export_dir):
+    from app.privacy.consents import Consent
+
+    client.post("/api/v1/me/export", json={}, headers=world["h"])
+    build(session, clock)
+    assert len(os.listdir(export_dir)) == 1
+    assert client.delete("/api/v1/me", headers=world["h"]).status_code == 204
+    session.expire_all()
+    assert os.listdir(export_dir) == [] and count(session, DataExport) == 0
+    consent = session.scalar(sa.select(Consent).where(Consent.person_id == world["alice"].person_id))
+    assert consent.withdrawn_at == NOON
