@@ -55,6 +55,7 @@ def load_modules(extra_scenarios: Iterable[Scenario] = ()) -> tuple[Scenario, ..
     each engine its scenarios' configs. Returns the scenarios served (the registry's, then
     ``extra_scenarios``: tests register engine test scenarios this way)."""
     from app.models import PLATFORM_MODULES, load
+    from app.privacy.parts import install as install_personal_data
     from app.scenario import load as load_target
     from scenarios import registry
 
@@ -65,6 +66,8 @@ def load_modules(extra_scenarios: Iterable[Scenario] = ()) -> tuple[Scenario, ..
         load(engine.modules)
     for scenario in scenarios:
         load(scenario.modules)
+    install_personal_data([load_target(d.personal_data) for d in (*registry.ENGINES.values(), *scenarios)
+                           if d.personal_data is not None])
     for engine in registry.ENGINES.values():
         if engine.install is not None:
             load_target(engine.install)([s.config for s in scenarios
@@ -166,9 +169,10 @@ def _platform_blueprint_modules() -> list:
     from app.moderation import routes as moderation_routes
     from app.notify import routes as notify_routes
     from app.places import routes as places_routes
+    from app.privacy import routes as privacy_routes
     from app.sms import routes as sms_routes
     from app.storage import routes as storage_routes
     from app.wechat import routes as wechat_routes
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
-            sms_routes, notify_routes]
+            sms_routes, notify_routes, privacy_routes]

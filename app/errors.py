@@ -125,6 +125,16 @@ ERRORS: dict[str, ErrorCode] = {
         429, "今天上传的图片已达上限，请明天再试", "You have reached today's upload limit; try again tomorrow."
     ),
     "url_expired": ErrorCode(403, "链接已过期，请刷新后重试", "This link has expired; refresh for a new one."),
+    # residents' rights over their data (app/privacy)
+    "consent_required": ErrorCode(
+        403, "该功能需要您的同意，请在“我的-授权管理”中开启", "This needs your consent; give it in your settings."
+    ),
+    "consent_version_outdated": ErrorCode(
+        409, "授权说明已更新，请阅读最新版本后再同意", "The text has changed; read the current version and agree to it."
+    ),
+    "export_daily_limit": ErrorCode(
+        429, "每人每天只能申请一次个人信息副本，请明天再试", "One copy of your data a day; try again tomorrow."
+    ),
     # signed QR codes (qr/): 422 = the code itself is unacceptable; 409 = a valid code whose
     # state forbids it (already used, revoked); 503 = keys not initialised.
     "qr_malformed": ErrorCode(422, "二维码格式无效", "The code is malformed."),

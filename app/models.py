@@ -33,6 +33,8 @@ PLATFORM_MODULES = (
     "app.wecom.channel",  # WeCom application messages to staff (its token shares wechat_access_tokens)
     "app.moderation.models", "app.moderation.service",  # moderation (service handles WeChat media verdicts)
     "app.notify.erasure",  # account cancellation for grants, SMS records and moderation items
+    "app.privacy.platform", "app.privacy.models", "app.privacy.exports",
+    "app.privacy.consents",  # PIPL: copies of a person's data, consents
 )
 
 

@@ -72,6 +72,8 @@ class Engine:
     scenario's endpoints from its engine config. ``install``: the function ``(configs)`` that
     hands the engine its scenarios' configs at start-up (the engine's handlers look them up).
     ``setup``: the function ``(app)`` that keeps what the engine needs per app (caches).
+    ``personal_data``: its ``app.privacy.parts.PersonalData`` (``"module:NAME"``): its part of a
+    person's export (PIPL art. 45).
     """
 
     name: str
@@ -81,6 +83,7 @@ class Engine:
     scenario_blueprints: str | None = None
     install: str | None = None
     setup: str | None = None
+    personal_data: str | None = None
 
     def __post_init__(self) -> None:
         for what in ("models", "jobs", "blueprints"):
@@ -98,7 +101,8 @@ class Scenario:
     ``config``: the engine's configuration of this scenario (a ``WorkflowConfig``), handed to
     the engine at start-up. ``demo``: ``"module:function(session, clock)"`` of its demo data.
     ``blueprints``: functions ``() -> list[Blueprint]`` of its own endpoints, besides those its
-    engine builds from ``config``.
+    engine builds from ``config``. ``personal_data``: the ``PersonalData`` of its own tables
+    (``"module:NAME"``), its part of a person's export.
     """
 
     slug: str
@@ -111,6 +115,7 @@ class Scenario:
     jobs: tuple[str, ...] = ()
     demo: str | None = None
     blueprints: tuple[str, ...] = ()
+    personal_data: str | None = None
     config: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -279,3 +279,14 @@ ENDPOINTS += [
     Endpoint("hotline-12345 create", "/api/v1/hotline-12345/tickets", method="POST", target_ref=0.12,
              setup=hotline_create_setup),
 ]
+
+
+# ---------------------------------------------------------------- residents' data rights (issue 22)
+# The issue sets no figure; these targets are ours: a page of the audit log read as a resident
+# costs about a list endpoint, the public retention schedule about the scenario list.
+
+ENDPOINTS += [
+    Endpoint("my data-access (audit page)", "/api/v1/me/data-access?page_size=20", target_ref=0.4,
+             setup=_resident_floor_setup),
+    Endpoint("privacy retention schedule", "/api/v1/privacy/retention", target_ref=0.5),
+]

@@ -72,4 +72,5 @@ SCENARIO = workflow_scenario(
     models=("scenarios.hotline_12345.models",),
     blueprints=("scenarios.hotline_12345.routes:blueprints",),
     demo="scenarios.hotline_12345.demo:load",
+    personal_data="scenarios.hotline_12345.personal_data:PERSONAL_DATA",
 )

@@ -16,6 +16,7 @@ SCENARIO = Scenario(
     roles=("resident", "venue_operator:manager", "venue_operator:staff", "device:sentinel"),
     models=("scenarios.place_checkin.models",),
     jobs=("scenarios.place_checkin.jobs",),  # retention of check-ins, identity events
+    personal_data="scenarios.place_checkin.personal_data:PERSONAL_DATA",
     blueprints=("scenarios.place_checkin.routes:blueprints",),
     demo="scenarios.place_checkin.demo:load",
 )

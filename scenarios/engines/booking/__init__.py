@@ -17,6 +17,7 @@ from app.scenario import Engine
 
 ENGINE = Engine(
     name="booking",
+    personal_data="scenarios.engines.booking.personal_data:PERSONAL_DATA",
     models=("scenarios.engines.booking.models",),
     jobs=("scenarios.engines.booking.jobs",),  # hold expiry, no-shows, reminders, the rolling window
     blueprints=("scenarios.engines.booking.engine_routes:blueprints",),

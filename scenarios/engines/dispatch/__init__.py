@@ -20,6 +20,7 @@ from app.scenario import Engine
 
 ENGINE = Engine(
     name="dispatch",
+    personal_data="scenarios.engines.dispatch.personal_data:PERSONAL_DATA",
     models=("scenarios.engines.dispatch.models",),
     jobs=(
         "scenarios.engines.dispatch.offers",  # the offer timeout's timer handler

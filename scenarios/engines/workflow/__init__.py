@@ -15,6 +15,7 @@ from app.scenario import Engine
 
 ENGINE = Engine(
     name="workflow",
+    personal_data="scenarios.engines.workflow.personal_data:PERSONAL_DATA",
     models=("scenarios.engines.workflow.models",),
     jobs=(
         "scenarios.engines.workflow.escalation",  # timer handlers of response and resolution targets

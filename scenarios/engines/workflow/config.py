@@ -207,10 +207,12 @@ def config_for(slug: str) -> WorkflowConfig | None:
 
 def workflow_scenario(config: WorkflowConfig, *, title_en: str, seed_refs: tuple[str, ...],
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
-                      models: tuple[str, ...] = (), jobs: tuple[str, ...] = ()) -> Scenario:
+                      models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
+                      personal_data: str | None = None) -> Scenario:
     """The ``Scenario`` of a workflow scenario, its slug and Chinese title taken from ``config``.
 
-    ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds."""
+    ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds;
+    ``personal_data`` its part of a person's export (for tables of its own)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=("workflow",), roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config)
+                    blueprints=blueprints, config=config, personal_data=personal_data)

@@ -218,3 +218,17 @@ def test_key_rotation_reencrypts_the_callers_phone(client, hl, app, db, session)
     assert json.loads(result.output)["reencrypted"]["hl_callers.phone"] >= 1
     raw = session.execute(sa.text("SELECT phone FROM hl_callers WHERE ticket_id = :i"), {"i": t["id"]}).scalar()
     assert raw.startswith("k3:")
+
+
+def test_the_callers_orders_are_in_their_export_and_nobody_elses(client, hl, session, clock):
+    from app.privacy.parts import Subject
+    from scenarios.hotline_12345.personal_data import PERSONAL_DATA
+
+    caller = make_resident(session, name="来电人", phone=(phone := mobile()))
+    other = make_resident(session, name="旁人", phone=mobile())
+    session.commit()
+    t = file(client, hl, phone=phone)
+    file(client, hl, phone="13900002222")  # a number no resident has
+    mine = PERSONAL_DATA.collect(session, Subject(caller.person_id, (caller.id,), clock))["hotline_calls"]
+    assert [(r["number"], r["caller_phone"]) for r in mine] == [(t["number"], phone)]
+    assert PERSONAL_DATA.collect(session, Subject(other.person_id, (other.id,), clock)) == {"hotline_calls": []}
