@@ -218,6 +218,17 @@ ERRORS: dict[str, ErrorCode] = {
     "outside_service_area": ErrorCode(
         422, "您所在的小区暂未开通此服务", "This service is not offered where you live yet."),
     "job_active": ErrorCode(409, "您已有进行中的订单", "You have a request in progress already."),
+    # ledger engine (scenarios/engines/ledger): balances, payment intents, refunds
+    "amount_invalid": ErrorCode(422, "金额必须是大于 0 的整数（单位：分）",
+                                "The amount must be a whole number of fen above 0."),
+    "currency_unsupported": ErrorCode(422, "仅支持人民币（CNY）", "Only CNY is supported."),
+    "insufficient_balance": ErrorCode(409, "余额不足", "The balance is too low."),
+    "payment_not_payable": ErrorCode(409, "该订单已支付或已关闭，不能再支付",
+                                     "This payment is already paid or closed."),
+    "payment_expired": ErrorCode(409, "订单已过期，请重新下单", "This payment expired; order again."),
+    "payment_not_refundable": ErrorCode(409, "该订单未支付或已全额退款，不能退款",
+                                        "This payment is not paid or is fully refunded."),
+    "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
 }
 
 

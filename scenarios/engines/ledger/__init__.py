@@ -1,0 +1,18 @@
+"""The ledger engine: accounts, balanced append-only entries, payment intents and refunds.
+
+Amounts are integers in fen (points count in whole points). Tables: models.py; posting a
+movement (two entries in one transaction, the cached balance moved by one conditional update):
+postings.py; payment intents and refunds, every state change a compare-and-set: payments.py;
+the payment providers behind one interface: providers.py.
+
+``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
+else of the engine).
+"""
+from __future__ import annotations
+
+from app.scenario import Engine
+
+ENGINE = Engine(
+    name="ledger",
+    models=("scenarios.engines.ledger.models",),
+)
