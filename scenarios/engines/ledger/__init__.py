@@ -3,7 +3,8 @@
 Amounts are integers in fen (points count in whole points). Tables: models.py; posting a
 movement (two entries in one transaction, the cached balance moved by one conditional update):
 postings.py; payment intents and refunds, every state change a compare-and-set: payments.py;
-the payment providers behind one interface: providers.py.
+who sees a payment: visibility.py; the
+engine-wide HTTP API (``/api/v1/payments/<id>``): routes.py.
 
 ``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
 else of the engine).
@@ -15,4 +16,5 @@ from app.scenario import Engine
 ENGINE = Engine(
     name="ledger",
     models=("scenarios.engines.ledger.models",),
+    blueprints=("scenarios.engines.ledger.routes:blueprints",),
 )

@@ -1,0 +1,43 @@
+"""Request and response schemas of the ledger engine."""
+from __future__ import annotations
+
+from marshmallow import validate
+
+from app.api import Schema, fields
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    scenario = fields.String()
+    subject = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "created, pending, paid, partially_refunded, refunded, closed"})
+    amount_fen = fields.Integer(metadata={"description": "分 (1 元 = 100)"})
+    refunded_fen = fields.Integer()
+    currency = fields.String()
+    description = fields.String()
+    provider = fields.String()
+    out_trade_no = fields.String()
+    expires_at = fields.DateTime()
+    paid_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PayEmptySchema(Schema):
+    pass
+
+
+class RefundCreateSchema(Schema):
+    amount_fen = fields.Integer(required=True, metadata={"description": "分, at most what is left to refund"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=80))
+
+
+class RefundSchema(Schema):
+    id = fields.Integer()
+    intent_id = fields.Integer()
+    amount_fen = fields.Integer()
+    status = fields.String(metadata={"description": "pending (the provider settles it), succeeded, failed"})
+    out_refund_no = fields.String()
+    reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    payment = fields.Nested(PaymentSchema)
