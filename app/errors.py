@@ -226,8 +226,7 @@ ERRORS: dict[str, ErrorCode] = {
     "payment_not_payable": ErrorCode(409, "该订单已支付或已关闭，不能再支付",
                                      "This payment is already paid or closed."),
     "payment_expired": ErrorCode(409, "订单已过期，请重新下单", "This payment expired; order again."),
-    "payment_not_refundable": ErrorCode(409, "该订单未支付或已全额退款，不能退款",
-                                        "This payment is not paid or is fully refunded."),
+    "payment_not_refundable": ErrorCode(409, "该订单未支付，不能退款", "This payment was never paid."),
     "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
 }
 

@@ -133,9 +133,10 @@ def refund(session: Session, intent: LgPaymentIntent, *, amount_fen: object, now
            reason: str | None = None) -> LgRefund:
     """Take ``amount_fen`` of what is left to refund and record the refund (``pending``: the
     provider settles it; ``settle_refund`` books it). 409 ``refund_exceeds_paid`` when less is left
-    (nothing taken), ``payment_not_refundable`` when the intent is not paid."""
+    (nothing taken; a fully refunded payment has 0 left), ``payment_not_refundable`` when the
+    intent was never paid."""
     amount = postings.check_amount(amount_fen)
-    if intent.status not in REFUNDABLE_STATES:
+    if intent.status not in (*REFUNDABLE_STATES, "refunded"):
         raise ApiError("payment_not_refundable")
     left_after = INTENTS.c.amount_fen - INTENTS.c.refunded_fen - amount
     moved = session.execute(
@@ -145,7 +146,7 @@ def refund(session: Session, intent: LgPaymentIntent, *, amount_fen: object, now
                 status=sa.case((left_after == 0, "refunded"), else_="partially_refunded"), updated_at=now))
     if moved.rowcount != 1:
         session.refresh(intent)
-        if intent.status not in REFUNDABLE_STATES:
+        if intent.status not in (*REFUNDABLE_STATES, "refunded"):
             raise ApiError("payment_not_refundable")
         raise ApiError("refund_exceeds_paid", errors={"amount_fen": [
             f"最多可退 {intent.amount_fen - intent.refunded_fen} 分"]},

@@ -73,7 +73,7 @@ class PaymentRefunds(MethodView):
     @blp.arguments(RefundCreateSchema)
     @blp.response(201, RefundSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="`refund_exceeds_paid` (detail.refundable_fen says what "
-                      "is left), `payment_not_refundable`")
+                      "is left; 0 when fully refunded), `payment_not_refundable` (never paid)")
     @blp.alt_response(403, schema=ErrorSchema, description="Only the payee organisation's staff refund")
     def post(self, args, intent_id: int):
         """Refund part or all of what is left (the payee organisation's staff). Concurrent refunds never

@@ -187,7 +187,7 @@ def test_refunds_add_up_to_the_amount_paid_and_no_further(session, clock, world)
     assert intent.refunded_fen == 400
     payments.refund(session, intent, amount_fen=600, now=clock.now())
     assert (intent.status, intent.refunded_fen) == ("refunded", 1000)
-    assert _code(lambda: payments.refund(session, intent, amount_fen=1, now=clock.now())) == "payment_not_refundable"
+    assert _code(lambda: payments.refund(session, intent, amount_fen=1, now=clock.now())) == "refund_exceeds_paid"
 
 
 def test_an_unpaid_intent_cannot_be_refunded(session, clock, world):
