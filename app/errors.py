@@ -227,6 +227,10 @@ ERRORS: dict[str, ErrorCode] = {
                                      "This payment is already paid or closed."),
     "payment_expired": ErrorCode(409, "订单已过期，请重新下单", "This payment expired; order again."),
     "payment_not_refundable": ErrorCode(409, "该订单未支付，不能退款", "This payment was never paid."),
+    "payment_provider_unavailable": ErrorCode(503, "支付服务暂不可用，订单已保留，请稍后重试",
+                                              "The payment service is unavailable; the order is kept, try again."),
+    "wechat_account_required": ErrorCode(409, "请在微信小程序中登录后支付", "Sign in with WeChat to pay."),
+    "notification_rejected": ErrorCode(401, "通知验签失败", "The notification's signature does not verify."),
     "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
 }
 

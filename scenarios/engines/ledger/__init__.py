@@ -4,7 +4,9 @@ Amounts are integers in fen (points count in whole points). Tables: models.py; p
 movement (two entries in one transaction, the cached balance moved by one conditional update):
 postings.py; payment intents and refunds, every state change a compare-and-set: payments.py;
 who sees a payment: visibility.py; the
-engine-wide HTTP API (``/api/v1/payments/<id>``): routes.py.
+engine-wide HTTP API (``/api/v1/payments/<id>``): routes.py; WeChat Pay API v3: wechatpay.py;
+paying through it, its notifications and the query job: settlement.py; the provider chosen at
+start-up: setup.py.
 
 ``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
 else of the engine).
@@ -17,4 +19,5 @@ ENGINE = Engine(
     name="ledger",
     models=("scenarios.engines.ledger.models",),
     blueprints=("scenarios.engines.ledger.routes:blueprints",),
+    setup="scenarios.engines.ledger.setup:setup",
 )

@@ -6,6 +6,7 @@ a hook: the resident never names an amount). Views build their answer, then comm
 """
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema
@@ -16,9 +17,16 @@ from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth
 from auth.visibility import loaded, visible_object
-from scenarios.engines.ledger import payments
+from scenarios.engines.ledger import payments, settlement, wechatpay
 from scenarios.engines.ledger.models import SUBJECT, LgPaymentIntent
-from scenarios.engines.ledger.schemas import PayEmptySchema, PaymentSchema, RefundCreateSchema, RefundSchema
+from scenarios.engines.ledger.schemas import (
+    PayEmptySchema,
+    PaymentSchema,
+    PayResultSchema,
+    RefundCreateSchema,
+    RefundSchema,
+)
+from scenarios.engines.ledger.setup import current_runtime
 from scenarios.engines.ledger.visibility import is_payee_staff, is_payer, register_object_types
 
 PAYMENT_FIELDS = tuple(PaymentSchema().fields)
@@ -49,18 +57,29 @@ class PaymentPay(MethodView):
     @visible_object(SUBJECT, "intent_id")
     @require_auth
     @blp.arguments(PayEmptySchema)
-    @blp.response(200, PaymentSchema)
-    @blp.alt_response(409, schema=ErrorSchema, description="`payment_not_payable` (paid or closed: paying twice is "
-                      "impossible), `payment_expired`")
+    @blp.response(200, PayResultSchema)
+    @blp.alt_response(503, schema=ErrorSchema, description="`payment_provider_unavailable` (Retry-After): the "
+                      "payment stays pending")
+    @blp.alt_response(409, schema=ErrorSchema, description="`wechat_account_required`, `payment_not_payable` (paid "
+                      "or closed: paying twice is impossible), `payment_expired`")
     @blp.alt_response(403, schema=ErrorSchema, description="Only the payer pays")
     def post(self, args, intent_id: int):
-        """Pay (the payer). With the ``record`` provider the payment is booked at once."""
+        """Pay (the payer). ``record`` provider: booked at once. ``wechatpay``: the intent goes pending
+        and the answer carries ``request_payment``, the parameters of ``wx.requestPayment``; the payment
+        is booked when WeChat Pay notifies (or the query job finds it paid)."""
         intent: LgPaymentIntent = loaded(SUBJECT)
-        if not is_payer(current_principal(), intent):
+        principal = current_principal()
+        if not is_payer(principal, intent):
             raise ApiError("forbidden")
         session = get_session()
-        payments.pay_by_record(session, intent, current_clock().now())
-        answer = _view(intent)
+        now = current_clock().now()
+        if intent.provider == "wechatpay":
+            runtime = current_runtime()
+            params = settlement.start_wechat_payment(session, intent, account_id=principal.account_id,
+                                                     config=runtime.wechat_config, pay=runtime.wechat, now=now)
+            return {**_view(intent), "request_payment": params}
+        payments.pay_by_record(session, intent, now)
+        answer = {**_view(intent), "request_payment": None}
         session.commit()
         return answer
 
@@ -90,6 +109,28 @@ class PaymentRefunds(MethodView):
         answer = {**{c: getattr(row, c) for c in REFUND_FIELDS}, "payment": _view(intent)}
         session.commit()
         return answer
+
+
+@blp.route("/notify/wechatpay")
+class WeChatPayNotify(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, schema=ErrorSchema, description="`notification_rejected`: forged, tampered, replayed")
+    @blp.doc(security=[])
+    def post(self):
+        """WeChat Pay's payment notification (支付结果通知): verified with WeChat Pay's public key,
+        decrypted, booked once however often it arrives. An unknown order or another amount than the
+        intent's is recorded as a discrepancy (answered 204: WeChat Pay need not retry it)."""
+        runtime = current_runtime()
+        if runtime.wechat is None:
+            raise ApiError("not_found")
+        try:
+            notice = wechatpay.notification(runtime.wechat, dict(request.headers), request.get_data())
+        except wechatpay.NotificationRejected:
+            raise ApiError("notification_rejected") from None
+        session = get_session()
+        settlement.book_notification(session, notice["resource"], current_clock().now())
+        session.commit()
+        return None
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:

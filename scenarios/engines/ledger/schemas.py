@@ -23,6 +23,11 @@ class PaymentSchema(Schema):
     created_at = fields.DateTime()
 
 
+class PayResultSchema(PaymentSchema):
+    request_payment = fields.Dict(allow_none=True, metadata={
+        "description": "WeChat Pay: appId, timeStamp, nonceStr, package, signType, paySign for wx.requestPayment"})
+
+
 class PayEmptySchema(Schema):
     pass
 
