@@ -6,7 +6,8 @@ a hook: the resident never names an amount). Views build their answer, then comm
 """
 from __future__ import annotations
 
-from flask import request
+import sqlalchemy as sa
+from flask import Response, request
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema
@@ -15,11 +16,15 @@ from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from auth.principal import current_principal, require_auth
+from auth.principal import current_principal, require_auth, require_staff
 from auth.visibility import loaded, visible_object
-from scenarios.engines.ledger import payments, settlement, wechatpay
-from scenarios.engines.ledger.models import SUBJECT, LgPaymentIntent
+from scenarios.engines.ledger import figures, payments, settlement, wechatpay
+from scenarios.engines.ledger.models import SUBJECT, LgDiscrepancy, LgPaymentIntent
 from scenarios.engines.ledger.schemas import (
+    DailyArgs,
+    DailySchema,
+    DiscrepancyArgs,
+    DiscrepancyListSchema,
     PayEmptySchema,
     PaymentSchema,
     PayResultSchema,
@@ -133,6 +138,54 @@ class WeChatPayNotify(MethodView):
         return None
 
 
+ledger_blp = Blueprint("ledger", __name__, url_prefix="/api/v1/ledger",
+                       description="Operators' daily figures and the differences found (对账)")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@ledger_blp.route("/daily")
+class Daily(MethodView):
+    @require_staff
+    @ledger_blp.arguments(DailyArgs, location="query")
+    @ledger_blp.response(200, DailySchema)
+    @ledger_blp.alt_response(422, schema=ErrorSchema, description="`validation_error`: dates reversed or a range "
+                             "over 366 days")
+    def get(self, args):
+        """Your organisation's payments, refunds and net per day (Beijing time) and scenario;
+        ``format=csv`` or ``xlsx`` for a file."""
+        if not 0 <= (args["date_to"] - args["date_from"]).days <= 366:
+            raise ApiError("validation_error", errors={"date_to": ["须在 date_from 之后 366 天以内"]})
+        items = figures.daily(get_session(), org_id=current_principal().org_id, date_from=args["date_from"],
+                              date_to=args["date_to"])
+        fmt = args["format"]
+        if fmt == "json":
+            return {"items": items}
+        body = figures.to_csv(items) if fmt == "csv" else figures.to_xlsx(items)
+        name = f"ledger-{args['date_from']:%Y%m%d}-{args['date_to']:%Y%m%d}.{fmt}"
+        return Response(body, status=200, content_type=CONTENT_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff"})
+
+
+@ledger_blp.route("/discrepancies")
+class Discrepancies(MethodView):
+    @require_staff
+    @ledger_blp.arguments(DiscrepancyArgs, location="query")
+    @ledger_blp.response(200, DiscrepancyListSchema)
+    def get(self, args):
+        """Differences a notification or the reconciliation found (never fixed by themselves): the
+        district's staff see all, an organisation's staff those of its payments (up to 500, newest first)."""
+        principal = current_principal()
+        stmt = sa.select(LgDiscrepancy).order_by(LgDiscrepancy.id.desc()).limit(500)
+        if args["date"] is not None:
+            stmt = stmt.where(LgDiscrepancy.bill_date == args["date"])
+        if principal.org_type != "district":
+            stmt = stmt.join(LgPaymentIntent, LgPaymentIntent.id == LgDiscrepancy.intent_id).where(
+                LgPaymentIntent.payee_org_id == principal.org_id)
+        return {"items": get_session().scalars(stmt).all()}
+
+
 def blueprints(settings: Settings) -> list[Blueprint]:
     register_object_types()
-    return [blp]
+    return [blp, ledger_blp]

@@ -46,3 +46,43 @@ class RefundSchema(Schema):
     reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
     payment = fields.Nested(PaymentSchema)
+
+
+class DailyArgs(Schema):
+    date_from = fields.Date(required=True, metadata={"description": "first day (Beijing time)"})
+    date_to = fields.Date(required=True, metadata={"description": "last day, at most 366 days after date_from"})
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv", "xlsx")))
+
+
+class DailyRowSchema(Schema):
+    date = fields.Date()
+    scenario = fields.String()
+    payments = fields.Integer()
+    payments_fen = fields.Integer()
+    refunds = fields.Integer()
+    refunds_fen = fields.Integer()
+    net_fen = fields.Integer()
+
+
+class DailySchema(Schema):
+    items = fields.List(fields.Nested(DailyRowSchema))
+
+
+class DiscrepancyArgs(Schema):
+    date = fields.Date(load_default=None, metadata={"description": "the bill's day (reconciliation)"})
+
+
+class DiscrepancySchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "unknown_order, amount_differs, missing_here, missing_there"})
+    source = fields.String(metadata={"description": "notification or reconciliation"})
+    out_trade_no = fields.String(allow_none=True)
+    intent_id = fields.Integer(allow_none=True)
+    expected_fen = fields.Integer(allow_none=True)
+    reported_fen = fields.Integer(allow_none=True)
+    bill_date = fields.Date(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class DiscrepancyListSchema(Schema):
+    items = fields.List(fields.Nested(DiscrepancySchema))
