@@ -6,7 +6,8 @@ postings.py; payment intents and refunds, every state change a compare-and-set: 
 who sees a payment: visibility.py; the
 engine-wide HTTP API (``/api/v1/payments/<id>``): routes.py; WeChat Pay API v3: wechatpay.py;
 paying through it, its notifications and the query job: settlement.py; the provider chosen at
-start-up: setup.py.
+start-up: setup.py; daily figures: figures.py; reconciliation: reconcile.py; periodic jobs:
+jobs.py.
 
 ``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
 else of the engine).
@@ -18,6 +19,7 @@ from app.scenario import Engine
 ENGINE = Engine(
     name="ledger",
     models=("scenarios.engines.ledger.models",),
+    jobs=("scenarios.engines.ledger.jobs",),  # expiry, the query job, reconciliation, verification
     blueprints=("scenarios.engines.ledger.routes:blueprints",),
     setup="scenarios.engines.ledger.setup:setup",
 )
