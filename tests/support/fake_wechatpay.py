@@ -10,7 +10,8 @@ otherwise) and signs every answer with WeChat Pay's private key (``Wechatpay-Sig
 bill. ``notification(...)`` builds what WeChat Pay would POST to the notify URL: the resource
 encrypted with AEAD_AES_256_GCM under the API v3 key, the body signed with its private key.
 Tests steer it: ``down`` (every answer 500 SYSTEM_ERROR), ``refund_failures`` (the next N
-refunds answer 500), ``sign_with`` (answer with another key: the client must refuse)."""
+refunds answer 500), ``refund_status`` (what a refund answers: SUCCESS or PROCESSING),
+``sign_with`` (answer with another key: the client must refuse)."""
 from __future__ import annotations
 
 import base64
@@ -66,6 +67,7 @@ class FakeWeChatPay:
     bill: str = ""
     down: bool = False
     refund_failures: int = 0
+    refund_status: str = "SUCCESS"
     sign_with: rsa.RSAPrivateKey | None = None
     base: str = ""
 
@@ -137,8 +139,9 @@ class FakeWeChatPay:
                 self.refund_failures -= 1
                 return 500, json.dumps({"code": "SYSTEM_ERROR", "message": "系统繁忙"}).encode(), "application/json"
             self.refunds.append(data)
-            return 200, json.dumps({"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
-                                    "status": "PROCESSING", "amount": data["amount"]}).encode(), "application/json"
+            accepted = {"refund_id": "50" + secrets.token_hex(10), "out_refund_no": data["out_refund_no"],
+                        "status": self.refund_status, "amount": data["amount"]}
+            return 200, json.dumps(accepted).encode(), "application/json"
         if method == "GET" and route == "/v3/bill/tradebill":
             return 200, json.dumps({"hash_type": "SHA1", "hash_value": "x",
                                     "download_url": f"{self.base}/v3/billdownload/file?token=t"}).encode(), \

@@ -3,6 +3,7 @@
 - ``ledger_close_expired`` (every minute): unpaid intents past their expiry close.
 - ``ledger_settle_pending`` (every 2 minutes, when WeChat Pay is configured): pending WeChat Pay
   intents are queried; paid ones are booked (a lost notification), closed ones close.
+- ``ledger_retry_refunds`` (every 5 minutes): WeChat Pay refunds still pending are sent again.
 - ``ledger_reconcile`` (every 6 hours; a day is reconciled once its bill exists, the next run after
   10:00 Beijing time): yesterday's trade bill against the ledger, differences recorded.
 - ``ledger_verify`` (hourly): cached balances against their entries; a disagreement is logged as
@@ -40,6 +41,12 @@ def close_expired(session: Session, clock: Clock) -> int:
 def settle_pending(session: Session, clock: Clock) -> int:
     pay = _runtime().wechat
     return settlement.settle_pending(session, pay, clock.now())["booked"] if pay is not None else 0
+
+
+@periodic("ledger_retry_refunds", every=timedelta(minutes=5))
+def retry_refunds(session: Session, clock: Clock) -> int:
+    pay = _runtime().wechat
+    return settlement.retry_refunds(session, pay, clock.now()) if pay is not None else 0
 
 
 @periodic("ledger_reconcile", every=timedelta(hours=6))

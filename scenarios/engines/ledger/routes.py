@@ -101,7 +101,8 @@ class PaymentRefunds(MethodView):
     @blp.alt_response(403, schema=ErrorSchema, description="Only the payee organisation's staff refund")
     def post(self, args, intent_id: int):
         """Refund part or all of what is left (the payee organisation's staff). Concurrent refunds never
-        add up to more than was paid. With the ``record`` provider the refund succeeds at once."""
+        add up to more than was paid. ``record``: the refund succeeds at once; ``wechatpay``: sent to
+        WeChat Pay, ``pending`` until it succeeds (a failed call is sent again by the retry job)."""
         intent: LgPaymentIntent = loaded(SUBJECT)
         if not is_payee_staff(current_principal(), intent):
             raise ApiError("forbidden")
@@ -110,7 +111,10 @@ class PaymentRefunds(MethodView):
         row = payments.refund(session, intent, amount_fen=args["amount_fen"], reason=args["reason"], now=now)
         if intent.provider == "record":
             payments.settle_refund(session, row, succeeded=True, now=now)
-            session.refresh(row)
+        else:
+            session.commit()  # reserved first: a failed call leaves it pending for the retry job
+            settlement.send_refund(session, row, current_runtime().wechat, now)
+        session.refresh(row)
         answer = {**{c: getattr(row, c) for c in REFUND_FIELDS}, "payment": _view(intent)}
         session.commit()
         return answer

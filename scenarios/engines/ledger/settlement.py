@@ -21,9 +21,10 @@ from wechatpayv3 import WeChatPay
 from app.errors import ApiError
 from auth.models import Account
 from scenarios.engines.ledger import payments, wechatpay
-from scenarios.engines.ledger.models import LgPaymentIntent
+from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
 
 QUERY_AFTER = timedelta(minutes=2)
+REFUND_RETRY_AFTER = timedelta(minutes=5)
 RETRY_AFTER_SECONDS = 5
 
 
@@ -85,3 +86,37 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
         else:
             counts["unchanged"] += 1
     return counts
+
+
+def send_refund(session: Session, refund_row: LgRefund, pay: WeChatPay | None, now: datetime) -> bool:
+    """Ask WeChat Pay to refund (the amount is already reserved on the intent). WeChat Pay
+    answering SUCCESS books it; PROCESSING leaves it pending for the retry job to confirm; a
+    failure counts an attempt and leaves it pending to be sent again (WeChat Pay refunds an
+    ``out_refund_no`` once however often it is sent). True when WeChat Pay accepted it."""
+    intent = session.get(LgPaymentIntent, refund_row.intent_id)
+    if pay is None:
+        payments.settle_refund(session, refund_row, succeeded=False, now=now)
+        return False
+    try:
+        answer = wechatpay.refund(pay, out_trade_no=intent.out_trade_no, out_refund_no=refund_row.out_refund_no,
+                                  amount_fen=refund_row.amount_fen, total_fen=intent.amount_fen,
+                                  reason=refund_row.reason)
+    except wechatpay.WeChatPayError:
+        payments.settle_refund(session, refund_row, succeeded=False, now=now)
+        return False
+    if answer.get("status") == "SUCCESS":
+        payments.settle_refund(session, refund_row, succeeded=True, now=now)
+    else:
+        session.execute(sa.update(LgRefund).where(LgRefund.id == refund_row.id)
+                        .values(attempts=LgRefund.attempts + 1, updated_at=now))
+    return True
+
+
+def retry_refunds(session: Session, pay: WeChatPay | None, now: datetime, *, limit: int = 100) -> int:
+    """Send again the WeChat Pay refunds still pending ``REFUND_RETRY_AFTER`` after their last
+    attempt (a failed call, or one WeChat Pay is still processing); returns how many it accepted."""
+    rows = session.scalars(sa.select(LgRefund).join(LgPaymentIntent, LgPaymentIntent.id == LgRefund.intent_id)
+                           .where(LgPaymentIntent.provider == "wechatpay", LgRefund.status == "pending",
+                                  LgRefund.updated_at <= now - REFUND_RETRY_AFTER)
+                           .order_by(LgRefund.id).limit(limit)).all()
+    return sum(send_refund(session, row, pay, now) for row in rows)

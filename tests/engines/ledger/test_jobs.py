@@ -26,7 +26,8 @@ def world(app, session):
 
 
 def test_the_jobs_are_registered():
-    assert {"ledger_close_expired", "ledger_settle_pending", "ledger_reconcile", "ledger_verify"} <= set(PERIODIC_JOBS)
+    assert {"ledger_close_expired", "ledger_settle_pending", "ledger_retry_refunds", "ledger_reconcile",
+            "ledger_verify"} <= set(PERIODIC_JOBS)
 
 
 def test_close_expired_and_verify(session, clock, world, caplog):

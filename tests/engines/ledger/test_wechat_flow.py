@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from auth.organisations import Organisation
 from scenarios.engines.ledger import payments, postings, settlement, wechatpay
-from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent, LgTransfer
+from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent, LgRefund, LgTransfer
 from scenarios.engines.ledger.setup import LedgerRuntime
 from tests.support import fake_wechatpay as fw
-from tests.support.factories import bearer, make_org, make_resident, token_for
+from tests.support.factories import bearer, make_org, make_resident, make_staff, token_for
 
 NOTIFY = "/api/v1/payments/notify/wechatpay"
 
@@ -29,7 +30,7 @@ def fake():
 
 @pytest.fixture
 def runtime(app, fake, monkeypatch):
-    fake.down, fake.refund_failures, fake.sign_with = False, 0, None
+    fake.down, fake.refund_failures, fake.sign_with, fake.refund_status = False, 0, None, "SUCCESS"
     config = wechatpay.WeChatPayConfig(appid=fw.APPID, mchid=fw.MCHID, apiv3_key=fw.APIV3_KEY,
                                        cert_serial_no=fw.MERCHANT_SERIAL, private_key=fake.merchant_private_pem,
                                        public_key=fake.platform_public_pem, public_key_id=fw.PUBLIC_KEY_ID,
@@ -133,3 +134,36 @@ def test_the_query_job_leaves_intents_pending_while_wechat_pay_is_down(client, d
     with db.transaction() as s:
         assert settlement.settle_pending(s, runtime.wechat, clock.now())["unreachable"] == 1
     assert _status(db, world["intent"]) == "pending"
+
+
+def _paid_by_notification(client, fake, world) -> None:
+    assert client.post(f"/api/v1/payments/{world['intent']}/pay", json={}, headers=world["headers"]).status_code == 200
+    headers, body = fake.notification(_resource(world["out_trade_no"]))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 204
+
+
+def test_a_refund_that_fails_is_sent_again_by_the_retry_job_and_booked_once(app, client, db, fake, world, runtime,
+                                                                            clock):
+    _paid_by_notification(client, fake, world)
+    with app.app_context(), db.transaction() as s:
+        intent = s.get(LgPaymentIntent, world["intent"])
+        manager = make_staff(s, s.get(Organisation, intent.payee_org_id), "manager")
+        headers = bearer(token_for(s, clock, manager, s.get(Organisation, intent.payee_org_id)))
+    fake.refund_failures = 1
+    answer = client.post(f"/api/v1/payments/{world['intent']}/refunds", json={"amount_fen": 500}, headers=headers)
+    assert answer.status_code == 201, answer.json
+    assert (answer.json["status"], answer.json["payment"]["refunded_fen"]) == ("pending", 500)  # reserved
+    with db.transaction() as s:
+        assert settlement.retry_refunds(s, runtime.wechat, clock.now()) == 0  # not yet due
+    clock.advance(minutes=6)
+    with db.transaction() as s:
+        assert settlement.retry_refunds(s, runtime.wechat, clock.now()) == 1
+    with db.transaction() as s:
+        assert settlement.retry_refunds(s, runtime.wechat, clock.now()) == 0  # settled: nothing to send
+    with db.transaction(write=False) as s:
+        refund = s.scalars(sa.select(LgRefund).where(LgRefund.intent_id == world["intent"])).one()
+        assert (refund.status, refund.attempts) == ("succeeded", 2)
+        refunds_booked = s.scalar(sa.select(sa.func.count()).select_from(LgTransfer)
+                                  .where(LgTransfer.reference == f"refund:{refund.id}"))
+        assert refunds_booked == 1 and postings.verify(s) == {"accounts": [], "transfers": []}
+    assert [r["out_refund_no"] for r in fake.refunds][-1:] == [refund.out_refund_no]

@@ -79,7 +79,7 @@ def test_query_close_refund_and_bill(fake, config):
                          total_fen=2000)
     answer = wechatpay.refund(pay, out_trade_no="P0000000000000000000005", out_refund_no="R1", amount_fen=500,
                               total_fen=2000)
-    assert answer["status"] == "PROCESSING" and fake.refunds[-1]["amount"]["refund"] == 500
+    assert answer["status"] == "SUCCESS" and fake.refunds[-1]["amount"]["refund"] == 500
     _prepay(fake, config, out_trade_no="P0000000000000000000006")
     wechatpay.close(pay, "P0000000000000000000006")
     assert fake.orders["P0000000000000000000006"]["trade_state"] == "CLOSED"
