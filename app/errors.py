@@ -233,6 +233,20 @@ ERRORS: dict[str, ErrorCode] = {
     "outside_service_area": ErrorCode(
         422, "您所在的小区暂未开通此服务", "This service is not offered where you live yet."),
     "job_active": ErrorCode(409, "您已有进行中的订单", "You have a request in progress already."),
+    # ledger engine (scenarios/engines/ledger): balances, payment intents, refunds
+    "amount_invalid": ErrorCode(422, "金额必须是大于 0 的整数（单位：分）",
+                                "The amount must be a whole number of fen above 0."),
+    "currency_unsupported": ErrorCode(422, "仅支持人民币（CNY）", "Only CNY is supported."),
+    "insufficient_balance": ErrorCode(409, "余额不足", "The balance is too low."),
+    "payment_not_payable": ErrorCode(409, "该订单已支付或已关闭，不能再支付",
+                                     "This payment is already paid or closed."),
+    "payment_expired": ErrorCode(409, "订单已过期，请重新下单", "This payment expired; order again."),
+    "payment_not_refundable": ErrorCode(409, "该订单未支付，不能退款", "This payment was never paid."),
+    "payment_provider_unavailable": ErrorCode(503, "支付服务暂不可用，订单已保留，请稍后重试",
+                                              "The payment service is unavailable; the order is kept, try again."),
+    "wechat_account_required": ErrorCode(409, "请在微信小程序中登录后支付", "Sign in with WeChat to pay."),
+    "notification_rejected": ErrorCode(401, "通知验签失败", "The notification's signature does not verify."),
+    "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
 }
 
 

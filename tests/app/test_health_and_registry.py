@@ -91,6 +91,7 @@ def test_seed_demo_refused_in_production(tmp_path):
         "PATH": "/usr/bin:/bin", "APP_ENV": "production", "ENABLE_DEV_ROUTES": "0",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "ALLOW_SQLITE_IN_PRODUCTION": "1",
         "SECRET_KEY": "s" * 40, "LOG_LEVEL": "WARNING",
+        "LEDGER_ALLOW_RECORD_PROVIDER": "1",  # else the ledger refuses to start first (no WeChat Pay here)
         "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DATA_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
     }

@@ -87,6 +87,8 @@ VISIBLE: dict[str, set[str]] = {
     "bk_booking": {"alice", "staff_a"},  # its people and the owner's staff
     "bk_slot": SIGNED_IN,  # availability is public to everyone signed in
     "bk_resource": SIGNED_IN,
+    # Ledger engine: alice's paid payment to company A (its payer and the payee's staff).
+    "lg_payment_intent": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -134,6 +136,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("bk_resource", "manage"): STAFF_A_ONLY,  # a day closed (a doctor's absence): the owner's managers
     ("bk_slot", "hospital"): set(),
     ("bk_resource", "hospital"): set(),
+    ("lg_payment_intent", "read"): {"alice", "staff_a"},
+    ("lg_payment_intent", "pay"): {"alice"},  # the payer only (already paid: 409, still "ok")
+    ("lg_payment_intent", "refund"): STAFF_A_ONLY,  # the payee's staff only
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -204,6 +209,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (_JOB, "GET"): ("dispatch_job", "read"),
     **{(f"{_JOB}/{a}", "POST"): ("dispatch_job", "agent") for a in _AGENT_ACTIONS},
     (f"{_JOB}/cancel", "POST"): ("dispatch_job", "cancel"),
+    ("/api/v1/payments/<int:intent_id>", "GET"): ("lg_payment_intent", "read"),
+    ("/api/v1/payments/<int:intent_id>/pay", "POST"): ("lg_payment_intent", "pay"),
+    ("/api/v1/payments/<int:intent_id>/refunds", "POST"): ("lg_payment_intent", "refund"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -221,6 +229,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "staff": {"username": "matrix-newcomer", "role": "technician"},
     "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
     "reschedule": {"slot_id": 999_999_999},
+    "refunds": {"amount_fen": 1},
 }
 
 
@@ -313,8 +322,13 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         session.flush()
         jobs[slug] = job.id
     bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
+    from scenarios.engines.ledger import payments
+
+    intent = payments.create(session, scenario="lg-test", payer_person_id=wf.accounts["alice"].person_id,
+                             payee_org_id=company_a.id, amount_fen=500, description="矩阵付款", now=clock.now())
+    payments.pay_by_record(session, intent, clock.now())
     ids = {
-        "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
+        "intent_id": intent.id, "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
         "community": world.community.code, "village": world.village.code, "place": place.code,
@@ -405,6 +419,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
+        "intent_id": 999_999_999 if missing else ids["intent_id"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]

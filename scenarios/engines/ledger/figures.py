@@ -1,0 +1,69 @@
+"""Operators' daily figures, from the ledger's own transfers: per Beijing day and scenario,
+payments (count, fen), refunds (count, fen) and net, for the payee organisation; CSV (UTF-8 with
+BOM, for Excel) or XLSX export. Fees are the provider's and come with its bill (reconcile.py);
+they are not in these figures yet."""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scenarios.engines.ledger.models import LgAccount, LgEntry, LgTransfer
+
+BEIJING = timedelta(hours=8)
+HEADER = ["日期", "场景", "支付笔数", "支付金额(分)", "退款笔数", "退款金额(分)", "净收入(分)"]
+
+
+def _utc_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC) - BEIJING
+
+
+def daily(session: Session, *, org_id: int, date_from: date, date_to: date) -> list[dict]:
+    """One row per (day, scenario) with a movement, oldest first."""
+    t, e, a = LgTransfer.__table__, LgEntry.__table__, LgAccount.__table__
+    rows = session.execute(
+        sa.select(t.c.kind, t.c.scenario, t.c.amount, t.c.created_at)
+        .join(e, e.c.transfer_id == t.c.id).join(a, a.c.id == e.c.account_id)
+        .where(a.c.kind == "organisation", a.c.owner_id == org_id, a.c.unit == "CNY",
+               t.c.kind.in_(("payment", "refund")),
+               sa.or_(sa.and_(t.c.kind == "payment", e.c.leg == 1), sa.and_(t.c.kind == "refund", e.c.leg == 0)),
+               t.c.created_at >= _utc_start(date_from), t.c.created_at < _utc_start(date_to + timedelta(days=1)))
+    ).all()
+    sums: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for kind, scenario, amount, created_at in rows:
+        key = ((created_at + BEIJING).date(), scenario or "")
+        offset = 0 if kind == "payment" else 2
+        sums[key][offset] += 1
+        sums[key][offset + 1] += amount
+    return [{"date": day, "scenario": scenario, "payments": v[0], "payments_fen": v[1], "refunds": v[2],
+             "refunds_fen": v[3], "net_fen": v[1] - v[3]} for (day, scenario), v in sorted(sums.items())]
+
+
+def _table(items: list[dict]) -> list[list]:
+    return [[i["date"].isoformat(), i["scenario"], i["payments"], i["payments_fen"], i["refunds"], i["refunds_fen"],
+             i["net_fen"]] for i in items]
+
+
+def to_csv(items: list[dict]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(_table(items))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(items: list[dict]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("每日收支")
+    sheet.append(HEADER)
+    for row in _table(items):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

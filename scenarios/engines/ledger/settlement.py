@@ -1,0 +1,122 @@
+"""Paying through the configured provider, WeChat Pay's notifications, and the query job that
+settles what a lost notification left pending.
+
+- ``start_wechat_payment``: the intent goes ``pending`` (committed before WeChat Pay is called),
+  then JSAPI prepay; WeChat Pay unreachable or refusing: 503 ``payment_provider_unavailable``
+  (``Retry-After``), the intent stays pending, the resident tries again.
+- ``book_notification``: a verified, decrypted ``TRANSACTION.SUCCESS`` books the payment through
+  ``payments.mark_paid`` (once however often it arrives; an unknown order or another amount is
+  a discrepancy, not a payment).
+- ``settle_pending``: pending WeChat Pay intents older than ``QUERY_AFTER`` are queried; SUCCESS
+  books them as a notification would, CLOSED/expired unpaid ones close.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from wechatpayv3 import WeChatPay
+
+from app.errors import ApiError
+from auth.models import Account
+from scenarios.engines.ledger import payments, wechatpay
+from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
+
+QUERY_AFTER = timedelta(minutes=2)
+REFUND_RETRY_AFTER = timedelta(minutes=5)
+RETRY_AFTER_SECONDS = 5
+
+
+def _unavailable() -> ApiError:
+    return ApiError("payment_provider_unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def start_wechat_payment(session: Session, intent: LgPaymentIntent, *, account_id: int,
+                         config: wechatpay.WeChatPayConfig | None, pay: WeChatPay | None, now: datetime) -> dict:
+    """The ``wx.requestPayment`` parameters for the payer's WeChat account."""
+    if config is None or pay is None:
+        raise _unavailable()
+    openid = session.scalar(sa.select(Account.openid).where(Account.id == account_id))
+    if not openid:
+        raise ApiError("wechat_account_required")
+    payments.mark_pending(session, intent, now)
+    session.commit()  # pending whatever WeChat Pay answers: the query job settles it
+    try:
+        return wechatpay.jsapi_prepay(pay, config, out_trade_no=intent.out_trade_no, description=intent.description,
+                                      amount_fen=intent.amount_fen, openid=openid, expires_at=intent.expires_at)
+    except wechatpay.WeChatPayError:
+        raise _unavailable() from None
+
+
+def book_notification(session: Session, resource: dict, now: datetime) -> payments.Settlement | None:
+    """Book a decrypted payment notification (None when it is not a successful payment)."""
+    if resource.get("trade_state") != "SUCCESS":
+        return None
+    amount = (resource.get("amount") or {}).get("total")
+    if not isinstance(amount, int) or not resource.get("out_trade_no") or not resource.get("transaction_id"):
+        return None
+    return payments.mark_paid(session, out_trade_no=str(resource["out_trade_no"])[:64], amount_fen=amount,
+                              provider_txn_id=str(resource["transaction_id"])[:64], now=now)
+
+
+def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: int = 200) -> dict[str, int]:
+    """Query WeChat Pay for pending intents older than ``QUERY_AFTER``; counts per outcome.
+    WeChat Pay down: those intents stay pending for the next run."""
+    pending = session.scalars(sa.select(LgPaymentIntent)
+                              .where(LgPaymentIntent.provider == "wechatpay", LgPaymentIntent.status == "pending",
+                                     LgPaymentIntent.updated_at <= now - QUERY_AFTER)
+                              .order_by(LgPaymentIntent.id).limit(limit)).all()
+    counts = {"booked": 0, "closed": 0, "unchanged": 0, "unreachable": 0, "discrepancy": 0}
+    for intent in pending:
+        try:
+            answer = wechatpay.query(pay, intent.out_trade_no)
+        except wechatpay.WeChatPayError:
+            counts["unreachable"] += 1
+            continue
+        state = answer.get("trade_state")
+        if state == "SUCCESS":
+            settled = book_notification(session, answer, now)
+            counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
+        elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):
+            session.execute(sa.update(LgPaymentIntent)
+                            .where(LgPaymentIntent.id == intent.id, LgPaymentIntent.status == "pending")
+                            .values(status="closed", closed_at=now, updated_at=now))
+            counts["closed"] += 1
+        else:
+            counts["unchanged"] += 1
+    return counts
+
+
+def send_refund(session: Session, refund_row: LgRefund, pay: WeChatPay | None, now: datetime) -> bool:
+    """Ask WeChat Pay to refund (the amount is already reserved on the intent). WeChat Pay
+    answering SUCCESS books it; PROCESSING leaves it pending for the retry job to confirm; a
+    failure counts an attempt and leaves it pending to be sent again (WeChat Pay refunds an
+    ``out_refund_no`` once however often it is sent). True when WeChat Pay accepted it."""
+    intent = session.get(LgPaymentIntent, refund_row.intent_id)
+    if pay is None:
+        payments.settle_refund(session, refund_row, succeeded=False, now=now)
+        return False
+    try:
+        answer = wechatpay.refund(pay, out_trade_no=intent.out_trade_no, out_refund_no=refund_row.out_refund_no,
+                                  amount_fen=refund_row.amount_fen, total_fen=intent.amount_fen,
+                                  reason=refund_row.reason)
+    except wechatpay.WeChatPayError:
+        payments.settle_refund(session, refund_row, succeeded=False, now=now)
+        return False
+    if answer.get("status") == "SUCCESS":
+        payments.settle_refund(session, refund_row, succeeded=True, now=now)
+    else:
+        session.execute(sa.update(LgRefund).where(LgRefund.id == refund_row.id)
+                        .values(attempts=LgRefund.attempts + 1, updated_at=now))
+    return True
+
+
+def retry_refunds(session: Session, pay: WeChatPay | None, now: datetime, *, limit: int = 100) -> int:
+    """Send again the WeChat Pay refunds still pending ``REFUND_RETRY_AFTER`` after their last
+    attempt (a failed call, or one WeChat Pay is still processing); returns how many it accepted."""
+    rows = session.scalars(sa.select(LgRefund).join(LgPaymentIntent, LgPaymentIntent.id == LgRefund.intent_id)
+                           .where(LgPaymentIntent.provider == "wechatpay", LgRefund.status == "pending",
+                                  LgRefund.updated_at <= now - REFUND_RETRY_AFTER)
+                           .order_by(LgRefund.id).limit(limit)).all()
+    return sum(send_refund(session, row, pay, now) for row in rows)
