@@ -218,6 +218,16 @@ ERRORS: dict[str, ErrorCode] = {
     "outside_service_area": ErrorCode(
         422, "您所在的小区暂未开通此服务", "This service is not offered where you live yet."),
     "job_active": ErrorCode(409, "您已有进行中的订单", "You have a request in progress already."),
+    # listing engine (scenarios/engines/listing)
+    "listing_unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
+    "price_not_positive": ErrorCode(422, "价格（租金）须为大于 0 的整数（分）",
+                                    "The price must be a positive number of fen."),
+    "listing_state_changed": ErrorCode(409, "该信息的状态已变化，请刷新后重试",
+                                       "The entry's state has changed; reload it."),
+    "listing_text_refused": ErrorCode(422, "内容含有不允许发布的文字",
+                                      "The text holds words that may not be published."),
+    "listing_moderation_pending": ErrorCode(409, "内容尚在人工审核中，暂不能发布",
+                                           "The text awaits a moderator's review; it cannot be published yet."),
 }
 
 

@@ -14,6 +14,7 @@ from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
+from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
@@ -22,7 +23,7 @@ from scenarios.road_report import SCENARIO as ROAD_REPORT
 from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, BOOKING, DISPATCH)}
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, BOOKING, DISPATCH, LISTING)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})

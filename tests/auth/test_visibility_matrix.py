@@ -87,6 +87,8 @@ VISIBLE: dict[str, set[str]] = {
     "bk_booking": {"alice", "staff_a"},  # its people and the owner's staff
     "bk_slot": SIGNED_IN,  # availability is public to everyone signed in
     "bk_resource": SIGNED_IN,
+    # Listing engine: alice's draft entry, moderated by company A (published entries: everyone signed in)
+    "ls_entry": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -133,6 +135,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("bk_resource", "manage"): STAFF_A_ONLY,  # a day closed (a doctor's absence): the owner's managers
     ("bk_slot", "hospital"): set(),
     ("bk_resource", "hospital"): set(),
+    ("ls_entry", "read"): {"alice", "staff_a"},
+    ("ls_entry", "owner"): {"alice"},  # submit, withdraw
+    ("ls_entry", "moderator"): STAFF_A_ONLY,  # publish, reject: the moderating organisation's managers
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -200,6 +205,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (_JOB, "GET"): ("dispatch_job", "read"),
     **{(f"{_JOB}/{a}", "POST"): ("dispatch_job", "agent") for a in _AGENT_ACTIONS},
     (f"{_JOB}/cancel", "POST"): ("dispatch_job", "cancel"),
+    (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "owner")
+       for a in ("submit", "withdraw")},
+    **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "moderator")
+       for a in ("publish", "reject")},
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -307,7 +317,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         session.flush()
         jobs[slug] = job.id
     bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
+    listing = _seed_listing(session, clock, company_a, wf.accounts["alice"])
     ids = {
+        "listing": listing,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -342,6 +354,19 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
         session.flush()
         bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
     return bookings, slots, resources
+
+
+def _seed_listing(session, clock, moderator, alice) -> int:
+    """alice's draft entry on the listing engine's test scenario, moderated by ``moderator``."""
+    from scenarios.engines.listing.models import LsEntry
+
+    entry = LsEntry(scenario="ls-test", owner_account_id=alice.id, owner_person_id=alice.person_id,
+                    moderator_org_id=moderator.id, category="stall", title="矩阵摊位", text="", address="",
+                    price_fen=100, photos=[], details={"org": moderator.code, "seats": 1}, search_text="矩阵摊位",
+                    rank=0, state="draft", created_at=clock.now(), updated_at=clock.now())
+    session.add(entry)
+    session.flush()
+    return entry.id
 
 
 @pytest.fixture(scope="module")
@@ -399,6 +424,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
+        "listing_id": 999_999_999 if missing else ids["listing"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
