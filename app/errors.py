@@ -218,6 +218,10 @@ ERRORS: dict[str, ErrorCode] = {
     "outside_service_area": ErrorCode(
         422, "您所在的小区暂未开通此服务", "This service is not offered where you live yet."),
     "job_active": ErrorCode(409, "您已有进行中的订单", "You have a request in progress already."),
+    # approval engine (scenarios/engines/approval)
+    "not_eligible": ErrorCode(422, "不符合申请条件", "Not eligible."),
+    "application_state_changed": ErrorCode(409, "申请的状态已变化（可能已被处理），请刷新后重试",
+                                           "The application's state has changed (decided already?); reload it."),
     # listing engine (scenarios/engines/listing)
     "listing_unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
     "price_not_positive": ErrorCode(422, "价格（租金）须为大于 0 的整数（分）",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.listing import ENGINE as LISTING
@@ -23,7 +24,7 @@ from scenarios.road_report import SCENARIO as ROAD_REPORT
 from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, BOOKING, DISPATCH, LISTING)}
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, BOOKING, DISPATCH, LISTING, APPROVAL)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})

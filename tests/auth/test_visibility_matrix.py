@@ -89,6 +89,8 @@ VISIBLE: dict[str, set[str]] = {
     "bk_resource": SIGNED_IN,
     # Listing engine: alice's draft entry, moderated by company A (published entries: everyone signed in)
     "ls_entry": {"alice", "staff_a"},
+    # Approval engine: alice's application, reviewed by company A
+    "ap_application": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -138,6 +140,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("ls_entry", "read"): {"alice", "staff_a"},
     ("ls_entry", "owner"): {"alice"},  # submit, withdraw
     ("ls_entry", "moderator"): STAFF_A_ONLY,  # publish, reject: the moderating organisation's managers
+    ("ap_application", "read"): {"alice", "staff_a"},
+    ("ap_application", "applicant"): {"alice"},  # resubmit, withdraw
+    ("ap_application", "reviewer"): STAFF_A_ONLY,  # approve, reject, ask-more: the reviewing organisation's managers
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -210,6 +215,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("submit", "withdraw")},
     **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "moderator")
        for a in ("publish", "reject")},
+    (r"/api/v1/[a-z0-9-]+/applications/<int:application_id>", "GET"): ("ap_application", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "applicant")
+       for a in ("resubmit", "withdraw")},
+    **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
+       for a in ("approve", "reject", "ask-more")},
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -318,8 +328,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         jobs[slug] = job.id
     bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
     listing = _seed_listing(session, clock, company_a, wf.accounts["alice"])
+    application = _seed_application(session, clock, company_a, wf.accounts["alice"])
     ids = {
-        "listing": listing,
+        "listing": listing, "application": application,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -367,6 +378,19 @@ def _seed_listing(session, clock, moderator, alice) -> int:
     session.add(entry)
     session.flush()
     return entry.id
+
+
+def _seed_application(session, clock, reviewer, alice) -> int:
+    """alice's application on the approval engine's test scenario, reviewed by ``reviewer``."""
+    from scenarios.engines.approval.models import ApApplication
+
+    application = ApApplication(scenario="ap-test", applicant_account_id=alice.id, applicant_person_id=alice.person_id,
+                                org_id=reviewer.id, form={"org": reviewer.code, "purpose": "矩阵", "household": 1},
+                                state="submitted", reasons=[], overdue=False, created_at=clock.now(),
+                                updated_at=clock.now())
+    session.add(application)
+    session.flush()
+    return application.id
 
 
 @pytest.fixture(scope="module")
@@ -425,6 +449,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
         "listing_id": 999_999_999 if missing else ids["listing"],
+        "application_id": 999_999_999 if missing else ids["application"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -463,6 +488,10 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"date": "2026-03-03", "reason": "医生停诊"}
     if rule.endswith("/hours"):
         body = {"hours": [{"weekday": 0, "opens_minute": 480, "closes_minute": 600}]}
+    if "/applications/" in rule:
+        body = {"reject": {"reasons": [{"reason": "docs", "message": "材料不全"}]}, "ask-more": {"note": "请补充"},
+                "resubmit": {"form": {"org": m.ids["code"], "purpose": "补充", "household": 1}}
+                }.get(rule.rsplit("/", 1)[-1], {})
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}
