@@ -21,6 +21,7 @@ from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
+from scenarios.rural_rental import SCENARIO as RURAL_RENTAL
 from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
@@ -38,6 +39,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     VENUE_BOOKING,
     HOSPITAL_APPOINTMENT,
     TAXI,
+    RURAL_RENTAL,
 )
 
 

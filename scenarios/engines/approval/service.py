@@ -80,7 +80,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Appr
     application = ApApplication(
         scenario=config.slug, applicant_account_id=principal.account_id, applicant_person_id=principal.person_id,
         org_id=org_id, subject_type=subject_type, subject_id=None if subject_id is None else str(subject_id),
-        form=loaded, state="submitted", reasons=[], created_at=now, updated_at=now)
+        form=config.form_schema().dump(loaded), state="submitted", reasons=[], created_at=now, updated_at=now)
     session.add(application)
     session.flush()
     _arm_deadline(session, config, application, clock)
@@ -160,7 +160,8 @@ def resubmit(session: Session, *, clock: Clock, principal: Principal, config: Ap
         raise ApiError("forbidden")
     loaded = load_form(config, form)
     check_eligible(session, config, principal=principal, form=loaded)
-    before = _cas(session, application, expected=("more_info",), to="submitted", clock=clock, form=loaded)
+    before = _cas(session, application, expected=("more_info",), to="submitted", clock=clock,
+                  form=config.form_schema().dump(loaded))
     _arm_deadline(session, config, application, clock)
     _record(session, application, action="resubmit", before=before, clock=clock, account_id=principal.account_id)
     return application

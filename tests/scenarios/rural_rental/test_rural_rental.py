@@ -1,0 +1,128 @@
+"""rural-rental through HTTP: houses registered by villagers only, inspected by their own
+village's committee only (another committee: 404), rooms listed once passed (green after two
+passes), 租前审批 on the approval engine with the occupancy limit at every moment of the period,
+current tenants masked; bad input each a clear 4xx."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.scenarios.rural_rental.world import BASE, build
+from tests.support.factories import bearer, token_for
+
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
+OK = {k: True for k in ("extinguisher", "smoke_alarm", "wiring", "gas", "escape_route", "area_and_occupancy")}
+_keys = iter(range(10**6))
+
+
+@pytest.fixture
+def w(app, session, clock):
+    clock.set(clock.now().replace(year=2026, month=3, day=2, hour=2, minute=0))
+    return build(session)
+
+
+def h(w, session, clock, who):
+    return {**bearer(token_for(session, clock, w.accounts[who], w.orgs.get(who))),
+            "Idempotency-Key": f"rr-key-{next(_keys):06d}"}
+
+
+def house_body(w, **over):
+    data = {"village": w.world.village.code, "house_number": 12, "address": "测试村 12 号",
+            "rooms": [{"label": "101", "area_m2": 15.5, "rent_fen": 80_000, "occupancy_limit": 2,
+                       "facilities": ["空调", "独立卫生间"]}]}
+    data.update(over)
+    return data
+
+
+@pytest.fixture
+def house(client, w, session, clock):
+    resp = client.post(f"{BASE}/houses", json=house_body(w), headers=h(w, session, clock, "landlord"))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def inspect(client, w, session, clock, house_id, who="committee_a", **checklist):
+    return client.post(f"{BASE}/houses/{house_id}/inspections", json={"checklist": {**OK, **checklist}},
+                       headers=h(w, session, clock, who))
+
+
+def tenancy(client, w, session, clock, room_id, tenants, starts, ends):
+    return client.post(f"{BASE}/tenancies", json={"room_id": room_id, "tenants": [w.ids[t] for t in tenants],
+                                                  "starts_on": starts, "ends_on": ends},
+                       headers=h(w, session, clock, "landlord"))
+
+
+def approve(client, w, session, clock, application_id, who="committee_a"):
+    return client.post(f"{BASE}/applications/{application_id}/approve", json={},
+                       headers=h(w, session, clock, who))
+
+
+@pytest.mark.parametrize(("over", "status", "code", "field"), [
+    ({"rooms": [{"label": "1", "area_m2": 10, "rent_fen": 0, "occupancy_limit": 1}]}, 422, "validation_error",
+     "rooms.0.rent_fen"),
+    ({"rooms": [{"label": "1", "area_m2": -3, "rent_fen": 100, "occupancy_limit": 1}]}, 422, "validation_error",
+     "rooms.0.area_m2"),
+    ({"village": "no-such-village"}, 422, "place_not_found", "village"),
+])
+def test_bad_houses(client, w, session, clock, over, status, code, field):
+    resp = client.post(f"{BASE}/houses", json=house_body(w, **over), headers=h(w, session, clock, "landlord"))
+    assert (resp.status_code, resp.get_json()["code"]) == (status, code) and field in resp.get_json()["errors"]
+
+
+def test_only_villagers_register_and_only_their_committee_inspects(client, w, session, clock, house):
+    resp = client.post(f"{BASE}/houses", json=house_body(w, house_number=13), headers=h(w, session, clock, "outsider"))
+    assert resp.status_code == 403 and resp.get_json()["code"] == "not_a_villager"
+    again = client.post(f"{BASE}/houses", json=house_body(w), headers=h(w, session, clock, "landlord"))
+    assert again.status_code == 409 and again.get_json()["code"] == "house_registered"
+    assert inspect(client, w, session, clock, house["id"], "committee_b").status_code == 404
+    assert client.get(f"{BASE}/houses/{house['id']}", headers=h(w, session, clock, "committee_b")).status_code == 404
+    assert client.get(f"{BASE}/houses/{house['id']}", headers=h(w, session, clock, "outsider")).status_code == 404
+    assert inspect(client, w, session, clock, house["id"], "landlord").status_code == 403
+    failed = inspect(client, w, session, clock, house["id"], smoke_alarm=False)
+    assert failed.status_code == 201 and failed.get_json()["passed"] is False
+    assert failed.get_json()["house"]["state"] == "suspended"
+    listed = client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1")).get_json()
+    assert listed["total"] == 0
+    passed = inspect(client, w, session, clock, house["id"]).get_json()
+    assert passed["house"]["state"] == "approved" and passed["house"]["green"] is False
+    listed = client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1"),
+                        query_string={"price_max": 90_000}).get_json()
+    assert listed["total"] == 1 and listed["items"][0]["price_fen"] == 80_000
+    assert inspect(client, w, session, clock, house["id"]).get_json()["house"]["green"] is True  # two passes
+    assert client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1")).get_json()["items"][0]["rank"] == 1
+    due = client.get(f"{BASE}/houses", headers=h(w, session, clock, "committee_a"),
+                     query_string={"inspection_due_by": "2027-12-31"}).get_json()
+    assert [x["id"] for x in due["items"]] == [house["id"]]
+    assert client.get(f"{BASE}/houses", headers=h(w, session, clock, "committee_b")).get_json()["total"] == 0
+
+
+def test_tenancy_approval_holds_the_occupancy_limit_at_every_moment(client, w, session, clock, house):
+    room = house["rooms"][0]["id"]
+    early = tenancy(client, w, session, clock, room, ["tenant1"], "2026-03-10", "2026-06-10")
+    assert early.status_code == 422 and early.get_json()["code"] == "not_eligible"  # not inspected yet
+    inspect(client, w, session, clock, house["id"])
+    unverified = tenancy(client, w, session, clock, room, ["unverified"], "2026-03-10", "2026-06-10")
+    assert unverified.status_code == 422 and unverified.get_json()["code"] == "not_eligible"
+    too_many = tenancy(client, w, session, clock, room, ["tenant1", "tenant2", "tenant3"], "2026-03-10", "2026-06-10")
+    assert too_many.status_code == 422 and "form.tenants" in too_many.get_json()["errors"]
+    a = tenancy(client, w, session, clock, room, ["tenant1"], "2026-03-10", "2026-06-10").get_json()
+    b = tenancy(client, w, session, clock, room, ["tenant2"], "2026-05-01", "2026-08-01").get_json()
+    c = tenancy(client, w, session, clock, room, ["tenant3"], "2026-06-01", "2026-07-01").get_json()
+    d = tenancy(client, w, session, clock, room, ["tenant3"], "2026-08-01", "2026-09-01").get_json()
+    assert a["state"] == "pending"
+    assert approve(client, w, session, clock, a["application_id"], "committee_b").status_code == 404
+    assert approve(client, w, session, clock, a["application_id"]).get_json()["state"] == "approved"
+    assert approve(client, w, session, clock, b["application_id"]).get_json()["state"] == "approved"
+    # 1 June – 1 July: a (until 10 June) and b already hold two: c would make three on 1–9 June
+    over = approve(client, w, session, clock, c["application_id"], "committee_a2")
+    assert over.status_code == 409 and over.get_json()["code"] == "room_over_occupancy"
+    assert client.get(f"{BASE}/applications/{c['application_id']}",
+                      headers=h(w, session, clock, "committee_a")).get_json()["state"] == "submitted"
+    assert approve(client, w, session, clock, d["application_id"]).get_json()["state"] == "approved"  # after b
+    clock.set(clock.now().replace(month=5, day=15))
+    seen = client.get(f"{BASE}/houses/{house['id']}", headers=h(w, session, clock, "landlord")).get_json()
+    tenants = seen["rooms"][0]["current_tenants"]
+    assert len(tenants) == 2 and all(t["id_number"].startswith("5") and "*" in t["id_number"] for t in tenants)
+    assert all(w.ids[x] not in str(seen) for x in ("tenant1", "tenant2"))
+    assert date(2026, 5, 15).weekday() == 4
