@@ -223,7 +223,8 @@ ERRORS: dict[str, ErrorCode] = {
     "application_state_changed": ErrorCode(409, "申请的状态已变化（可能已被处理），请刷新后重试",
                                            "The application's state has changed (decided already?); reload it."),
     # rural-rental (出租房屋)
-    "not_a_villager": ErrorCode(403, "须为本村已核实的村民才能登记出租房屋", "Only verified villagers register houses here."),
+    "not_a_villager": ErrorCode(403, "须为本村已核实的村民才能登记出租房屋",
+                                "Only verified villagers register houses here."),
     "house_registered": ErrorCode(409, "该门牌号的房屋已登记", "This house is registered already."),
     "tenant_not_verified": ErrorCode(422, "租客须完成实名认证", "Every tenant must be real-name verified."),
     "room_over_occupancy": ErrorCode(409, "该房间在此期间的租住人数将超过上限",

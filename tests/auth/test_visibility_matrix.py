@@ -91,6 +91,8 @@ VISIBLE: dict[str, set[str]] = {
     "ls_entry": {"alice", "staff_a"},
     # Approval engine: alice's application, reviewed by company A
     "ap_application": {"alice", "staff_a"},
+    # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
+    "rr_house": {"alice"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -143,6 +145,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("ap_application", "read"): {"alice", "staff_a"},
     ("ap_application", "applicant"): {"alice"},  # resubmit, withdraw
     ("ap_application", "reviewer"): STAFF_A_ONLY,  # approve, reject, ask-more: the reviewing organisation's managers
+    # rural-rental moderates and reviews by village committee members (company A's manager is none)
+    ("ls_entry", "committee"): set(),
+    ("ap_application", "committee"): set(),
+    ("rr_house", "read"): {"alice"},
+    ("rr_house", "committee"): set(),  # inspections: the village's committee only
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -210,6 +217,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (_JOB, "GET"): ("dispatch_job", "read"),
     **{(f"{_JOB}/{a}", "POST"): ("dispatch_job", "agent") for a in _AGENT_ACTIONS},
     (f"{_JOB}/cancel", "POST"): ("dispatch_job", "cancel"),
+    **{(f"/api/v1/rural-rental/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "committee")
+       for a in ("publish", "reject")},
+    **{(f"/api/v1/rural-rental/applications/<int:application_id>/{a}", "POST"): ("ap_application", "committee")
+       for a in ("approve", "reject", "ask-more")},
+    ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
     (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),
     **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "owner")
        for a in ("submit", "withdraw")},
@@ -234,7 +247,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
     "staff": {"username": "matrix-newcomer", "role": "technician"},
     "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
-    "reschedule": {"slot_id": 999_999_999},
+    "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
 }
 
 
@@ -327,10 +340,13 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         session.flush()
         jobs[slug] = job.id
     bookings, slots, resources = _seed_bookings(session, clock, company_a, wf.accounts["alice"])
-    listing = _seed_listing(session, clock, company_a, wf.accounts["alice"])
-    application = _seed_application(session, clock, company_a, wf.accounts["alice"])
+    listings = {slug: _seed_listing(session, clock, company_a, wf.accounts["alice"], slug)
+                for slug in ("ls-test", "rural-rental")}
+    applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
+                    for slug in ("ap-test", "rural-rental")}
+    house = _seed_house(session, clock, world.village, wf.accounts["alice"])
     ids = {
-        "listing": listing, "application": application,
+        "listings": listings, "applications": applications, "house": house,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -367,11 +383,25 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
     return bookings, slots, resources
 
 
-def _seed_listing(session, clock, moderator, alice) -> int:
+def _seed_house(session, clock, village, alice) -> int:
+    """alice's house in ``village`` (rural-rental), one room."""
+    from scenarios.rural_rental.models import RrHouse, RrRoom
+
+    house = RrHouse(village_id=village.id, house_number=7, landlord_account_id=alice.id,
+                    landlord_person_id=alice.person_id, address="测试村 7 号", lat=30.8, lon=121.2,
+                    state="registered", green=False, created_at=clock.now())
+    session.add(house)
+    session.flush()
+    session.add(RrRoom(house_id=house.id, label="101", area_m2=12, rent_fen=60_000, occupancy_limit=2, facilities=[]))
+    session.flush()
+    return house.id
+
+
+def _seed_listing(session, clock, moderator, alice, slug) -> int:
     """alice's draft entry on the listing engine's test scenario, moderated by ``moderator``."""
     from scenarios.engines.listing.models import LsEntry
 
-    entry = LsEntry(scenario="ls-test", owner_account_id=alice.id, owner_person_id=alice.person_id,
+    entry = LsEntry(scenario=slug, owner_account_id=alice.id, owner_person_id=alice.person_id,
                     moderator_org_id=moderator.id, category="stall", title="矩阵摊位", text="", address="",
                     price_fen=100, photos=[], details={"org": moderator.code, "seats": 1}, search_text="矩阵摊位",
                     rank=0, state="draft", created_at=clock.now(), updated_at=clock.now())
@@ -380,11 +410,11 @@ def _seed_listing(session, clock, moderator, alice) -> int:
     return entry.id
 
 
-def _seed_application(session, clock, reviewer, alice) -> int:
+def _seed_application(session, clock, reviewer, alice, slug) -> int:
     """alice's application on the approval engine's test scenario, reviewed by ``reviewer``."""
     from scenarios.engines.approval.models import ApApplication
 
-    application = ApApplication(scenario="ap-test", applicant_account_id=alice.id, applicant_person_id=alice.person_id,
+    application = ApApplication(scenario=slug, applicant_account_id=alice.id, applicant_person_id=alice.person_id,
                                 org_id=reviewer.id, form={"org": reviewer.code, "purpose": "矩阵", "household": 1},
                                 state="submitted", reasons=[], overdue=False, created_at=clock.now(),
                                 updated_at=clock.now())
@@ -448,8 +478,9 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
-        "listing_id": 999_999_999 if missing else ids["listing"],
-        "application_id": 999_999_999 if missing else ids["application"],
+        "listing_id": 999_999_999 if missing else ids["listings"].get(scenario),
+        "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
+        "house_id": 999_999_999 if missing else ids["house"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
