@@ -126,3 +126,24 @@ def test_tenancy_approval_holds_the_occupancy_limit_at_every_moment(client, w, s
     assert len(tenants) == 2 and all(t["id_number"].startswith("5") and "*" in t["id_number"] for t in tenants)
     assert all(w.ids[x] not in str(seen) for x in ("tenant1", "tenant2"))
     assert date(2026, 5, 15).weekday() == 4
+
+
+def test_demo_data_lists_rooms_in_every_reference_village(app, session, clock, client):
+    from sqlalchemy import func, select
+
+    from app.places.models import Village
+    from scenarios.rural_rental.demo import load
+    from scenarios.rural_rental.models import RrHouse
+
+    with app.app_context():
+        assert load(session, clock) == {"rural_rental_houses": 10}
+        assert load(session, clock) == {"rural_rental_houses": 0}  # idempotent
+    session.commit()
+    xinghuo = session.scalar(select(Village).where(Village.name == "星火村"))
+    house = session.scalar(select(RrHouse).where(RrHouse.village_id == xinghuo.id))
+    assert house.state == "approved" and session.scalar(select(func.count()).select_from(RrHouse)) == 10
+    from auth.models import Account
+    tenant = session.scalar(select(Account).where(Account.openid == "demo-resident-3400"))
+    found = client.get(f"{BASE}/listings", headers=bearer(token_for(session, clock, tenant)),
+                       query_string={"lat": xinghuo.lat, "lon": xinghuo.lon, "radius_m": 1000}).get_json()
+    assert found["total"] >= 2 and all("星火村" in e["title"] for e in found["items"])
