@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('owner_person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('moderator_org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('category', sa.String(length=40), nullable=False),
+    sa.Column('place', sa.String(length=64), nullable=True),
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('text', sa.String(length=2000), nullable=False),
     sa.Column('address', sa.String(length=200), nullable=False),
@@ -53,6 +54,7 @@ def upgrade() -> None:
     with op.batch_alter_table('ls_entries', schema=None) as batch_op:
         batch_op.create_index('ix_ls_entries_moderator', ['moderator_org_id', 'state'], unique=False)
         batch_op.create_index('ix_ls_entries_owner', ['owner_account_id'], unique=False)
+        batch_op.create_index('ix_ls_entries_place', ['scenario', 'place', 'state', 'price_fen'], unique=False)
         batch_op.create_index('ix_ls_entries_position', ['scenario', 'lat', 'lon'], unique=False)
         batch_op.create_index('ix_ls_entries_search', ['scenario', 'state', 'category', 'price_fen'], unique=False)
         batch_op.create_index('ix_ls_entries_text_trgm', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
@@ -86,6 +88,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ls_entries_text_trgm', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
         batch_op.drop_index('ix_ls_entries_search')
         batch_op.drop_index('ix_ls_entries_position')
+        batch_op.drop_index('ix_ls_entries_place')
         batch_op.drop_index('ix_ls_entries_owner')
         batch_op.drop_index('ix_ls_entries_moderator')
 

@@ -3,7 +3,7 @@
 - ``ls_entries``: one catalogue entry of a scenario (a rental room, a second-hand stall, a
   job). ``search_text`` is the lower-cased title, text and address that text search matches
   (a trigram GIN index on PostgreSQL serves ``LIKE '%…%'``, Chinese included, without a word
-  segmenter). ``rank`` orders search first (a scenario's recommendation: green-card houses).
+  segmenter). ``place`` is a place code the scenario sets (a village), a search filter. ``rank`` orders search first (a scenario's recommendation: green-card houses).
   Every state change is a compare-and-set on the expected state.
 - ``ls_events``: the entry's history (who moved it from which state to which, and why).
 """
@@ -32,6 +32,7 @@ class LsEntry(IdMixin, Base):
         sa.CheckConstraint("price_fen IS NULL OR price_fen >= 0", name="price_not_negative"),
         sa.Index("ix_ls_entries_search", "scenario", "state", "category", "price_fen"),
         sa.Index("ix_ls_entries_position", "scenario", "lat", "lon"),
+        sa.Index("ix_ls_entries_place", "scenario", "place", "state", "price_fen"),
         sa.Index("ix_ls_entries_moderator", "moderator_org_id", "state"),
         sa.Index("ix_ls_entries_owner", "owner_account_id"),
         sa.Index("ix_ls_entries_text_trgm", "search_text", postgresql_using="gin",
@@ -43,6 +44,8 @@ class LsEntry(IdMixin, Base):
     owner_person_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("persons.id"))
     moderator_org_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("organisations.id"))
     category: Mapped[str] = mapped_column(sa.String(40))
+    place: Mapped[str | None] = mapped_column(sa.String(64))
+    """A place code the scenario files the entry under (a village's), searched by equality."""
     title: Mapped[str] = mapped_column(sa.String(100))
     text: Mapped[str] = mapped_column(sa.String(2000), default="")
     address: Mapped[str] = mapped_column(sa.String(200), default="")

@@ -28,6 +28,8 @@ class ListingSearchArgs(PageArgs):
     q = fields.String(load_default=None, validate=validate.Length(min=1, max=50),
                       metadata={"description": "text in the title, description or address"})
     category = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
+    place = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                          metadata={"description": "a place code (rural-rental: a village's)"})
     price_min = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=0),
                                metadata={"description": "fen"})
     price_max = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=0),
@@ -62,6 +64,7 @@ class ListingSchema(Schema):
     id = fields.Integer(required=True)
     scenario = fields.String(required=True)
     category = fields.String(required=True)
+    place = fields.String(allow_none=True)
     title = fields.String(required=True)
     text = fields.String(required=True)
     address = fields.String(required=True)

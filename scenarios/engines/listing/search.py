@@ -1,4 +1,4 @@
-"""Search of published entries: text, category, price range, distance, extra filters; paginated.
+"""Search of published entries: text, category, place, price range, distance; paginated.
 
 Text is one ``LIKE '%q%'`` on ``search_text`` (lower-cased): PostgreSQL serves it from a
 ``pg_trgm`` GIN index (trigrams work on Chinese characters without a word segmenter; a query
@@ -30,7 +30,7 @@ def distance_sq_m2(lat: float, lon: float) -> sa.ColumnElement[float]:
     return dy * dy + dx * dx
 
 
-def query(config: ListingConfig, *, q: str | None = None, category: str | None = None,
+def query(config: ListingConfig, *, q: str | None = None, category: str | None = None, place: str | None = None,
           price_min: int | None = None, price_max: int | None = None, lat: float | None = None,
           lon: float | None = None, radius_m: float | None = None,
           where: Iterable[sa.ColumnElement[bool]] = ()) -> sa.Select[Any]:
@@ -40,6 +40,8 @@ def query(config: ListingConfig, *, q: str | None = None, category: str | None =
         stmt = stmt.where(LsEntry.search_text.contains(q.lower(), autoescape=True))
     if category:
         stmt = stmt.where(LsEntry.category == category)
+    if place:
+        stmt = stmt.where(LsEntry.place == place)
     if price_min is not None:
         stmt = stmt.where(LsEntry.price_fen >= price_min)
     if price_max is not None:

@@ -89,6 +89,11 @@ def test_only_villagers_register_and_only_their_committee_inspects(client, w, se
     listed = client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1"),
                         query_string={"price_max": 90_000}).get_json()
     assert listed["total"] == 1 and listed["items"][0]["price_fen"] == 80_000
+    for village, total in ((w.world.village, 1), (w.world.village2, 0)):
+        by_village = client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1"),
+                                query_string={"place": village.code, "lat": village.lat, "lon": village.lon,
+                                              "radius_m": 5000, "price_max": 90_000}).get_json()
+        assert by_village["total"] == total
     assert inspect(client, w, session, clock, house["id"]).get_json()["house"]["green"] is True  # two passes
     assert client.get(f"{BASE}/listings", headers=h(w, session, clock, "tenant1")).get_json()["items"][0]["rank"] == 1
     due = client.get(f"{BASE}/houses", headers=h(w, session, clock, "committee_a"),
