@@ -122,7 +122,8 @@ def _list_room(session: Session, *, clock: Clock, config: Any, house: RrHouse, r
         title = f"{village.name} {house.house_number}号 {room.label}"
         entry = LsEntry(scenario=config.slug, owner_account_id=house.landlord_account_id,
                         owner_person_id=house.landlord_person_id, moderator_org_id=village.committee_id,
-                        category="room", place=village.code, title=title, text="、".join(room.facilities), address=house.address,
+                        category="room", place=village.code, title=title, text="、".join(room.facilities),
+                        address=house.address,
                         lat=house.lat, lon=house.lon, price_fen=room.rent_fen, photos=[],
                         details={"village": village.code, "house_id": house.id, "room_id": room.id,
                                  "area_m2": room.area_m2, "occupancy_limit": room.occupancy_limit},

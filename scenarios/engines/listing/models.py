@@ -3,7 +3,8 @@
 - ``ls_entries``: one catalogue entry of a scenario (a rental room, a second-hand stall, a
   job). ``search_text`` is the lower-cased title, text and address that text search matches
   (a trigram GIN index on PostgreSQL serves ``LIKE '%…%'``, Chinese included, without a word
-  segmenter). ``place`` is a place code the scenario sets (a village), a search filter. ``rank`` orders search first (a scenario's recommendation: green-card houses).
+  segmenter). ``place`` is a place code the scenario sets (a village), a search filter.
+  ``rank`` orders search first (a scenario's recommendation: green-card houses).
   Every state change is a compare-and-set on the expected state.
 - ``ls_events``: the entry's history (who moved it from which state to which, and why).
 """

@@ -36,8 +36,8 @@ from scenarios.engines.listing.visibility import register_object_types
 def entry_view(session, entry: LsEntry, principal: Principal, config: ListingConfig, *,
                lat: float | None = None, lon: float | None = None, with_history: bool = False) -> dict[str, Any]:
     mine = principal.is_resident and principal.account_id == entry.owner_account_id
-    view = {c: getattr(entry, c) for c in ("id", "scenario", "category", "place", "title", "text", "address", "lat", "lon",
-                                          "price_fen", "photos", "details", "state", "reason", "rank",
+    view = {c: getattr(entry, c) for c in ("id", "scenario", "category", "place", "title", "text", "address",
+                                          "lat", "lon", "price_fen", "photos", "details", "state", "reason", "rank",
                                           "published_at")}
     view["mine"] = mine
     view["distance_m"] = search.distance_m(entry, lat, lon)
