@@ -229,6 +229,11 @@ ERRORS: dict[str, ErrorCode] = {
     "tenant_not_verified": ErrorCode(422, "租客须完成实名认证", "Every tenant must be real-name verified."),
     "room_over_occupancy": ErrorCode(409, "该房间在此期间的租住人数将超过上限",
                                      "The room would hold more tenants than its limit in this period."),
+    "no_approved_tenancy": ErrorCode(409, "没有今天有效的已批准租约，不能登记入住",
+                                     "No approved tenancy covers today: the arrival cannot be registered."),
+    "not_a_tenant": ErrorCode(409, "此人不是该租约的租客", "This person is not a tenant of this tenancy."),
+    "already_left": ErrorCode(409, "该租客已注销离开", "This tenant has already left."),
+    "not_arrived": ErrorCode(409, "该租客尚未登记入住", "This tenant's arrival was not registered."),
     # listing engine (scenarios/engines/listing)
     "listing_unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
     "price_not_positive": ErrorCode(422, "价格（租金）须为大于 0 的整数（分）",

@@ -94,3 +94,17 @@ class RrTenancy(IdMixin, Base):
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
     application_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("ap_applications.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RrStay(IdMixin, Base):
+    """One tenant's arrival (人来登记) and departure (人走注销) under a tenancy."""
+
+    __tablename__ = "rr_stays"
+    __table_args__ = (sa.UniqueConstraint("tenancy_id", "person_id", name="uq_rr_stays_tenancy_person"),)
+
+    tenancy_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("rr_tenancies.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("persons.id"))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registered_by_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    via: Mapped[str] = mapped_column(sa.String(16))

@@ -22,10 +22,11 @@ from auth import pii
 from auth.models import Person
 from auth.principal import current_principal, require_auth, require_resident, require_staff
 from auth.visibility import loaded, register, visible_object
+from qr.tokens import QrError
 from scenarios.engines.approval.routes import make_blueprint as approval_blueprint
-from scenarios.rural_rental import CONFIG, TENANCY
+from scenarios.rural_rental import CONFIG, TENANCY, stays
 from scenarios.rural_rental import service as svc
-from scenarios.rural_rental.models import RrHouse, RrTenancy
+from scenarios.rural_rental.models import RrHouse, RrStay, RrTenancy
 from scenarios.rural_rental.schemas import (
     HouseCreateSchema,
     HouseListArgs,
@@ -33,7 +34,9 @@ from scenarios.rural_rental.schemas import (
     InspectionResultSchema,
     InspectionSchema,
     TenancyFormSchema,
+    TenancyListArgs,
     TenancySchema,
+    TenantIdentitySchema,
 )
 
 blp = Blueprint("rural-rental", __name__, url_prefix="/api/v1/rural-rental",
@@ -151,13 +154,96 @@ class Tenancies(MethodView):
         session = get_session()
         tenancy = svc.submit_tenancy(session, clock=current_clock(), principal=current_principal(), config=TENANCY,
                                      form=args)
-        answer = {c: getattr(tenancy, c) for c in ("id", "room_id", "persons", "starts_on", "ends_on", "state",
-                                                   "application_id")}
+        answer = tenancy_view(session, tenancy)
         session.commit()
         return answer
+
+    @require_auth
+    @blp.arguments(TenancyListArgs, location="query")
+    @blp.response(200, page_of(TenancySchema, "RuralRentalTenancyPageSchema"))
+    def get(self, args):
+        """Landlords: tenancies of their houses. Village committees: their village's (``state``;
+        ``overstaying``: past their end with a tenant not deregistered)."""
+        session = get_session()
+        principal = current_principal()
+        stmt = sa.select(RrTenancy).join(RrHouse, RrHouse.id == RrTenancy.house_id)
+        if principal.is_resident:
+            stmt = stmt.where(RrHouse.landlord_account_id == principal.account_id)
+        else:
+            stmt = stmt.join(Village, Village.id == RrTenancy.village_id).where(
+                Village.committee_id == principal.org_id)
+        state, over = args.pop("state"), args.pop("overstaying")
+        if state:
+            stmt = stmt.where(RrTenancy.state == state)
+        if over:
+            stmt = stmt.where(stays.overstaying(local_date(current_clock())))
+        page = paginate(session, stmt.order_by(RrTenancy.ends_on, RrTenancy.id), args)
+        return {**page, "items": [tenancy_view(session, t) for t in page["items"]]}
+
+
+def tenancy_view(session, tenancy: RrTenancy) -> dict[str, Any]:
+    view = {c: getattr(tenancy, c) for c in ("id", "room_id", "house_id", "persons", "starts_on", "ends_on", "state",
+                                            "application_id")}
+    rows = session.scalars(sa.select(RrStay).where(RrStay.tenancy_id == tenancy.id).order_by(RrStay.id)).all()
+    view["stays"] = [{"arrived_at": r.arrived_at, "left_at": r.left_at, "via": r.via} for r in rows]
+    view["overstaying"] = (tenancy.state == "approved" and tenancy.ends_on <= local_date(current_clock())
+                           and any(r.left_at is None for r in rows))
+    return view
+
+
+@blp.route("/tenancies/<int:tenancy_id>")
+class TenancyItem(MethodView):
+    @visible_object("rr_tenancy", "tenancy_id")
+    @require_auth
+    @blp.response(200, TenancySchema)
+    def get(self, tenancy_id: int):
+        """A tenancy with its arrivals and departures (its landlord, its village's committee, its tenants)."""
+        return tenancy_view(get_session(), loaded("rr_tenancy"))
+
+
+def _stay_view(name: str, service) -> None:
+    def post(self, args, tenancy_id: int):
+        session = get_session()
+        tenancy = loaded("rr_tenancy")
+        try:
+            service(session, clock=current_clock(), principal=current_principal(), tenancy=tenancy, data=args)
+        except QrError:
+            session.commit()  # the rejected scan is kept
+            raise
+        answer = tenancy_view(session, tenancy)
+        session.commit()
+        return answer
+
+    post.__doc__ = {"arrivals": "人来登记: a tenant arrives (scan their personal code, or their verified ID number); "
+                                "the landlord or the village committee. 409 `no_approved_tenancy`, `not_a_tenant`.",
+                    "departures": "人走注销: a tenant leaves. 409 `not_arrived`."}[name]
+    decorated = blp.response(200, TenancySchema)(post)
+    decorated = blp.arguments(TenantIdentitySchema)(decorated)
+    decorated = require_auth(decorated)
+    decorated = visible_object("rr_tenancy", "tenancy_id")(decorated)
+    decorated = idempotent(decorated)
+    view = type(f"RuralRentalTenancy{name.capitalize()}View", (MethodView,), {"post": decorated})
+    blp.route(f"/tenancies/<int:tenancy_id>/{name}", endpoint=f"tenancy_{name}")(view)
+
+
+_stay_view("arrivals", stays.arrive)
+_stay_view("departures", stays.depart)
+
+
+def _tenancy(session, key: Any) -> RrTenancy | None:
+    return session.get(RrTenancy, key) if isinstance(key, int) and 0 < key < 2**63 else None
+
+
+def _sees_tenancy(session, principal, tenancy: RrTenancy) -> bool:
+    if principal.is_resident and principal.person_id in tenancy.tenant_person_ids:
+        return True
+    house = session.get(RrHouse, tenancy.house_id)
+    return _sees_house(session, principal, house)
 
 
 def blueprints() -> list[Blueprint]:
     register("rr_house", load=_house, visible=_sees_house,
              description="a rental house (its landlord; its village's committee)")
+    register("rr_tenancy", load=_tenancy, visible=_sees_tenancy,
+             description="a tenancy (its landlord, its village's committee, its tenants)")
     return [blp, approval_blueprint(TENANCY)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import validate
 
 from app.api import PageArgs, Schema, fields
-from scenarios.rural_rental.models import HOUSE_STATES
+from scenarios.rural_rental.models import HOUSE_STATES, TENANCY_STATES
 
 ID_NUMBER = validate.Regexp(r"^\d{17}[\dXx]$", error="身份证号格式不正确")
 
@@ -79,8 +79,30 @@ class InspectionResultSchema(Schema):
     house = fields.Nested(HouseSchema, required=True)
 
 
+class TenancyListArgs(PageArgs):
+    state = fields.String(load_default=None, validate=validate.OneOf(TENANCY_STATES))
+    overstaying = fields.Boolean(load_default=None, metadata={
+        "description": "past their end with a tenant not deregistered"})
+
+
+class TenantIdentitySchema(Schema):
+    token = fields.String(load_default=None, validate=validate.Length(min=1, max=4000),
+                          metadata={"description": "the tenant's personal code, scanned"})
+    id_number = fields.String(load_default=None, validate=ID_NUMBER,
+                              metadata={"description": "or their verified ID number"})
+
+
+class StaySchema(Schema):
+    arrived_at = fields.DateTime(required=True)
+    left_at = fields.DateTime(allow_none=True)
+    via = fields.String(required=True, metadata={"description": "code | id_number"})
+
+
 class TenancySchema(Schema):
     id = fields.Integer(required=True)
+    house_id = fields.Integer(required=True)
+    stays = fields.List(fields.Nested(StaySchema), required=True)
+    overstaying = fields.Boolean(required=True)
     room_id = fields.Integer(required=True)
     persons = fields.Integer(required=True)
     starts_on = fields.Date(required=True)

@@ -93,6 +93,7 @@ VISIBLE: dict[str, set[str]] = {
     "ap_application": {"alice", "staff_a"},
     # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
     "rr_house": {"alice"},
+    "rr_tenancy": {"alice"},  # a tenancy of her house (its tenants and the village committee: none of these)
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -150,6 +151,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("ap_application", "committee"): set(),
     ("rr_house", "read"): {"alice"},
     ("rr_house", "committee"): set(),  # inspections: the village's committee only
+    ("rr_tenancy", "read"): {"alice"},
+    ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -223,6 +226,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("approve", "reject", "ask-more")},
     ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
     ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
+    ("/api/v1/rural-rental/tenancies/<int:tenancy_id>", "GET"): ("rr_tenancy", "read"),
+    **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
+       for a in ("arrivals", "departures")},
     (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),
     **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "owner")
        for a in ("submit", "withdraw")},
@@ -248,6 +254,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "staff": {"username": "matrix-newcomer", "role": "technician"},
     "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
     "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
+    "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
 }
 
 
@@ -344,9 +351,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                 for slug in ("ls-test", "rural-rental")}
     applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
                     for slug in ("ap-test", "rural-rental")}
-    house = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
     ids = {
-        "listings": listings, "applications": applications, "house": house,
+        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -383,18 +390,24 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
     return bookings, slots, resources
 
 
-def _seed_house(session, clock, village, alice) -> int:
+def _seed_house(session, clock, village, alice) -> tuple[int, int]:
     """alice's house in ``village`` (rural-rental), one room."""
-    from scenarios.rural_rental.models import RrHouse, RrRoom
+    from scenarios.rural_rental.models import RrHouse, RrRoom, RrTenancy
 
     house = RrHouse(village_id=village.id, house_number=7, landlord_account_id=alice.id,
                     landlord_person_id=alice.person_id, address="测试村 7 号", lat=30.8, lon=121.2,
                     state="registered", green=False, created_at=clock.now())
     session.add(house)
     session.flush()
-    session.add(RrRoom(house_id=house.id, label="101", area_m2=12, rent_fen=60_000, occupancy_limit=2, facilities=[]))
+    room = RrRoom(house_id=house.id, label="101", area_m2=12, rent_fen=60_000, occupancy_limit=2, facilities=[])
+    session.add(room)
     session.flush()
-    return house.id
+    tenancy = RrTenancy(room_id=room.id, house_id=house.id, village_id=village.id, tenant_person_ids=[], persons=1,
+                        starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 1), state="pending",
+                        created_at=clock.now())
+    session.add(tenancy)
+    session.flush()
+    return house.id, tenancy.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -481,6 +494,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "listing_id": 999_999_999 if missing else ids["listings"].get(scenario),
         "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
         "house_id": 999_999_999 if missing else ids["house"],
+        "tenancy_id": 999_999_999 if missing else ids["tenancy"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]

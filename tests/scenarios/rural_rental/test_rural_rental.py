@@ -152,3 +152,58 @@ def test_demo_data_lists_rooms_in_every_reference_village(app, session, clock, c
     found = client.get(f"{BASE}/listings", headers=bearer(token_for(session, clock, tenant)),
                        query_string={"lat": xinghuo.lat, "lon": xinghuo.lon, "radius_m": 1000}).get_json()
     assert found["total"] >= 2 and all("星火村" in e["title"] for e in found["items"])
+
+
+@pytest.fixture
+def keyring(app, db, clock):
+    from qr.keys import init_keys
+    from tests.support.qr import make_keyring
+
+    kr = make_keyring(app, db, clock)
+    with db.transaction() as s:
+        init_keys(s, kek=kr._kek, clock=clock)
+    app.extensions["qr_keyring"] = kr
+    yield kr
+    app.extensions.pop("qr_keyring", None)
+
+
+def test_arrivals_and_departures(client, w, session, clock, house, keyring):
+    from qr.service import issue_personal
+
+    room = house["rooms"][0]["id"]
+    inspect(client, w, session, clock, house["id"])
+    t = tenancy(client, w, session, clock, room, ["tenant1", "tenant2"], "2026-03-02", "2026-04-01").get_json()
+    tid = t["id"]
+
+    def stay(action, who="landlord", **body):
+        return client.post(f"{BASE}/tenancies/{tid}/{action}", json=body, headers=h(w, session, clock, who))
+
+    early = stay("arrivals", id_number=w.ids["tenant1"])
+    assert early.status_code == 409 and early.get_json()["code"] == "no_approved_tenancy"  # not approved yet
+    approve(client, w, session, clock, t["application_id"])
+    assert stay("arrivals", "committee_b", id_number=w.ids["tenant1"]).status_code == 404  # another village
+    assert stay("arrivals", "tenant1", id_number=w.ids["tenant1"]).status_code == 403  # tenants see, do not register
+    other = stay("arrivals", id_number=w.ids["tenant3"])
+    assert other.status_code == 409 and other.get_json()["code"] == "not_a_tenant"
+    assert stay("arrivals").status_code == 422
+    assert stay("arrivals", id_number=w.ids["tenant1"]).get_json()["stays"][0]["via"] == "id_number"
+    code = issue_personal(session, holder_type="person", holder_id=w.accounts["tenant2"].person_id, clock=clock,
+                          keyring=keyring).token
+    session.commit()
+    both = stay("arrivals", token=code).get_json()
+    assert [s["via"] for s in both["stays"]] == ["id_number", "code"]
+    replay = stay("arrivals", token=code)
+    assert replay.status_code == 409 and replay.get_json()["code"] == "qr_replayed"
+    assert stay("departures", id_number=w.ids["tenant1"]).get_json()["stays"][0]["left_at"] is not None
+    clock.set(clock.now().replace(month=4, day=2))
+    flagged = client.get(f"{BASE}/tenancies", headers=h(w, session, clock, "committee_a"),
+                         query_string={"overstaying": "true"}).get_json()
+    assert [x["id"] for x in flagged["items"]] == [tid] and flagged["items"][0]["overstaying"] is True
+    assert client.get(f"{BASE}/tenancies", headers=h(w, session, clock, "committee_b"),
+                      query_string={"overstaying": "true"}).get_json()["total"] == 0
+    stay("departures", token=issue_personal(session, holder_type="person", holder_id=w.accounts["tenant2"].person_id,
+                                            clock=clock, keyring=keyring).token)
+    assert client.get(f"{BASE}/tenancies", headers=h(w, session, clock, "committee_a"),
+                      query_string={"overstaying": "true"}).get_json()["total"] == 0
+    late = stay("arrivals", id_number=w.ids["tenant1"])
+    assert late.status_code == 409 and late.get_json()["code"] == "no_approved_tenancy"
