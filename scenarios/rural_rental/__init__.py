@@ -34,5 +34,6 @@ TENANCY = register_approval(ApprovalConfig(
 SCENARIO = listing_scenario(
     CONFIG, title_en="Rural rental housing", seed_refs=("L34",), engines=("listing", "approval"),
     roles=("resident", "village_committee:committee"), models=("scenarios.rural_rental.models",),
+    jobs=("scenarios.rural_rental.jobs",),
     blueprints=("scenarios.rural_rental.routes:blueprints",), demo="scenarios.rural_rental.demo:load",
 )

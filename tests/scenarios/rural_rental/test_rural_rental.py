@@ -207,3 +207,19 @@ def test_arrivals_and_departures(client, w, session, clock, house, keyring):
                       query_string={"overstaying": "true"}).get_json()["total"] == 0
     late = stay("arrivals", id_number=w.ids["tenant1"])
     assert late.status_code == 409 and late.get_json()["code"] == "no_approved_tenancy"
+
+
+def test_the_committee_is_reminded_once_of_inspections_coming_due(client, w, session, clock, house):
+    import sqlalchemy as sa
+
+    from app.notify.models import OutboxMessage
+    from scenarios.rural_rental.jobs import remind_inspections
+
+    client.post(f"{BASE}/houses/{house['id']}/inspections", json={"checklist": OK, "next_on": "2026-03-20"},
+                headers=h(w, session, clock, "committee_a"))
+    assert remind_inspections(session, clock) == 0  # 18 days away
+    clock.set(clock.now().replace(day=7))
+    assert remind_inspections(session, clock) == 1
+    assert remind_inspections(session, clock) == 0  # once per house and due date
+    sent = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "inspection_due")).all()
+    assert [(m.recipient_kind, m.recipient_id) for m in sent] == [("org", str(w.world.village_committees[0].id))]
