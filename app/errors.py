@@ -234,6 +234,8 @@ ERRORS: dict[str, ErrorCode] = {
     "not_a_tenant": ErrorCode(409, "此人不是该租约的租客", "This person is not a tenant of this tenancy."),
     "already_left": ErrorCode(409, "该租客已注销离开", "This tenant has already left."),
     "not_arrived": ErrorCode(409, "该租客尚未登记入住", "This tenant's arrival was not registered."),
+    # smart-village (智慧村庄)
+    "notice_not_important": ErrorCode(409, "该通知无需确认", "This notice asks for no confirmation."),
     # listing engine (scenarios/engines/listing)
     "listing_unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
     "price_not_positive": ErrorCode(422, "价格（租金）须为大于 0 的整数（分）",

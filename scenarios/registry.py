@@ -22,6 +22,7 @@ from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
 from scenarios.rural_rental import SCENARIO as RURAL_RENTAL
+from scenarios.smart_village import SCENARIO as SMART_VILLAGE
 from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
@@ -40,6 +41,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOSPITAL_APPOINTMENT,
     TAXI,
     RURAL_RENTAL,
+    SMART_VILLAGE,
 )
 
 

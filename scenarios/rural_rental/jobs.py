@@ -28,7 +28,7 @@ def remind_inspections(session: Session, clock: Clock) -> int:
         .where(RrHouse.state != "registered", RrHouse.next_inspection_on <= today + timedelta(days=DUE_WITHIN))).all()
     notices = [Notice(f"rural_rental.inspection_due:{r.id}:{r.next_inspection_on.isoformat()}", "inspection_due",
                       (Recipient("org", r.committee_id),),
-                      {"house_id": r.id, "house": f"{r.name}{r.house_number}号"[:20],
+                      {"house_id": r.id, "ticket_no": f"RR{r.id:08d}", "house": f"{r.name}{r.house_number}号"[:20],
                        "due_on": r.next_inspection_on.isoformat()}, channel="auto")
                for r in rows]
     return enqueue_many(session, notices, clock=clock) if notices else 0

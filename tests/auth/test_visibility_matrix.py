@@ -94,6 +94,9 @@ VISIBLE: dict[str, set[str]] = {
     # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
     "rr_house": {"alice"},
     "rr_tenancy": {"alice"},  # a tenancy of her house (its tenants and the village committee: none of these)
+    # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
+    "sv_village": set(),
+    "sv_notice": set(),
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -153,6 +156,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("rr_house", "committee"): set(),  # inspections: the village's committee only
     ("rr_tenancy", "read"): {"alice"},
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
+    ("sv_village", "read"): set(),
+    ("sv_notice", "read"): set(),
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -227,6 +232,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
     ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
     ("/api/v1/rural-rental/tenancies/<int:tenancy_id>", "GET"): ("rr_tenancy", "read"),
+    ("/api/v1/smart-village/villages/<code>/notices", "GET"): ("sv_village", "read"),
+    ("/api/v1/smart-village/villages/<code>/notices", "POST"): ("sv_village", "read"),
+    ("/api/v1/smart-village/villages/<code>/summary", "GET"): ("sv_village", "read"),
+    ("/api/v1/smart-village/notices/<int:notice_id>", "GET"): ("sv_notice", "read"),
+    ("/api/v1/smart-village/notices/<int:notice_id>/confirm", "POST"): ("sv_notice", "read"),
     **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
        for a in ("arrivals", "departures")},
     (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),
@@ -352,8 +362,13 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    from scenarios.smart_village.models import SvNotice
+    sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
+                         important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
+    session.add(sv_notice)
+    session.flush()
     ids = {
-        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
+        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy, "sv_notice": sv_notice.id,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -487,7 +502,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "residence_id": 999_999_999 if missing else ids["residence_id"],
         "membership_id": 999_999_999 if missing else ids["membership_id"],
         "relation_id": 999_999_999 if missing else ids["relation_id"],
-        "notice_id": 999_999_999 if missing else ids["notice_id"],
+        "notice_id": 999_999_999 if missing else ids["sv_notice" if "/smart-village/" in rule else "notice_id"],
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
@@ -500,7 +515,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         values["code"] = "no-such-org" if missing else ids["code"]
     elif rule.startswith("/api/v1/communities/"):
         values["code"] = "no-such-community" if missing else ids["community"]
-    elif rule.startswith("/api/v1/villages/"):
+    elif rule.startswith("/api/v1/villages/") or rule.startswith("/api/v1/smart-village/villages/"):
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]

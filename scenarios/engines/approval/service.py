@@ -192,7 +192,7 @@ def mark_overdue(session: Session, application_id: int, *, clock: Clock, channel
     session.refresh(application)
     _record(session, application, action="overdue", before="submitted", clock=clock, account_id=None)
     payload = {"application_id": application.id, "application_no": f"AP{application.id:08d}",
-               "scenario": application.scenario, "note": "审核已超过期限",
+               "ticket_no": f"AP{application.id:08d}", "scenario": application.scenario, "note": "审核已超过期限",
                "at": clock.now().astimezone(CST).isoformat()}
     enqueue_many(session, [Notice(f"approval.overdue:{application.id}:{int(application.review_due_at.timestamp())}",
                                   "application_review_overdue", (Recipient("org", application.org_id),), payload,

@@ -25,6 +25,7 @@ WED_0930_10 = datetime(2026, 9, 30, 10, 0, tzinfo=CST)  # the day before the Nat
 
 @pytest.fixture
 def w(wf, session, clock):
+    DECIDED.clear()  # other tests' decisions (rolled back) may have used the same ids
     clock.set(WED_0930_10)
     load_calendar_days(session)
     for who in ("alice", "alice2"):
