@@ -368,7 +368,8 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.add(sv_notice)
     session.flush()
     ids = {
-        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy, "sv_notice": sv_notice.id,
+        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
+        "sv_notice": sv_notice.id,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,

@@ -37,7 +37,8 @@ def w(app, session, clock):
 def test_notices_reads_and_confirmations(client, w):
     world, _, h = w
     url = f"{BASE}/villages/{world.village.code}/notices"
-    body = {"kind": "finance", "title": "2026年一季度村务收支公开", "body": "收入 12 万元，支出 8 万元。", "important": True}
+    body = {"kind": "finance", "title": "2026年一季度村务收支公开", "body": "收入 12 万元，支出 8 万元。",
+            "important": True}
     assert client.post(url, json=body, headers=h["villager"]).status_code == 403
     assert client.post(url, json=body, headers=h["other_committee"]).status_code == 404
     resp = client.post(url, json=body, headers={**h["committee"], "Idempotency-Key": "sv-notice-0001"})
