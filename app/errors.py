@@ -247,6 +247,34 @@ ERRORS: dict[str, ErrorCode] = {
     "wechat_account_required": ErrorCode(409, "请在微信小程序中登录后支付", "Sign in with WeChat to pay."),
     "notification_rejected": ErrorCode(401, "通知验签失败", "The notification's signature does not verify."),
     "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
+    # approval engine (scenarios/engines/approval)
+    "not_eligible": ErrorCode(422, "不符合申请条件", "Not eligible."),
+    "application_state_changed": ErrorCode(409, "申请的状态已变化（可能已被处理），请刷新后重试",
+                                           "The application's state has changed (decided already?); reload it."),
+    # rural-rental (出租房屋)
+    "not_a_villager": ErrorCode(403, "须为本村已核实的村民才能登记出租房屋",
+                                "Only verified villagers register houses here."),
+    "house_registered": ErrorCode(409, "该门牌号的房屋已登记", "This house is registered already."),
+    "tenant_not_verified": ErrorCode(422, "租客须完成实名认证", "Every tenant must be real-name verified."),
+    "room_over_occupancy": ErrorCode(409, "该房间在此期间的租住人数将超过上限",
+                                     "The room would hold more tenants than its limit in this period."),
+    "no_approved_tenancy": ErrorCode(409, "没有今天有效的已批准租约，不能登记入住",
+                                     "No approved tenancy covers today: the arrival cannot be registered."),
+    "not_a_tenant": ErrorCode(409, "此人不是该租约的租客", "This person is not a tenant of this tenancy."),
+    "already_left": ErrorCode(409, "该租客已注销离开", "This tenant has already left."),
+    "not_arrived": ErrorCode(409, "该租客尚未登记入住", "This tenant's arrival was not registered."),
+    # smart-village (智慧村庄)
+    "notice_not_important": ErrorCode(409, "该通知无需确认", "This notice asks for no confirmation."),
+    # listing engine (scenarios/engines/listing)
+    "listing_unknown_category": ErrorCode(422, "没有这个类别", "Unknown category."),
+    "price_not_positive": ErrorCode(422, "价格（租金）须为大于 0 的整数（分）",
+                                    "The price must be a positive number of fen."),
+    "listing_state_changed": ErrorCode(409, "该信息的状态已变化，请刷新后重试",
+                                       "The entry's state has changed; reload it."),
+    "listing_text_refused": ErrorCode(422, "内容含有不允许发布的文字",
+                                      "The text holds words that may not be published."),
+    "listing_moderation_pending": ErrorCode(409, "内容尚在人工审核中，暂不能发布",
+                                           "The text awaits a moderator's review; it cannot be published yet."),
 }
 
 

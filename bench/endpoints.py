@@ -290,3 +290,28 @@ ENDPOINTS += [
              setup=_resident_floor_setup),
     Endpoint("privacy retention schedule", "/api/v1/privacy/retention", target_ref=0.5),
 ]
+
+
+# ---------------------------------------------------------------- listing: rural-rental (issue 19)
+
+
+def _listing_search_setup(ctx: BenchContext) -> Prepared:
+    from bench import listing_setup
+
+    return listing_setup.search_setup(ctx)
+
+
+def _listing_endpoints() -> list[Endpoint]:
+    from bench.listing_setup import search_path
+
+    # Issue 19: over 20,000 rooms on PostgreSQL, village + rent range + within 5 km, 20 a page:
+    # ≥ 0.3 of the reference /healthz; with a text query (pg_trgm), ≥ 0.2.
+    return [
+        Endpoint("rural-rental room search (village, rent, 5 km)", search_path(), target_ref=0.3,
+                 setup=_listing_search_setup),
+        Endpoint("rural-rental room search with text", search_path(text="空调"), target_ref=0.2,
+                 setup=_listing_search_setup),
+    ]
+
+
+ENDPOINTS += _listing_endpoints()

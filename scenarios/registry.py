@@ -12,19 +12,24 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.ledger import ENGINE as LEDGER
+from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
+from scenarios.rural_rental import SCENARIO as RURAL_RENTAL
+from scenarios.smart_village import SCENARIO as SMART_VILLAGE
 from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (WORKFLOW, BOOKING, DISPATCH, LEDGER)}
+ENGINES: dict[str, Engine] = {engine.name: engine
+                              for engine in (WORKFLOW, BOOKING, DISPATCH, LEDGER, LISTING, APPROVAL)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})
@@ -39,6 +44,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOSPITAL_APPOINTMENT,
     TAXI,
     HOTLINE_12345,
+    RURAL_RENTAL,
+    SMART_VILLAGE,
 )
 
 

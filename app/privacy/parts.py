@@ -67,6 +67,7 @@ NOT_EXPORTED: dict[str, str] = {
     "staff_known_addresses": "sign-in addresses of staff accounts, kept for throttling only",
     "wf_sla_policies": "who changed an SLA policy: a staff member's work, not their personal data",
     "road_notices": "who published a road notice: a staff member's work",
+    "sv_notices": "who published a village notice: a committee member's work",
     "data_exports": "the exports themselves (the files are the export)",
     "sms_messages": "an SMS record holds a phone number and no person: found only through the outbox",
 }

@@ -25,6 +25,11 @@ SENSITIVE = re.compile(
 ALLOWED: dict[str, str] = {
     "residences.review_note": "staff's reason for a residence claim's review (e.g. 门牌号不符), about the "
                               "claim, shown to the claimant; no personal data is asked for in it",
+    "ls_events.note": "the reason of a listing's state change (why it was rejected or withdrawn): about the "
+                      "entry, written by staff or its owner, shown to the owner",
+    "ap_applications.note": "the reviewer's last word on an application (what more is needed): about the "
+                            "application, shown to the applicant; personal fields live in persons",
+    "ap_decisions.note": "the note of one decision on an application (its reason): about the application",
     "wf_ticket_events.note": "the note of a ticket's workflow action (已修, why it was rejected): about the "
                              "reported problem, shown to the parties of the ticket and moderated",
 }

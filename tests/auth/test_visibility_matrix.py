@@ -89,6 +89,16 @@ VISIBLE: dict[str, set[str]] = {
     "bk_resource": SIGNED_IN,
     # Ledger engine: alice's paid payment to company A (its payer and the payee's staff).
     "lg_payment_intent": {"alice", "staff_a"},
+    # Listing engine: alice's draft entry, moderated by company A (published entries: everyone signed in)
+    "ls_entry": {"alice", "staff_a"},
+    # Approval engine: alice's application, reviewed by company A
+    "ap_application": {"alice", "staff_a"},
+    # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
+    "rr_house": {"alice"},
+    "rr_tenancy": {"alice"},  # a tenancy of her house (its tenants and the village committee: none of these)
+    # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
+    "sv_village": set(),
+    "sv_notice": set(),
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -139,6 +149,21 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("lg_payment_intent", "read"): {"alice", "staff_a"},
     ("lg_payment_intent", "pay"): {"alice"},  # the payer only (already paid: 409, still "ok")
     ("lg_payment_intent", "refund"): STAFF_A_ONLY,  # the payee's staff only
+    ("ls_entry", "read"): {"alice", "staff_a"},
+    ("ls_entry", "owner"): {"alice"},  # submit, withdraw
+    ("ls_entry", "moderator"): STAFF_A_ONLY,  # publish, reject: the moderating organisation's managers
+    ("ap_application", "read"): {"alice", "staff_a"},
+    ("ap_application", "applicant"): {"alice"},  # resubmit, withdraw
+    ("ap_application", "reviewer"): STAFF_A_ONLY,  # approve, reject, ask-more: the reviewing organisation's managers
+    # rural-rental moderates and reviews by village committee members (company A's manager is none)
+    ("ls_entry", "committee"): set(),
+    ("ap_application", "committee"): set(),
+    ("rr_house", "read"): {"alice"},
+    ("rr_house", "committee"): set(),  # inspections: the village's committee only
+    ("rr_tenancy", "read"): {"alice"},
+    ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
+    ("sv_village", "read"): set(),
+    ("sv_notice", "read"): set(),
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -212,6 +237,30 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/payments/<int:intent_id>", "GET"): ("lg_payment_intent", "read"),
     ("/api/v1/payments/<int:intent_id>/pay", "POST"): ("lg_payment_intent", "pay"),
     ("/api/v1/payments/<int:intent_id>/refunds", "POST"): ("lg_payment_intent", "refund"),
+    **{(f"/api/v1/rural-rental/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "committee")
+       for a in ("publish", "reject")},
+    **{(f"/api/v1/rural-rental/applications/<int:application_id>/{a}", "POST"): ("ap_application", "committee")
+       for a in ("approve", "reject", "ask-more")},
+    ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
+    ("/api/v1/rural-rental/tenancies/<int:tenancy_id>", "GET"): ("rr_tenancy", "read"),
+    ("/api/v1/smart-village/villages/<code>/notices", "GET"): ("sv_village", "read"),
+    ("/api/v1/smart-village/villages/<code>/notices", "POST"): ("sv_village", "read"),
+    ("/api/v1/smart-village/villages/<code>/summary", "GET"): ("sv_village", "read"),
+    ("/api/v1/smart-village/notices/<int:notice_id>", "GET"): ("sv_notice", "read"),
+    ("/api/v1/smart-village/notices/<int:notice_id>/confirm", "POST"): ("sv_notice", "read"),
+    **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
+       for a in ("arrivals", "departures")},
+    (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "owner")
+       for a in ("submit", "withdraw")},
+    **{(rf"/api/v1/[a-z0-9-]+/listings/<int:listing_id>/{a}", "POST"): ("ls_entry", "moderator")
+       for a in ("publish", "reject")},
+    (r"/api/v1/[a-z0-9-]+/applications/<int:application_id>", "GET"): ("ap_application", "read"),
+    **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "applicant")
+       for a in ("resubmit", "withdraw")},
+    **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
+       for a in ("approve", "reject", "ask-more")},
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -228,8 +277,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
     "staff": {"username": "matrix-newcomer", "role": "technician"},
     "resolve_job": {"outcome": "已处理"}, "complete": {"fare_fen": 1800},
-    "reschedule": {"slot_id": 999_999_999},
     "refunds": {"amount_fen": 1},
+    "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
+    "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
 }
 
 
@@ -327,8 +377,20 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     intent = payments.create(session, scenario="lg-test", payer_person_id=wf.accounts["alice"].person_id,
                              payee_org_id=company_a.id, amount_fen=500, description="矩阵付款", now=clock.now())
     payments.pay_by_record(session, intent, clock.now())
+    listings = {slug: _seed_listing(session, clock, company_a, wf.accounts["alice"], slug)
+                for slug in ("ls-test", "rural-rental")}
+    applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
+                    for slug in ("ap-test", "rural-rental")}
+    house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    from scenarios.smart_village.models import SvNotice
+    sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
+                         important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
+    session.add(sv_notice)
+    session.flush()
     ids = {
-        "intent_id": intent.id, "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
+        "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
+        "sv_notice": sv_notice.id, "intent_id": intent.id,
+        "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
         "community": world.community.code, "village": world.village.code, "place": place.code,
@@ -362,6 +424,52 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
         session.flush()
         bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
     return bookings, slots, resources
+
+
+def _seed_house(session, clock, village, alice) -> tuple[int, int]:
+    """alice's house in ``village`` (rural-rental), one room."""
+    from scenarios.rural_rental.models import RrHouse, RrRoom, RrTenancy
+
+    house = RrHouse(village_id=village.id, house_number=7, landlord_account_id=alice.id,
+                    landlord_person_id=alice.person_id, address="测试村 7 号", lat=30.8, lon=121.2,
+                    state="registered", green=False, created_at=clock.now())
+    session.add(house)
+    session.flush()
+    room = RrRoom(house_id=house.id, label="101", area_m2=12, rent_fen=60_000, occupancy_limit=2, facilities=[])
+    session.add(room)
+    session.flush()
+    tenancy = RrTenancy(room_id=room.id, house_id=house.id, village_id=village.id, tenant_person_ids=[], persons=1,
+                        starts_on=date(2026, 3, 1), ends_on=date(2026, 6, 1), state="pending",
+                        created_at=clock.now())
+    session.add(tenancy)
+    session.flush()
+    return house.id, tenancy.id
+
+
+def _seed_listing(session, clock, moderator, alice, slug) -> int:
+    """alice's draft entry on the listing engine's test scenario, moderated by ``moderator``."""
+    from scenarios.engines.listing.models import LsEntry
+
+    entry = LsEntry(scenario=slug, owner_account_id=alice.id, owner_person_id=alice.person_id,
+                    moderator_org_id=moderator.id, category="stall", title="矩阵摊位", text="", address="",
+                    price_fen=100, photos=[], details={"org": moderator.code, "seats": 1}, search_text="矩阵摊位",
+                    rank=0, state="draft", created_at=clock.now(), updated_at=clock.now())
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
+def _seed_application(session, clock, reviewer, alice, slug) -> int:
+    """alice's application on the approval engine's test scenario, reviewed by ``reviewer``."""
+    from scenarios.engines.approval.models import ApApplication
+
+    application = ApApplication(scenario=slug, applicant_account_id=alice.id, applicant_person_id=alice.person_id,
+                                org_id=reviewer.id, form={"org": reviewer.code, "purpose": "矩阵", "household": 1},
+                                state="submitted", reasons=[], overdue=False, created_at=clock.now(),
+                                updated_at=clock.now())
+    session.add(application)
+    session.flush()
+    return application.id
 
 
 @pytest.fixture(scope="module")
@@ -415,17 +523,21 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "residence_id": 999_999_999 if missing else ids["residence_id"],
         "membership_id": 999_999_999 if missing else ids["membership_id"],
         "relation_id": 999_999_999 if missing else ids["relation_id"],
-        "notice_id": 999_999_999 if missing else ids["notice_id"],
+        "notice_id": 999_999_999 if missing else ids["sv_notice" if "/smart-village/" in rule else "notice_id"],
         "public_id": "nosuchupload00000000000" if missing else ids["public_id"],
         "booking_id": 999_999_999 if missing else ids["bookings"].get(scenario),
         "slot_id": 999_999_999 if missing else ids["slots"].get(scenario),
         "intent_id": 999_999_999 if missing else ids["intent_id"],
+        "listing_id": 999_999_999 if missing else ids["listings"].get(scenario),
+        "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
+        "house_id": 999_999_999 if missing else ids["house"],
+        "tenancy_id": 999_999_999 if missing else ids["tenancy"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
     elif rule.startswith("/api/v1/communities/"):
         values["code"] = "no-such-community" if missing else ids["community"]
-    elif rule.startswith("/api/v1/villages/"):
+    elif rule.startswith("/api/v1/villages/") or rule.startswith("/api/v1/smart-village/villages/"):
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]
@@ -458,6 +570,10 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"date": "2026-03-03", "reason": "医生停诊"}
     if rule.endswith("/hours"):
         body = {"hours": [{"weekday": 0, "opens_minute": 480, "closes_minute": 600}]}
+    if "/applications/" in rule:
+        body = {"reject": {"reasons": [{"reason": "docs", "message": "材料不全"}]}, "ask-more": {"note": "请补充"},
+                "resubmit": {"form": {"org": m.ids["code"], "purpose": "补充", "household": 1}}
+                }.get(rule.rsplit("/", 1)[-1], {})
     savepoint = m.conn.begin_nested()
     try:
         kwargs = {"headers": m.headers[caller]}
