@@ -356,3 +356,59 @@ def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
     assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-shared-key-1", "in_progress")} \
         <= left
     assert ("p:ip:127.0.0.1", "shared-key-1", "in_progress") not in left
+
+
+def test_a_key_expires_exactly_at_its_ttl_and_the_setting_only_lengthens_it(pclient, clock, monkeypatch):
+    """``IDEMPOTENCY_TTL_HOURS`` is read (48 keeps a key 48 h), never below 24 h (1 is 24), and
+    the key is free again at the very second its time is up."""
+    extra = pclient.application.extensions["settings"].extra
+    for hours, kept in (("48", 48), ("1", 24)):
+        monkeypatch.setitem(extra, "IDEMPOTENCY_TTL_HOURS", hours)
+        headers, body = {"Idempotency-Key": f"ttl-key-{hours}"}, {"code": f"ttl-{hours}", "name": "t"}
+        assert pclient.post("/test/orgs", json=body, headers=headers).status_code == 201
+        clock.advance(hours=kept, seconds=-1)
+        replay = pclient.post("/test/orgs", json=body, headers=headers)
+        assert replay.headers.get("Idempotent-Replayed") == "true", (hours, replay.status_code)
+        clock.advance(seconds=1)
+        fresh = pclient.post("/test/orgs", json={**body, "code": f"ttl-{hours}x"}, headers=headers)
+        assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers, hours
+
+
+def test_a_committed_claim_is_lost_from_the_stale_bound_and_free_once_expired(pclient, db, clock):
+    """Work that committed without an answer: 409 in progress until exactly ``STALE_AFTER``,
+    ``idempotency_answer_lost`` from that second on, and once the key expired (24 h) the key
+    is free again: a new request under it runs."""
+    from app.idempotency import STALE_AFTER
+
+    headers, body = {"Idempotency-Key": "lost-bound-1"}, {"code": "lost-1", "name": "c", "crash": "after_commit"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json=body, headers=headers)
+    clock.advance(seconds=STALE_AFTER.total_seconds() - 1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_in_progress")
+    clock.advance(seconds=1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_answer_lost")
+    clock.advance(hours=24)
+    fresh = pclient.post("/test/orgs", json={"code": "lost-1x", "name": "c"}, headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert count_orgs(db, "lost-1") == 1 and count_orgs(db, "lost-1x") == 1
+
+
+def test_a_taken_over_claim_is_kept_a_full_ttl_from_the_takeover(pclient, db, clock):
+    """The request that took a stale claim over owns the key as a new claim: its answer is
+    replayed to retries for 24 h from the takeover, not from the dead first claim."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord, _request_hash
+
+    body, key = {"code": "stale-3", "name": "s"}, "stale-key-3"
+    with pclient.application.test_request_context("/test/orgs", method="POST", json=body):
+        digest = _request_hash()
+    with db.transaction() as s:
+        s.add(IdempotencyRecord(scope="p:ip:127.0.0.1", key=key, request_hash=digest, state="in_progress",
+                                created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 2))
+    clock.advance(seconds=STALE_AFTER.total_seconds())
+    taken = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
+    assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
+    clock.advance(hours=23, minutes=59)
+    again = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == taken.get_json()
+    assert count_orgs(db, "stale-3") == 1
