@@ -359,10 +359,10 @@ def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
 
 
 def test_a_key_expires_exactly_at_its_ttl_and_the_setting_only_lengthens_it(pclient, clock, monkeypatch):
-    """``IDEMPOTENCY_TTL_HOURS`` is read (48 keeps a key 48 h), never below 24 h (1 is 24), and
-    the key is free again at the very second its time is up."""
+    """``IDEMPOTENCY_TTL_HOURS`` is read (48 keeps a key 48 h), never below 24 h (1 is 24; empty
+    is the default, 24), and the key is free again at the very second its time is up."""
     extra = pclient.application.extensions["settings"].extra
-    for hours, kept in (("48", 48), ("1", 24)):
+    for hours, kept in (("48", 48), ("1", 24), ("", 24)):
         monkeypatch.setitem(extra, "IDEMPOTENCY_TTL_HOURS", hours)
         headers, body = {"Idempotency-Key": f"ttl-key-{hours}"}, {"code": f"ttl-{hours}", "name": "t"}
         assert pclient.post("/test/orgs", json=body, headers=headers).status_code == 201
