@@ -280,3 +280,54 @@ def test_header_in_another_order_is_read_by_pyjwt_and_the_seen_cache_is_bounded(
         token = (signing_input + b"." + b64(key.private.sign(signing_input)).encode()).decode()
         assert tokens.decode(token, keyring, now=clock.now()).kid == key.kid
     assert len(tokens._HEADERS_SEEN) <= tokens._HEADERS_SEEN_MAX
+
+
+# ------------------------------------------------------------------ the bounds, to the second
+
+
+def test_times_are_accepted_up_to_the_leeway_and_not_a_second_more(clock, keyring):
+    """``iat`` and ``nbf`` up to ``leeway`` seconds ahead pass, one more is not yet valid; a
+    token whose ``exp`` is not after its ``iat`` is malformed, one a second after is fine."""
+    from qr.tokens import decode
+
+    key, leeway = signing_key(keyring, clock), keyring.config.leeway_seconds
+    now = int(clock.now().timestamp())
+    base = {"iss": keyring.config.issuer, "sub": "s" * 22, "iat": now, "exp": now + 60, "jti": "j" * 22,
+            "pur": "personal"}
+
+    def outcome(**claims) -> str:
+        try:
+            decode(sign({**base, **claims}, key), keyring, now=clock.now())
+        except QrError as err:
+            return err.code
+        return "ok"
+
+    assert outcome(iat=now + leeway) == "ok"
+    assert outcome(iat=now + leeway + 1) == "qr_not_yet_valid"
+    assert outcome(nbf=now + leeway) == "ok"
+    assert outcome(nbf=now + leeway + 1) == "qr_not_yet_valid"
+    assert outcome(exp=now) == "qr_malformed"
+    assert outcome(exp=now + 1) == "ok"
+
+
+def test_a_kid_of_64_characters_is_looked_up_and_a_longer_one_is_malformed(session, clock, keyring):
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+    for length, code in ((64, "qr_unknown_key"), (65, "qr_malformed")):
+        signing_input = f"{b64({**h, 'kid': 'k' * length})}.{b64(p)}".encode()
+        token = f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+        rejected(session, token, clock, keyring, code)
+
+
+def test_issue_writes_nbf_only_when_it_is_after_iat(clock, keyring):
+    from datetime import timedelta
+
+    from qr.tokens import issue
+
+    now = clock.now()
+    kw = {"now": now, "sub": "s" * 22, "jti": "j" * 22, "pur": "venue_entry", "exp": now + timedelta(minutes=5)}
+    assert "nbf" not in claims_of(issue(keyring, nbf=now, **kw))
+    later = claims_of(issue(keyring, nbf=now + timedelta(seconds=1), ref="booking:1", **kw))
+    assert later["nbf"] == int(now.timestamp()) + 1 and later["ref"] == "booking:1"
+    backdated = claims_of(issue(keyring, iat=now - timedelta(minutes=1), **kw))
+    assert backdated["iat"] == int(now.timestamp()) - 60 and "ref" not in backdated
