@@ -331,3 +331,13 @@ def test_issue_writes_nbf_only_when_it_is_after_iat(clock, keyring):
     assert later["nbf"] == int(now.timestamp()) + 1 and later["ref"] == "booking:1"
     backdated = claims_of(issue(keyring, iat=now - timedelta(minutes=1), **kw))
     assert backdated["iat"] == int(now.timestamp()) - 60 and "ref" not in backdated
+
+
+def test_a_personal_code_asks_to_be_refreshed_with_a_quarter_of_its_life_left(session, clock, keyring):
+    from datetime import timedelta
+
+    code = issue_personal(session, holder_type="person", holder_id=42, clock=clock, keyring=keyring)
+    ttl = keyring.config.personal_ttl
+    assert ttl / 4 > timedelta(seconds=10)  # the default 60 s: the quarter, not the 10 s floor
+    assert code.expires_at == clock.now().replace(microsecond=0) + ttl
+    assert code.refresh_after == code.expires_at - ttl / 4
