@@ -412,3 +412,17 @@ def test_a_taken_over_claim_is_kept_a_full_ttl_from_the_takeover(pclient, db, cl
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_json() == taken.get_json()
     assert count_orgs(db, "stale-3") == 1
+
+
+def test_a_retry_finds_its_own_callers_claim_of_a_shared_key(pclient, db):
+    """Two callers used the same key: each one's retry replays its own answer (not the other
+    caller's, nor a 'reused key' because the other caller's payload differs)."""
+    headers = {"Idempotency-Key": "key-shared-3"}
+    first = {"10.0.0.1": {"code": "idem-6a", "name": "a"}, "10.0.0.2": {"code": "idem-6b", "name": "b"}}
+    answers = {addr: pclient.post("/test/orgs", json=body, headers=headers, environ_base={"REMOTE_ADDR": addr})
+               for addr, body in first.items()}
+    for addr in reversed(list(first)):
+        again = pclient.post("/test/orgs", json=first[addr], headers=headers, environ_base={"REMOTE_ADDR": addr})
+        assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true", addr
+        assert again.get_json() == answers[addr].get_json()
+    assert count_orgs(db, "idem-6a") == count_orgs(db, "idem-6b") == 1
