@@ -426,3 +426,32 @@ def test_a_retry_finds_its_own_callers_claim_of_a_shared_key(pclient, db):
         assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true", addr
         assert again.get_json() == answers[addr].get_json()
     assert count_orgs(db, "idem-6a") == count_orgs(db, "idem-6b") == 1
+
+
+def test_an_expired_key_is_taken_over_as_a_new_claim_of_that_caller_only(pclient, db, clock):
+    """Two callers used one key at the same instant. A day later one reuses it: its claim is
+    rewritten as a new one (in progress, then committed with the work, fresh for the stale
+    bound and the TTL, with the new payload's hash) and the other caller's is left alone."""
+    from app.idempotency import IdempotencyRecord
+
+    headers, a, b = {"Idempotency-Key": "key-expired-7"}, {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
+    assert pclient.post("/test/orgs", json={"code": "exp-a1", "name": "a"}, headers=headers,
+                        environ_base=a).status_code == 201
+    assert pclient.post("/test/orgs", json={"code": "exp-b1", "name": "b"}, headers=headers,
+                        environ_base=b).status_code == 201
+    clock.advance(hours=24)
+    crashing = {"code": "exp-a2", "name": "a", "crash": "after_commit"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json=crashing, headers=headers, environ_base=a)
+    with db.transaction(write=False) as s:
+        state = s.scalar(sa.select(IdempotencyRecord.state).where(
+            IdempotencyRecord.scope == "p:ip:10.0.0.1", IdempotencyRecord.key == "key-expired-7"))
+    assert state == "committed"
+    assert_error(pclient.post("/test/orgs", json=crashing, headers=headers, environ_base=a), 409,
+                 "idempotency_in_progress")  # not lost yet, and never run twice
+    assert count_orgs(db, "exp-a2") == 1
+    b2 = {"code": "exp-b2", "name": "b"}
+    fresh = pclient.post("/test/orgs", json=b2, headers=headers, environ_base=b)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    again = pclient.post("/test/orgs", json=b2, headers=headers, environ_base=b)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
