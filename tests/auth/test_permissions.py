@@ -151,3 +151,13 @@ def test_org_routes_find_active_organisations_by_code_only(session, world):
         with pytest.raises(ApiError) as gone:
             require_org_role(session, admin, code, {"admin"})
         assert gone.value.code == "not_found"
+
+
+def test_a_detached_organisation_is_checked_through_the_session_passed(session, world):
+    """An organisation loaded elsewhere (a cache, another session): the ``session=`` passed is
+    the one that walks its ancestors."""
+    committee = world.committees[0]
+    session.refresh(committee)
+    session.expunge(committee)
+    assert can_see(staff(world.towns[0], "admin"), committee, session=session)
+    assert not can_see(staff(world.towns[1], "admin"), committee, session=session)
