@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 import jwt
 import pytest
@@ -341,3 +342,40 @@ def test_a_personal_code_asks_to_be_refreshed_with_a_quarter_of_its_life_left(se
     assert ttl / 4 > timedelta(seconds=10)  # the default 60 s: the quarter, not the 10 s floor
     assert code.expires_at == clock.now().replace(microsecond=0) + ttl
     assert code.refresh_after == code.expires_at - ttl / 4
+
+
+def test_claims_and_kid_of_the_wrong_type_or_unknown_are_malformed(clock, keyring):
+    """Signed with our key, yet not our shape: a number for a kid, a boolean for ``iat`` (a
+    bool is an int to Python), a number for ``ref`` or a bool for ``nbf``, an unknown claim, a
+    payload that is a JSON list. Each is ``qr_malformed``, never a 500; the well-typed one passes."""
+    from qr.tokens import decode
+
+    key = signing_key(keyring, clock)
+    now = int(clock.now().timestamp())
+    good = {"iss": keyring.config.issuer, "sub": "s" * 22, "iat": now, "exp": now + 60, "jti": "j" * 22,
+            "pur": "venue_entry", "ref": "booking:1", "nbf": now - 1}
+
+    def signed(payload, header=None) -> str:
+        header = header or {"alg": "EdDSA", "kid": key.kid, "typ": TYP}
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        signing_input = f"{b64(header)}.{b64(body)}".encode()
+        return f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+
+    assert decode(signed(good), keyring, now=clock.now()).ref == "booking:1"
+    bad = [signed(good, {"alg": "EdDSA", "kid": 12345678, "typ": TYP}),
+           signed({**good, "iat": True}), signed({**good, "ref": 17}), signed({**good, "nbf": True}),
+           signed({**good, "extra": "x"}), signed([good] * 2)]
+    for token in bad:
+        with pytest.raises(QrError) as exc:
+            decode(token, keyring, now=clock.now())
+        assert exc.value.code == "qr_malformed", token
+
+
+def test_a_rejection_names_the_token_field_with_its_detail_or_the_codes_message(session, clock, keyring):
+    from qr.tokens import MESSAGES
+
+    assert QrError("qr_expired").errors == {"token": [MESSAGES["qr_expired"]]}
+    assert QrError("qr_malformed", "二维码编码不规范。").errors == {"token": ["二维码编码不规范。"]}
+    err = rejected(session, "x", clock, keyring, "qr_malformed")
+    assert err.errors == {"token": [MESSAGES["qr_malformed"]]} and err.recorded is False
+    assert QrError("qr_replayed", recorded=True).recorded is True
