@@ -379,3 +379,19 @@ def test_a_rejection_names_the_token_field_with_its_detail_or_the_codes_message(
     err = rejected(session, "x", clock, keyring, "qr_malformed")
     assert err.errors == {"token": [MESSAGES["qr_malformed"]]} and err.recorded is False
     assert QrError("qr_replayed", recorded=True).recorded is True
+
+
+def test_header_refusals_say_what_was_refused(session, clock, keyring):
+    """The field message names the refused algorithm or every key source the header carried."""
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+
+    def signed(header) -> str:
+        signing_input = f"{b64(header)}.{b64(p)}".encode()
+        return f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+
+    sources = rejected(session, signed({**h, "jwk": {"kty": "OKP"}, "jku": "https://evil.example/k"}), clock,
+                       keyring, "qr_unknown_key")
+    assert sources.errors == {"token": ["不接受头部携带的密钥来源：jku, jwk。"]}
+    alg = rejected(session, signed({**h, "alg": "HS256"}), clock, keyring, "qr_invalid_signature")
+    assert alg.errors == {"token": ["不接受该签名算法。"]}
