@@ -395,3 +395,13 @@ def test_header_refusals_say_what_was_refused(session, clock, keyring):
     assert sources.errors == {"token": ["不接受头部携带的密钥来源：jku, jwk。"]}
     alg = rejected(session, signed({**h, "alg": "HS256"}), clock, keyring, "qr_invalid_signature")
     assert alg.errors == {"token": ["不接受该签名算法。"]}
+
+
+def test_a_header_with_a_member_more_or_less_is_malformed(session, clock, keyring):
+    """Not ``crit`` (PyJWT refuses that itself): a harmless extra member, or ``typ`` missing."""
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+    for header in ({**h, "cty": "JWT"}, {"alg": h["alg"], "kid": h["kid"]}):
+        signing_input = f"{b64(header)}.{b64(p)}".encode()
+        token = f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+        assert rejected(session, token, clock, keyring, "qr_malformed").errors == {"token": ["二维码头部参数不符。"]}
