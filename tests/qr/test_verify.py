@@ -405,3 +405,10 @@ def test_a_header_with_a_member_more_or_less_is_malformed(session, clock, keyrin
         signing_input = f"{b64(header)}.{b64(p)}".encode()
         token = f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
         assert rejected(session, token, clock, keyring, "qr_malformed").errors == {"token": ["二维码头部参数不符。"]}
+
+
+def test_another_issuer_is_named_as_such(session, clock, keyring):
+    _, p, _ = parts(personal(session, clock, keyring))
+    err = rejected(session, sign({**p, "iss": "someone-else"}, signing_key(keyring, clock)), clock, keyring,
+                   "qr_wrong_type")
+    assert err.errors == {"token": ["二维码签发方不符。"]}
