@@ -356,3 +356,102 @@ def test_a_5xx_releases_only_its_own_claim(pclient, db, clock):
     assert {("p:ip:10.0.0.9", "shared-key-1", "in_progress"), ("p:ip:127.0.0.1", "other-shared-key-1", "in_progress")} \
         <= left
     assert ("p:ip:127.0.0.1", "shared-key-1", "in_progress") not in left
+
+
+def test_a_key_expires_exactly_at_its_ttl_and_the_setting_only_lengthens_it(pclient, clock, monkeypatch):
+    """``IDEMPOTENCY_TTL_HOURS`` is read (48 keeps a key 48 h), never below 24 h (1 is 24; empty
+    is the default, 24), and the key is free again at the very second its time is up."""
+    extra = pclient.application.extensions["settings"].extra
+    for hours, kept in (("48", 48), ("1", 24), ("", 24)):
+        monkeypatch.setitem(extra, "IDEMPOTENCY_TTL_HOURS", hours)
+        headers, body = {"Idempotency-Key": f"ttl-key-{hours}"}, {"code": f"ttl-{hours}", "name": "t"}
+        assert pclient.post("/test/orgs", json=body, headers=headers).status_code == 201
+        clock.advance(hours=kept, seconds=-1)
+        replay = pclient.post("/test/orgs", json=body, headers=headers)
+        assert replay.headers.get("Idempotent-Replayed") == "true", (hours, replay.status_code)
+        clock.advance(seconds=1)
+        fresh = pclient.post("/test/orgs", json={**body, "code": f"ttl-{hours}x"}, headers=headers)
+        assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers, hours
+
+
+def test_a_committed_claim_is_lost_from_the_stale_bound_and_free_once_expired(pclient, db, clock):
+    """Work that committed without an answer: 409 in progress until exactly ``STALE_AFTER``,
+    ``idempotency_answer_lost`` from that second on, and once the key expired (24 h) the key
+    is free again: a new request under it runs."""
+    from app.idempotency import STALE_AFTER
+
+    headers, body = {"Idempotency-Key": "lost-bound-1"}, {"code": "lost-1", "name": "c", "crash": "after_commit"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json=body, headers=headers)
+    clock.advance(seconds=STALE_AFTER.total_seconds() - 1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_in_progress")
+    clock.advance(seconds=1)
+    assert_error(pclient.post("/test/orgs", json=body, headers=headers), 409, "idempotency_answer_lost")
+    clock.advance(hours=24)
+    fresh = pclient.post("/test/orgs", json={"code": "lost-1x", "name": "c"}, headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert count_orgs(db, "lost-1") == 1 and count_orgs(db, "lost-1x") == 1
+
+
+def test_a_taken_over_claim_is_kept_a_full_ttl_from_the_takeover(pclient, db, clock):
+    """The request that took a stale claim over owns the key as a new claim: its answer is
+    replayed to retries for 24 h from the takeover, not from the dead first claim."""
+    from app.idempotency import STALE_AFTER, IdempotencyRecord, _request_hash
+
+    body, key = {"code": "stale-3", "name": "s"}, "stale-key-3"
+    with pclient.application.test_request_context("/test/orgs", method="POST", json=body):
+        digest = _request_hash()
+    with db.transaction() as s:
+        s.add(IdempotencyRecord(scope="p:ip:127.0.0.1", key=key, request_hash=digest, state="in_progress",
+                                created_at=clock.now(), expires_at=clock.now() + STALE_AFTER * 2))
+    clock.advance(seconds=STALE_AFTER.total_seconds())
+    taken = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
+    assert taken.status_code == 201 and "Idempotent-Replayed" not in taken.headers
+    clock.advance(hours=23, minutes=59)
+    again = pclient.post("/test/orgs", json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == taken.get_json()
+    assert count_orgs(db, "stale-3") == 1
+
+
+def test_a_retry_finds_its_own_callers_claim_of_a_shared_key(pclient, db):
+    """Two callers used the same key: each one's retry replays its own answer (not the other
+    caller's, nor a 'reused key' because the other caller's payload differs)."""
+    headers = {"Idempotency-Key": "key-shared-3"}
+    first = {"10.0.0.1": {"code": "idem-6a", "name": "a"}, "10.0.0.2": {"code": "idem-6b", "name": "b"}}
+    answers = {addr: pclient.post("/test/orgs", json=body, headers=headers, environ_base={"REMOTE_ADDR": addr})
+               for addr, body in first.items()}
+    for addr in reversed(list(first)):
+        again = pclient.post("/test/orgs", json=first[addr], headers=headers, environ_base={"REMOTE_ADDR": addr})
+        assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true", addr
+        assert again.get_json() == answers[addr].get_json()
+    assert count_orgs(db, "idem-6a") == count_orgs(db, "idem-6b") == 1
+
+
+def test_an_expired_key_is_taken_over_as_a_new_claim_of_that_caller_only(pclient, db, clock):
+    """Two callers used one key at the same instant. A day later one reuses it: its claim is
+    rewritten as a new one (in progress, then committed with the work, fresh for the stale
+    bound and the TTL, with the new payload's hash) and the other caller's is left alone."""
+    from app.idempotency import IdempotencyRecord
+
+    headers, a, b = {"Idempotency-Key": "key-expired-7"}, {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
+    assert pclient.post("/test/orgs", json={"code": "exp-a1", "name": "a"}, headers=headers,
+                        environ_base=a).status_code == 201
+    assert pclient.post("/test/orgs", json={"code": "exp-b1", "name": "b"}, headers=headers,
+                        environ_base=b).status_code == 201
+    clock.advance(hours=24)
+    crashing = {"code": "exp-a2", "name": "a", "crash": "after_commit"}
+    with pytest.raises(platform_test_app.Crash):
+        pclient.post("/test/orgs", json=crashing, headers=headers, environ_base=a)
+    with db.transaction(write=False) as s:
+        state = s.scalar(sa.select(IdempotencyRecord.state).where(
+            IdempotencyRecord.scope == "p:ip:10.0.0.1", IdempotencyRecord.key == "key-expired-7"))
+    assert state == "committed"
+    assert_error(pclient.post("/test/orgs", json=crashing, headers=headers, environ_base=a), 409,
+                 "idempotency_in_progress")  # not lost yet, and never run twice
+    assert count_orgs(db, "exp-a2") == 1
+    b2 = {"code": "exp-b2", "name": "b"}
+    fresh = pclient.post("/test/orgs", json=b2, headers=headers, environ_base=b)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    again = pclient.post("/test/orgs", json=b2, headers=headers, environ_base=b)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"

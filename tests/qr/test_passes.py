@@ -180,3 +180,21 @@ def test_place_link_prefix_is_configurable(app, db, clock):
 def test_passes_table_holds_no_token(session, clock, keyring):
     new_pass(session, clock, keyring)
     assert "token" not in QrPass.__table__.columns
+
+
+def test_a_signed_token_must_match_its_pass_row_in_purpose_reference_and_subject(session, clock, keyring):
+    """A token we signed for a pass's jti but naming another purpose, reference or subject
+    than the row (a stale or mis-issued one) is refused as revoked; the matching one passes,
+    and a pass without a holder names none."""
+    from qr.tokens import issue
+
+    row, _ = new_pass(session, clock, keyring, single_use=False, holder_type=None, holder_id=None)
+    good = {"sub": row.sub, "jti": row.jti, "pur": "venue_entry", "ref": "booking:17"}
+    exp = clock.now() + timedelta(hours=1)
+    for wrong in ({"pur": "gym_entry"}, {"ref": "booking:18"}, {"sub": "x" * 22}):
+        token = issue(keyring, now=clock.now(), exp=exp, **{**good, **wrong})
+        with pytest.raises(QrError) as exc:
+            scan(session, token, clock, keyring, allowed=("venue_entry", "gym_entry"))
+        assert exc.value.code == "qr_revoked", wrong
+    result = scan(session, issue(keyring, now=clock.now(), exp=exp, **good), clock, keyring)
+    assert result.pass_id == row.id and result.holder is None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 import jwt
 import pytest
@@ -280,3 +281,134 @@ def test_header_in_another_order_is_read_by_pyjwt_and_the_seen_cache_is_bounded(
         token = (signing_input + b"." + b64(key.private.sign(signing_input)).encode()).decode()
         assert tokens.decode(token, keyring, now=clock.now()).kid == key.kid
     assert len(tokens._HEADERS_SEEN) <= tokens._HEADERS_SEEN_MAX
+
+
+# ------------------------------------------------------------------ the bounds, to the second
+
+
+def test_times_are_accepted_up_to_the_leeway_and_not_a_second_more(clock, keyring):
+    """``iat`` and ``nbf`` up to ``leeway`` seconds ahead pass, one more is not yet valid; a
+    token whose ``exp`` is not after its ``iat`` is malformed, one a second after is fine."""
+    from qr.tokens import decode
+
+    key, leeway = signing_key(keyring, clock), keyring.config.leeway_seconds
+    now = int(clock.now().timestamp())
+    base = {"iss": keyring.config.issuer, "sub": "s" * 22, "iat": now, "exp": now + 60, "jti": "j" * 22,
+            "pur": "personal"}
+
+    def outcome(**claims) -> str:
+        try:
+            decode(sign({**base, **claims}, key), keyring, now=clock.now())
+        except QrError as err:
+            return err.code
+        return "ok"
+
+    assert outcome(iat=now + leeway) == "ok"
+    assert outcome(iat=now + leeway + 1) == "qr_not_yet_valid"
+    assert outcome(nbf=now + leeway) == "ok"
+    assert outcome(nbf=now + leeway + 1) == "qr_not_yet_valid"
+    assert outcome(exp=now) == "qr_malformed"
+    assert outcome(exp=now + 1) == "ok"
+
+
+def test_a_kid_of_64_characters_is_looked_up_and_a_longer_one_is_malformed(session, clock, keyring):
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+    for length, code in ((64, "qr_unknown_key"), (65, "qr_malformed")):
+        signing_input = f"{b64({**h, 'kid': 'k' * length})}.{b64(p)}".encode()
+        token = f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+        rejected(session, token, clock, keyring, code)
+
+
+def test_issue_writes_nbf_only_when_it_is_after_iat(clock, keyring):
+    from datetime import timedelta
+
+    from qr.tokens import issue
+
+    now = clock.now()
+    kw = {"now": now, "sub": "s" * 22, "jti": "j" * 22, "pur": "venue_entry", "exp": now + timedelta(minutes=5)}
+    assert "nbf" not in claims_of(issue(keyring, nbf=now, **kw))
+    later = claims_of(issue(keyring, nbf=now + timedelta(seconds=1), ref="booking:1", **kw))
+    assert later["nbf"] == int(now.timestamp()) + 1 and later["ref"] == "booking:1"
+    backdated = claims_of(issue(keyring, iat=now - timedelta(minutes=1), **kw))
+    assert backdated["iat"] == int(now.timestamp()) - 60 and "ref" not in backdated
+
+
+def test_a_personal_code_asks_to_be_refreshed_with_a_quarter_of_its_life_left(session, clock, keyring):
+    from datetime import timedelta
+
+    code = issue_personal(session, holder_type="person", holder_id=42, clock=clock, keyring=keyring)
+    ttl = keyring.config.personal_ttl
+    assert ttl / 4 > timedelta(seconds=10)  # the default 60 s: the quarter, not the 10 s floor
+    assert code.expires_at == clock.now().replace(microsecond=0) + ttl
+    assert code.refresh_after == code.expires_at - ttl / 4
+
+
+def test_claims_and_kid_of_the_wrong_type_or_unknown_are_malformed(clock, keyring):
+    """Signed with our key, yet not our shape: a number for a kid, a boolean for ``iat`` (a
+    bool is an int to Python), a number for ``ref`` or a bool for ``nbf``, an unknown claim, a
+    payload that is a JSON list. Each is ``qr_malformed``, never a 500; the well-typed one passes."""
+    from qr.tokens import decode
+
+    key = signing_key(keyring, clock)
+    now = int(clock.now().timestamp())
+    good = {"iss": keyring.config.issuer, "sub": "s" * 22, "iat": now, "exp": now + 60, "jti": "j" * 22,
+            "pur": "venue_entry", "ref": "booking:1", "nbf": now - 1}
+
+    def signed(payload, header=None) -> str:
+        header = header or {"alg": "EdDSA", "kid": key.kid, "typ": TYP}
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        signing_input = f"{b64(header)}.{b64(body)}".encode()
+        return f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+
+    assert decode(signed(good), keyring, now=clock.now()).ref == "booking:1"
+    bad = [signed(good, {"alg": "EdDSA", "kid": 12345678, "typ": TYP}),
+           signed({**good, "iat": True}), signed({**good, "ref": 17}), signed({**good, "nbf": True}),
+           signed({**good, "extra": "x"}), signed([good] * 2)]
+    for token in bad:
+        with pytest.raises(QrError) as exc:
+            decode(token, keyring, now=clock.now())
+        assert exc.value.code == "qr_malformed", token
+
+
+def test_a_rejection_names_the_token_field_with_its_detail_or_the_codes_message(session, clock, keyring):
+    from qr.tokens import MESSAGES
+
+    assert QrError("qr_expired").errors == {"token": [MESSAGES["qr_expired"]]}
+    assert QrError("qr_malformed", "二维码编码不规范。").errors == {"token": ["二维码编码不规范。"]}
+    err = rejected(session, "x", clock, keyring, "qr_malformed")
+    assert err.errors == {"token": [MESSAGES["qr_malformed"]]} and err.recorded is False
+    assert QrError("qr_replayed", recorded=True).recorded is True
+
+
+def test_header_refusals_say_what_was_refused(session, clock, keyring):
+    """The field message names the refused algorithm or every key source the header carried."""
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+
+    def signed(header) -> str:
+        signing_input = f"{b64(header)}.{b64(p)}".encode()
+        return f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+
+    sources = rejected(session, signed({**h, "jwk": {"kty": "OKP"}, "jku": "https://evil.example/k"}), clock,
+                       keyring, "qr_unknown_key")
+    assert sources.errors == {"token": ["不接受头部携带的密钥来源：jku, jwk。"]}
+    alg = rejected(session, signed({**h, "alg": "HS256"}), clock, keyring, "qr_invalid_signature")
+    assert alg.errors == {"token": ["不接受该签名算法。"]}
+
+
+def test_a_header_with_a_member_more_or_less_is_malformed(session, clock, keyring):
+    """Not ``crit`` (PyJWT refuses that itself): a harmless extra member, or ``typ`` missing."""
+    h, p, _ = parts(personal(session, clock, keyring))
+    key = signing_key(keyring, clock)
+    for header in ({**h, "cty": "JWT"}, {"alg": h["alg"], "kid": h["kid"]}):
+        signing_input = f"{b64(header)}.{b64(p)}".encode()
+        token = f"{signing_input.decode()}.{b64(key.private.sign(signing_input))}"
+        assert rejected(session, token, clock, keyring, "qr_malformed").errors == {"token": ["二维码头部参数不符。"]}
+
+
+def test_another_issuer_is_named_as_such(session, clock, keyring):
+    _, p, _ = parts(personal(session, clock, keyring))
+    err = rejected(session, sign({**p, "iss": "someone-else"}, signing_key(keyring, clock)), clock, keyring,
+                   "qr_wrong_type")
+    assert err.errors == {"token": ["二维码签发方不符。"]}
