@@ -71,7 +71,11 @@ def _world(db, app, *, slug: str, kind: str, capacity: int, clients: int, clock=
         s.add(slot)
         s.flush()
         headers = [bearer(token_for(s, clock, make_resident(s, name="竞争者"))) for _ in range(clients)]
-        return slot.id, headers
+    # The app's own keyring (passes issued in this process) may hold a key set read before
+    # these keys existed (an earlier test in this worker): read it again now they are committed.
+    if (own := app.extensions.get("qr_keyring")) is not None:
+        own.reload()
+    return slot.id, headers
 
 
 def _counts(db, slot_id: int) -> tuple[int, int, int, int]:
