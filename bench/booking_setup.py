@@ -19,7 +19,7 @@ import tempfile
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from bench.endpoints import BenchContext, Prepared, _lua_string
+from bench.endpoints import BenchContext, Prepared, _lua_string, per_thread_lines_lua
 from bench.qr_setup import _int, resident_token
 
 DEMO_COURT = "001-bd1"  # scenarios/venue_booking/demo.py: 石化街道's first badminton court
@@ -101,23 +101,7 @@ def contention_setup(ctx: BenchContext) -> Prepared:
                                         nthreads=_int(env, "BENCH_THREADS", 2)))
 
 
-BOOK_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local LINES_FILE = {lines}
-local OFFSET_FILE = {offset}
-local NTHREADS = {nthreads}
-local threads = {{}}
-
-function setup(thread)
-  local f = io.open(OFFSET_FILE, "r")
-  local off = 0
-  if f then off = tonumber(f:read("*l")) or 0; f:close() end
-  thread:set("tid", #threads)
-  thread:set("base", off)
-  table.insert(threads, thread)
-end
-
+BOOK_LUA = per_thread_lines_lua("LINES_FILE", "lines", """
 local tokens, slots = {{}}, {{}}
 counter = 0
 
@@ -139,18 +123,7 @@ function request()
   return wrk.format("POST", nil, headers, '{{"slot_id":' .. slots[i] .. '}}')
 end
 
-function done(summary, latency, requests)
-  local most, off = 0, 0
-  for _, t in ipairs(threads) do
-    local c = t:get("counter")
-    if c > most then most = c end
-    off = t:get("base")
-  end
-  local f = io.open(OFFSET_FILE, "w")
-  f:write(tostring(off + (most + 1) * NTHREADS))
-  f:close()
-end
-"""
+""")
 
 
 # ---------------------------------------------------------------- the gate, by personal code

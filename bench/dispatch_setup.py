@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.endpoints import BenchContext, Prepared, _lua_string, json_post_lua
+from bench.endpoints import BenchContext, Prepared, _lua_string, json_post_lua, per_thread_lines_lua
 
 FLEET = 500
 FRESH_AHEAD = timedelta(minutes=30)
@@ -141,23 +141,7 @@ def position_setup(ctx: BenchContext) -> Prepared:
                                       {"Authorization": f"Bearer {token}"}, method="PUT"))
 
 
-RIDE_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local TOKENS_FILE = {tokens}
-local OFFSET_FILE = {offset}
-local NTHREADS = {nthreads}
-local threads = {{}}
-
-function setup(thread)
-  local f = io.open(OFFSET_FILE, "r")
-  local off = 0
-  if f then off = tonumber(f:read("*l")) or 0; f:close() end
-  thread:set("tid", #threads)
-  thread:set("base", off)
-  table.insert(threads, thread)
-end
-
+RIDE_LUA = per_thread_lines_lua("TOKENS_FILE", "tokens", """
 local tokens = {{}}
 counter = 0
 
@@ -173,18 +157,7 @@ function request()
                                ["Content-Type"] = "application/json"}}, '{{"passengers":1}}')
 end
 
-function done(summary, latency, requests)
-  local most, off = 0, 0
-  for _, t in ipairs(threads) do
-    local c = t:get("counter")
-    if c > most then most = c end
-    off = t:get("base")
-  end
-  local f = io.open(OFFSET_FILE, "w")
-  f:write(tostring(off + (most + 1) * NTHREADS))
-  f:close()
-end
-"""
+""")
 
 RIDE_RATE_CAP = 400
 """Rides a second the set-up provides residents for (each resident has one open ride at a time)."""

@@ -64,6 +64,48 @@ class Endpoint:
     target_ref: float | None = None
 
 
+def per_thread_lines_lua(file_var: str, file_field: str, middle: str) -> str:
+    """A wrk script (a ``str.format`` template) whose threads each take every NTHREADS-th line
+    of a file, starting where the previous round stopped (an offset file kept across rounds),
+    so single-use codes and fresh bookings are never sent twice. ``middle`` reads the lines
+    (``init``) and builds each ``request``; the template's fields are ``file_field``,
+    ``offset`` and ``nthreads``."""
+    head = _PER_THREAD_HEAD.replace("FILE_VAR", file_var).replace("FILE_FIELD", file_field)
+    return head + middle + _PER_THREAD_DONE
+
+
+_PER_THREAD_HEAD = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local FILE_VAR = {FILE_FIELD}
+local OFFSET_FILE = {offset}
+local NTHREADS = {nthreads}
+local threads = {{}}
+
+function setup(thread)
+  local f = io.open(OFFSET_FILE, "r")
+  local off = 0
+  if f then off = tonumber(f:read("*l")) or 0; f:close() end
+  thread:set("tid", #threads)
+  thread:set("base", off)
+  table.insert(threads, thread)
+end
+"""
+
+_PER_THREAD_DONE = """function done(summary, latency, requests)
+  local most, off = 0, 0
+  for _, t in ipairs(threads) do
+    local c = t:get("counter")
+    if c > most then most = c end
+    off = t:get("base")
+  end
+  local f = io.open(OFFSET_FILE, "w")
+  f:write(tostring(off + (most + 1) * NTHREADS))
+  f:close()
+end
+"""
+
+
 def _lua_string(text: str) -> str:
     """A lua long-bracket literal that cannot be closed by the text itself."""
     level = 0

@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from bench.endpoints import BenchContext, Prepared, _lua_string
+from bench.endpoints import BenchContext, Prepared, _lua_string, per_thread_lines_lua
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -93,23 +93,7 @@ def issue_codes(ctx: BenchContext, count: int, lifetime_seconds: int) -> list[st
     return tokens
 
 
-VERIFY_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local TOKENS_FILE = {tokens}
-local OFFSET_FILE = {offset}
-local NTHREADS = {nthreads}
-local threads = {{}}
-
-function setup(thread)
-  local f = io.open(OFFSET_FILE, "r")
-  local off = 0
-  if f then off = tonumber(f:read("*l")) or 0; f:close() end
-  thread:set("tid", #threads)
-  thread:set("base", off)
-  table.insert(threads, thread)
-end
-
+VERIFY_LUA = per_thread_lines_lua("TOKENS_FILE", "tokens", """
 local tokens = {{}}
 counter = 0
 
@@ -124,18 +108,7 @@ function request()
   return wrk.format(nil, nil, nil, '{{"token":"' .. token .. '"}}')
 end
 
-function done(summary, latency, requests)
-  local most, off = 0, 0
-  for _, t in ipairs(threads) do
-    local c = t:get("counter")
-    if c > most then most = c end
-    off = t:get("base")
-  end
-  local f = io.open(OFFSET_FILE, "w")
-  f:write(tostring(off + (most + 1) * NTHREADS))
-  f:close()
-end
-"""
+""")
 
 
 def verify_setup(ctx: BenchContext) -> Prepared:
