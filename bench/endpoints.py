@@ -210,8 +210,8 @@ def repair_create_setup(ctx: BenchContext) -> Prepared:
 
 
 def repair_queue_setup(ctx: BenchContext) -> Prepared:
-    """5,000 open tickets for the third demo company (not the one the create benchmark fills),
-    then its manager logs in."""
+    """5,000 open tickets for the last demo property company by username (not the one the create
+    benchmark fills; other scenarios' demo managers are not property companies), then its manager logs in."""
     from datetime import UTC, datetime
 
     import sqlalchemy as sa
@@ -219,6 +219,7 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
     from app.db import Database
     from app.demo import DEMO_PASSWORD
     from auth.models import Account, Membership
+    from auth.organisations import Organisation
     from bench.workflow_data import companies_with_communities, insert_tickets, policy_id, reporter_account, ticket_rows
 
     db = Database(ctx.database_url)
@@ -227,7 +228,9 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
             username, company = conn.execute(
                 sa.select(Account.username, Membership.organisation_id)
                 .join(Membership, Membership.account_id == Account.id)
-                .where(Account.username.like("demo-%-manager")).order_by(Account.username.desc()).limit(1)).one()
+                .join(Organisation, Organisation.id == Membership.organisation_id)
+                .where(Account.username.like("demo-%-manager"), Organisation.type == "property_company")
+                .order_by(Account.username.desc()).limit(1)).one()
             place = next(c for c in companies_with_communities(conn, 1000) if c[0] == company)
             now = datetime.now(UTC)
             insert_tickets(conn, ticket_rows(n=QUEUE_OPEN_TICKETS, org_id=company, community_id=place[1],
