@@ -79,10 +79,7 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
             settled = book_notification(session, answer, now)
             counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
         elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):
-            session.execute(sa.update(LgPaymentIntent)
-                            .where(LgPaymentIntent.id == intent.id, LgPaymentIntent.status == "pending")
-                            .values(status="closed", closed_at=now, updated_at=now))
-            counts["closed"] += 1
+            counts["closed" if payments.close(session, intent.id, now) else "unchanged"] += 1
         else:
             counts["unchanged"] += 1
     return counts
