@@ -19,6 +19,12 @@ Usage, in a module the scenario names in ``jobs=`` (loaded at start-up by web an
                              description="停车费", now=now, expires_in=timedelta(minutes=15))
     row.payment_id = intent.id    # or find it again with purposes.intent_for(session, "pk_session", row.id)
 
+    # the seller no longer sells it (unpaid): on_closed fires; a payment WeChat Pay still reports
+    # later is booked and on_paid fires (refund it then)
+    purposes.close(session, intent, now=now)
+    # the seller decides on a refund (e.g. a cancellation): all that is left, or amount_fen=
+    purposes.refund(session, intent, now=now, reason="取消预约")
+
 The intent's ``subject`` is ``"<kind>:<subject_id>"`` (``intent.subject_type`` /
 ``intent.subject_id``). The hooks are looked up by that kind and called **inside the
 transaction that books the change**, by whichever path books it — the ``record`` provider's pay
@@ -47,12 +53,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scenarios.engines.ledger import payments
+from scenarios.engines.ledger import payments, settlement
 from scenarios.engines.ledger.hooks import PURPOSES, PaymentPurpose, register
 from scenarios.engines.ledger.models import LgPaymentIntent
 from scenarios.engines.ledger.setup import current_runtime
 
-__all__ = ["PaymentPurpose", "charge", "intent_for", "register"]
+__all__ = ["PaymentPurpose", "charge", "close", "intent_for", "refund", "register"]
 
 
 def charge(session: Session, purpose: PaymentPurpose, *, subject_id: int | str, scenario: str,
@@ -73,3 +79,23 @@ def intent_for(session: Session, kind: str, subject_id: int | str) -> LgPaymentI
     """The newest intent sold for ``kind:subject_id`` (None when there is none)."""
     return session.scalars(sa.select(LgPaymentIntent).where(LgPaymentIntent.subject == f"{kind}:{subject_id}")
                            .order_by(LgPaymentIntent.id.desc()).limit(1)).first()
+
+
+def refund(session: Session, intent: LgPaymentIntent, *, now: datetime, amount_fen: object | None = None,
+           reason: str | None = None) -> int:
+    """Refund ``amount_fen`` (all that is left when None) of a paid intent, in the caller's
+    transaction; returns the amount reserved (0 when nothing was paid or nothing is left).
+    ``on_refunded`` fires when the provider confirms it (``record``: at once)."""
+    session.refresh(intent)
+    left = intent.amount_fen - intent.refunded_fen
+    if intent.status not in ("paid", "partially_refunded") or left <= 0:
+        return 0
+    amount = left if amount_fen is None else amount_fen
+    row = settlement.request_refund(session, intent, amount_fen=amount, now=now, reason=reason)
+    return row.amount_fen
+
+
+def close(session: Session, intent: LgPaymentIntent, *, now: datetime) -> bool:
+    """Close an unpaid intent the seller no longer sells (``on_closed`` fires); False when it was
+    paid or closed already."""
+    return payments.close(session, intent.id, now)

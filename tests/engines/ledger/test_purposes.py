@@ -102,3 +102,21 @@ def test_an_unregistered_purpose_cannot_charge_and_a_kind_is_registered_once(ses
     with pytest.raises(ValueError):
         purposes.PaymentPurpose(kind="bad kind")
     assert purposes.register(TICKET) is TICKET and PURPOSES["lgt_ticket"] is TICKET
+
+
+def test_refund_gives_back_all_that_is_left_once_and_nothing_when_unpaid(session, clock, world):
+    intent = _charge(session, clock, world)
+    assert purposes.refund(session, intent, now=clock.now()) == 0  # never paid
+    payments.pay_by_record(session, intent, clock.now())
+    assert purposes.refund(session, intent, now=clock.now(), amount_fen=300) == 300
+    assert purposes.refund(session, intent, now=clock.now(), reason="取消") == 700
+    assert purposes.refund(session, intent, now=clock.now()) == 0
+    assert [c[0] for c in CALLS] == ["paid", "refunded:300", "refunded:700"]
+    assert intent.status == "refunded" and intent.refunded_fen == 1000
+
+
+def test_a_seller_closes_an_unpaid_intent_once(session, clock, world):
+    intent = _charge(session, clock, world)
+    assert purposes.close(session, intent, now=clock.now())
+    assert not purposes.close(session, intent, now=clock.now())
+    assert CALLS == [("closed", intent.id, "closed")]
