@@ -23,7 +23,8 @@ def runtime(app, fake, monkeypatch):
     config = wechatpay.WeChatPayConfig(appid=fw.APPID, mchid=fw.MCHID, apiv3_key=fw.APIV3_KEY,
                                        cert_serial_no=fw.MERCHANT_SERIAL, private_key=fake.merchant_private_pem,
                                        public_key=fake.platform_public_pem, public_key_id=fw.PUBLIC_KEY_ID,
-                                       notify_url="https://example.invalid/api/v1/payments/notify/wechatpay", api_base=fake.base, timeout=3)
+                                       notify_url="https://example.invalid/api/v1/payments/notify/wechatpay",
+                                       api_base=fake.base, timeout=3)
     rt = LedgerRuntime("wechatpay", config, wechatpay.client(config))
     monkeypatch.setitem(app.extensions, "ledger", rt)
     return rt
