@@ -1,4 +1,4 @@
-"""booking: priced resources and the booking's payment; ledger: intents by subject
+"""booking: priced resources and the booking's payment; ledger: intents by subject, refund_abnormal
 
 Revision ID: 86281cc2604f
 Revises: ca1eda882e89
@@ -16,6 +16,9 @@ down_revision = 'ca1eda882e89'
 branch_labels = None
 depends_on = None
 
+KINDS = "kind IN ('unknown_order', 'amount_differs', 'missing_here', 'missing_there'{})"
+NEW_KIND = ", 'refund_abnormal'"
+
 
 def upgrade() -> None:
     with op.batch_alter_table('bk_bookings', schema=None) as batch_op:
@@ -30,8 +33,16 @@ def upgrade() -> None:
     with op.batch_alter_table('lg_payment_intents', schema=None) as batch_op:
         batch_op.create_index('ix_lg_payment_intents_subject', ['subject'], unique=False)
 
+    with op.batch_alter_table('lg_discrepancies', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_lg_discrepancies_kind_known'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_lg_discrepancies_kind_known'), KINDS.format(NEW_KIND))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('lg_discrepancies', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_lg_discrepancies_kind_known'), type_='check')
+        batch_op.create_check_constraint(op.f('ck_lg_discrepancies_kind_known'), KINDS.format(""))
+
     with op.batch_alter_table('lg_payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_lg_payment_intents_subject')
 

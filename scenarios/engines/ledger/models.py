@@ -33,7 +33,7 @@ PAYABLE_STATES = ("created", "pending")
 REFUNDABLE_STATES = ("paid", "partially_refunded")
 REFUND_STATES = ("pending", "succeeded", "failed")
 PROVIDERS = ("record", "wechatpay")
-DISCREPANCY_KINDS = ("unknown_order", "amount_differs", "missing_here", "missing_there")
+DISCREPANCY_KINDS = ("unknown_order", "amount_differs", "missing_here", "missing_there", "refund_abnormal")
 MAX_FEN = 2**63 - 1
 SUBJECT = "lg_payment_intent"
 """The visibility registry's name of a payment intent."""
