@@ -1,4 +1,4 @@
-"""booking: priced resources and the booking's payment; ledger: intents by subject, refund_abnormal
+"""booking: priced resources and the booking's payment; ledger: intents by subject, fees, refund_abnormal
 
 Revision ID: 86281cc2604f
 Revises: ca1eda882e89
@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch_op.create_check_constraint(op.f('ck_bk_resources_price_positive'), "price_fen IS NULL OR price_fen > 0")
 
     with op.batch_alter_table('lg_payment_intents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('fee_fen', sa.BigInteger(), nullable=True))
         batch_op.create_index('ix_lg_payment_intents_subject', ['subject'], unique=False)
 
     with op.batch_alter_table('lg_discrepancies', schema=None) as batch_op:
@@ -45,6 +46,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('lg_payment_intents', schema=None) as batch_op:
         batch_op.drop_index('ix_lg_payment_intents_subject')
+        batch_op.drop_column('fee_fen')
 
     with op.batch_alter_table('bk_resources', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_bk_resources_price_positive'), type_='check')

@@ -140,6 +140,9 @@ class LgPaymentIntent(IdMixin, Base):
     out_trade_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    fee_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """The provider's fee (手续费) on the payment, from its trade bill at reconciliation; None
+    until reconciled (and for the ``record`` provider)."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
