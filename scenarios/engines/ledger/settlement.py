@@ -8,7 +8,8 @@ settles what a lost notification left pending.
   ``payments.mark_paid`` (once however often it arrives; an unknown order or another amount is
   a discrepancy, not a payment).
 - ``settle_pending``: pending WeChat Pay intents older than ``QUERY_AFTER`` are queried; SUCCESS
-  books them as a notification would, CLOSED/expired unpaid ones close.
+  books them as a notification would (an intent a notification is booking at that moment is
+  skipped, never waited for: a deadlock otherwise), CLOSED/expired unpaid ones close.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from wechatpayv3 import WeChatPay
 
 from app.errors import ApiError
+from app.timers import schedule_many
 from auth.models import Account
 from scenarios.engines.ledger import payments, wechatpay
 from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
@@ -26,6 +28,8 @@ from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
 QUERY_AFTER = timedelta(minutes=2)
 REFUND_RETRY_AFTER = timedelta(minutes=5)
 RETRY_AFTER_SECONDS = 5
+SEND_REFUND = "ledger.send_refund"
+"""The timer that sends a refund to WeChat Pay once the transaction that reserved it commits."""
 
 
 def _unavailable() -> ApiError:
@@ -50,7 +54,11 @@ def start_wechat_payment(session: Session, intent: LgPaymentIntent, *, account_i
 
 
 def book_notification(session: Session, resource: dict, now: datetime) -> payments.Settlement | None:
-    """Book a decrypted payment notification (None when it is not a successful payment)."""
+    """Book a decrypted payment notification (None when it is not a successful payment); a refund's
+    notification goes to ``book_refund_notification``."""
+    if "refund_status" in resource:
+        book_refund_notification(session, resource, now)
+        return None
     if resource.get("trade_state") != "SUCCESS":
         return None
     amount = (resource.get("amount") or {}).get("total")
@@ -58,6 +66,43 @@ def book_notification(session: Session, resource: dict, now: datetime) -> paymen
         return None
     return payments.mark_paid(session, out_trade_no=str(resource["out_trade_no"])[:64], amount_fen=amount,
                               provider_txn_id=str(resource["transaction_id"])[:64], now=now)
+
+
+def _claim(session: Session, intent_id: int) -> bool:
+    """Lock the pending intent unless another transaction holds it (PostgreSQL ``SKIP LOCKED``).
+
+    The job books many payments in one transaction and keeps the payee's account locked from the
+    first; waiting for an intent a notification has locked (and whose transaction waits for that
+    account) would deadlock. Skipped, it is the notification's to book."""
+    stmt = sa.select(LgPaymentIntent.id).where(LgPaymentIntent.id == intent_id, LgPaymentIntent.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.execute(stmt).first() is not None
+
+
+def book_refund_notification(session: Session, resource: dict, now: datetime) -> str:
+    """A decrypted ``REFUND.SUCCESS`` / ``REFUND.ABNORMAL`` / ``REFUND.CLOSED``: SUCCESS books the
+    refund once (``payments.settle_refund``); ABNORMAL and CLOSED mark it failed for the operator
+    (``payments.refund_abnormal``). An unknown ``out_refund_no``, or a refunded amount other than
+    ours, is a discrepancy and books nothing. Returns what was done."""
+    out_refund_no = str(resource.get("out_refund_no") or "")[:64]
+    row = session.scalar(sa.select(LgRefund).where(LgRefund.out_refund_no == out_refund_no))
+    amount = (resource.get("amount") or {}).get("refund")
+    if row is None or amount != row.amount_fen:
+        payments.discrepancy(session, kind="unknown_order" if row is None else "amount_differs",
+                             out_trade_no=str(resource.get("out_trade_no") or "")[:64],
+                             intent_id=row.intent_id if row is not None else None,
+                             expected=row.amount_fen if row is not None else None,
+                             reported=amount if isinstance(amount, int) else None, now=now,
+                             details={"out_refund_no": out_refund_no,
+                                      "refund_status": str(resource.get("refund_status"))[:20]})
+        return "discrepancy"
+    status = resource.get("refund_status")
+    if status == "SUCCESS":
+        return "booked" if payments.settle_refund(session, row, succeeded=True, now=now) else "already"
+    if status in ("ABNORMAL", "CLOSED"):
+        return "abnormal" if payments.refund_abnormal(session, row, status=status, now=now) else "already"
+    return "ignored"
 
 
 def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: int = 200) -> dict[str, int]:
@@ -75,14 +120,13 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
             counts["unreachable"] += 1
             continue
         state = answer.get("trade_state")
-        if state == "SUCCESS":
+        if state == "SUCCESS" and not _claim(session, intent.id):
+            counts["unchanged"] += 1  # a notification is booking it right now
+        elif state == "SUCCESS":
             settled = book_notification(session, answer, now)
             counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
         elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):
-            session.execute(sa.update(LgPaymentIntent)
-                            .where(LgPaymentIntent.id == intent.id, LgPaymentIntent.status == "pending")
-                            .values(status="closed", closed_at=now, updated_at=now))
-            counts["closed"] += 1
+            counts["closed" if payments.close(session, intent.id, now) else "unchanged"] += 1
         else:
             counts["unchanged"] += 1
     return counts
@@ -120,3 +164,17 @@ def retry_refunds(session: Session, pay: WeChatPay | None, now: datetime, *, lim
                                   LgRefund.updated_at <= now - REFUND_RETRY_AFTER)
                            .order_by(LgRefund.id).limit(limit)).all()
     return sum(send_refund(session, row, pay, now) for row in rows)
+
+
+def request_refund(session: Session, intent: LgPaymentIntent, *, amount_fen: object, now: datetime,
+                   reason: str | None = None) -> LgRefund:
+    """A refund a seller decides on, in its own transaction: the amount is reserved at once
+    (``payments.refund``: 409 ``refund_exceeds_paid`` / ``payment_not_refundable``); ``record``
+    settles it at once (``on_refunded`` fires), WeChat Pay gets it from the ``SEND_REFUND`` timer
+    after the commit (and from the retry job while it fails)."""
+    row = payments.refund(session, intent, amount_fen=amount_fen, reason=reason, now=now)
+    if intent.provider == "record":
+        payments.settle_refund(session, row, succeeded=True, now=now)
+    else:
+        schedule_many(session, subject_type="lg_refund", subject_id=row.id, timers=[(SEND_REFUND, 0, now)])
+    return row
