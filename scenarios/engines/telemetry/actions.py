@@ -59,12 +59,13 @@ ROUTES: tuple[Route, ...] = (
           "`telemetry_unknown_kind`, `reading_out_of_range`, `reading_from_future`, `validation_error` (422); "
           "`telemetry_wrong_device_kind`, `telemetry_not_bound`, `telemetry_not_your_subject` (403)",
           writes=True),
-    Route("POST", "/devices/me/readings", "device_readings", DEVICE, TelemetryReadingBatchSchema, "json", TelemetryOutcomesSchema,
-          handlers.post_readings,
+    Route("POST", "/devices/me/readings", "device_readings", DEVICE, TelemetryReadingBatchSchema, "json",
+          TelemetryOutcomesSchema, handlers.post_readings,
           "A batch of readings, each with its own `at` (all or nothing: a bad one refuses the batch and is "
           "named by its index, `readings.<i>.value.<field>`).",
           "`telemetry_batch_too_large` and those of `PUT /devices/me/state`", writes=True),
-    Route("POST", "/telemetry/bindings", "telemetry_bind", STAFF, TelemetryBindSchema, "json", TelemetrySourceSchema, handlers.bind,
+    Route("POST", "/telemetry/bindings", "telemetry_bind", STAFF, TelemetryBindSchema, "json", TelemetrySourceSchema,
+          handlers.bind,
           "Bind a device of your organisation to the subject it reports a kind on (binding again moves it).",
           "`telemetry_unknown_kind` (422), `telemetry_wrong_device_kind`, `telemetry_not_your_subject` (403), "
           "`not_found` (404)", writes=True),
@@ -72,8 +73,8 @@ ROUTES: tuple[Route, ...] = (
           handlers.latest,
           "Your organisation's devices' latest value per kind and subject, with online/offline (offline: "
           "the value is unknown).", paged=True),
-    Route("GET", "/telemetry/sources/<int:source_id>/readings", "telemetry_readings", STAFF_OR_DEVICE, TelemetryRangeArgs,
-          "query", TelemetryReadingRowSchema, handlers.readings,
+    Route("GET", "/telemetry/sources/<int:source_id>/readings", "telemetry_readings", STAFF_OR_DEVICE,
+          TelemetryRangeArgs, "query", TelemetryReadingRowSchema, handlers.readings,
           "A source's readings in a time range (`since` ≤ at < `until`), newest first (the scenario's staff "
           "roles of the owning organisation; the device itself sees the source but may not read it: 403).",
           "`forbidden` (403)", paged=True,
