@@ -135,3 +135,17 @@ def test_binding_by_staff(client, tm, session):
     tech = client.post(url, json={"device_id": tm.devices["s2"].uid, "kind": "level", "subject_id": 1},
                        headers=tm.wf.token("tech_a"))
     assert tech.status_code == 403
+
+
+def test_an_episode_within_one_batch_opens_and_closes(client, tm, session, clock):
+    readings = [{"kind": "level", "at": iso(clock, -s), "value": {"level_l": level}}
+                for s, level in ((30, 500), (20, 950), (10, 600))]
+    resp = client.post("/api/v1/tm-test/devices/me/readings", json={"readings": readings}, headers=tm.dev("s1"))
+    assert resp.status_code == 200
+    [alert] = alerts(session, "level_high")
+    assert alert.value == {"level_l": 950.0} and alert.closed_at is not None
+    assert source(session, tm, "s1").open_alerts == 0
+    put(client, tm, "s1", kind="level", value={"level_l": 50})  # below 100: level_low opens
+    assert source(session, tm, "s1").open_alerts == 1
+    put(client, tm, "s1", kind="level", value={"level_l": 60}, at=iso(clock, 1))
+    assert len(alerts(session, "level_low")) == 1 and source(session, tm, "s1").open_alerts == 1
