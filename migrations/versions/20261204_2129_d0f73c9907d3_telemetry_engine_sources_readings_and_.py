@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_tm_sources_device_id_devices')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_tm_sources_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tm_sources')),
-    sa.UniqueConstraint('device_id', 'kind', name='uq_tm_sources_device_kind')
+    sa.UniqueConstraint('device_id', 'kind', 'scenario', name='uq_tm_sources_device_kind')
     )
     with op.batch_alter_table('tm_sources', schema=None) as batch_op:
         batch_op.create_index('ix_tm_sources_org', ['organisation_id', 'scenario'], unique=False)
