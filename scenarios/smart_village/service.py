@@ -17,14 +17,17 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
+from app.fields import CST
+from app.notify.service import AUTO, Notice, Recipient, enqueue_many
 from app.places.areas import village_area
 from app.places.facts import village_facts
 from app.places.models import Village
 from app.places.service import local_date
-from auth.models import Residence
+from auth.models import Account, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow.models import Ticket
 from scenarios.smart_village.models import SvNotice, SvReceipt
+
 
 def is_committee(principal: Principal, village: Village) -> bool:
     return principal.kind in ("staff", "device") and principal.org_id == village.committee_id
@@ -47,7 +50,31 @@ def publish(session: Session, *, clock: Clock, principal: Principal, village: Vi
                       created_by_account_id=principal.account_id, published_at=clock.now())
     session.add(notice)
     session.flush()
+    tell_villagers(session, clock=clock, village=village, notice=notice)
     return notice
+
+
+KIND_LABELS = {"notice": "通知", "finance": "财务公开", "project": "项目公开", "decision": "决策公开"}
+
+
+def villager_accounts(session: Session, village: Village, today) -> list[int]:
+    """Active resident accounts of persons with a verified residence in the village today."""
+    persons = sa.select(Residence.person_id).where(
+        Residence.village_id == village.id, Residence.status == "verified", Residence.valid_from <= today,
+        sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= today))
+    return list(session.scalars(sa.select(Account.id).where(
+        Account.person_id.in_(persons), Account.kind != "staff", Account.status == "active").order_by(Account.id)))
+
+
+def tell_villagers(session: Session, *, clock: Clock, village: Village, notice: SvNotice) -> int:
+    """Each villager is told of a new notice through the outbox (once per notice and account); an
+    important one asks them to read and confirm it."""
+    recipients = tuple(Recipient.account(a) for a in villager_accounts(session, village, local_date(clock)))
+    payload = {"notice_id": notice.id, "village": village.name[:20], "title": notice.title[:20],
+               "kind": KIND_LABELS[notice.kind], "ask": "请阅读并确认" if notice.important else "请阅读",
+               "at": notice.published_at.astimezone(CST).isoformat()}
+    return enqueue_many(session, [Notice(f"smart_village.notice:{notice.id}", "village_notice", recipients, payload,
+                                         channel=AUTO)], clock=clock)
 
 
 def read(session: Session, *, clock: Clock, principal: Principal, notice: SvNotice) -> SvReceipt | None:
