@@ -28,7 +28,8 @@ TENANCY = register_approval(ApprovalConfig(
     slug=SLUG, title_zh="出租房屋租前审批", form_schema=TenancyFormSchema,
     reviewer_for=lazy("scenarios.rural_rental.service:reviewer_for"),
     rules=(lazy("scenarios.rural_rental.service:room_of_landlord"),
-           lazy("scenarios.rural_rental.service:tenants_verified")),
+           lazy("scenarios.rural_rental.service:tenants_verified"),
+           lazy("scenarios.rural_rental.rental_requests:request_accepted")),
     reviewer_roles=("committee",), review_hours=16,
     on_decision=lazy("scenarios.rural_rental.service:on_tenancy_decision")))
 
