@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock, FrozenClock
 from app.demo import as_resident, as_staff, dev_resident, staff_account
 from app.places.models import Village
+from app.places.seed import reference_codes
 from auth.models import Residence
 from auth.organisations import Organisation
 from scenarios.smart_village import service as svc
@@ -33,7 +34,8 @@ NOTICES = (
 
 
 def load(session: Session, clock: Clock) -> dict[str, int]:
-    villages = session.scalars(sa.select(Village).where(Village.generated.is_(False)).order_by(Village.code)).all()
+    villages = session.scalars(sa.select(Village).where(Village.code.in_(list(reference_codes("villages"))))
+                               .order_by(Village.code)).all()
     made = 0
     for i, village in enumerate(v for v in villages if (v.attributes or {}).get("smart_village")):
         if session.scalar(sa.select(SvNotice.id).where(SvNotice.village_id == village.id).limit(1)):
