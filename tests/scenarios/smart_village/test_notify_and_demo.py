@@ -92,3 +92,58 @@ def test_a_village_area_is_its_polygon_or_its_circle():
                 {"polygon": [[200, 30], [121, 30], [121, 31]]}, {"circle": 3}, {"radius_m": 5, "polygon": []}):
         with pytest.raises(AreaError):
             parse_area(bad)
+
+
+def test_the_summary_counts_rental_from_rural_rental_and_tickets_inside_a_polygon(client, session, clock):
+    """The summary's rental figures come from rural-rental's provider (houses by state, beds of
+    approved houses, tenants of current approved tenancies); a ticket without a house counts when
+    its point lies inside the village's polygon, not merely near the centre."""
+    from datetime import timedelta
+
+    from auth.devices import create_device
+    from auth.principal import Principal
+    from scenarios.engines.workflow import service as wf_service
+    from scenarios.rural_rental.models import RrHouse, RrRoom, RrTenancy
+    from tests.engines.workflow.scenario import CONFIG
+    from tests.support.factories import basic
+
+    world = place_world(session)
+    village = world.village
+    # a thin polygon east of the centre: 1 km long, 100 m wide
+    village.attributes = {**(village.attributes or {}), "area": {"polygon": [
+        [village.lon, village.lat - 0.0005], [village.lon + 0.0104, village.lat - 0.0005],
+        [village.lon + 0.0104, village.lat + 0.0005], [village.lon, village.lat + 0.0005]]}}
+    landlord = make_resident(session, name="王房东")
+    today = clock.now().date()
+    for number, state, limits in ((1, "approved", (2, 1)), (2, "approved", (3,)), (3, "registered", (4,))):
+        house = RrHouse(village_id=village.id, house_number=number, landlord_account_id=landlord.id,
+                        landlord_person_id=landlord.person_id, address=f"{number}号", lat=village.lat,
+                        lon=village.lon, state=state, green=False, created_at=clock.now())
+        session.add(house)
+        session.flush()
+        rooms = [RrRoom(house_id=house.id, label=f"{i}", area_m2=10, rent_fen=50_000, occupancy_limit=n,
+                        facilities=[]) for i, n in enumerate(limits)]
+        session.add_all(rooms)
+        session.flush()
+        if number == 1:
+            for persons, starts, ends, st in ((2, -10, 30, "approved"), (1, -10, 30, "pending"),
+                                              (1, -40, -1, "approved"), (1, 5, 40, "approved")):
+                session.add(RrTenancy(room_id=rooms[0].id, house_id=house.id, village_id=village.id,
+                                      tenant_person_ids=[], persons=persons, starts_on=today + timedelta(days=starts),
+                                      ends_on=today + timedelta(days=ends), state=st, created_at=clock.now()))
+    reporter = make_resident(session, name="李村民")
+    session.add(Residence(person_id=reporter.person_id, community_id=world.community.id,
+                          building_id=world.community.buildings[0].id, room="302", valid_from=date(2020, 1, 1),
+                          status="verified"))
+    session.flush()
+    principal = Principal("resident", account_id=reporter.id, person_id=reporter.person_id)
+    for dlat, dlon in ((0.0, 0.009), (0.004, 0.0)):  # inside the strip 860 m east; 445 m north: outside
+        ticket = wf_service.create(session, clock=clock, principal=principal, config=CONFIG, data={
+            "category": "水电", "text": "路灯坏了", "community_code": world.community.code}).ticket
+        ticket.community_id, ticket.building_id, ticket.room = None, None, None
+        ticket.lat, ticket.lon = village.lat + dlat, village.lon + dlon
+    screen, secret = create_device(session, org=world.village_committees[0], kind="kiosk", name="村委会大屏")
+    session.commit()
+    summary = client.get(f"{BASE}/villages/{village.code}/summary", headers=basic(screen.uid, secret)).get_json()
+    assert summary["rental"] == {"houses": {"approved": 2, "registered": 1}, "beds": 6, "tenants": 2}
+    assert summary["open_tickets"] == 1
