@@ -1,8 +1,9 @@
 """Demo data of rural-rental for every village of the reference data (星火村 and the 9
 demonstration villages; not villages loaded from a CSV): a committee member
-(``demo-<committee code>-committee``), a landlord (``demo-resident-<3400 + i>``, a verified residence at house 1) with a house of two
-rooms, inspected by the committee (twice where the index is even: a green-card house), so its
-rooms are listed. Idempotent (found by village and house number)."""
+(``demo-<committee code>-committee``), a landlord (``demo-resident-<3400 + i>``, a verified
+residence at house 1) with a house of two rooms, inspected by the committee (twice where the
+index is even: a green-card house), so its rooms are listed. Idempotent (found by village and
+house number)."""
 from __future__ import annotations
 
 from datetime import date
