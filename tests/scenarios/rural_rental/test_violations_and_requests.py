@@ -154,3 +154,25 @@ def test_a_request_for_a_withdrawn_room_and_a_declined_one(client, w, session, c
     assert inspect(client, w, session, clock, hid, gas=False).status_code == 201  # failed: rooms withdrawn
     off = client.post(f"{BASE}/rental-requests", json=body, headers=h(w, session, clock, "tenant3"))
     assert off.status_code == 409 and off.get_json()["code"] == "room_not_available"
+
+
+def test_the_green_card_comes_back_when_the_violation_ages_out(client, w, session, clock, house):
+    from datetime import datetime
+
+    from scenarios.rural_rental.jobs import restore_green_cards
+
+    hid = house["id"]
+    for _ in range(2):
+        assert inspect(client, w, session, clock, hid).status_code == 201
+    made = client.post(f"{BASE}/houses/{hid}/violations", json={"kind": "fire_hazard", "note": "楼道堆放杂物"},
+                       headers=h(w, session, clock, "committee_a"))
+    assert made.status_code == 201 and _green(client, w, session, clock, hid) is False
+    assert restore_green_cards(session, clock) == 0  # still within 12 months
+    session.commit()
+    clock.set(datetime(2027, 3, 1, 2, 0, tzinfo=clock.now().tzinfo))  # found 2026-03-02: a day short of 12 months
+    assert restore_green_cards(session, clock) == 0 and _green(client, w, session, clock, hid) is False
+    clock.set(datetime(2027, 3, 2, 2, 0, tzinfo=clock.now().tzinfo))  # 12 months: no longer in the window
+    assert restore_green_cards(session, clock) == 1
+    session.commit()
+    assert _green(client, w, session, clock, hid) is True and _ranks(client, w, session, clock) == {1}
+    assert restore_green_cards(session, clock) == 0  # green houses are not looked at again
