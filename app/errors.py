@@ -269,6 +269,7 @@ ERRORS: dict[str, ErrorCode] = {
     "rental_request_pending": ErrorCode(409, "您已申请过该房间，请等待房东答复",
                                         "You have asked for this room already; wait for the landlord's answer."),
     "rental_request_decided": ErrorCode(409, "该租房申请已处理", "This rental request has been decided already."),
+    "rental_request_used": ErrorCode(409, "该租房申请已提交过租约", "A tenancy answers this rental request already."),
     # smart-village (智慧村庄)
     "notice_not_important": ErrorCode(409, "该通知无需确认", "This notice asks for no confirmation."),
     # listing engine (scenarios/engines/listing)

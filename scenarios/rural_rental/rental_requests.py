@@ -114,8 +114,9 @@ def withdraw(session: Session, *, clock: Clock, principal: Principal, request: R
 
 
 def request_accepted(session: Session, *, principal: Principal, form: dict) -> Refusal | None:
-    """The approval rule of a tenancy naming ``request_id``: an accepted, unused request of this
-    landlord for this room whose requester is among the tenants."""
+    """The approval rule of a tenancy naming ``request_id``: an accepted request of this landlord
+    for this room whose requester is among the tenants (checked again on a resubmission, so a
+    request already answered by this very tenancy passes: ``check_unused`` guards a second one)."""
     from scenarios.rural_rental.service import persons_by_id_numbers
 
     if not form.get("request_id"):
@@ -123,10 +124,19 @@ def request_accepted(session: Session, *, principal: Principal, form: dict) -> R
     request = session.get(RrRentalRequest, form["request_id"]) if 0 < form["request_id"] < 2**63 else None
     if request is None or request.landlord_account_id != principal.account_id:
         return Refusal("rental_request_not_accepted", "没有这个租房申请", "form.request_id")
-    if request.state != "accepted" or request.tenancy_id is not None:
-        return Refusal("rental_request_not_accepted", "该租房申请未被接受或已提交过租约", "form.request_id")
+    if request.state != "accepted":
+        return Refusal("rental_request_not_accepted", "该租房申请未被房东接受", "form.request_id")
     if request.room_id != form["room_id"]:
         return Refusal("rental_request_not_accepted", "租房申请的房间与租约不符", "form.room_id")
     if request.tenant_person_id not in {p.id for p in persons_by_id_numbers(session, form["tenants"])}:
         return Refusal("rental_request_not_accepted", "申请人须在租客之中", "form.tenants")
     return None
+
+
+def check_unused(session: Session, request_id: int | None) -> None:
+    """A new tenancy may not answer a request another tenancy answers already (409)."""
+    if request_id and 0 < request_id < 2**63:
+        used = session.scalar(sa.select(RrRentalRequest.tenancy_id).where(RrRentalRequest.id == request_id))
+        if used is not None:
+            raise ApiError("rental_request_used", errors={"form.request_id": ["该租房申请已提交过租约"]},
+                           detail={"tenancy_id": used})

@@ -244,9 +244,11 @@ def on_tenancy_decision(session: Session, *, clock: Clock, application: Any, act
 def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, config: Any, form: dict) -> RrTenancy:
     """The landlord submits a tenancy (room, tenants by ID number, period) for the committee's approval."""
     from scenarios.engines.approval import service as approval
+    from scenarios.rural_rental.rental_requests import check_unused
 
     if form["ends_on"] <= form["starts_on"]:
         raise ApiError("validation_error", errors={"form.ends_on": ["须晚于起租日"]})
+    check_unused(session, form.get("request_id"))
     application = approval.create(session, clock=clock, principal=principal, config=config,
                                   form=_form_json(form), subject_type=TENANCY_SUBJECT)
     room = session.get(RrRoom, form["room_id"])
@@ -259,7 +261,7 @@ def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, conf
     session.add(tenancy)
     session.flush()
     application.subject_id = str(tenancy.id)
-    if form.get("request_id"):  # checked by the rule rental_requests.request_accepted: used up now
+    if form.get("request_id"):  # checked by rental_requests (request_accepted, check_unused): used up now
         session.get(RrRentalRequest, form["request_id"]).tenancy_id = tenancy.id
     return tenancy
 

@@ -136,7 +136,16 @@ def test_a_tenant_asks_for_a_room_the_landlord_accepts_and_submits_the_tenancy(c
     assert linked["tenancy_id"] == made.get_json()["id"]
     reused = client.post(f"{BASE}/tenancies", json={**form, "tenants": [w.ids["tenant1"]]},
                          headers=h(w, session, clock, "landlord"))
-    assert reused.status_code == 422 and "form.request_id" in reused.get_json()["errors"]
+    assert reused.status_code == 409 and reused.get_json()["code"] == "rental_request_used"
+    assert "form.request_id" in reused.get_json()["errors"]
+    # the committee asks for more; the landlord's corrected form still answers the same request
+    app_id = made.get_json()["application_id"]
+    more = client.post(f"{BASE}/applications/{app_id}/ask-more", json={"note": "请补充租期"},
+                       headers=h(w, session, clock, "committee_a"))
+    assert more.status_code == 200, more.get_json()
+    again = client.post(f"{BASE}/applications/{app_id}/resubmit", headers=h(w, session, clock, "landlord"),
+                        json={"form": {**form, "tenants": [w.ids["tenant1"]]}})
+    assert again.status_code == 200, again.get_json()
 
 
 def test_a_request_for_a_withdrawn_room_and_a_declined_one(client, w, session, clock, house):
