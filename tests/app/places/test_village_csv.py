@@ -85,3 +85,12 @@ def test_a_wrong_header_or_encoding_is_refused(app, tmp_path):
     path.write_bytes(HEADER.encode() + "310116101-v-a,甲村,朱泾镇,30.88,121.19,400,,\n".encode("gbk"))
     out = _run(app, path)
     assert out.exit_code != 0 and "not UTF-8" in out.output
+
+
+def test_every_reference_village_has_a_valid_area():
+    from app.places.areas import parse_area
+    from app.places.seed import reference_data
+
+    for village in reference_data()["villages"]:
+        area = village["attributes"].get("area")
+        assert area is not None and parse_area(area) == area, village["code"]
