@@ -265,6 +265,13 @@ ERRORS: dict[str, ErrorCode] = {
     "not_a_tenant": ErrorCode(409, "此人不是该租约的租客", "This person is not a tenant of this tenancy."),
     "already_left": ErrorCode(409, "该租客已注销离开", "This tenant has already left."),
     "not_arrived": ErrorCode(409, "该租客尚未登记入住", "This tenant's arrival was not registered."),
+    "violation_closed": ErrorCode(409, "该违规已结案", "This violation is closed."),
+    "room_not_available": ErrorCode(409, "该房源已下架", "This room is not listed any more."),
+    "rental_request_own_room": ErrorCode(409, "不能申请自己的房间", "You cannot ask for your own room."),
+    "rental_request_pending": ErrorCode(409, "您已申请过该房间，请等待房东答复",
+                                        "You have asked for this room already; wait for the landlord's answer."),
+    "rental_request_decided": ErrorCode(409, "该租房申请已处理", "This rental request has been decided already."),
+    "rental_request_used": ErrorCode(409, "该租房申请已提交过租约", "A tenancy answers this rental request already."),
     # smart-village (智慧村庄)
     "notice_not_important": ErrorCode(409, "该通知无需确认", "This notice asks for no confirmation."),
     # listing engine (scenarios/engines/listing)

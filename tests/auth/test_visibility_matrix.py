@@ -96,6 +96,8 @@ VISIBLE: dict[str, set[str]] = {
     # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
     "rr_house": {"alice"},
     "rr_tenancy": {"alice"},  # a tenancy of her house (its tenants and the village committee: none of these)
+    "rr_violation": {"alice"},  # a violation at her house (as the house)
+    "rr_rental_request": {"alice", "alice2"},  # alice2's request for alice's room: the tenant and the landlord
     # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
     "sv_village": set(),
     "sv_notice": set(),
@@ -164,6 +166,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("rr_house", "committee"): set(),  # inspections: the village's committee only
     ("rr_tenancy", "read"): {"alice"},
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
+    ("rr_violation", "read"): {"alice"},
+    ("rr_violation", "committee"): set(),  # follow-ups: the village's committee only
+    ("rr_rental_request", "read"): {"alice", "alice2"},
+    ("rr_rental_request", "landlord"): {"alice"},  # accept, decline
+    ("rr_rental_request", "tenant"): {"alice2"},  # withdraw
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
@@ -247,6 +254,14 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
     ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
     ("/api/v1/rural-rental/tenancies/<int:tenancy_id>", "GET"): ("rr_tenancy", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/violations", "GET"): ("rr_house", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/violations", "POST"): ("rr_house", "committee"),
+    ("/api/v1/rural-rental/violations/<int:violation_id>", "GET"): ("rr_violation", "read"),
+    ("/api/v1/rural-rental/violations/<int:violation_id>/follow-ups", "POST"): ("rr_violation", "committee"),
+    ("/api/v1/rural-rental/rental-requests/<int:request_id>", "GET"): ("rr_rental_request", "read"),
+    **{(f"/api/v1/rural-rental/rental-requests/<int:request_id>/{a}", "POST"): ("rr_rental_request", "landlord")
+       for a in ("accept", "decline")},
+    ("/api/v1/rural-rental/rental-requests/<int:request_id>/withdraw", "POST"): ("rr_rental_request", "tenant"),
     ("/api/v1/smart-village/villages/<code>/notices", "GET"): ("sv_village", "read"),
     ("/api/v1/smart-village/villages/<code>/notices", "POST"): ("sv_village", "read"),
     ("/api/v1/smart-village/villages/<code>/summary", "GET"): ("sv_village", "read"),
@@ -284,6 +299,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "refunds": {"amount_fen": 1},
     "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
     "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
+    "violations": {"kind": "other", "note": "矩阵违规"}, "follow-ups": {"note": "已整改"},
+    "decline_request": {"reason": "已租出"},
 }
 
 
@@ -387,6 +404,8 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
     tm_source = _seed_tm_source(session, clock, company_a, device)
+    violation, rental_request = _seed_rental_extras(session, clock, house, wf.accounts["alice2"],
+                                                    listings["rural-rental"], wf.id("admin"))
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -395,6 +414,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
+        "violation": violation, "rental_request": rental_request,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -460,6 +480,24 @@ def _seed_tm_source(session, clock, owner, device) -> int:
     session.add(source)
     session.flush()
     return source.id
+
+
+def _seed_rental_extras(session, clock, house_id, alice2, listing_id, admin_id) -> tuple[int, int]:
+    """A violation at alice's house and alice2's pending request for its room."""
+    from scenarios.rural_rental.models import RrHouse, RrRentalRequest, RrRoom, RrViolation
+
+    house = session.get(RrHouse, house_id)
+    room = session.scalar(sa.select(RrRoom).where(RrRoom.house_id == house_id))
+    violation = RrViolation(house_id=house_id, village_id=house.village_id, kind="other", note="矩阵违规", photos=[],
+                            found_on=date(2026, 1, 5), state="open", recorded_by_account_id=admin_id,
+                            recorded_at=clock.now())
+    request = RrRentalRequest(listing_id=listing_id, room_id=room.id, house_id=house_id,
+                              landlord_account_id=house.landlord_account_id, tenant_account_id=alice2.id,
+                              tenant_person_id=alice2.person_id, persons=1, starts_on=date(2026, 3, 1),
+                              ends_on=date(2026, 6, 1), message="", state="pending", created_at=clock.now())
+    session.add_all([violation, request])
+    session.flush()
+    return violation.id, request.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -549,6 +587,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
         "source_id": 999_999_999 if missing else ids["tm_source"],
+        "violation_id": 999_999_999 if missing else ids["violation"],
+        "request_id": 999_999_999 if missing else ids["rental_request"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -575,6 +615,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
     body = BODIES.get(rule.rsplit("/", 1)[-1], {})
     if rule.endswith("/resolve") and "<int:job_id>" in rule:
         body = BODIES["resolve_job"]
+    if rule.endswith("/decline") and "<int:request_id>" in rule:
+        body = BODIES["decline_request"]
     if method == "POST" and rule.endswith("/assign"):
         body = {"assignee_account_id": 1}
     if rule.endswith("/appointment"):

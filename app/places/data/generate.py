@@ -233,6 +233,9 @@ def build() -> dict[str, list[dict]]:
                 "smart_village": True,
                 "coordinates": "approximate",
                 "house_count": "generated",
+                "area": {"radius_m": 1500},
+                "area_source": "assumed: a 1,500 m circle around the approximate centre until the district's "
+                               "boundaries are loaded (flask places load-villages)",
                 **({"demonstration_source": "assumed: the seed counts 9 demonstration villages without naming them"}
                    if demo else {}),
             },
