@@ -41,7 +41,7 @@ def serve(database_url: str, log_path: Path, *, app: str = "wsgi:app", workers: 
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine (xdist beside it) can take long to fork and import
         while True:
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2):  # noqa: S310 (ours)
