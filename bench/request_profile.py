@@ -1,6 +1,7 @@
 """Where the booking and taxi bench requests spend their time, in process: ``python -m bench.request_profile``.
 
-For each of the bench rows of issues 14 and 17 (availability of one court for 7 days, a booking
+Beside ``/healthz`` and the authenticated floor (the scenario list as a resident), for each of
+the bench rows of issues 14 and 17 (availability of one court for 7 days, a booking
 under contention, the gate admitting by personal code, a taxi position update) it builds the
 same data as ``bench/booking_setup.py`` / ``bench/dispatch_setup.py`` in a fresh PostgreSQL
 database (``DATABASE_URL``, migrated and seeded as ``make bench`` does), then sends ``--n``
@@ -44,14 +45,18 @@ class StatementCounter:
         self.counts[_statement_key(statement)] += 1
 
 
-def _availability(app: Any, ctx: BenchContext) -> Request:
-    from bench.booking_setup import DEMO_COURT
+def _resident_get(app: Any, path: str) -> Request:
     from bench.qr_setup import RESIDENT_OPENID
 
     client = app.test_client()
     token = client.post("/api/v1/auth/dev/login", json={"openid": RESIDENT_OPENID}).get_json()["access_token"]
-    path = f"/api/v1/venue-booking/resources/{DEMO_COURT}/availability?days=7"
     return lambda c, i: c.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+def _availability(app: Any, ctx: BenchContext) -> Request:
+    from bench.booking_setup import DEMO_COURT
+
+    return _resident_get(app, f"/api/v1/venue-booking/resources/{DEMO_COURT}/availability?days=7")
 
 
 def _contention(app: Any, ctx: BenchContext, n: int) -> Request:
@@ -118,6 +123,8 @@ def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: in
 
 
 def _cases(app: Any, ctx: BenchContext, n: int) -> Iterator[tuple[str, Callable[[], Request]]]:
+    yield "healthz (the app's floor)", lambda: (lambda c, i: c.get("/healthz"))
+    yield "scenarios as a resident (the authenticated floor)", lambda: _resident_get(app, "/api/v1/scenarios")
     yield "availability (7 days)", lambda: _availability(app, ctx)
     yield "book under contention", lambda: _contention(app, ctx, n)
     yield "gate by personal code", lambda: _gate(app, ctx, n)
