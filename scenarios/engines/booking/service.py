@@ -79,6 +79,11 @@ def _check_time(config: BookingConfig, slot: BkSlot, now: datetime) -> None:
         raise ApiError("slot_too_far", errors={"slot_id": [f"最多可预约 {config.days_ahead} 天内的时段。"]})
 
 
+def _check_reservable(session: Session, config: BookingConfig, place: Place, *, clock: Clock) -> None:
+    if config.may_reserve is not None:
+        config.may_reserve(session, clock=clock, resource=place.resource, slot=place.slot)
+
+
 def _size(config: BookingConfig, resource: BkResource, places: int) -> tuple[int, int, bool]:
     """(units taken of the slot, places admitted, whole unit) for a party of ``places``."""
     if not 1 <= places <= config.max_places:
@@ -150,6 +155,7 @@ def book(session: Session, *, clock: Clock, principal: Principal, config: Bookin
     place = _slot_in_scenario(session, config, slot_id)
     units, admits, whole = _size(config, place.resource, places)
     _check_time(config, place.slot, now)
+    _check_reservable(session, config, place, clock=clock)
     person = person_for(session, config, principal, person_id, clock=clock)
     _check_limits(session, config, person.id, place.slot, now)
     hold = config.needs_confirm
@@ -304,6 +310,7 @@ def reschedule(session: Session, *, clock: Clock, principal: Principal, config: 
     if (new.resource.kind == "unit") != booking.whole_unit:
         raise ApiError("validation_error", errors={"slot_id": ["新时段的场地类型与原预约不同。"]})
     _check_time(config, new.slot, now)
+    _check_reservable(session, config, new, clock=clock)
     expected = booking.status
     # Locks in the engine's one order (the booking, the slots' expired holds, the slots by id), so
     # two bookings swapping slots, or a confirm racing this, wait for each other instead of deadlocking.
