@@ -12,11 +12,11 @@ KWH = validate.Range(min=-1e9, max=1e9)  # the sign is a rule with its own code 
 class EvNearbyArgs(PageArgs):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90), metadata={"description": "WGS84"})
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180), metadata={"description": "WGS84"})
-    radius_m = fields.Integer(load_default=3000, validate=validate.Range(min=1, max=20000))
+    radius_m = fields.Integer(load_default=3000, strict=False, validate=validate.Range(min=1, max=20000))
     state = fields.String(load_default=None, validate=validate.OneOf(PILE_STATES), metadata={
         "description": "only piles in this state now (`free`: reported free within the last 2 minutes)"})
     connector = fields.String(load_default=None, validate=validate.OneOf(CONNECTORS))
-    min_power_kw = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
+    min_power_kw = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1, max=1000))
 
 
 class EvBandSchema(Schema):

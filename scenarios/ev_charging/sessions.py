@@ -41,7 +41,8 @@ from scenarios.ev_charging.tariff import accrue_milli_fen, round_fen
 CLOCK_SKEW = timedelta(seconds=30)
 """A device's timestamp may be this far ahead of the server's clock."""
 MAX_SESSION_KWH = 1000.0
-PLACE_CODE_HOLDER = "ev_pile"
+PLACE_CODE_HOLDER = "place"
+"""The QR layer's holder type of every place code (``qr.place_codes``); the reference says which pile."""
 
 
 def pile_ref(code: str) -> str:

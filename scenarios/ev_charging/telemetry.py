@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.clock import SystemClock
+from datetime import datetime
+
+from app.clock import Clock
 from scenarios.engines.booking import external
 from scenarios.engines.telemetry.config import (
     Field,
@@ -43,14 +45,23 @@ def _on_status(session: Session, device: Any, pile: EvPile, reading: Any) -> Non
     pile.status, pile.status_at = reading.value["status"], reading.at
     session.flush()
     if pile.status == "fault" and was != "fault":
-        on_fault(session, pile)
+        on_fault(session, pile, clock=_At(reading.received_at))
 
 
-def on_fault(session: Session, pile: EvPile) -> None:
+class _At:
+    """The engine's clock as the reading saw it (hooks get the reading, not the clock)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+def on_fault(session: Session, pile: EvPile, *, clock: Clock) -> None:
     """Withdraw the pile's reservations and end its session: their people are told."""
     from scenarios.ev_charging import CONFIG
 
-    clock = SystemClock()
     external.withdraw(session, CONFIG, sessions.pile_resource(session, pile), clock=clock, reason=FAULT_REASON)
     sessions.stop_for_fault(session, pile, clock=clock)
 

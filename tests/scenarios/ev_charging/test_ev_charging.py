@@ -18,7 +18,7 @@ from scenarios.engines.booking.models import BkBooking, BkSlot
 from scenarios.engines.ledger.models import LgPaymentIntent
 from scenarios.ev_charging.models import EvSession
 from scenarios.ev_charging.tariff import accrue_milli_fen, check_bands, energy_price, round_fen
-from tests.scenarios.ev_charging.world import BASE, HOME, build, energy, state
+from tests.scenarios.ev_charging.world import BASE, HOME, build, energy, relog, state
 from tests.support.qr import make_keyring
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -114,9 +114,9 @@ def test_nearby_shows_the_state_the_devices_report_and_a_silent_pile_is_offline_
     assert [p["code"] for p in ac.get_json()["items"]] == ["ev-a-2"]
 
     # ev-b-1 keeps reporting, the others fall silent: 2 minutes on they are offline (no worker ran)
-    clock.advance(timedelta(seconds=100))
+    clock.advance(seconds=100)
     all_free(client, w, "ev-b-1")
-    clock.advance(timedelta(seconds=21))
+    clock.advance(seconds=21)
     later = client.get(f"{BASE}/piles/nearby", query_string=q, headers=w.h["alice"]).get_json()
     assert [(p["code"], p["state"]) for p in later["items"]] == [
         ("ev-a-1", "offline"), ("ev-a-2", "offline"), ("ev-b-1", "free")]
@@ -137,12 +137,13 @@ def test_a_window_is_reserved_once_and_a_faulty_or_silent_pile_not_at_all(client
     taken = reserve(client, w, "bob", slot, "b1")
     assert taken.status_code == 409 and taken.get_json()["code"] == "slot_full"
 
+    clock.advance(seconds=1)  # a reading at the same instant would be the same reading
     assert state(client, w, "ev-a-2", "fault").status_code == 200
     faulty = reserve(client, w, "bob", window(session, w, "ev-a-2", 0, clock), "b2")
     assert faulty.status_code == 409 and faulty.get_json()["code"] == "pile_faulty"
     assert "slot_id" in faulty.get_json()["errors"]
 
-    clock.advance(timedelta(minutes=3))  # every device silent
+    clock.advance(minutes=3)  # every device silent
     silent = reserve(client, w, "bob", window(session, w, "ev-b-1", 0, clock), "b3")
     assert silent.status_code == 409 and silent.get_json()["code"] == "pile_offline"
     assert session.scalar(sa.select(sa.func.count()).select_from(BkBooking)) == 1
@@ -157,8 +158,10 @@ def test_a_fault_withdraws_the_piles_reservations_tells_the_people_and_ends_its_
     assert start(client, w, "bob", "ev-a-2").status_code == 201
     assert energy(client, w, "ev-a-2", 2.5).status_code == 200
 
+    clock.advance(seconds=1)
     assert state(client, w, "ev-a-1", "fault").status_code == 200
     assert state(client, w, "ev-a-2", "fault").status_code == 200
+    clock.advance(seconds=10)
     assert state(client, w, "ev-a-1", "fault").status_code == 200  # the same episode: nothing more
     bookings = session.scalars(sa.select(BkBooking).order_by(BkBooking.id)).all()
     assert [(b.status, b.end_reason) for b in bookings] == [("cancelled", "withdrawn: 充电桩故障")] * 2
@@ -181,16 +184,18 @@ def slot_free(session, slot) -> bool:
 
 
 def test_a_session_by_place_code_is_priced_per_band_charged_and_paid_through_the_ledger(client, session, clock, w):
-    clock.set(datetime(2026, 3, 2, 10, 40, tzinfo=CST))  # in the 08:00–11:00 peak band
+    clock.set(datetime(2026, 3, 3, 10, 40, tzinfo=CST))  # the next morning, in the 08:00–11:00 peak band
+    relog(session, clock, w)
     all_free(client, w, "ev-a-1")
     started = start(client, w, "alice", "ev-a-1")
     assert started.status_code == 201, started.get_json()
     sid = started.get_json()["id"]
     assert started.get_json()["started_via"] == "place_code"
-    clock.advance(timedelta(minutes=10))
+    clock.advance(minutes=10)
     assert energy(client, w, "ev-a-1", 10.0).status_code == 200  # 10 kWh at (107 + 80)
-    clock.advance(timedelta(minutes=20))  # 11:10: back to the flat 67
+    clock.advance(minutes=20)  # 11:10: back to the flat 67
     assert energy(client, w, "ev-a-1", 16.0).status_code == 200  # 6 kWh at (67 + 80)
+    relog(session, clock, w)
     shown = client.get(f"{BASE}/sessions/{sid}", headers=w.h["alice"]).get_json()
     assert (shown["status"], shown["energy_kwh"], shown["fee_fen"]) == ("charging", 16.0, 1870 + 882)
 
@@ -231,6 +236,7 @@ def test_starting_refuses_a_pile_in_use_reserved_by_another_faulty_or_silent(cli
     slot = window(session, w, "ev-a-2", 0, clock)
     assert reserve(client, w, "alice", slot, "a2").status_code == 201
     clock.set(slot.starts_at + timedelta(minutes=5))
+    relog(session, clock, w)
     all_free(client, w, "ev-a-2")
     reserved = start(client, w, "bob", "ev-a-2", key="b2")
     assert reserved.status_code == 409 and reserved.get_json()["code"] == "pile_reserved"
@@ -238,7 +244,7 @@ def test_starting_refuses_a_pile_in_use_reserved_by_another_faulty_or_silent(cli
     assert state(client, w, "ev-b-1", "fault").status_code == 200
     faulty = start(client, w, "bob", "ev-b-1", key="b3")
     assert faulty.status_code == 409 and faulty.get_json()["code"] == "pile_faulty"
-    clock.advance(timedelta(minutes=3))
+    clock.advance(minutes=3)
     silent = start(client, w, "bob", "ev-a-2", key="b4")
     assert silent.status_code == 409 and silent.get_json()["code"] == "pile_offline"
     wrong = client.post(f"{BASE}/sessions", json={"scanned": "https://example.com/x"}, headers=w.h["bob"])
@@ -256,6 +262,7 @@ def test_the_device_starts_the_reserved_session_and_stops_it_with_the_energy(cli
     slot = window(session, w, "ev-a-1", 0, clock)
     booking = reserve(client, w, "alice", slot, "a1").get_json()
     clock.set(slot.starts_at + timedelta(minutes=7))
+    relog(session, clock, w)
     all_free(client, w, "ev-a-1")
     started = client.post(f"{BASE}/device/sessions/start", json={}, headers=dev)
     assert started.status_code == 201, started.get_json()
@@ -275,8 +282,10 @@ def test_the_device_starts_the_reserved_session_and_stops_it_with_the_energy(cli
     assert "energy_kwh" in negative.get_json()["errors"]
     lower = client.post(f"{BASE}/device/sessions/stop", json={"energy_kwh": 2.0}, headers=dev)
     assert lower.status_code == 422 and lower.get_json()["code"] == "energy_decreasing"
+    clock.advance(seconds=1)
     via_telemetry = energy(client, w, "ev-a-1", 2.5)
     assert via_telemetry.status_code == 422 and via_telemetry.get_json()["code"] == "energy_decreasing"
+    clock.advance(seconds=1)
     below_zero = energy(client, w, "ev-a-1", -0.5)
     assert below_zero.status_code == 422 and below_zero.get_json()["code"] == "energy_negative"
 

@@ -48,16 +48,22 @@ def build(session: Session, clock: Clock) -> World:
     pile(session, clock, w, a, "ev-a-1", lat=HOME[0], lon=HOME[1])
     pile(session, clock, w, a, "ev-a-2", lat=HOME[0], lon=HOME[1] + 0.006, connector="gb_ac", power_kw=7)
     pile(session, clock, w, b, "ev-b-1", lat=HOME[0] + 0.01, lon=HOME[1])
-    for key, org, role in (("manager_a", a, "manager"), ("staff_a", a, "staff"), ("manager_b", b, "manager")):
-        w.h[key] = bearer(token_for(session, clock, make_staff(session, org, role), org))
     company = make_org(session, "property_company")
-    w.h["company"] = bearer(token_for(session, clock, make_staff(session, company, "manager"), company))
+    for key, org, role in (("manager_a", a, "manager"), ("staff_a", a, "staff"), ("manager_b", b, "manager"),
+                           ("company", company, "manager")):
+        w.people[key] = (make_staff(session, org, role), org)
     for key, name in (("alice", "王丽"), ("bob", "李强")):
-        account = make_resident(session, name=name)
-        w.people[key] = account
-        w.h[key] = bearer(token_for(session, clock, account))
-    session.commit()
+        w.people[key] = make_resident(session, name=name)
+    relog(session, clock, w)
     return w
+
+
+def relog(session: Session, clock: Clock, w: World) -> None:
+    """Fresh access tokens for everyone at the clock's time (they live 15 minutes)."""
+    for key, who in w.people.items():
+        account, org = who if isinstance(who, tuple) else (who, None)
+        w.h[key] = bearer(token_for(session, clock, account, org))
+    session.commit()
 
 
 def state(client, w: World, code: str, status: str, at: datetime | None = None):
