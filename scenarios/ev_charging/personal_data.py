@@ -17,7 +17,8 @@ KEEP = timedelta(days=3 * 365)
 
 
 def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
-    rows = session.execute(sa.select(EvSession, EvPile.code, EvPile.station).join(EvPile, EvPile.id == EvSession.pile_id)
+    rows = session.execute(sa.select(EvSession, EvPile.code, EvPile.station)
+                           .join(EvPile, EvPile.id == EvSession.pile_id)
                            .where(EvSession.person_id == subject.person_id).order_by(EvSession.started_at))
     return {"ev_sessions": [{**plain(s), "pile": code, "station": station} for s, code, station in rows]}
 

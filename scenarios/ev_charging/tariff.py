@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from app.errors import ApiError
@@ -27,7 +28,7 @@ def check_bands(bands: Iterable[Mapping[str, Any]]) -> list[dict[str, int]]:
             raise ApiError("validation_error", errors={"tou": ["时段须在一天之内（0–1440 分钟）且价格不为负。"]})
         out.append({"from_minute": start, "to_minute": end, "energy_fen_per_kwh": price})
     out.sort(key=lambda b: b["from_minute"])
-    for a, b in zip(out, out[1:], strict=False):
+    for a, b in pairwise(out):
         if b["from_minute"] < a["to_minute"]:
             raise ApiError("validation_error", errors={"tou": ["时段不能重叠。"]})
     return out

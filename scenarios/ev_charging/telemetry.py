@@ -10,11 +10,10 @@
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
-
-from datetime import datetime
 
 from app.clock import Clock
 from scenarios.engines.booking import external
