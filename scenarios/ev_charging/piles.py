@@ -33,6 +33,7 @@ def state_of(pile: Any, now: datetime) -> str:
 
 
 def _state_column(now: datetime) -> sa.ColumnElement[str]:
+    """The state at ``now`` in SQL (``state_of``'s rule)."""
     return sa.case((EvPile.status_at > now - SILENT_AFTER, EvPile.status), else_=sa.literal("offline"))
 
 
@@ -60,37 +61,62 @@ def may_reserve(session: Session, *, clock: Any, resource: BkResource, slot: BkS
 
 
 @cache
-def _nearby_columns() -> tuple[Any, ...]:
-    return (EvPile.code, EvPile.station, EvPile.name, EvPile.address, EvPile.lat, EvPile.lon, EvPile.power_kw,
-            EvPile.connector, EvPile.energy_fen_per_kwh, EvPile.service_fen_per_kwh, EvPile.tou,
-            BkResource.code.label("resource"))
+def _nearby_statement(state: str | None, connector: bool, min_power: bool) -> sa.Select:
+    """Built once per filter combination (nearby is the hottest read): active piles in the box
+    (``south``…``east``, which the ``(lat, lon)`` index serves) within ``radius_sq`` of the point by
+    the equirectangular distance (``kx``: metres per degree of longitude there), nearest first,
+    with their state at ``cutoff`` (now − ``SILENT_AFTER``) and the page's total in the same row."""
+    p, r = EvPile.__table__.c, BkResource.__table__.c
+    at = p.status_at.type
+    dy = (p.lat - sa.bindparam("lat")) * M_PER_DEG
+    dx = (p.lon - sa.bindparam("lon")) * sa.bindparam("kx")
+    distance_sq = (dy * dy + dx * dx).label("distance_sq")
+    fresh = p.status_at > sa.bindparam("cutoff", type_=at)
+    current = sa.case((fresh, p.status), else_=sa.literal("offline")).label("state")
+    stmt = (sa.select(p.code, p.station, p.name, p.address, p.lat, p.lon, p.power_kw, p.connector,
+                      p.energy_fen_per_kwh, p.service_fen_per_kwh, p.tou, r.code.label("resource"), current,
+                      distance_sq, sa.func.count().over().label("total"))
+            .join_from(EvPile.__table__, BkResource.__table__, r.id == p.resource_id)
+            .where(p.active.is_(True), p.lat.between(sa.bindparam("south"), sa.bindparam("north")),
+                   p.lon.between(sa.bindparam("west"), sa.bindparam("east")),
+                   (dy * dy + dx * dx) <= sa.bindparam("radius_sq")))
+    if state == "free":  # the index-friendly form of "state = free"
+        stmt = stmt.where(p.status == "free", fresh)
+    elif state is not None:
+        stmt = stmt.where(sa.case((fresh, p.status), else_=sa.literal("offline")) == sa.bindparam("state"))
+    if connector:
+        stmt = stmt.where(p.connector == sa.bindparam("connector"))
+    if min_power:
+        stmt = stmt.where(p.power_kw >= sa.bindparam("min_power_kw"))
+    return (stmt.order_by(sa.literal_column("distance_sq"), p.id)
+            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
 
 
-def nearby(*, lat: float, lon: float, radius_m: float, now: datetime, state: str | None = None,
-           connector: str | None = None, min_power_kw: int | None = None) -> sa.Select:
-    """Active piles within ``radius_m`` of (lat, lon), nearest first, with their state now: a
-    bounding box the ``(lat, lon)`` index serves, then the equirectangular distance (within a
-    few metres of the great-circle one at 20 km)."""
+def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: datetime, page: int, page_size: int,
+           state: str | None = None, connector: str | None = None, min_power_kw: int | None = None
+           ) -> dict[str, Any]:
+    """Active piles within ``radius_m`` of (lat, lon), nearest first, with their state now, as a
+    page (``items`` as the API shows them, ``total``). One statement: a bounding box, then the
+    equirectangular distance (within a few metres of the great-circle one at 20 km)."""
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise ApiError("validation_error", errors={"radius_m": [f"1 到 {MAX_RADIUS_M} 米。"]})
     south, west, north, east = bounding_box(lat, lon, radius_m)
-    k = math.cos(math.radians(lat))
-    dy, dx = (EvPile.lat - lat) * M_PER_DEG, (EvPile.lon - lon) * (M_PER_DEG * k)
-    distance_sq = dy * dy + dx * dx
-    current = _state_column(now)
-    stmt = (sa.select(*_nearby_columns(), current.label("state"), distance_sq.label("distance_sq"))
-            .join(BkResource, BkResource.id == EvPile.resource_id)
-            .where(EvPile.active.is_(True), EvPile.lat.between(south, north), EvPile.lon.between(west, east),
-                   distance_sq <= radius_m * radius_m))
-    if state == "free":  # the index-friendly form of "state = free"
-        stmt = stmt.where(EvPile.status == "free", EvPile.status_at > now - SILENT_AFTER)
-    elif state is not None:
-        stmt = stmt.where(current == state)
-    if connector is not None:
-        stmt = stmt.where(EvPile.connector == connector)
-    if min_power_kw is not None:
-        stmt = stmt.where(EvPile.power_kw >= min_power_kw)
-    return stmt.order_by(distance_sq, EvPile.id)
+    params = {"lat": lat, "lon": lon, "kx": M_PER_DEG * math.cos(math.radians(lat)), "south": south,
+              "north": north, "west": west, "east": east, "radius_sq": radius_m * radius_m,
+              "cutoff": now - SILENT_AFTER, "state": state, "connector": connector, "min_power_kw": min_power_kw,
+              "limit": page_size, "offset": (page - 1) * page_size}
+    stmt = _nearby_statement(state if state in (None, "free") else "other", connector is not None,
+                             min_power_kw is not None)
+    rows = session.execute(stmt, params).all()
+    if rows:
+        total = rows[0].total
+    elif page > 1:  # past the last page: count without one
+        total = session.execute(stmt.with_only_columns(sa.func.count()).order_by(None).limit(None).offset(None),
+                                params).scalar_one()
+    else:
+        total = 0
+    return {"items": [nearby_view(row, now) for row in rows], "page": page, "page_size": page_size,
+            "total": total}
 
 
 def nearby_view(row: Any, now: datetime) -> dict[str, Any]:

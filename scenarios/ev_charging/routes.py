@@ -9,10 +9,12 @@ devices: the device actions. Operators' staff: ``/operator/piles`` (managers cre
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Response
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, page_of, paginate
@@ -79,12 +81,10 @@ def make_blueprint() -> Blueprint:
             """Piles within `radius_m` (default 3 km) of a point, nearest first, with their state now
             (`state=free`: only piles reported free within the last 2 minutes; a silent pile is
             `offline`, never free) and the price per kWh now."""
-            now = current_clock().now()
-            stmt = piles.nearby(lat=args["lat"], lon=args["lon"], radius_m=args["radius_m"], now=now,
-                                state=args["state"], connector=args["connector"],
-                                min_power_kw=args["min_power_kw"])
-            page = paginate(get_session(), stmt, args, rows=True)
-            return {**page, "items": [piles.nearby_view(r, now) for r in page["items"]]}
+            page = piles.nearby(get_session(), now=current_clock().now(), **args)
+            # Sent as built (the schema documents it): dumping 20 piles through marshmallow cost a
+            # quarter of the request.
+            return Response(json.dumps(page, ensure_ascii=False), mimetype="application/json")
 
     @blp.route("/sessions")
     class Sessions(MethodView):
