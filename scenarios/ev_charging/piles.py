@@ -7,9 +7,10 @@ state is unknown, never ``free``. This is decided when read, so a late worker ch
 """
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,7 +75,8 @@ def _nearby_statement(state: str | None, connector: bool, min_power: bool) -> sa
     fresh = p.status_at > sa.bindparam("cutoff", type_=at)
     current = sa.case((fresh, p.status), else_=sa.literal("offline")).label("state")
     stmt = (sa.select(p.code, p.station, p.name, p.address, p.lat, p.lon, p.power_kw, p.connector,
-                      p.energy_fen_per_kwh, p.service_fen_per_kwh, p.tou, r.code.label("resource"), current,
+                      p.energy_fen_per_kwh, p.service_fen_per_kwh, sa.type_coerce(p.tou, sa.Text).label("tou"),
+                      r.code.label("resource"), current,
                       distance_sq, sa.func.count().over().label("total"))
             .join_from(EvPile.__table__, BkResource.__table__, r.id == p.resource_id)
             .where(p.active.is_(True), p.lat.between(sa.bindparam("south"), sa.bindparam("north")),
@@ -107,7 +109,7 @@ def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: da
               "limit": page_size, "offset": (page - 1) * page_size}
     stmt = _nearby_statement(state if state in (None, "free") else "other", connector is not None,
                              min_power_kw is not None)
-    rows = session.execute(stmt, params).all()
+    rows = session.connection().execute(stmt, params).all()  # Core: no ORM round for a select of columns
     if rows:
         total = rows[0].total
     elif page > 1:  # past the last page: count without one
@@ -119,14 +121,26 @@ def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: da
             "total": total}
 
 
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> list[dict[str, int]]:
+    return json.loads(text)
+
+
+def _bands(value: str | list | None) -> list[dict[str, int]]:
+    """A tariff's bands as selected: JSON text on SQLite (piles share a few tariffs: parsed once
+    each), already decoded by the driver on PostgreSQL."""
+    return _parsed(value) if isinstance(value, str) else (value or [])
+
+
 def nearby_view(row: Any, now: datetime) -> dict[str, Any]:
     """One row of ``nearby`` as the API shows it (distance to the metre, the price now)."""
-    energy = energy_price(row.energy_fen_per_kwh, row.tou or (), now)
+    bands = _bands(row.tou)
+    energy = energy_price(row.energy_fen_per_kwh, bands, now)
     return {"code": row.code, "station": row.station, "name": row.name, "address": row.address,
             "lat": row.lat, "lon": row.lon, "power_kw": row.power_kw, "connector": row.connector,
             "state": row.state, "distance_m": round(math.sqrt(row.distance_sq)), "resource": row.resource,
             "tariff": {"energy_fen_per_kwh": row.energy_fen_per_kwh, "service_fen_per_kwh": row.service_fen_per_kwh,
-                       "tou": row.tou or [], "now_fen_per_kwh": energy + row.service_fen_per_kwh}}
+                       "tou": bands, "now_fen_per_kwh": energy + row.service_fen_per_kwh}}
 
 
 def pile_view(pile: EvPile, now: datetime, resource_code: str | None = None) -> dict[str, Any]:
