@@ -198,41 +198,42 @@ class _Pile:
 
 
 def _session_action(blp: Blueprint, action: Action) -> None:
+    """``POST /sessions/<id>/<path>``: visibility first (404), then the service decides 403/409."""
     def post(self, args, session_id: int):
-        session = get_session()
-        row = action.service(session, clock=current_clock(), principal=current_principal(),
-                             charging=loaded(SESSION_SUBJECT), **args)
-        answer = _view(session, row)
-        session.commit()
-        return answer
+        return _run(action, args, charging=loaded(SESSION_SUBJECT))
 
-    post.__doc__ = action.summary
-    decorated = _err(blp, {**action.errors, 403: "Not your session to change (the operator's staff see it)"})(post)
-    decorated = blp.response(action.status, EvSessionSchema)(decorated)
-    decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_auth(decorated)
-    decorated = visible_object(SESSION_SUBJECT, "session_id")(decorated)  # first: not visible is 404
-    decorated = idempotent(decorated)
-    view = type(f"EvSession{action.path.capitalize()}View", (MethodView,), {"post": decorated})
-    blp.route(f"/sessions/<int:session_id>/{action.path}", endpoint=f"session_{action.path}")(view)
+    guards = (require_auth, visible_object(SESSION_SUBJECT, "session_id"), idempotent)  # innermost first
+    _mount(blp, action, post, guards, f"/sessions/<int:session_id>/{action.path}", f"session_{action.path}",
+           "Not your session to change (the operator's staff see it)")
 
 
 def _device_action(blp: Blueprint, action: Action) -> None:
+    """``POST /device/sessions/<path>`` by the pile's own device."""
     def post(self, args):
-        session = get_session()
-        row = action.service(session, clock=current_clock(), principal=current_principal(), **args)
-        answer = _view(session, row)
-        session.commit()
-        return answer
+        return _run(action, args)
 
+    _mount(blp, action, post, (require_device, idempotent), f"/device/sessions/{action.path}",
+           f"device_{action.path}", "Not a pile's device")
+
+
+def _run(action: Action, args: dict, **objects: Any) -> dict[str, Any]:
+    session = get_session()
+    row = action.service(session, clock=current_clock(), principal=current_principal(), **objects, **args)
+    answer = _view(session, row)
+    session.commit()
+    return answer
+
+
+def _mount(blp: Blueprint, action: Action, post: Callable, guards: tuple[Callable, ...], path: str, endpoint: str,
+           forbidden: str) -> None:
     post.__doc__ = action.summary
-    decorated = _err(blp, {**action.errors, 403: "Not a pile's device"})(post)
+    decorated = _err(blp, {**action.errors, 403: forbidden})(post)
     decorated = blp.response(action.status, EvSessionSchema)(decorated)
     decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_device(decorated)
-    decorated = idempotent(decorated)
-    view = type(f"EvDevice{action.path.capitalize()}View", (MethodView,), {"post": decorated})
-    blp.route(f"/device/sessions/{action.path}", endpoint=f"device_{action.path}")(view)
+    for guard in guards:
+        decorated = guard(decorated)
+    name = "".join(part.capitalize() for part in endpoint.split("_"))
+    blp.route(path, endpoint=endpoint)(type(f"Ev{name}View", (MethodView,), {"post": decorated}))
 
 
 def blueprints() -> list[Blueprint]:

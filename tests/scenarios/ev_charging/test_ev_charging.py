@@ -13,13 +13,11 @@ import sqlalchemy as sa
 from app.fields import CST
 from app.notify.models import OutboxMessage
 from app.worker import Worker
-from qr.keys import init_keys
 from scenarios.engines.booking.models import BkBooking, BkSlot
 from scenarios.engines.ledger.models import LgPaymentIntent
 from scenarios.ev_charging.models import EvSession
 from scenarios.ev_charging.tariff import accrue_milli_fen, check_bands, energy_price, round_fen
 from tests.scenarios.ev_charging.world import BASE, HOME, build, energy, relog, state
-from tests.support.qr import make_keyring
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 # Monday 2 March 2026, 14:00 in Beijing: no time-of-use band (energy 67 + service 80 fen/kWh)
@@ -27,18 +25,12 @@ T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def keyring(app, db, clock):
-    clock.set(T0)
-    kr = make_keyring(app, db, clock)
-    with db.transaction() as s:
-        init_keys(s, kek=kr._kek, clock=clock)
-    app.extensions["qr_keyring"] = kr
-    yield kr
-    app.extensions.pop("qr_keyring", None)
+def t0(clock):
+    clock.set(T0)  # before the signing key (tests.support.qr's keyring) is made
 
 
 @pytest.fixture
-def w(session, clock, keyring):
+def w(session, clock, t0, keyring):
     return build(session, clock)
 
 
