@@ -75,7 +75,7 @@ def make_blueprint() -> Blueprint:
     @blp.route("/piles/nearby")
     class Nearby(MethodView):
         @require_auth
-        @blp.arguments(EvNearbyArgs, location="query")
+        @blp.arguments(EvNearbyArgs(), location="query")  # one instance: webargs builds none per request
         @blp.response(200, page_of(EvNearbyPileSchema))
         def get(self, args):
             """Piles within `radius_m` (default 3 km) of a point, nearest first, with their state now
