@@ -1,4 +1,4 @@
-"""telemetry engine sources readings and alerts
+"""telemetry engine: sources, readings and alerts
 
 Revision ID: d0f73c9907d3
 Revises: ca1eda882e89
@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('silent_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('offline_since', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('open_alerts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('bound_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.CheckConstraint("status IN ('online', 'offline')", name=op.f('ck_tm_sources_status_known')),

@@ -101,6 +101,8 @@ VISIBLE: dict[str, set[str]] = {
     # ev-charging: alice's charging session at a pile of company A (its person and the operator's staff)
     "ev_session": {"alice", "staff_a"},
     "sv_notice": set(),
+    # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
+    "tm_source": {"staff_a", "device"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -168,6 +170,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
+    ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -267,6 +270,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("resubmit", "withdraw")},
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
+    (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -388,6 +392,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    tm_source = _seed_tm_source(session, clock, company_a, device)
     ev_session = _seed_ev_session(session, company_a, wf.accounts["alice"], resources["ev-charging"], clock)
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
@@ -396,7 +401,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id, "ev_session": ev_session,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -471,6 +476,17 @@ def _seed_house(session, clock, village, alice) -> tuple[int, int]:
     session.add(tenancy)
     session.flush()
     return house.id, tenancy.id
+
+
+def _seed_tm_source(session, clock, owner, device) -> int:
+    """``device`` reporting tank levels of ``owner`` on the telemetry engine's test scenario."""
+    from scenarios.engines.telemetry.models import TmSource
+
+    source = TmSource(scenario="tm-test", kind="level", device_id=device.id, organisation_id=owner.id,
+                      subject_type="tank", subject_id=1, heard_at=clock.now(), bound_at=clock.now(), status="online")
+    session.add(source)
+    session.flush()
+    return source.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -559,6 +575,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
+        "source_id": 999_999_999 if missing else ids["tm_source"],
         "session_id": 999_999_999 if missing else ids["ev_session"],
     }
     if rule.startswith("/api/v1/orgs/"):

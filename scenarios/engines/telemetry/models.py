@@ -48,6 +48,9 @@ class TmSource(IdMixin, Base):
     silent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), default="online")
     offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    open_alerts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """How many of its alerts are open (kept with them): a reading holding no condition on a
+    source with none open needs no look at ``tm_alerts``."""
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
