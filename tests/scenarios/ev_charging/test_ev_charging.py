@@ -15,6 +15,7 @@ from app.notify.models import OutboxMessage
 from app.worker import Worker
 from scenarios.engines.booking.models import BkBooking, BkSlot
 from scenarios.engines.ledger.models import LgPaymentIntent
+from scenarios.engines.telemetry.models import TmAlert
 from scenarios.ev_charging.models import EvSession
 from scenarios.ev_charging.tariff import accrue_milli_fen, check_bands, energy_price, round_fen
 from tests.scenarios.ev_charging.world import BASE, HOME, build, energy, relog, state
@@ -165,6 +166,9 @@ def test_a_fault_withdraws_the_piles_reservations_tells_the_people_and_ends_its_
     stopped = outbox(session, "ev_session_stopped")
     assert [(m.recipient_id, m.payload["reason"]) for m in stopped] == [(str(w.people["bob"].id), "pile_fault")]
     assert slot_free(session, near) and slot_free(session, later)
+    alerts = session.scalars(sa.select(TmAlert).where(TmAlert.scenario == "ev-charging", TmAlert.rule == "fault")).all()
+    assert sorted((a.subject_id, a.closed_at) for a in alerts) == sorted(
+        (w.piles[code].id, None) for code in ("ev-a-1", "ev-a-2"))  # one open alert a pile, for the operator
 
 
 def slot_free(session, slot) -> bool:
