@@ -294,6 +294,19 @@ ERRORS: dict[str, ErrorCode] = {
     "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
     "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
     "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
+    # ev-charging (公共充电桩)
+    "pile_faulty": ErrorCode(409, "该充电桩故障，暂不可用", "This charging pile reports a fault."),
+    "pile_offline": ErrorCode(409, "该充电桩离线，状态未知，暂不可用",
+                              "This charging pile is silent: its state is unknown."),
+    "pile_in_use": ErrorCode(409, "该充电桩正在充电", "This charging pile is already charging."),
+    "pile_reserved": ErrorCode(409, "该充电桩此时段已被他人预约", "Someone else reserved this pile for now."),
+    "no_reservation_now": ErrorCode(409, "此充电桩当前到达时段没有预约", "No reservation of this pile for now."),
+    "session_not_started": ErrorCode(409, "此充电桩没有进行中的充电，不能结束",
+                                     "No charging session is open on this pile: nothing to stop."),
+    "session_not_active": ErrorCode(409, "充电已结束", "This charging session has already stopped."),
+    "energy_negative": ErrorCode(422, "电量不能为负数", "The energy delivered cannot be negative."),
+    "energy_decreasing": ErrorCode(422, "电量不能少于此前报告的电量",
+                                   "The energy delivered cannot be less than reported before."),
 }
 
 

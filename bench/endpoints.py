@@ -396,3 +396,22 @@ def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
 # BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
 ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
                        target_ref=0.4, setup=_telemetry_put_setup)]
+
+
+# ---------------------------------------------------------------- ev-charging (issue 16)
+
+
+def _ev_nearby_setup(ctx: BenchContext) -> Prepared:
+    from bench import ev_charging_setup
+
+    return ev_charging_setup.nearby_setup(ctx)
+
+
+def _ev_endpoints() -> list[Endpoint]:
+    from bench.ev_charging_setup import PATH
+
+    # Issue 16: nearby within 3 km with free spaces (53 lots, 150 piles): ≥ 0.4 of the reference /healthz.
+    return [Endpoint("ev-charging nearby free piles (3 km)", PATH, target_ref=0.4, setup=_ev_nearby_setup)]
+
+
+ENDPOINTS += _ev_endpoints()

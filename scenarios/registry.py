@@ -19,6 +19,7 @@ from scenarios.engines.ledger import ENGINE as LEDGER
 from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
+from scenarios.ev_charging import SCENARIO as EV_CHARGING
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
@@ -47,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    EV_CHARGING,
 )
 
 

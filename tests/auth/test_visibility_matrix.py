@@ -100,6 +100,8 @@ VISIBLE: dict[str, set[str]] = {
     "rr_rental_request": {"alice", "alice2"},  # alice2's request for alice's room: the tenant and the landlord
     # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
     "sv_village": set(),
+    # ev-charging: alice's charging session at a pile of company A (its person and the operator's staff)
+    "ev_session": {"alice", "staff_a"},
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
@@ -162,6 +164,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     # rural-rental moderates and reviews by village committee members (company A's manager is none)
     ("ls_entry", "committee"): set(),
     ("ap_application", "committee"): set(),
+    ("ev_session", "read"): {"alice", "staff_a"},
+    ("ev_session", "stop"): {"alice"},  # the person charging (the operator's staff: 403)
     ("rr_house", "read"): {"alice"},
     ("rr_house", "committee"): set(),  # inspections: the village's committee only
     ("rr_tenancy", "read"): {"alice"},
@@ -266,6 +270,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/smart-village/villages/<code>/notices", "POST"): ("sv_village", "read"),
     ("/api/v1/smart-village/villages/<code>/summary", "GET"): ("sv_village", "read"),
     ("/api/v1/smart-village/notices/<int:notice_id>", "GET"): ("sv_notice", "read"),
+    ("/api/v1/ev-charging/sessions/<int:session_id>", "GET"): ("ev_session", "read"),
+    ("/api/v1/ev-charging/sessions/<int:session_id>/stop", "POST"): ("ev_session", "stop"),
     ("/api/v1/smart-village/notices/<int:notice_id>/confirm", "POST"): ("sv_notice", "read"),
     **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
        for a in ("arrivals", "departures")},
@@ -406,6 +412,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     tm_source = _seed_tm_source(session, clock, company_a, device)
     violation, rental_request = _seed_rental_extras(session, clock, house, wf.accounts["alice2"],
                                                     listings["rural-rental"], wf.id("admin"))
+    ev_session = _seed_ev_session(session, company_a, wf.accounts["alice"], resources["ev-charging"], clock)
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -413,7 +420,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "violation": violation, "rental_request": rental_request,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
@@ -431,7 +438,7 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
 
     bookings, slots, resources = {}, {}, {}
     start = clock.now() + timedelta(days=1)
-    for slug in ("bk-test", "venue-booking", "hospital-appointment"):
+    for slug in ("bk-test", "venue-booking", "hospital-appointment", "ev-charging"):
         resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
                               address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
                               active=True, attributes={}, created_at=clock.now())
@@ -449,6 +456,26 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
         session.flush()
         bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
     return bookings, slots, resources
+
+
+def _seed_ev_session(session, owner, alice, resource_code, clock) -> int:
+    """alice charging at a pile of ``owner`` (ev-charging), on the matrix's booking resource."""
+    from scenarios.engines.booking.models import BkResource
+    from scenarios.ev_charging.models import EvPile, EvSession
+
+    resource = session.scalar(sa.select(BkResource).where(BkResource.code == resource_code))
+    pile = EvPile(code="ev-matrix-1", resource_id=resource.id, operator_org_id=owner.id, station="矩阵充电站",
+                  name="1号桩", address="金山区测试路 4 号", lat=30.74, lon=121.34, power_kw=60, connector="gb_dc",
+                  energy_fen_per_kwh=67, service_fen_per_kwh=80, tou=[], status="charging", status_at=clock.now(),
+                  active=True)
+    session.add(pile)
+    session.flush()
+    row = EvSession(pile_id=pile.id, operator_org_id=owner.id, person_id=alice.person_id, account_id=alice.id,
+                    status="charging", started_via="place_code", started_at=clock.now(), energy_wh=0,
+                    fee_milli_fen=0)
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _seed_house(session, clock, village, alice) -> tuple[int, int]:
@@ -589,6 +616,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "source_id": 999_999_999 if missing else ids["tm_source"],
         "violation_id": 999_999_999 if missing else ids["violation"],
         "request_id": 999_999_999 if missing else ids["rental_request"],
+        "session_id": 999_999_999 if missing else ids["ev_session"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]

@@ -79,6 +79,11 @@ def _check_time(config: BookingConfig, slot: BkSlot, now: datetime) -> None:
         raise ApiError("slot_too_far", errors={"slot_id": [f"最多可预约 {config.days_ahead} 天内的时段。"]})
 
 
+def _check_reservable(session: Session, config: BookingConfig, place: Place, *, clock: Clock) -> None:
+    if config.may_reserve is not None:
+        config.may_reserve(session, clock=clock, resource=place.resource, slot=place.slot)
+
+
 def _size(config: BookingConfig, resource: BkResource, places: int) -> tuple[int, int, bool]:
     """(units taken of the slot, places admitted, whole unit) for a party of ``places``."""
     if not 1 <= places <= config.max_places:
@@ -170,6 +175,7 @@ def booked(session: Session, *, clock: Clock, principal: Principal, config: Book
     place = _slot_in_scenario(session, config, slot_id)
     units, admits, whole = _size(config, place.resource, places)
     _check_time(config, place.slot, now)
+    _check_reservable(session, config, place, clock=clock)
     person = person_for(session, config, principal, person_id, clock=clock)
     _check_limits(session, config, person.id, place.slot, now)
     hold = config.needs_confirm or payment.priced(place.resource)
@@ -342,6 +348,7 @@ def reschedule(session: Session, *, clock: Clock, principal: Principal, config: 
     if new.resource.price_fen != old.resource.price_fen:
         raise ApiError("validation_error", errors={"slot_id": ["新时段的价格与原预约不同，请取消后重新预约。"]})
     _check_time(config, new.slot, now)
+    _check_reservable(session, config, new, clock=clock)
     expected = booking.status
     # Locks in the engine's one order (the booking, the slots' expired holds, the slots by id), so
     # two bookings swapping slots, or a confirm racing this, wait for each other instead of deadlocking.
