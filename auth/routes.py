@@ -15,7 +15,7 @@ from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
 from auth import accounts, devices, erasure, relations, residences, staff, tokens
-from auth.audit import record_unmasked_read, require_fields, require_reason
+from auth.audit import record_unmasked_read, require_reason
 from auth.models import Account, AuditEntry, Device, Membership, Person
 from auth.object_types import register_all as register_object_types
 from auth.organisations import Organisation
@@ -31,6 +31,7 @@ from auth.principal import (
 from auth.providers.suishenban import SuishenbanClient
 from auth.providers.wechat import WechatClient
 from auth.ratelimit import rate_limit, staff_member_key
+from auth.reveal import reveal_residence
 from auth.roles import STAFF_MANAGERS
 from auth.schemas import (
     AuditEntrySchema,
@@ -655,15 +656,9 @@ class OrgResidenceReveal(MethodView):
     def post(self, args, code: str, residence_id: int):
         """One claim with the resident's phone and/or ID number in full (only the `fields` named;
         the other is left out, the name stays masked); the read is audited with the fields."""
-        wanted = require_fields(args["reveal"])
         session = get_session()
-        clock = current_clock()
-        principal = current_principal()
-        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
-        residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
-                                                   residence_id=residence_id)
-        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=residence.person_id,
-                             fields=wanted, reason=args["reason"])
+        residence, wanted = reveal_residence(session, clock=current_clock(), principal=current_principal(), code=code,
+                                             residence_id=residence_id, fields=args["reveal"], reason=args["reason"])
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id),
                                    revealed=wanted)

@@ -1,0 +1,8 @@
+"""Placeholder."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+
+def blueprints() -> list[Blueprint]:
+    return []
