@@ -11,6 +11,7 @@ but not allowed → 403, bad input → the message and the fields at fault.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from marshmallow import fields
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import NotFound
 from wtforms.validators import ValidationError
@@ -28,6 +30,7 @@ from auth.principal import Principal
 from auth.roles import ROLE_TITLES
 
 PUBLIC_ATTR = "_console_public"
+_INT = re.compile(r"^-?\d{1,18}$")
 
 
 def public(view: Callable) -> Callable:
@@ -142,8 +145,12 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
         values = [v for v in source.getlist(key) if v.strip() != ""]
         if values:
             data[key] = values if key in lists else values[0]
+    loader = schema()
+    for key, value in data.items():  # a form's numbers are text; the API's integers are strict
+        if isinstance(loader.fields.get(key), fields.Integer) and isinstance(value, str) and _INT.match(value):
+            data[key] = int(value)
     try:
-        return schema().load(data)
+        return loader.load(data)
     except SchemaError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
         raise ApiError("validation_error", errors={k: v if isinstance(v, list) else [str(v)]

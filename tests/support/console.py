@@ -19,6 +19,7 @@ def csrf(client, path: str = "/console/login") -> str:
 
 def sign_in(client, username: str, password: str = STAFF_PASSWORD, *, org: str | None = None,
             expect: int = 302) -> Any:
+    client.delete_cookie("jinshan_console", path="/console")  # a new visitor at the sign-in page
     form = {"username": username, "password": password, "csrf_token": csrf(client)}
     if org:
         form["org"] = org

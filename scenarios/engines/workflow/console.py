@@ -120,8 +120,14 @@ def _photos(config: WorkflowConfig) -> list[str]:
     return ids
 
 
+def _works_on(config: WorkflowConfig):
+    """Whether a principal's organisation type is among the scenario's declared roles."""
+    types = config.extra.get("org_types")
+    return lambda p: _handles(p) and (types is None or p.org_type in types)
+
+
 def _nav() -> tuple[NavItem, ...]:
-    items = [NavItem(f"{config.title_zh} · 工单队列", "console_workflow.queue", _handles, {"slug": slug})
+    items = [NavItem(f"{config.title_zh} · 工单队列", "console_workflow.queue", _works_on(config), {"slug": slug})
              for slug, config in sorted(CONFIGS.items())]
     items += [NavItem(f"{config.title_zh} · 督办", "console_workflow.escalated", _supervises, {"slug": slug})
               for slug, config in sorted(CONFIGS.items())]
