@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
-from marshmallow import fields
 from flask_wtf.csrf import CSRFError, validate_csrf
+from marshmallow import fields
 from werkzeug.exceptions import NotFound
 from wtforms.validators import ValidationError
 

@@ -263,6 +263,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("approve", "reject", "ask-more")},
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
+CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
 
 # Bodies the routes accept when allowed, so a refusal is not hidden behind a 422.
 BODIES: dict[str, dict[str, Any]] = {
@@ -505,7 +506,7 @@ def _route_of(rule: str, method: str) -> tuple[str, str] | None:
 
 def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
     for rule in app.url_map.iter_rules():
-        if rule.arguments and rule.rule not in NOT_OBJECTS:
+        if rule.arguments and rule.rule not in NOT_OBJECTS and not rule.rule.startswith(CONSOLE):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
 

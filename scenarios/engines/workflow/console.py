@@ -47,12 +47,18 @@ from scenarios.engines.workflow.stats import stats as compute_stats
 CST = timedelta(hours=8)
 PAGE_SIZE = 50
 POLL_SECONDS = 10
+"""How often the queue asks for its rows (``CONSOLE_POLL_SECONDS`` overrides it: 1 in the browser tests)."""
 ACTION_TITLES = {
     "acknowledge": "受理", "assign": "派单", "start": "开始处理", "request-info": "请报修人补充信息",
     "resume": "恢复处理", "resolve": "处理完成", "reject": "不予受理", "duplicate": "标记为重复", "close": "办结",
     "comments": "添加备注", "priority": "调整优先级", "appointment": "预约上门时间", "transfer": "转派",
 }
 LISTS = ("status", "priority")
+
+
+def _poll() -> int:
+    raw = current_app.extensions["settings"].get("CONSOLE_POLL_SECONDS")
+    return int(raw) if raw and str(raw).isdigit() and int(raw) > 0 else POLL_SECONDS
 
 
 def _config(slug: str) -> WorkflowConfig:
@@ -146,7 +152,7 @@ def blueprints() -> list[Blueprint]:
         config = _config(slug)
         page = _queue_page(config)
         return render("console/workflow/queue.html", config=config, page=page, filters=_filters(),
-                      args=request.args, poll=POLL_SECONDS, statuses=export.STATUS_TITLES,
+                      args=request.args, poll=_poll(), statuses=export.STATUS_TITLES,
                       priorities=export.PRIORITY_TITLES, mine=request.args.get("assignee") == "me")
 
     @blp.get("/w/<slug>/queue/rows")
@@ -155,7 +161,7 @@ def blueprints() -> list[Blueprint]:
         """The queue's rows alone: what the page polls every ``POLL_SECONDS``."""
         config = _config(slug)
         return render("console/workflow/queue_rows.html", config=config, page=_queue_page(config),
-                      filters=_filters(), poll=POLL_SECONDS, statuses=export.STATUS_TITLES,
+                      filters=_filters(), poll=_poll(), statuses=export.STATUS_TITLES,
                       priorities=export.PRIORITY_TITLES)
 
     @blp.get("/w/<slug>/queue/export")
