@@ -49,7 +49,7 @@ PAGE_SIZE = 50
 POLL_SECONDS = 10
 """How often the queue asks for its rows (``CONSOLE_POLL_SECONDS`` overrides it: 1 in the browser tests)."""
 ACTION_TITLES = {
-    "acknowledge": "受理", "assign": "派单", "start": "开始处理", "request-info": "请报修人补充信息",
+    "create": "报修", "acknowledge": "受理", "assign": "派单", "start": "开始处理", "request-info": "请报修人补充信息",
     "resume": "恢复处理", "resolve": "处理完成", "reject": "不予受理", "duplicate": "标记为重复", "close": "办结",
     "comments": "添加备注", "priority": "调整优先级", "appointment": "预约上门时间", "transfer": "转派",
 }

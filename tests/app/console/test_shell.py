@@ -116,3 +116,12 @@ def test_an_open_redirect_is_not_followed(client, wf):
 def test_the_api_still_sets_no_cookie(client, wf):
     resp = client.get("/healthz")
     assert "Set-Cookie" not in resp.headers
+
+
+def test_the_district_admin_reads_worker_health_and_undeliverable_notices(client, wf):
+    sign_in(client, wf.accounts["manager_a"].username)
+    assert client.get("/console/admin/health").status_code == 403
+    sign_in(client, wf.accounts["admin"].username)
+    page = client.get("/console/admin/health?days=3").get_data(as_text=True)
+    assert "最久逾期的定时器" in page and "最近 3 天" in page
+    assert client.get("/console/admin/health?days=400").status_code == 422
