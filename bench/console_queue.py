@@ -25,14 +25,7 @@ from app.clock import SystemClock
 from app.db import Database
 from bench.worker_pass import migrate, scratch_database
 from bench.workflow_bench import pct
-from bench.workflow_data import (
-    companies_with_communities,
-    insert_tickets,
-    manager_account,
-    policy_id,
-    reporter_account,
-    ticket_rows,
-)
+from bench.workflow_data import queue_world
 
 PASSWORD = "bench-console-2026"  # noqa: S105 (a scratch database's bench account)
 TARGETS = {"page": 100.0, "rows": 30.0}
@@ -54,15 +47,7 @@ def run(url: str, db: Database, rounds: int, requests: int) -> bool:
 
     now = datetime.now(UTC)
     with db.engine.begin() as conn:
-        policy = policy_id(conn, now)
-        (a, *others) = companies_with_communities(conn, 4)
-        reporter = reporter_account(conn, "bench-console-reporter")
-        manager_account(conn, a[0], "bench-console-manager", hash_password(PASSWORD))
-        insert_tickets(conn, ticket_rows(n=5000, org_id=a[0], community_id=a[1], building_id=a[2],
-                                         reporter_id=reporter, policy=policy, now=now, seed=1))
-        for i, other in enumerate(others):
-            insert_tickets(conn, ticket_rows(n=5000, org_id=other[0], community_id=other[1], building_id=other[2],
-                                             reporter_id=reporter, policy=policy, now=now, seed=10 + i))
+        queue_world(conn, now, manager="bench-console-manager", password_hash=hash_password(PASSWORD))
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE wf_tickets")
