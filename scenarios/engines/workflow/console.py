@@ -33,7 +33,7 @@ from scenarios.engines.workflow.actions import ACTIONS, RESIDENT, Action
 from scenarios.engines.workflow.config import CONFIGS, WorkflowConfig, config_for
 from scenarios.engines.workflow.engine_routes import list_policy_views
 from scenarios.engines.workflow.models import SUBJECT, Ticket
-from scenarios.engines.workflow.presenters import full
+from scenarios.engines.workflow.presenters import full, summaries, summary_rows
 from scenarios.engines.workflow.routes import page_of_summaries
 from scenarios.engines.workflow.schemas import (
     SlaPolicyPutSchema,
@@ -84,13 +84,21 @@ def _queue_args(*, paged: bool) -> dict[str, Any]:
     return args
 
 
-def _queue_page(config: WorkflowConfig) -> dict[str, Any]:
-    """One page of the queue, as the API's ``GET /queue`` answers it."""
+def _queue_page(config: WorkflowConfig, *, count: bool = True) -> dict[str, Any]:
+    """One page of the queue, as the API's ``GET /queue`` answers it. Without ``count`` (the
+    poll, every few seconds from every open queue) the total is not counted: one row more than
+    the page tells whether there is a next page."""
     args = _queue_args(paged=True)
     paging = {"page": args.pop("page", 1), "page_size": args.pop("page_size", PAGE_SIZE)}
     session = get_session()
     stmt = svc.queue(session, clock=current_clock(), principal=g.principal, config=config, **args)
-    return page_of_summaries(session, stmt, paging)
+    if count:
+        page = page_of_summaries(session, stmt, paging)
+        return {**page, "more": page["total"] > page["page"] * page["page_size"]}
+    size = paging["page_size"]
+    rows = session.execute(summary_rows(stmt).limit(size + 1).offset((paging["page"] - 1) * size)).all()
+    return {**paging, "total": None, "more": len(rows) > size,
+            "items": summaries(session, rows[:size], now=current_clock().now())}
 
 
 def _filters() -> str:
@@ -160,7 +168,7 @@ def blueprints() -> list[Blueprint]:
     def queue_rows(slug: str):
         """The queue's rows alone: what the page polls every ``POLL_SECONDS``."""
         config = _config(slug)
-        return render("console/workflow/queue_rows.html", config=config, page=_queue_page(config),
+        return render("console/workflow/queue_rows.html", config=config, page=_queue_page(config, count=False),
                       filters=_filters(), poll=_poll(), statuses=export.STATUS_TITLES,
                       priorities=export.PRIORITY_TITLES)
 
