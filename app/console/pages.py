@@ -157,6 +157,14 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
                                                    for k, v in messages.items()}) from exc
 
 
+def with_beijing_offset(value: str) -> str:
+    """A ``datetime-local`` field's value (no offset) is Beijing time; the API's schemas want an
+    offset (``2026-12-05T10:00`` → ``2026-12-05T10:00+08:00``); anything else is left as typed."""
+    if value and len(value) in (16, 19) and value[10:11] == "T" and "+" not in value and not value.endswith("Z"):
+        return value + "+08:00"
+    return value
+
+
 def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callable]:
     """A page for the principals ``check`` accepts; anyone else signed in gets the 403 page."""
 
@@ -173,4 +181,4 @@ def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callabl
 
 
 __all__ = ["NavItem", "NotFound", "console_blueprint", "error_page", "form_args", "not_found", "public", "render",
-           "requires", "safe_next"]
+           "requires", "safe_next", "with_beijing_offset"]

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, g, redirect, request, url_fo
 from werkzeug.datastructures import MultiDict
 
 from app.console.charts import bar_chart
-from app.console.pages import NavItem, console_blueprint, form_args, render, requires
+from app.console.pages import NavItem, console_blueprint, form_args, render, requires, with_beijing_offset
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
@@ -112,13 +112,6 @@ def _action_rows(config: WorkflowConfig) -> dict[str, Action]:
         if action.callers != RESIDENT and action.offered(config):
             rows[action.endpoint] = rows[action.path] = action
     return rows
-
-
-def _beijing(value: str) -> str:
-    """A ``datetime-local`` field's value (no offset) is Beijing time: the schema wants an offset."""
-    if value and len(value) in (16, 19) and "T" in value and "+" not in value:
-        return value + "+08:00"
-    return value
 
 
 def _photos(config: WorkflowConfig) -> list[str]:
@@ -216,7 +209,7 @@ def blueprints() -> list[Blueprint]:
         form = request.form.copy()
         version = form.pop("version", None)
         if "appointment_at" in form:
-            form["appointment_at"] = _beijing(form["appointment_at"])
+            form["appointment_at"] = with_beijing_offset(form["appointment_at"])
         args = form_args(action.schema, lists=("photos",), source=form)
         if "photos" in action.schema().fields and request.files:
             args["photos"] = [*args.get("photos", []), *_photos(config)]
