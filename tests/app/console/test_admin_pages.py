@@ -51,7 +51,8 @@ def test_contact_points_are_set_by_the_manager(client, wf, session):
     code = wf.world.companies[0].code
     sign_in(client, wf.accounts["manager_a"].username)
     m = _membership(session, "tech_a", wf)
-    resp = post(client, f"/console/orgs/{code}/staff/{m.id}/contact", {"display_name": "张师傅", "wecom_userid": "zhang"})
+    resp = post(client, f"/console/orgs/{code}/staff/{m.id}/contact",
+                {"display_name": "张师傅", "wecom_userid": "zhang"})
     assert resp.status_code == 302
     assert "张师傅" in client.get(f"/console/orgs/{code}/staff").get_data(as_text=True)
     bad = post(client, f"/console/orgs/{code}/staff/{m.id}/contact", {"wecom_userid": "@all"})
