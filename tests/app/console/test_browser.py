@@ -211,13 +211,24 @@ def test_a_committee_member_verifies_a_residence(page, live, shots):
     assert "139****0000" in row.inner_text()
     no_serious_violations(page)
     page.screenshot(path=str(shots / "residences.png"), full_page=True)
+    row.locator("a:has-text('查看完整信息')").click()
+    page.fill("#reason", "核实住户身份")
+    no_serious_violations(page)
+    page.click("button:has-text('查看并记录')")
+    assert "13912340000" in page.inner_text("main")
+    page.go_back()
+    page.go_back()
+    row = page.locator(f"#residence-{live['claim']}")
     row.locator("button[value=verify]").click()
     page.wait_for_url(re.compile(r".*done=verify$"))
     assert page.locator(f"#residence-{live['claim']}").count() == 0
 
 
-def test_an_administrator_changes_an_sla_policy(page, live):
+def test_an_administrator_changes_an_sla_policy_and_reads_the_other_pages(page, live):
     sign_in(page, live, "admin")
+    for path in ("/console/staff", "/console/admin/health", "/console/admin/audit"):
+        page.goto(live["base"] + path)
+        no_serious_violations(page)
     page.goto(live["base"] + "/console/sla-policies")
     no_serious_violations(page)
     page.select_option("#scenario", "wf-test")
