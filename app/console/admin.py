@@ -3,6 +3,8 @@ urgent notices that reached nobody and the audit log of unmasked reads, from the
 functions as ``GET /api/v1/admin/worker-health``, ``…/notify/undeliverable`` and ``…/audit``."""
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, request
 from werkzeug.datastructures import MultiDict
 
@@ -21,6 +23,7 @@ def _admin(principal) -> bool:
     return principal.is_district_admin
 
 
+@cache  # built once: its views (and their rate limits) are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     blp = console_blueprint("admin", __name__, nav=(NavItem("运行状况与未送达通知", "console_admin.health", _admin),
                                                     NavItem("个人信息查看审计", "console_admin.audit", _admin)))

@@ -4,6 +4,8 @@ that asks for a reason and is audited — the API's services (``auth.residences`
 ``auth.reveal``), with the API's visibility first (``visible_object``)."""
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, g, redirect, request, url_for
 
 from app.api import paginate
@@ -27,6 +29,7 @@ def _reviews(principal: Principal) -> bool:
         "neighbourhood_committee", "village_committee", "property_company", "housing_office")
 
 
+@cache  # built once: its views (and their rate limits) are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     nav = (NavItem("居住登记核实", "console_committee.claims", _reviews),)
     blp = console_blueprint("committee", __name__, nav=nav)

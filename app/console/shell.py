@@ -3,6 +3,7 @@ of organisation), logout, switching organisation, the password reset by SMS code
 page and the 404 page of unknown console URLs."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, g, redirect, request, url_for
@@ -25,6 +26,7 @@ def _message(exc: ApiError) -> str:
     return exc.message or message_for(exc.code)
 
 
+@cache  # built once: its views (and their rate limits) are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     blp = console_blueprint("shell", __name__, template_folder="templates")
     shell_static = Blueprint("console", __name__, static_folder=STATIC, static_url_path="/console/static")

@@ -4,6 +4,8 @@ shown once), change role, disable or enable, contact points — the API's servic
 limits as ``/api/v1/orgs/<code>/staff``."""
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, g, redirect, url_for
 
 from app.api import paginate
@@ -22,6 +24,7 @@ def _manages(principal) -> bool:
     return principal.is_staff and principal.role in STAFF_MANAGERS
 
 
+@cache  # built once: its views (and their rate limits) are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     blp = console_blueprint("staff", __name__, nav=(NavItem("本机构人员", "console_staff.mine", _manages),))
 

@@ -1,6 +1,9 @@
-/* The console's one script of its own: live countdowns to each ticket's limit.
+/* The console's one script of its own: live countdowns to each ticket's limit, and the
+   keyboard focus kept across the queue's refresh.
    Elements with data-due (ISO 8601) show the time left (or past), updated every second,
-   also in rows htmx swaps in. No inline script anywhere (the CSP forbids it). */
+   also in rows htmx swaps in. When a poll replaces the queue while a link in it has the focus,
+   the same link (by its address) gets the focus back, so Tab and Enter keep working.
+   No inline script anywhere (the CSP forbids it). */
 (function () {
   "use strict";
   function pad(n) { return n < 10 ? "0" + n : String(n); }
@@ -21,4 +24,17 @@
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
   document.addEventListener("htmx:afterSwap", tick);
+  var focused = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var el = document.activeElement;
+    focused = el && e.detail.target && e.detail.target.contains(el) ? el.getAttribute("href") : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!focused) { return; }
+    var links = document.querySelectorAll("#queue a[href]");
+    for (var i = 0; i < links.length; i++) {
+      if (links[i].getAttribute("href") === focused) { links[i].focus(); break; }
+    }
+    focused = null;
+  });
 })();

@@ -12,6 +12,7 @@ twice. Visibility comes first, as in the API (``visible_object``).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
@@ -142,6 +143,7 @@ def _nav() -> tuple[NavItem, ...]:
     return tuple(items)
 
 
+@cache  # built once: its views (and their rate limits) are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     """The engine's ``console`` pages (named by ``ENGINE.console``)."""
     register_object_type()
