@@ -18,14 +18,12 @@ from flask import Blueprint, Flask
 
 SESSION_HOURS = 12
 """A console session lasts a working day at most (a logout ends it at once)."""
+BEIJING = timezone(timedelta(hours=8))
 
 
 def beijing(value: datetime | None, fmt: str = "%m-%d %H:%M") -> str:
     """A time as the console shows it: Beijing time (the district's), without the offset."""
-    return (value.astimezone(BEIJING)).strftime(fmt) if value is not None else "—"
-
-
-BEIJING = timezone(timedelta(hours=8))
+    return value.astimezone(BEIJING).strftime(fmt) if value is not None else "—"
 
 
 def install(app: Flask, page_factories: Iterable[Callable[[], list[Blueprint]]]) -> None:

@@ -186,7 +186,6 @@ def blueprints() -> list[Blueprint]:
     @visible_object(SUBJECT, "ticket_id")
     def ticket(ticket_id: int):
         session = get_session()
-        found: Ticket
         found, access = get_ticket(session, principal=g.principal, config=None, ticket_id=ticket_id)
         config = _config(found.scenario)
         view = full(session, found, access, clock=current_clock(), config=config)

@@ -125,3 +125,18 @@ def test_the_district_admin_reads_worker_health_and_undeliverable_notices(client
     page = client.get("/console/admin/health?days=3").get_data(as_text=True)
     assert "最久逾期的定时器" in page and "最近 3 天" in page
     assert client.get("/console/admin/health?days=400").status_code == 422
+
+
+@pytest.mark.parametrize(("env", "secure"), [("production", True), ("development", False), ("test", False)])
+def test_the_cookie_is_secure_outside_development_and_test(env, secure):
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from app.console import install
+
+    bare = Flask("console-cookie")
+    bare.extensions["settings"] = SimpleNamespace(app_env=env)
+    install(bare, [])
+    assert bare.config["SESSION_COOKIE_SECURE"] is secure
+    assert bare.config["SESSION_COOKIE_HTTPONLY"] and bare.config["SESSION_COOKIE_SAMESITE"] == "Lax"
