@@ -84,3 +84,29 @@ def test_a_committee_verifies_a_claim_and_a_reveal_asks_a_reason_and_is_audited(
     audit = client.get(f"/console/admin/audit?subject_person_id={dora.person_id}").get_data(as_text=True)
     assert "核实住户身份" in audit
     assert client.get("/console/admin/audit?since=2026-13-01T00:00").status_code == 422
+
+
+def _pending(session, clock, text: str):
+    from app.moderation.models import ModerationItem
+
+    item = ModerationItem(subject_type="console-test", subject_id="1", kind="text", text=text, state="pending_review",
+                          provider="keywords", suggest="review", created_at=clock.now())
+    session.add(item)
+    session.commit()
+    return item
+
+
+def test_a_moderator_clears_and_rejects_and_others_may_not(client, wf, session, clock):
+    first, second = _pending(session, clock, "路灯不亮"), _pending(session, clock, "可疑文字")
+    sign_in(client, wf.accounts["manager_a"].username)
+    assert client.get("/console/moderation").status_code == 403
+    assert post(client, f"/console/moderation/{first.id}/clear").status_code == 404  # not a moderator: hidden
+    sign_in(client, wf.accounts["admin"].username)
+    page = client.get("/console/moderation").get_data(as_text=True)
+    assert "路灯不亮" in page and "可疑文字" in page
+    assert post(client, f"/console/moderation/{first.id}/clear").status_code == 302
+    assert post(client, f"/console/moderation/{second.id}/reject", {"reason": ""}).status_code == 422
+    assert post(client, f"/console/moderation/{second.id}/reject", {"reason": "含不当内容"}).status_code == 302
+    assert post(client, f"/console/moderation/{second.id}/clear").status_code == 409
+    session.expire_all()
+    assert (first.state, second.state) == ("cleared", "rejected")

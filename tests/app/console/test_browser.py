@@ -232,7 +232,7 @@ def test_a_committee_member_verifies_a_residence(page, live, shots):
 
 def test_an_administrator_changes_an_sla_policy_and_reads_the_other_pages(page, live):
     sign_in(page, live, "admin")
-    for path in ("/console/staff", "/console/admin/health", "/console/admin/audit"):
+    for path in ("/console/staff", "/console/admin/health", "/console/admin/audit", "/console/moderation"):
         page.goto(live["base"] + path)
         no_serious_violations(page)
     page.goto(live["base"] + "/console/sla-policies")
