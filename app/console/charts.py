@@ -4,6 +4,7 @@ with a ``<title>``; the page shows the same figures as a table). Presentation at
 only, never ``style=`` (the console's CSP allows no inline style)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
@@ -16,11 +17,20 @@ def _label(text: str, limit: int = 10) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def nice_ceiling(value: float) -> float:
+    """The axis' top: the smallest of 1, 2, 4, 5 or 8 × 10ⁿ at or above ``value`` (1 for nothing),
+    so its quarters are round numbers."""
+    if value <= 0:
+        return 1.0
+    scale = 10 ** math.floor(math.log10(value))
+    return next(m * scale for m in (1, 2, 4, 5, 8, 10) if m * scale >= value - 1e-9)
+
+
 def bar_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]], *, title: str,
               unit: str = "") -> Markup:
     """Grouped bars: one group per label, one bar per series (None: no bar, "—" written)."""
     values = [v for vs in series.values() for v in vs if v is not None]
-    top = max(values, default=0) or 1
+    top = nice_ceiling(max(values, default=0))
     groups = max(len(labels), 1)
     group_w = (WIDTH - LEFT - 16) / groups
     bar_w = max(4.0, min(40.0, group_w * 0.8 / max(len(series), 1)))
@@ -32,7 +42,7 @@ def bar_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None]
     for step in range(5):
         y = TOP + BAR_AREA - BAR_AREA * step / 4
         out.append(f'<text x="{LEFT - 6}" y="{y + 4:.0f}" font-size="11" text-anchor="end" fill="#4a5360">'
-                   f'{top * step / 4:.0f}</text>')
+                   f'{top * step / 4:g}</text>')
     for g, label in enumerate(labels):
         x0 = LEFT + g * group_w + group_w * 0.1
         for s, (name, vs) in enumerate(series.items()):

@@ -134,10 +134,16 @@ def _works_on(config: WorkflowConfig):
     return lambda p: _handles(p) and (types is None or p.org_type in types)
 
 
+def _supervises_in(config: WorkflowConfig):
+    """Supervisors of an organisation type the scenario declares a role for."""
+    types = config.extra.get("org_types")
+    return lambda p: _supervises(p) and (types is None or p.org_type in types)
+
+
 def _nav() -> tuple[NavItem, ...]:
     items = [NavItem(f"{config.title_zh} · 工单队列", "console_workflow.queue", _works_on(config), {"slug": slug})
              for slug, config in sorted(CONFIGS.items())]
-    items += [NavItem(f"{config.title_zh} · 督办", "console_workflow.escalated", _supervises, {"slug": slug})
+    items += [NavItem(f"{config.title_zh} · 督办", "console_workflow.escalated", _supervises_in(config), {"slug": slug})
               for slug, config in sorted(CONFIGS.items())]
     items.append(NavItem("SLA 时限策略", "console_workflow.sla_policies", lambda p: p.is_district_admin))
     return tuple(items)

@@ -76,7 +76,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield {"base": f"http://127.0.0.1:{server.server_port}", "app": app, "wf": wf, "session": session,
-           "claim": claim.id}
+           "claim": claim.id, "clock": clock}
     server.shutdown()
     session.close()
     database.dispose()
@@ -196,8 +196,24 @@ def test_a_technician_resolves_with_a_photo_on_a_phone(browser_instance, live, s
         context.close()
 
 
+def responded(live, who: str, reporter: str, minutes: int) -> None:
+    """A ticket of ``reporter``'s company, acknowledged by ``who`` ``minutes`` after it was filed."""
+    from datetime import timedelta
+
+    app, wf, clock = live["app"], live["wf"], live["clock"]
+    with app.app_context():
+        client = app.test_client()
+        ticket = report(client, wf, reporter, text="楼道漏水")
+        clock.set(clock.now() + timedelta(minutes=minutes))
+        resp = client.post(f"/api/v1/wf-test/tickets/{ticket['id']}/acknowledge", headers=wf.token(who), json={})
+        assert resp.status_code == 200, resp.get_json()
+        clock.set(clock.now() - timedelta(minutes=minutes))
+
+
 def test_a_supervisor_opens_the_chart_and_downloads_the_export(page, live, shots):
-    file_ticket(live)
+    for who, reporter, minutes in (("manager_a", "alice", 6), ("manager_a", "alice2", 14), ("manager_a", "alice", 25),
+                                   ("manager_b", "bob", 9), ("manager_b", "bob", 41)):
+        responded(live, who, reporter, minutes)
     sign_in(page, live, "supervisor")
     page.goto(live["base"] + "/console/w/wf-test/stats")
     assert page.locator("svg[role=img]").is_visible()
