@@ -83,6 +83,8 @@ ERRORS: dict[str, ErrorCode] = {
     "identity_locked": ErrorCode(
         409, "已实名认证，姓名和身份证号不可修改", "Verified name and ID number cannot be changed."
     ),
+    "csrf_invalid": ErrorCode(400, "页面已过期或来源不明，请刷新页面后重试", "The form has expired or did not come "
+                              "from this console; reload the page and try again."),
     "invalid_credentials": ErrorCode(401, "用户名或密码错误", "Wrong user name or password."),
     "login_locked": ErrorCode(429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later."),
     "account_disabled": ErrorCode(403, "账号已停用", "The account is disabled."),

@@ -288,6 +288,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
+CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
 
 # Bodies the routes accept when allowed, so a refusal is not hidden behind a 422.
 BODIES: dict[str, dict[str, Any]] = {
@@ -586,7 +587,7 @@ def _route_of(rule: str, method: str) -> tuple[str, str] | None:
 
 def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
     for rule in app.url_map.iter_rules():
-        if rule.arguments and rule.rule not in NOT_OBJECTS:
+        if rule.arguments and rule.rule not in NOT_OBJECTS and not rule.rule.startswith(CONSOLE):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
 

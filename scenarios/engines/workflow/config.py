@@ -213,6 +213,7 @@ def workflow_scenario(config: WorkflowConfig, *, title_en: str, seed_refs: tuple
 
     ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds;
     ``personal_data`` its part of a person's export (for tables of its own)."""
+    config.extra["org_types"] = frozenset(r.partition(":")[0] for r in roles if ":" in r)  # the console's pages
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=("workflow",), roles=roles, models=models, jobs=jobs, demo=demo,
                     blueprints=blueprints, config=config, personal_data=personal_data)
