@@ -25,6 +25,12 @@ def is_call_centre_staff(principal: Principal, alarm: SosAlarm) -> bool:
     return principal.is_staff and principal.org_id == alarm.call_centre_org_id
 
 
+def reads_health(principal: Principal, enrolment: SosEnrolment) -> bool:
+    """Those who act on an alarm: the call centre, the person's committee, 区民政局 (each read audited)."""
+    return principal.is_staff and (principal.org_type == "call_centre" or principal.org_code == CIVIL_AFFAIRS
+                                   or principal.org_id == enrolment.committee_org_id)
+
+
 def _overseer(principal: Principal) -> bool:
     return principal.is_staff and (principal.org_type == "district" or principal.org_code == CIVIL_AFFAIRS
                                    or principal.org_type == "call_centre")
@@ -44,6 +50,8 @@ def sees_alarm(session: Session, principal: Principal, alarm: SosAlarm) -> bool:
     if principal.is_staff:
         return (is_call_centre_staff(principal, alarm) or _overseer(principal)
                 or principal.org_id == alarm.committee_org_id or principal.account_id == alarm.responder_account_id)
+    if not principal.is_resident:
+        return False
     return principal.account_id == alarm.raised_by_account_id or _family(session, principal, alarm.enrolment_id)
 
 

@@ -34,7 +34,7 @@ from auth.principal import current_principal, require_auth, require_staff
 from auth.ratelimit import exempt
 from auth.visibility import load_visible, visible_object
 from scenarios.elderly_sos import alarms, enrolment, views
-from scenarios.elderly_sos.access import ALARM, ENROLMENT, committee_name, register_object_types
+from scenarios.elderly_sos.access import ALARM, ENROLMENT, committee_name, reads_health, register_object_types
 from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.schemas import (
     SosAlarmRequestSchema,
@@ -244,6 +244,8 @@ def _enrolment_routes(blp: Blueprint) -> None:
             """The health notes, with a reason: every read is in the audit log (``GET /admin/audit``)."""
             session = get_session()
             e = load_visible(session, current_principal(), ENROLMENT, enrolment_id)
+            if not reads_health(current_principal(), e):
+                raise ApiError("forbidden")
             record_unmasked_read(session, clock=current_clock(), principal=current_principal(),
                                  subject_person_id=e.person_id, fields=("health",), reason=args["reason"])
             answer = {"health": e.health}
