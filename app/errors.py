@@ -275,6 +275,16 @@ ERRORS: dict[str, ErrorCode] = {
                                       "The text holds words that may not be published."),
     "listing_moderation_pending": ErrorCode(409, "内容尚在人工审核中，暂不能发布",
                                            "The text awaits a moderator's review; it cannot be published yet."),
+    # telemetry engine (scenarios/engines/telemetry)
+    "telemetry_unknown_kind": ErrorCode(422, "没有这种读数类型", "Unknown reading kind."),
+    "telemetry_wrong_device_kind": ErrorCode(403, "该类设备不能上报这种读数",
+                                             "Devices of this kind may not report this reading."),
+    "telemetry_not_bound": ErrorCode(403, "该设备未绑定上报对象", "This device reports on no subject of this kind."),
+    "telemetry_not_your_subject": ErrorCode(403, "该设备不能上报此对象的读数",
+                                            "This device does not report on this subject."),
+    "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
+    "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
+    "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
     # elderly-sos (高龄独居老人应急呼叫)
     "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人", "No enrolled person may be alarmed for from this account."),
     "sos_device_unknown": ErrorCode(403, "此设备未登记为应急呼叫设备", "This device is not registered for SOS alarms."),

@@ -5,7 +5,7 @@ sos_alarms.outcome_text) are TEXT here: auth.pii.EncryptedText encrypts in Pytho
 dispatch_jobs.requester_account_id becomes nullable (an SOS device's alarm is nobody's account).
 
 Revision ID: 564384c6fac4
-Revises: ca1eda882e89
+Revises: d0f73c9907d3
 Create Date: 2026-12-04 21:37:45.687850
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import app.db
 
 revision = '564384c6fac4'
-down_revision = 'ca1eda882e89'
+down_revision = 'd0f73c9907d3'
 branch_labels = None
 depends_on = None
 

@@ -99,6 +99,8 @@ VISIBLE: dict[str, set[str]] = {
     # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
     "sv_village": set(),
     "sv_notice": set(),
+    # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
+    "tm_source": {"staff_a", "device"},
     # elderly-sos: alice's enrolment and an alarm she raised (the call centre, her committee and
     # 区民政局 are none of these callers; the district sees both)
     "sos_alarm": {"alice", "admin"},
@@ -168,6 +170,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
+    ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
     ("sos_alarm", "read"): {"alice", "admin"},
     ("sos_alarm", "act"): set(),  # visit, arrived, close: its responder and the call centre's staff only
     ("sos_enrolment", "read"): {"alice", "admin"},
@@ -270,6 +273,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("resubmit", "withdraw")},
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
+    (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
     ("/api/v1/elderly-sos/alarms/<int:alarm_id>", "GET"): ("sos_alarm", "read"),
     **{(f"/api/v1/elderly-sos/alarms/<int:alarm_id>/{a}", "POST"): ("sos_alarm", "act")
        for a in ("visit", "arrived", "close")},
@@ -398,6 +402,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    tm_source = _seed_tm_source(session, clock, company_a, device)
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -407,7 +412,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     ids = {
         "sos_enrolment": sos_enrolment, "sos_alarm": sos_alarm,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -483,6 +488,17 @@ def _seed_house(session, clock, village, alice) -> tuple[int, int]:
     session.add(tenancy)
     session.flush()
     return house.id, tenancy.id
+
+
+def _seed_tm_source(session, clock, owner, device) -> int:
+    """``device`` reporting tank levels of ``owner`` on the telemetry engine's test scenario."""
+    from scenarios.engines.telemetry.models import TmSource
+
+    source = TmSource(scenario="tm-test", kind="level", device_id=device.id, organisation_id=owner.id,
+                      subject_type="tank", subject_id=1, heard_at=clock.now(), bound_at=clock.now(), status="online")
+    session.add(source)
+    session.flush()
+    return source.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -571,6 +587,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
+        "source_id": 999_999_999 if missing else ids["tm_source"],
         "alarm_id": 999_999_999 if missing else ids.get("sos_alarm"),
         "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
     }
