@@ -71,7 +71,6 @@ def upgrade() -> None:
     sa.Column('device_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('enrolment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('silence_hours', sa.Integer(), nullable=False),
     sa.Column('assigned_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('released_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),

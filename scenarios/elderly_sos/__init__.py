@@ -68,7 +68,8 @@ SCENARIO = dispatch_scenario(
            "neighbourhood_committee:grid_worker", "village_committee:committee", "village_committee:grid_worker",
            "bureau:supervisor", "bureau:staff"),
     models=("scenarios.elderly_sos.models",),
-    jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts"),
+    jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts", "scenarios.elderly_sos.inactivity"),
     blueprints=("scenarios.elderly_sos.routes:blueprints",),
     personal_data="scenarios.elderly_sos.personal_data:PERSONAL_DATA",
+    engines=("dispatch", "telemetry"),
 )

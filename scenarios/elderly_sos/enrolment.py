@@ -125,7 +125,10 @@ def register_device(session: Session, *, clock: Clock, principal: Principal, dat
     if row is None:
         row = SosDevice(device_id=device.id, kind=data["kind"])
         session.add(row)
-    row.kind, row.enrolment_id, row.silence_hours = data["kind"], enrolment_id, data.get("silence_hours") or 24
+    row.kind, row.enrolment_id = data["kind"], enrolment_id
     row.assigned_at, row.released_at = (now if enrolment_id else None), None
     session.flush()
+    from scenarios.elderly_sos.inactivity import watch
+
+    watch(session, clock=clock, device=row)
     return row

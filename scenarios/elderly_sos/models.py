@@ -7,7 +7,8 @@
   encrypted; ``account_id`` when they have an account (they follow alarms in the app and may
   press the button for the person, ``may_alarm``).
 - ``sos_devices``: a pull cord or wearable, a device (``devices``) of the call centre, worn by
-  an enrolled person or by nobody known (released at the end of an enrolment).
+  an enrolled person or by nobody known (released at the end of an enrolment); its heartbeat
+  is the telemetry engine's (``inactivity.py``).
 - ``sos_alarms``: one per emergency: presses within ``MERGE_WINDOW`` of the same person or
   device join it; the dispatch job that offers it to the operators (``job_id``); the
   escalation chain running (``chain``: ``ack`` or ``arrival``, its start and level); the
@@ -97,8 +98,6 @@ class SosDevice(IdMixin, Base):
     kind: Mapped[str] = mapped_column(sa.String(16))
     enrolment_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("sos_enrolments.id"), index=True)
     """The wearer; null once released (or never assigned)."""
-    silence_hours: Mapped[int] = mapped_column(sa.Integer, default=24)
-    """Silent this long (no reading, no press): an ``inactivity`` alarm."""
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -170,7 +170,10 @@ def blueprints() -> list[Blueprint]:
             return {"month": args["month"], **views.figures(get_session(), start, end)}
 
     _enrolment_routes(blp)
-    return [blp]
+    from scenarios.elderly_sos.inactivity import TELEMETRY
+    from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
+
+    return [blp, telemetry_blueprint(TELEMETRY)]  # the devices' heartbeats
 
 
 def _action_view(blp: Blueprint, action: AlarmAction) -> None:
@@ -263,7 +266,7 @@ def _enrolment_routes(blp: Blueprint) -> None:
             staff device API) as a pull cord or wearable, worn by an enrolled person or nobody yet."""
             session = get_session()
             d = enrolment.register_device(session, clock=current_clock(), principal=current_principal(), data=args)
-            answer = {"id": d.id, "kind": d.kind, "enrolment_id": d.enrolment_id, "silence_hours": d.silence_hours}
+            answer = {"id": d.id, "kind": d.kind, "enrolment_id": d.enrolment_id}
             session.commit()
             return answer, 201
 

@@ -46,7 +46,6 @@ class SosDeviceSchema(Schema):
     device_uid = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(DEVICE_KINDS))
     enrolment_id = fields.Integer(load_default=None)
-    silence_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=168))
 
 
 class SosCloseSchema(Schema):
@@ -95,7 +94,6 @@ class SosDeviceOutSchema(Schema):
     id = fields.Integer()
     kind = fields.String()
     enrolment_id = fields.Integer(allow_none=True)
-    silence_hours = fields.Integer()
 
 
 class SosTrailSchema(Schema):

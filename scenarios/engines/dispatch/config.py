@@ -135,11 +135,12 @@ def config_for(slug: str) -> DispatchConfig | None:
 def dispatch_scenario(config: DispatchConfig, *, title_en: str, seed_refs: tuple[str, ...],
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
                       models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
-                      personal_data: str | None = None) -> Scenario:
+                      personal_data: str | None = None, engines: tuple[str, ...] = ("dispatch",)) -> Scenario:
     """The ``Scenario`` of a dispatch scenario, slug and Chinese title taken from ``config``
-    (``personal_data``: its part of a person's export, for tables of its own)."""
+    (``personal_data``: its part of a person's export, for tables of its own; ``engines``: dispatch
+    first, then any other it uses)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
-                    engines=("dispatch",), roles=roles, models=models, jobs=jobs, demo=demo,
+                    engines=engines, roles=roles, models=models, jobs=jobs, demo=demo,
                     blueprints=blueprints, config=config, personal_data=personal_data)
 
 __all__ = ["CONFIGS", "DispatchConfig", "Origin", "Stage", "config_for", "dispatch_scenario", "install"]
