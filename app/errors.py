@@ -286,7 +286,8 @@ ERRORS: dict[str, ErrorCode] = {
     "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
     "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
     # elderly-sos (高龄独居老人应急呼叫)
-    "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人", "No enrolled person may be alarmed for from this account."),
+    "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人",
+                                  "No enrolled person may be alarmed for from this account."),
     "sos_device_unknown": ErrorCode(403, "此设备未登记为应急呼叫设备", "This device is not registered for SOS alarms."),
     "sos_no_call_centre": ErrorCode(503, "应急呼叫中心未配置，请拨打 120 或 110",
                                     "No call centre is configured: call 120 or 110."),

@@ -145,8 +145,9 @@ def open_alarm(session: Session, *, clock: Clock, config: Any, kind: str, enrolm
                     label=committee.name if committee else "未登记")
     job = dispatch.open_job(session, clock=clock, config=config, origin=origin, data={"alarm_kind": kind},
                             requester_account_id=None, requester_person_id=None)
-    alarm = SosAlarm(kind=kind, enrolment_id=enrolment.id if enrolment else None, device_id=device.id if device else None,
-                     raised_by_account_id=raised_by, call_centre_org_id=centre.id, committee_org_id=committee_id,
+    alarm = SosAlarm(kind=kind, enrolment_id=enrolment.id if enrolment else None,
+                     device_id=device.id if device else None, raised_by_account_id=raised_by,
+                     call_centre_org_id=centre.id, committee_org_id=committee_id,
                      job_id=job.id, state="open", presses=1, last_press_at=now, ack_due_at=now + ACK_LIMIT,
                      chain_level=0, version=1, created_at=now, updated_at=now)
     session.add(alarm)

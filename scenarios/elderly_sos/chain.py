@@ -18,8 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app import escalation
-from app import timers
+from app import escalation, timers
 from app.clock import Clock
 from app.notify.service import Recipient
 from app.timers import Timer, timer_handler

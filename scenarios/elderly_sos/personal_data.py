@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 

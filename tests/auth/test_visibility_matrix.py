@@ -432,7 +432,8 @@ def _seed_sos(session, clock, world, alice, job_id: int) -> tuple[int, int]:
     now = clock.now()
     enrolment = SosEnrolment(person_id=alice.person_id, committee_org_id=world.committees[0].id,
                              enrolled_by_account_id=alice.id, hukou_shanghai=True, lives_alone=True,
-                             address="金山区测试路 1 号", health="高血压", state="active", created_at=now, updated_at=now)
+                             address="金山区测试路 1 号", health="高血压", state="active", created_at=now,
+                             updated_at=now)
     session.add(enrolment)
     session.flush()
     alarm = SosAlarm(kind="button", enrolment_id=enrolment.id, raised_by_account_id=alice.id,
