@@ -372,3 +372,19 @@ def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
 # BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
 ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
                        target_ref=0.4, setup=_telemetry_put_setup)]
+
+
+# ---------------------------------------------------------------- elderly-sos (issue 18)
+
+
+def _sos_alarm_setup(ctx: BenchContext) -> Prepared:
+    from bench import sos_setup  # imports this module: not at import time
+
+    return sos_setup.alarm_setup(ctx)
+
+
+# Issue 18: an alarm POST at least 0.3 of the reference /healthz. 300 wearables press in turn
+# with 20 operators on duty: each one's first press opens an alarm, the next within 2 minutes
+# merges into it. The press → offered p99 under load: python -m bench.sos_load.
+ENDPOINTS += [Endpoint("elderly-sos alarm POST (300 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
+                       target_ref=0.3, setup=_sos_alarm_setup)]

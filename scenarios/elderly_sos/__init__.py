@@ -69,6 +69,7 @@ SCENARIO = dispatch_scenario(
            "village_committee:grid_worker",
            "bureau:supervisor", "bureau:staff"),
     models=("scenarios.elderly_sos.models",),
+    demo="scenarios.elderly_sos.demo:load",
     jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts", "scenarios.elderly_sos.inactivity"),
     blueprints=("scenarios.elderly_sos.routes:blueprints",),
     personal_data="scenarios.elderly_sos.personal_data:PERSONAL_DATA",
