@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from bench.endpoints import BenchContext, Prepared, _lua_string
 from bench.dispatch_setup import tokens_for
+from bench.endpoints import BenchContext, Prepared, _lua_string
 
 OPERATORS = 20
 WEARABLES = 300

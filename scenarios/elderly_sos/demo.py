@@ -58,7 +58,7 @@ def load(session: Session, clock: Clock) -> None:
     now = clock.now()
     enrolment = SosEnrolment(person_id=granny.person_id, committee_org_id=committee.id,
                              enrolled_by_account_id=member.id, hukou_shanghai=True, lives_alone=True,
-                             address="（演示）居委会辖区某楼 302 室", home_point=None, health="（演示）高血压，按时服药",
+                             address="（演示）居委会辖区某楼 302 室", health="（演示）高血压，按时服药",
                              state="active", created_at=now - timedelta(days=30), updated_at=now)
     session.add(enrolment)
     session.flush()
