@@ -46,6 +46,17 @@ def test_a_press_is_offered_to_every_on_duty_operator_and_presses_within_two_min
     assert later["id"] != first["id"]
 
 
+def test_alarms_at_once_are_each_offered_to_every_operator(sos):
+    """An operator holds the offers of many alarms (keep_offers): none waits for another."""
+    sos.on_duty("op1", "op2")
+    first = sos.press()
+    second = sos.call("POST", "loose", "/alarms", expect=201)
+    assert offered(sos, first["id"]) == offered(sos, second["id"]) == {"op1", "op2"}
+    assert len(sos.call("GET", "op1", "/agents/me/offers")["items"]) == 2
+    sos.ack("op1", second)  # serving one: op2 still holds both, and the first is still op2's to take
+    sos.ack("op2", first)
+
+
 def test_who_may_press(sos):
     sos.call("POST", None, "/alarms", expect=401)
     sos.call("POST", "op1", "/alarms", expect=403)
