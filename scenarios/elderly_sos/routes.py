@@ -135,12 +135,16 @@ def blueprints() -> list[Blueprint]:
             session.commit()
             return answer, 200 if merged else 201
 
-        @require_staff
+        @require_auth(kinds=("resident", "staff"))
         @blp.response(200, SosBoardSchema)
         def get(self):
-            """The call centre's board: open alarms you see, oldest first, with their limits and the next step."""
-            session = get_session()
-            return {"items": views.board(session, current_principal(), current_clock().now())}
+            """Staff: the call centre's board, open alarms you see, oldest first, with their limits and
+            the next step. Residents: the alarms of the people you are a contact of (or your own), newest
+            first, to follow in the app (no limits, no chain)."""
+            session, principal, now = get_session(), current_principal(), current_clock().now()
+            if principal.is_resident:
+                return {"items": views.followed(session, principal, now)}
+            return {"items": views.board(session, principal, now)}
 
     @blp.route("/alarms/<int:alarm_id>")
     class AlarmItem(MethodView):

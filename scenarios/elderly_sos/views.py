@@ -22,7 +22,7 @@ from scenarios.elderly_sos import chain
 from scenarios.elderly_sos.access import committee_name, sees_alarm
 from scenarios.elderly_sos.alarms import OPEN_STATES, number
 from scenarios.elderly_sos.enrolment import age_on
-from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosEnrolment
+from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosEnrolment
 from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT
 
 PUBLIC_ACTIONS = ("raised", "press", "acknowledged", "visit_taken", "arrived", "closed", "escalated")
@@ -72,6 +72,20 @@ def board(session: Session, principal: Principal, now: datetime, limit: int = 20
                     "overdue": due is not None and now > due, "chain": a.chain, "chain_level": a.chain_level,
                     "next_step_at": chain.next_due(a), "committee": committee_name(session, a.committee_org_id)})
     return out
+
+
+def followed(session: Session, principal: Principal, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+    """A resident's alarms: those of the people they are a contact of (or are), and those they raised."""
+    mine = sa.select(SosEnrolment.id).where(SosEnrolment.person_id == principal.person_id)
+    contact_of = sa.select(SosContact.enrolment_id).where(SosContact.account_id == principal.account_id)
+    rows = session.scalars(sa.select(SosAlarm).where(sa.or_(
+        SosAlarm.enrolment_id.in_(mine), SosAlarm.enrolment_id.in_(contact_of),
+        SosAlarm.raised_by_account_id == principal.account_id))
+        .order_by(SosAlarm.created_at.desc(), SosAlarm.id.desc()).limit(limit)).all()
+    return [{"id": a.id, "number": number(a), "kind": a.kind, "state": a.state,
+             "age_seconds": int((now - a.created_at).total_seconds()), "due_at": None, "overdue": False,
+             "chain": None, "chain_level": 0, "next_step_at": None,
+             "committee": committee_name(session, a.committee_org_id)} for a in rows]
 
 
 def _summary(seconds: list[float], limit: float) -> dict[str, Any]:

@@ -88,6 +88,9 @@ def test_one_operator_acknowledges_the_other_is_told_409_and_the_visit_is_offere
     assert ("sos_update", "wechat", "account", sos.id("daughter")) in sos.outbox(alarm["id"], "sos_update")
     family = sos.call("GET", "daughter", f"/alarms/{alarm['id']}")
     assert family["state"] == "acknowledged" and "person" not in family
+    assert [(i["id"], i["state"]) for i in sos.call("GET", "daughter", "/alarms")["items"]] == [
+        (alarm["id"], "acknowledged")]
+    assert sos.call("GET", "stranger", "/alarms")["items"] == []
 
 
 def test_a_missed_acknowledgement_runs_the_chain_each_step_once_the_last_repeating(sos):
