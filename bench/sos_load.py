@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -28,9 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import sqlalchemy as sa
 
 from bench.cpu import CpuMeter
-from bench.dispatch_load import pct
+from bench.dispatch_load import load_env, pct, served_with_worker
 from bench.endpoints import BenchContext
-from bench.run import BIN, ROOT, bench_database, gunicorn, prepare_database, stop
 from bench.sos_setup import operator_tokens, seed
 
 PATH = "/api/v1/elderly-sos"
@@ -58,61 +55,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pollers", type=int, default=3, help="operators polling their offers")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between a poller's polls")
     args = parser.parse_args(argv)
-    env = {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
-    with bench_database(env) as database:
-        env["DATABASE_URL"] = database.url
-        prepare_database(env)
-        with gunicorn(env, 2) as server:
-            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                ctx = BenchContext(server.base_url, database.url, env)
-                ops, auths = seed(ctx, operators=args.operators, wearables=args.alarms)
-                pollers = [f"Bearer {t}" for t in operator_tokens(ctx, ops[:args.pollers])]
-                pressed: dict[int, tuple[float, float, int]] = {}  # n -> (sent, answered, status)
-                alarm_of: dict[int, int] = {}
-                seen: dict[int, float] = {}  # job id -> first seen by a poller
-                lock = threading.Lock()
-                done = threading.Event()
+    env = load_env()
+    with served_with_worker(env) as (database, server):
+        ctx = BenchContext(server.base_url, database.url, env)
+        ops, auths = seed(ctx, operators=args.operators, wearables=args.alarms)
+        pollers = [f"Bearer {t}" for t in operator_tokens(ctx, ops[:args.pollers])]
+        pressed: dict[int, tuple[float, float, int]] = {}  # n -> (sent, answered, status)
+        alarm_of: dict[int, int] = {}
+        seen: dict[int, float] = {}  # job id -> first seen by a poller
+        lock = threading.Lock()
+        done = threading.Event()
 
-                def press(n: int) -> None:
-                    sent = time.monotonic()
-                    status, body = _call(server.base_url + f"{PATH}/alarms", "POST", auths[n], {})
+        def press(n: int) -> None:
+            sent = time.monotonic()
+            status, body = _call(server.base_url + f"{PATH}/alarms", "POST", auths[n], {})
+            with lock:
+                pressed[n] = (sent, time.monotonic(), status)
+                if isinstance(body, dict) and "id" in body:
+                    alarm_of[n] = body["id"]
+
+        def poll(auth: str) -> None:
+            while not done.is_set():
+                status, body = _call(server.base_url + f"{PATH}/agents/me/offers", "GET", auth)
+                now = time.monotonic()
+                if status == 200 and isinstance(body, dict):
                     with lock:
-                        pressed[n] = (sent, time.monotonic(), status)
-                        if isinstance(body, dict) and "id" in body:
-                            alarm_of[n] = body["id"]
+                        for item in body.get("items", []):
+                            seen.setdefault(item["job_id"], now)
+                done.wait(args.poll)
 
-                def poll(auth: str) -> None:
-                    while not done.is_set():
-                        status, body = _call(server.base_url + f"{PATH}/agents/me/offers", "GET", auth)
-                        now = time.monotonic()
-                        if status == 200 and isinstance(body, dict):
-                            with lock:
-                                for item in body.get("items", []):
-                                    seen.setdefault(item["job_id"], now)
-                        done.wait(args.poll)
-
-                threads = [threading.Thread(target=poll, args=(a,), daemon=True) for a in pollers]
-                for t in threads:
-                    t.start()
-                meter = CpuMeter(server.process.pid, with_database=True)
-                meter.start()
-                started = time.monotonic()
-                with ThreadPoolExecutor(max_workers=16) as pool:
-                    for n in range(args.alarms):
-                        delay = started + n * args.seconds / args.alarms - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                        pool.submit(press, n)
-                time.sleep(max(2.0, 2 * args.poll))
-                done.set()
-                for t in threads:
-                    t.join(10)
-                app_ms, db_ms = meter.stop(args.alarms)
-                jobs = _jobs(database.url, list(alarm_of.values()))
-            finally:
-                stop(worker)
+        threads = [threading.Thread(target=poll, args=(a,), daemon=True) for a in pollers]
+        for t in threads:
+            t.start()
+        meter = CpuMeter(server.process.pid, with_database=True)
+        meter.start()
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for n in range(args.alarms):
+                delay = started + n * args.seconds / args.alarms - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(press, n)
+        time.sleep(max(2.0, 2 * args.poll))
+        done.set()
+        for t in threads:
+            t.join(10)
+        app_ms, db_ms = meter.stop(args.alarms)
+        jobs = _jobs(database.url, list(alarm_of.values()))
     answered = [(a - s) * 1000 for s, a, status in pressed.values() if status == 201]
     to_seen = [(seen[jobs[alarm_of[n]]] - s) * 1000 for n, (s, _a, _st) in pressed.items()
                if n in alarm_of and jobs.get(alarm_of[n]) in seen]
