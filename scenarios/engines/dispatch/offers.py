@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app import timers
 from app.clock import Clock
-from app.notify.service import Recipient, enqueue
+from app.notify.service import Notice, Recipient, enqueue_many
 from app.timers import Timer, timer_handler
 from scenarios.engines.dispatch.config import DispatchConfig, config_for
 from scenarios.engines.dispatch.models import (
@@ -53,20 +53,27 @@ def job_number(config: DispatchConfig, job: DispatchJob) -> str:
     return f"{config.slug}-{job.id:06d}"
 
 
+def notice(clock: Clock, config: DispatchConfig, job: DispatchJob, name: str, account_ids: list[int], *,
+           key: str | None = None, urgent: bool = False, **payload: Any) -> Notice | None:
+    """What ``notify`` enqueues (None: the scenario names no template, or nobody is told)."""
+    template = config.templates.get(name)
+    account_ids = [a for a in account_ids if a is not None]  # a job on nobody's account tells no requester
+    if template is None or not account_ids:
+        return None
+    body = {"job_id": job.id, "ticket_no": job_number(config, job), "title": config.title_zh,
+            "pickup": job.origin_label, "status": job.status, "at": clock.now().isoformat(), **payload}
+    return Notice(f"dispatch:{job.id}:{key or name}", template, tuple(Recipient.account(a) for a in account_ids),
+                  body, config.notify_channel, urgent)
+
+
 def notify(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob, name: str,
            account_ids: list[int], *, key: str | None = None, urgent: bool = False, **payload: Any) -> None:
     """Tell people of a change through the outbox (once per event and recipient); the scenario
     names the template, or the notice is not sent. Payloads carry no personal data: ``pickup`` is
     a public pick-up point (``origin.label``), never an address."""
-    template = config.templates.get(name)
-    account_ids = [a for a in account_ids if a is not None]  # a job on nobody's account tells no requester
-    if template is None or not account_ids:
-        return
-    body = {"job_id": job.id, "ticket_no": job_number(config, job), "title": config.title_zh,
-            "pickup": job.origin_label, "status": job.status, "at": clock.now().isoformat(), **payload}
-    enqueue(session, event_key=f"dispatch:{job.id}:{key or name}", template=template, clock=clock,
-            recipients=[Recipient.account(a) for a in account_ids], payload=body,
-            channel=config.notify_channel, urgent=urgent)
+    found = notice(clock, config, job, name, account_ids, key=key, urgent=urgent, **payload)
+    if found is not None:
+        enqueue_many(session, [found], clock=clock)
 
 
 def expire_pending(session: Session, job_id: int, now: datetime, state: str = "expired") -> int:
@@ -133,10 +140,10 @@ def run_round(session: Session, clock: Clock, config: DispatchConfig, job: Dispa
     if offers:
         accounts = dict(session.execute(sa.select(DispatchAgent.id, DispatchAgent.account_id)
                                         .where(DispatchAgent.id.in_([o.agent_id for o in offers]))).all())
-        for offer in offers:
-            notify(session, clock, config, job, "offer", [accounts[offer.agent_id]], key=f"offer:{offer.agent_id}",
-                   urgent=config.urgent_offers, distance_m=offer.distance_m,
-                   expires_at=expires.isoformat())
+        notices = [notice(clock, config, job, "offer", [accounts[offer.agent_id]], key=f"offer:{offer.agent_id}",
+                          urgent=config.urgent_offers, distance_m=offer.distance_m, expires_at=expires.isoformat())
+                   for offer in offers]  # one enqueue for the round (a call centre's: every operator)
+        enqueue_many(session, [n for n in notices if n is not None], clock=clock)
     return offers
 
 
