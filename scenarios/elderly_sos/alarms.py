@@ -20,7 +20,8 @@ from app.notify.service import Recipient, enqueue
 from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.elderly_sos import chain, contacts
-from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosDevice, SosEnrolment
+from scenarios.elderly_sos.access import is_call_centre_staff
+from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import call_centre, home_point
 from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT, MERGE_WINDOW, RESPONDER_ROLES
 from scenarios.engines.dispatch import service as dispatch
@@ -85,8 +86,6 @@ def _whose(session: Session, principal: Principal, enrolment_id: int | None
         return (enrolment if enrolment is not None and enrolment.state == "active" else None), device
     if not principal.is_resident:
         raise ApiError("forbidden")
-    from scenarios.elderly_sos.models import SosContact
-
     mine = sa.select(SosEnrolment.id).where(SosEnrolment.person_id == principal.person_id,
                                             SosEnrolment.state == "active")
     relative = (sa.select(SosContact.enrolment_id).join(SosEnrolment, SosEnrolment.id == SosContact.enrolment_id)
@@ -140,7 +139,7 @@ def open_alarm(session: Session, *, clock: Clock, config: Any, kind: str, enrolm
     chain is armed at the limit, or now when nobody was on duty to offer it to."""
     now = clock.now()
     committee = session.get(Organisation, committee_id) if committee_id else None
-    lat, lon = home_point(session, enrolment, centre)
+    lat, lon = home_point(enrolment)
     origin = Origin(lat=lat, lon=lon, area=committee.code if committee else "unknown",
                     label=committee.name if committee else "未登记")
     job = dispatch.open_job(session, clock=clock, config=config, origin=origin, data={"alarm_kind": kind},
@@ -255,8 +254,6 @@ def close(session: Session, *, clock: Clock, principal: Principal, alarm_id: int
           text: str | None = None, config: Any = None, **_: Any) -> SosAlarm:
     """Close with an outcome (``other`` needs a text): call-centre staff or the responder, once
     the call centre has acknowledged. The operator's call ends with it."""
-    from scenarios.elderly_sos.access import is_call_centre_staff
-
     alarm, job = _locked(session, alarm_id)
     if not (is_call_centre_staff(principal, alarm) or alarm.responder_account_id == principal.account_id):
         raise ApiError("forbidden")

@@ -24,7 +24,7 @@ from app.notify.service import Recipient
 from app.timers import Timer, timer_handler
 from auth.organisations import Organisation
 from scenarios.elderly_sos.models import SosAlarm
-from scenarios.elderly_sos.policy import CHAIN
+from scenarios.elderly_sos.policy import CHAIN, RESPONDER_ROLES
 from scenarios.engines.dispatch.models import SUBJECT, DispatchJob
 from scenarios.engines.workflow.notifications import org_staff
 
@@ -101,7 +101,7 @@ def fire(session: Session, timer: Timer, clock: Clock) -> None:
     fallback = None
     if not found and step.name == "contacts":  # nobody to call: the committee is the first contact
         fallback = "committee"
-        found = _orgs(session, alarm).get("committee", lambda roles: [])(("committee", "grid_worker"))
+        found = _orgs(session, alarm).get("committee", lambda roles: [])(RESPONDER_ROLES)
     if not found:  # where in doubt, alert a human: the call centre's managers
         fallback = "call_centre"
         found = org_staff(session, alarm.call_centre_org_id, ("manager", "operator"))

@@ -15,6 +15,7 @@ from app.errors import ApiError
 from app.places.service import local_date
 from auth import pii
 from auth.models import Account, Device, Person
+from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import CIVIL_AFFAIRS
@@ -56,7 +57,8 @@ def enrol(session: Session, *, clock: Clock, principal: Principal, data: dict[st
     if not can_enrol(principal):
         raise ApiError("forbidden")
     committee_id = principal.org_id if principal.org_type in COMMITTEE_TYPES else data.get("committee_org_id")
-    if committee_id is None:
+    committee = session.get(Organisation, committee_id) if committee_id is not None else None
+    if committee is None or committee.type not in COMMITTEE_TYPES:
         raise ApiError("validation_error", errors={"committee_org_id": ["请指定负责的居（村）委会。"]})
     if not data["hukou_shanghai"]:
         raise ApiError("sos_not_eligible", errors={"hukou_shanghai": ["仅限本市户籍。"]})

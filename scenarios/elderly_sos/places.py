@@ -30,7 +30,8 @@ def call_centre(session: Session, device: SosDevice | None = None) -> Organisati
     return org
 
 
-def home_point(session: Session, enrolment: SosEnrolment | None, centre: Organisation) -> tuple[float, float]:
+def home_point(enrolment: SosEnrolment | None) -> tuple[float, float]:
+    """The person's home (decrypted), else the district's centre."""
     if enrolment is not None and enrolment.home_point:
         lat, lon = (float(x) for x in enrolment.home_point.split(","))
         return lat, lon

@@ -30,8 +30,6 @@ MERGE_WINDOW = timedelta(minutes=2)
 OFFER_LIFETIME = timedelta(hours=24)
 """An operator's offer stays open until someone acknowledges (or this long)."""
 RESPONDER_ROLES = ("committee", "grid_worker")
-OPERATOR_ROLES = ("operator",)
-CALL_CENTRE_STAFF = ("operator", "manager", "staff")
 
 CHAIN = Policy((
     Step("other_operators", (Roles("call_centre", ("operator", "manager")),), after=0, since="start"),

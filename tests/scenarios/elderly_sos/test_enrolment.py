@@ -30,6 +30,18 @@ def test_eligibility_is_checked(sos):
     sos.call("POST", "daughter", "/enrolments", granny, expect=403)
 
 
+def test_civil_affairs_enrols_for_a_committee_it_names(sos):
+    make_resident(sos.session, name="钱阿公", id_no=id_number("19350505", "005"), level="verified")
+    sos.session.commit()
+    body = {**BODY, "id_number": id_number("19350505", "005")}
+    assert "committee_org_id" in sos.call("POST", "civil", "/enrolments", body, expect=422)["errors"]
+    not_a_committee = {**body, "committee_org_id": sos.orgs["op1"].id}
+    assert "committee_org_id" in sos.call("POST", "civil", "/enrolments", not_a_committee, expect=422)["errors"]
+    enrolled = sos.call("POST", "civil", "/enrolments", {**body, "committee_org_id": sos.orgs["member"].id},
+                        expect=201)
+    assert enrolled["committee"] == sos.orgs["member"].name
+
+
 def test_the_enrolment_as_staff_and_family_see_it_and_health_reads_are_audited(sos):
     seen = sos.call("GET", "member", f"/enrolments/{sos.enrolment_id}")
     assert seen["name"] == "王**" and seen["age"] == 85 and seen["has_health_notes"] is True
