@@ -82,8 +82,8 @@ def _config() -> Any:
     return CONFIG
 
 
-def _show(session, alarm) -> dict[str, Any]:
-    return views.alarm_view(session, current_principal(), alarm, current_clock().now())
+def _show(session, alarm, *, trail: bool = True) -> dict[str, Any]:
+    return views.alarm_view(session, current_principal(), alarm, current_clock().now(), trail=trail)
 
 
 def _enrolment_view(session, e: SosEnrolment) -> dict[str, Any]:
@@ -127,11 +127,12 @@ def blueprints() -> list[Blueprint]:
         def post(self, args):
             """Raise an alarm (the app's button of the person or a relative, a registered pull cord or
             wearable). Offered at once to every on-duty operator; the chain starts after 60 s without
-            an acknowledgement, at once with nobody on duty. Never rate-limited."""
+            an acknowledgement, at once with nobody on duty. Never rate-limited. The answer has no
+            trail (`GET /alarms/<id>` has)."""
             session = get_session()
             alarm, merged = alarms.raise_alarm(session, clock=current_clock(), principal=current_principal(),
                                                config=_config(), enrolment_id=args.get("enrolment_id"))
-            answer = {**_show(session, alarm), "merged": merged}
+            answer = {**_show(session, alarm, trail=False), "merged": merged}
             session.commit()
             return answer, 200 if merged else 201
 

@@ -25,7 +25,8 @@ from scenarios.elderly_sos.enrolment import age_on
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosEnrolment
 from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT
 
-PUBLIC_ACTIONS = ("raised", "press", "acknowledged", "visit_taken", "arrived", "closed", "escalated")
+PUBLIC_ACTIONS = ("raised", "acknowledged", "visit_taken", "arrived", "closed", "escalated")
+"""What the family sees of the trail (not each press: ``presses`` counts them)."""
 
 
 def _person(session: Session, alarm: SosAlarm, now: datetime) -> dict[str, Any] | None:
@@ -38,17 +39,20 @@ def _person(session: Session, alarm: SosAlarm, now: datetime) -> dict[str, Any] 
             "address": enrolment.address, "committee": committee_name(session, enrolment.committee_org_id)}
 
 
-def alarm_view(session: Session, principal: Principal, alarm: SosAlarm, now: datetime) -> dict[str, Any]:
+def alarm_view(session: Session, principal: Principal, alarm: SosAlarm, now: datetime, *,
+               trail: bool = True) -> dict[str, Any]:
+    """``trail=False``: without the trail (the answer to a press: a flood of presses must not
+    read a trail that grows with each)."""
     staff = principal.is_staff
     events = session.scalars(sa.select(SosAlarmEvent).where(SosAlarmEvent.alarm_id == alarm.id)
-                             .order_by(SosAlarmEvent.id)).all()
-    trail = [{"at": e.at, "action": e.action, "data": e.data if staff else {}}
+                             .order_by(SosAlarmEvent.id)).all() if trail else []
+    shown = [{"at": e.at, "action": e.action, "data": e.data if staff else {}}
              for e in events if staff or e.action in PUBLIC_ACTIONS]
     out: dict[str, Any] = {
         "id": alarm.id, "number": number(alarm), "kind": alarm.kind, "state": alarm.state, "presses": alarm.presses,
         "created_at": alarm.created_at, "acknowledged_at": alarm.acknowledged_at, "arrived_at": alarm.arrived_at,
         "closed_at": alarm.closed_at, "outcome": alarm.outcome, "responder_on_the_way": alarm.state == "visiting",
-        "committee": committee_name(session, alarm.committee_org_id), "trail": trail,
+        "committee": committee_name(session, alarm.committee_org_id), "trail": shown,
     }
     if staff:
         out |= {"job_id": alarm.job_id, "ack_due_at": alarm.ack_due_at, "arrival_due_at": alarm.arrival_due_at,
