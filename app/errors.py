@@ -309,6 +309,18 @@ ERRORS: dict[str, ErrorCode] = {
     "energy_negative": ErrorCode(422, "电量不能为负数", "The energy delivered cannot be negative."),
     "energy_decreasing": ErrorCode(422, "电量不能少于此前报告的电量",
                                    "The energy delivered cannot be less than reported before."),
+    # elderly-sos (高龄独居老人应急呼叫)
+    "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人",
+                                  "No enrolled person may be alarmed for from this account."),
+    "sos_device_unknown": ErrorCode(403, "此设备未登记为应急呼叫设备", "This device is not registered for SOS alarms."),
+    "sos_no_call_centre": ErrorCode(503, "应急呼叫中心未配置，请拨打 120 或 110",
+                                    "No call centre is configured: call 120 or 110."),
+    "sos_use_alarms": ErrorCode(422, "请通过“一键呼叫”发起呼叫", "Raise an alarm with POST /alarms."),
+    "sos_not_eligible": ErrorCode(422, "不符合登记条件（本市户籍、80 周岁及以上、独居）",
+                                  "Not eligible (Shanghai household registration, aged 80 or over, living alone)."),
+    "sos_person_unverified": ErrorCode(422, "没有此身份证号的实名认证居民",
+                                       "No resident with a verified real name holds this ID number."),
+    "sos_already_enrolled": ErrorCode(409, "此人已在册", "This person is enrolled already."),
 }
 
 

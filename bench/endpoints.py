@@ -450,3 +450,24 @@ def _ev_endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS += _ev_endpoints()
+
+
+# ---------------------------------------------------------------- elderly-sos (issue 18)
+
+
+def _sos_alarm_setup(wearables: int) -> Callable[[BenchContext], Prepared]:
+    def setup(ctx: BenchContext) -> Prepared:
+        from bench import sos_setup  # imports this module: not at import time
+
+        return sos_setup.alarm_setup(ctx, wearables)
+    return setup
+
+
+# Issue 18: an alarm POST at least 0.3 of the reference /healthz. Wearables press in turn with
+# 20 operators on duty: each one's first press opens an alarm, the next within 2 minutes merges
+# into it — 300 wearables: mostly new alarms; 20: mostly repeated presses. The press → offered
+# p99 under load: python -m bench.sos_load.
+ENDPOINTS += [Endpoint("elderly-sos alarm POST (300 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
+                       target_ref=0.3, setup=_sos_alarm_setup(300)),
+              Endpoint("elderly-sos repeated press (20 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
+                       target_ref=0.3, setup=_sos_alarm_setup(20))]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.elderly_sos import SCENARIO as ELDERLY_SOS
 from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
@@ -49,6 +50,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     RURAL_RENTAL,
     SMART_VILLAGE,
     EV_CHARGING,
+    ELDERLY_SOS,
 )
 
 

@@ -105,6 +105,10 @@ VISIBLE: dict[str, set[str]] = {
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
+    # elderly-sos: alice's enrolment and an alarm she raised (the call centre, her committee and
+    # 区民政局 are none of these callers; the district sees both)
+    "sos_alarm": {"alice", "admin"},
+    "sos_enrolment": {"alice", "admin"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -178,13 +182,18 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
+    ("sos_alarm", "read"): {"alice", "admin"},
+    ("sos_alarm", "act"): set(),  # visit, arrived, close: its responder and the call centre's staff only
+    ("sos_enrolment", "read"): {"alice", "admin"},
+    ("sos_enrolment", "manage"): set(),  # end: her committee and 区民政局 only
+    ("sos_enrolment", "health"): set(),  # the call centre, her committee, 区民政局 (audited)
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
 _ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345)/tickets/<int:ticket_id>"
 _HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
-_JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides)/<int:job_id>"
-_AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete")
+_JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides|calls)/<int:job_id>"
+_AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete", "hand-over")
 _STAFF_ACTIONS = ("acknowledge", "assign", "start", "request-info", "resume", "resolve", "reject", "duplicate",
                   "close", "priority", "appointment")
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
@@ -286,6 +295,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
+    ("/api/v1/elderly-sos/alarms/<int:alarm_id>", "GET"): ("sos_alarm", "read"),
+    **{(f"/api/v1/elderly-sos/alarms/<int:alarm_id>/{a}", "POST"): ("sos_alarm", "act")
+       for a in ("visit", "arrived", "close")},
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>", "GET"): ("sos_enrolment", "read"),
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/end", "POST"): ("sos_enrolment", "manage"),
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/health", "POST"): ("sos_enrolment", "health"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
@@ -308,6 +323,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
     "violations": {"kind": "other", "note": "矩阵违规"}, "follow-ups": {"note": "已整改"},
     "decline_request": {"reason": "已租出"},
+    "end": {"reason": "moved_away"}, "health": {"reason": "上门前了解病史"},
 }
 
 
@@ -419,7 +435,9 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
     session.add(sv_notice)
     session.flush()
+    sos_enrolment, sos_alarm = _seed_sos(session, clock, world, wf.accounts["alice"], jobs["elderly-sos"])
     ids = {
+        "sos_enrolment": sos_enrolment, "sos_alarm": sos_alarm,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "violation": violation, "rental_request": rental_request,
@@ -431,6 +449,28 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     }
     session.commit()
     return headers, ids
+
+
+def _seed_sos(session, clock, world, alice, job_id: int) -> tuple[int, int]:
+    """alice enrolled for elderly-sos by her committee, and an alarm she raised on the seeded job."""
+    from scenarios.elderly_sos.models import SosAlarm, SosEnrolment
+    from scenarios.elderly_sos.places import CALL_CENTRE
+
+    centre = session.scalar(sa.select(Organisation).where(Organisation.code == CALL_CENTRE))
+    now = clock.now()
+    enrolment = SosEnrolment(person_id=alice.person_id, committee_org_id=world.committees[0].id,
+                             enrolled_by_account_id=alice.id, hukou_shanghai=True, lives_alone=True,
+                             address="金山区测试路 1 号", health="高血压", state="active", created_at=now,
+                             updated_at=now)
+    session.add(enrolment)
+    session.flush()
+    alarm = SosAlarm(kind="button", enrolment_id=enrolment.id, raised_by_account_id=alice.id,
+                     call_centre_org_id=centre.id, committee_org_id=world.committees[0].id, job_id=job_id,
+                     state="acknowledged", presses=1, last_press_at=now, ack_due_at=now, acknowledged_at=now,
+                     chain_level=0, version=1, created_at=now, updated_at=now)
+    session.add(alarm)
+    session.flush()
+    return enrolment.id, alarm.id
 
 
 def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
@@ -594,7 +634,7 @@ def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
 
 def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
     slug = re.match(r"/api/v1/([a-z0-9-]+)/tickets/", rule)
-    job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides)/", rule)
+    job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides|calls)/", rule)
     scenario = (re.match(r"/api/v1/([a-z0-9-]+)/", rule) or [None, None])[1]
     values = {
         "job_id": 999_999_999 if missing else (ids["jobs"][job_slug.group(1)] if job_slug else None),
@@ -618,6 +658,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "violation_id": 999_999_999 if missing else ids["violation"],
         "request_id": 999_999_999 if missing else ids["rental_request"],
         "session_id": 999_999_999 if missing else ids["ev_session"],
+        "alarm_id": 999_999_999 if missing else ids.get("sos_alarm"),
+        "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -654,6 +696,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"duplicate_of": 1}
     if "/slots/" in rule and rule.endswith("/close"):
         body = {"reason": "场馆检修"}
+    if "/alarms/" in rule and rule.endswith("/close"):
+        body = {"outcome": "false_alarm"}
     if rule.endswith("/close-day"):
         body = {"date": "2026-03-03", "reason": "医生停诊"}
     if rule.endswith("/hours"):

@@ -150,9 +150,10 @@ def _available(config: DispatchConfig, now: datetime, job_id: int | None) -> lis
     """Conditions of an agent that may be offered ``job_id`` now."""
     conds: list[Any] = [DispatchAgent.scenario == config.slug, DispatchAgent.on_duty.is_(True),
                         DispatchAgent.job_id.is_(None)]
-    pending = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
-                                                DispatchOffer.state == "pending", DispatchOffer.expires_at > now)
-    conds.append(~pending.exists())
+    if not config.keep_offers:  # one open offer at a time; a call centre's operators hold many
+        pending = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
+                                                    DispatchOffer.state == "pending", DispatchOffer.expires_at > now)
+        conds.append(~pending.exists())
     if job_id is not None:
         offered = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
                                                     DispatchOffer.job_id == job_id)
