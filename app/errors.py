@@ -287,6 +287,14 @@ ERRORS: dict[str, ErrorCode] = {
     "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
     "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
     "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
+    # parcel-locker
+    "cell_occupied": ErrorCode(409, "该格口已有快件，请换一个格口", "This cell already holds a parcel."),
+    "cell_unknown": ErrorCode(422, "该快件箱没有这个格口", "This locker has no such cell."),
+    "locker_not_registered": ErrorCode(409, "该设备未登记为快件箱", "This device is not a registered parcel locker."),
+    "parcel_wrong_locker": ErrorCode(409, "取件码不属于这个快件箱", "The pickup pass is for another locker."),
+    "parcel_wrong_cell": ErrorCode(409, "取件码不属于这个格口", "The pickup pass is for another cell."),
+    "parcel_not_stored": ErrorCode(409, "快件已被取走或已由运营方取回", "The parcel was picked up or retrieved."),
+    "proxy_not_related": ErrorCode(422, "只能指定已确认的亲友代取", "Only a confirmed relation may pick up for you."),
 }
 
 

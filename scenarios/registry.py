@@ -21,6 +21,7 @@ from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -47,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    PARCEL_LOCKER,
 )
 
 
