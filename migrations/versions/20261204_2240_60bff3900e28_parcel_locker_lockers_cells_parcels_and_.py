@@ -1,5 +1,7 @@
 """parcel-locker: lockers, cells, parcels and their trail; the organisation type locker_operator
 
+pl_parcels.recipient_phone is TEXT here: auth.pii.EncryptedText encrypts in Python.
+
 Revision ID: 60bff3900e28
 Revises: d0f73c9907d3
 Create Date: 2026-12-04 22:19:34.222748
@@ -84,7 +86,7 @@ def upgrade() -> None:
     sa.Column('operator_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tracking_no', sa.String(length=40), nullable=False),
     sa.Column('courier', sa.String(length=40), nullable=True),
-    sa.Column('recipient_phone', auth.pii.EncryptedText(), nullable=False),
+    sa.Column('recipient_phone', sa.Text(), nullable=False),
     sa.Column('recipient_phone_hash', sa.String(length=64), nullable=False),
     sa.Column('proxy_person_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('pass_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
