@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.service import AUTO, Recipient, enqueue
-from app.timers import cancel, schedule_many
+from app.timers import Timer, cancel, pending_for, schedule_many
 from auth import pii
 from auth.models import RESIDENT_ACCOUNT_KINDS, Account, Device, Membership, Person, PersonRelation
 from auth.principal import Principal
@@ -276,3 +276,8 @@ def overdue(session: Session, *, clock: Clock, parcel_id: int, level: int) -> No
             recipients=operator_staff(session, parcel.operator_id), clock=clock, channel=AUTO,
             payload={"parcel_id": parcel.id, "ticket_no": f"PL{parcel.id}", "locker": box.name, "cell": slot.label,
                      "stored_at": parcel.stored_at.isoformat()})
+
+
+def pending_timers(session: Session, parcel_id: int) -> list[Timer]:
+    """The parcel's pending overdue timers (none once it left its cell)."""
+    return pending_for(session, subject_type=SUBJECT, subject_id=parcel_id, kind=OVERDUE)
