@@ -101,6 +101,8 @@ VISIBLE: dict[str, set[str]] = {
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
+    # parcel-locker: a parcel for alice's phone in a locker of company A (its recipient and the operator's staff)
+    "pl_parcel": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -167,6 +169,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
+    ("pl_parcel", "read"): {"alice", "staff_a"},
+    ("pl_parcel", "recipient"): {"alice"},  # naming a relative to pick up
+    ("pl_parcel", "operator"): STAFF_A_ONLY,  # retrieving it
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -265,6 +270,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>", "GET"): ("pl_parcel", "read"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>/proxy", "POST"): ("pl_parcel", "recipient"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>/retrieve", "POST"): ("pl_parcel", "operator"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -284,6 +292,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "refunds": {"amount_fen": 1},
     "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
     "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
+    "proxy": {"relation_id": 1}, "retrieve": {"reason": "超时取回"},
 }
 
 
@@ -387,6 +396,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
     tm_source = _seed_tm_source(session, clock, company_a, device)
+    parcel = _seed_parcel(session, clock, company_a, device, wf.accounts["alice"])
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -394,7 +404,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "parcel": parcel,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -460,6 +470,28 @@ def _seed_tm_source(session, clock, owner, device) -> int:
     session.add(source)
     session.flush()
     return source.id
+
+
+def _seed_parcel(session, clock, owner, device, alice) -> int:
+    """A parcel for alice's phone in a locker (the matrix's device) of ``owner`` (no pass: the
+    matrix has no QR key)."""
+    from scenarios.parcel_locker import service as pl_service
+    from scenarios.parcel_locker.models import Cell, Locker, Parcel
+
+    person = session.get(Person, alice.person_id)
+    person.set_phone("13900009999")  # hers alone (the world's residents share one number)
+    locker = Locker(device_id=device.id, operator_id=owner.id, name="矩阵快件箱", created_at=clock.now())
+    session.add(locker)
+    session.flush()
+    cell = Cell(locker_id=locker.id, label="A01", size="S")
+    session.add(cell)
+    session.flush()
+    parcel = Parcel(cell_id=cell.id, locker_id=locker.id, operator_id=owner.id, tracking_no="MATRIX0001",
+                    recipient_phone=person.phone, recipient_phone_hash=pl_service.phone_hash(person.phone),
+                    status="stored", stored_at=clock.now())
+    session.add(parcel)
+    session.flush()
+    return parcel.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -549,6 +581,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
         "source_id": 999_999_999 if missing else ids["tm_source"],
+        "parcel_id": 999_999_999 if missing else ids["parcel"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
