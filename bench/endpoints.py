@@ -396,3 +396,17 @@ def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
 # BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
 ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
                        target_ref=0.4, setup=_telemetry_put_setup)]
+
+
+# ---------------------------------------------------------------- parcel-locker (issue 20)
+
+
+def _parcel_store_setup(ctx: BenchContext) -> Prepared:
+    from bench import parcel_setup
+
+    return parcel_setup.store_setup(ctx)
+
+
+# Issue 20: a parcel registration (the locker's own POST) at least 0.12 of the reference /healthz.
+ENDPOINTS += [Endpoint("parcel-locker registration", "/api/v1/parcel-locker/parcels", method="POST",
+                       target_ref=0.12, setup=_parcel_store_setup)]

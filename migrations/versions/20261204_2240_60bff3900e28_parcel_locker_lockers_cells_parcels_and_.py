@@ -37,8 +37,8 @@ def _set_org_types(old: tuple[str, ...], new: tuple[str, ...]) -> None:
     every row already satisfies the wider check)."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        op.drop_constraint("ck_organisations_type_known", "organisations", type_="check")
-        op.create_check_constraint("ck_organisations_type_known", "organisations", _types_check(new))
+        op.drop_constraint(op.f("ck_organisations_type_known"), "organisations", type_="check")
+        op.create_check_constraint(op.f("ck_organisations_type_known"), "organisations", _types_check(new))
         return
     sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'organisations'").scalar()
     if _types_check(old) not in sql:
