@@ -81,7 +81,7 @@ def load(session: Session, clock: Clock) -> None:
             with session.begin_nested():
                 parcel = svc.store(session, clock=clock, principal=operator, cell=cell,
                                    recipient_phone=person.phone, tracking_no=tracking_no, courier="中通快递",
-                                   locker=device)
+                                   locker=device).parcel
         except ApiError as exc:  # no QR signing key yet (`flask qr init-keys` comes first in `make run`)
             if exc.code != "qr_no_signing_key":
                 raise

@@ -107,8 +107,9 @@ def _blueprint() -> Blueprint:
             the recipient (found by phone) is told and gets a single-use pickup pass."""
             session = get_session()
             clock, principal = current_clock(), current_principal()
-            parcel = svc.store(session, clock=clock, principal=principal, **args)
-            answer = parcel_view(session, parcel, principal=principal, clock=clock)
+            done = svc.store(session, clock=clock, principal=principal, **args)
+            answer = parcel_view(session, done.parcel, principal=principal, clock=clock, locker=done.locker,
+                                 cell=done.cell, events=done.events)
             session.commit()
             return answer
 

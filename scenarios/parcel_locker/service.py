@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db import insert_for
 from app.errors import ApiError
 from app.notify.service import AUTO, Recipient, enqueue
 from app.timers import Timer, cancel, pending_for, schedule_many
@@ -48,8 +48,11 @@ def pass_ref(parcel_id: int) -> str:
     return f"parcel:{parcel_id}"
 
 
-def _event(session: Session, parcel: Parcel, action: str, actor: str, at: datetime, detail: str | None = None) -> None:
-    session.add(ParcelEvent(parcel_id=parcel.id, action=action, actor=actor, detail=detail, at=at))
+def _event(session: Session, parcel: Parcel, action: str, actor: str, at: datetime,
+           detail: str | None = None) -> ParcelEvent:
+    event = ParcelEvent(parcel_id=parcel.id, action=action, actor=actor, detail=detail, at=at)
+    session.add(event)
+    return event
 
 
 def _actor(principal: Principal) -> str:
@@ -119,31 +122,46 @@ def accounts_of(session: Session, person_id: int) -> list[int]:
         Account.person_id == person_id, Account.kind.in_(RESIDENT_ACCOUNT_KINDS), Account.status == "active")))
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A parcel just stored, with what its answer needs (read from nothing: the rows in hand)."""
+
+    parcel: Parcel
+    locker: Locker
+    cell: Cell
+    events: list[ParcelEvent]
+
+
+STORED_ONLY = sa.text("status = 'stored'")
+
+
 def store(session: Session, *, clock: Clock, principal: Principal, cell: str, recipient_phone: str,
-          tracking_no: str, courier: str | None = None, locker: str | None = None) -> Parcel:
+          tracking_no: str, courier: str | None = None, locker: str | None = None) -> Stored:
     """A courier's delivery: the parcel takes the cell (409 ``cell_occupied`` when it holds one),
-    its pass is issued, the recipient told, the overdue timers armed."""
+    its pass is issued, the recipient told, the overdue timers armed.
+
+    The cell is taken by one ``INSERT … ON CONFLICT DO NOTHING`` on the partial unique index: of
+    racing deliveries one row is inserted, the others find the conflict (after the winner
+    commits, on PostgreSQL) and insert nothing."""
     now = clock.now()
     box, slot = _locker_and_cell(session, principal, locker=locker, cell=cell)
     phone = pii.normalise_mobile(recipient_phone)
     digest = phone_hash(phone)
-    parcel = Parcel(cell_id=slot.id, locker_id=box.id, operator_id=box.operator_id, tracking_no=tracking_no,
-                    courier=courier, recipient_phone=phone, recipient_phone_hash=digest, status=STORED,
-                    stored_at=now)
-    try:
-        with session.begin_nested():
-            session.add(parcel)
-            session.flush()
-    except IntegrityError:
-        raise ApiError("cell_occupied", errors={"cell": ["该格口已有快件。"]}) from None
+    stmt = insert_for(session, Parcel).values(
+        cell_id=slot.id, locker_id=box.id, operator_id=box.operator_id, tracking_no=tracking_no, courier=courier,
+        recipient_phone=phone, recipient_phone_hash=digest, status=STORED, stored_at=now,
+    ).on_conflict_do_nothing(index_elements=["cell_id"], index_where=STORED_ONLY).returning(Parcel)
+    parcel = session.scalars(stmt).one_or_none()
+    if parcel is None:
+        raise ApiError("cell_occupied", errors={"cell": ["该格口已有快件。"]})
     row, _ = passes.issue_pass(session, purpose=PURPOSE, ref=pass_ref(parcel.id), single_use=True,
                                valid_until=now + PASS_DAYS, clock=clock)
     parcel.pass_id = row.id
-    _event(session, parcel, "stored", _actor(principal), now, f"{box.name} {slot.label}")
+    event = _event(session, parcel, "stored", _actor(principal), now, f"{box.name} {slot.label}")
     schedule_many(session, subject_type=SUBJECT, subject_id=parcel.id,
                   timers=[(OVERDUE, 0, now + REMIND_AFTER), (OVERDUE, 1, now + OPERATOR_AFTER)])
     _tell_recipient(session, clock, parcel, box, slot, "parcel_arrived", recipient_accounts(session, digest))
-    return parcel
+    return Stored(parcel, box, slot, [event])
 
 
 def _tell_recipient(session: Session, clock: Clock, parcel: Parcel, box: Locker, slot: Cell, template: str,

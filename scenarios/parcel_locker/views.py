@@ -18,7 +18,9 @@ from scenarios.parcel_locker.service import REMIND_AFTER
 
 
 def parcel_view(session: Session, parcel: Parcel, *, principal: Principal, clock: Clock,
-                locker: Locker | None = None, cell: Cell | None = None) -> dict[str, Any]:
+                locker: Locker | None = None, cell: Cell | None = None,
+                events: list[ParcelEvent] | None = None) -> dict[str, Any]:
+    """``events``: the trail when the caller has it in hand (a parcel just stored)."""
     locker = locker or session.get(Locker, parcel.locker_id)
     cell = cell or session.get(Cell, parcel.cell_id)
     now = clock.now()
@@ -27,8 +29,8 @@ def parcel_view(session: Session, parcel: Parcel, *, principal: Principal, clock
     if principal.kind == "resident" and parcel.status == STORED and parcel.pass_id is not None:
         row = session.get(QrPass, parcel.pass_id)
         pickup_pass = {"token": passes.pass_token(row, clock=clock), "valid_until": row.valid_until}
-    trail = session.scalars(sa.select(ParcelEvent).where(ParcelEvent.parcel_id == parcel.id)
-                            .order_by(ParcelEvent.at, ParcelEvent.id))
+    trail = events if events is not None else session.scalars(
+        sa.select(ParcelEvent).where(ParcelEvent.parcel_id == parcel.id).order_by(ParcelEvent.at, ParcelEvent.id))
     return {
         "id": parcel.id, "status": parcel.status, "locker": locker.name, "cell": cell.label, "size": cell.size,
         "locker_device": session.scalar(sa.select(Device.uid).where(Device.id == locker.device_id)) if staff else None,
