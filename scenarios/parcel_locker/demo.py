@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.errors import ApiError
 from app.demo import as_staff, dev_resident, staff_account
+from app.errors import ApiError
 from app.places.models import Community
 from auth.models import Device, Person
 from auth.organisations import Organisation
