@@ -247,3 +247,11 @@ def test_lockers_are_registered_by_the_operators_managers(client, session, w):
     assert r.status_code == 201 and r.get_json()["cells"] == [{"label": "A01", "size": "S", "occupied": False}]
     names = [i["name"] for i in client.get(f"{BASE}/lockers", headers=w.a.staff).get_json()["items"]]
     assert names == ["1号快件箱", "2号快件箱", "3号快件箱"]
+
+
+def test_the_generic_verify_route_does_not_use_up_a_pickup_pass(client, w):
+    parcel = deliver(client, w.a.locker, w.phone).get_json()
+    token = pass_of(client, w.zhang_auth, parcel["id"])
+    r = client.post("/api/v1/qr/verify", json={"token": token}, headers=w.a.locker)
+    assert r.status_code in (403, 422) and r.get_json()["code"] in ("qr_wrong_purpose", "forbidden")
+    assert client.post(f"{BASE}/pickups", json={"token": token}, headers=w.a.locker).status_code == 200
