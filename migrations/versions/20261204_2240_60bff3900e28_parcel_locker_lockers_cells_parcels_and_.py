@@ -145,5 +145,6 @@ def downgrade() -> None:
 
     op.drop_table('pl_lockers')
     # ### end Alembic commands ###
-    op.execute("DELETE FROM organisations WHERE type = 'locker_operator'")
+    if op.get_bind().exec_driver_sql("SELECT count(*) FROM organisations WHERE type = 'locker_operator'").scalar():
+        raise RuntimeError("locker operators exist: remove them (and their staff and devices) before downgrading")
     _set_org_types(NEW_TYPES, OLD_TYPES)
