@@ -321,6 +321,14 @@ ERRORS: dict[str, ErrorCode] = {
     "sos_person_unverified": ErrorCode(422, "没有此身份证号的实名认证居民",
                                        "No resident with a verified real name holds this ID number."),
     "sos_already_enrolled": ErrorCode(409, "此人已在册", "This person is enrolled already."),
+    # parcel-locker
+    "cell_occupied": ErrorCode(409, "该格口已有快件，请换一个格口", "This cell already holds a parcel."),
+    "cell_unknown": ErrorCode(422, "该快件箱没有这个格口", "This locker has no such cell."),
+    "locker_not_registered": ErrorCode(409, "该设备未登记为快件箱", "This device is not a registered parcel locker."),
+    "parcel_wrong_locker": ErrorCode(409, "取件码不属于这个快件箱", "The pickup pass is for another locker."),
+    "parcel_wrong_cell": ErrorCode(409, "取件码不属于这个格口", "The pickup pass is for another cell."),
+    "parcel_not_stored": ErrorCode(409, "快件已被取走或已由运营方取回", "The parcel was picked up or retrieved."),
+    "proxy_not_related": ErrorCode(422, "只能指定已确认的亲友代取", "Only a confirmed relation may pick up for you."),
 }
 
 

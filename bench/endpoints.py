@@ -471,3 +471,17 @@ ENDPOINTS += [Endpoint("elderly-sos alarm POST (300 wearables)", "/api/v1/elderl
                        target_ref=0.3, setup=_sos_alarm_setup(300)),
               Endpoint("elderly-sos repeated press (20 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
                        target_ref=0.3, setup=_sos_alarm_setup(20))]
+
+
+# ---------------------------------------------------------------- parcel-locker (issue 20)
+
+
+def _parcel_store_setup(ctx: BenchContext) -> Prepared:
+    from bench import parcel_setup
+
+    return parcel_setup.store_setup(ctx)
+
+
+# Issue 20: a parcel registration (the locker's own POST) at least 0.12 of the reference /healthz.
+ENDPOINTS += [Endpoint("parcel-locker registration", "/api/v1/parcel-locker/parcels", method="POST",
+                       target_ref=0.12, setup=_parcel_store_setup)]

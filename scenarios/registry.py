@@ -23,6 +23,7 @@ from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.ev_charging import SCENARIO as EV_CHARGING
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -51,6 +52,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     SMART_VILLAGE,
     EV_CHARGING,
     ELDERLY_SOS,
+    PARCEL_LOCKER,
 )
 
 

@@ -109,6 +109,8 @@ VISIBLE: dict[str, set[str]] = {
     # 区民政局 are none of these callers; the district sees both)
     "sos_alarm": {"alice", "admin"},
     "sos_enrolment": {"alice", "admin"},
+    # parcel-locker: a parcel for alice's phone in a locker of company A (its recipient and the operator's staff)
+    "pl_parcel": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -187,6 +189,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("sos_enrolment", "read"): {"alice", "admin"},
     ("sos_enrolment", "manage"): set(),  # end: her committee and 区民政局 only
     ("sos_enrolment", "health"): set(),  # the call centre, her committee, 区民政局 (audited)
+    ("pl_parcel", "read"): {"alice", "staff_a"},
+    ("pl_parcel", "recipient"): {"alice"},  # naming a relative to pick up
+    ("pl_parcel", "operator"): STAFF_A_ONLY,  # retrieving it
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -301,6 +306,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>", "GET"): ("sos_enrolment", "read"),
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/end", "POST"): ("sos_enrolment", "manage"),
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/health", "POST"): ("sos_enrolment", "health"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>", "GET"): ("pl_parcel", "read"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>/proxy", "POST"): ("pl_parcel", "recipient"),
+    ("/api/v1/parcel-locker/parcels/<int:parcel_id>/retrieve", "POST"): ("pl_parcel", "operator"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
@@ -324,6 +332,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "violations": {"kind": "other", "note": "矩阵违规"}, "follow-ups": {"note": "已整改"},
     "decline_request": {"reason": "已租出"},
     "end": {"reason": "moved_away"}, "health": {"reason": "上门前了解病史"},
+    "proxy": {"relation_id": 1}, "retrieve": {"reason": "超时取回"},
 }
 
 
@@ -430,6 +439,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     violation, rental_request = _seed_rental_extras(session, clock, house, wf.accounts["alice2"],
                                                     listings["rural-rental"], wf.id("admin"))
     ev_session = _seed_ev_session(session, company_a, wf.accounts["alice"], resources["ev-charging"], clock)
+    parcel = _seed_parcel(session, clock, company_a, device, wf.accounts["alice"])
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -440,7 +450,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         "sos_enrolment": sos_enrolment, "sos_alarm": sos_alarm,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
-        "violation": violation, "rental_request": rental_request,
+        "violation": violation, "rental_request": rental_request, "parcel": parcel,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -568,6 +578,28 @@ def _seed_rental_extras(session, clock, house_id, alice2, listing_id, admin_id) 
     return violation.id, request.id
 
 
+def _seed_parcel(session, clock, owner, device, alice) -> int:
+    """A parcel for alice's phone in a locker (the matrix's device) of ``owner`` (no pass: the
+    matrix has no QR key)."""
+    from scenarios.parcel_locker import service as pl_service
+    from scenarios.parcel_locker.models import Cell, Locker, Parcel
+
+    person = session.get(Person, alice.person_id)
+    person.set_phone("13900009999")  # hers alone (the world's residents share one number)
+    locker = Locker(device_id=device.id, operator_id=owner.id, name="矩阵快件箱", created_at=clock.now())
+    session.add(locker)
+    session.flush()
+    cell = Cell(locker_id=locker.id, label="A01", size="S")
+    session.add(cell)
+    session.flush()
+    parcel = Parcel(cell_id=cell.id, locker_id=locker.id, operator_id=owner.id, tracking_no="MATRIX0001",
+                    recipient_phone=person.phone, recipient_phone_hash=pl_service.phone_hash(person.phone),
+                    status="stored", stored_at=clock.now())
+    session.add(parcel)
+    session.flush()
+    return parcel.id
+
+
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
     """alice's draft entry on the listing engine's test scenario, moderated by ``moderator``."""
     from scenarios.engines.listing.models import LsEntry
@@ -660,6 +692,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "session_id": 999_999_999 if missing else ids["ev_session"],
         "alarm_id": 999_999_999 if missing else ids.get("sos_alarm"),
         "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
+        "parcel_id": 999_999_999 if missing else ids["parcel"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
