@@ -20,6 +20,7 @@ from app.clock import Clock
 from app.db import insert_for
 from app.errors import ApiError
 from app.notify.service import AUTO, Recipient, enqueue
+from app.sms.channel import phone_recipient
 from app.timers import Timer, cancel, pending_for, schedule_many
 from auth import pii
 from auth.models import RESIDENT_ACCOUNT_KINDS, Account, Device, Membership, Person, PersonRelation
@@ -32,6 +33,8 @@ from scenarios.parcel_locker.models import STORED, Cell, Locker, Parcel, ParcelE
 PURPOSE = "parcel_locker"
 SUBJECT = "pl_parcel"
 OVERDUE = "parcel_locker.overdue"
+PHONE_RECIPIENT = "parcel_phone"
+"""Outbox recipient kind of a parcel's phone that no resident has on record (SMS only)."""
 REMIND_AFTER = timedelta(hours=24)
 OPERATOR_AFTER = timedelta(hours=72)
 PASS_DAYS = timedelta(days=30)
@@ -165,13 +168,29 @@ def store(session: Session, *, clock: Clock, principal: Principal, cell: str, re
 
 
 def _tell_recipient(session: Session, clock: Clock, parcel: Parcel, box: Locker, slot: Cell, template: str,
-                    accounts: list[int], *, suffix: str = "") -> None:
-    if not accounts:
+                    accounts: list[int], *, suffix: str = "", text_bare_phone: bool = True) -> None:
+    """The accounts are told in the app (or by SMS); a recipient phone no resident has on record
+    gets the SMS itself (recipient kind ``parcel_phone``: the phone is read from the parcel at
+    delivery, never copied into the outbox)."""
+    if accounts:
+        recipients, channel = [Recipient.account(a) for a in accounts], AUTO
+    elif text_bare_phone:
+        recipients, channel = [Recipient(PHONE_RECIPIENT, str(parcel.id))], "sms"
+    else:
         return
     enqueue(session, event_key=f"parcel:{parcel.id}:{template}{suffix}", template=template,
-            recipients=[Recipient.account(a) for a in accounts], clock=clock, channel=AUTO,
+            recipients=recipients, clock=clock, channel=channel,
             payload={"parcel_id": parcel.id, "locker": box.name, "cell": slot.label,
                      "tracking_tail": parcel.tracking_no[-4:], "stored_at": parcel.stored_at.isoformat()})
+
+
+def _parcel_phone(session: Session, recipient_id: str) -> str | None:
+    """The phone of a parcel still in its cell (a parcel picked up or retrieved is texted no more)."""
+    parcel = session.get(Parcel, int(recipient_id))
+    return parcel.recipient_phone if parcel is not None and parcel.status == STORED else None
+
+
+phone_recipient(PHONE_RECIPIENT, _parcel_phone)
 
 
 # ---------------------------------------------------------------- pickup
@@ -238,7 +257,7 @@ def name_proxy(session: Session, *, clock: Clock, principal: Principal, parcel: 
     _event(session, parcel, "proxy_named", "resident", now)
     box, slot = session.get(Locker, parcel.locker_id), session.get(Cell, parcel.cell_id)
     _tell_recipient(session, clock, parcel, box, slot, "parcel_proxy", accounts_of(session, other),
-                    suffix=f":{other}")
+                    suffix=f":{other}", text_bare_phone=False)
     return parcel
 
 

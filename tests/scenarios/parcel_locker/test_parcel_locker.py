@@ -255,3 +255,22 @@ def test_the_generic_verify_route_does_not_use_up_a_pickup_pass(client, w):
     r = client.post("/api/v1/qr/verify", json={"token": token}, headers=w.a.locker)
     assert r.status_code in (403, 422) and r.get_json()["code"] in ("qr_wrong_purpose", "forbidden")
     assert client.post(f"{BASE}/pickups", json={"token": token}, headers=w.a.locker).status_code == 200
+
+
+def test_a_phone_no_resident_holds_gets_the_sms_itself_while_the_parcel_waits(client, session, db, clock, w, sms):
+    stranger, gone = mobile(), mobile()
+    parcel = deliver(client, w.a.locker, stranger).get_json()
+    told = session.scalars(sa.select(OutboxMessage).where(OutboxMessage.template == "parcel_arrived")).all()
+    assert [(m.recipient_kind, m.recipient_id, m.channel) for m in told] == [
+        (svc.PHONE_RECIPIENT, str(parcel["id"]), "sms")]
+    assert stranger not in str(told[0].payload)  # the phone is read from the parcel at delivery
+    # A second parcel leaves its cell before its SMS goes out: nobody is texted about it.
+    other = deliver(client, w.a.locker, gone, cell="A02").get_json()
+    r = client.post(f"{BASE}/parcels/{other['id']}/retrieve", json={"reason": "寄错"}, headers=w.a.staff)
+    assert r.status_code == 200, r.get_json()
+    run_timers(db, clock)
+    assert [m.get("to") or m.get("phone") for m in sms.received] == [stranger]
+    session.expire_all()
+    states = dict(session.execute(sa.select(OutboxMessage.recipient_id, OutboxMessage.state)
+                                  .where(OutboxMessage.template == "parcel_arrived")).all())
+    assert states == {str(parcel["id"]): "sent", str(other["id"]): "skipped"}
