@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.discharge_summary import SCENARIO as DISCHARGE_SUMMARY
 from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
@@ -47,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    DISCHARGE_SUMMARY,
 )
 
 
