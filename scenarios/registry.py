@@ -22,6 +22,7 @@ from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.online_consult import SCENARIO as ONLINE_CONSULT
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -49,6 +50,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     RURAL_RENTAL,
     SMART_VILLAGE,
     DISCHARGE_SUMMARY,
+    ONLINE_CONSULT,
 )
 
 

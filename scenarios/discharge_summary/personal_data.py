@@ -4,7 +4,6 @@ delete them (the person row stays as a tombstone)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,8 +12,6 @@ from app.privacy.parts import PersonalData, Rows, Section, Subject
 from app.privacy.retention import Keep
 from auth.organisations import Organisation
 from scenarios.discharge_summary.models import DsSummary
-
-INPATIENT_RECORDS = timedelta(days=30 * 365)
 
 
 def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
@@ -31,7 +28,7 @@ def _collect(session: Session, subject: Subject) -> Mapping[str, Rows]:
 PERSONAL_DATA = PersonalData(
     name="discharge-summary", tables=("ds_summaries", "ds_files"),
     sections=(Section("discharge_summaries", "出院小结"),), collect=_collect,
-    retention=(Keep("ds_summaries", "出院小结（诊断、医嘱、用药、随访）", INPATIENT_RECORDS,
+    retention=(Keep("ds_summaries", "出院小结（诊断、医嘱、用药、随访）", None,
                     "住院病历保存30年（《医疗机构病历管理规定》），注销账号不删除"),
-               Keep("ds_files", "出院小结PDF", INPATIENT_RECORDS, "随出院小结保存")),
+               Keep("ds_files", "出院小结PDF", None, "随出院小结保存（30年）")),
 )
