@@ -43,9 +43,10 @@ class ConsultRequest(MethodView):
     def get(self, ticket_id: int):
         """The symptoms and the prescription asked for: the patient; the hospital's doctors (audited)."""
         session, principal = get_session(), current_principal()
-        consult = _consult(loaded(SUBJECT))
+        ticket = loaded(SUBJECT)
+        consult = _consult(ticket)
         if principal.is_staff:
-            if principal.role not in READERS:
+            if principal.org_id != ticket.org_id or principal.role not in READERS:
                 raise ApiError("forbidden")
             record_unmasked_read(session, clock=current_clock(), principal=principal,
                                  subject_person_id=consult.patient_person_id, fields=["consult_request"],
