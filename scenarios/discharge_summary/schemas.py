@@ -1,9 +1,11 @@
 """discharge-summary's request and answer fields."""
 from __future__ import annotations
 
+from marshmallow import ValidationError, validates
 from marshmallow.validate import Length, OneOf, Range
 
 from app.api import Schema, fields
+from auth import pii
 from scenarios.discharge_summary.followups import KINDS
 
 
@@ -42,6 +44,12 @@ class DsPublishSchema(Schema):
     advice = fields.String(load_default=None, allow_none=True, validate=Length(max=2000))
     medicines = fields.List(fields.Nested(DsMedicineSchema), load_default=list, validate=Length(max=30))
     follow_ups = fields.List(fields.Nested(DsFollowUpSchema), load_default=list, validate=Length(max=12))
+
+    @validates("patient_id_number")
+    def _id_number(self, value: str, **_: object) -> None:
+        problem = pii.id_number_problem(value)
+        if problem:
+            raise ValidationError(problem)
 
 
 class DsFollowUpViewSchema(Schema):

@@ -53,11 +53,7 @@ def upload_pdf(session: Session, *, clock: Clock, principal: Principal, data: by
 
 
 def _patient(session: Session, id_number: str) -> Person:
-    try:
-        lookup = Person.id_number_lookup(id_number)
-    except ValueError:
-        lookup = None
-    person = session.scalar(sa.select(Person).where(Person.id_number_hash == lookup)) if lookup else None
+    person = session.scalar(sa.select(Person).where(Person.id_number_hash == Person.id_number_lookup(id_number)))
     if person is None or person.is_anonymised:
         raise ApiError("patient_unknown", errors={"patient_id_number": ["没有登记该身份证号的患者。"]})
     return person

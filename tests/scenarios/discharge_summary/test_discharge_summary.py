@@ -24,7 +24,7 @@ BASE = "/api/v1/discharge-summary"
 FUDAN = "310116-hosp-fudan-jinshan"
 TINGLIN = "310116-hosp-tinglin"
 MONDAY_10 = datetime(2026, 12, 7, 10, 0, tzinfo=CST)
-PATIENT_ID = "310116195001011237"
+PATIENT_ID = "310116195001011230"
 
 
 def a_pdf(pages: int = 1) -> bytes:
@@ -136,7 +136,8 @@ def test_not_a_pdf_is_415_a_broken_one_422_and_nothing_is_kept(client, ds, sessi
 
 
 def test_bad_input_is_a_clear_4xx(client, ds):
-    assert publish(client, ds, patient_id_number="310116195001011238", expect=422)["code"] == "patient_unknown"
+    assert publish(client, ds, patient_id_number="310116195001011249", expect=422)["code"] == "patient_unknown"
+    assert "patient_id_number" in publish(client, ds, patient_id_number="abc", expect=422)["errors"]
     r = publish(client, ds, follow_ups=[{"kind": "call", "due_at": "2026-12-01T10:00:00+08:00"}], expect=422)
     assert r["code"] == "follow_up_in_past" and "follow_ups.0.due_at" in r["errors"]
     assert "follow_ups.0.kind" in publish(client, ds, follow_ups=[{"kind": "x", "due_at": "2027-01-01T10:00:00+08:00"}],

@@ -59,8 +59,8 @@ def oc(app, session, clock):
         "doctor": (FUDAN, "doctor"), "head": (FUDAN, "department_head"), "clerk": (FUDAN, "clerk"),
         "other_doctor": (TINGLIN, "doctor"),
     }, residents=["stranger"])
-    wf.accounts["patient"] = make_resident(session, name="李患者", id_no="310116196001011231", level="verified")
-    wf.accounts["unverified"] = make_resident(session, name="王未认证", id_no="310116197001011232")
+    wf.accounts["patient"] = make_resident(session, name="李患者", id_no="310116196001011235", level="verified")
+    wf.accounts["unverified"] = make_resident(session, name="王未认证", id_no="31011619700101123X")
     session.commit()
     visit(session, clock, wf.accounts["patient"], FUDAN)
     visit(session, clock, wf.accounts["unverified"], FUDAN)
