@@ -27,7 +27,8 @@ TINGLIN = "310116-hosp-tinglin"
 MONDAY_10 = datetime(2026, 12, 7, 10, 0, tzinfo=CST)
 
 
-def visit(session, clock, account, hospital: str, *, status: str = "checked_in", department: str = "内科") -> None:
+def visit(session, clock, account, hospital: str, *, status: str = "checked_in", department: str = "内科",
+          commit: bool = True) -> None:
     """A booking of ``account``'s person at ``hospital`` a month ago (the booking engine's row)."""
     owner = org(session, hospital)
     code = f"t-{hospital[-10:]}-{department}"
@@ -49,7 +50,7 @@ def visit(session, clock, account, hospital: str, *, status: str = "checked_in",
                           person_id=account.person_id, booker_person_id=account.person_id, booker_account_id=account.id,
                           units=1, places=1, whole_unit=False, status=status, checked_in=int(status == "checked_in"),
                           created_at=seen, updated_at=seen, confirmed_at=seen))
-    session.commit()
+    session.commit() if commit else session.flush()
 
 
 @pytest.fixture
