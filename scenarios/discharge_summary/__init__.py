@@ -21,6 +21,7 @@ SCENARIO = workflow_scenario(
            "community_health_centre:clerk", "community_health_centre:doctor", "community_health_centre:followup",
            "community_health_centre:department_head", "bureau:supervisor"),
     models=("scenarios.discharge_summary.models",),
+    jobs=("scenarios.discharge_summary.jobs",),
     blueprints=("scenarios.discharge_summary.routes:blueprints",),
     demo="scenarios.discharge_summary.demo:load",
     personal_data="scenarios.discharge_summary.personal_data:PERSONAL_DATA",

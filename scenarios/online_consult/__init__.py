@@ -54,6 +54,7 @@ SCENARIO = workflow_scenario(
     roles=("resident", "hospital:doctor", "hospital:admin", "hospital:department_head",
            "community_health_centre:doctor", "community_health_centre:admin", "device:scanner"),
     models=("scenarios.online_consult.models",),
+    jobs=("scenarios.online_consult.jobs",),
     blueprints=("scenarios.online_consult.routes:blueprints",),
     demo="scenarios.online_consult.demo:load",
     personal_data="scenarios.online_consult.personal_data:PERSONAL_DATA",

@@ -170,3 +170,15 @@ def test_a_follow_up_is_a_ticket_due_on_its_date_and_a_missed_one_reaches_the_de
                                                     "due_at": "2027-01-01T10:00:00+08:00"}, expect=403)
     post(client, ds, "other_clerk", f"{BASE}/tickets", {"category": "电话随访", "text": "x", "summary_id": s["id"],
                                                         "due_at": "2027-01-01T10:00:00+08:00"}, expect=422)
+
+
+def test_two_persons_found_to_be_one_keep_one_patients_summaries(client, ds, session, clock):
+    from auth.accounts import merge_persons
+    from auth.models import Person
+
+    s = publish(client, ds)
+    keep = session.get(Person, ds.accounts["stranger"].person_id)
+    merge_persons(session, clock=clock, keep=keep, drop=session.get(Person, ds.accounts["patient"].person_id))
+    session.commit()
+    assert session.get(DsSummary, s["id"]).patient_person_id == keep.id
+    assert [i["id"] for i in get(client, ds, "stranger", f"{BASE}/me/summaries")["items"]] == [s["id"]]

@@ -169,3 +169,15 @@ def test_come_in_and_who_may_do_what(client, oc, session):
     got = get(client, oc, "patient", f"{BASE}/tickets/{t['id']}/prescription")
     assert got == {"outcome": "come_in", "items": None, "valid_until": None, "used": False, "pass": None}
     assert session.scalar(sa.select(sa.func.count()).select_from(OcRenewal)) == 0
+
+
+def test_two_persons_found_to_be_one_keep_one_patients_consultations(client, oc, session, clock):
+    from auth.accounts import merge_persons
+    from auth.models import Person
+
+    t = ask(client, oc)
+    keep = session.get(Person, oc.accounts["stranger"].person_id)
+    merge_persons(session, clock=clock, keep=keep, drop=session.get(Person, oc.accounts["patient"].person_id))
+    session.commit()
+    session.expire_all()
+    assert session.get(OcConsult, t["id"]).patient_person_id == keep.id
