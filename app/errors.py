@@ -329,6 +329,16 @@ ERRORS: dict[str, ErrorCode] = {
     "parcel_wrong_cell": ErrorCode(409, "取件码不属于这个格口", "The pickup pass is for another cell."),
     "parcel_not_stored": ErrorCode(409, "快件已被取走或已由运营方取回", "The parcel was picked up or retrieved."),
     "proxy_not_related": ErrorCode(422, "只能指定已确认的亲友代取", "Only a confirmed relation may pick up for you."),
+    "pdf_invalid": ErrorCode(422, "PDF 文件无法读取（已损坏、已加密或没有页面）",
+                             "The PDF cannot be read (corrupt, encrypted or without pages)."),
+    "patient_unknown": ErrorCode(422, "没有登记该身份证号的患者", "No patient is on record with that ID number."),
+    "follow_up_in_past": ErrorCode(422, "随访日期须晚于当前时间", "A follow-up must be due after now."),
+    "no_prior_visit": ErrorCode(409, "没有在该医院的就诊记录，请先到医院就诊",
+                                "No prior visit at that hospital is on record: see a doctor there first."),
+    "renewal_beyond_limit": ErrorCode(422, "续方超过该药品的限量", "The renewal exceeds the medicine's limit."),
+    "unknown_medicine": ErrorCode(422, "该药品不能在线续方", "That medicine cannot be renewed online."),
+    "consult_decided": ErrorCode(409, "该复诊申请已处理（已续方或已请患者到院）",
+                                 "This consultation has been decided (renewed or asked to come in)."),
 }
 
 

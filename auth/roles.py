@@ -20,8 +20,8 @@ ROLE_CATALOGUE: dict[str, tuple[str, ...]] = {
     "bureau": ("supervisor", "staff", "road_chief"),
     "housing_office": ("manager", "staff"),
     "property_company": ("manager", "technician"),
-    "hospital": ("admin", "doctor", "clerk"),
-    "community_health_centre": ("admin", "doctor", "clerk"),
+    "hospital": ("admin", "doctor", "clerk", "followup", "department_head"),
+    "community_health_centre": ("admin", "doctor", "clerk", "followup", "department_head"),
     "venue_operator": _OPERATOR,
     "parking_operator": _OPERATOR,
     "charging_operator": _OPERATOR,
@@ -50,6 +50,8 @@ ROLE_TITLES: dict[str, str] = {
     "trainer": "培训师",
     "road_chief": "路长",
     "call_taker": "热线受理员",
+    "followup": "随访专员",
+    "department_head": "科主任",
 }
 
 # Roles that manage their own organisation's staff and devices.

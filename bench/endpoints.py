@@ -361,6 +361,36 @@ ENDPOINTS += [
 ]
 
 
+# ---------------------------------------------------------------- health: online-consult, discharge-summary (issue 20)
+# The issue sets no figure for them; ours: asking for a consultation as filing a repair ticket
+# (0.12), reading one's discharge summaries as a list page (0.4).
+
+
+def _resident_token(ctx: BenchContext, openid: str) -> str:
+    return _post_json(ctx.base_url + "/api/v1/auth/dev/login", {"openid": openid})["access_token"]
+
+
+def consult_create_setup(ctx: BenchContext) -> Prepared:
+    """``demo-resident-2`` (verified, seen at 复旦大学附属金山医院 in the demo) asks for a renewal each request:
+    the prior visit asked of the booking engine, the health data encrypted beside the ticket."""
+    body = {"category": "复诊续方", "text": "压测：复诊续方", "hospital": "310116-hosp-fudan-jinshan",
+            "department": "内科", "symptoms": "压测：血压平稳", "renew": [{"medicine": "氨氯地平片", "dose": "5mg qd"}]}
+    return Prepared(lua=json_post_lua(body, {"Authorization": f"Bearer {_resident_token(ctx, 'demo-resident-2')}"}))
+
+
+def summary_read_setup(ctx: BenchContext) -> Prepared:
+    """``demo-resident-1`` reads their discharge summaries (the demo's one: four fields decrypted, a signed URL)."""
+    return Prepared(headers={"Authorization": f"Bearer {_resident_token(ctx, 'demo-resident-1')}"})
+
+
+ENDPOINTS += [
+    Endpoint("online-consult create", "/api/v1/online-consult/tickets", method="POST", target_ref=0.12,
+             setup=consult_create_setup),
+    Endpoint("discharge-summary mine", "/api/v1/discharge-summary/me/summaries", target_ref=0.4,
+             setup=summary_read_setup),
+]
+
+
 # ---------------------------------------------------------------- residents' data rights (issue 22)
 # The issue sets no figure; these targets are ours: a page of the audit log read as a resident
 # costs about a list endpoint, the public retention schedule about the scenario list.

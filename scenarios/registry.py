@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.discharge_summary import SCENARIO as DISCHARGE_SUMMARY
 from scenarios.elderly_sos import SCENARIO as ELDERLY_SOS
 from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
@@ -23,6 +24,7 @@ from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.ev_charging import SCENARIO as EV_CHARGING
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.online_consult import SCENARIO as ONLINE_CONSULT
 from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
@@ -53,6 +55,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     EV_CHARGING,
     ELDERLY_SOS,
     PARCEL_LOCKER,
+    DISCHARGE_SUMMARY,
+    ONLINE_CONSULT,
 )
 
 

@@ -111,6 +111,9 @@ VISIBLE: dict[str, set[str]] = {
     "sos_enrolment": {"alice", "admin"},
     # parcel-locker: a parcel for alice's phone in a locker of company A (its recipient and the operator's staff)
     "pl_parcel": {"alice", "staff_a"},
+    # discharge-summary: alice's summary published by company A (its patient and carers; the publisher's staff)
+    "ds_summary": {"alice", "staff_a"},
+    "ds_file_content": EVERYONE,  # a signed URL is the permission (an attachment download)
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -192,10 +195,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("pl_parcel", "read"): {"alice", "staff_a"},
     ("pl_parcel", "recipient"): {"alice"},  # naming a relative to pick up
     ("pl_parcel", "operator"): STAFF_A_ONLY,  # retrieving it
+    ("ds_summary", "read"): {"alice"},  # company A's manager is no clinical role of the hospital (403)
+    ("ds_file_content", "read"): EVERYONE,
+    ("ticket", "patient"): {"alice"},  # online-consult's request and prescription: the patient (doctors: none here)
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
-_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345)/tickets/<int:ticket_id>"
+_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345|discharge-summary|online-consult)/tickets/<int:ticket_id>"
 _HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
 _JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides|calls)/<int:job_id>"
 _AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete", "hand-over")
@@ -211,6 +217,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     (f"{_TICKET}/transfer", "POST"): ("ticket", "transfer"),
     **{(f"{_HOTLINE}/{a}", "POST"): ("ticket", "staff_roles") for a in ("send-back", "reply", "satisfaction")},
     (f"{_HOTLINE}/caller", "GET"): ("ticket", "hotline_office"),
+    **{(f"/api/v1/online-consult/tickets/<int:ticket_id>/{a}", "POST"): ("ticket", "staff_roles")
+       for a in ("renew", "come-in")},
+    **{(f"/api/v1/online-consult/tickets/<int:ticket_id>/{a}", "GET"): ("ticket", "patient")
+       for a in ("request", "prescription")},
+    ("/api/v1/discharge-summary/summaries/<int:summary_id>", "GET"): ("ds_summary", "read"),
+    ("/api/v1/discharge-summary/files/<string:public_id>/content", "GET"): ("ds_file_content", "read"),
     ("/api/v1/admin/moderation/<int:item_id>", "GET"): ("moderation_item", "read"),
     ("/api/v1/admin/moderation/<int:item_id>/clear", "POST"): ("moderation_item", "decide"),
     ("/api/v1/admin/moderation/<int:item_id>/reject", "POST"): ("moderation_item", "decide"),
@@ -322,6 +334,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "verify": {"decision": "confirm", "reason": "居委会核实"},
     "send-back": {"reason": "不属于本单位"}, "reply": {"content": "已电话答复", "channel": "phone"},
     "satisfaction": {"result": "满意", "via": "call"},
+    "renew": {"items": [{"medicine": "氨氯地平片", "dose": "5mg", "quantity": 1, "days": 7}]},
+    "come-in": {"note": "请来院复诊"},
     "confirm-in-person": {"name": "测试孩子", "id_number": "310116201001011234"},
     "devices": {"kind": "sentinel", "name": "东门哨兵"}, "cancel": {"reason": "不去了"},
     "staff": {"username": "matrix-newcomer", "role": "technician"},
@@ -383,7 +397,8 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
 
     reporter = Principal("resident", account_id=wf.id("alice"), person_id=wf.accounts["alice"].person_id)
     tickets = {}
-    for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345"):
+    for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345", "discharge-summary",
+                 "online-consult"):
         ticket = wf_service.create(session, clock=clock, principal=reporter, config=CONFIG, data={
             "category": "水电", "text": "厨房水管漏水", "community_code": world.community.code}).ticket
         ticket.scenario = slug  # the same engine rule, mounted under every workflow scenario
@@ -440,6 +455,8 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                                                     listings["rural-rental"], wf.id("admin"))
     ev_session = _seed_ev_session(session, company_a, wf.accounts["alice"], resources["ev-charging"], clock)
     parcel = _seed_parcel(session, clock, company_a, device, wf.accounts["alice"])
+    ds_summary, ds_file, ds_query = _seed_discharge(session, clock, company_a, wf.accounts["alice"],
+                                                    tickets["online-consult"], app)
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -451,6 +468,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "violation": violation, "rental_request": rental_request, "parcel": parcel,
+        "ds_summary": ds_summary, "ds_file": ds_file, "ds_query": ds_query,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -600,6 +618,33 @@ def _seed_parcel(session, clock, owner, device, alice) -> int:
     return parcel.id
 
 
+def _seed_discharge(session, clock, hospital, alice, consult_ticket_id: int, app) -> tuple[int, str, str]:
+    """alice's discharge summary from ``hospital`` with a PDF (and the request beside her online-consult ticket)."""
+    from pypdf import PdfWriter
+
+    from scenarios.discharge_summary import files as ds_files
+    from scenarios.discharge_summary.models import DsFile, DsSummary
+    from scenarios.online_consult.models import OcConsult
+
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    writer.write(out)
+    digest = ds_files.store(app.extensions["settings"].upload_dir, out.getvalue())
+    file = DsFile(public_id=ds_files.new_public_id(), org_id=hospital.id, uploaded_by_account_id=alice.id,
+                  sha256=digest, bytes=len(out.getvalue()), pages=1, created_at=clock.now())
+    session.add(file)
+    session.flush()
+    summary = DsSummary(org_id=hospital.id, patient_person_id=alice.person_id, file_id=file.id, department="内科",
+                        discharged_on="2026-03-01", diagnosis="肺炎", medicines_json="[]", follow_ups_json="[]",
+                        created_at=clock.now())
+    session.add(summary)
+    session.add(OcConsult(ticket_id=consult_ticket_id, patient_person_id=alice.person_id, department="内科",
+                          symptoms="咳嗽", requested_json="[]"))
+    session.flush()
+    return summary.id, file.public_id, ds_files.signed_url(file, clock=clock).split("?", 1)[1]
+
+
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
     """alice's draft entry on the listing engine's test scenario, moderated by ``moderator``."""
     from scenarios.engines.listing.models import LsEntry
@@ -693,7 +738,10 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "alarm_id": 999_999_999 if missing else ids.get("sos_alarm"),
         "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
         "parcel_id": 999_999_999 if missing else ids["parcel"],
+        "summary_id": 999_999_999 if missing else ids["ds_summary"],
     }
+    if "/discharge-summary/files/" in rule:
+        values["public_id"] = "0" * 32 if missing else ids["ds_file"]
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
     elif rule.startswith("/api/v1/communities/"):
@@ -710,7 +758,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
 
     url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", fill, rule)
     if url.endswith("/content"):
-        url += "?" + ids["content_query"]
+        url += "?" + ids["ds_query" if "/discharge-summary/" in rule else "content_query"]
     return url
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.errors import ApiError
@@ -149,6 +150,10 @@ class WorkflowConfig:
     guards: Mapping[str, Callable[..., None]] | None = None
     """Extra conditions of a transition, by action: ``guard(session, ticket)`` raises ``ApiError``
     to refuse (the hotline: no ``close`` before a reply to the caller)."""
+    resolution_due: Callable[[Mapping[str, Any]], datetime | None] | None = None
+    """The resolution deadline of a new ticket from its create request, instead of the policy's
+    resolution minutes (a follow-up call due on a date the doctor set); missing it escalates to
+    the managers as any missed resolution does. None from it: the policy's terms."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def policy_key(self, category: str, data: Mapping[str, Any]) -> str:

@@ -100,7 +100,8 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
         resolution_minutes=terms.resolution_minutes, calendar=terms.calendar, escalation_level=0, reopen_count=0,
         response_breached=False, resolution_breached=False, version=1, created_at=now, updated_at=now,
     )
-    timers = sla.start_clocks(ticket, cal, now)
+    timers = sla.start_clocks(ticket, cal, now, resolution_due_at=(
+        config.resolution_due(data) if config.resolution_due is not None else None))
     event = trail.new_event(ticket, principal, "create", at=now, to_status="submitted")
     filing.file(session, ticket, event, timers, number_head=f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}")
     if config.on_filed is not None:

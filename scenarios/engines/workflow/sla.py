@@ -81,10 +81,14 @@ def cancel(session: Session, ticket: Ticket, kind: str | None = None) -> None:
     cancel_timers(session, subject_type=SUBJECT, subject_id=ticket.id, kind=kind)
 
 
-def start_clocks(ticket: Ticket, cal: Calendar, now: datetime) -> list[Due]:
-    """Set a new (or reopened) ticket's due times from ``now``; the timers they need."""
+def start_clocks(ticket: Ticket, cal: Calendar, now: datetime, *, resolution_due_at: datetime | None = None
+                 ) -> list[Due]:
+    """Set a new (or reopened) ticket's due times from ``now``; the timers they need. A scenario's
+    own ``resolution_due_at`` (``WorkflowConfig.resolution_due``) replaces the policy's minutes."""
     ticket.response_due_at = cal.add(now, ticket.response_minutes * 60)
-    ticket.resolution_due_at = cal.add(now, ticket.resolution_minutes * 60) if ticket.resolution_minutes else None
+    ticket.resolution_due_at = (resolution_due_at if resolution_due_at is not None
+                                else cal.add(now, ticket.resolution_minutes * 60) if ticket.resolution_minutes
+                                else None)
     ticket.due_at = ticket.response_due_at
     return response_timers(ticket, cal) + resolution_timers(ticket)
 
