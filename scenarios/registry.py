@@ -22,6 +22,7 @@ from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
+from scenarios.privacy_flags import SCENARIO as PRIVACY_FLAGS
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
 from scenarios.rural_rental import SCENARIO as RURAL_RENTAL
@@ -47,6 +48,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    PRIVACY_FLAGS,
 )
 
 

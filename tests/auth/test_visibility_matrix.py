@@ -32,7 +32,7 @@ from app.moderation.models import ModerationItem
 from app.storage import service as storage
 from app.storage.urls import signed_url
 from auth.devices import create_device
-from auth.models import Membership, Person, PersonRelation
+from auth.models import AuditEntry, Membership, Person, PersonRelation
 from auth.organisations import Organisation
 from auth.principal import Principal
 from auth.ratelimit import reset
@@ -103,6 +103,8 @@ VISIBLE: dict[str, set[str]] = {
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
+    # privacy-flags: a staff read of alice's data (the audit log): alice only
+    "audit_read": {"alice"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -174,10 +176,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
+    ("audit_read", "flag"): {"alice"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
-_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345)/tickets/<int:ticket_id>"
+_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345|privacy-flags)/tickets/<int:ticket_id>"
 _HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
 _JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides)/<int:job_id>"
 _AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete")
@@ -280,6 +283,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
+    ("/api/v1/me/data-access/<int:entry_id>/flag", "POST"): ("audit_read", "flag"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -351,7 +355,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
 
     reporter = Principal("resident", account_id=wf.id("alice"), person_id=wf.accounts["alice"].person_id)
     tickets = {}
-    for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345"):
+    for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345", "privacy-flags"):
         ticket = wf_service.create(session, clock=clock, principal=reporter, config=CONFIG, data={
             "category": "水电", "text": "厨房水管漏水", "community_code": world.community.code}).ticket
         ticket.scenario = slug  # the same engine rule, mounted under every workflow scenario
@@ -410,8 +414,12 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
     session.add(sv_notice)
+    read = AuditEntry(at=clock.now(), actor_account_id=wf.id("manager_a"), acting_org_id=company_a.id,
+                      subject_person_id=wf.accounts["alice"].person_id, fields=["phone"], reason="上门维修")
+    session.add(read)
     session.flush()
     ids = {
+        "audit_entry": read.id,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
         "violation": violation, "rental_request": rental_request,
@@ -589,6 +597,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "source_id": 999_999_999 if missing else ids["tm_source"],
         "violation_id": 999_999_999 if missing else ids["violation"],
         "request_id": 999_999_999 if missing else ids["rental_request"],
+        "entry_id": 999_999_999 if missing else ids["audit_entry"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
