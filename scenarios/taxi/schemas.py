@@ -1,6 +1,6 @@
 """The taxi's own fields: the ride request (a destination and the rider's precise location are
-private: stored encrypted, shown to the resident and, once accepted, their driver), the vehicle a driver states when going on duty,
-the fare at completion (fen)."""
+private: stored encrypted, shown to the resident and, once accepted, their driver), the vehicle
+a driver states when going on duty, the fare at completion (fen)."""
 from __future__ import annotations
 
 from marshmallow import post_load
