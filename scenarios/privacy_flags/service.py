@@ -24,9 +24,10 @@ def flag(session: Session, *, clock: Clock, principal: Principal, entry: AuditEn
          note: str | None) -> tuple[Ticket, bool]:
     """The ticket of ``entry``'s flag and whether this call filed it."""
     now = clock.now()
-    taken = session.execute(insert_for(session, PfFlag).values(audit_entry_id=entry.id, flagged_at=now)
-                            .on_conflict_do_nothing(index_elements=["audit_entry_id"])).rowcount
-    if not taken:
+    taken = session.execute(insert_for(session, PfFlag.__table__).values(audit_entry_id=entry.id, flagged_at=now)
+                            .on_conflict_do_nothing(index_elements=["audit_entry_id"])
+                            .returning(PfFlag.audit_entry_id)).scalar()
+    if taken is None:
         ticket_id = session.scalar(sa.select(PfFlag.ticket_id).where(PfFlag.audit_entry_id == entry.id))
         return session.get(Ticket, ticket_id), False
     note = CONFIG.check_text(note, "note", required=False)
