@@ -42,4 +42,5 @@ SCENARIO = workflow_scenario(
     roles=("resident", "district:admin"),
     models=("scenarios.privacy_flags.models",),
     blueprints=("scenarios.privacy_flags.routes:blueprints",),
+    demo="scenarios.privacy_flags.demo:load",
 )

@@ -96,3 +96,25 @@ def test_the_resident_is_told_the_outcome(client, pf, session, outcome, template
     assert [(m.recipient_kind, m.recipient_id) for m in told] == [("account", str(pf.id("alice")))]
     mine = get(client, pf, "alice", f"{BASE}/tickets/{got['ticket_id']}")
     assert mine["status"] == ("resolved" if outcome == "resolve" else "rejected")
+
+
+def test_demo_data_loads_twice_without_change(app, db, clock):
+    from app.models import metadata
+    from scenarios.privacy_flags.demo import load
+
+    def counts(s):
+        return {t.name: s.scalar(sa.select(sa.func.count()).select_from(t)) for t in metadata.sorted_tables}
+
+    with app.app_context():
+        with db.transaction() as s:
+            load(s, clock)
+        with db.transaction() as s:
+            first = counts(s)
+            flagged = s.scalars(sa.select(Ticket).where(Ticket.scenario == "privacy-flags")).all()
+            assert [t.details["audit"]["reason"] for t in flagged] == ["查看"]
+        clock.advance(minutes=5)
+        with db.transaction() as s:
+            load(s, clock)
+        with db.transaction() as s:
+            assert counts(s) == first
+    assert first["pf_flags"] == 1 and first["audit_entries"] >= 2
