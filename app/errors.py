@@ -83,6 +83,8 @@ ERRORS: dict[str, ErrorCode] = {
     "identity_locked": ErrorCode(
         409, "已实名认证，姓名和身份证号不可修改", "Verified name and ID number cannot be changed."
     ),
+    "csrf_invalid": ErrorCode(400, "页面已过期或来源不明，请刷新页面后重试", "The form has expired or did not come "
+                              "from this console; reload the page and try again."),
     "invalid_credentials": ErrorCode(401, "用户名或密码错误", "Wrong user name or password."),
     "login_locked": ErrorCode(429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later."),
     "account_disabled": ErrorCode(403, "账号已停用", "The account is disabled."),
@@ -294,6 +296,39 @@ ERRORS: dict[str, ErrorCode] = {
     "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
     "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
     "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
+    # ev-charging (公共充电桩)
+    "pile_faulty": ErrorCode(409, "该充电桩故障，暂不可用", "This charging pile reports a fault."),
+    "pile_offline": ErrorCode(409, "该充电桩离线，状态未知，暂不可用",
+                              "This charging pile is silent: its state is unknown."),
+    "pile_in_use": ErrorCode(409, "该充电桩正在充电", "This charging pile is already charging."),
+    "pile_reserved": ErrorCode(409, "该充电桩此时段已被他人预约", "Someone else reserved this pile for now."),
+    "no_reservation_now": ErrorCode(409, "此充电桩当前到达时段没有预约", "No reservation of this pile for now."),
+    "session_not_started": ErrorCode(409, "此充电桩没有进行中的充电，不能结束",
+                                     "No charging session is open on this pile: nothing to stop."),
+    "session_not_active": ErrorCode(409, "充电已结束", "This charging session has already stopped."),
+    "energy_negative": ErrorCode(422, "电量不能为负数", "The energy delivered cannot be negative."),
+    "energy_decreasing": ErrorCode(422, "电量不能少于此前报告的电量",
+                                   "The energy delivered cannot be less than reported before."),
+    # elderly-sos (高龄独居老人应急呼叫)
+    "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人",
+                                  "No enrolled person may be alarmed for from this account."),
+    "sos_device_unknown": ErrorCode(403, "此设备未登记为应急呼叫设备", "This device is not registered for SOS alarms."),
+    "sos_no_call_centre": ErrorCode(503, "应急呼叫中心未配置，请拨打 120 或 110",
+                                    "No call centre is configured: call 120 or 110."),
+    "sos_use_alarms": ErrorCode(422, "请通过“一键呼叫”发起呼叫", "Raise an alarm with POST /alarms."),
+    "sos_not_eligible": ErrorCode(422, "不符合登记条件（本市户籍、80 周岁及以上、独居）",
+                                  "Not eligible (Shanghai household registration, aged 80 or over, living alone)."),
+    "sos_person_unverified": ErrorCode(422, "没有此身份证号的实名认证居民",
+                                       "No resident with a verified real name holds this ID number."),
+    "sos_already_enrolled": ErrorCode(409, "此人已在册", "This person is enrolled already."),
+    # parcel-locker
+    "cell_occupied": ErrorCode(409, "该格口已有快件，请换一个格口", "This cell already holds a parcel."),
+    "cell_unknown": ErrorCode(422, "该快件箱没有这个格口", "This locker has no such cell."),
+    "locker_not_registered": ErrorCode(409, "该设备未登记为快件箱", "This device is not a registered parcel locker."),
+    "parcel_wrong_locker": ErrorCode(409, "取件码不属于这个快件箱", "The pickup pass is for another locker."),
+    "parcel_wrong_cell": ErrorCode(409, "取件码不属于这个格口", "The pickup pass is for another cell."),
+    "parcel_not_stored": ErrorCode(409, "快件已被取走或已由运营方取回", "The parcel was picked up or retrieved."),
+    "proxy_not_related": ErrorCode(422, "只能指定已确认的亲友代取", "Only a confirmed relation may pick up for you."),
 }
 
 

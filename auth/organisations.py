@@ -35,6 +35,7 @@ ORG_TYPES: dict[str, str] = {
     "employer": "企业",
     "merchant": "商户",
     "cultural_centre": "文化中心",
+    "locker_operator": "快件箱运营方",
 }
 
 TOWN_LEVEL_TYPES = ("town", "subdistrict", "industrial_zone")

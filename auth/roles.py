@@ -31,6 +31,7 @@ ROLE_CATALOGUE: dict[str, tuple[str, ...]] = {
     "employer": ("manager", "staff"),
     "merchant": ("manager", "staff"),
     "cultural_centre": ("manager", "staff", "trainer"),
+    "locker_operator": _OPERATOR,
 }
 
 ROLE_TITLES: dict[str, str] = {

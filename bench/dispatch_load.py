@@ -25,7 +25,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 from bench.cpu import CpuMeter
 from bench.dispatch_setup import COMPANY_CODE, fleet, residents, tokens_for
@@ -55,6 +58,26 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
+def load_env() -> dict[str, str]:
+    return {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
+
+
+@contextmanager
+def served_with_worker(env: dict[str, str], workers: int = 2) -> Iterator[tuple[Any, Any]]:
+    """A fresh bench database (migrated and seeded), gunicorn with ``workers`` processes on it and
+    one ``flask worker`` beside: (database, server); everything stopped and dropped afterwards."""
+    with bench_database(env) as database:
+        env["DATABASE_URL"] = database.url
+        prepare_database(env)
+        with gunicorn(env, workers) as server:
+            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                yield database, server
+            finally:
+                stop(worker)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drivers", type=int, default=500)
@@ -63,52 +86,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=64)
     args = parser.parse_args(argv)
-    env = {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
-    with bench_database(env) as database:
-        env["DATABASE_URL"] = database.url
-        prepare_database(env)
-        with gunicorn(env, 2) as server:
-            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                ctx = BenchContext(server.base_url, database.url, env)
-                drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
-                riders = tokens_for(ctx, residents(ctx, int(args.rides * args.seconds) + 10))
-                results: dict[str, list[tuple[int, float]]] = defaultdict(list)
-                lock = threading.Lock()
+    env = load_env()
+    with served_with_worker(env) as (database, server):
+        ctx = BenchContext(server.base_url, database.url, env)
+        drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
+        riders = tokens_for(ctx, residents(ctx, int(args.rides * args.seconds) + 10))
+        results: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        lock = threading.Lock()
 
-                def shoot(kind: str, url: str, method: str, token: str, body: dict) -> None:
-                    outcome = _send(url, method, token, body)
-                    with lock:
-                        results[kind].append(outcome)
+        def shoot(kind: str, url: str, method: str, token: str, body: dict) -> None:
+            outcome = _send(url, method, token, body)
+            with lock:
+                results[kind].append(outcome)
 
-                position_url = server.base_url + "/api/v1/taxi/agents/me/position"
-                ride_url = server.base_url + "/api/v1/taxi/rides"
-                schedule = []
-                for i, token in enumerate(drivers):
-                    point = PILOT[i % len(PILOT)]
-                    first = args.every * i / len(drivers)
-                    t = first
-                    while t < args.seconds:
-                        schedule.append((t, "position update", position_url, "PUT", token,
-                                         {"lat": point.lat + 0.001 * (i % 7), "lon": point.lon}))
-                        t += args.every
-                for n in range(int(args.rides * args.seconds)):
-                    schedule.append((n / args.rides, "ride request", ride_url, "POST", riders[n], {"passengers": 1}))
-                schedule.sort(key=lambda item: item[0])
-                meter = CpuMeter(server.process.pid, with_database=True)
-                meter.start()
-                started = time.monotonic()
-                with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                    for at, kind, url, method, token, body in schedule:
-                        delay = started + at - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                        pool.submit(shoot, kind, url, method, token, body)
-                took = time.monotonic() - started
-                app_ms, db_ms = meter.stop(len(schedule))
-            finally:
-                stop(worker)
+        position_url = server.base_url + "/api/v1/taxi/agents/me/position"
+        ride_url = server.base_url + "/api/v1/taxi/rides"
+        schedule = []
+        for i, token in enumerate(drivers):
+            point = PILOT[i % len(PILOT)]
+            first = args.every * i / len(drivers)
+            t = first
+            while t < args.seconds:
+                schedule.append((t, "position update", position_url, "PUT", token,
+                                 {"lat": point.lat + 0.001 * (i % 7), "lon": point.lon}))
+                t += args.every
+        for n in range(int(args.rides * args.seconds)):
+            schedule.append((n / args.rides, "ride request", ride_url, "POST", riders[n], {"passengers": 1}))
+        schedule.sort(key=lambda item: item[0])
+        meter = CpuMeter(server.process.pid, with_database=True)
+        meter.start()
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            for at, kind, url, method, token, body in schedule:
+                delay = started + at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(shoot, kind, url, method, token, body)
+        took = time.monotonic() - started
+        app_ms, db_ms = meter.stop(len(schedule))
     redis = "Redis" if os.environ.get("REDIS_URL") else "no Redis (the database path)"
     print(f"dispatch load: {args.drivers} drivers every {args.every:g} s, {args.rides:g} rides/s, {args.seconds:g} s "
           f"({took:.1f} s to send), 2 gunicorn workers, {database.kind}, {redis}; over HTTP")

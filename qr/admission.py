@@ -41,7 +41,8 @@ DEFAULT_RULES: dict[Rule, frozenset[str]] = {
     ("parking_operator", "gate"): frozenset({"parking"}),
     ("charging_operator", "charger"): frozenset({"ev_charging"}),
     ("merchant", "scanner"): frozenset({"smart_commerce"}),
-    (ANY, "locker"): frozenset({"parcel_locker"}),
+    # Lockers admit nothing here: a pickup pass is verified at POST /api/v1/parcel-locker/pickups,
+    # which marks the parcel picked up in the same transaction (here it would be used up, the parcel not).
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.elderly_sos import SCENARIO as ELDERLY_SOS
 from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
@@ -19,8 +20,10 @@ from scenarios.engines.ledger import ENGINE as LEDGER
 from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
+from scenarios.ev_charging import SCENARIO as EV_CHARGING
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.privacy_flags import SCENARIO as PRIVACY_FLAGS
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
@@ -48,6 +51,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    EV_CHARGING,
+    ELDERLY_SOS,
+    PARCEL_LOCKER,
     PRIVACY_FLAGS,
 )
 

@@ -1,7 +1,7 @@
 """privacy-flags: one flag per audit row
 
 Revision ID: cde5dee29237
-Revises: 8af0248c2e5e
+Revises: 60bff3900e28
 Create Date: 2026-12-04 22:23:29.704329
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = 'cde5dee29237'
-down_revision = '8af0248c2e5e'
+down_revision = '60bff3900e28'
 branch_labels = None
 depends_on = None
 
