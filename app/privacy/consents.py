@@ -106,9 +106,10 @@ def require_consent(session: Session, *, person_id: int | None, purpose: str) ->
     Where it is called: taxi's precise location of the rider (``scenarios/taxi/policy.py``), the
     WeChat channel before each subscription message (``app/wechat/channel.py``, through
     ``in_effect``: a delivery is no request, it ends ``no_grant`` instead). The hook for SOS:
-    the elderly-SOS scenario calls ``require_consent(session, person_id=<the caller>,
-    purpose="precise_location_sos")`` in the transaction that takes a precise position, and
-    without it works from the caller's registered address only."""
+    elderly-SOS sends responders to the enrolled home point; when it takes a live precise
+    position (a wearable's fix) it calls ``require_consent(session, person_id=<the caller>,
+    purpose="precise_location_sos")`` in the transaction that takes it, and without it keeps
+    to the home point."""
     consent = in_effect(session, person_id, purpose)
     if consent is None:
         raise ApiError("consent_required", detail={"purpose": purpose})

@@ -41,13 +41,14 @@ def test_parts_arrive_through_the_registry(app):
 
 ISSUE_SECTIONS = {
     # issue 22's list: person and accounts, residences and relations, tickets with their trails and
-    # photos, check-ins, bookings, payments, tenancies, notices sent, consents
+    # photos, check-ins, bookings, payments, alarms, tenancies, notices sent, consents
     "person", "accounts", "residences", "relations", "tickets", "ticket_events", "ticket_photos", "checkins",
     "bookings", "payments", "refunds", "rental_tenancies", "rental_stays", "notices", "consents",
     # the landed engines' own: applications (approval), a landlord's listings and houses
     "applications", "application_decisions", "listings", "rental_houses", "rental_requests",
+    # alarms: elderly-SOS's own part
+    "sos_alarms", "sos_alarm_events",
 }
-"""Alarms are the elderly-SOS scenario's part, when it lands (its own ``PERSONAL_DATA``)."""
 
 
 def test_every_section_the_issue_names_is_exported(app):
