@@ -515,3 +515,18 @@ def _parcel_store_setup(ctx: BenchContext) -> Prepared:
 # Issue 20: a parcel registration (the locker's own POST) at least 0.12 of the reference /healthz.
 ENDPOINTS += [Endpoint("parcel-locker registration", "/api/v1/parcel-locker/parcels", method="POST",
                        target_ref=0.12, setup=_parcel_store_setup)]
+
+
+# ---------------------------------------------------------------- privacy-flags (issue 22)
+
+
+def _privacy_flag_setup(ctx: BenchContext) -> Prepared:
+    from bench import privacy_setup
+
+    return privacy_setup.flag_again_setup(ctx)
+
+
+# Flagging a read already flagged (a second tap): the flag found by its key, the same ticket
+# answered. No target of the issue's; recorded (a flag is rare: one per unexpected read).
+ENDPOINTS.append(Endpoint("data-access flag again (same read)", "/api/v1/me/data-access/0/flag", method="POST",
+                          setup=_privacy_flag_setup))

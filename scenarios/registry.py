@@ -27,6 +27,7 @@ from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.online_consult import SCENARIO as ONLINE_CONSULT
 from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
+from scenarios.privacy_flags import SCENARIO as PRIVACY_FLAGS
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
 from scenarios.rural_rental import SCENARIO as RURAL_RENTAL
@@ -57,6 +58,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     PARCEL_LOCKER,
     DISCHARGE_SUMMARY,
     ONLINE_CONSULT,
+    PRIVACY_FLAGS,
 )
 
 

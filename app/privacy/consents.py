@@ -93,10 +93,25 @@ def withdraw(session: Session, *, clock: Clock, person_id: int, purpose: str) ->
     return bool(result.rowcount)
 
 
-def require_consent(session: Session, *, person_id: int, purpose: str) -> Consent:
-    """403 ``consent_required`` unless ``person_id`` consents to ``purpose``'s current text now."""
-    consent = active(session, person_id, purpose)
-    if consent is None or consent.version != _purpose(purpose).version:
+def in_effect(session: Session, person_id: int | None, purpose: str) -> Consent | None:
+    """``person_id``'s consent to ``purpose``'s current text, if in effect now (read in the
+    caller's transaction: a withdrawal committed before it is seen)."""
+    consent = active(session, person_id, purpose) if person_id is not None else None
+    return consent if consent is not None and consent.version == _purpose(purpose).version else None
+
+
+def require_consent(session: Session, *, person_id: int | None, purpose: str) -> Consent:
+    """403 ``consent_required`` unless ``person_id`` consents to ``purpose``'s current text now.
+
+    Where it is called: taxi's precise location of the rider (``scenarios/taxi/policy.py``), the
+    WeChat channel before each subscription message (``app/wechat/channel.py``, through
+    ``in_effect``: a delivery is no request, it ends ``no_grant`` instead). The hook for SOS:
+    elderly-SOS sends responders to the enrolled home point; when it takes a live precise
+    position (a wearable's fix) it calls ``require_consent(session, person_id=<the caller>,
+    purpose="precise_location_sos")`` in the transaction that takes it, and without it keeps
+    to the home point."""
+    consent = in_effect(session, person_id, purpose)
+    if consent is None:
         raise ApiError("consent_required", detail={"purpose": purpose})
     return consent
 

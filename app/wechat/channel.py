@@ -2,7 +2,11 @@
 
 For an outbox row to an account: the template's WeChat version and data are built first (a
 payload that cannot fill it fails for good); then the oldest open grant of (account,
-template) is taken — none: ``no_grant`` and nothing goes to WeChat. The answer decides:
+template) is taken — none: ``no_grant`` and nothing goes to WeChat. Nor when the resident's
+consent ``wechat_subscription`` is not in effect at delivery (withdrawn at ``DELETE
+/api/v1/me/consents``, even after the row was enqueued; accepting a subscription in WeChat's
+dialog gives it, ``grants.record_subscriptions``): ``no_grant``, the grants left unspent. (An
+account without a person has no consents to withdraw: its grants are all there is.) The answer decides:
 
 - 0: sent, the grant is consumed (by this outbox row);
 - 43101 (the user refused, or no quota left): the grant is consumed, ``no_grant``, no retry;
@@ -26,6 +30,7 @@ from sqlalchemy.orm import object_session
 from app.notify.channels import Outcome, register_channel
 from app.notify.models import OutboxMessage
 from app.notify.templates import current_registry
+from app.privacy import consents
 from app.wechat import grants
 from app.wechat.client import errcode, wechat_api
 from app.wechat.errors import WechatUnavailable
@@ -66,6 +71,8 @@ class WechatChannel:
             page = build_page(template.wechat, payload)
         except TemplateDataError as exc:
             return Outcome("failed", f"template data: {exc}")
+        if account.person_id is not None and consents.in_effect(session, account.person_id, grants.CONSENT) is None:
+            return Outcome("no_grant", "consent wechat_subscription withdrawn")  # urgent: SMS instead
         grant = grants.take_grant(session, account_id=account.id, template_id=template.wechat.template_id)
         if grant is None:
             return Outcome("no_grant", "no subscription grant")

@@ -19,8 +19,11 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.templates import TemplateRegistry
+from app.privacy import consents
 from app.wechat.models import SubscriptionGrant
+from auth.models import Account
 
+CONSENT = "wechat_subscription"
 MAX_OPEN_PER_TEMPLATE = 50
 """Open grants kept per (account, template): more accepts are acknowledged but not stored."""
 
@@ -61,8 +64,20 @@ def record_subscriptions(session: Session, *, clock: Clock, account_id: int, reg
             continue
         session.add(SubscriptionGrant(account_id=account_id, template_id=tid, granted_at=now))
         stored += 1
+    if accepted:
+        _consent(session, clock=clock, account_id=account_id)
     session.flush()
     return stored
+
+
+def _consent(session: Session, *, clock: Clock, account_id: int) -> None:
+    """Accepting a subscription in WeChat's own dialog is consenting to its messages: the consent
+    ``wechat_subscription`` is recorded (withdrawn at ``DELETE /api/v1/me/consents``: no WeChat
+    message is sent after that, ``channel.py``, until the resident accepts one again)."""
+    person_id = session.scalar(sa.select(Account.person_id).where(Account.id == account_id))
+    if person_id is not None:
+        consents.give(session, clock=clock, person_id=person_id, account_id=account_id, purpose=CONSENT,
+                      version=consents.PURPOSES[CONSENT].version)
 
 
 def summary(session: Session, *, account_id: int, registry: TemplateRegistry) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ CONFIG = DispatchConfig(
     agent_roles=("driver",),
     origin=origin,
     request_schema=TaxiRideRequestSchema,
-    private_fields=("destination",),
+    private_fields=("destination", "location"),
     stages=(
         Stage("arrived", "accepted", "arriving", "At the pick-up point: the resident is told the car is waiting "
               "(state `arriving`: the passenger is on their way to it).", stamp="arrived_at"),

@@ -32,7 +32,7 @@ from app.moderation.models import ModerationItem
 from app.storage import service as storage
 from app.storage.urls import signed_url
 from auth.devices import create_device
-from auth.models import Membership, Person, PersonRelation
+from auth.models import AuditEntry, Membership, Person, PersonRelation
 from auth.organisations import Organisation
 from auth.principal import Principal
 from auth.ratelimit import reset
@@ -114,6 +114,8 @@ VISIBLE: dict[str, set[str]] = {
     # discharge-summary: alice's summary published by company A (its patient and carers; the publisher's staff)
     "ds_summary": {"alice", "staff_a"},
     "ds_file_content": EVERYONE,  # a signed URL is the permission (an attachment download)
+    # privacy-flags: a staff read of alice's data (the audit log): alice only
+    "audit_read": {"alice"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -198,10 +200,12 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("ds_summary", "read"): {"alice"},  # company A's manager is no clinical role of the hospital (403)
     ("ds_file_content", "read"): EVERYONE,
     ("ticket", "patient"): {"alice"},  # online-consult's request and prescription: the patient (doctors: none here)
+    ("audit_read", "flag"): {"alice"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
-_ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345|discharge-summary|online-consult)/tickets/<int:ticket_id>"
+_ROUTED = (r"/api/v1/(?:city-report|road-report|hotline-12345|discharge-summary|online-consult|privacy-flags)"
+           r"/tickets/<int:ticket_id>")
 _HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
 _JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides|calls)/<int:job_id>"
 _AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete", "hand-over")
@@ -321,6 +325,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/parcel-locker/parcels/<int:parcel_id>", "GET"): ("pl_parcel", "read"),
     ("/api/v1/parcel-locker/parcels/<int:parcel_id>/proxy", "POST"): ("pl_parcel", "recipient"),
     ("/api/v1/parcel-locker/parcels/<int:parcel_id>/retrieve", "POST"): ("pl_parcel", "operator"),
+    ("/api/v1/me/data-access/<int:entry_id>/flag", "POST"): ("audit_read", "flag"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
@@ -398,7 +403,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     reporter = Principal("resident", account_id=wf.id("alice"), person_id=wf.accounts["alice"].person_id)
     tickets = {}
     for slug in ("wf-test", "property-repair", "city-report", "road-report", "hotline-12345", "discharge-summary",
-                 "online-consult"):
+                 "online-consult", "privacy-flags"):
         ticket = wf_service.create(session, clock=clock, principal=reporter, config=CONFIG, data={
             "category": "水电", "text": "厨房水管漏水", "community_code": world.community.code}).ticket
         ticket.scenario = slug  # the same engine rule, mounted under every workflow scenario
@@ -461,10 +466,14 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
     session.add(sv_notice)
+    read = AuditEntry(at=clock.now(), actor_account_id=wf.id("manager_a"), acting_org_id=company_a.id,
+                      subject_person_id=wf.accounts["alice"].person_id, fields=["phone"], reason="上门维修")
+    session.add(read)
     session.flush()
     sos_enrolment, sos_alarm = _seed_sos(session, clock, world, wf.accounts["alice"], jobs["elderly-sos"])
     ids = {
         "sos_enrolment": sos_enrolment, "sos_alarm": sos_alarm,
+        "audit_entry": read.id,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "violation": violation, "rental_request": rental_request, "parcel": parcel,
@@ -739,6 +748,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
         "parcel_id": 999_999_999 if missing else ids["parcel"],
         "summary_id": 999_999_999 if missing else ids["ds_summary"],
+        "entry_id": 999_999_999 if missing else ids["audit_entry"],
     }
     if "/discharge-summary/files/" in rule:
         values["public_id"] = "0" * 32 if missing else ids["ds_file"]

@@ -10,6 +10,7 @@ from app.notify import service as notify
 from app.notify.models import OutboxMessage
 from app.notify.service import Recipient, enqueue
 from app.notify.templates import current_registry
+from app.privacy.consents import PURPOSES, Consent
 from app.sms.models import SmsMessage
 from app.timers import Timer
 from app.wechat.client import wechat_api
@@ -30,12 +31,15 @@ def template_id(name: str = ACK) -> str:
     return current_registry().get(name).wechat.template_id
 
 
-def resident(db, *, grants: int = 1, name: str = ACK, phone: str | None = None) -> int:
+def resident(db, *, grants: int = 1, name: str = ACK, phone: str | None = None, consent: bool = True) -> int:
     with db.transaction() as s:
         account = make_resident(s, phone=phone)
         for _ in range(grants):
             s.add(SubscriptionGrant(account_id=account.id, template_id=template_id(name),
                                     granted_at=account.created_at))
+        if consent:  # accepting in WeChat's dialog consents (grants.record_subscriptions)
+            s.add(Consent(person_id=account.person_id, account_id=account.id, purpose="wechat_subscription",
+                          version=PURPOSES["wechat_subscription"].version, given_at=account.created_at))
         return account.id
 
 
