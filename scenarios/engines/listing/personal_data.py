@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
 from app.privacy.retention import Keep
+from scenarios.engines.listing import retention
 from scenarios.engines.listing.models import LsEntry, LsEvent
 
 
@@ -25,6 +26,6 @@ PERSONAL_DATA = PersonalData(
     name="listing", tables=("ls_entries", "ls_events"),
     sections=(Section("listings", "发布的信息（房源等）"), Section("listing_events", "信息的审核与上下架记录")),
     collect=_collect,
-    retention=(Keep("ls_entries", "发布的信息", None, "条目存续期间保存；尚无到期删除（待定）"),
+    retention=(Keep("ls_entries", "发布的信息", retention.KEEP, retention.BASIS, purge=retention.purge_entries),
                Keep("ls_events", "信息的处理记录", None, "随条目保存")),
 )
