@@ -6,6 +6,8 @@
 - ``ledger_retry_refunds`` (every 5 minutes): WeChat Pay refunds still pending are sent again.
 - ``ledger_reconcile`` (every 6 hours; a day is reconciled once its bill exists, the next run after
   10:00 Beijing time): yesterday's trade bill against the ledger, differences recorded.
+- timer ``ledger.send_refund``: a refund a seller requested (``settlement.request_refund``) is
+  sent to WeChat Pay once its transaction committed; a failure is left to the retry job.
 - ``ledger_verify`` (hourly): cached balances against their entries; a disagreement is logged as
   an error for the operators (never corrected by the job).
 """
@@ -20,7 +22,9 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.config import load_settings
 from app.periodic import periodic
+from app.timers import Timer, timer_handler
 from scenarios.engines.ledger import payments, postings, reconcile, settlement, wechatpay
+from scenarios.engines.ledger.models import LgRefund
 from scenarios.engines.ledger.setup import LedgerRuntime, runtime_for
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,13 @@ def settle_pending(session: Session, clock: Clock) -> int:
 def retry_refunds(session: Session, clock: Clock) -> int:
     pay = _runtime().wechat
     return settlement.retry_refunds(session, pay, clock.now()) if pay is not None else 0
+
+
+@timer_handler(settlement.SEND_REFUND)
+def send_refund(session: Session, timer: Timer, clock: Clock) -> None:
+    row = session.get(LgRefund, int(timer.subject_id))
+    if row is not None and row.status == "pending":
+        settlement.send_refund(session, row, _runtime().wechat, clock.now())
 
 
 @periodic("ledger_reconcile", every=timedelta(hours=6))

@@ -145,6 +145,15 @@ class LgPaymentIntent(IdMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @property
+    def subject_type(self) -> str | None:
+        """The kind of what is sold (``subject`` is ``"<kind>:<id>"``; see purposes.py)."""
+        return self.subject.partition(":")[0] or None if self.subject else None
+
+    @property
+    def subject_id(self) -> str | None:
+        return self.subject.partition(":")[2] or None if self.subject else None
+
 
 class LgRefund(IdMixin, Base):
     __tablename__ = "lg_refunds"

@@ -12,6 +12,9 @@ the database.
   refunded_fen + n <= amount_fen``: concurrent refunds never exceed what was paid (the check
   constraint ``refunds_within_paid`` is the database's last word).
 - ``close_expired``: intents past ``expires_at`` and still unpaid are closed.
+
+Each change that wins its compare-and-set calls the seller's hook (purposes.py) in the same
+transaction: ``on_paid``, ``on_closed``, ``on_refunded``.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
-from scenarios.engines.ledger import postings
+from scenarios.engines.ledger import hooks, postings
 from scenarios.engines.ledger.models import (
     PAYABLE_STATES,
     REFUNDABLE_STATES,
@@ -111,6 +114,7 @@ def mark_paid(session: Session, *, out_trade_no: str, amount_fen: int, provider_
     payee = postings.account(session, "organisation", intent.payee_org_id, now=now)
     postings.post(session, kind="payment", debit=payer, credit=payee, amount=intent.amount_fen,
                   reference=f"intent:{intent.id}", scenario=intent.scenario, now=now)
+    hooks.fire_paid(session, intent.subject, intent.id, now)
     return Settlement("booked", intent.id)
 
 
@@ -175,6 +179,8 @@ def settle_refund(session: Session, refund_row: LgRefund, *, succeeded: bool, no
     payee = postings.account(session, "organisation", intent.payee_org_id, now=now)
     postings.post(session, kind="refund", debit=payee, credit=payer, amount=refund_row.amount_fen,
                   reference=f"refund:{refund_row.id}", scenario=intent.scenario, now=now)
+    session.refresh(refund_row)
+    hooks.fire_refunded(session, intent, refund_row, now)
     return True
 
 
@@ -185,7 +191,23 @@ def close_expired(session: Session, now: datetime, *, limit: int = 500) -> list[
                           .order_by(INTENTS.c.id).limit(limit)).scalars().all()
     if not ids:
         return []
-    return list(session.execute(sa.update(INTENTS)
-                                .where(INTENTS.c.id.in_(ids), INTENTS.c.status.in_(PAYABLE_STATES))
-                                .values(status="closed", closed_at=now, updated_at=now)
-                                .returning(INTENTS.c.id)).scalars())
+    closed = session.execute(sa.update(INTENTS)
+                             .where(INTENTS.c.id.in_(ids), INTENTS.c.status.in_(PAYABLE_STATES))
+                             .values(status="closed", closed_at=now, updated_at=now)
+                             .returning(INTENTS.c.id, INTENTS.c.subject)).all()
+    for intent_id, subject in closed:
+        hooks.fire_closed(session, subject, intent_id, now)
+    return [intent_id for intent_id, _ in closed]
+
+
+def close(session: Session, intent_id: int, now: datetime) -> bool:
+    """Close one unpaid intent (the provider reports it closed); True when this call closed it
+    (``on_closed`` fired)."""
+    closed = session.execute(sa.update(INTENTS)
+                             .where(INTENTS.c.id == intent_id, INTENTS.c.status.in_(PAYABLE_STATES))
+                             .values(status="closed", closed_at=now, updated_at=now)
+                             .returning(INTENTS.c.subject)).first()
+    if closed is None:
+        return False
+    hooks.fire_closed(session, closed.subject, intent_id, now)
+    return True

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from wechatpayv3 import WeChatPay
 
 from app.errors import ApiError
+from app.timers import schedule_many
 from auth.models import Account
 from scenarios.engines.ledger import payments, wechatpay
 from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
@@ -26,6 +27,8 @@ from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
 QUERY_AFTER = timedelta(minutes=2)
 REFUND_RETRY_AFTER = timedelta(minutes=5)
 RETRY_AFTER_SECONDS = 5
+SEND_REFUND = "ledger.send_refund"
+"""The timer that sends a refund to WeChat Pay once the transaction that reserved it commits."""
 
 
 def _unavailable() -> ApiError:
@@ -79,10 +82,7 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
             settled = book_notification(session, answer, now)
             counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
         elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):
-            session.execute(sa.update(LgPaymentIntent)
-                            .where(LgPaymentIntent.id == intent.id, LgPaymentIntent.status == "pending")
-                            .values(status="closed", closed_at=now, updated_at=now))
-            counts["closed"] += 1
+            counts["closed" if payments.close(session, intent.id, now) else "unchanged"] += 1
         else:
             counts["unchanged"] += 1
     return counts
@@ -120,3 +120,17 @@ def retry_refunds(session: Session, pay: WeChatPay | None, now: datetime, *, lim
                                   LgRefund.updated_at <= now - REFUND_RETRY_AFTER)
                            .order_by(LgRefund.id).limit(limit)).all()
     return sum(send_refund(session, row, pay, now) for row in rows)
+
+
+def request_refund(session: Session, intent: LgPaymentIntent, *, amount_fen: object, now: datetime,
+                   reason: str | None = None) -> LgRefund:
+    """A refund a seller decides on, in its own transaction: the amount is reserved at once
+    (``payments.refund``: 409 ``refund_exceeds_paid`` / ``payment_not_refundable``); ``record``
+    settles it at once (``on_refunded`` fires), WeChat Pay gets it from the ``SEND_REFUND`` timer
+    after the commit (and from the retry job while it fails)."""
+    row = payments.refund(session, intent, amount_fen=amount_fen, reason=reason, now=now)
+    if intent.provider == "record":
+        payments.settle_refund(session, row, succeeded=True, now=now)
+    else:
+        schedule_many(session, subject_type="lg_refund", subject_id=row.id, timers=[(SEND_REFUND, 0, now)])
+    return row
