@@ -20,6 +20,7 @@ from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
+from scenarios.parking import SCENARIO as PARKING
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
 from scenarios.road_report import SCENARIO as ROAD_REPORT
@@ -46,6 +47,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    PARKING,
 )
 
 

@@ -4,8 +4,6 @@
   operator's rules (no recorded entry; payment failing at the barrier), the latest occupancy its
   device reported (``occupied``, ``occupancy_at``: older than ``silence_seconds`` shows unknown)
   and the booking engine resource its reservations take places of.
-- ``pk_lot_devices``: which of the operator's devices serve a lot and how (entry or exit camera,
-  occupancy counter).
 - ``pk_spaces``: numbered spaces of a shared car park that contracts are signed for.
 - ``pk_projects``: 错峰共享 projects: a car park's spaces shared at set hours for a monthly fee.
 - ``pk_contracts``: a resident's monthly contract for a space's hours; never two on one space
@@ -29,9 +27,8 @@ from scenarios.parking.plates import COLOURS, PURPOSE
 PILOTS = ("hospital", "commercial", "transport_hub")
 LOT_KINDS = ("public", "shared")
 NO_ENTRY_RULES = ("flat_fee", "staff")
-DEVICE_ROLES = ("entry", "exit", "occupancy")
 CONTRACT_STATES = ("active", "cancelled")
-STAY_STATES = ("inside", "paid", "free", "debt", "pending_staff", "waived")
+STAY_STATES = ("inside", "paid", "free", "debt", "pending_staff")
 DEBT_STATES = ("open", "paid", "waived")
 
 
@@ -72,15 +69,6 @@ class PkLot(IdMixin, Base):
     resource_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("bk_resources.id"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class PkLotDevice(Base):
-    __tablename__ = "pk_lot_devices"
-    __table_args__ = (sa.CheckConstraint(_in("role", DEVICE_ROLES), name="role_known"),)
-
-    device_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("devices.id"), primary_key=True)
-    lot_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("pk_lots.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(sa.String(16))
 
 
 class PkSpace(IdMixin, Base):
@@ -145,6 +133,8 @@ class PkContract(IdMixin, Base):
     end_minute: Mapped[int] = mapped_column(sa.Integer)
     fee_fen: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    payment_id: Mapped[int | None] = mapped_column(BigId)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -185,6 +175,8 @@ class PkStay(IdMixin, Base):
     exit_device_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("devices.id", ondelete="SET NULL"))
     reservation_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("pk_reservations.id"))
     fee_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    paid_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), default="inside")
     settled_by: Mapped[str | None] = mapped_column(sa.String(24))
     payment_id: Mapped[int | None] = mapped_column(BigId)
