@@ -275,6 +275,16 @@ ERRORS: dict[str, ErrorCode] = {
                                       "The text holds words that may not be published."),
     "listing_moderation_pending": ErrorCode(409, "内容尚在人工审核中，暂不能发布",
                                            "The text awaits a moderator's review; it cannot be published yet."),
+    # telemetry engine (scenarios/engines/telemetry)
+    "telemetry_unknown_kind": ErrorCode(422, "没有这种读数类型", "Unknown reading kind."),
+    "telemetry_wrong_device_kind": ErrorCode(403, "该类设备不能上报这种读数",
+                                             "Devices of this kind may not report this reading."),
+    "telemetry_not_bound": ErrorCode(403, "该设备未绑定上报对象", "This device reports on no subject of this kind."),
+    "telemetry_not_your_subject": ErrorCode(403, "该设备不能上报此对象的读数",
+                                            "This device does not report on this subject."),
+    "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
+    "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
+    "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
     # parking (停车预约 / 错峰共享)
     "plate_invalid": ErrorCode(422, "号牌格式不正确", "Not a valid plate (7 characters, 8 for new-energy plates)."),
     "lot_not_reservable": ErrorCode(422, "该停车场不接受预约", "This car park takes no reservations."),

@@ -17,6 +17,7 @@ from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
 from scenarios.engines.ledger import ENGINE as LEDGER
 from scenarios.engines.listing import ENGINE as LISTING
+from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
@@ -30,7 +31,7 @@ from scenarios.taxi import SCENARIO as TAXI
 from scenarios.venue_booking import SCENARIO as VENUE_BOOKING
 
 ENGINES: dict[str, Engine] = {engine.name: engine
-                              for engine in (WORKFLOW, BOOKING, DISPATCH, LEDGER, LISTING, APPROVAL)}
+                              for engine in (WORKFLOW, BOOKING, DISPATCH, LEDGER, LISTING, APPROVAL, TELEMETRY)}
 """The engine packages that exist (``scenarios/engines/<name>``)."""
 
 PLATFORM_ENGINES = frozenset({"qr"})

@@ -166,11 +166,12 @@ def _app(settings, migrated_db: Database, _clock: FrozenClock):
     from tests.engines.booking.scenario import SCENARIO as BOOKING_TEST_SCENARIO
     from tests.engines.dispatch.scenario import SCENARIO as DISPATCH_TEST_SCENARIO
     from tests.engines.listing.scenario import SCENARIO as LISTING_TEST_SCENARIO
+    from tests.engines.telemetry.scenario import SCENARIO as TELEMETRY_TEST_SCENARIO
     from tests.engines.workflow.scenario import SCENARIO as WORKFLOW_TEST_SCENARIO
 
     return create_app(settings, database=migrated_db, clock=_clock,
                       extra_scenarios=(WORKFLOW_TEST_SCENARIO, BOOKING_TEST_SCENARIO, DISPATCH_TEST_SCENARIO,
-                                       LISTING_TEST_SCENARIO, APPROVAL_TEST_SCENARIO))
+                                       LISTING_TEST_SCENARIO, APPROVAL_TEST_SCENARIO, TELEMETRY_TEST_SCENARIO))
 
 
 @pytest.fixture

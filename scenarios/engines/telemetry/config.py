@@ -35,6 +35,9 @@ class Field:
     """``str``: a regular expression the whole value must match (e.g. a plate)."""
     max_length: int = 64
     required: bool = True
+    personal: bool = False
+    """Personal data (a plate): checked and handed to the hooks, never stored, shown or logged by
+    the engine (the scenario keeps it encrypted in its own tables)."""
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -109,6 +112,8 @@ class ReadingKind:
     """``on_offline(session, device, subject)`` once when the device is marked offline."""
     on_back_online: Callable[..., None] | None = None
     """``on_back_online(session, device, subject)`` once, with the first reading after it."""
+    silent_urgent: bool = False
+    """The silence alert is urgent (falls back to SMS when the channel fails)."""
     alert_recipients: Callable[..., Iterable[Any]] | None = None
     """``alert_recipients(session, alert, subject) -> Recipient``s (``app.notify.service``) told
     besides the owning organisation's staff in ``TelemetryConfig.alert_roles``."""
@@ -124,6 +129,7 @@ class TelemetryConfig:
     """Roles of the owning organisation that read latest values, history and alerts."""
     alert_roles: tuple[str, ...] = ("manager",)
     """Roles of the owning organisation told of an alert (the organisation itself if none)."""
+    notify_channel: str = "auto"
     max_batch: int = 100
     clock_skew: timedelta = timedelta(seconds=30)
     """A reading's timestamp may be this far ahead of the server's clock."""
@@ -138,6 +144,11 @@ class TelemetryConfig:
             if kind.subject_type not in subjects:
                 raise ValueError(f"telemetry {self.slug}: kind {kind.name!r} reports on unknown subject "
                                  f"{kind.subject_type!r}")
+            fields = {f.name: f for f in kind.fields}
+            for threshold in kind.thresholds:
+                if threshold.field is not None and (threshold.field not in fields or fields[threshold.field].personal):
+                    raise ValueError(f"telemetry {self.slug}: threshold {threshold.name!r} on an unknown or "
+                                     "personal field")
 
     def kind(self, name: str) -> ReadingKind | None:
         return next((k for k in self.kinds if k.name == name), None)
