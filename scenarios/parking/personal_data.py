@@ -55,7 +55,7 @@ PERSONAL_DATA = PersonalData(
     retention=(Keep("pk_vehicles", "车辆号牌", None, ON_CANCELLATION),
                Keep("pk_contracts", "错峰共享停车合同", None, "合同及其付款记录随账号保存（会计凭证另由账本保存）"),
                Keep("pk_reservations", "停车预约", None, ON_CANCELLATION),
-               Keep("pk_stays", "停车进出记录（号牌、时间、地点）", STAY_RETENTION, "出场后180天；欠费未缴清的保留至缴清",
-                    purge=purge_stays),
+               Keep("pk_stays", "停车进出记录（号牌、时间、地点）", STAY_RETENTION,
+                    "出场后180天；欠费未缴清的保留至缴清", purge=purge_stays),
                Keep("pk_debts", "停车欠费", STAY_RETENTION, "缴清后随进出记录删除", purge=purge_stays)),
 )

@@ -25,6 +25,7 @@ from auth.principal import current_principal, require_auth, require_resident, re
 from auth.visibility import loaded, visible_object
 from scenarios.engines.booking.models import BkBooking, BkResource
 from scenarios.engines.telemetry import service as telemetry
+from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
 from scenarios.parking import contracts, figures, gate, lots, payments, reservations
 from scenarios.parking.access import operates, register_object_types
 from scenarios.parking.config import TELEMETRY
@@ -465,5 +466,5 @@ class Figures(MethodView):
 
 def blueprints() -> list[Blueprint]:
     register_object_types()
-    return [blp]
+    return [blp, telemetry_blueprint(TELEMETRY)]
 
