@@ -17,7 +17,7 @@ COLOUR = {"load_default": None, "validate": validate.OneOf(COLOURS),
 class ParkingNearbyArgs(PageArgs):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    radius_m = fields.Integer(load_default=3000, validate=validate.Range(min=1, max=MAX_RADIUS_M))
+    radius_m = fields.Integer(load_default=3000, strict=False, validate=validate.Range(min=1, max=MAX_RADIUS_M))
     free_only = fields.Boolean(load_default=False, metadata={"description": "only lots with a free space known now"})
     pilot = fields.String(load_default=None, validate=validate.OneOf(PILOTS))
 
