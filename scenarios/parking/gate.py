@@ -35,6 +35,8 @@ PAID_HOLDS = timedelta(minutes=15)
 """A fee paid before leaving holds this long (then the minutes after it are owed)."""
 REREAD = timedelta(seconds=60)
 """An exit read again this soon after a stay ended is that exit."""
+EARLY = timedelta(minutes=30)
+"""A reservation is checked in by an entry up to this long before its window."""
 
 
 @dataclass
@@ -67,7 +69,7 @@ def _check_in_reservation(session: Session, lot: PkLot, digest: str, at: datetim
                           .join(PkVehicle, PkVehicle.id == PkReservation.vehicle_id)
                           .join(BkBooking, BkBooking.id == PkReservation.booking_id)
                           .where(PkReservation.lot_id == lot.id, PkVehicle.plate_hash == digest,
-                                 PkReservation.arrive_from - timedelta(minutes=30) <= at,
+                                 PkReservation.arrive_from <= at + EARLY,
                                  PkReservation.held_until >= at, BkBooking.status == "confirmed")
                           .order_by(PkReservation.arrive_from).limit(1)).first()
     if row is None:

@@ -26,6 +26,13 @@ class World:
     h: dict[str, dict[str, str]] = field(default_factory=dict)
     lots: dict[str, PkLot] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+    people: dict[str, tuple] = field(default_factory=dict)
+
+    def renew(self, session, clock) -> None:
+        """Fresh access tokens at the clock's time (they live 15 minutes)."""
+        for who, (account, org) in self.people.items():
+            self.h[who] = bearer(token_for(session, clock, account, org))
+        session.commit()
 
 
 def _lot(session, clock, org, code: str, lat: float, lon: float, **kw) -> PkLot:
@@ -73,11 +80,9 @@ def world(session, clock) -> World:
     for label in ("S01", "S02"):
         session.add(PkSpace(lot_id=w.lots["shared"].id, label=label, project_id=project.id))
     alice, bob = make_resident(session, name="王丽"), make_resident(session, name="李强")
-    w.h["alice"], w.h["bob"] = bearer(token_for(session, clock, alice)), bearer(token_for(session, clock, bob))
+    w.people = {"alice": (alice, None), "bob": (bob, None), "manager_a": (make_staff(session, a, "manager"), a),
+                "staff_a": (make_staff(session, a, "staff"), a), "manager_b": (make_staff(session, b, "manager"), b)}
     w.ids["alice_person"] = alice.person_id
-    w.h["manager_a"] = bearer(token_for(session, clock, make_staff(session, a, "manager"), a))
-    w.h["staff_a"] = bearer(token_for(session, clock, make_staff(session, a, "staff"), a))
-    w.h["manager_b"] = bearer(token_for(session, clock, make_staff(session, b, "manager"), b))
     w.ids["org_a"] = a.id
-    session.commit()
+    w.renew(session, clock)
     return w
