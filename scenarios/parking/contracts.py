@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
+from app.fields import CST
 from auth.principal import Principal
 from scenarios.parking.models import PkContract, PkLot, PkProject, PkSpace
 from scenarios.parking.tariff import Window
@@ -33,9 +34,13 @@ def period(month: str, months: int) -> tuple[date, date]:
         first = date(year, mon, 1)
     except ValueError:
         raise ApiError("validation_error", errors={"month": ["月份格式为 YYYY-MM。"]}) from None
-    last_mon = mon - 1 + months
-    y, m = year + last_mon // 12, last_mon % 12 + 1
+    last = mon - 1 + months - 1  # the last month, counted from January of ``year`` (0-based)
+    y, m = year + last // 12, last % 12 + 1
     return first, date(y, m, calendar.monthrange(y, m)[1])
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(CST).date()
 
 
 def _lock_space(session: Session, space_id: int) -> None:
@@ -57,10 +62,10 @@ def sign(session: Session, *, principal: Principal, project: PkProject, month: s
          colour: object, now: datetime, space: str | None = None) -> PkContract:
     """A contract for the caller's vehicle on a space of ``project`` (the one named, else the
     first free). 409 ``contract_overlap`` (the named space is taken in those hours),
-    ``no_shared_space`` (none free), 422 ``contract_in_past`` (a month already over)."""
+    ``no_shared_space`` (none free), 422 ``contract_in_past`` (starting before this month)."""
     starts_on, ends_on = period(month, months)
-    if ends_on < now.date():
-        raise ApiError("contract_in_past", errors={"month": ["该月份已过。"]})
+    if starts_on < _today(now).replace(day=1):
+        raise ApiError("contract_in_past", errors={"month": ["合同须从本月或以后的月份开始。"]})
     vehicle = own_vehicle(session, principal, plate, colour, now)
     window = window_of(project, starts_on, ends_on)
     spaces = session.scalars(sa.select(PkSpace).where(PkSpace.project_id == project.id)
@@ -93,7 +98,7 @@ def cancel(session: Session, *, principal: Principal, contract: PkContract, now:
         raise ApiError("forbidden")
     if contract.status != "active":
         raise ApiError("contract_not_active")
-    if contract.starts_on <= now.date():
+    if contract.starts_on <= _today(now):
         raise ApiError("contract_started")
     session.execute(sa.update(PkContract).where(PkContract.id == contract.id, PkContract.status == "active")
                     .values(status="cancelled"))

@@ -15,6 +15,7 @@ from scenarios.parking.config import BOOKING, TELEMETRY
 from scenarios.parking.demo import ALL_DAY
 from scenarios.parking.models import PkLot, PkProject, PkSpace
 from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
+from tests.support.qr import keyring  # noqa: F401 (a fixture: reservations carry a pass)
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=CST)  # a Thursday
 TARIFF = {"first_hour_fen": 1000, "half_hour_fen": 500, "daily_cap_fen": 6000, "free_minutes": 15}
@@ -59,8 +60,13 @@ def _device(session, clock, w: World, org, lot: PkLot, kind: str, reading: str, 
 
 
 @pytest.fixture
-def world(session, clock) -> World:
+def at_now(clock):
     clock.set(NOW)
+    return clock
+
+
+@pytest.fixture
+def world(session, at_now, keyring, clock) -> World:  # noqa: F811 (keyring: the fixture, after the clock is set)
     w = World()
     a, b = make_org(session, "parking_operator"), make_org(session, "parking_operator")
     w.lots["near"] = _lot(session, clock, a, "lot-near", 30.7420, 121.3430)
