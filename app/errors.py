@@ -247,6 +247,8 @@ ERRORS: dict[str, ErrorCode] = {
     "wechat_account_required": ErrorCode(409, "请在微信小程序中登录后支付", "Sign in with WeChat to pay."),
     "notification_rejected": ErrorCode(401, "通知验签失败", "The notification's signature does not verify."),
     "refund_exceeds_paid": ErrorCode(409, "退款金额超过可退金额", "The refund is more than what is left to refund."),
+    "payment_required": ErrorCode(409, "请先支付，支付成功即确认预约",
+                                  "Pay for it: the payment confirms it (payment_id)."),
     # approval engine (scenarios/engines/approval)
     "not_eligible": ErrorCode(422, "不符合申请条件", "Not eligible."),
     "application_state_changed": ErrorCode(409, "申请的状态已变化（可能已被处理），请刷新后重试",

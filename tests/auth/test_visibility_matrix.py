@@ -99,6 +99,8 @@ VISIBLE: dict[str, set[str]] = {
     # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
     "sv_village": set(),
     "sv_notice": set(),
+    # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
+    "tm_source": {"staff_a", "device"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -164,6 +166,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
+    ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -261,6 +264,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
        for a in ("resubmit", "withdraw")},
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
+    (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -382,6 +386,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     applications = {slug: _seed_application(session, clock, company_a, wf.accounts["alice"], slug)
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
+    tm_source = _seed_tm_source(session, clock, company_a, device)
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -389,7 +394,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -444,6 +449,17 @@ def _seed_house(session, clock, village, alice) -> tuple[int, int]:
     session.add(tenancy)
     session.flush()
     return house.id, tenancy.id
+
+
+def _seed_tm_source(session, clock, owner, device) -> int:
+    """``device`` reporting tank levels of ``owner`` on the telemetry engine's test scenario."""
+    from scenarios.engines.telemetry.models import TmSource
+
+    source = TmSource(scenario="tm-test", kind="level", device_id=device.id, organisation_id=owner.id,
+                      subject_type="tank", subject_id=1, heard_at=clock.now(), bound_at=clock.now(), status="online")
+    session.add(source)
+    session.flush()
+    return source.id
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -532,6 +548,7 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "application_id": 999_999_999 if missing else ids["applications"].get(scenario),
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
+        "source_id": 999_999_999 if missing else ids["tm_source"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]

@@ -28,10 +28,12 @@ class Action:
 ACTIONS: tuple[Action, ...] = (
     Action("confirm", "confirm", BookingEmptySchema, svc.confirm,
            "Confirm a hold before `hold_expires_at` (after: 409 `hold_expired`, the place is released). The "
-           "booker or the person booked for.", "`hold_expired`, `booking_not_active`"),
+           "booker or the person booked for. A priced hold is confirmed by paying its `payment_id` instead: 409 "
+           "`payment_required`.", "`hold_expired`, `booking_not_active`, `payment_required`"),
     Action("cancel", "cancel", BookingCancelSchema, svc.cancel,
            "Cancel a hold or a confirmed booking within the scenario's notice rule (409 `cancel_too_late`, the "
-           "rule in the message); the pass is revoked and the place offered to the waitlist.",
+           "rule in the message); the pass is revoked and the place offered to the waitlist. A paid booking is "
+           "refunded in full (the booker is told); an unpaid one's payment is closed.",
            "`cancel_too_late`, `booking_not_active`"),
     Action("reschedule", "reschedule", BookingRescheduleSchema, svc.reschedule,
            "改约: move to another slot of the scenario in one step (the new place is taken and the old one "

@@ -35,6 +35,9 @@ class BookingConfig:
     needs_confirm: bool = False
     """A booking starts as a hold the booker confirms (``hold_minutes``); else it is confirmed at once."""
     hold_minutes: int = 5
+    payment_minutes: int = 15
+    """A booking of a priced resource is a hold this long while its payment is open (the hold
+    itself lasts ``PAYMENT_GRACE`` longer, for a payment notified late)."""
     cancel_deadline: Callable[[datetime], datetime] = field(default=_hours_before(2))
     """The last moment a confirmed booking may be cancelled or moved, from its slot's start."""
     cancel_rule_zh: str = "开始前 2 小时内不能取消或改约"

@@ -13,6 +13,7 @@
   of the slot, ``places`` how many people its pass admits. A hold lives until
   ``hold_expires_at``; every state change is a compare-and-set on the expected status. A whole
   unit is held by one live booking at most (a partial unique index, on both databases).
+  A booking of a priced resource (``price_fen``) carries its ``payment_id``.
 - ``bk_waitlist``: people waiting for a full slot; a freed place is offered as a timed hold.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ class BkResource(IdMixin, Base):
         sa.CheckConstraint(_in("calendar", CALENDARS), name="calendar_known"),
         sa.CheckConstraint("capacity >= 1", name="capacity_positive"),
         sa.CheckConstraint("slot_minutes BETWEEN 5 AND 1440", name="slot_minutes_range"),
+        sa.CheckConstraint("price_fen IS NULL OR price_fen > 0", name="price_positive"),
         sa.Index("ix_bk_resources_scenario_owner", "scenario", "owner_org_id"),
     )
 
@@ -64,6 +66,9 @@ class BkResource(IdMixin, Base):
     calendar: Mapped[str] = mapped_column(sa.String(24), default="every_day")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     attributes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    price_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """Fen per slot (per place of a ``capacity`` resource); None: free. A priced booking is a
+    hold until paid through the ledger (payment.py)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -134,6 +139,8 @@ class BkBooking(IdMixin, Base):
     hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in: Mapped[int] = mapped_column(sa.Integer, default=0)
     pass_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("qr_passes.id"))
+    payment_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("lg_payment_intents.id"))
+    """The ledger's payment intent of a priced booking (paying it confirms the hold)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,7 +25,7 @@ def booking_view(session: Session, booking: BkBooking, *, clock: Clock, slot: Bk
         "slot_id": slot.id, "starts_at": slot.starts_at, "ends_at": slot.ends_at, "places": booking.places,
         "checked_in": booking.checked_in, "person": {"person_id": booking.person_id, "masked_name": mask_name(name)},
         "hold_expires_at": booking.hold_expires_at if booking.status == "held" else None,
-        "end_reason": booking.end_reason, "created_at": booking.created_at,
+        "end_reason": booking.end_reason, "created_at": booking.created_at, "payment_id": booking.payment_id,
         "pass_": passes.view(session, booking, clock=clock) if with_pass else None,
     }
 
@@ -33,4 +33,4 @@ def booking_view(session: Session, booking: BkBooking, *, clock: Clock, slot: Bk
 def resource_view(resource: BkResource, owner_code: str) -> dict[str, Any]:
     return {"code": resource.code, "name": resource.name, "kind": resource.kind, "capacity": resource.capacity,
             "slot_minutes": resource.slot_minutes, "calendar": resource.calendar, "address": resource.address,
-            "lat": resource.lat, "lon": resource.lon, "owner": owner_code}
+            "lat": resource.lat, "lon": resource.lon, "owner": owner_code, "price_fen": resource.price_fen}

@@ -33,7 +33,8 @@ def load_resource(session: Session, code: Any) -> BkResource | None:
 
 def create(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig, name: str, kind: str,
            capacity: int, slot_minutes: int, calendar: str, address: str, hours: list[dict],
-           lat: float | None = None, lon: float | None = None, code: str | None = None) -> BkResource:
+           lat: float | None = None, lon: float | None = None, code: str | None = None,
+           price_fen: int | None = None) -> BkResource:
     """A resource of the caller's acting organisation (its managers), with its weekly hours;
     its slots are made at once for the scenario's window."""
     if not (principal.is_staff and principal.org_type in config.owner_types
@@ -47,7 +48,7 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Book
     now = clock.now()
     resource = BkResource(scenario=config.slug, code=code, name=name, kind=kind, owner_org_id=principal.org_id,
                           address=address, lat=lat, lon=lon, capacity=capacity, slot_minutes=slot_minutes,
-                          calendar=calendar, active=True, attributes={}, created_at=now)
+                          calendar=calendar, active=True, attributes={}, price_fen=price_fen, created_at=now)
     session.add(resource)
     session.flush()
     for h in hours:

@@ -71,6 +71,10 @@ class BookingResourceCreateSchema(Schema):
     lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
     hours = fields.List(fields.Nested(BookingHoursSchema), required=True, validate=validate.Length(min=1, max=50))
+    price_fen = fields.Integer(load_default=None, allow_none=True, strict=True,
+                               validate=validate.Range(min=1, max=100_000_000), metadata={
+                                   "description": "fen per slot (per place of a class); none: free. A priced "
+                                                  "booking is a hold until paid"})
 
 
 class BookingHoursPutSchema(Schema):
@@ -93,6 +97,7 @@ class BookingResourceSchema(Schema):
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)
     owner = fields.String(required=True, metadata={"description": "the owning organisation's code"})
+    price_fen = fields.Integer(allow_none=True, metadata={"description": "fen per slot (per place); none: free"})
 
 
 class BookingResourceListArgs(PageArgs):
@@ -153,6 +158,9 @@ class BookingSchema(Schema):
     end_reason = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
     pass_ = fields.Nested(BookingPassSchema, data_key="pass", allow_none=True)
+    payment_id = fields.Integer(allow_none=True, metadata={
+        "description": "a priced booking's payment: the booker pays it (POST /api/v1/payments/<id>/pay), "
+                       "which confirms the hold"})
 
 
 class BookingWaitlistEntrySchema(Schema):

@@ -22,7 +22,7 @@ from app.timers import schedule_many
 from auth.models import Person
 from auth.principal import Principal
 from auth.relations import may_act_for
-from scenarios.engines.booking import capacity, passes
+from scenarios.engines.booking import capacity, passes, payment
 from scenarios.engines.booking.config import BookingConfig
 from scenarios.engines.booking.models import (
     LIVE_STATES,
@@ -152,15 +152,18 @@ def book(session: Session, *, clock: Clock, principal: Principal, config: Bookin
     _check_time(config, place.slot, now)
     person = person_for(session, config, principal, person_id, clock=clock)
     _check_limits(session, config, person.id, place.slot, now)
-    hold = config.needs_confirm
+    hold = config.needs_confirm or payment.priced(place.resource)
     _take_or_refuse(session, place.slot, units, now, hold=hold)
     booking = BkBooking(scenario=config.slug, resource_id=place.resource.id, slot_id=place.slot.id,
                         person_id=person.id, booker_person_id=principal.person_id,
                         booker_account_id=principal.account_id, units=units, places=admits, whole_unit=whole,
                         status="held" if hold else "confirmed", checked_in=0, created_at=now, updated_at=now,
-                        hold_expires_at=now + config.hold if hold else None, confirmed_at=None if hold else now)
+                        hold_expires_at=now + payment.hold_for(config, place.resource) if hold else None,
+                        confirmed_at=None if hold else now)
     session.add(booking)
     session.flush()
+    if payment.priced(place.resource):
+        payment.charge(session, config, booking, place.slot, place.resource, now)
     if hold:
         schedule_many(session, subject_type=SUBJECT, subject_id=booking.id,
                       timers=[(HOLD_EXPIRY, 0, booking.hold_expires_at)])
@@ -200,30 +203,42 @@ def _refresh(session: Session, booking: BkBooking) -> BkBooking:
 
 def confirm(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig,
             booking: BkBooking) -> BkBooking:
-    """Confirm a hold before it expires: 409 ``hold_expired`` after (the place is released)."""
+    """Confirm a hold before it expires: 409 ``hold_expired`` after (the place is released);
+    ``payment_required`` for a priced hold (paying confirms it)."""
     _owner_side(principal, booking)
-    now = clock.now()
     if booking.status == "confirmed":
         return booking
     if booking.status == "expired":
         raise ApiError("hold_expired")
     if booking.status != "held":
         raise ApiError("booking_not_active", detail={"status": booking.status})
-    won = session.execute(sa.update(capacity.BOOKINGS).where(
-        capacity.BOOKINGS.c.id == booking.id, capacity.BOOKINGS.c.status == "held",
-        capacity.BOOKINGS.c.hold_expires_at > now).values(status="confirmed", confirmed_at=now, updated_at=now,
-                                                           hold_expires_at=None)).rowcount == 1
-    if not won:
+    payment.require_unpriced(booking)
+    if not confirm_held(session, config, booking, clock=clock):
         expire_hold(session, config, booking.id, clock=clock)
         session.flush()
         raise ApiError("hold_expired")
+    return _refresh(session, booking)
+
+
+def confirm_held(session: Session, config: BookingConfig, booking: BkBooking, *, clock: Clock,
+                 before_expiry: bool = True) -> bool:
+    """Hold → confirmed (compare-and-set): its pass, timers and notice. ``before_expiry=False``
+    (a payment booked): a hold past its time still counts while it is held. False: not a hold
+    (any more)."""
+    now = clock.now()
+    still = [capacity.BOOKINGS.c.hold_expires_at > now] if before_expiry else []
+    won = session.execute(sa.update(capacity.BOOKINGS).where(
+        capacity.BOOKINGS.c.id == booking.id, capacity.BOOKINGS.c.status == "held", *still)
+        .values(status="confirmed", confirmed_at=now, updated_at=now, hold_expires_at=None)).rowcount == 1
+    if not won:
+        return False
     capacity.hold_to_booked(session, booking.slot_id, booking.units)
     cancel_timers(session, subject_type=SUBJECT, subject_id=booking.id, kind=HOLD_EXPIRY)
     session.execute(sa.update(BkWaitlistEntry).where(BkWaitlistEntry.booking_id == booking.id)
                     .values(status="booked"))
     booking = _refresh(session, booking)
     _on_confirmed(session, config, booking, place_of(session, booking.slot_id), clock=clock)
-    return booking
+    return True
 
 
 def expire_hold(session: Session, config: BookingConfig | None, booking_id: int, *, clock: Clock) -> bool:
@@ -256,6 +271,7 @@ def _end(session: Session, booking: BkBooking, *, status: str, reason: str, cloc
     capacity.give_back(session, booking.slot_id, booking.units, held=expected == "held")
     passes.revoke(session, booking, clock=clock, reason=reason)
     cancel_timers(session, subject_type=SUBJECT, subject_id=booking.id)
+    payment.ended(session, booking, reason=reason, now=now)
     return True
 
 
@@ -303,6 +319,8 @@ def reschedule(session: Session, *, clock: Clock, principal: Principal, config: 
     new = _slot_in_scenario(session, config, slot_id)
     if (new.resource.kind == "unit") != booking.whole_unit:
         raise ApiError("validation_error", errors={"slot_id": ["新时段的场地类型与原预约不同。"]})
+    if new.resource.price_fen != old.resource.price_fen:
+        raise ApiError("validation_error", errors={"slot_id": ["新时段的价格与原预约不同，请取消后重新预约。"]})
     _check_time(config, new.slot, now)
     expected = booking.status
     # Locks in the engine's one order (the booking, the slots' expired holds, the slots by id), so
@@ -395,6 +413,8 @@ def offer_next(session: Session, config: BookingConfig, slot_id: int, *, clock: 
                             hold_expires_at=expires, created_at=now, updated_at=now)
         session.add(booking)
         session.flush()
+        if payment.priced(place.resource):
+            payment.charge(session, config, booking, place.slot, place.resource, now, until=expires)
         entry.status, entry.booking_id = "offered", booking.id
         schedule_many(session, subject_type=SUBJECT, subject_id=booking.id, timers=[(HOLD_EXPIRY, 0, expires)])
         tell(session, config, clock=clock, template="booking_offer", event="booking.offer",

@@ -15,25 +15,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import cache
 
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.config import load_settings
 from app.periodic import periodic
 from app.timers import Timer, timer_handler
 from scenarios.engines.ledger import payments, postings, reconcile, settlement, wechatpay
 from scenarios.engines.ledger.models import LgRefund
-from scenarios.engines.ledger.setup import LedgerRuntime, runtime_for
+from scenarios.engines.ledger.setup import process_runtime
 
 log = logging.getLogger(__name__)
 BEIJING = timedelta(hours=8)
-
-
-@cache
-def _runtime() -> LedgerRuntime:
-    return runtime_for(load_settings())
 
 
 @periodic("ledger_close_expired", every=timedelta(minutes=1))
@@ -43,13 +36,13 @@ def close_expired(session: Session, clock: Clock) -> int:
 
 @periodic("ledger_settle_pending", every=timedelta(minutes=2))
 def settle_pending(session: Session, clock: Clock) -> int:
-    pay = _runtime().wechat
+    pay = process_runtime().wechat
     return settlement.settle_pending(session, pay, clock.now())["booked"] if pay is not None else 0
 
 
 @periodic("ledger_retry_refunds", every=timedelta(minutes=5))
 def retry_refunds(session: Session, clock: Clock) -> int:
-    pay = _runtime().wechat
+    pay = process_runtime().wechat
     return settlement.retry_refunds(session, pay, clock.now()) if pay is not None else 0
 
 
@@ -57,12 +50,12 @@ def retry_refunds(session: Session, clock: Clock) -> int:
 def send_refund(session: Session, timer: Timer, clock: Clock) -> None:
     row = session.get(LgRefund, int(timer.subject_id))
     if row is not None and row.status == "pending":
-        settlement.send_refund(session, row, _runtime().wechat, clock.now())
+        settlement.send_refund(session, row, process_runtime().wechat, clock.now())
 
 
 @periodic("ledger_reconcile", every=timedelta(hours=6))
 def reconcile_yesterday(session: Session, clock: Clock) -> int:
-    pay = _runtime().wechat
+    pay = process_runtime().wechat
     local_now = clock.now() + BEIJING
     if pay is None or local_now.hour < 10:
         return 0

@@ -124,6 +124,7 @@ class LgPaymentIntent(IdMixin, Base):
         sa.Index("ix_lg_payment_intents_scenario_created", "scenario", "created_at"),
         sa.Index("ix_lg_payment_intents_payer", "payer_person_id", "id"),
         sa.Index("ix_lg_payment_intents_open", "status", "expires_at"),
+        sa.Index("ix_lg_payment_intents_subject", "subject"),
     )
 
     scenario: Mapped[str] = mapped_column(sa.String(40))

@@ -8,7 +8,8 @@ settles what a lost notification left pending.
   ``payments.mark_paid`` (once however often it arrives; an unknown order or another amount is
   a discrepancy, not a payment).
 - ``settle_pending``: pending WeChat Pay intents older than ``QUERY_AFTER`` are queried; SUCCESS
-  books them as a notification would, CLOSED/expired unpaid ones close.
+  books them as a notification would (an intent a notification is booking at that moment is
+  skipped, never waited for: a deadlock otherwise), CLOSED/expired unpaid ones close.
 """
 from __future__ import annotations
 
@@ -63,6 +64,18 @@ def book_notification(session: Session, resource: dict, now: datetime) -> paymen
                               provider_txn_id=str(resource["transaction_id"])[:64], now=now)
 
 
+def _claim(session: Session, intent_id: int) -> bool:
+    """Lock the pending intent unless another transaction holds it (PostgreSQL ``SKIP LOCKED``).
+
+    The job books many payments in one transaction and keeps the payee's account locked from the
+    first; waiting for an intent a notification has locked (and whose transaction waits for that
+    account) would deadlock. Skipped, it is the notification's to book."""
+    stmt = sa.select(LgPaymentIntent.id).where(LgPaymentIntent.id == intent_id, LgPaymentIntent.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.execute(stmt).first() is not None
+
+
 def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: int = 200) -> dict[str, int]:
     """Query WeChat Pay for pending intents older than ``QUERY_AFTER``; counts per outcome.
     WeChat Pay down: those intents stay pending for the next run."""
@@ -78,7 +91,9 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
             counts["unreachable"] += 1
             continue
         state = answer.get("trade_state")
-        if state == "SUCCESS":
+        if state == "SUCCESS" and not _claim(session, intent.id):
+            counts["unchanged"] += 1  # a notification is booking it right now
+        elif state == "SUCCESS":
             settled = book_notification(session, answer, now)
             counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
         elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):

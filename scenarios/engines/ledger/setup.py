@@ -7,11 +7,12 @@ Production refuses to start with ``record`` (payments taken as made) unless
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from wechatpayv3 import WeChatPay
 
-from app.config import ConfigError, Settings
+from app.config import ConfigError, Settings, load_settings
 from scenarios.engines.ledger import wechatpay
 from scenarios.engines.ledger.models import PROVIDERS
 
@@ -41,5 +42,12 @@ def setup(app: Flask) -> None:
     app.extensions["ledger"] = runtime_for(app.extensions["settings"])
 
 
+@cache
+def process_runtime() -> LedgerRuntime:
+    """The runtime of a process without an app context (the worker's jobs and timers)."""
+    return runtime_for(load_settings())
+
+
 def current_runtime() -> LedgerRuntime:
-    return current_app.extensions["ledger"]
+    """The app's runtime in a request; the process's elsewhere (the worker)."""
+    return current_app.extensions["ledger"] if has_app_context() else process_runtime()

@@ -209,25 +209,32 @@ def _heard(spec: ReadingKind, now: datetime) -> dict[str, Any]:
     return {"heard_at": now, "silent_at": now + spec.silent_after if spec.silent_after is not None else None}
 
 
+def _touch(session: Session, source_id: int, heard: dict[str, Any]) -> str | None:
+    """Record that the source was heard; its status as it is now (RETURNING reads the row after
+    a concurrent silence mark committed: that reading then brings it back online)."""
+    return session.scalar(sa.update(TmSource).where(TmSource.id == source_id).values(**heard)
+                          .returning(TmSource.status), execution_options={"synchronize_session": False})
+
+
 def _apply(session: Session, *, clock: Clock, config: TelemetryConfig, ref: DeviceRef, item: _Item,
            now: datetime) -> Outcome:
     source, spec = item.source, item.spec
     new_id = session.scalar(_insert(session.get_bind().dialect.name), [
         {"source_id": source.id, "at": item.at, "hour": _hour(item.at), "value": item.stored, "received_at": now}])
     heard = _heard(spec, now)
-    if new_id is None:
-        session.execute(sa.update(TmSource).where(TmSource.id == source.id).values(**heard),
-                        execution_options={"synchronize_session": False})
+    if new_id is None:  # the same reading again (a retry): the device is alive all the same
+        if _touch(session, source.id, heard) == "offline":
+            _back_online(session, clock=clock, config=config, ref=ref, item=item)
         return Outcome(spec.name, item.at, source.subject_type, source.subject_id, False, True, False)
-    latest = session.execute(
+    status = session.scalar(
         sa.update(TmSource).where(TmSource.id == source.id,
                                   sa.or_(TmSource.latest_at.is_(None), TmSource.latest_at < item.at))
-        .values(latest_at=item.at, latest_value=item.stored, **heard),
-        execution_options={"synchronize_session": False}).rowcount == 1
+        .values(latest_at=item.at, latest_value=item.stored, **heard).returning(TmSource.status),
+        execution_options={"synchronize_session": False})
+    latest = status is not None
     if not latest:
-        session.execute(sa.update(TmSource).where(TmSource.id == source.id).values(**heard),
-                        execution_options={"synchronize_session": False})
-    if source.status == "offline":
+        status = _touch(session, source.id, heard)
+    if status == "offline":
         _back_online(session, clock=clock, config=config, ref=ref, item=item)
     if latest:
         alerts.apply_thresholds(session, clock=clock, config=config, kind=spec, source=source, value=item.value,

@@ -54,7 +54,8 @@ def test_reconcile_yesterday_downloads_the_bill_and_records_differences(session,
                                            cert_serial_no=fw.MERCHANT_SERIAL, private_key=fake.merchant_private_pem,
                                            public_key=fake.platform_public_pem, public_key_id=fw.PUBLIC_KEY_ID,
                                            notify_url="https://example.invalid/n", api_base=base)
-        monkeypatch.setattr(jobs, "_runtime", lambda: LedgerRuntime("wechatpay", config, wechatpay.client(config)))
+        runtime = LedgerRuntime("wechatpay", config, wechatpay.client(config))
+        monkeypatch.setattr(jobs, "process_runtime", lambda: runtime)
         fake.bill = ("交易时间,微信订单号,商户订单号,交易状态,订单金额\n"
                      "`2026-12-03 10:00:00,`4200000001,`Pnotours0000000000000001,`SUCCESS,`12.34\n")
         clock.set(datetime(2026, 12, 4, 1, 0, tzinfo=UTC))  # 09:00 in Beijing: the bill is not ready

@@ -26,7 +26,7 @@ def _refunded(session, intent, refund, now):
     CALLS.append((f"refunded:{refund.amount_fen}", intent.id, intent.status))
 
 
-TICKET = purposes.register(purposes.PaymentPurpose(kind="lgt_ticket", on_paid=_paid, on_closed=_closed,
+TICKET = purposes.register(purposes.PaymentPurpose(kind="lgt_probe", on_paid=_paid, on_closed=_closed,
                                                    on_refunded=_refunded))
 
 
@@ -48,10 +48,10 @@ def _charge(session, clock, world, subject_id=7, **kw):
 
 def test_charge_names_the_subject_and_uses_the_configured_provider(session, clock, world):
     intent = _charge(session, clock, world)
-    assert (intent.subject, intent.subject_type, intent.subject_id) == ("lgt_ticket:7", "lgt_ticket", "7")
+    assert (intent.subject, intent.subject_type, intent.subject_id) == ("lgt_probe:7", "lgt_probe", "7")
     assert intent.provider == "record" and intent.status == "created"
-    assert purposes.intent_for(session, "lgt_ticket", 7).id == intent.id
-    assert purposes.intent_for(session, "lgt_ticket", 8) is None
+    assert purposes.intent_for(session, "lgt_probe", 7).id == intent.id
+    assert purposes.intent_for(session, "lgt_probe", 8) is None
 
 
 def test_paid_fires_once_and_a_second_report_fires_nothing(session, clock, world):
@@ -98,10 +98,10 @@ def test_an_unregistered_purpose_cannot_charge_and_a_kind_is_registered_once(ses
                         payer_person_id=world[1], payee_org_id=world[0], amount_fen=1, description="d",
                         now=clock.now())
     with pytest.raises(ValueError):
-        purposes.register(purposes.PaymentPurpose(kind="lgt_ticket", on_paid=_closed))
+        purposes.register(purposes.PaymentPurpose(kind="lgt_probe", on_paid=_closed))
     with pytest.raises(ValueError):
         purposes.PaymentPurpose(kind="bad kind")
-    assert purposes.register(TICKET) is TICKET and PURPOSES["lgt_ticket"] is TICKET
+    assert purposes.register(TICKET) is TICKET and PURPOSES["lgt_probe"] is TICKET
 
 
 def test_refund_gives_back_all_that_is_left_once_and_nothing_when_unpaid(session, clock, world):

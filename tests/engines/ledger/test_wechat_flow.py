@@ -11,33 +11,11 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from auth.organisations import Organisation
-from scenarios.engines.ledger import payments, postings, settlement, wechatpay
+from scenarios.engines.ledger import payments, postings, settlement
 from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent, LgRefund, LgTransfer
-from scenarios.engines.ledger.setup import LedgerRuntime
-from tests.support import fake_wechatpay as fw
 from tests.support.factories import bearer, make_org, make_resident, make_staff, token_for
 
 NOTIFY = "/api/v1/payments/notify/wechatpay"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    fake = fw.FakeWeChatPay()
-    server, _base = fw.start(fake)
-    yield fake
-    server.shutdown()
-
-
-@pytest.fixture
-def runtime(app, fake, monkeypatch):
-    fake.down, fake.refund_failures, fake.sign_with, fake.refund_status = False, 0, None, "SUCCESS"
-    config = wechatpay.WeChatPayConfig(appid=fw.APPID, mchid=fw.MCHID, apiv3_key=fw.APIV3_KEY,
-                                       cert_serial_no=fw.MERCHANT_SERIAL, private_key=fake.merchant_private_pem,
-                                       public_key=fake.platform_public_pem, public_key_id=fw.PUBLIC_KEY_ID,
-                                       notify_url="https://example.invalid" + NOTIFY, api_base=fake.base, timeout=3)
-    rt = LedgerRuntime("wechatpay", config, wechatpay.client(config))
-    monkeypatch.setitem(app.extensions, "ledger", rt)
-    return rt
 
 
 @pytest.fixture

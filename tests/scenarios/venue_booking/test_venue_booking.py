@@ -4,7 +4,7 @@ goes out through the outbox 2 hours before, the venue's gate admits by pass or p
 相约星期三 Wednesday sessions."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,43 +12,12 @@ import sqlalchemy as sa
 from app.fields import CST
 from app.notify.models import OutboxMessage
 from app.worker import Worker
-from auth.devices import create_device
-from qr.keys import init_keys
 from qr.service import issue_personal
 from scenarios.engines.booking.models import BkResource, BkSlot
-from tests.support.factories import basic, bearer, make_org, make_resident, make_staff, token_for
-from tests.support.qr import make_keyring
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 BASE = "/api/v1/venue-booking"
-MONDAY_10 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 EVERY_DAY = [{"weekday": d, "opens_minute": 8 * 60, "closes_minute": 21 * 60} for d in range(7)]
-
-
-@pytest.fixture
-def keyring(app, db, clock):
-    clock.set(MONDAY_10)
-    kr = make_keyring(app, db, clock)
-    with db.transaction() as s:
-        init_keys(s, kek=kr._kek, clock=clock)
-    app.extensions["qr_keyring"] = kr
-    yield kr
-    app.extensions.pop("qr_keyring", None)
-
-
-@pytest.fixture
-def w(session, clock, keyring):
-    a, b = make_org(session, "venue_operator"), make_org(session, "venue_operator")
-    company = make_org(session, "property_company")
-    h = {"manager_a": bearer(token_for(session, clock, make_staff(session, a, "manager"), a)),
-         "company": bearer(token_for(session, clock, make_staff(session, company, "manager"), company))}
-    for key, org in (("a", a), ("b", b)):
-        device, secret = create_device(session, org=org, kind="gate", name="闸机")
-        h[f"gate_{key}"] = basic(device.uid, secret)
-    alice = make_resident(session, name="王丽")
-    h["alice"] = bearer(token_for(session, clock, alice))
-    session.commit()
-    return {"h": h, "alice": alice, "a": a}
 
 
 def slot_of(session, code: str, day: date, hour: int) -> BkSlot:
