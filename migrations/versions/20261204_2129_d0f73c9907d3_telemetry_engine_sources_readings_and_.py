@@ -1,7 +1,7 @@
 """telemetry engine sources readings and alerts
 
 Revision ID: d0f73c9907d3
-Revises: ca1eda882e89
+Revises: 86281cc2604f
 Create Date: 2026-12-04 21:29:13.677740
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = 'd0f73c9907d3'
-down_revision = 'ca1eda882e89'
+down_revision = '86281cc2604f'
 branch_labels = None
 depends_on = None
 
