@@ -55,11 +55,23 @@ def _sees_plate_row(session: Session, principal: Principal, row: PkStay | PkDebt
     return principal.is_staff and operates(session, principal, row.lot_id)
 
 
+def _contract(session: Session, key: Any) -> PkContract | None:
+    return session.get(PkContract, key) if _int(key) else None
+
+
+def _stay(session: Session, key: Any) -> PkStay | None:
+    return session.get(PkStay, key) if _int(key) else None
+
+
+def _debt(session: Session, key: Any) -> PkDebt | None:
+    return session.get(PkDebt, key) if _int(key) else None
+
+
 def register_object_types() -> None:
     register("pk_lot", load=load_lot, visible=_sees_lot, description="a car park (everyone while active)")
-    register("pk_contract", load=lambda s, k: s.get(PkContract, k) if _int(k) else None, visible=_sees_contract,
+    register("pk_contract", load=_contract, visible=_sees_contract,
              description="a 错峰共享 contract (its resident; the lot operator's staff)")
-    register("pk_stay", load=lambda s, k: s.get(PkStay, k) if _int(k) else None, visible=_sees_plate_row,
+    register("pk_stay", load=_stay, visible=_sees_plate_row,
              description="a stay at a car park (the plate's recorded owner; the operator's staff)")
-    register("pk_debt", load=lambda s, k: s.get(PkDebt, k) if _int(k) else None, visible=_sees_plate_row,
+    register("pk_debt", load=_debt, visible=_sees_plate_row,
              description="an unpaid exit fee (the plate's recorded owner; the operator's staff)")

@@ -32,6 +32,8 @@ ALLOWED: dict[str, str] = {
     "ap_decisions.note": "the note of one decision on an application (its reason): about the application",
     "wf_ticket_events.note": "the note of a ticket's workflow action (已修, why it was rejected): about the "
                              "reported problem, shown to the parties of the ticket and moderated",
+    "pk_debts.plate_hash": "the keyed lookup hash (auth.pii, parking.plate) of its stay's plate, which is "
+                           "encrypted in pk_stays.plate: no plate text, found again only with the key",
 }
 
 # Types that cannot hold a phone number or a note as text (timestamps, flags, counters).

@@ -101,6 +101,11 @@ VISIBLE: dict[str, set[str]] = {
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
+    # parking: a car park of company A (public), alice's contract there, a stay and a debt of her plate
+    "pk_lot": EVERYONE,
+    "pk_contract": {"alice", "staff_a"},
+    "pk_stay": {"alice", "staff_a"},
+    "pk_debt": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -167,6 +172,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
+    ("pk_lot", "read"): EVERYONE,
+    ("pk_lot", "count"): set(),  # occupancy: the lot's own counter (the matrix's device is a sentinel: 403)
+    ("pk_lot", "passage"): STAFF_A_ONLY,  # entries, exits: the operator's cameras and staff
+    ("pk_contract", "read"): {"alice", "staff_a"},
+    ("pk_contract", "resident"): {"alice"},
+    ("pk_stay", "read"): {"alice", "staff_a"},
+    ("pk_stay", "resident"): {"alice"},  # pay before leaving
+    ("pk_stay", "operator"): STAFF_A_ONLY,  # decide an exit without entry
+    ("pk_debt", "resident"): {"alice"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -265,6 +279,16 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
+    ("/api/v1/parking/lots/<code>", "GET"): ("pk_lot", "read"),
+    ("/api/v1/parking/lots/<code>/occupancy", "PUT"): ("pk_lot", "count"),
+    ("/api/v1/parking/lots/<code>/entries", "POST"): ("pk_lot", "passage"),
+    ("/api/v1/parking/lots/<code>/exits", "POST"): ("pk_lot", "passage"),
+    ("/api/v1/parking/contracts/<int:contract_id>", "GET"): ("pk_contract", "read"),
+    ("/api/v1/parking/contracts/<int:contract_id>/cancel", "POST"): ("pk_contract", "resident"),
+    ("/api/v1/parking/stays/<int:stay_id>", "GET"): ("pk_stay", "read"),
+    ("/api/v1/parking/stays/<int:stay_id>/pay", "POST"): ("pk_stay", "resident"),
+    ("/api/v1/parking/stays/<int:stay_id>/decide", "POST"): ("pk_stay", "operator"),
+    ("/api/v1/parking/debts/<int:debt_id>/pay", "POST"): ("pk_debt", "resident"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 
@@ -284,6 +308,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "refunds": {"amount_fen": 1},
     "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
     "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
+    "occupancy": {"occupied": 1}, "entries": {"plate": "沪A12345"}, "exits": {"plate": "沪A12345"},
+    "decide": {"fee_fen": 0, "reason": "核实"}, "pay": {},
 }
 
 
@@ -387,6 +413,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
     tm_source = _seed_tm_source(session, clock, company_a, device)
+    parking = _seed_parking(session, clock, company_a, wf.accounts["alice"])
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -394,7 +421,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     session.flush()
     ids = {
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "parking": parking,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -411,7 +438,7 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
 
     bookings, slots, resources = {}, {}, {}
     start = clock.now() + timedelta(days=1)
-    for slug in ("bk-test", "venue-booking", "hospital-appointment"):
+    for slug in ("bk-test", "venue-booking", "hospital-appointment", "parking"):
         resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
                               address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
                               active=True, attributes={}, created_at=clock.now())
@@ -460,6 +487,45 @@ def _seed_tm_source(session, clock, owner, device) -> int:
     session.add(source)
     session.flush()
     return source.id
+
+
+def _seed_parking(session, clock, owner, alice) -> dict[str, Any]:
+    """A car park of ``owner``; alice's contract there (next month), and a stay of her plate inside
+    since two hours and an earlier one left unpaid (a debt)."""
+    from scenarios.parking import plates
+    from scenarios.parking.models import PkContract, PkDebt, PkLot, PkProject, PkSpace, PkStay, PkVehicle
+
+    now = clock.now()
+    lot = PkLot(code="pk-matrix", name="矩阵停车场", operator_id=owner.id, kind="shared", address="金山区测试路 4 号",
+                lat=30.74, lon=121.34, capacity=50, reservable=0, created_at=now,
+                tariff={"first_hour_fen": 500, "half_hour_fen": 250, "daily_cap_fen": 2000, "free_minutes": 15})
+    session.add(lot)
+    session.flush()
+    project = PkProject(code="share-matrix", name="矩阵共享", lot_id=lot.id, start_minute=1140, end_minute=420,
+                        monthly_fee_fen=30000)
+    session.add(project)
+    session.flush()
+    space = PkSpace(lot_id=lot.id, label="S01", project_id=project.id)
+    digest = plates.lookup("沪A12345")
+    vehicle = PkVehicle(account_id=alice.id, person_id=alice.person_id, plate="沪A12345", plate_hash=digest,
+                        colour="blue", created_at=now)
+    session.add_all([space, vehicle])
+    session.flush()
+    contract = PkContract(project_id=project.id, space_id=space.id, lot_id=lot.id, person_id=alice.person_id,
+                          account_id=alice.id, vehicle_id=vehicle.id, starts_on=date(2026, 4, 1),
+                          ends_on=date(2026, 4, 30), start_minute=1140, end_minute=420, fee_fen=30000, created_at=now)
+    inside = PkStay(lot_id=lot.id, plate="沪A12345", plate_hash=digest, colour="blue",
+                    entered_at=now - timedelta(hours=2), status="inside", paid_fen=0, created_at=now)
+    left = PkStay(lot_id=lot.id, plate="沪A12345", plate_hash=digest, colour="blue",
+                  entered_at=now - timedelta(days=2), exited_at=now - timedelta(days=2) + timedelta(hours=3),
+                  fee_fen=1500, status="debt", settled_by="debt", paid_fen=0, created_at=now)
+    session.add_all([contract, inside, left])
+    session.flush()
+    debt = PkDebt(stay_id=left.id, lot_id=lot.id, plate_hash=digest, amount_fen=1500, reason="unpaid_at_exit",
+                  created_at=now)
+    session.add(debt)
+    session.flush()
+    return {"lot": lot.code, "contract": contract.id, "stay": inside.id, "debt": debt.id}
 
 
 def _seed_listing(session, clock, moderator, alice, slug) -> int:
@@ -549,6 +615,9 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
         "source_id": 999_999_999 if missing else ids["tm_source"],
+        "contract_id": 999_999_999 if missing else ids["parking"]["contract"],
+        "stay_id": 999_999_999 if missing else ids["parking"]["stay"],
+        "debt_id": 999_999_999 if missing else ids["parking"]["debt"],
     }
     if rule.startswith("/api/v1/orgs/"):
         values["code"] = "no-such-org" if missing else ids["code"]
@@ -558,6 +627,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]
+    elif rule.startswith("/api/v1/parking/lots/"):
+        values["code"] = "pk-no-such-lot" if missing else ids["parking"]["lot"]
     elif "/resources/<code>" in rule:
         values["code"] = "no-such-resource" if missing else ids["resources"][scenario]
 
