@@ -175,6 +175,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('settled_by', sa.String(length=24), nullable=True),
     sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('wx_parking_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.CheckConstraint("status IN ('inside', 'paid', 'free', 'debt', 'pending_staff')", name=op.f('ck_pk_stays_status_known')),

@@ -1,12 +1,13 @@
 """Loaded by web processes and the worker: parking's payment purposes (their hooks run in the
-transaction that books a payment) and what a person's erasure or merge changes here."""
+transaction that books a payment), the 无感支付 entry notice's timer handler, and what a person's
+erasure or merge changes here."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from auth.signals import person_erased, person_merged
-from scenarios.parking import payments  # noqa: F401 (registers the purposes)
+from scenarios.parking import nonstop, payments  # noqa: F401 (the purposes, the entry notice's timer)
 from scenarios.parking.models import PkContract, PkVehicle
 
 

@@ -180,6 +180,8 @@ class PkStay(IdMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="inside")
     settled_by: Mapped[str | None] = mapped_column(sa.String(24))
     payment_id: Mapped[int | None] = mapped_column(BigId)
+    wx_parking_id: Mapped[str | None] = mapped_column(sa.String(64))
+    """WeChat Pay's parking id from the entry notice (无感支付: the deduction at the exit cites it)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -29,6 +29,18 @@ def _stay_paid(session: Session, intent: LgPaymentIntent, now: datetime) -> None
                                                                                       settled_by="paid_later"))
 
 
+def _stay_closed(session: Session, intent: LgPaymentIntent, now: datetime) -> None:
+    """A deduction WeChat Pay accepted at the barrier and then failed: what it owes is a debt."""
+    stay = session.get(PkStay, int(intent.subject_id), populate_existing=True)
+    if stay is None or stay.settled_by != "wechat_parking" or stay.paid_fen >= (stay.fee_fen or 0):
+        return
+    if session.scalar(sa.select(PkDebt.id).where(PkDebt.stay_id == stay.id)) is None:
+        session.add(PkDebt(stay_id=stay.id, lot_id=stay.lot_id, plate_hash=stay.plate_hash,
+                           amount_fen=stay.fee_fen - stay.paid_fen, reason="deduction_failed", status="open",
+                           created_at=now))
+    stay.status = "debt"
+
+
 def _debt_paid(session: Session, intent: LgPaymentIntent, now: datetime) -> None:
     session.execute(sa.update(PkDebt).where(PkDebt.id == int(intent.subject_id), PkDebt.status == "open")
                     .values(status="paid", settled_at=now, payment_id=intent.id))
@@ -43,7 +55,7 @@ def _contract_closed(session: Session, intent: LgPaymentIntent, now: datetime) -
                                                 PkContract.status == "active").values(status="cancelled"))
 
 
-STAY = purposes.register(purposes.PaymentPurpose(kind="pk_stay", on_paid=_stay_paid))
+STAY = purposes.register(purposes.PaymentPurpose(kind="pk_stay", on_paid=_stay_paid, on_closed=_stay_closed))
 DEBT = purposes.register(purposes.PaymentPurpose(kind="pk_debt", on_paid=_debt_paid))
 CONTRACT = purposes.register(purposes.PaymentPurpose(kind="pk_contract", on_paid=_contract_paid,
                                                      on_closed=_contract_closed))

@@ -26,7 +26,7 @@ from auth.visibility import loaded, visible_object
 from scenarios.engines.booking.models import BkBooking, BkResource
 from scenarios.engines.telemetry import service as telemetry
 from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
-from scenarios.parking import contracts, figures, gate, lots, payments, reservations
+from scenarios.parking import contracts, figures, gate, lots, nonstop, payments, reservations
 from scenarios.parking.access import operates, register_object_types
 from scenarios.parking.config import TELEMETRY
 from scenarios.parking.models import PkContract, PkDebt, PkLot, PkProject, PkReservation, PkSpace, PkStay, PkVehicle
@@ -160,9 +160,11 @@ def _passage_view(direction: str) -> type[MethodView]:
         if direction == "entry":
             passage = gate.enter(session, lot=lot, plate=args["plate"], colour=args["colour"], at=at,
                                  device_id=device_id)
+            if not passage.duplicate:
+                nonstop.after_entry(session, passage.stay, at)
         else:
             passage = gate.leave(session, lot=lot, plate=args["plate"], colour=args["colour"], at=at,
-                                 device_id=device_id, tell_staff=_tell_staff)
+                                 device_id=device_id, tell_staff=_tell_staff, charge_without_stopping=nonstop.charge)
         answer = passage_view(session, principal, passage)
         session.commit()
         return answer
@@ -411,7 +413,8 @@ class StayDecide(MethodView):
         principal = current_principal()
         stay = loaded("pk_stay")
         passage = gate.decide(session, principal=principal, lot=session.get(PkLot, stay.lot_id), stay=stay,
-                              fee_fen=args["fee_fen"], now=current_clock().now())
+                              fee_fen=args["fee_fen"], now=current_clock().now(),
+                              charge_without_stopping=nonstop.charge)
         answer = passage_view(session, principal, passage)
         session.commit()
         return answer
