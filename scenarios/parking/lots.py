@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.fields import to_cst_iso
 from app.geo import bounding_box, haversine_m
+from auth.organisations import Organisation
 from scenarios.parking.models import PkLot
-from scenarios.parking.tariff import Tariff
 
 MAX_RADIUS_M = 20_000
 
@@ -29,7 +31,7 @@ class Live:
     reported_at: datetime | None
 
 
-def live(lot: PkLot, now: datetime) -> Live:
+def live(lot: Any, now: datetime) -> Live:
     """The lot's free spaces now (unknown when its counter is silent or never reported)."""
     fresh = (lot.occupied is not None and lot.occupancy_at is not None
              and now - lot.occupancy_at <= timedelta(seconds=lot.silence_seconds))
@@ -39,36 +41,49 @@ def live(lot: PkLot, now: datetime) -> Live:
     return Live("free" if free else "full", free, lot.occupancy_at)
 
 
-def lot_view(lot: PkLot, now: datetime, *, operator: str, distance_m: float | None = None) -> dict[str, Any]:
+def lot_view(lot: Any, now: datetime, *, operator: str, distance_m: float | None = None,
+             as_text: bool = False) -> dict[str, Any]:
+    """A lot (an ORM row, or a row of ``_nearby_statement``) as the map shows it (``as_text``:
+    its time already an ISO string in +08:00, for an answer sent without the schema)."""
     state = live(lot, now)
+    tariff = lot.tariff
     view = {"code": lot.code, "name": lot.name, "kind": lot.kind, "operator": operator, "address": lot.address,
             "lat": lot.lat, "lon": lot.lon, "capacity": lot.capacity, "reservable": lot.reservable,
-            "tariff": Tariff.of(lot.tariff).as_dict(), "e_payment": lot.e_payment, "pilot": lot.pilot,
-            "status": state.status, "free": state.free, "reported_at": state.reported_at}
+            "tariff": {k: int(tariff[k]) for k in TARIFF_KEYS}, "e_payment": lot.e_payment, "pilot": lot.pilot,
+            "status": state.status, "free": state.free,
+            "reported_at": to_cst_iso(state.reported_at) if as_text and state.reported_at else state.reported_at}
     if distance_m is not None:
         view["distance_m"] = round(distance_m)
     return view
 
 
-_COLUMNS = (PkLot.id, PkLot.code, PkLot.name, PkLot.kind, PkLot.operator_id, PkLot.address, PkLot.lat, PkLot.lon,
-            PkLot.capacity, PkLot.reservable, PkLot.tariff, PkLot.e_payment, PkLot.pilot, PkLot.occupied,
-            PkLot.occupancy_at, PkLot.silence_seconds)
+TARIFF_KEYS = ("first_hour_fen", "half_hour_fen", "daily_cap_fen", "free_minutes")
+
+
+@cache
+def _nearby_statement(by_pilot: bool) -> sa.Select:
+    stmt = (sa.select(PkLot.code, PkLot.name, PkLot.kind, PkLot.address, PkLot.lat, PkLot.lon, PkLot.capacity,
+                      PkLot.reservable, PkLot.tariff, PkLot.e_payment, PkLot.pilot, PkLot.occupied,
+                      PkLot.occupancy_at, PkLot.silence_seconds, Organisation.code.label("operator"))
+            .join(Organisation, Organisation.id == PkLot.operator_id)
+            .where(PkLot.active.is_(True), PkLot.lat.between(sa.bindparam("min_lat"), sa.bindparam("max_lat")),
+                   PkLot.lon.between(sa.bindparam("min_lon"), sa.bindparam("max_lon"))))
+    return stmt.where(PkLot.pilot == sa.bindparam("pilot")) if by_pilot else stmt
 
 
 def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: datetime, free_only: bool = False,
-           pilot: str | None = None) -> list[tuple[PkLot, float]]:
-    """Active lots within ``radius_m``, nearest first (ties by code); ``free_only``: with a free
-    space known now (unknown is not free)."""
+           pilot: str | None = None) -> list[tuple[Any, float]]:
+    """Active lots within ``radius_m`` (rows with their operator's code), nearest first (ties by
+    code); ``free_only``: with a free space known now (unknown is not free). One statement: a
+    bounding box on the (lat, lon) index, then the exact distance."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(lat, lon, radius_m)
-    stmt = sa.select(PkLot).where(PkLot.active.is_(True), PkLot.lat.between(min_lat, max_lat),
-                                  PkLot.lon.between(min_lon, max_lon))
-    if pilot:
-        stmt = stmt.where(PkLot.pilot == pilot)
+    box = {"min_lat": min_lat, "max_lat": max_lat, "min_lon": min_lon, "max_lon": max_lon}
+    rows = session.execute(_nearby_statement(pilot is not None), {**box, "pilot": pilot} if pilot else box)
     found = []
-    for lot in session.scalars(stmt):
-        distance = haversine_m(lat, lon, lot.lat, lot.lon)
-        if distance <= radius_m and (not free_only or live(lot, now).status == "free"):
-            found.append((lot, distance))
+    for row in rows:
+        distance = haversine_m(lat, lon, row.lat, row.lon)
+        if distance <= radius_m and (not free_only or live(row, now).status == "free"):
+            found.append((row, distance))
     found.sort(key=lambda pair: (pair[1], pair[0].code))
     return found
 
