@@ -9,44 +9,21 @@ A fresh PostgreSQL database (``DATABASE_URL`` names the server, as ``make bench`
 and seeded; one ``flask worker`` runs beside (silence marks, no-shows). Devices and arrival
 windows come from ``bench/parking_setup.py``; each reservation is a new resident (the booking
 limits are per person). Requests are paced by a scheduler (open loop) over a pool of
-``--clients`` threads; the report and the pacing are ``bench/dispatch_load.py``'s.
+``--clients`` threads; pacing and report: ``bench/mixed_load.py``.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
 from bench.cpu import CpuMeter
-from bench.dispatch_load import pct
 from bench.dispatch_setup import residents, tokens_for
 from bench.endpoints import BenchContext
+from bench.mixed_load import fire, report
 from bench.parking_setup import arrival_windows, devices
 from bench.run import BIN, ROOT, bench_database, gunicorn, prepare_database, stop
-
-
-def _send(url: str, method: str, authorization: str, body: dict) -> tuple[int, float]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,  # noqa: S310
-                                     headers={"Authorization": authorization, "Content-Type": "application/json"})
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (our own server)
-            resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        exc.read()
-        status = exc.code
-    except OSError:
-        status = 0
-    return status, (time.perf_counter() - started) * 1000
 
 
 def _device_requests(base: str, fleet: list[tuple[str, str, str]], every: float, seconds: float) -> list[tuple]:
@@ -88,44 +65,20 @@ def main(argv: list[str] | None = None) -> int:
                 fleet = devices(ctx, args.devices)
                 windows = arrival_windows(ctx, total)
                 people = tokens_for(ctx, residents(ctx, total))
-                results: dict[str, list[tuple[int, float]]] = defaultdict(list)
-                lock = threading.Lock()
-
-                def shoot(kind: str, url: str, method: str, auth: str, body: dict) -> None:
-                    outcome = _send(url, method, auth, body)
-                    with lock:
-                        results[kind].append(outcome)
-
                 schedule = _device_requests(server.base_url, fleet, args.every, args.seconds)
                 for n, (lot, slot_id) in enumerate(windows):
                     schedule.append((n / args.reservations, "reservation", server.base_url
                                      + "/api/v1/parking/reservations", "POST", f"Bearer {people[n]}",
                                      {"lot": lot, "slot_id": slot_id, "plate": f"沪A{n % 100000:05d}"}))
-                schedule.sort(key=lambda item: item[0])
                 meter = CpuMeter(server.process.pid, with_database=True)
                 meter.start()
-                started = time.monotonic()
-                with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                    for at, kind, url, method, auth, body in schedule:
-                        delay = started + at - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                        pool.submit(shoot, kind, url, method, auth, body)
-                took = time.monotonic() - started
+                results, took = fire(schedule, args.clients)
                 app_ms, db_ms = meter.stop(len(schedule))
             finally:
                 stop(worker)
     print(f"parking load: {args.devices} devices every {args.every:g} s, {args.reservations:g} reservations/s, "
           f"{args.seconds:g} s ({took:.1f} s to send), 2 gunicorn workers, {database.kind}; over HTTP")
-    for kind, outcomes in sorted(results.items()):
-        times = [ms for status, ms in outcomes if status]
-        errors = sum(1 for status, _ in outcomes if status >= 500 or status == 0)
-        statuses: dict[int, int] = defaultdict(int)
-        for status, _ in outcomes:
-            statuses[status] += 1
-        print(f"  {kind:<14} {len(outcomes):6d} answered  5xx/none {errors}  p50 {pct(times, 50):7.1f} ms  "
-              f"p99 {pct(times, 99):7.1f} ms  statuses {dict(sorted(statuses.items()))}")
-    print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
+    report(results, app_ms, db_ms)
     return 0
 
 

@@ -373,6 +373,10 @@ class StayItem(MethodView):
         return view
 
 
+def _payment(intent) -> dict[str, Any]:
+    return {"payment_id": intent.id, "amount_fen": intent.amount_fen, "expires_at": intent.expires_at}
+
+
 @blp.route("/stays/<int:stay_id>/pay")
 class StayPay(MethodView):
     @idempotent
@@ -392,7 +396,7 @@ class StayPay(MethodView):
         if stay.status not in ("inside", "pending_staff") or (stay.status == "pending_staff" and stay.fee_fen is None):
             raise ApiError("nothing_owed")
         intent = payments.charge_stay(session, principal=current_principal(), lot=lot, stay=stay, owed=owed, now=now)
-        answer = {"payment_id": intent.id, "amount_fen": intent.amount_fen, "expires_at": intent.expires_at}
+        answer = _payment(intent)
         session.commit()
         return answer
 
@@ -446,7 +450,7 @@ class DebtPay(MethodView):
         debt = loaded("pk_debt")
         intent = payments.charge_debt(session, principal=current_principal(), debt=debt,
                                       lot=session.get(PkLot, debt.lot_id), now=current_clock().now())
-        answer = {"payment_id": intent.id, "amount_fen": intent.amount_fen, "expires_at": intent.expires_at}
+        answer = _payment(intent)
         session.commit()
         return answer
 
