@@ -8,6 +8,9 @@ counts as unknown even when the worker is late.
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -61,26 +64,64 @@ TARIFF_KEYS = ("first_hour_fen", "half_hour_fen", "daily_cap_fen", "free_minutes
 
 
 @cache
-def _nearby_statement(by_pilot: bool) -> sa.Select:
-    stmt = (sa.select(PkLot.code, PkLot.name, PkLot.kind, PkLot.address, PkLot.lat, PkLot.lon, PkLot.capacity,
+def _map_statement() -> sa.Select:
+    return (sa.select(PkLot.code, PkLot.name, PkLot.kind, PkLot.address, PkLot.lat, PkLot.lon, PkLot.capacity,
                       PkLot.reservable, PkLot.tariff, PkLot.e_payment, PkLot.pilot, PkLot.occupied,
                       PkLot.occupancy_at, PkLot.silence_seconds, Organisation.code.label("operator"))
-            .join(Organisation, Organisation.id == PkLot.operator_id)
-            .where(PkLot.active.is_(True), PkLot.lat.between(sa.bindparam("min_lat"), sa.bindparam("max_lat")),
-                   PkLot.lon.between(sa.bindparam("min_lon"), sa.bindparam("max_lon"))))
-    return stmt.where(PkLot.pilot == sa.bindparam("pilot")) if by_pilot else stmt
+            .join(Organisation, Organisation.id == PkLot.operator_id).where(PkLot.active.is_(True)))
 
 
-def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: datetime, free_only: bool = False,
+def map_rows(session: Session) -> list[Any]:
+    """Every active lot with its operator's code and latest count (the map's one statement)."""
+    return list(session.execute(_map_statement()))
+
+
+class MapSnapshot:
+    """The map's rows, read at most once every ``seconds`` per process (0: on every request).
+
+    The district has dozens of car parks, not thousands: holding them all and measuring the
+    distance to each costs less than a round trip. A count is at most ``seconds`` old on top of
+    its own age; silence is still judged at the request's time (``live``)."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._monotonic = monotonic
+        self._rows: list[Any] | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def _stale(self) -> bool:
+        return self._rows is None or self._monotonic() - self._at >= self.seconds
+
+    def rows(self, load: Callable[[], list[Any]]) -> list[Any]:
+        if self.seconds <= 0:
+            return load()
+        if self._stale():
+            with self._lock:
+                if self._stale():
+                    self._rows, self._at = load(), self._monotonic()
+        return self._rows
+
+
+def snapshot_seconds(settings: Any) -> float:
+    """``PARKING_MAP_SECONDS``: 2 by default, 0 (no snapshot) under ``APP_ENV=test``."""
+    default = "0" if getattr(settings, "app_env", "") == "test" else "2"
+    raw = settings.get("PARKING_MAP_SECONDS", default)
+    try:
+        return max(0.0, float(raw or default))
+    except ValueError:
+        raise ValueError(f"PARKING_MAP_SECONDS must be a number of seconds, not {raw!r}") from None
+
+
+def nearby(rows: Iterable[Any], *, lat: float, lon: float, radius_m: float, now: datetime, free_only: bool = False,
            pilot: str | None = None) -> list[tuple[Any, float]]:
-    """Active lots within ``radius_m`` (rows with their operator's code), nearest first (ties by
-    code); ``free_only``: with a free space known now (unknown is not free). One statement: a
-    bounding box on the (lat, lon) index, then the exact distance."""
+    """The lots of ``rows`` within ``radius_m``, nearest first (ties by code); ``free_only``: with
+    a free space known now (unknown is not free)."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(lat, lon, radius_m)
-    box = {"min_lat": min_lat, "max_lat": max_lat, "min_lon": min_lon, "max_lon": max_lon}
-    rows = session.execute(_nearby_statement(pilot is not None), {**box, "pilot": pilot} if pilot else box)
     found = []
     for row in rows:
+        if not (min_lat <= row.lat <= max_lat and min_lon <= row.lon <= max_lon) or (pilot and row.pilot != pilot):
+            continue
         distance = haversine_m(lat, lon, row.lat, row.lon)
         if distance <= radius_m and (not free_only or live(row, now).status == "free"):
             found.append((row, distance))

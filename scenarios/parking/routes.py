@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, page_of, paginate
@@ -67,6 +67,14 @@ def _resource_code(session, lot: PkLot) -> str | None:
         sa.select(BkResource.code).where(BkResource.id == lot.resource_id))
 
 
+def _map_snapshot() -> lots.MapSnapshot:
+    ext = current_app.extensions
+    snapshot = ext.get("parking_map")
+    if snapshot is None:
+        snapshot = ext["parking_map"] = lots.MapSnapshot(lots.snapshot_seconds(ext["settings"]))
+    return snapshot
+
+
 @blp.route("/lots")
 class Lots(MethodView):
     @blp.arguments(ParkingNearbyArgs, location="query")
@@ -76,8 +84,9 @@ class Lots(MethodView):
         tariff and free spaces now (``status`` unknown when the lot's counter is silent: not free).
         ``free_only``, ``pilot``. Anyone, signed in or not."""
         now = current_clock().now()
-        found = lots.nearby(get_session(), lat=args["lat"], lon=args["lon"], radius_m=args["radius_m"], now=now,
-                            free_only=args["free_only"], pilot=args["pilot"])
+        found = lots.nearby(_map_snapshot().rows(lambda: lots.map_rows(get_session())), lat=args["lat"],
+                            lon=args["lon"], radius_m=args["radius_m"], now=now, free_only=args["free_only"],
+                            pilot=args["pilot"])
         page, size = args["page"], args["page_size"]
         items = [lots.lot_view(row, now, operator=row.operator, distance_m=d, as_text=True)
                  for row, d in found[(page - 1) * size: page * size]]

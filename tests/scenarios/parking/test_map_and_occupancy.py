@@ -86,3 +86,18 @@ def test_only_the_lots_own_counter_reports_its_occupancy(client, world):
     assert occupancy(client, world, "near", 30).status_code == 200
     late = occupancy(client, world, "near", 90, at=(NOW - timedelta(minutes=1)).isoformat())
     assert late.status_code == 200 and late.get_json()["free"] == 70
+
+
+def test_the_map_snapshot_is_read_again_once_its_seconds_are_over():
+    from scenarios.parking.lots import MapSnapshot
+
+    now = [100.0]
+    loads = []
+    snapshot = MapSnapshot(2.0, monotonic=lambda: now[0])
+    assert snapshot.rows(lambda: loads.append(1) or ["a"]) == ["a"]
+    now[0] = 101.9
+    assert snapshot.rows(lambda: loads.append(2) or ["b"]) == ["a"]
+    now[0] = 102.0
+    assert snapshot.rows(lambda: loads.append(3) or ["c"]) == ["c"] and loads == [1, 3]
+    fresh = MapSnapshot(0.0)
+    assert [fresh.rows(lambda n=n: [n]) for n in (1, 2)] == [[1], [2]]  # 0: every request reads
