@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -71,9 +71,35 @@ def _map_statement() -> sa.Select:
             .join(Organisation, Organisation.id == PkLot.operator_id).where(PkLot.active.is_(True)))
 
 
-def map_rows(session: Session) -> list[Any]:
+class MapLot:
+    """A lot as the map holds it: its view without the live fields (built once per snapshot),
+    where it is, and until when its count is fresh."""
+
+    __slots__ = ("code", "free", "fresh_until", "lat", "lon", "pilot", "static")
+
+    def __init__(self, row: Any) -> None:
+        self.lat, self.lon, self.code, self.pilot = row.lat, row.lon, row.code, row.pilot
+        self.static = lot_view(row, row.occupancy_at or datetime.min.replace(tzinfo=UTC), operator=row.operator,
+                               as_text=True)
+        for live_field in ("status", "free"):
+            del self.static[live_field]
+        known = row.occupied is not None and row.occupancy_at is not None
+        self.fresh_until = row.occupancy_at + timedelta(seconds=row.silence_seconds) if known else None
+        self.free = max(0, row.capacity - row.occupied) if known else None
+
+    def status(self, now: datetime) -> tuple[str, int | None]:
+        if self.fresh_until is None or now > self.fresh_until:
+            return "unknown", None
+        return ("free" if self.free else "full"), self.free
+
+    def view(self, now: datetime, distance_m: float) -> dict[str, Any]:
+        status, free = self.status(now)
+        return {**self.static, "status": status, "free": free, "distance_m": round(distance_m)}
+
+
+def map_rows(session: Session) -> list[MapLot]:
     """Every active lot with its operator's code and latest count (the map's one statement)."""
-    return list(session.execute(_map_statement()))
+    return [MapLot(row) for row in session.execute(_map_statement())]
 
 
 class MapSnapshot:
@@ -113,18 +139,18 @@ def snapshot_seconds(settings: Any) -> float:
         raise ValueError(f"PARKING_MAP_SECONDS must be a number of seconds, not {raw!r}") from None
 
 
-def nearby(rows: Iterable[Any], *, lat: float, lon: float, radius_m: float, now: datetime, free_only: bool = False,
-           pilot: str | None = None) -> list[tuple[Any, float]]:
+def nearby(rows: Iterable[MapLot], *, lat: float, lon: float, radius_m: float, now: datetime,
+           free_only: bool = False, pilot: str | None = None) -> list[tuple[MapLot, float]]:
     """The lots of ``rows`` within ``radius_m``, nearest first (ties by code); ``free_only``: with
     a free space known now (unknown is not free)."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(lat, lon, radius_m)
     found = []
-    for row in rows:
-        if not (min_lat <= row.lat <= max_lat and min_lon <= row.lon <= max_lon) or (pilot and row.pilot != pilot):
+    for lot in rows:
+        if not (min_lat <= lot.lat <= max_lat and min_lon <= lot.lon <= max_lon) or (pilot and lot.pilot != pilot):
             continue
-        distance = haversine_m(lat, lon, row.lat, row.lon)
-        if distance <= radius_m and (not free_only or live(row, now).status == "free"):
-            found.append((row, distance))
+        distance = haversine_m(lat, lon, lot.lat, lot.lon)
+        if distance <= radius_m and (not free_only or lot.status(now)[0] == "free"):
+            found.append((lot, distance))
     found.sort(key=lambda pair: (pair[1], pair[0].code))
     return found
 

@@ -77,7 +77,7 @@ def _map_snapshot() -> lots.MapSnapshot:
 
 @blp.route("/lots")
 class Lots(MethodView):
-    @blp.arguments(ParkingNearbyArgs, location="query")
+    @blp.arguments(ParkingNearbyArgs(), location="query")  # one instance: not a schema built per request
     @blp.response(200, page_of(ParkingLotSchema))
     def get(self, args):
         """一张图: car parks within ``radius_m`` (default 3 km) of a point, nearest first, with their
@@ -88,8 +88,7 @@ class Lots(MethodView):
                             lon=args["lon"], radius_m=args["radius_m"], now=now, free_only=args["free_only"],
                             pilot=args["pilot"])
         page, size = args["page"], args["page_size"]
-        items = [lots.lot_view(row, now, operator=row.operator, distance_m=d, as_text=True)
-                 for row, d in found[(page - 1) * size: page * size]]
+        items = [lot.view(now, d) for lot, d in found[(page - 1) * size: page * size]]
         # Sent as built (times already in +08:00; the schema documents it): marshmallow's dump of a
         # page of lots cost more than finding them.
         return Response(json.dumps({"items": items, "page": page, "page_size": size, "total": len(found)},
