@@ -8,6 +8,7 @@ counts as unknown even when the worker is late.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -75,7 +76,7 @@ class MapLot:
     """A lot as the map holds it: its view without the live fields (built once per snapshot),
     where it is, and until when its count is fresh."""
 
-    __slots__ = ("code", "free", "fresh_until", "lat", "lon", "pilot", "static")
+    __slots__ = ("code", "free", "fresh_until", "json_head", "lat", "lon", "pilot", "static")
 
     def __init__(self, row: Any) -> None:
         self.lat, self.lon, self.code, self.pilot = row.lat, row.lon, row.code, row.pilot
@@ -83,6 +84,7 @@ class MapLot:
                                as_text=True)
         for live_field in ("status", "free"):
             del self.static[live_field]
+        self.json_head = json.dumps(self.static, ensure_ascii=False)[:-1]  # without its closing brace
         known = row.occupied is not None and row.occupancy_at is not None
         self.fresh_until = row.occupancy_at + timedelta(seconds=row.silence_seconds) if known else None
         self.free = max(0, row.capacity - row.occupied) if known else None
@@ -95,6 +97,12 @@ class MapLot:
     def view(self, now: datetime, distance_m: float) -> dict[str, Any]:
         status, free = self.status(now)
         return {**self.static, "status": status, "free": free, "distance_m": round(distance_m)}
+
+    def view_json(self, now: datetime, distance_m: float) -> str:
+        """``view`` as JSON text: the static part was encoded once, with the snapshot."""
+        status, free = self.status(now)
+        return (f'{self.json_head}, "status": "{status}", "free": {"null" if free is None else free}, '
+                f'"distance_m": {round(distance_m)}}}')
 
 
 def map_rows(session: Session) -> list[MapLot]:

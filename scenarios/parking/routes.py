@@ -8,7 +8,6 @@ their answer, then commit.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -88,11 +87,11 @@ class Lots(MethodView):
                             lon=args["lon"], radius_m=args["radius_m"], now=now, free_only=args["free_only"],
                             pilot=args["pilot"])
         page, size = args["page"], args["page_size"]
-        items = [lot.view(now, d) for lot, d in found[(page - 1) * size: page * size]]
-        # Sent as built (times already in +08:00; the schema documents it): marshmallow's dump of a
-        # page of lots cost more than finding them.
-        return Response(json.dumps({"items": items, "page": page, "page_size": size, "total": len(found)},
-                                   ensure_ascii=False), mimetype="application/json")
+        items = ", ".join(lot.view_json(now, d) for lot, d in found[(page - 1) * size: page * size])
+        # Sent as built (times already in +08:00; the schema documents it): each lot's unchanging part
+        # was encoded once with the snapshot; marshmallow's dump of a page cost more than the search.
+        return Response(f'{{"items": [{items}], "page": {page}, "page_size": {size}, "total": {len(found)}}}',
+                        mimetype="application/json")
 
 
 @blp.route("/lots/<code>")

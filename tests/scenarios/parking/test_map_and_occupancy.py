@@ -2,6 +2,7 @@
 the telemetry engine); a silent counter shows unknown, never free; bad occupancy is a 4xx."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -101,3 +102,12 @@ def test_the_map_snapshot_is_read_again_once_its_seconds_are_over():
     assert snapshot.rows(lambda: loads.append(3) or ["c"]) == ["c"] and loads == [1, 3]
     fresh = MapSnapshot(0.0)
     assert [fresh.rows(lambda n=n: [n]) for n in (1, 2)] == [[1], [2]]  # 0: every request reads
+
+
+def test_the_maps_json_text_is_the_view_encoded(client, session, world):
+    from scenarios.parking.lots import map_rows
+
+    occupancy(client, world, "near", 40)
+    for lot in map_rows(session):
+        for now in (NOW, NOW + timedelta(hours=1)):  # free, then unknown
+            assert json.loads(lot.view_json(now, 1234.4)) == lot.view(now, 1234.4)
