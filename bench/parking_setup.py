@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from bench.dispatch_setup import _app
 from bench.endpoints import BenchContext, Prepared
 
 FRESH_AHEAD = timedelta(minutes=30)
@@ -53,6 +52,7 @@ def devices(ctx: BenchContext, n: int = 150) -> list[tuple[str, str, str]]:
     from auth.models import Device
     from auth.organisations import Organisation
     from auth.principal import device_secret_hash
+    from bench.dispatch_setup import _app  # imports bench.endpoints, which imports this module
     from scenarios.engines.telemetry import service as telemetry
     from scenarios.parking.config import TELEMETRY
     from scenarios.parking.models import PkLot
