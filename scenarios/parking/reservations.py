@@ -17,12 +17,12 @@ from auth.principal import Principal
 from scenarios.engines.booking import service as booking
 from scenarios.engines.booking.models import BkBooking, BkSlot
 from scenarios.parking.config import BOOKING, GRACE_MINUTES
-from scenarios.parking.models import PkLot, PkReservation
+from scenarios.parking.models import PkLot, PkReservation, PkVehicle
 from scenarios.parking.vehicles import own_vehicle
 
 
 def reserve(session: Session, *, clock: Clock, principal: Principal, lot: PkLot, slot_id: int, plate: object,
-            colour: object) -> tuple[PkReservation, BkBooking]:
+            colour: object) -> tuple[PkReservation, BkBooking, PkVehicle]:
     """422 ``plate_invalid``, ``lot_not_reservable``, ``slot_not_at_lot``; the engine's 409s."""
     if lot.resource_id is None or not lot.reservable:
         raise ApiError("lot_not_reservable")
@@ -37,4 +37,4 @@ def reserve(session: Session, *, clock: Clock, principal: Principal, lot: PkLot,
                         held_until=slot.ends_at + timedelta(minutes=GRACE_MINUTES), created_at=now)
     session.add(row)
     session.flush()
-    return row, booked
+    return row, booked, vehicle

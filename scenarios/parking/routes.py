@@ -200,10 +200,15 @@ _passage_view("exit")
 # ---------------------------------------------------------------- reservations
 
 
-def _reservation_view(session, principal, row: PkReservation) -> dict[str, Any]:
-    vehicle = session.get(PkVehicle, row.vehicle_id)
-    status = session.scalar(sa.select(BkBooking.status).where(BkBooking.id == row.booking_id))
-    return {"id": row.id, "booking_id": row.booking_id, "lot": lot_code(session, row.lot_id), "plate": vehicle.plate,
+def _reservation_view(session, row: PkReservation, *, plate: str | None = None, status: str | None = None,
+                      lot: str | None = None) -> dict[str, Any]:
+    """A reservation; what the caller already holds (the plate, the booking's status, the lot's
+    code) is not read again."""
+    if plate is None:
+        plate = session.get(PkVehicle, row.vehicle_id).plate
+    if status is None:
+        status = session.scalar(sa.select(BkBooking.status).where(BkBooking.id == row.booking_id))
+    return {"id": row.id, "booking_id": row.booking_id, "lot": lot or lot_code(session, row.lot_id), "plate": plate,
             "arrive_from": row.arrive_from, "held_until": row.held_until, "status": status}
 
 
@@ -224,9 +229,10 @@ class Reservations(MethodView):
         lot = lots.load_lot(session, args["lot"])
         if lot is None or not lot.active:
             raise ApiError("validation_error", errors={"lot": ["没有这个停车场。"]})
-        row, _ = reservations.reserve(session, clock=current_clock(), principal=principal, lot=lot,
-                                      slot_id=args["slot_id"], plate=args["plate"], colour=args["colour"])
-        answer = _reservation_view(session, principal, row)
+        row, booked, vehicle = reservations.reserve(session, clock=current_clock(), principal=principal, lot=lot,
+                                                    slot_id=args["slot_id"], plate=args["plate"],
+                                                    colour=args["colour"])
+        answer = _reservation_view(session, row, plate=vehicle.plate, status=booked.status, lot=lot.code)
         session.commit()
         return answer
 
@@ -241,7 +247,7 @@ class Reservations(MethodView):
         stmt = (sa.select(PkReservation).join(PkVehicle, PkVehicle.id == PkReservation.vehicle_id)
                 .where(PkVehicle.account_id == principal.account_id).order_by(PkReservation.id.desc()))
         page = paginate(session, stmt, args)
-        return {**page, "items": [_reservation_view(session, principal, r) for r in page["items"]]}
+        return {**page, "items": [_reservation_view(session, r) for r in page["items"]]}
 
 
 # ---------------------------------------------------------------- 错峰共享
