@@ -33,9 +33,9 @@ def availability_setup(ctx: BenchContext) -> Prepared:
     return Prepared(headers={"Authorization": f"Bearer {resident_token(ctx)}"})
 
 
-def _world(ctx: BenchContext, bookers: int) -> tuple[list[int], list[str]]:
+def _world(ctx: BenchContext, bookers: int, price_fen: int | None = None) -> tuple[list[int], list[str]]:
     """A class of the demo centre with 20 slots (4 a day on 5 days from tomorrow) and ``bookers``
-    residents with access tokens."""
+    residents with access tokens; ``price_fen``: a paid class (each booking a hold with a payment)."""
     import sqlalchemy as sa
 
     from app import create_app
@@ -46,15 +46,16 @@ def _world(ctx: BenchContext, bookers: int) -> tuple[list[int], list[str]]:
     from auth.tokens import issue_pair
     from scenarios.engines.booking.models import BkResource, BkSlot
 
+    tag = "paid-" if price_fen else ""
     app = create_app(load_settings({**ctx.env, "LOG_LEVEL": "WARNING"}))
     with app.app_context():
         db, clock = app.extensions["db"], app.extensions["clock"]
         now = clock.now()
         with db.transaction() as s:
             owner = s.scalar(sa.select(Organisation).where(Organisation.code == OWNER))
-            resource = BkResource(scenario="venue-booking", code=f"bench-{int(now.timestamp())}", name="压测课程",
+            resource = BkResource(scenario="venue-booking", code=f"bench-{tag}{int(now.timestamp())}", name="压测课程",
                                   kind="capacity", owner_org_id=owner.id, address="金山区", capacity=1, slot_minutes=60,
-                                  calendar="every_day", active=True, attributes={}, created_at=now)
+                                  calendar="every_day", active=True, attributes={}, price_fen=price_fen, created_at=now)
             s.add(resource)
             s.flush()
             first = now.astimezone(CST).date() + timedelta(days=1)
@@ -73,7 +74,7 @@ def _world(ctx: BenchContext, bookers: int) -> tuple[list[int], list[str]]:
         while len(tokens) < bookers:
             with db.transaction() as s:
                 for _ in range(min(1000, bookers - len(tokens))):
-                    account = Account(kind="dev", openid=f"bench-booker-{len(tokens)}-{int(now.timestamp())}",
+                    account = Account(kind="dev", openid=f"bench-booker-{tag}{len(tokens)}-{int(now.timestamp())}",
                                       person=Person(name="压测", real_name_level="basic"), status="active")
                     s.add(account)
                     s.flush()
@@ -82,11 +83,11 @@ def _world(ctx: BenchContext, bookers: int) -> tuple[list[int], list[str]]:
     return slot_ids, tokens
 
 
-def contention_setup(ctx: BenchContext) -> Prepared:
+def contention_setup(ctx: BenchContext, price_fen: int | None = None) -> Prepared:
     env = ctx.env
     seconds = _int(env, "BENCH_WARMUP", 1) + _int(env, "BENCH_ROUNDS", 3) * _int(env, "BENCH_DURATION", 5)
     bookers = _int(env, "BENCH_BOOKERS", seconds * BOOKING_RATE_CAP // PER_PERSON + 1)
-    slot_ids, tokens = _world(ctx, bookers)
+    slot_ids, tokens = _world(ctx, bookers, price_fen)
     per_day = SLOTS // DAYS
     lines = []
     for p, token in enumerate(tokens):

@@ -359,6 +359,27 @@ def _listing_endpoints() -> list[Endpoint]:
 ENDPOINTS += _listing_endpoints()
 
 
+# ---------------------------------------------------------------- ledger: payments (issue 15)
+
+
+def _ledger_endpoints() -> list[Endpoint]:
+    from bench import ledger_setup
+
+    SERVER_SETTINGS.update(ledger_setup.wechatpay_settings())  # the notify route needs WeChat Pay's key
+    return [
+        # Issue 15: creating a payment intent and receiving its notification, each >= 0.3 of the
+        # reference /healthz. An intent is created by what sells: here booking a paid class (a hold
+        # and its intent in one request).
+        Endpoint("venue-booking book a paid class (hold + payment intent)", "/api/v1/venue-booking/bookings",
+                 method="POST", target_ref=0.3, setup=ledger_setup.paid_booking_setup),
+        Endpoint("ledger WeChat Pay notification (books a payment)", "/api/v1/payments/notify/wechatpay",
+                 method="POST", target_ref=0.3, setup=ledger_setup.notify_setup),
+    ]
+
+
+ENDPOINTS += _ledger_endpoints()
+
+
 # ---------------------------------------------------------------- parking (issue 16)
 
 

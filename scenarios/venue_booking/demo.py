@@ -1,5 +1,6 @@
 """Demo data of venue-booking: a sports centre per town (a venue operator supervised by 区体育局)
-with two badminton courts and a basketball court (whole courts, hourly 08:00–21:00 every day)
+with two badminton courts and a basketball court, free, and a badminton and a tennis court that
+are paid (30 and 60 元 an hour, through the ledger) (whole courts, hourly 08:00–21:00 every day)
 and the 相约星期三 fitness class (30 places, Wednesdays 09:00–11:00 and 19:00–21:00, not on
 public holidays); a gate at each centre; a manager and a staff member of the first centre
 (``demo-310116-venue-sports-001-manager``). Idempotent (found by codes)."""
@@ -23,7 +24,9 @@ SPORTS_BUREAU = "310116-bureau-sports"
 EVERY_DAY = [{"weekday": d, "opens_minute": 8 * 60, "closes_minute": 21 * 60} for d in range(7)]
 WEDNESDAYS = [{"weekday": 2, "opens_minute": 9 * 60, "closes_minute": 11 * 60, "label": "相约星期三"},
               {"weekday": 2, "opens_minute": 19 * 60, "closes_minute": 21 * 60, "label": "相约星期三"}]
-COURTS = (("bd1", "1号羽毛球场"), ("bd2", "2号羽毛球场"), ("bk1", "篮球场"))
+COURTS = (("bd1", "1号羽毛球场", None), ("bd2", "2号羽毛球场", None), ("bk1", "篮球场", None),
+          ("bd3", "3号羽毛球场（收费）", 3000), ("tn1", "网球场（收费）", 6000))
+"""(code suffix, name, price per hour in fen: None is free; the paid ones are held until paid)."""
 
 
 def _centres(session: Session) -> list[tuple[Organisation, str, dict]]:
@@ -58,10 +61,10 @@ def load(session: Session, clock: Clock) -> None:
         staff_account(session, f"demo-{centres[0][0].code}-staff", centres[0][0], "staff")
     for org, town, centre in centres:
         where = {"address": f"上海市金山区{town}体育中心", "lat": centre.get("lat"), "lon": centre.get("lon")}
-        for suffix, name in COURTS:
+        for suffix, name, price in COURTS:
             ensure_resource(session, clock, CONFIG, org, code=f"{org.code[-3:]}-{suffix}", manager_role="manager",
                             name=name, kind="unit", capacity=1, slot_minutes=60, calendar="every_day",
-                            hours=EVERY_DAY, **where)
+                            hours=EVERY_DAY, price_fen=price, **where)
         ensure_resource(session, clock, CONFIG, org, code=f"{org.code[-3:]}-wed", manager_role="manager",
                         name="相约星期三·健身在金山", kind="capacity", capacity=30, slot_minutes=60,
                         calendar="closed_on_holidays", hours=WEDNESDAYS, **where)

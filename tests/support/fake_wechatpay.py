@@ -95,7 +95,8 @@ class FakeWeChatPay:
                                                         associated.encode())
         body = json.dumps({
             "id": secrets.token_hex(8), "create_time": "2026-12-04T20:00:00+08:00", "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS" if "refund_status" not in resource else "REFUND.SUCCESS",
+            "event_type": f"REFUND.{resource['refund_status']}" if "refund_status" in resource
+            else "TRANSACTION.SUCCESS",
             "summary": "支付成功",
             "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
                          "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": associated,

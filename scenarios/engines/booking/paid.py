@@ -10,9 +10,8 @@ from app.clock import FrozenClock
 from scenarios.engines.booking import service
 from scenarios.engines.booking.config import config_for
 from scenarios.engines.booking.models import BkBooking
-from scenarios.engines.booking.notices import tell
 from scenarios.engines.ledger import purposes
-from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
+from scenarios.engines.ledger.models import LgPaymentIntent
 
 LATE_PAYMENT = "预约已失效，全额退款"
 
@@ -37,14 +36,3 @@ def on_closed(session: Session, intent: LgPaymentIntent, now: datetime) -> None:
     booking = _booking(session, intent)
     if booking is not None:
         service.expire_hold(session, config_for(booking.scenario), booking.id, clock=FrozenClock(now))
-
-
-def on_refunded(session: Session, intent: LgPaymentIntent, refund: LgRefund, now: datetime) -> None:
-    """The booker is told of each refund the provider confirmed."""
-    booking = _booking(session, intent)
-    config = config_for(booking.scenario) if booking is not None else None
-    if config is None:
-        return
-    place = service.place_of(session, booking.slot_id)
-    tell(session, config, clock=FrozenClock(now), template="booking_refunded", event=f"booking.refunded.{refund.id}",
-         bookings=[(booking, place.slot, place.resource)], amount=f"{refund.amount_fen / 100:.2f}元")

@@ -10,7 +10,8 @@ transaction that books it:
 - paid → the hold is confirmed (pass, timers, notice); paid after the hold was gone → refunded
   in full at once (the resident is told).
 - closed unpaid → the hold is released if its time is up (else its own timer releases it).
-- refunded → the booker is told (``booking_refunded``).
+
+The payer is told of each refund by the ledger itself (``payment_refunded``).
 
 A priced booking that ends (``service._end``) takes its payment with it: unpaid, the intent is
 closed; paid and cancelled (by the booker within the notice rule, a closed slot, an erased
@@ -40,7 +41,6 @@ PURPOSE = purposes.register(purposes.PaymentPurpose(
     kind=SUBJECT,
     on_paid=lazy("scenarios.engines.booking.paid:on_paid"),
     on_closed=lazy("scenarios.engines.booking.paid:on_closed"),
-    on_refunded=lazy("scenarios.engines.booking.paid:on_refunded"),
 ))
 
 

@@ -1,7 +1,8 @@
 """Operators' daily figures, from the ledger's own transfers: per Beijing day and scenario,
-payments (count, fen), refunds (count, fen) and net, for the payee organisation; CSV (UTF-8 with
-BOM, for Excel) or XLSX export. Fees are the provider's and come with its bill (reconcile.py);
-they are not in these figures yet."""
+payments (count, fen), refunds (count, fen) and net, for the payee organisation, and the
+provider's fees (手续费, recorded per payment at reconciliation, on the day the payment was paid)
+with the net after them; CSV (UTF-8 with BOM, for Excel) or XLSX export. A day not yet
+reconciled shows fees of 0 (``fees_reconciled`` false while a WeChat Pay payment lacks its fee)."""
 from __future__ import annotations
 
 import csv
@@ -12,10 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scenarios.engines.ledger.models import LgAccount, LgEntry, LgTransfer
+from scenarios.engines.ledger.models import LgAccount, LgEntry, LgPaymentIntent, LgTransfer
 
 BEIJING = timedelta(hours=8)
-HEADER = ["日期", "场景", "支付笔数", "支付金额(分)", "退款笔数", "退款金额(分)", "净收入(分)"]
+HEADER = ["日期", "场景", "支付笔数", "支付金额(分)", "退款笔数", "退款金额(分)", "净收入(分)", "手续费(分)",
+          "扣除手续费后净收入(分)"]
 
 
 def _utc_start(day: date) -> datetime:
@@ -39,13 +41,35 @@ def daily(session: Session, *, org_id: int, date_from: date, date_to: date) -> l
         offset = 0 if kind == "payment" else 2
         sums[key][offset] += 1
         sums[key][offset + 1] += amount
-    return [{"date": day, "scenario": scenario, "payments": v[0], "payments_fen": v[1], "refunds": v[2],
-             "refunds_fen": v[3], "net_fen": v[1] - v[3]} for (day, scenario), v in sorted(sums.items())]
+    fees = _fees(session, org_id=org_id, date_from=date_from, date_to=date_to)
+    items = []
+    for (day, scenario), v in sorted(sums.items()):
+        fee, unreconciled = fees.get((day, scenario), (0, 0))
+        items.append({"date": day, "scenario": scenario, "payments": v[0], "payments_fen": v[1], "refunds": v[2],
+                      "refunds_fen": v[3], "net_fen": v[1] - v[3], "fees_fen": fee,
+                      "net_after_fees_fen": v[1] - v[3] - fee, "fees_reconciled": unreconciled == 0})
+    return items
+
+
+def _fees(session: Session, *, org_id: int, date_from: date, date_to: date) -> dict[tuple[date, str], tuple[int, int]]:
+    """(fees, WeChat Pay payments without a fee yet) per (Beijing day paid, scenario)."""
+    i = LgPaymentIntent.__table__
+    rows = session.execute(
+        sa.select(i.c.paid_at, i.c.scenario, i.c.fee_fen, i.c.provider)
+        .where(i.c.payee_org_id == org_id, i.c.paid_at >= _utc_start(date_from),
+               i.c.paid_at < _utc_start(date_to + timedelta(days=1)),
+               sa.or_(i.c.fee_fen.is_not(None), i.c.provider == "wechatpay"))).all()
+    out: dict[tuple[date, str], tuple[int, int]] = {}
+    for paid_at, scenario, fee, provider in rows:
+        key = ((paid_at + BEIJING).date(), scenario or "")
+        total, missing = out.get(key, (0, 0))
+        out[key] = (total + (fee or 0), missing + (fee is None and provider == "wechatpay"))
+    return out
 
 
 def _table(items: list[dict]) -> list[list]:
     return [[i["date"].isoformat(), i["scenario"], i["payments"], i["payments_fen"], i["refunds"], i["refunds_fen"],
-             i["net_fen"]] for i in items]
+             i["net_fen"], i["fees_fen"], i["net_after_fees_fen"]] for i in items]
 
 
 def to_csv(items: list[dict]) -> bytes:

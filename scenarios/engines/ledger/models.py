@@ -33,7 +33,7 @@ PAYABLE_STATES = ("created", "pending")
 REFUNDABLE_STATES = ("paid", "partially_refunded")
 REFUND_STATES = ("pending", "succeeded", "failed")
 PROVIDERS = ("record", "wechatpay")
-DISCREPANCY_KINDS = ("unknown_order", "amount_differs", "missing_here", "missing_there")
+DISCREPANCY_KINDS = ("unknown_order", "amount_differs", "missing_here", "missing_there", "refund_abnormal")
 MAX_FEN = 2**63 - 1
 SUBJECT = "lg_payment_intent"
 """The visibility registry's name of a payment intent."""
@@ -140,6 +140,9 @@ class LgPaymentIntent(IdMixin, Base):
     out_trade_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     provider_txn_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    fee_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """The provider's fee (手续费) on the payment, from its trade bill at reconciliation; None
+    until reconciled (and for the ``record`` provider)."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

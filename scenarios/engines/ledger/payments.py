@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
-from scenarios.engines.ledger import hooks, postings
+from scenarios.engines.ledger import hooks, notices, postings
 from scenarios.engines.ledger.models import (
     PAYABLE_STATES,
     REFUNDABLE_STATES,
@@ -82,7 +82,7 @@ class Settlement:
     intent_id: int | None
 
 
-def _discrepancy(session: Session, *, kind: str, out_trade_no: str, intent_id: int | None,
+def discrepancy(session: Session, *, kind: str, out_trade_no: str, intent_id: int | None,
                  expected: int | None, reported: int | None, now: datetime, details: dict) -> None:
     session.add(LgDiscrepancy(kind=kind, source="notification", out_trade_no=out_trade_no, intent_id=intent_id,
                               expected_fen=expected, reported_fen=reported, details=details, created_at=now))
@@ -94,11 +94,11 @@ def mark_paid(session: Session, *, out_trade_no: str, amount_fen: int, provider_
     """Book a payment the provider reports. Booked once however often it is reported."""
     intent = session.execute(sa.select(INTENTS).where(INTENTS.c.out_trade_no == out_trade_no)).first()
     if intent is None:
-        _discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
+        discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
                      reported=amount_fen, now=now, details={"transaction_id": provider_txn_id})
         return Settlement("discrepancy", None)
     if amount_fen != intent.amount_fen:
-        _discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
+        discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
                      expected=intent.amount_fen, reported=amount_fen, now=now,
                      details={"transaction_id": provider_txn_id})
         return Settlement("discrepancy", intent.id)
@@ -164,13 +164,16 @@ def refund(session: Session, intent: LgPaymentIntent, *, amount_fen: object, now
 
 
 def settle_refund(session: Session, refund_row: LgRefund, *, succeeded: bool, now: datetime) -> bool:
-    """The provider's answer on a refund: ``succeeded`` books it (payee → payer) once; a failure
-    leaves it ``pending`` for a retry (the amount stays taken). True when this call booked it."""
+    """The provider's answer on a refund: ``succeeded`` books it (payee → payer) once and tells the
+    payer (``payment_refunded``), also after it was reported abnormal (the merchant settled it by
+    hand); a failure leaves it ``pending`` for a retry (the amount stays taken). True when this
+    call booked it."""
     if not succeeded:
         session.execute(sa.update(REFUNDS).where(REFUNDS.c.id == refund_row.id)
                         .values(attempts=REFUNDS.c.attempts + 1, updated_at=now))
         return False
-    moved = session.execute(sa.update(REFUNDS).where(REFUNDS.c.id == refund_row.id, REFUNDS.c.status == "pending")
+    moved = session.execute(sa.update(REFUNDS).where(REFUNDS.c.id == refund_row.id,
+                                                     REFUNDS.c.status.in_(("pending", "failed")))
                             .values(status="succeeded", attempts=REFUNDS.c.attempts + 1, updated_at=now))
     if moved.rowcount != 1:
         return False
@@ -180,7 +183,26 @@ def settle_refund(session: Session, refund_row: LgRefund, *, succeeded: bool, no
     postings.post(session, kind="refund", debit=payee, credit=payer, amount=refund_row.amount_fen,
                   reference=f"refund:{refund_row.id}", scenario=intent.scenario, now=now)
     session.refresh(refund_row)
+    notices.tell_refund(session, intent, refund_row, template="payment_refunded", now=now)
     hooks.fire_refunded(session, intent, refund_row, now)
+    return True
+
+
+def refund_abnormal(session: Session, refund_row: LgRefund, *, status: str, now: datetime,
+                    details: dict | None = None) -> bool:
+    """WeChat Pay could not return the money (``ABNORMAL``: the payer's card is gone; ``CLOSED``):
+    the refund is ``failed``, its amount stays reserved (the merchant settles it by hand on WeChat
+    Pay's platform, whose later ``SUCCESS`` still books it), a ``refund_abnormal`` discrepancy is
+    listed for the operator and the payer is told. True when this call recorded it."""
+    moved = session.execute(sa.update(REFUNDS).where(REFUNDS.c.id == refund_row.id, REFUNDS.c.status == "pending")
+                            .values(status="failed", updated_at=now))
+    if moved.rowcount != 1:
+        return False
+    intent = session.get(LgPaymentIntent, refund_row.intent_id)
+    discrepancy(session, kind="refund_abnormal", out_trade_no=intent.out_trade_no, intent_id=intent.id,
+                expected=refund_row.amount_fen, reported=None, now=now,
+                details={"out_refund_no": refund_row.out_refund_no, "refund_status": status, **(details or {})})
+    notices.tell_refund(session, intent, refund_row, template="payment_refund_abnormal", now=now)
     return True
 
 

@@ -6,6 +6,10 @@ nothing is fixed here.
 - ``missing_there``: a WeChat Pay intent paid that day (Beijing time) that the bill lacks;
 - ``amount_differs``: both have it, with other amounts.
 
+Each payment's fee (手续费, a column of the bill) is recorded on its intent (``fee_fen``) as the
+bill says, in chunks of ``FEE_CHUNK`` rows per statement; the daily figures show fees and the
+net after them.
+
 The bill is WeChat Pay's trade bill text: a header row, then one row per transaction with every
 field prefixed by a backtick, then summary rows; amounts in yuan with two decimals.
 """
@@ -23,6 +27,8 @@ from sqlalchemy.orm import Session
 from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent
 
 BEIJING = timedelta(hours=8)
+FEE_CHUNK = 5000
+INTENTS = LgPaymentIntent.__table__
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class BillLine:
     out_trade_no: str
     amount_fen: int
     transaction_id: str
+    fee_fen: int = 0
 
 
 def _fen(yuan: str) -> int | None:
@@ -58,9 +65,10 @@ def parse_bill(text: str) -> list[BillLine]:
         if cells[col["交易状态"]] != "SUCCESS":
             continue
         fen = _fen(cells[col["订单金额"]])
-        if fen is None:
-            raise ValueError(f"unreadable amount {cells[col['订单金额']]!r}")
-        lines.append(BillLine(cells[col["商户订单号"]], fen, cells[col["微信订单号"]]))
+        fee = _fen(cells[col["手续费"]]) if "手续费" in col else 0
+        if fen is None or fee is None:
+            raise ValueError(f"unreadable amount {cells[col['订单金额']]!r} or fee")
+        lines.append(BillLine(cells[col["商户订单号"]], fen, cells[col["微信订单号"]], fee))
     return lines
 
 
@@ -94,4 +102,26 @@ def reconcile(session: Session, *, bill: list[BillLine], day: date, now: datetim
            for kind, number, expected, reported in found if (kind, number) not in known]
     session.add_all(new)
     session.flush()
+    record_fees(session, [line for number, line in in_bill.items() if number in paid or number in elsewhere])
     return new
+
+
+def record_fees(session: Session, lines: list[BillLine]) -> int:
+    """Set each paid intent's ``fee_fen`` to what the bill says; returns how many rows changed.
+    PostgreSQL: one ``UPDATE … FROM (VALUES …)`` per ``FEE_CHUNK`` lines; SQLite (which cannot
+    name a VALUES list's columns): one statement executed for many rows."""
+    changed = 0
+    if session.get_bind().dialect.name != "postgresql":
+        stmt = (sa.update(INTENTS).where(INTENTS.c.out_trade_no == sa.bindparam("b_no"),
+                                         INTENTS.c.fee_fen.is_distinct_from(sa.bindparam("b_fee")))
+                .values(fee_fen=sa.bindparam("b_fee")))
+        rows = [{"b_no": line.out_trade_no, "b_fee": line.fee_fen} for line in lines]
+        return session.execute(stmt, rows).rowcount if rows else 0
+    for i in range(0, len(lines), FEE_CHUNK):
+        chunk = sa.values(sa.column("no", sa.String), sa.column("fee", sa.BigInteger), name="bill").data(
+            [(line.out_trade_no, line.fee_fen) for line in lines[i:i + FEE_CHUNK]])
+        changed += session.execute(
+            sa.update(INTENTS).where(INTENTS.c.out_trade_no == chunk.c.no,
+                                     INTENTS.c.fee_fen.is_distinct_from(chunk.c.fee))
+            .values(fee_fen=chunk.c.fee)).rowcount
+    return changed

@@ -126,9 +126,10 @@ class WeChatPayNotify(MethodView):
     @blp.alt_response(401, schema=ErrorSchema, description="`notification_rejected`: forged, tampered, replayed")
     @blp.doc(security=[])
     def post(self):
-        """WeChat Pay's payment notification (支付结果通知): verified with WeChat Pay's public key,
-        decrypted, booked once however often it arrives. An unknown order or another amount than the
-        intent's is recorded as a discrepancy (answered 204: WeChat Pay need not retry it)."""
+        """WeChat Pay's payment and refund notifications (支付结果通知, 退款结果通知): verified with
+        WeChat Pay's public key, decrypted, booked once however often they arrive. An unknown order or
+        refund, or another amount than ours, is recorded as a discrepancy (answered 204: WeChat Pay need
+        not retry it); REFUND.ABNORMAL marks the refund failed for the operator and tells the payer."""
         runtime = current_runtime()
         if runtime.wechat is None:
             raise ApiError("not_found")

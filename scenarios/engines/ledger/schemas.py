@@ -62,6 +62,10 @@ class DailyRowSchema(Schema):
     refunds = fields.Integer()
     refunds_fen = fields.Integer()
     net_fen = fields.Integer()
+    fees_fen = fields.Integer(metadata={"description": "the provider's fees (手续费) on the day's payments"})
+    net_after_fees_fen = fields.Integer(metadata={"description": "net_fen − fees_fen"})
+    fees_reconciled = fields.Boolean(metadata={
+        "description": "false while a WeChat Pay payment of the day has no fee yet (not reconciled)"})
 
 
 class DailySchema(Schema):

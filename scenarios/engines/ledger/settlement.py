@@ -54,7 +54,11 @@ def start_wechat_payment(session: Session, intent: LgPaymentIntent, *, account_i
 
 
 def book_notification(session: Session, resource: dict, now: datetime) -> payments.Settlement | None:
-    """Book a decrypted payment notification (None when it is not a successful payment)."""
+    """Book a decrypted payment notification (None when it is not a successful payment); a refund's
+    notification goes to ``book_refund_notification``."""
+    if "refund_status" in resource:
+        book_refund_notification(session, resource, now)
+        return None
     if resource.get("trade_state") != "SUCCESS":
         return None
     amount = (resource.get("amount") or {}).get("total")
@@ -74,6 +78,31 @@ def _claim(session: Session, intent_id: int) -> bool:
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return session.execute(stmt).first() is not None
+
+
+def book_refund_notification(session: Session, resource: dict, now: datetime) -> str:
+    """A decrypted ``REFUND.SUCCESS`` / ``REFUND.ABNORMAL`` / ``REFUND.CLOSED``: SUCCESS books the
+    refund once (``payments.settle_refund``); ABNORMAL and CLOSED mark it failed for the operator
+    (``payments.refund_abnormal``). An unknown ``out_refund_no``, or a refunded amount other than
+    ours, is a discrepancy and books nothing. Returns what was done."""
+    out_refund_no = str(resource.get("out_refund_no") or "")[:64]
+    row = session.scalar(sa.select(LgRefund).where(LgRefund.out_refund_no == out_refund_no))
+    amount = (resource.get("amount") or {}).get("refund")
+    if row is None or amount != row.amount_fen:
+        payments.discrepancy(session, kind="unknown_order" if row is None else "amount_differs",
+                             out_trade_no=str(resource.get("out_trade_no") or "")[:64],
+                             intent_id=row.intent_id if row is not None else None,
+                             expected=row.amount_fen if row is not None else None,
+                             reported=amount if isinstance(amount, int) else None, now=now,
+                             details={"out_refund_no": out_refund_no,
+                                      "refund_status": str(resource.get("refund_status"))[:20]})
+        return "discrepancy"
+    status = resource.get("refund_status")
+    if status == "SUCCESS":
+        return "booked" if payments.settle_refund(session, row, succeeded=True, now=now) else "already"
+    if status in ("ABNORMAL", "CLOSED"):
+        return "abnormal" if payments.refund_abnormal(session, row, status=status, now=now) else "already"
+    return "ignored"
 
 
 def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: int = 200) -> dict[str, int]:

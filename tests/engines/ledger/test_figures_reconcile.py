@@ -18,9 +18,9 @@ BILL_HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,
                "商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
 
 
-def _bill_row(number: str, yuan: str, status: str = "SUCCESS") -> str:
+def _bill_row(number: str, yuan: str, status: str = "SUCCESS", fee: str = "0.01") -> str:
     cells = ["2026-12-04 10:00:00", "wxapp", "1900000109", "0", "", "4200" + number[-6:], number, "openid", "JSAPI",
-             status, "OTHERS", "CNY", yuan, "0.00", "0", "0", "0.00", "0.00", "", "", "场馆", "", "0.01", "0.60%",
+             status, "OTHERS", "CNY", yuan, "0.00", "0", "0", "0.00", "0.00", "", "", "场馆", "", fee, "0.60%",
              yuan, "0.00", ""]
     return ",".join("`" + c for c in cells)
 
@@ -69,11 +69,11 @@ def test_daily_figures_per_beijing_day_and_scenario_and_their_export(app, client
     csv_answer = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-05&format=csv",
                             headers=world["headers"])
     text = csv_answer.data.decode("utf-8-sig").splitlines()
-    assert text[0].startswith("日期,场景") and text[3] == "2026-12-05,lg-test,1,700,1,300,400"
+    assert text[0].startswith("日期,场景") and text[3] == "2026-12-05,lg-test,1,700,1,300,400,0,400"
     xlsx = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-05&format=xlsx",
                       headers=world["headers"])
     rows = list(load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True))
-    assert rows[3] == ("2026-12-05", "lg-test", 1, 700, 1, 300, 400)
+    assert rows[3] == ("2026-12-05", "lg-test", 1, 700, 1, 300, 400, 0, 400)
     reversed_ = client.get("/api/v1/ledger/daily?date_from=2026-12-05&date_to=2026-12-04", headers=world["headers"])
     assert (reversed_.status_code, reversed_.json["code"]) == (422, "validation_error")
 
@@ -104,3 +104,34 @@ def test_reconciliation_lists_every_difference_once_and_fixes_nothing(session, c
 def test_a_file_that_is_not_a_trade_bill_is_refused(session):
     with pytest.raises(ValueError, match="not a trade bill"):
         reconcile.parse_bill("a,b,c\n1,2,3\n")
+
+
+def test_reconciliation_records_each_payments_fee_and_the_figures_show_fees_and_net_after_them(
+        app, client, session, clock, world):
+    day_time = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    a = _paid(session, clock, world, amount=10000, provider="wechatpay", at=day_time)
+    b = _paid(session, clock, world, amount=5000, provider="wechatpay", at=day_time)
+    _paid(session, clock, world, amount=700, at=day_time)  # record provider: no fee
+    with app.app_context():
+        world["headers"] = world["token"]()
+    session.commit()
+
+    def figures():
+        answer = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-04", headers=world["headers"])
+        assert answer.status_code == 200, answer.json
+        return [(i["payments_fen"], i["fees_fen"], i["net_after_fees_fen"], i["fees_reconciled"])
+                for i in answer.json["items"]]
+
+    assert figures() == [(15700, 0, 15700, False)]  # not reconciled yet
+    bill = "\n".join([BILL_HEADER, _bill_row(a.out_trade_no, "100.00", fee="0.60"),
+                      _bill_row(b.out_trade_no, "50.00", fee="0.30")])
+    assert reconcile.reconcile(session, bill=reconcile.parse_bill(bill), day=date(2026, 12, 4), now=clock.now()) == []
+    session.commit()
+    fees = dict(session.execute(sa.select(LgPaymentIntent.out_trade_no, LgPaymentIntent.fee_fen)).all())
+    assert (fees[a.out_trade_no], fees[b.out_trade_no]) == (60, 30)
+    assert figures() == [(15700, 90, 15610, True)]
+    assert reconcile.record_fees(session, reconcile.parse_bill(bill)) == 0  # recorded once: nothing changes
+    session.commit()
+    text = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-04&format=csv",
+                      headers=world["headers"]).data.decode("utf-8-sig").splitlines()
+    assert text[0].endswith("手续费(分),扣除手续费后净收入(分)") and text[1].endswith(",15700,90,15610")

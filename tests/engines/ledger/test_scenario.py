@@ -1,7 +1,9 @@
 """The ledger's test scenario (scenario.py) sells tickets through WeChat Pay (the local fake
 server): each hook fires exactly once per state, whichever path books it — a notification
 arriving twice, the query job after a lost notification (and the notification after that), the
-expiry job, a refund sent by its timer and confirmed once however often it is retried. The race
+expiry job, a refund sent by its timer and confirmed once however often it is retried, WeChat
+Pay's refund notifications (REFUND.SUCCESS twice booked and told once; REFUND.ABNORMAL listed
+for the operator and told; unknown or other amounts a discrepancy; forged refused). The race
 of notifications and the query job on PostgreSQL is in test_race.py."""
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.worker import Worker
-from scenarios.engines.ledger import payments, purposes, settlement
-from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
+from scenarios.engines.ledger import payments, postings, purposes, settlement
+from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent, LgRefund
 from tests.engines.ledger import scenario as lgt
 from tests.engines.ledger.test_wechat_flow import NOTIFY, _resource
 from tests.support.factories import bearer, make_org, make_resident, token_for
@@ -100,3 +102,89 @@ def test_a_refund_is_sent_by_its_timer_and_fires_on_refunded_once(client, db, fa
     with db.transaction(write=False) as s:
         row = s.scalars(sa.select(LgRefund).where(LgRefund.intent_id == sold["id"])).one()
         assert (row.status, row.attempts) == ("succeeded", 2)
+
+
+def _refund_resource(out_trade_no: str, out_refund_no: str, amount: int, status: str = "SUCCESS") -> dict:
+    return {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "refund_id": "50000000001",
+            "refund_status": status, "amount": {"total": 2000, "refund": amount, "payer_total": 2000,
+                                                 "payer_refund": amount}}
+
+
+def _paid_then_refund_processing(client, db, fake, sold, clock, runtime) -> LgRefund:
+    _pay(client, sold)
+    headers, body = fake.notification(_resource(sold["out_trade_no"], total=2000))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 204
+    fake.refund_status = "PROCESSING"  # WeChat Pay answers the refund later, by notification
+    with db.transaction() as s:
+        intent = s.get(LgPaymentIntent, sold["id"])
+        row = settlement.request_refund(s, intent, amount_fen=800, now=clock.now(), reason="退票")
+        settlement.send_refund(s, row, runtime.wechat, clock.now())
+        return row
+
+
+def _outbox(db, template: str) -> list:
+    from app.notify.models import OutboxMessage
+
+    with db.transaction(write=False) as s:
+        return [(m.event_key, m.payload["amount"]) for m in s.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.template == template))]
+
+
+def test_refund_success_notification_twice_books_it_once_and_tells_the_payer_once(app, client, db, fake, sold,
+                                                                                  clock, runtime):
+    with app.app_context():
+        row = _paid_then_refund_processing(client, db, fake, sold, clock, runtime)
+    assert _hooks(db, sold["id"]) == [("paid", "paid", 2000)]  # PROCESSING: not yet
+    headers, body = fake.notification(_refund_resource(sold["out_trade_no"], row.out_refund_no, 800))
+    for _ in range(2):
+        assert client.post(NOTIFY, data=body, headers=headers).status_code == 204
+    assert _hooks(db, sold["id"]) == [("paid", "paid", 2000), ("refunded", "partially_refunded", 800)]
+    assert _outbox(db, "payment_refunded") == [(f"payment_refunded:{row.id}", "8.00元")]
+    with db.transaction(write=False) as s:
+        assert s.get(LgRefund, row.id).status == "succeeded"
+        assert postings.verify(s) == {"accounts": [], "transfers": []}
+
+
+def test_refund_abnormal_is_listed_for_the_operator_and_told_and_a_later_success_still_books(
+        app, client, db, fake, sold, clock, runtime):
+    with app.app_context():
+        row = _paid_then_refund_processing(client, db, fake, sold, clock, runtime)
+    headers, body = fake.notification(_refund_resource(sold["out_trade_no"], row.out_refund_no, 800, "ABNORMAL"))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 204
+    with db.transaction(write=False) as s:
+        assert (s.get(LgRefund, row.id).status, s.get(LgPaymentIntent, sold["id"]).refunded_fen) == ("failed", 800)
+        found = s.scalars(sa.select(LgDiscrepancy).where(LgDiscrepancy.intent_id == sold["id"])).all()
+        assert [(d.kind, d.expected_fen, d.details["refund_status"]) for d in found] == [
+            ("refund_abnormal", 800, "ABNORMAL")]
+    assert _outbox(db, "payment_refund_abnormal") == [(f"payment_refund_abnormal:{row.id}", "8.00元")]
+    assert _hooks(db, sold["id"]) == [("paid", "paid", 2000)]
+    headers, body = fake.notification(_refund_resource(sold["out_trade_no"], row.out_refund_no, 800))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 204  # settled by hand, then SUCCESS
+    assert _hooks(db, sold["id"])[-1] == ("refunded", "partially_refunded", 800)
+
+
+def test_a_refund_notification_for_an_unknown_refund_or_another_amount_is_a_discrepancy(app, client, db, fake,
+                                                                                        sold, clock, runtime):
+    with app.app_context():
+        row = _paid_then_refund_processing(client, db, fake, sold, clock, runtime)
+    for resource in (_refund_resource(sold["out_trade_no"], "Rnosuchrefund00000000000", 800),
+                     _refund_resource(sold["out_trade_no"], row.out_refund_no, 900)):
+        headers, body = fake.notification(resource)
+        assert client.post(NOTIFY, data=body, headers=headers).status_code == 204
+    with db.transaction(write=False) as s:
+        assert s.get(LgRefund, row.id).status == "pending"
+        kinds = s.execute(sa.select(LgDiscrepancy.kind, LgDiscrepancy.reported_fen).order_by(LgDiscrepancy.id)).all()
+        assert [tuple(k) for k in kinds][-2:] == [("unknown_order", 800), ("amount_differs", 900)]
+    assert _outbox(db, "payment_refunded") == []
+
+
+def test_a_forged_refund_notification_is_refused(app, client, db, fake, sold, clock, runtime):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    with app.app_context():
+        row = _paid_then_refund_processing(client, db, fake, sold, clock, runtime)
+    headers, body = fake.notification(_refund_resource(sold["out_trade_no"], row.out_refund_no, 800),
+                                      key=rsa.generate_private_key(65537, 2048))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 401
+    with db.transaction(write=False) as s:
+        assert s.get(LgRefund, row.id).status == "pending"

@@ -118,7 +118,7 @@ def test_a_payment_reported_after_the_hold_is_gone_is_refunded_in_full(client, s
     intent = fresh(session, LgPaymentIntent, intent.id)
     assert (intent.status, intent.refunded_fen) == ("refunded", PRICE)
     assert fresh(session, BkBooking, held["id"]).status == "expired"
-    assert [m.payload["amount"] for m in outbox(session, "booking_refunded")] == ["30.00元"]
+    assert [m.payload["amount"] for m in outbox(session, "payment_refunded")] == ["30.00元"]
 
 
 def test_cancelling_a_paid_court_in_time_refunds_it_in_full_and_tells_the_resident(client, session, clock, w):
@@ -133,7 +133,7 @@ def test_cancelling_a_paid_court_in_time_refunds_it_in_full_and_tells_the_reside
     assert (intent.status, intent.refunded_fen) == ("refunded", PRICE)
     refunds = session.scalars(sa.select(LgRefund).where(LgRefund.intent_id == intent.id)).all()
     assert [(r.amount_fen, r.status) for r in refunds] == [(PRICE, "succeeded")]
-    told = outbox(session, "booking_refunded")
+    told = outbox(session, "payment_refunded")
     assert [(m.recipient_id, m.payload["amount"]) for m in told] == [(str(w["alice"].id), "30.00元")]
     assert postings.verify(session) == {"accounts": [], "transfers": []}
 
@@ -155,7 +155,7 @@ def test_cancelling_an_unpaid_hold_closes_its_payment(client, session, clock, w)
     assert act(client, w, held["id"], "cancel", "hold-cancel-1").status_code == 200
     assert fresh(session, LgPaymentIntent, held["payment_id"]).status == "closed"
     assert pay(client, w, held["payment_id"], "hold-cancel-pay-1").get_json()["code"] == "payment_not_payable"
-    assert outbox(session, "booking_refunded") == []
+    assert outbox(session, "payment_refunded") == []
 
 
 def test_a_closed_slot_refunds_its_paid_booking(client, session, clock, w):
@@ -167,7 +167,7 @@ def test_a_closed_slot_refunds_its_paid_booking(client, session, clock, w):
                          headers={**w["h"]["manager_a"], "Idempotency-Key": "closed-slot-1"})
     assert closed.status_code == 200, closed.get_json()
     assert fresh(session, LgPaymentIntent, held["payment_id"]).status == "refunded"
-    assert len(outbox(session, "booking_refunded")) == 1
+    assert len(outbox(session, "payment_refunded")) == 1
 
 
 def test_a_free_court_stays_free_and_a_move_to_another_price_is_refused(client, session, clock, w):

@@ -104,6 +104,9 @@ def test_demo_has_a_sports_centre_per_town_with_wednesday_sessions(app, session,
     assert len(wed) == towns > 5
     starts = session.scalars(sa.select(BkSlot.starts_at).where(BkSlot.resource_id == wed[0].id)).all()
     assert starts and {s.astimezone(CST).weekday() for s in starts} == {2}
+    prices = dict(session.execute(sa.select(BkResource.code, BkResource.price_fen).where(
+        BkResource.owner_org_id == wed[0].owner_org_id)).all())
+    assert sorted(p for p in prices.values() if p) == [3000, 6000] and sum(p is None for p in prices.values()) == 4
     assert {s.astimezone(CST).hour for s in starts} == {9, 10, 19, 20}
     assert session.scalar(sa.select(sa.func.count()).select_from(BkSlot).where(
         BkSlot.resource_id == wed[0].id)) == len(set(starts))
