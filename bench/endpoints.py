@@ -359,6 +359,21 @@ def _listing_endpoints() -> list[Endpoint]:
 ENDPOINTS += _listing_endpoints()
 
 
+# ---------------------------------------------------------------- telemetry engine (issue 16)
+
+
+def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
+    from bench import telemetry_setup
+
+    return telemetry_setup.put_setup(ctx)
+
+
+# A device's latest state, 150 devices in turn, on the engine's own test scenario (needs
+# BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
+ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
+                       target_ref=0.4, setup=_telemetry_put_setup)]
+
+
 # ---------------------------------------------------------------- ledger: payments (issue 15)
 
 

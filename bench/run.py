@@ -9,7 +9,8 @@ the same round. The table is printed and appended to bench/RESULTS.md.
 Environment: BENCH_DURATION (seconds per endpoint per round, default 5), BENCH_ROUNDS (3),
 BENCH_WARMUP (seconds per endpoint before the first round, 1), BENCH_THREADS (2),
 BENCH_CONNECTIONS (16), BENCH_ONLY (comma-separated parts of endpoint names),
-BENCH_RESULTS (the results file; ``-`` to not write one), BENCH_LOG_LEVEL (INFO).
+BENCH_RESULTS (the results file; ``-`` to not write one), BENCH_LOG_LEVEL (INFO), BENCH_APP (the
+WSGI app gunicorn serves, ``wsgi:app``; ``tests.support.telemetry_wsgi:app`` adds the telemetry engine's test scenario).
 """
 from __future__ import annotations
 
@@ -562,7 +563,8 @@ def report(cfg: Config, targets: Sequence[Target], *, db_kind: str, workers: int
         "",
         f"- machine: {host}",
         f"- database: {db_kind}",
-        f"- server: gunicorn {workers} workers (`wsgi:app`), APP_ENV=development, LOG_LEVEL={LOG_LEVEL}; "
+        f"- server: gunicorn {workers} workers (`{os.environ.get('BENCH_APP') or 'wsgi:app'}`), "
+        f"APP_ENV=development, LOG_LEVEL={LOG_LEVEL}; "
         f"the reference app (`bench.reference_app:app`) under the same settings; Python {platform.python_version()}",
         f"- load: wrk {wrk_version(wrk)}, {cfg.threads} threads, {cfg.connections} connections, "
         f"{cfg.duration} s per endpoint per round, {cfg.rounds} round(s) (medians), warm-up {cfg.warmup} s"
@@ -665,7 +667,7 @@ def run(cfg: Config, endpoints: Sequence[Endpoint]) -> str:
         print(f"bench: {database.kind}: migrating and seeding", flush=True)
         warnings = prepare_database(env)
         workers = cpu_count()
-        with gunicorn(env, workers) as server:
+        with gunicorn(env, workers, app=env.get("BENCH_APP") or "wsgi:app") as server:
             print(f"bench: gunicorn ({workers} workers) at {server.base_url}", flush=True)
             ref_env = {**base_env, "REFERENCE_DATABASE_URL": database.url,
                        "REFERENCE_JWKS": http_text(server.base_url + "/.well-known/jwks.json")}

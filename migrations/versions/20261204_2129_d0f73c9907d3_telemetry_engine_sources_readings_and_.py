@@ -1,4 +1,4 @@
-"""telemetry engine sources readings and alerts
+"""telemetry engine: sources, readings and alerts
 
 Revision ID: d0f73c9907d3
 Revises: 86281cc2604f
@@ -32,13 +32,14 @@ def upgrade() -> None:
     sa.Column('silent_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('offline_since', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('open_alerts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('bound_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.CheckConstraint("status IN ('online', 'offline')", name=op.f('ck_tm_sources_status_known')),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_tm_sources_device_id_devices')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_tm_sources_organisation_id_organisations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tm_sources')),
-    sa.UniqueConstraint('device_id', 'kind', name='uq_tm_sources_device_kind')
+    sa.UniqueConstraint('device_id', 'kind', 'scenario', name='uq_tm_sources_device_kind')
     )
     with op.batch_alter_table('tm_sources', schema=None) as batch_op:
         batch_op.create_index('ix_tm_sources_org', ['organisation_id', 'scenario'], unique=False)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import Clock
 from app.notify.service import Recipient, enqueue
@@ -39,6 +40,14 @@ def holds(threshold: Threshold, value: dict[str, Any], subject: Any) -> bool:
 def open_rules(session: Session, source_id: int) -> set[str]:
     return set(session.scalars(sa.select(TmAlert.rule).where(TmAlert.source_id == source_id,
                                                               TmAlert.closed_at.is_(None))))
+
+
+def _count(session: Session, source: TmSource, change: int) -> None:
+    """Keep ``open_alerts`` with the alerts (the loaded row too, without making it dirty)."""
+    now_open = session.scalar(sa.update(TmSource).where(TmSource.id == source.id)
+                              .values(open_alerts=TmSource.open_alerts + change).returning(TmSource.open_alerts),
+                              execution_options={"synchronize_session": False})
+    set_committed_value(source, "open_alerts", now_open)
 
 
 def staff(session: Session, org_id: int, roles: tuple[str, ...]) -> list[Recipient]:
@@ -75,6 +84,7 @@ def open_alert(session: Session, *, clock: Clock, config: TelemetryConfig, kind:
             session.flush()
     except IntegrityError:
         return None
+    _count(session, source, +1)
     _tell(session, clock=clock, config=config, kind=kind, alert=alert, subject=subject, state="opened",
           urgent=urgent)
     return alert
@@ -89,6 +99,7 @@ def close_alert(session: Session, *, clock: Clock, config: TelemetryConfig, kind
         .values(closed_at=now).returning(TmAlert.id), execution_options={"synchronize_session": False})
     if alert_id is None:
         return None
+    _count(session, source, -1)
     alert = session.get(TmAlert, alert_id, populate_existing=True)
     _tell(session, clock=clock, config=config, kind=kind, alert=alert, subject=subject, state="closed",
           urgent=False)
@@ -99,11 +110,12 @@ def apply_thresholds(session: Session, *, clock: Clock, config: TelemetryConfig,
                      source: TmSource, value: dict[str, Any], stored: dict[str, Any], subject: Any) -> None:
     """Open the episodes whose condition now holds for ``value`` and close those whose condition
     stopped (an alert row keeps ``stored``: no personal field)."""
-    if not kind.thresholds:
+    holding = {t.name for t in kind.thresholds if holds(t, value, subject)}
+    if not holding and not source.open_alerts:
         return
     already = open_rules(session, source.id)
     for threshold in kind.thresholds:
-        on = holds(threshold, value, subject)
+        on = threshold.name in holding
         if on and threshold.name not in already:
             open_alert(session, clock=clock, config=config, kind=kind, source=source, rule=threshold.name,
                        value=stored, subject=subject, urgent=threshold.urgent)

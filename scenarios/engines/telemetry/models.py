@@ -1,6 +1,6 @@
 """Tables of the telemetry engine.
 
-- ``tm_sources``: one row per (device, kind): the subject it reports on, its latest value
+- ``tm_sources``: one row per (device, kind) of a scenario: the subject it reports on, its latest value
   (moved forward only by compare-and-set on the reading's timestamp), when it was last heard
   (server time) and when it falls silent (``silent_at``: heard + the kind's ``silent_after``),
   ``online``/``offline`` (compare-and-set both ways: the offline hook and the back-online hook
@@ -29,7 +29,7 @@ ALERT = "tm_alert"
 class TmSource(IdMixin, Base):
     __tablename__ = "tm_sources"
     __table_args__ = (
-        sa.UniqueConstraint("device_id", "kind", name="uq_tm_sources_device_kind"),
+        sa.UniqueConstraint("device_id", "kind", "scenario", name="uq_tm_sources_device_kind"),
         sa.CheckConstraint("status IN ('online', 'offline')", name="status_known"),
         sa.Index("ix_tm_sources_subject", "scenario", "kind", "subject_type", "subject_id"),
         sa.Index("ix_tm_sources_org", "organisation_id", "scenario"),
@@ -48,6 +48,9 @@ class TmSource(IdMixin, Base):
     silent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), default="online")
     offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    open_alerts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """How many of its alerts are open (kept with them): a reading holding no condition on a
+    source with none open needs no look at ``tm_alerts``."""
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -219,8 +219,8 @@ def _touch(session: Session, source_id: int, heard: dict[str, Any]) -> str | Non
 def _apply(session: Session, *, clock: Clock, config: TelemetryConfig, ref: DeviceRef, item: _Item,
            now: datetime) -> Outcome:
     source, spec = item.source, item.spec
-    new_id = session.scalar(_insert(session.get_bind().dialect.name), [
-        {"source_id": source.id, "at": item.at, "hour": _hour(item.at), "value": item.stored, "received_at": now}])
+    new_id = session.scalar(_insert(session.get_bind().dialect.name), {
+        "source_id": source.id, "at": item.at, "hour": _hour(item.at), "value": item.stored, "received_at": now})
     heard = _heard(spec, now)
     if new_id is None:  # the same reading again (a retry): the device is alive all the same
         if _touch(session, source.id, heard) == "offline":

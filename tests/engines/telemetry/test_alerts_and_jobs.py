@@ -135,3 +135,52 @@ def test_binding_by_staff(client, tm, session):
     tech = client.post(url, json={"device_id": tm.devices["s2"].uid, "kind": "level", "subject_id": 1},
                        headers=tm.wf.token("tech_a"))
     assert tech.status_code == 403
+
+
+def test_an_episode_within_one_batch_opens_and_closes(client, tm, session, clock):
+    readings = [{"kind": "level", "at": iso(clock, -s), "value": {"level_l": level}}
+                for s, level in ((30, 500), (20, 950), (10, 600))]
+    resp = client.post("/api/v1/tm-test/devices/me/readings", json={"readings": readings}, headers=tm.dev("s1"))
+    assert resp.status_code == 200
+    [alert] = alerts(session, "level_high")
+    assert alert.value == {"level_l": 950.0} and alert.closed_at is not None
+    assert source(session, tm, "s1").open_alerts == 0
+    put(client, tm, "s1", kind="level", value={"level_l": 50})  # below 100: level_low opens
+    assert source(session, tm, "s1").open_alerts == 1
+    put(client, tm, "s1", kind="level", value={"level_l": 60}, at=iso(clock, 1))
+    assert len(alerts(session, "level_low")) == 1 and source(session, tm, "s1").open_alerts == 1
+
+
+def test_what_a_scenario_reads_latest_for_open_alerts_and_unbind(client, tm, session, clock):
+    from scenarios.engines.telemetry import service as svc
+    from tests.engines.telemetry.scenario import CONFIG
+
+    svc.bind(session, config=CONFIG, kind="level", device_id=tm.devices["s2"].id, subject_id=1, clock=clock)
+    session.commit()  # two sensors on tank 1 now
+    put(client, tm, "s1", kind="level", value={"level_l": 300}, at=iso(clock, -20))
+    put(client, tm, "s2", kind="level", value={"level_l": 50}, at=iso(clock, -10))  # newer, and low
+    found = svc.latest_for(session, config=CONFIG, kind="level", subject_ids=[1, 2, 3])
+    assert set(found) == {1, 3}
+    assert (found[1].device_id, found[1].value, found[1].online) == (tm.devices["s2"].id, {"level_l": 50.0}, True)
+    assert found[3].at is None  # bound, never heard
+    assert set(svc.latest_for(session, config=CONFIG, kind="level", organisation_id=tm.wf.world.companies[1].id)) == {3}
+    assert [a.rule for a in svc.open_alerts(session, config=CONFIG, subject_ids=[1])] == ["level_low"]
+    clock.advance(minutes=6)
+    jobs.mark_silent(session, clock=clock)
+    session.commit()
+    assert svc.latest_for(session, config=CONFIG, kind="level", subject_ids=[1])[1].online is False
+    svc.unbind(session, config=CONFIG, kind="level", device_id=tm.devices["s2"].id)
+    session.commit()
+    assert svc.latest_for(session, config=CONFIG, kind="level", subject_ids=[1])[1].device_id == tm.devices["s1"].id
+    assert svc.open_alerts(session, config=CONFIG, subject_ids=[1], rule="level_low") == []
+    gone = put(client, tm, "s2", kind="level", value={"level_l": 1})
+    assert gone.status_code == 403 and gone.get_json()["code"] == "telemetry_not_bound"
+
+
+def test_a_batch_honours_its_idempotency_key(client, tm, clock):
+    body = {"readings": [{"kind": "level", "at": iso(clock, -1), "value": {"level_l": 5}}]}
+    headers = {**tm.dev("s1"), "Idempotency-Key": "tm-batch-000001"}
+    first = client.post("/api/v1/tm-test/devices/me/readings", json=body, headers=headers)
+    again = client.post("/api/v1/tm-test/devices/me/readings", json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.get_json() == first.get_json()

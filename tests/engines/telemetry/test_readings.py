@@ -153,3 +153,25 @@ def test_a_bad_reading_refuses_its_whole_batch_by_index(client, tm, session, clo
     assert resp.status_code == 422 and resp.get_json()["code"] == "telemetry_batch_too_large"
     empty = client.post(f"{BASE}/devices/me/readings", json={"readings": []}, headers=tm.dev("s1"))
     assert empty.status_code == 422
+
+
+def test_staff_read_latest_and_a_time_range(client, tm, session, clock):
+    for s in (50, 40, 30, 20, 10):
+        put(client, tm, "s1", kind="level", value={"level_l": 100 + s}, at=iso(clock, -s))
+    put(client, tm, "sb", kind="level", value={"level_l": 1})
+    h = tm.wf.token("manager_a")
+    latest = client.get(f"{BASE}/telemetry/latest?kind=level", headers=h).get_json()
+    assert [(x["subject_id"], x["latest_value"], x["status"]) for x in latest["items"]] == [
+        (1, {"level_l": 110.0}, "online"), (2, None, "online")]  # company B's tank 3 is not A's
+    src = source(session, tm, "s1").id
+    url = f"{BASE}/telemetry/sources/{src}/readings"
+    page = client.get(f"{url}?since={iso(clock, -40)}&until={iso(clock, -10)}&page_size=2".replace("+", "%2B"),
+                      headers=h).get_json()
+    assert page["total"] == 3 and [r["value"]["level_l"] for r in page["items"]] == [120.0, 130.0]
+    page2 = client.get(f"{url}?since={iso(clock, -40)}&until={iso(clock, -10)}&page_size=2&page=2"
+                       .replace("+", "%2B"), headers=h).get_json()
+    assert [r["value"]["level_l"] for r in page2["items"]] == [140.0]
+    assert client.get(url, headers=tm.wf.token("manager_b")).status_code == 404
+    assert client.get(url, headers=tm.wf.token("tech_a")).status_code == 403
+    assert client.get(url, headers=tm.dev("s1")).status_code == 403  # the device sees its source, not the history
+    assert client.get(url, headers=tm.dev("s2")).status_code == 404
