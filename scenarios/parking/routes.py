@@ -145,7 +145,8 @@ class Occupancy(MethodView):
 def _tell_staff(session, lot: PkLot, stay: PkStay) -> None:
     enqueue(session, event_key=f"parking.no_entry:{stay.id}", template="parking_exit_without_entry",
             recipients=[Recipient("org", lot.operator_id)], clock=current_clock(), channel="auto", urgent=True,
-            payload={"lot": lot.name, "at": stay.exited_at.isoformat(), "stay_id": stay.id})
+            payload={"lot": lot.name, "at": stay.exited_at.isoformat(), "stay_id": stay.id,
+                     "ticket_no": f"PK{stay.id}"})
 
 
 def _passage_view(direction: str) -> type[MethodView]:
