@@ -81,7 +81,8 @@ def test_a_refused_deduction_falls_back_to_a_debt(client, db, session, clock, wo
     clock.set(NOW + timedelta(minutes=100))
     left = passage(client, world, "near", "exits").get_json()
     assert (left["barrier"], left["stay"]["status"], left["owed_fen"]) == ("open", "debt", 2000)
-    assert session.scalar(sa.select(LgPaymentIntent.status)) == "closed"
+    assert session.scalars(sa.select(LgPaymentIntent.status).where(
+        LgPaymentIntent.subject.like("pk_stay:%"))).all() == ["closed"]
 
 
 def test_wechat_pay_down_at_the_barrier_falls_back_and_an_accepted_deduction_that_fails_is_a_debt(
