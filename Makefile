@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-sqlite test-postgres venv dev-venv migrate seed lint openapi bench mutants clean-venv
+.PHONY: run test test-sqlite test-postgres venv dev-venv browsers migrate seed lint openapi bench mutants clean-venv
 
 # A venv that fails half-way (no ensurepip, no network for pip) is removed, or every later
 # run would find .venv/bin/python and skip straight to a pip that does not exist.
@@ -51,7 +51,7 @@ run: seed
 # else the server on 127.0.0.1:5432 when one answers; without one, the race and PostgreSQL
 # tests that were skipped are counted and said loudly (they are the ones that catch races).
 PG_DEFAULT_URL := postgresql://postgres@127.0.0.1:5432/postgres
-test: dev-venv
+test: dev-venv browsers
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:randomly -n auto
@@ -67,6 +67,17 @@ test: dev-venv
 	  echo "!! $$n race and PostgreSQL tests (marked db) were NOT run on PostgreSQL."; \
 	  echo "!! Start one (see .ci/run) or set TEST_DATABASE_URL=postgresql://..."; \
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+# The console's browser tests drive Debian's Chromium and need a CJK font; installed here when
+# missing and we are root (CI is), quietly. Otherwise those tests are skipped, saying why.
+browsers:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and fonts-noto-cjk (the console's browser tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-noto-cjk >/dev/null) || echo "could not install chromium: the browser tests will be skipped"; \
+	  else echo "chromium missing (not root): the console's browser tests will be skipped"; fi; \
 	fi
 
 lint: dev-venv

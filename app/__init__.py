@@ -11,6 +11,7 @@ from flask import Flask, send_from_directory
 from app.api import Api, install_int64_converter
 from app.clock import Clock, DatabaseClock
 from app.config import Settings, load_settings
+from app.console import install as install_console
 from app.db import Database, close_session
 from app.db_faults import RetryingFlask
 from app.db_faults import install as install_db_faults
@@ -118,6 +119,7 @@ def create_app(
     install_int64_converter(app, api)
     app.extensions["api"] = api
     register_blueprints(api, settings, scenarios)
+    install_console(app, console_pages(scenarios))
 
     from app.cli import register_cli
 
@@ -159,6 +161,15 @@ def register_blueprints(api: Api, settings: Settings, scenarios: Iterable[Scenar
         for target in scenario.blueprints:
             for blp in load(target)():
                 api.register_blueprint(blp)
+
+
+def console_pages(scenarios: Iterable[Scenario]) -> list:
+    """The staff console's page factories (``() -> list[flask.Blueprint]``) each engine and
+    scenario names (``console=`` on its declaration), loaded by name, in the registry's order."""
+    from app.scenario import lazy
+    from scenarios.registry import ENGINES
+
+    return [lazy(target) for d in (*ENGINES.values(), *scenarios) for target in d.console]
 
 
 def _platform_blueprint_modules() -> list:

@@ -202,7 +202,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable:
-        """Also documents the 400/415 that a JSON body can produce."""
+        """Also documents the 400/415 that a JSON body can produce. A schema class is instantiated
+        here, once: webargs would build one per request (~0.1 ms; schemas keep no request state)."""
+        if isinstance(schema, type):
+            schema = schema()
         decorator = super().arguments(schema, location=location, **kwargs)
         if location != "json":
             return decorator

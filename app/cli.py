@@ -104,6 +104,9 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(group)
     register_worker_cli(app)
     register_auth_cli(app)
+    from app.places.cli import register as register_places_cli
+
+    register_places_cli(app)
     from qr.cli import register as register_qr
 
     register_qr(app)

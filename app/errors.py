@@ -83,6 +83,8 @@ ERRORS: dict[str, ErrorCode] = {
     "identity_locked": ErrorCode(
         409, "已实名认证，姓名和身份证号不可修改", "Verified name and ID number cannot be changed."
     ),
+    "csrf_invalid": ErrorCode(400, "页面已过期或来源不明，请刷新页面后重试", "The form has expired or did not come "
+                              "from this console; reload the page and try again."),
     "invalid_credentials": ErrorCode(401, "用户名或密码错误", "Wrong user name or password."),
     "login_locked": ErrorCode(429, "登录失败次数过多，请稍后再试", "Too many failed logins; try again later."),
     "account_disabled": ErrorCode(403, "账号已停用", "The account is disabled."),
@@ -265,6 +267,13 @@ ERRORS: dict[str, ErrorCode] = {
     "not_a_tenant": ErrorCode(409, "此人不是该租约的租客", "This person is not a tenant of this tenancy."),
     "already_left": ErrorCode(409, "该租客已注销离开", "This tenant has already left."),
     "not_arrived": ErrorCode(409, "该租客尚未登记入住", "This tenant's arrival was not registered."),
+    "violation_closed": ErrorCode(409, "该违规已结案", "This violation is closed."),
+    "room_not_available": ErrorCode(409, "该房源已下架", "This room is not listed any more."),
+    "rental_request_own_room": ErrorCode(409, "不能申请自己的房间", "You cannot ask for your own room."),
+    "rental_request_pending": ErrorCode(409, "您已申请过该房间，请等待房东答复",
+                                        "You have asked for this room already; wait for the landlord's answer."),
+    "rental_request_decided": ErrorCode(409, "该租房申请已处理", "This rental request has been decided already."),
+    "rental_request_used": ErrorCode(409, "该租房申请已提交过租约", "A tenancy answers this rental request already."),
     # smart-village (智慧村庄)
     "notice_not_important": ErrorCode(409, "该通知无需确认", "This notice asks for no confirmation."),
     # listing engine (scenarios/engines/listing)
@@ -287,6 +296,31 @@ ERRORS: dict[str, ErrorCode] = {
     "reading_out_of_range": ErrorCode(422, "读数超出允许范围", "The reading is out of range."),
     "reading_from_future": ErrorCode(422, "读数时间晚于当前时间", "The reading's time is in the future."),
     "telemetry_batch_too_large": ErrorCode(422, "一次上报的读数过多", "Too many readings in one batch."),
+    # ev-charging (公共充电桩)
+    "pile_faulty": ErrorCode(409, "该充电桩故障，暂不可用", "This charging pile reports a fault."),
+    "pile_offline": ErrorCode(409, "该充电桩离线，状态未知，暂不可用",
+                              "This charging pile is silent: its state is unknown."),
+    "pile_in_use": ErrorCode(409, "该充电桩正在充电", "This charging pile is already charging."),
+    "pile_reserved": ErrorCode(409, "该充电桩此时段已被他人预约", "Someone else reserved this pile for now."),
+    "no_reservation_now": ErrorCode(409, "此充电桩当前到达时段没有预约", "No reservation of this pile for now."),
+    "session_not_started": ErrorCode(409, "此充电桩没有进行中的充电，不能结束",
+                                     "No charging session is open on this pile: nothing to stop."),
+    "session_not_active": ErrorCode(409, "充电已结束", "This charging session has already stopped."),
+    "energy_negative": ErrorCode(422, "电量不能为负数", "The energy delivered cannot be negative."),
+    "energy_decreasing": ErrorCode(422, "电量不能少于此前报告的电量",
+                                   "The energy delivered cannot be less than reported before."),
+    # elderly-sos (高龄独居老人应急呼叫)
+    "sos_not_enrolled": ErrorCode(403, "您没有可呼叫的登记老人",
+                                  "No enrolled person may be alarmed for from this account."),
+    "sos_device_unknown": ErrorCode(403, "此设备未登记为应急呼叫设备", "This device is not registered for SOS alarms."),
+    "sos_no_call_centre": ErrorCode(503, "应急呼叫中心未配置，请拨打 120 或 110",
+                                    "No call centre is configured: call 120 or 110."),
+    "sos_use_alarms": ErrorCode(422, "请通过“一键呼叫”发起呼叫", "Raise an alarm with POST /alarms."),
+    "sos_not_eligible": ErrorCode(422, "不符合登记条件（本市户籍、80 周岁及以上、独居）",
+                                  "Not eligible (Shanghai household registration, aged 80 or over, living alone)."),
+    "sos_person_unverified": ErrorCode(422, "没有此身份证号的实名认证居民",
+                                       "No resident with a verified real name holds this ID number."),
+    "sos_already_enrolled": ErrorCode(409, "此人已在册", "This person is enrolled already."),
     # parking (停车预约 / 错峰共享)
     "plate_invalid": ErrorCode(422, "号牌格式不正确", "Not a valid plate (7 characters, 8 for new-energy plates)."),
     "lot_not_reservable": ErrorCode(422, "该停车场不接受预约", "This car park takes no reservations."),

@@ -73,7 +73,8 @@ class Engine:
     hands the engine its scenarios' configs at start-up (the engine's handlers look them up).
     ``setup``: the function ``(app)`` that keeps what the engine needs per app (caches).
     ``personal_data``: its ``app.privacy.parts.PersonalData`` (``"module:NAME"``): its part of a
-    person's export (PIPL art. 45).
+    person's export (PIPL art. 45). ``console``: functions ``() -> list[flask.Blueprint]`` of its
+    staff console pages (``app.console``), beside its code (``<engine>/console.py``).
     """
 
     name: str
@@ -84,9 +85,10 @@ class Engine:
     install: str | None = None
     setup: str | None = None
     personal_data: str | None = None
+    console: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for what in ("models", "jobs", "blueprints"):
+        for what in ("models", "jobs", "blueprints", "console"):
             object.__setattr__(self, what, _names(getattr(self, what), what, f"engine {self.name}"))
 
     @property
@@ -102,7 +104,8 @@ class Scenario:
     the engine at start-up. ``demo``: ``"module:function(session, clock)"`` of its demo data.
     ``blueprints``: functions ``() -> list[Blueprint]`` of its own endpoints, besides those its
     engine builds from ``config``. ``personal_data``: the ``PersonalData`` of its own tables
-    (``"module:NAME"``), its part of a person's export.
+    (``"module:NAME"``), its part of a person's export. ``console``: functions
+    ``() -> list[flask.Blueprint]`` of its own staff console pages (``app.console``).
     """
 
     slug: str
@@ -116,12 +119,13 @@ class Scenario:
     demo: str | None = None
     blueprints: tuple[str, ...] = ()
     personal_data: str | None = None
+    console: tuple[str, ...] = ()
     config: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for role in self.roles:
             check_role(role)
-        for what in ("models", "jobs", "blueprints"):
+        for what in ("models", "jobs", "blueprints", "console"):
             object.__setattr__(self, what, _names(getattr(self, what), what, self.slug))
         if self.demo is not None and ":" not in self.demo:
             raise ValueError(f"{self.slug}: demo names a function, 'module:function'")

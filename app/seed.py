@@ -28,6 +28,10 @@ def load_demo(database: Database, clock: Clock) -> dict[str, Any]:
         with database.transaction() as session:
             load(scenario.demo)(session, clock)
         loaded.append(scenario.slug)
+    from app.console.demo import load as load_console_demo
+
+    with database.transaction() as session:
+        load_console_demo(session, clock)  # the console's own: a district admin, a committee's claims
 
     with database.transaction(write=False) as session:
         rows = {

@@ -4,7 +4,9 @@ why and when. Entries are append-only; district administrators read them through
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -50,3 +52,19 @@ def record_unmasked_read(session: Session, *, clock: Clock, principal: Principal
     session.add(entry)
     session.flush()
     return entry
+
+
+def entries(*, subject_person_id: int | None = None, actor_account_id: int | None = None,
+            since: datetime | None = None, until: datetime | None = None) -> sa.Select:
+    """The audit entries the filters select, newest first (the API's ``GET /admin/audit`` and
+    the console's audit page)."""
+    stmt = sa.select(AuditEntry)
+    if subject_person_id is not None:
+        stmt = stmt.where(AuditEntry.subject_person_id == subject_person_id)
+    if actor_account_id is not None:
+        stmt = stmt.where(AuditEntry.actor_account_id == actor_account_id)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    return stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())

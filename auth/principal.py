@@ -168,12 +168,28 @@ def _from_bearer(token: str) -> Principal:
                          session_id=claims["sid"], remote_addr=request.remote_addr)
     if account.kind != "staff" or not isinstance(claims.get("org"), str):
         raise ApiError("token_invalid")
-    member = _membership(facts, account.id, claims["org"])
+    return _staff(facts, account, claims["org"], claims["sid"])
+
+
+def _staff(facts: AuthCache | None, account: AccountFacts, org_code: str, sid: str) -> Principal:
+    member = _membership(facts, account.id, org_code)
     if member is None:
         raise ApiError("not_a_member")
     return Principal("staff", account_id=account.id, person_id=account.person_id, org_id=member.org_id,
-                     org_code=member.org_code, org_type=member.org_type, role=member.role, session_id=claims["sid"],
+                     org_code=member.org_code, org_type=member.org_type, role=member.role, session_id=sid,
                      remote_addr=request.remote_addr)
+
+
+def staff_from_session(account_id: int, org_code: str, sid: str) -> Principal:
+    """The staff principal of a console session (``app.console``): the same checks as a bearer
+    token's, from the same cache: the account active, its sign-in session (refresh family) not
+    ended, the membership in the acting organisation active. ``token_revoked`` or
+    ``not_a_member`` otherwise, so a logout or a disabled member is out at the next request."""
+    facts = _auth_cache()
+    account, revoked = _account(facts, account_id, sid)
+    if account is None or account.status != "active" or revoked or account.kind != "staff":
+        raise ApiError("token_revoked")
+    return _staff(facts, account, org_code, sid)
 
 
 def device_secret_hash(secret: str) -> str:

@@ -142,8 +142,8 @@ def staff_member_key() -> str:
 
 
 def username_key() -> str:
-    body = request.get_json(silent=True)
-    name = body.get("username") if isinstance(body, dict) else None
+    body = request.get_json(silent=True) if request.is_json else request.form  # the console posts a form
+    name = body.get("username") if isinstance(body, dict) or body is request.form else None
     return f"user:{str(name).strip().lower()[:64]}" if name else rate_key()
 
 

@@ -14,9 +14,10 @@ from app.context import current_clock, current_settings
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from auth import accounts, devices, erasure, relations, residences, staff, tokens
-from auth.audit import record_unmasked_read, require_fields, require_reason
-from auth.models import Account, AuditEntry, Device, Membership, Person
+from auth import accounts, devices, erasure, relations, residences, staff, staff_admin, tokens
+from auth.audit import entries as audit_entries
+from auth.audit import record_unmasked_read, require_reason
+from auth.models import Account, Device, Membership, Person
 from auth.object_types import register_all as register_object_types
 from auth.organisations import Organisation
 from auth.permissions import org_by_code, require_org_role, require_visible
@@ -31,6 +32,7 @@ from auth.principal import (
 from auth.providers.suishenban import SuishenbanClient
 from auth.providers.wechat import WechatClient
 from auth.ratelimit import rate_limit, staff_member_key
+from auth.reveal import reveal_residence
 from auth.roles import STAFF_MANAGERS
 from auth.schemas import (
     AuditEntrySchema,
@@ -525,30 +527,11 @@ class OrgStaffMember(MethodView):
         """Change a staff member's role, or disable (or re-enable) them."""
         principal = current_principal()
         session = get_session()
-        org = require_org_role(session, principal, code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
-        membership = session.get(Membership, membership_id)
-        if membership is None or membership.organisation_id != org.id:
-            raise ApiError("not_found")
-        if membership.account_id == principal.account_id:
-            raise ApiError("cannot_change_self")
-        if "role" in args:
-            staff.validate_role(org, args["role"])
-            membership.role = args["role"]
-        if "status" in args:
-            membership.status = args["status"]
-            if args["status"] == "disabled":
-                _end_sessions_in_org(session, membership.account_id, org.id)
+        org = staff_admin.managed_org(session, principal, code)
+        membership = staff_admin.change(session, clock=current_clock(), principal=principal, org=org,
+                                        membership_id=membership_id, role=args.get("role"), status=args.get("status"))
         session.commit()
         return _membership_view(membership)
-
-
-def _end_sessions_in_org(session: Session, account_id: int, org_id: int) -> None:
-    from auth.models import RefreshToken
-
-    session.execute(sa.update(RefreshToken).where(
-        RefreshToken.account_id == account_id, RefreshToken.organisation_id == org_id,
-        RefreshToken.revoked_at.is_(None)).values(revoked_at=current_clock().now(),
-                                                  revoked_reason="membership_disabled"))
 
 
 # ---------------------------------------------------------------- organisations: devices
@@ -655,15 +638,9 @@ class OrgResidenceReveal(MethodView):
     def post(self, args, code: str, residence_id: int):
         """One claim with the resident's phone and/or ID number in full (only the `fields` named;
         the other is left out, the name stays masked); the read is audited with the fields."""
-        wanted = require_fields(args["reveal"])
         session = get_session()
-        clock = current_clock()
-        principal = current_principal()
-        org = require_org_role(session, principal, code, residences.REVIEWER_ROLES, via=("member",))
-        residence = residences.residence_for_staff(session, clock=clock, principal=principal, org=org,
-                                                   residence_id=residence_id)
-        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=residence.person_id,
-                             fields=wanted, reason=args["reason"])
+        residence, wanted = reveal_residence(session, clock=current_clock(), principal=current_principal(), code=code,
+                                             residence_id=residence_id, fields=args["reveal"], reason=args["reason"])
         session.commit()
         return residences.describe(session, residence, person=session.get(Person, residence.person_id),
                                    revealed=wanted)
@@ -773,13 +750,5 @@ class Audit(MethodView):
         principal = current_principal()
         if not principal.is_district_admin:
             raise ApiError("forbidden")
-        stmt = sa.select(AuditEntry)
-        if "subject_person_id" in args:
-            stmt = stmt.where(AuditEntry.subject_person_id == args.pop("subject_person_id"))
-        if "actor_account_id" in args:
-            stmt = stmt.where(AuditEntry.actor_account_id == args.pop("actor_account_id"))
-        if "since" in args:
-            stmt = stmt.where(AuditEntry.at >= args.pop("since"))
-        if "until" in args:
-            stmt = stmt.where(AuditEntry.at < args.pop("until"))
-        return paginate(get_session(), stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), args)
+        paging = {"page": args.pop("page"), "page_size": args.pop("page_size")}
+        return paginate(get_session(), audit_entries(**args), paging)

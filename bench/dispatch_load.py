@@ -9,7 +9,7 @@ and seeded; ``REDIS_URL`` is passed to the server (without it the database path 
 and the report says so); one ``flask worker`` runs the offer timeouts. The fleet and the riders
 come from ``bench/dispatch_setup.py`` (each ride a new resident: one open ride each). Requests
 are paced by a scheduler (open loop: a slow answer does not slow the offered load) over a pool
-of ``--clients`` threads (``bench/mixed_load.py``). Prints per kind: sent, answered, 5xx, p50/p99 (ms), and the CPU ms
+of ``--clients`` threads. Prints per kind: sent, answered, 5xx, p50/p99 (ms), and the CPU ms
 per request of gunicorn's and PostgreSQL's processes.
 """
 from __future__ import annotations
@@ -18,13 +18,35 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from bench.cpu import CpuMeter
 from bench.dispatch_setup import COMPANY_CODE, fleet, residents, tokens_for
 from bench.endpoints import BenchContext
-from bench.mixed_load import fire, report
+from bench.mixed_load import measure, pct, report  # noqa: F401 (pct: sos_load imports it from here)
 from bench.run import BIN, ROOT, bench_database, gunicorn, prepare_database, stop
 from scenarios.taxi.pilot import PILOT
+
+
+def load_env() -> dict[str, str]:
+    return {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
+
+
+@contextmanager
+def served_with_worker(env: dict[str, str], workers: int = 2) -> Iterator[tuple[Any, Any]]:
+    """A fresh bench database (migrated and seeded), gunicorn with ``workers`` processes on it and
+    one ``flask worker`` beside: (database, server); everything stopped and dropped afterwards."""
+    with bench_database(env) as database:
+        env["DATABASE_URL"] = database.url
+        prepare_database(env)
+        with gunicorn(env, workers) as server:
+            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                yield database, server
+            finally:
+                stop(worker)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,37 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=64)
     args = parser.parse_args(argv)
-    env = {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
-    with bench_database(env) as database:
-        env["DATABASE_URL"] = database.url
-        prepare_database(env)
-        with gunicorn(env, 2) as server:
-            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                ctx = BenchContext(server.base_url, database.url, env)
-                drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
-                riders = tokens_for(ctx, residents(ctx, int(args.rides * args.seconds) + 10))
-                position_url = server.base_url + "/api/v1/taxi/agents/me/position"
-                ride_url = server.base_url + "/api/v1/taxi/rides"
-                schedule = []
-                for i, token in enumerate(drivers):
-                    point = PILOT[i % len(PILOT)]
-                    first = args.every * i / len(drivers)
-                    t = first
-                    while t < args.seconds:
-                        schedule.append((t, "position update", position_url, "PUT", f"Bearer {token}",
-                                         {"lat": point.lat + 0.001 * (i % 7), "lon": point.lon}))
-                        t += args.every
-                for n in range(int(args.rides * args.seconds)):
-                    schedule.append((n / args.rides, "ride request", ride_url, "POST", f"Bearer {riders[n]}",
-                                     {"passengers": 1}))
-                meter = CpuMeter(server.process.pid, with_database=True)
-                meter.start()
-                results, took = fire(schedule, args.clients)
-                app_ms, db_ms = meter.stop(len(schedule))
-            finally:
-                stop(worker)
+    env = load_env()
+    with served_with_worker(env) as (database, server):
+        ctx = BenchContext(server.base_url, database.url, env)
+        drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
+        riders = tokens_for(ctx, residents(ctx, int(args.rides * args.seconds) + 10))
+        position_url = server.base_url + "/api/v1/taxi/agents/me/position"
+        ride_url = server.base_url + "/api/v1/taxi/rides"
+        schedule = []
+        for i, token in enumerate(drivers):
+            point = PILOT[i % len(PILOT)]
+            first = args.every * i / len(drivers)
+            t = first
+            while t < args.seconds:
+                schedule.append((t, "position update", position_url, "PUT", f"Bearer {token}",
+                                 {"lat": point.lat + 0.001 * (i % 7), "lon": point.lon}))
+                t += args.every
+        for n in range(int(args.rides * args.seconds)):
+            schedule.append((n / args.rides, "ride request", ride_url, "POST", f"Bearer {riders[n]}",
+                             {"passengers": 1}))
+        results, took, app_ms, db_ms = measure(server, schedule, args.clients)
     redis = "Redis" if os.environ.get("REDIS_URL") else "no Redis (the database path)"
     print(f"dispatch load: {args.drivers} drivers every {args.every:g} s, {args.rides:g} rides/s, {args.seconds:g} s "
           f"({took:.1f} s to send), 2 gunicorn workers, {database.kind}, {redis}; over HTTP")

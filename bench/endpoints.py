@@ -212,14 +212,25 @@ def repair_create_setup(ctx: BenchContext) -> Prepared:
 def repair_queue_setup(ctx: BenchContext) -> Prepared:
     """5,000 open tickets for the third demo company (not the one the create benchmark fills),
     then its manager logs in."""
+    from app.demo import DEMO_PASSWORD
+
+    username = fill_repair_queue(ctx)
+    login = _post_json(ctx.base_url + "/api/v1/auth/staff/login", {"username": username, "password": DEMO_PASSWORD})
+    return Prepared(headers={"Authorization": f"Bearer {login['access_token']}"})
+
+
+def fill_repair_queue(ctx: BenchContext) -> str:
+    """The third demo company's 5,000 open tickets (once: a second call finds them); its
+    manager's user name."""
     from datetime import UTC, datetime
 
     import sqlalchemy as sa
 
     from app.db import Database
-    from app.demo import DEMO_PASSWORD
     from auth.models import Account, Membership
+    from auth.organisations import Organisation
     from bench.workflow_data import companies_with_communities, insert_tickets, policy_id, reporter_account, ticket_rows
+    from scenarios.engines.workflow.models import Ticket
 
     db = Database(ctx.database_url)
     try:
@@ -227,7 +238,12 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
             username, company = conn.execute(
                 sa.select(Account.username, Membership.organisation_id)
                 .join(Membership, Membership.account_id == Account.id)
-                .where(Account.username.like("demo-%-manager")).order_by(Account.username.desc()).limit(1)).one()
+                .join(Organisation, Organisation.id == Membership.organisation_id)  # not a venue's or taxi firm's
+                .where(Account.username.like("demo-%-manager"), Organisation.type == "property_company")
+                .order_by(Account.username.desc()).limit(1)).one()
+            if conn.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+                    Ticket.org_id == company, Ticket.is_open.is_(True))) >= QUEUE_OPEN_TICKETS:
+                return username
             place = next(c for c in companies_with_communities(conn, 1000) if c[0] == company)
             now = datetime.now(UTC)
             insert_tickets(conn, ticket_rows(n=QUEUE_OPEN_TICKETS, org_id=company, community_id=place[1],
@@ -239,8 +255,28 @@ def repair_queue_setup(ctx: BenchContext) -> Prepared:
             conn.exec_driver_sql("VACUUM ANALYZE wf_tickets" if db.dialect == "postgresql" else "ANALYZE wf_tickets")
     finally:
         db.dispose()
-    login = _post_json(ctx.base_url + "/api/v1/auth/staff/login", {"username": username, "password": DEMO_PASSWORD})
-    return Prepared(headers={"Authorization": f"Bearer {login['access_token']}"})
+    return username
+
+
+def console_queue_setup(ctx: BenchContext) -> Prepared:
+    """The same manager and 5,000 tickets as the API's queue row, signed in to the staff console
+    through its form (CSRF token included): the session cookie."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    from app.demo import DEMO_PASSWORD
+
+    username = fill_repair_queue(ctx)
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = browser.open(ctx.base_url + "/console/login", timeout=30).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": DEMO_PASSWORD, "csrf_token": token}).encode()
+    browser.open(urllib.request.Request(ctx.base_url + "/console/login", data=form), timeout=30)  # noqa: S310 (ours)
+    cookie = next(c for c in jar if c.name == "jinshan_console")
+    return Prepared(headers={"Cookie": f"jinshan_console={cookie.value}"})
 
 
 ENDPOINTS += [
@@ -248,6 +284,8 @@ ENDPOINTS += [
              setup=repair_create_setup),
     Endpoint("property-repair queue (5,000 open)", "/api/v1/property-repair/queue?page_size=20", target_ref=0.12,
              setup=repair_queue_setup),
+    Endpoint("console queue page (5,000 open)", "/console/w/property-repair/queue", setup=console_queue_setup),
+    Endpoint("console queue poll (5,000 open)", "/console/w/property-repair/queue/rows", setup=console_queue_setup),
 ]
 
 
@@ -359,21 +397,6 @@ def _listing_endpoints() -> list[Endpoint]:
 ENDPOINTS += _listing_endpoints()
 
 
-# ---------------------------------------------------------------- telemetry engine (issue 16)
-
-
-def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
-    from bench import telemetry_setup
-
-    return telemetry_setup.put_setup(ctx)
-
-
-# A device's latest state, 150 devices in turn, on the engine's own test scenario (needs
-# BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
-ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
-                       target_ref=0.4, setup=_telemetry_put_setup)]
-
-
 # ---------------------------------------------------------------- ledger: payments (issue 15)
 
 
@@ -393,6 +416,61 @@ def _ledger_endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS += _ledger_endpoints()
+
+
+# ---------------------------------------------------------------- telemetry engine (issue 16)
+
+
+def _telemetry_put_setup(ctx: BenchContext) -> Prepared:
+    from bench import telemetry_setup
+
+    return telemetry_setup.put_setup(ctx)
+
+
+# A device's latest state, 150 devices in turn, on the engine's own test scenario (needs
+# BENCH_APP=tests.support.telemetry_wsgi:app; parking's occupancy PUT is the same call).
+ENDPOINTS += [Endpoint("telemetry device PUT state (150 devices)", "/api/v1/tm-test/devices/me/state", method="PUT",
+                       target_ref=0.4, setup=_telemetry_put_setup)]
+
+
+# ---------------------------------------------------------------- ev-charging (issue 16)
+
+
+def _ev_nearby_setup(ctx: BenchContext) -> Prepared:
+    from bench import ev_charging_setup
+
+    return ev_charging_setup.nearby_setup(ctx)
+
+
+def _ev_endpoints() -> list[Endpoint]:
+    from bench.ev_charging_setup import PATH
+
+    # Issue 16: nearby within 3 km with free spaces (53 lots, 150 piles): ≥ 0.4 of the reference /healthz.
+    return [Endpoint("ev-charging nearby free piles (3 km)", PATH, target_ref=0.4, setup=_ev_nearby_setup)]
+
+
+ENDPOINTS += _ev_endpoints()
+
+
+# ---------------------------------------------------------------- elderly-sos (issue 18)
+
+
+def _sos_alarm_setup(wearables: int) -> Callable[[BenchContext], Prepared]:
+    def setup(ctx: BenchContext) -> Prepared:
+        from bench import sos_setup  # imports this module: not at import time
+
+        return sos_setup.alarm_setup(ctx, wearables)
+    return setup
+
+
+# Issue 18: an alarm POST at least 0.3 of the reference /healthz. Wearables press in turn with
+# 20 operators on duty: each one's first press opens an alarm, the next within 2 minutes merges
+# into it — 300 wearables: mostly new alarms; 20: mostly repeated presses. The press → offered
+# p99 under load: python -m bench.sos_load.
+ENDPOINTS += [Endpoint("elderly-sos alarm POST (300 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
+                       target_ref=0.3, setup=_sos_alarm_setup(300)),
+              Endpoint("elderly-sos repeated press (20 wearables)", "/api/v1/elderly-sos/alarms", method="POST",
+                       target_ref=0.3, setup=_sos_alarm_setup(20))]
 
 
 # ---------------------------------------------------------------- parking (issue 16)

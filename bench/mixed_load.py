@@ -1,5 +1,6 @@
-"""What the mixed-load scripts share (``bench/dispatch_load.py``, ``bench/parking_load.py``): one
-request over HTTP, an open-loop scheduler over a pool of client threads, and the report.
+"""What the mixed-load scripts share (``bench/dispatch_load.py``, ``bench/parking_load.py``; the
+served database, gunicorn and worker are ``dispatch_load.served_with_worker``): one request over
+HTTP, an open-loop scheduler over a pool of client threads, the CPU meter around it, the report.
 
 A schedule is a list of ``(seconds from the start, kind, url, method, Authorization value,
 JSON body)``; requests go out at their time whether or not earlier answers came back (a slow
@@ -15,6 +16,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 Outcomes = dict[str, list[tuple[int, float]]]
 
@@ -72,3 +74,15 @@ def report(results: Outcomes, app_ms: float | None, db_ms: float | None) -> None
         print(f"  {kind:<16} {len(outcomes):6d} answered  5xx/none {errors}  p50 {pct(times, 50):7.1f} ms  "
               f"p99 {pct(times, 99):7.1f} ms  statuses {dict(sorted(statuses.items()))}")
     print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
+
+
+def measure(server: Any, schedule: Sequence[tuple], clients: int) -> tuple[Outcomes, float, float | None,
+                                                                            float | None]:
+    """``fire`` with the CPU meter of gunicorn's and PostgreSQL's processes around it."""
+    from bench.cpu import CpuMeter
+
+    meter = CpuMeter(server.process.pid, with_database=True)
+    meter.start()
+    results, took = fire(schedule, clients)
+    app_ms, db_ms = meter.stop(len(schedule))
+    return results, took, app_ms, db_ms

@@ -9,21 +9,20 @@ A fresh PostgreSQL database (``DATABASE_URL`` names the server, as ``make bench`
 and seeded; one ``flask worker`` runs beside (silence marks, no-shows). Devices and arrival
 windows come from ``bench/parking_setup.py``; each reservation is a new resident (the booking
 limits are per person). Requests are paced by a scheduler (open loop) over a pool of
-``--clients`` threads; pacing and report: ``bench/mixed_load.py``.
+``--clients`` threads; pacing and report:
+``bench/mixed_load.py``; the served database, gunicorn and worker:
+``bench.dispatch_load.served_with_worker``.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 
-from bench.cpu import CpuMeter
+from bench.dispatch_load import load_env, served_with_worker
 from bench.dispatch_setup import residents, tokens_for
 from bench.endpoints import BenchContext
-from bench.mixed_load import fire, report
+from bench.mixed_load import measure, report
 from bench.parking_setup import arrival_windows, devices
-from bench.run import BIN, ROOT, bench_database, gunicorn, prepare_database, stop
 
 
 def _device_requests(base: str, fleet: list[tuple[str, str, str]], every: float, seconds: float) -> list[tuple]:
@@ -52,30 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=64)
     args = parser.parse_args(argv)
-    env = {**os.environ, "APP_ENV": os.environ.get("APP_ENV", "development"), "LOG_LEVEL": "WARNING"}
     total = int(args.reservations * args.seconds)
-    with bench_database(env) as database:
-        env["DATABASE_URL"] = database.url
-        prepare_database(env)
-        with gunicorn(env, 2) as server:
-            worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "worker"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                ctx = BenchContext(server.base_url, database.url, env)
-                fleet = devices(ctx, args.devices)
-                windows = arrival_windows(ctx, total)
-                people = tokens_for(ctx, residents(ctx, total))
-                schedule = _device_requests(server.base_url, fleet, args.every, args.seconds)
-                for n, (lot, slot_id) in enumerate(windows):
-                    schedule.append((n / args.reservations, "reservation", server.base_url
-                                     + "/api/v1/parking/reservations", "POST", f"Bearer {people[n]}",
-                                     {"lot": lot, "slot_id": slot_id, "plate": f"沪A{n % 100000:05d}"}))
-                meter = CpuMeter(server.process.pid, with_database=True)
-                meter.start()
-                results, took = fire(schedule, args.clients)
-                app_ms, db_ms = meter.stop(len(schedule))
-            finally:
-                stop(worker)
+    env = load_env()
+    with served_with_worker(env) as (database, server):
+        ctx = BenchContext(server.base_url, database.url, env)
+        fleet = devices(ctx, args.devices)
+        windows = arrival_windows(ctx, total)
+        people = tokens_for(ctx, residents(ctx, total))
+        schedule = _device_requests(server.base_url, fleet, args.every, args.seconds)
+        for n, (lot, slot_id) in enumerate(windows):
+            schedule.append((n / args.reservations, "reservation", server.base_url + "/api/v1/parking/reservations",
+                             "POST", f"Bearer {people[n]}",
+                             {"lot": lot, "slot_id": slot_id, "plate": f"沪A{n % 100000:05d}"}))
+        results, took, app_ms, db_ms = measure(server, schedule, args.clients)
     print(f"parking load: {args.devices} devices every {args.every:g} s, {args.reservations:g} reservations/s, "
           f"{args.seconds:g} s ({took:.1f} s to send), 2 gunicorn workers, {database.kind}; over HTTP")
     report(results, app_ms, db_ms)

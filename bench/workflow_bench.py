@@ -31,12 +31,11 @@ from app.worker import Worker
 from bench.worker_pass import migrate, scratch_database
 from bench.workflow_data import (
     companies_with_communities,
-    insert_tickets,
     load_pg_tickets_with_timers,
     manager_account,
     policy_id,
+    queue_world,
     reporter_account,
-    ticket_rows,
 )
 
 
@@ -55,15 +54,7 @@ def queue_bench(url: str, db: Database, rounds: int, requests: int) -> None:
 
     now = datetime.now(UTC)
     with db.engine.begin() as conn:
-        policy = policy_id(conn, now)
-        (a, *others) = companies_with_communities(conn, 4)
-        reporter = reporter_account(conn, "bench-reporter")
-        manager = manager_account(conn, a[0], "bench-queue-manager", "-")
-        insert_tickets(conn, ticket_rows(n=5000, org_id=a[0], community_id=a[1], building_id=a[2],
-                                         reporter_id=reporter, policy=policy, now=now, seed=1))
-        for i, other in enumerate(others):
-            insert_tickets(conn, ticket_rows(n=5000, org_id=other[0], community_id=other[1], building_id=other[2],
-                                             reporter_id=reporter, policy=policy, now=now, seed=10 + i))
+        a, manager = queue_world(conn, now, manager="bench-queue-manager")
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE wf_tickets")
     settings = load_settings({"APP_ENV": "development", "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})

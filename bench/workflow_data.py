@@ -143,3 +143,17 @@ def load_pg_tickets_with_timers(db: Database, *, total: int, due: int, org_id: i
 
 def company_code(conn: Connection, org_id: int) -> str:
     return conn.scalar(sa.select(Organisation.code).where(Organisation.id == org_id))
+
+
+def queue_world(conn: Connection, now: datetime, *, manager: str, password_hash: str = "-",  # noqa: S107 (no password)
+                reporter: str = "bench-reporter") -> tuple[tuple[int, int, int], int]:
+    """Four companies with 5,000 open tickets each; the first company's manager ``manager``.
+    Returns (the first company's (org id, community id, building id), the manager's account id)."""
+    policy = policy_id(conn, now)
+    (a, *others) = companies_with_communities(conn, 4)
+    reporter_id = reporter_account(conn, reporter)
+    manager_id = manager_account(conn, a[0], manager, password_hash)
+    for i, (org_id, community_id, building_id) in enumerate((a, *others)):
+        insert_tickets(conn, ticket_rows(n=5000, org_id=org_id, community_id=community_id, building_id=building_id,
+                                         reporter_id=reporter_id, policy=policy, now=now, seed=1 if i == 0 else 9 + i))
+    return a, manager_id

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from app.scenario import Engine, Scenario
 from scenarios.city_report import SCENARIO as CITY_REPORT
+from scenarios.elderly_sos import SCENARIO as ELDERLY_SOS
 from scenarios.engines.approval import ENGINE as APPROVAL
 from scenarios.engines.booking import ENGINE as BOOKING
 from scenarios.engines.dispatch import ENGINE as DISPATCH
@@ -19,6 +20,7 @@ from scenarios.engines.ledger import ENGINE as LEDGER
 from scenarios.engines.listing import ENGINE as LISTING
 from scenarios.engines.telemetry import ENGINE as TELEMETRY
 from scenarios.engines.workflow import ENGINE as WORKFLOW
+from scenarios.ev_charging import SCENARIO as EV_CHARGING
 from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.parking import SCENARIO as PARKING
@@ -48,6 +50,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     HOTLINE_12345,
     RURAL_RENTAL,
     SMART_VILLAGE,
+    EV_CHARGING,
+    ELDERLY_SOS,
     PARKING,
 )
 

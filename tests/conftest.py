@@ -28,6 +28,7 @@ from tests.support.mutation import forget_memos, under_mutmut
 # a module that wants ``ctx``/``reset_rate_limits`` for every test says so in its ``pytestmark``.
 pytest_plugins = [
     "tests.support.dispatch",
+    "tests.support.gunicorn",
     "tests.support.identity",
     "tests.support.notify",
     "tests.support.qr",

@@ -130,7 +130,7 @@ def describe(item: ModerationItem, upload: Upload | None) -> dict[str, Any]:
     }
 
 
-def _with_uploads(items: list[ModerationItem]) -> list[dict[str, Any]]:
+def with_uploads(items: list[ModerationItem]) -> list[dict[str, Any]]:
     ids = {i.upload_id for i in items if i.upload_id is not None}
     uploads = {u.id: u for u in get_session().scalars(sa.select(Upload).where(Upload.id.in_(ids)))} if ids else {}
     return [describe(i, uploads.get(i.upload_id) if i.upload_id else None) for i in items]
@@ -144,13 +144,9 @@ class ModerationQueue(MethodView):
     def get(self, args):
         """Items in a state (default ``pending_review``), oldest first."""
         _moderator()
-        stmt = sa.select(ModerationItem).where(ModerationItem.state == args.pop("state"))
-        if "subject_type" in args:
-            stmt = stmt.where(ModerationItem.subject_type == args.pop("subject_type"))
-        if "kind" in args:
-            stmt = stmt.where(ModerationItem.kind == args.pop("kind"))
-        page = paginate(get_session(), stmt.order_by(ModerationItem.created_at, ModerationItem.id), args)
-        page["items"] = _with_uploads(list(page["items"]))
+        paging = {"page": args.pop("page"), "page_size": args.pop("page_size")}
+        page = paginate(get_session(), service.queue(**args), paging)
+        page["items"] = with_uploads(list(page["items"]))
         return page
 
 
@@ -165,7 +161,7 @@ class ModerationItemView(MethodView):
         item = get_session().get(ModerationItem, item_id)
         if item is None:
             raise ApiError("not_found")
-        return _with_uploads([item])[0]
+        return with_uploads([item])[0]
 
 
 def _decide(item_id: int, decision: str, reason: str | None) -> dict[str, Any]:
@@ -173,7 +169,7 @@ def _decide(item_id: int, decision: str, reason: str | None) -> dict[str, Any]:
     session = get_session()
     item = service.decide(session, item_id=item_id, decision=decision, clock=current_app.extensions["clock"],
                           staff_account_id=principal.account_id, reason=reason)
-    result = _with_uploads([item])[0]
+    result = with_uploads([item])[0]
     session.commit()
     return result
 

@@ -189,3 +189,13 @@ def _on_media_check(session: Session, event: dict[str, Any], clock: Clock) -> No
     else:
         verdict = verdict_from_result(event.get("result"))
     apply_media_result(session, trace_id=trace_id[:128], verdict=verdict, clock=clock)
+
+
+def queue(*, state: str, subject_type: str | None = None, kind: str | None = None) -> sa.Select:
+    """Items in ``state``, oldest first (the API's moderation queue and the console's)."""
+    stmt = sa.select(ModerationItem).where(ModerationItem.state == state)
+    if subject_type is not None:
+        stmt = stmt.where(ModerationItem.subject_type == subject_type)
+    if kind is not None:
+        stmt = stmt.where(ModerationItem.kind == kind)
+    return stmt.order_by(ModerationItem.created_at, ModerationItem.id)

@@ -10,6 +10,7 @@ phone → ``skipped``. Delivery is at least once, like every channel: the provid
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,19 @@ from auth.pii import mask_mobile
 
 PARAM_MAX = 35  # the common provider limit for one template parameter
 
+PHONE_RESOLVERS: dict[str, Callable[[Any, str], str | None]] = {}
+"""Recipient kinds besides ``account`` that have a phone, each with ``(session, recipient_id) ->
+phone``: a scenario's people without accounts (elderly-sos's emergency contacts,
+``sos_contact``). The outbox row names the kind and id only; the phone is read here."""
+
+
+def phone_recipient(kind: str, resolve: Callable[[Any, str], str | None]) -> None:
+    """Register ``resolve`` for outbox recipients of ``kind`` (once per kind)."""
+    existing = PHONE_RESOLVERS.get(kind)
+    if existing is not None and existing is not resolve:
+        raise ValueError(f"recipient kind {kind!r} already has a phone resolver")
+    PHONE_RESOLVERS[kind] = resolve
+
 
 class SmsChannel:
     name = "sms"
@@ -39,11 +53,17 @@ class SmsChannel:
         if template is None or template.sms is None:
             return Outcome("failed", f"no SMS template for {message.template}")
         if message.recipient_kind != "account":
-            return Outcome("skipped", "SMS goes to accounts")
-        account = session.get(Account, int(message.recipient_id))
-        phone = _phone(session, account, message.template) if account is not None else None
-        if account is None or account.status != "active" or not phone:
-            return Outcome("skipped", "no phone")
+            resolve = PHONE_RESOLVERS.get(message.recipient_kind)
+            if resolve is None:
+                return Outcome("skipped", "SMS goes to accounts")
+            phone = resolve(session, message.recipient_id)
+            if not phone:
+                return Outcome("skipped", "no phone")
+        else:
+            account = session.get(Account, int(message.recipient_id))
+            phone = _phone(session, account, message.template) if account is not None else None
+            if account is None or account.status != "active" or not phone:
+                return Outcome("skipped", "no phone")
         payload = message.payload or {}
         params: dict[str, str] = {}
         for name, key in template.sms.params:

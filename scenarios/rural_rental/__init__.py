@@ -6,6 +6,7 @@ than its limit. Its own tables: models.py; its rules: service.py; its endpoints:
 """
 from __future__ import annotations
 
+from app.places.facts import provide
 from app.scenario import lazy
 from scenarios.engines.approval.config import ApprovalConfig
 from scenarios.engines.approval.config import register as register_approval
@@ -27,9 +28,12 @@ TENANCY = register_approval(ApprovalConfig(
     slug=SLUG, title_zh="出租房屋租前审批", form_schema=TenancyFormSchema,
     reviewer_for=lazy("scenarios.rural_rental.service:reviewer_for"),
     rules=(lazy("scenarios.rural_rental.service:room_of_landlord"),
-           lazy("scenarios.rural_rental.service:tenants_verified")),
+           lazy("scenarios.rural_rental.service:tenants_verified"),
+           lazy("scenarios.rural_rental.rental_requests:request_accepted")),
     reviewer_roles=("committee",), review_hours=16,
     on_decision=lazy("scenarios.rural_rental.service:on_tenancy_decision")))
+
+provide("rental", lazy("scenarios.rural_rental.facts:village_rental"))
 
 SCENARIO = listing_scenario(
     CONFIG, title_en="Rural rental housing", seed_refs=("L34",), engines=("listing", "approval"),

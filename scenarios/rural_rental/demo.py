@@ -1,8 +1,9 @@
 """Demo data of rural-rental for every village of the reference data (星火村 and the 9
-demonstration villages today): a committee member (``demo-<committee code>-committee``), a
-landlord (``demo-resident-<3400 + i>``, a verified residence at house 1) with a house of two
-rooms, inspected by the committee (twice where the index is even: a green-card house), so its
-rooms are listed. Idempotent (found by village and house number)."""
+demonstration villages; not villages loaded from a CSV): a committee member
+(``demo-<committee code>-committee``), a landlord (``demo-resident-<3400 + i>``, a verified
+residence at house 1) with a house of two rooms, inspected by the committee (twice where the
+index is even: a green-card house), so its rooms are listed. Idempotent (found by village and
+house number)."""
 from __future__ import annotations
 
 from datetime import date
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.demo import as_resident, as_staff, dev_resident, staff_account
 from app.places.models import Village
+from app.places.seed import reference_codes
 from auth.models import Residence
 from auth.organisations import Organisation
 from scenarios.rural_rental import CONFIG
@@ -24,7 +26,8 @@ ROOMS = ({"label": "101", "area_m2": 18.0, "rent_fen": 90_000, "occupancy_limit"
 
 
 def load(session: Session, clock: Clock) -> dict[str, int]:
-    villages = session.scalars(sa.select(Village).where(Village.generated.is_(False)).order_by(Village.code)).all()
+    villages = session.scalars(sa.select(Village).where(Village.code.in_(list(reference_codes("villages"))))
+                               .order_by(Village.code)).all()
     made = 0
     for i, village in enumerate(villages):
         if session.scalar(sa.select(RrHouse.id).where(RrHouse.village_id == village.id, RrHouse.house_number == 1)):

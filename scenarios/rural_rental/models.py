@@ -108,3 +108,79 @@ class RrStay(IdMixin, Base):
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registered_by_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
     via: Mapped[str] = mapped_column(sa.String(16))
+
+
+VIOLATION_KINDS = ("over_occupancy", "unregistered_tenant", "fire_hazard", "illegal_structure", "sanitation", "other")
+VIOLATION_STATES = ("open", "closed")
+
+
+class RrViolation(IdMixin, Base):
+    """A violation the village committee found at a house (it costs the green card for 12 months)
+    and follows up until it is closed."""
+
+    __tablename__ = "rr_violations"
+    __table_args__ = (
+        sa.CheckConstraint(_in("kind", VIOLATION_KINDS), name="kind_known"),
+        sa.CheckConstraint(_in("state", VIOLATION_STATES), name="state_known"),
+        sa.Index("ix_rr_violations_house_found", "house_id", "found_on"),
+        sa.Index("ix_rr_violations_village_state", "village_id", "state"),
+    )
+
+    house_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("rr_houses.id", ondelete="CASCADE"))
+    village_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("villages.id"))
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    note: Mapped[str] = mapped_column(sa.String(500))
+    photos: Mapped[list] = mapped_column(sa.JSON, default=list)
+    found_on: Mapped[date] = mapped_column(sa.Date)
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    recorded_by_account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RrFollowUp(IdMixin, Base):
+    """One step of a violation's follow-up (a visit, a rectification, the closing)."""
+
+    __tablename__ = "rr_violation_follow_ups"
+    __table_args__ = (sa.Index("ix_rr_violation_follow_ups_violation", "violation_id", "id"),)
+
+    violation_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("rr_violations.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(sa.String(500))
+    photos: Mapped[list] = mapped_column(sa.JSON, default=list)
+    closes: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+REQUEST_STATES = ("pending", "accepted", "declined", "withdrawn")
+
+
+class RrRentalRequest(IdMixin, Base):
+    """A real-name verified tenant's application for a published room; the landlord accepts or
+    declines it; an accepted one becomes the tenancy the landlord submits (``tenancy_id``)."""
+
+    __tablename__ = "rr_rental_requests"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", REQUEST_STATES), name="state_known"),
+        sa.CheckConstraint("ends_on > starts_on", name="period_ordered"),
+        sa.CheckConstraint("persons >= 1", name="persons_positive"),
+        sa.Index("ix_rr_rental_requests_landlord", "landlord_account_id", "state"),
+        sa.Index("ix_rr_rental_requests_tenant", "tenant_account_id", "state"),
+        sa.Index("ix_rr_rental_requests_room", "room_id", "tenant_person_id", "state"),
+    )
+
+    listing_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("ls_entries.id"))
+    room_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("rr_rooms.id", ondelete="CASCADE"))
+    house_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("rr_houses.id", ondelete="CASCADE"))
+    landlord_account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    tenant_account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    tenant_person_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("persons.id"))
+    persons: Mapped[int] = mapped_column(sa.Integer)
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date] = mapped_column(sa.Date)
+    message: Mapped[str] = mapped_column(sa.String(500), default="")
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    tenancy_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("rr_tenancies.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,7 +24,7 @@ from auth.principal import current_principal, require_auth, require_resident, re
 from auth.visibility import loaded, register, visible_object
 from qr.tokens import QrError
 from scenarios.engines.approval.routes import make_blueprint as approval_blueprint
-from scenarios.rural_rental import CONFIG, TENANCY, stays
+from scenarios.rural_rental import CONFIG, TENANCY, request_routes, stays, violation_routes
 from scenarios.rural_rental import service as svc
 from scenarios.rural_rental.models import RrHouse, RrStay, RrTenancy
 from scenarios.rural_rental.schemas import (
@@ -48,9 +48,7 @@ def _house(session, key: Any) -> RrHouse | None:
 
 
 def _sees_house(session, principal, house: RrHouse) -> bool:
-    if principal.is_resident:
-        return principal.account_id == house.landlord_account_id
-    return svc.is_committee(session, principal, house)
+    return svc.sees_house(session, principal, house)
 
 
 def _masked_tenants(session, room_id: int, today) -> list[dict[str, Any]]:
@@ -246,4 +244,6 @@ def blueprints() -> list[Blueprint]:
              description="a rental house (its landlord; its village's committee)")
     register("rr_tenancy", load=_tenancy, visible=_sees_tenancy,
              description="a tenancy (its landlord, its village's committee, its tenants)")
-    return [blp, approval_blueprint(TENANCY)]
+    violation_routes.register_objects()
+    request_routes.register_objects()
+    return [blp, violation_routes.blp, request_routes.blp, approval_blueprint(TENANCY)]

@@ -5,7 +5,13 @@ from marshmallow import validate
 
 from app.api import PageArgs, Schema, fields
 from auth import pii
-from scenarios.rural_rental.models import HOUSE_STATES, TENANCY_STATES
+from scenarios.rural_rental.models import (
+    HOUSE_STATES,
+    REQUEST_STATES,
+    TENANCY_STATES,
+    VIOLATION_KINDS,
+    VIOLATION_STATES,
+)
 
 ID_NUMBER = validate.Regexp(r"^\d{17}[\dXx]$", error="身份证号格式不正确")
 
@@ -58,6 +64,8 @@ class TenancyFormSchema(Schema):
                                                    "masked in the application)"})
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
+    request_id = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "the tenant's accepted rental request this tenancy answers (its requester among the tenants)"})
 
 
 class RoomSchema(Schema):
@@ -119,3 +127,81 @@ class TenancySchema(Schema):
     ends_on = fields.Date(required=True)
     state = fields.String(required=True)
     application_id = fields.Integer(required=True)
+
+
+class ViolationInSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(VIOLATION_KINDS), metadata={
+        "description": "over_occupancy | unregistered_tenant | fire_hazard | illegal_structure | sanitation | other"})
+    note = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    photos = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+                         validate=validate.Length(max=20), metadata={"description": "upload public ids"})
+    found_on = fields.Date(load_default=None, metadata={"description": "default today; not in the future"})
+
+
+class FollowUpInSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    photos = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+                         validate=validate.Length(max=20))
+    close = fields.Boolean(load_default=False, metadata={"description": "this step closes the violation"})
+
+
+class FollowUpSchema(Schema):
+    note = fields.String(required=True)
+    photos = fields.List(fields.String(), required=True)
+    closes = fields.Boolean(required=True)
+    at = fields.DateTime(required=True)
+
+
+class ViolationSchema(Schema):
+    id = fields.Integer(required=True)
+    house_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    note = fields.String(required=True)
+    photos = fields.List(fields.String(), required=True)
+    found_on = fields.Date(required=True)
+    state = fields.String(required=True, metadata={"description": "open | closed"})
+    recorded_at = fields.DateTime(required=True)
+    closed_at = fields.DateTime(allow_none=True)
+    follow_ups = fields.List(fields.Nested(FollowUpSchema), required=True)
+
+
+class ViolationListArgs(PageArgs):
+    state = fields.String(load_default=None, validate=validate.OneOf(VIOLATION_STATES))
+
+
+class RentalRequestInSchema(Schema):
+    listing_id = fields.Integer(required=True, metadata={"description": "a published room's listing"})
+    persons = fields.Integer(required=True, validate=validate.Range(min=1, max=20))
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    message = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class RentalRequestReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RentalRequestEmptySchema(Schema):
+    pass
+
+
+class RentalRequestSchema(Schema):
+    id = fields.Integer(required=True)
+    listing_id = fields.Integer(required=True)
+    room_id = fields.Integer(required=True)
+    house_id = fields.Integer(required=True)
+    persons = fields.Integer(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    message = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "pending | accepted | declined | withdrawn"})
+    reason = fields.String(allow_none=True)
+    tenancy_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+    mine = fields.Boolean(required=True, metadata={"description": "the caller is the tenant who asked"})
+    tenant_name = fields.String(allow_none=True, metadata={"description": "masked"})
+
+
+class RentalRequestListArgs(PageArgs):
+    state = fields.String(load_default=None, validate=validate.OneOf(REQUEST_STATES))

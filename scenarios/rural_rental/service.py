@@ -26,7 +26,7 @@ from auth.principal import Principal
 from scenarios.engines.approval.config import Refusal
 from scenarios.engines.listing import service as listing
 from scenarios.engines.listing.models import LsEntry
-from scenarios.rural_rental.models import RrHouse, RrInspection, RrRoom, RrTenancy
+from scenarios.rural_rental.models import RrHouse, RrInspection, RrRentalRequest, RrRoom, RrTenancy, RrViolation
 
 CHECKLIST = ("extinguisher", "smoke_alarm", "wiring", "gas", "escape_route", "area_and_occupancy")
 TENANCY_SUBJECT = "rr_tenancy"
@@ -45,6 +45,13 @@ def committee_of(session: Session, village_id: int) -> int:
 
 def is_committee(session: Session, principal: Principal, house: RrHouse) -> bool:
     return principal.is_staff and principal.org_id == committee_of(session, house.village_id)
+
+
+def sees_house(session: Session, principal: Principal, house: RrHouse) -> bool:
+    """A house (and what hangs on it) is seen by its landlord and its village's committee."""
+    if principal.is_resident:
+        return principal.account_id == house.landlord_account_id
+    return is_committee(session, principal, house)
 
 
 def register_house(session: Session, *, clock: Clock, principal: Principal, data: dict) -> RrHouse:
@@ -77,11 +84,38 @@ def rooms_of(session: Session, house: RrHouse) -> list[RrRoom]:
     return list(session.scalars(sa.select(RrRoom).where(RrRoom.house_id == house.id).order_by(RrRoom.id)))
 
 
-def _green(session: Session, house: RrHouse) -> bool:
-    """绿牌: the last two inspections passed (violations: not recorded yet, so none)."""
+GREEN_CARD_PASSED_INSPECTIONS = 2
+GREEN_CARD_VIOLATION_FREE_MONTHS = 12
+"""绿牌 policy: the last two inspections passed and no violation found in the last 12 months."""
+
+
+def violation_window_start(today: date) -> date:
+    """The day ``GREEN_CARD_VIOLATION_FREE_MONTHS`` months before ``today`` (29 Feb → 28 Feb)."""
+    months = today.year * 12 + today.month - 1 - GREEN_CARD_VIOLATION_FREE_MONTHS
+    year, month = divmod(months, 12)
+    month += 1
+    last_day = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(today.day, last_day))
+
+
+def green_card(session: Session, house: RrHouse, today: date) -> bool:
+    """绿牌: the house is approved, its last two inspections passed and no violation was found
+    after ``violation_window_start(today)``."""
+    if house.state != "approved":
+        return False
     last = session.scalars(sa.select(RrInspection.passed).where(RrInspection.house_id == house.id)
-                           .order_by(RrInspection.inspected_at.desc(), RrInspection.id.desc()).limit(2)).all()
-    return len(last) == 2 and all(last)
+                           .order_by(RrInspection.inspected_at.desc(), RrInspection.id.desc())
+                           .limit(GREEN_CARD_PASSED_INSPECTIONS)).all()
+    if len(last) < GREEN_CARD_PASSED_INSPECTIONS or not all(last):
+        return False
+    return session.scalar(sa.select(RrViolation.id).where(
+        RrViolation.house_id == house.id, RrViolation.found_on > violation_window_start(today)).limit(1)) is None
+
+
+def refresh_green(session: Session, house: RrHouse, today: date) -> None:
+    """Recompute the green card and rank the house's listed rooms by it (green first in search)."""
+    house.green = green_card(session, house, today)
+    listing.set_rank(session, [r.listing_id for r in rooms_of(session, house) if r.listing_id], int(house.green))
 
 
 def inspect(session: Session, *, clock: Clock, principal: Principal, config: Any, house: RrHouse,
@@ -103,7 +137,7 @@ def inspect(session: Session, *, clock: Clock, principal: Principal, config: Any
     session.flush()
     house.state = "approved" if passed else "suspended"
     house.next_inspection_on = next_on
-    house.green = passed and _green(session, house)
+    house.green = green_card(session, house, today)
     village = session.get(Village, house.village_id)
     for room in rooms_of(session, house):
         _list_room(session, clock=clock, config=config, house=house, room=room, village=village, on=passed)
@@ -210,9 +244,11 @@ def on_tenancy_decision(session: Session, *, clock: Clock, application: Any, act
 def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, config: Any, form: dict) -> RrTenancy:
     """The landlord submits a tenancy (room, tenants by ID number, period) for the committee's approval."""
     from scenarios.engines.approval import service as approval
+    from scenarios.rural_rental.rental_requests import check_unused
 
     if form["ends_on"] <= form["starts_on"]:
         raise ApiError("validation_error", errors={"form.ends_on": ["须晚于起租日"]})
+    check_unused(session, form.get("request_id"))
     application = approval.create(session, clock=clock, principal=principal, config=config,
                                   form=_form_json(form), subject_type=TENANCY_SUBJECT)
     room = session.get(RrRoom, form["room_id"])
@@ -225,6 +261,8 @@ def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, conf
     session.add(tenancy)
     session.flush()
     application.subject_id = str(tenancy.id)
+    if form.get("request_id"):  # checked by rental_requests (request_accepted, check_unused): used up now
+        session.get(RrRentalRequest, form["request_id"]).tenancy_id = tenancy.id
     return tenancy
 
 

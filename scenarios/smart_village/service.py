@@ -3,8 +3,9 @@ with a verified residence there), notices and their receipts, and the village su
 ("一屏尽知全村事") for the screen in the village hall.
 
 A ticket belongs to a village when its location is a house of the village (``village_id``) or its
-point lies within the village's area: the reference data's centre and ``attributes.radius_m``
-(1,500 m when absent).
+point lies within the village's area (``app.places.areas``: a polygon, or a centre and a radius,
+in the reference data). Rental figures come from whichever scenario provides them
+(``app.places.facts``): this scenario reads no other scenario's tables.
 """
 from __future__ import annotations
 
@@ -16,21 +17,16 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
-from app.geo import bounding_box, haversine_m
+from app.fields import CST
+from app.notify.service import AUTO, Notice, Recipient, enqueue_many
+from app.places.areas import village_area
+from app.places.facts import village_facts
 from app.places.models import Village
 from app.places.service import local_date
-from auth.models import Residence
+from auth.models import Account, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow.models import Ticket
 from scenarios.smart_village.models import SvNotice, SvReceipt
-
-DEFAULT_RADIUS_M = 1500.0
-
-# rural-rental's tables, named (not imported: scenarios never import each other) for the summary.
-_houses = sa.table("rr_houses", sa.column("id"), sa.column("village_id"), sa.column("state"))
-_rooms = sa.table("rr_rooms", sa.column("id"), sa.column("house_id"), sa.column("occupancy_limit"))
-_tenancies = sa.table("rr_tenancies", sa.column("village_id"), sa.column("state"), sa.column("persons"),
-                      sa.column("starts_on"), sa.column("ends_on"))
 
 
 def is_committee(principal: Principal, village: Village) -> bool:
@@ -54,7 +50,31 @@ def publish(session: Session, *, clock: Clock, principal: Principal, village: Vi
                       created_by_account_id=principal.account_id, published_at=clock.now())
     session.add(notice)
     session.flush()
+    tell_villagers(session, clock=clock, village=village, notice=notice)
     return notice
+
+
+KIND_LABELS = {"notice": "通知", "finance": "财务公开", "project": "项目公开", "decision": "决策公开"}
+
+
+def villager_accounts(session: Session, village: Village, today) -> list[int]:
+    """Active resident accounts of persons with a verified residence in the village today."""
+    persons = sa.select(Residence.person_id).where(
+        Residence.village_id == village.id, Residence.status == "verified", Residence.valid_from <= today,
+        sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= today))
+    return list(session.scalars(sa.select(Account.id).where(
+        Account.person_id.in_(persons), Account.kind != "staff", Account.status == "active").order_by(Account.id)))
+
+
+def tell_villagers(session: Session, *, clock: Clock, village: Village, notice: SvNotice) -> int:
+    """Each villager is told of a new notice through the outbox (once per notice and account); an
+    important one asks them to read and confirm it."""
+    recipients = tuple(Recipient.account(a) for a in villager_accounts(session, village, local_date(clock)))
+    payload = {"notice_id": notice.id, "village": village.name[:20], "title": notice.title[:20],
+               "kind": KIND_LABELS[notice.kind], "ask": "请阅读并确认" if notice.important else "请阅读",
+               "at": notice.published_at.astimezone(CST).isoformat()}
+    return enqueue_many(session, [Notice(f"smart_village.notice:{notice.id}", "village_notice", recipients, payload,
+                                         channel=AUTO)], clock=clock)
 
 
 def read(session: Session, *, clock: Clock, principal: Principal, notice: SvNotice) -> SvReceipt | None:
@@ -79,20 +99,17 @@ def confirm(session: Session, *, clock: Clock, principal: Principal, notice: SvN
     return receipt
 
 
-def in_village(village: Village, lat: float | None, lon: float | None) -> bool:
-    radius = float((village.attributes or {}).get("radius_m") or DEFAULT_RADIUS_M)
-    return lat is not None and lon is not None and haversine_m(village.lat, village.lon, lat, lon) <= radius
-
-
 def open_tickets(session: Session, village: Village) -> int:
-    radius = float((village.attributes or {}).get("radius_m") or DEFAULT_RADIUS_M)
-    south, west, north, east = bounding_box(village.lat, village.lon, radius)
+    """Open tickets at a house of the village, plus open tickets without a house whose point lies
+    in the village's area (a bounding box in SQL, then the exact test)."""
+    area = village_area(village)
+    south, west, north, east = area.bbox()
     open_ = Ticket.is_open.is_(True)
     by_house = session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(open_,
                                                                                    Ticket.village_id == village.id))
     near = session.execute(sa.select(Ticket.lat, Ticket.lon).where(
         open_, Ticket.village_id.is_(None), Ticket.lat.between(south, north), Ticket.lon.between(west, east))).all()
-    return (by_house or 0) + sum(1 for r in near if in_village(village, r.lat, r.lon))
+    return (by_house or 0) + sum(1 for r in near if area.contains(r.lat, r.lon))
 
 
 def summary(session: Session, *, clock: Clock, village: Village) -> dict[str, Any]:
@@ -100,19 +117,12 @@ def summary(session: Session, *, clock: Clock, village: Village) -> dict[str, An
     residents = session.scalar(sa.select(sa.func.count(sa.distinct(Residence.person_id))).where(
         Residence.village_id == village.id, Residence.status == "verified", Residence.valid_from <= today,
         sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= today)))
-    houses = dict(session.execute(sa.select(_houses.c.state, sa.func.count()).where(
-        _houses.c.village_id == village.id).group_by(_houses.c.state)).all())
-    capacity = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(_rooms.c.occupancy_limit), 0)).select_from(
-        _rooms.join(_houses, _houses.c.id == _rooms.c.house_id)).where(
-        _houses.c.village_id == village.id, _houses.c.state == "approved"))
-    tenants = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(_tenancies.c.persons), 0)).where(
-        _tenancies.c.village_id == village.id, _tenancies.c.state == "approved", _tenancies.c.starts_on <= today,
-        _tenancies.c.ends_on > today))
+    facts = village_facts(session, village=village, today=today)
     notices = session.scalars(sa.select(SvNotice).where(
         SvNotice.village_id == village.id, SvNotice.published_at >= clock.now() - timedelta(days=30))
         .order_by(SvNotice.published_at.desc()).limit(5)).all()
     return {"village": village.code, "name": village.name, "date": today.isoformat(), "residents": residents or 0,
-            "rental": {"houses": houses, "beds": capacity or 0, "tenants": tenants or 0},
+            "rental": facts.get("rental", {"houses": {}, "beds": 0, "tenants": 0}),
             "open_tickets": open_tickets(session, village),
             "notices": [{"id": n.id, "kind": n.kind, "title": n.title, "important": n.important,
                          "published_at": n.published_at.isoformat()} for n in notices]}

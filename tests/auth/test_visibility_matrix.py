@@ -96,11 +96,19 @@ VISIBLE: dict[str, set[str]] = {
     # rural-rental: alice's house in the matrix's village (its committee is none of these callers)
     "rr_house": {"alice"},
     "rr_tenancy": {"alice"},  # a tenancy of her house (its tenants and the village committee: none of these)
+    "rr_violation": {"alice"},  # a violation at her house (as the house)
+    "rr_rental_request": {"alice", "alice2"},  # alice2's request for alice's room: the tenant and the landlord
     # smart-village: the matrix's village and a notice of it (its committee and villagers: none of these callers)
     "sv_village": set(),
+    # ev-charging: alice's charging session at a pile of company A (its person and the operator's staff)
+    "ev_session": {"alice", "staff_a"},
     "sv_notice": set(),
     # Telemetry engine: the matrix's device reporting on a tank of company A (its staff and the device itself)
     "tm_source": {"staff_a", "device"},
+    # elderly-sos: alice's enrolment and an alarm she raised (the call centre, her committee and
+    # 区民政局 are none of these callers; the district sees both)
+    "sos_alarm": {"alice", "admin"},
+    "sos_enrolment": {"alice", "admin"},
     # parking: a car park of company A (public), alice's contract there, a stay and a debt of her plate
     "pk_lot": EVERYONE,
     "pk_contract": {"alice", "staff_a"},
@@ -165,13 +173,25 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     # rural-rental moderates and reviews by village committee members (company A's manager is none)
     ("ls_entry", "committee"): set(),
     ("ap_application", "committee"): set(),
+    ("ev_session", "read"): {"alice", "staff_a"},
+    ("ev_session", "stop"): {"alice"},  # the person charging (the operator's staff: 403)
     ("rr_house", "read"): {"alice"},
     ("rr_house", "committee"): set(),  # inspections: the village's committee only
     ("rr_tenancy", "read"): {"alice"},
     ("rr_tenancy", "register"): {"alice"},  # arrivals and departures: the landlord and the village committee
+    ("rr_violation", "read"): {"alice"},
+    ("rr_violation", "committee"): set(),  # follow-ups: the village's committee only
+    ("rr_rental_request", "read"): {"alice", "alice2"},
+    ("rr_rental_request", "landlord"): {"alice"},  # accept, decline
+    ("rr_rental_request", "tenant"): {"alice2"},  # withdraw
     ("sv_village", "read"): set(),
     ("sv_notice", "read"): set(),
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
+    ("sos_alarm", "read"): {"alice", "admin"},
+    ("sos_alarm", "act"): set(),  # visit, arrived, close: its responder and the call centre's staff only
+    ("sos_enrolment", "read"): {"alice", "admin"},
+    ("sos_enrolment", "manage"): set(),  # end: her committee and 区民政局 only
+    ("sos_enrolment", "health"): set(),  # the call centre, her committee, 区民政局 (audited)
     ("pk_lot", "read"): EVERYONE,
     ("pk_lot", "count"): set(),  # occupancy: the lot's own counter (the matrix's device is a sentinel: 403)
     ("pk_lot", "passage"): STAFF_A_ONLY,  # entries, exits: the operator's cameras and staff
@@ -186,8 +206,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
 _ROUTED = r"/api/v1/(?:city-report|road-report|hotline-12345)/tickets/<int:ticket_id>"
 _HOTLINE = "/api/v1/hotline-12345/tickets/<int:ticket_id>"
-_JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides)/<int:job_id>"
-_AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete")
+_JOB = r"/api/v1/[a-z0-9-]+/(?:jobs|rides|calls)/<int:job_id>"
+_AGENT_ACTIONS = ("accept", "decline", "arrived", "resolve", "start", "complete", "hand-over")
 _STAFF_ACTIONS = ("acknowledge", "assign", "start", "request-info", "resume", "resolve", "reject", "duplicate",
                   "close", "priority", "appointment")
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
@@ -261,10 +281,20 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/rural-rental/houses/<int:house_id>", "GET"): ("rr_house", "read"),
     ("/api/v1/rural-rental/houses/<int:house_id>/inspections", "POST"): ("rr_house", "committee"),
     ("/api/v1/rural-rental/tenancies/<int:tenancy_id>", "GET"): ("rr_tenancy", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/violations", "GET"): ("rr_house", "read"),
+    ("/api/v1/rural-rental/houses/<int:house_id>/violations", "POST"): ("rr_house", "committee"),
+    ("/api/v1/rural-rental/violations/<int:violation_id>", "GET"): ("rr_violation", "read"),
+    ("/api/v1/rural-rental/violations/<int:violation_id>/follow-ups", "POST"): ("rr_violation", "committee"),
+    ("/api/v1/rural-rental/rental-requests/<int:request_id>", "GET"): ("rr_rental_request", "read"),
+    **{(f"/api/v1/rural-rental/rental-requests/<int:request_id>/{a}", "POST"): ("rr_rental_request", "landlord")
+       for a in ("accept", "decline")},
+    ("/api/v1/rural-rental/rental-requests/<int:request_id>/withdraw", "POST"): ("rr_rental_request", "tenant"),
     ("/api/v1/smart-village/villages/<code>/notices", "GET"): ("sv_village", "read"),
     ("/api/v1/smart-village/villages/<code>/notices", "POST"): ("sv_village", "read"),
     ("/api/v1/smart-village/villages/<code>/summary", "GET"): ("sv_village", "read"),
     ("/api/v1/smart-village/notices/<int:notice_id>", "GET"): ("sv_notice", "read"),
+    ("/api/v1/ev-charging/sessions/<int:session_id>", "GET"): ("ev_session", "read"),
+    ("/api/v1/ev-charging/sessions/<int:session_id>/stop", "POST"): ("ev_session", "stop"),
     ("/api/v1/smart-village/notices/<int:notice_id>/confirm", "POST"): ("sv_notice", "read"),
     **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
        for a in ("arrivals", "departures")},
@@ -279,6 +309,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     **{(rf"/api/v1/[a-z0-9-]+/applications/<int:application_id>/{a}", "POST"): ("ap_application", "reviewer")
        for a in ("approve", "reject", "ask-more")},
     (r"/api/v1/[a-z0-9-]+/telemetry/sources/<int:source_id>/readings", "GET"): ("tm_source", "read"),
+    ("/api/v1/elderly-sos/alarms/<int:alarm_id>", "GET"): ("sos_alarm", "read"),
+    **{(f"/api/v1/elderly-sos/alarms/<int:alarm_id>/{a}", "POST"): ("sos_alarm", "act")
+       for a in ("visit", "arrived", "close")},
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>", "GET"): ("sos_enrolment", "read"),
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/end", "POST"): ("sos_enrolment", "manage"),
+    ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/health", "POST"): ("sos_enrolment", "health"),
     ("/api/v1/parking/lots/<code>", "GET"): ("pk_lot", "read"),
     ("/api/v1/parking/lots/<code>/occupancy", "PUT"): ("pk_lot", "count"),
     ("/api/v1/parking/lots/<code>/entries", "POST"): ("pk_lot", "passage"),
@@ -291,6 +327,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/parking/debts/<int:debt_id>/pay", "POST"): ("pk_debt", "resident"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
+CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
 
 # Bodies the routes accept when allowed, so a refusal is not hidden behind a 422.
 BODIES: dict[str, dict[str, Any]] = {
@@ -308,6 +345,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "refunds": {"amount_fen": 1},
     "reschedule": {"slot_id": 999_999_999}, "inspections": {"checklist": {"gas": True}},
     "arrivals": {"id_number": "310116200001011234"}, "departures": {"id_number": "310116200001011234"},
+    "violations": {"kind": "other", "note": "矩阵违规"}, "follow-ups": {"note": "已整改"},
+    "decline_request": {"reason": "已租出"},
+    "end": {"reason": "moved_away"}, "health": {"reason": "上门前了解病史"},
     "occupancy": {"occupied": 1}, "entries": {"plate": "沪A12345"}, "exits": {"plate": "沪A12345"},
     "decide": {"fee_fen": 0, "reason": "核实"}, "pay": {},
 }
@@ -413,15 +453,22 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
                     for slug in ("ap-test", "rural-rental")}
     house, tenancy = _seed_house(session, clock, world.village, wf.accounts["alice"])
     tm_source = _seed_tm_source(session, clock, company_a, device)
+    violation, rental_request = _seed_rental_extras(session, clock, house, wf.accounts["alice2"],
+                                                    listings["rural-rental"], wf.id("admin"))
+    ev_session = _seed_ev_session(session, company_a, wf.accounts["alice"], resources["ev-charging"], clock)
     parking = _seed_parking(session, clock, company_a, wf.accounts["alice"])
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
     session.add(sv_notice)
     session.flush()
+    sos_enrolment, sos_alarm = _seed_sos(session, clock, world, wf.accounts["alice"], jobs["elderly-sos"])
     ids = {
+        "sos_enrolment": sos_enrolment, "sos_alarm": sos_alarm,
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
-        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "parking": parking,
+        "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
+        "violation": violation, "rental_request": rental_request,
+        "parking": parking,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -432,13 +479,35 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     return headers, ids
 
 
+def _seed_sos(session, clock, world, alice, job_id: int) -> tuple[int, int]:
+    """alice enrolled for elderly-sos by her committee, and an alarm she raised on the seeded job."""
+    from scenarios.elderly_sos.models import SosAlarm, SosEnrolment
+    from scenarios.elderly_sos.places import CALL_CENTRE
+
+    centre = session.scalar(sa.select(Organisation).where(Organisation.code == CALL_CENTRE))
+    now = clock.now()
+    enrolment = SosEnrolment(person_id=alice.person_id, committee_org_id=world.committees[0].id,
+                             enrolled_by_account_id=alice.id, hukou_shanghai=True, lives_alone=True,
+                             address="金山区测试路 1 号", health="高血压", state="active", created_at=now,
+                             updated_at=now)
+    session.add(enrolment)
+    session.flush()
+    alarm = SosAlarm(kind="button", enrolment_id=enrolment.id, raised_by_account_id=alice.id,
+                     call_centre_org_id=centre.id, committee_org_id=world.committees[0].id, job_id=job_id,
+                     state="acknowledged", presses=1, last_press_at=now, ack_due_at=now, acknowledged_at=now,
+                     chain_level=0, version=1, created_at=now, updated_at=now)
+    session.add(alarm)
+    session.flush()
+    return enrolment.id, alarm.id
+
+
 def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
     """Per booking scenario: a court of ``owner`` with a slot tomorrow at 10:00 that alice booked."""
     from scenarios.engines.booking.models import BkBooking, BkResource, BkSlot
 
     bookings, slots, resources = {}, {}, {}
     start = clock.now() + timedelta(days=1)
-    for slug in ("bk-test", "venue-booking", "hospital-appointment", "parking"):
+    for slug in ("bk-test", "venue-booking", "hospital-appointment", "ev-charging", "parking"):
         resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
                               address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
                               active=True, attributes={}, created_at=clock.now())
@@ -456,6 +525,26 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
         session.flush()
         bookings[slug], slots[slug], resources[slug] = booking.id, slot.id, resource.code
     return bookings, slots, resources
+
+
+def _seed_ev_session(session, owner, alice, resource_code, clock) -> int:
+    """alice charging at a pile of ``owner`` (ev-charging), on the matrix's booking resource."""
+    from scenarios.engines.booking.models import BkResource
+    from scenarios.ev_charging.models import EvPile, EvSession
+
+    resource = session.scalar(sa.select(BkResource).where(BkResource.code == resource_code))
+    pile = EvPile(code="ev-matrix-1", resource_id=resource.id, operator_org_id=owner.id, station="矩阵充电站",
+                  name="1号桩", address="金山区测试路 4 号", lat=30.74, lon=121.34, power_kw=60, connector="gb_dc",
+                  energy_fen_per_kwh=67, service_fen_per_kwh=80, tou=[], status="charging", status_at=clock.now(),
+                  active=True)
+    session.add(pile)
+    session.flush()
+    row = EvSession(pile_id=pile.id, operator_org_id=owner.id, person_id=alice.person_id, account_id=alice.id,
+                    status="charging", started_via="place_code", started_at=clock.now(), energy_wh=0,
+                    fee_milli_fen=0)
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _seed_house(session, clock, village, alice) -> tuple[int, int]:
@@ -489,6 +578,22 @@ def _seed_tm_source(session, clock, owner, device) -> int:
     return source.id
 
 
+def _seed_rental_extras(session, clock, house_id, alice2, listing_id, admin_id) -> tuple[int, int]:
+    """A violation at alice's house and alice2's pending request for its room."""
+    from scenarios.rural_rental.models import RrHouse, RrRentalRequest, RrRoom, RrViolation
+
+    house = session.get(RrHouse, house_id)
+    room = session.scalar(sa.select(RrRoom).where(RrRoom.house_id == house_id))
+    violation = RrViolation(house_id=house_id, village_id=house.village_id, kind="other", note="矩阵违规", photos=[],
+                            found_on=date(2026, 1, 5), state="open", recorded_by_account_id=admin_id,
+                            recorded_at=clock.now())
+    request = RrRentalRequest(listing_id=listing_id, room_id=room.id, house_id=house_id,
+                              landlord_account_id=house.landlord_account_id, tenant_account_id=alice2.id,
+                              tenant_person_id=alice2.person_id, persons=1, starts_on=date(2026, 3, 1),
+                              ends_on=date(2026, 6, 1), message="", state="pending", created_at=clock.now())
+    session.add_all([violation, request])
+    session.flush()
+    return violation.id, request.id
 def _seed_parking(session, clock, owner, alice) -> dict[str, Any]:
     """A car park of ``owner``; alice's contract there (next month), and a stay of her plate inside
     since two hours and an earlier one left unpaid (a debt)."""
@@ -587,14 +692,14 @@ def _route_of(rule: str, method: str) -> tuple[str, str] | None:
 
 def _id_rules(app: Flask) -> Iterator[tuple[Any, str]]:
     for rule in app.url_map.iter_rules():
-        if rule.arguments and rule.rule not in NOT_OBJECTS:
+        if rule.arguments and rule.rule not in NOT_OBJECTS and not rule.rule.startswith(CONSOLE):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
 
 
 def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
     slug = re.match(r"/api/v1/([a-z0-9-]+)/tickets/", rule)
-    job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides)/", rule)
+    job_slug = re.match(r"/api/v1/([a-z0-9-]+)/(?:jobs|rides|calls)/", rule)
     scenario = (re.match(r"/api/v1/([a-z0-9-]+)/", rule) or [None, None])[1]
     values = {
         "job_id": 999_999_999 if missing else (ids["jobs"][job_slug.group(1)] if job_slug else None),
@@ -615,6 +720,11 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "house_id": 999_999_999 if missing else ids["house"],
         "tenancy_id": 999_999_999 if missing else ids["tenancy"],
         "source_id": 999_999_999 if missing else ids["tm_source"],
+        "violation_id": 999_999_999 if missing else ids["violation"],
+        "request_id": 999_999_999 if missing else ids["rental_request"],
+        "session_id": 999_999_999 if missing else ids["ev_session"],
+        "alarm_id": 999_999_999 if missing else ids.get("sos_alarm"),
+        "enrolment_id": 999_999_999 if missing else ids.get("sos_enrolment"),
         "contract_id": 999_999_999 if missing else ids["parking"]["contract"],
         "stay_id": 999_999_999 if missing else ids["parking"]["stay"],
         "debt_id": 999_999_999 if missing else ids["parking"]["debt"],
@@ -646,6 +756,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
     body = BODIES.get(rule.rsplit("/", 1)[-1], {})
     if rule.endswith("/resolve") and "<int:job_id>" in rule:
         body = BODIES["resolve_job"]
+    if rule.endswith("/decline") and "<int:request_id>" in rule:
+        body = BODIES["decline_request"]
     if method == "POST" and rule.endswith("/assign"):
         body = {"assignee_account_id": 1}
     if rule.endswith("/appointment"):
@@ -654,6 +766,8 @@ def _call(m: Matrix, rule: str, method: str, caller: str, *, missing: bool = Fal
         body = {"duplicate_of": 1}
     if "/slots/" in rule and rule.endswith("/close"):
         body = {"reason": "场馆检修"}
+    if "/alarms/" in rule and rule.endswith("/close"):
+        body = {"outcome": "false_alarm"}
     if rule.endswith("/close-day"):
         body = {"date": "2026-03-03", "reason": "医生停诊"}
     if rule.endswith("/hours"):

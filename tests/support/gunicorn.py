@@ -1,5 +1,5 @@
 """A real gunicorn (several worker processes, threads) serving the app on a committed test
-database, for races through real HTTP; and a small JSON client for it."""
+database, for races through real HTTP (``serve``; the ``gunicorn`` fixture); and a small JSON client for it."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -39,7 +41,7 @@ def serve(database_url: str, log_path: Path, *, app: str = "wsgi:app", workers: 
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine (xdist beside it) can take long to fork and import
         while True:
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2):  # noqa: S310 (ours)
@@ -55,6 +57,14 @@ def serve(database_url: str, log_path: Path, *, app: str = "wsgi:app", workers: 
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def gunicorn(committed_db, tmp_path) -> Iterator[str]:
+    """The app in gunicorn (3 workers × 4 threads) on the test's committed database: its base URL
+    (a fixture of the whole tree: ``tests/conftest.py`` lists this module in ``pytest_plugins``)."""
+    with serve(committed_db.engine.url.render_as_string(hide_password=False), tmp_path / "gunicorn.log") as base:
+        yield base
 
 
 def post_json(url: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:

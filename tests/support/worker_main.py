@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ready = os.environ.get("TEST_WORKER_READY")
     if ready:
         Path(ready).write_text(str(os.getpid()))
-    return run_worker(app, once=args.once, batch_size=args.batch_size, tick_seconds=args.tick,
-                      lease_seconds=args.lease_seconds, worker_id=args.worker_id)
+    with app.app_context():  # as under ``flask worker``: handlers may decrypt (the keyring is the app's)
+        return run_worker(app, once=args.once, batch_size=args.batch_size, tick_seconds=args.tick,
+                          lease_seconds=args.lease_seconds, worker_id=args.worker_id)
 
 
 if __name__ == "__main__":

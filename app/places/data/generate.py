@@ -72,6 +72,7 @@ BUREAUS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 HOTLINE_OFFICE = "310116-hotline"
+SOS_CALL_CENTRE = "310116-sos-call-centre"
 
 # code, name, kind, town code (location), (lat, lon) approximate
 HOSPITALS: tuple[tuple[str, str, str, str, tuple[float, float]], ...] = (
@@ -173,6 +174,9 @@ def build() -> dict[str, list[dict]]:
     # the district's 12345 hotline office (市民服务热线), supervised by 区城运中心
     orgs.append(_org(HOTLINE_OFFICE, "上海市金山区12345市民服务热线", "call_centre", parent=DISTRICT_CODE,
                      supervisor=supervisor_of["call_centre"], attributes={"short_name": "12345热线"}))
+    # the elderly emergency call centre (高龄老人应急呼叫, elderly-sos), supervised by 区民政局
+    orgs.append(_org(SOS_CALL_CENTRE, "上海市金山区高龄老人应急呼叫中心", "call_centre", parent=DISTRICT_CODE,
+                     supervisor=f"{DISTRICT_CODE}-bureau-civil-affairs", attributes={"short_name": "应急呼叫中心"}))
 
     for code, name, type_, short, pinyin, (lat, lon), count in TOWNS:
         orgs.append(_org(code, name, type_, parent=DISTRICT_CODE, attributes={
@@ -233,6 +237,9 @@ def build() -> dict[str, list[dict]]:
                 "smart_village": True,
                 "coordinates": "approximate",
                 "house_count": "generated",
+                "area": {"radius_m": 1500},
+                "area_source": "assumed: a 1,500 m circle around the approximate centre until the district's "
+                               "boundaries are loaded (flask places load-villages)",
                 **({"demonstration_source": "assumed: the seed counts 9 demonstration villages without naming them"}
                    if demo else {}),
             },

@@ -35,6 +35,7 @@ class Admitted:
     slot: BkSlot
     resource: BkResource
     via: str  # pass | personal_code
+    person_name: str | None = None  # read along with the personal code (PostgreSQL), else None
 
 
 def scanner_of(principal: Principal, config: BookingConfig) -> tuple[Scanner, set[str]]:
@@ -98,12 +99,13 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
             raise ApiError("no_booking_now")
         booking, slot, resource = found
         via = "personal_code"
+        name = result.holder_facts[0] if result.holder_facts is not None else None
     else:
         booking = _booking_of_pass(session, config, result)
         if booking is None:
             raise QrError("qr_revoked")
         slot, resource = session.get(BkSlot, booking.slot_id), session.get(BkResource, booking.resource_id)
-        via = "pass"
+        via, name = "pass", None
     if resource.owner_org_id != principal.org_id:
         raise ApiError("pass_wrong_venue")
     b = capacity.BOOKINGS
@@ -118,4 +120,4 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
         raise ApiError("booking_not_active", detail={"status": booking.status})
     for name in ("checked_in", "status", "updated_at"):
         set_committed_value(booking, name, getattr(entered, name))
-    return Admitted(booking, slot, resource, via)
+    return Admitted(booking, slot, resource, via, name)

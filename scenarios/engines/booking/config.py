@@ -63,6 +63,9 @@ class BookingConfig:
     """The gate admits by the resident's personal code too (one code for everything)."""
     may_book: Callable[..., None] | None = None
     """``may_book(session, *, clock, booker, person)``: raises an ``ApiError`` to refuse."""
+    may_reserve: Callable[..., None] | None = None
+    """``may_reserve(session, *, clock, resource, slot)``: raises an ``ApiError`` to refuse a booking
+    of this slot (a charging pile its device reports faulty or that is silent)."""
     notify_channel: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -23,7 +23,8 @@ def issue(session: Session, config: BookingConfig, booking: BkBooking, slot: BkS
                             valid_from=slot.starts_at - timedelta(minutes=config.early_entry_minutes),
                             valid_until=slot.ends_at, clock=clock)
     booking.pass_id = row.id
-    session.info.setdefault(FRESH_TOKENS, {})[row.id] = token  # the answer shows it without signing again
+    # the answer shows it without reading the row or signing again
+    session.info.setdefault(FRESH_TOKENS, {})[row.id] = (row, token)
     return row
 
 
@@ -38,9 +39,10 @@ def view(session: Session, booking: BkBooking, *, clock: Clock) -> dict | None:
     """The pass as its holder sees it (the token to draw), while it can still admit."""
     if booking.pass_id is None or booking.status not in ("confirmed", "checked_in"):
         return None
-    row = session.get(QrPass, booking.pass_id)
+    fresh = session.info.get(FRESH_TOKENS, {}).get(booking.pass_id)  # not if rolled back since
+    row, token = fresh if fresh is not None and fresh[0] in session else (session.get(QrPass, booking.pass_id), None)
     if row is None or row.revoked_at is not None or row.valid_until <= clock.now():
         return None
-    token = session.info.get(FRESH_TOKENS, {}).get(row.id) or pass_token(row, clock=clock)
+    token = token or pass_token(row, clock=clock)
     return {"token": token, "valid_from": row.valid_from, "valid_until": row.valid_until,
             "admits": booking.places, "admitted": booking.checked_in}

@@ -14,11 +14,14 @@ from scenarios.engines.booking.models import BkBooking, BkResource, BkSlot
 
 
 def booking_view(session: Session, booking: BkBooking, *, clock: Clock, slot: BkSlot | None = None,
-                 resource: BkResource | None = None, with_pass: bool = True) -> dict[str, Any]:
-    """``with_pass``: the pass's token (for its people; never for a gate, which could replay it)."""
+                 resource: BkResource | None = None, person_name: str | None = None, with_pass: bool = True
+                 ) -> dict[str, Any]:
+    """``with_pass``: the pass's token (for its people; never for a gate, which could replay it).
+    ``slot``, ``resource`` and ``person_name``: what the caller already read (each saves a query)."""
     slot = slot or session.get(BkSlot, booking.slot_id)
     resource = resource or session.get(BkResource, booking.resource_id)
-    name = session.scalar(sa.select(Person.name).where(Person.id == booking.person_id))
+    name = person_name if person_name is not None else session.scalar(
+        sa.select(Person.name).where(Person.id == booking.person_id))
     return {
         "id": booking.id, "scenario": booking.scenario, "status": booking.status,
         "resource": {"code": resource.code, "name": resource.name, "address": resource.address},

@@ -170,8 +170,9 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
             (scenarios that need it) or a confirmed booking with its pass."""
             session = get_session()
             clock = current_clock()
-            booking = svc.book(session, clock=clock, principal=current_principal(), config=config, **args)
-            answer = booking_view(session, booking, clock=clock)
+            made = svc.booked(session, clock=clock, principal=current_principal(), config=config, **args)
+            answer = booking_view(session, made.booking, clock=clock, slot=made.place.slot,
+                                  resource=made.place.resource, person_name=made.person.name)
             session.commit()
             return answer
 
@@ -251,7 +252,8 @@ def make_blueprint(config: BookingConfig) -> Blueprint:
                 raise
             answer = {"result": "admitted", "via": result.via,
                       "booking": booking_view(session, result.booking, clock=clock, slot=result.slot,
-                                              resource=result.resource, with_pass=False)}
+                                              resource=result.resource, person_name=result.person_name,
+                                              with_pass=False)}
             session.commit()
             return answer
 

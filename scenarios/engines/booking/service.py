@@ -79,6 +79,11 @@ def _check_time(config: BookingConfig, slot: BkSlot, now: datetime) -> None:
         raise ApiError("slot_too_far", errors={"slot_id": [f"最多可预约 {config.days_ahead} 天内的时段。"]})
 
 
+def _check_reservable(session: Session, config: BookingConfig, place: Place, *, clock: Clock) -> None:
+    if config.may_reserve is not None:
+        config.may_reserve(session, clock=clock, resource=place.resource, slot=place.slot)
+
+
 def _size(config: BookingConfig, resource: BkResource, places: int) -> tuple[int, int, bool]:
     """(units taken of the slot, places admitted, whole unit) for a party of ``places``."""
     if not 1 <= places <= config.max_places:
@@ -108,28 +113,31 @@ def person_for(session: Session, config: BookingConfig, principal: Principal, pe
 
 
 @cache
-def _limit_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
-    """Built once (booking is hot): a person's live bookings in a scenario on this slot, not yet
-    over, and starting within a day."""
-    live = (sa.select(sa.func.count()).select_from(BkBooking).join(BkSlot, BkSlot.id == BkBooking.slot_id)
+def _limits_statement() -> sa.Select:
+    """Built once (booking is hot): a person's live bookings in a scenario, counted in one
+    statement three ways: on this slot, not yet over, and starting on the slot's day."""
+    at = BkSlot.starts_at.type
+    on_slot = BkBooking.slot_id == sa.bindparam("slot_id")
+    open_now = BkSlot.ends_at > sa.bindparam("now", type_=at)
+    on_day = sa.and_(BkSlot.starts_at >= sa.bindparam("day_start", type_=at),
+                     BkSlot.starts_at < sa.bindparam("day_end", type_=at))
+    return (sa.select(*(sa.func.count().filter(cond).label(name)
+                        for name, cond in (("on_slot", on_slot), ("open_now", open_now), ("on_day", on_day))))
+            .select_from(BkBooking).join(BkSlot, BkSlot.id == BkBooking.slot_id)
             .where(BkBooking.person_id == sa.bindparam("person_id"), BkBooking.scenario == sa.bindparam("slug"),
                    BkBooking.status.in_(LIVE_STATES)))
-    at = BkSlot.starts_at.type
-    return (live.where(BkBooking.slot_id == sa.bindparam("slot_id")),
-            live.where(BkSlot.ends_at > sa.bindparam("now", type_=at)),
-            live.where(BkSlot.starts_at >= sa.bindparam("day_start", type_=at),
-                       BkSlot.starts_at < sa.bindparam("day_end", type_=at)))
 
 
 def _check_limits(session: Session, config: BookingConfig, person_id: int, slot: BkSlot, now: datetime) -> None:
-    on_slot, open_now, on_day = _limit_statements()
-    who = {"person_id": person_id, "slug": config.slug}
-    if session.scalar(on_slot, {**who, "slot_id": slot.id}):
-        raise ApiError("already_booked", errors={"slot_id": ["此人已预约该时段。"]})
-    if (session.scalar(open_now, {**who, "now": now}) or 0) >= config.open_at_once:
-        raise ApiError("booking_limit_reached", message=f"同时最多保留 {config.open_at_once} 个未使用的预约。")
     start, end = _day_bounds(local_day(slot.starts_at))
-    if (session.scalar(on_day, {**who, "day_start": start, "day_end": end}) or 0) >= config.per_person_per_day:
+    counts = session.execute(_limits_statement(), {
+        "person_id": person_id, "slug": config.slug, "slot_id": slot.id, "now": now,
+        "day_start": start, "day_end": end}).one()
+    if counts.on_slot:
+        raise ApiError("already_booked", errors={"slot_id": ["此人已预约该时段。"]})
+    if counts.open_now >= config.open_at_once:
+        raise ApiError("booking_limit_reached", message=f"同时最多保留 {config.open_at_once} 个未使用的预约。")
+    if counts.on_day >= config.per_person_per_day:
         raise ApiError("booking_limit_reached", message=f"每人每天最多预约 {config.per_person_per_day} 次。")
 
 
@@ -143,13 +151,31 @@ def _take_or_refuse(session: Session, slot: BkSlot, units: int, now: datetime, *
     raise ApiError("slot_full")
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A new booking with its place and person as read to make it: the answer shows them
+    without reading them again (the session's identity map holds rows only while referenced)."""
+
+    booking: BkBooking
+    place: Place
+    person: Person
+
+
 def book(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig, slot_id: int,
          places: int = 1, person_id: int | None = None) -> BkBooking:
     """A hold (``needs_confirm``) or a confirmed booking of ``places`` on the slot."""
+    return booked(session, clock=clock, principal=principal, config=config, slot_id=slot_id, places=places,
+                  person_id=person_id).booking
+
+
+def booked(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig, slot_id: int,
+           places: int = 1, person_id: int | None = None) -> Booked:
+    """``book``, answering with the place and person it read."""
     now = clock.now()
     place = _slot_in_scenario(session, config, slot_id)
     units, admits, whole = _size(config, place.resource, places)
     _check_time(config, place.slot, now)
+    _check_reservable(session, config, place, clock=clock)
     person = person_for(session, config, principal, person_id, clock=clock)
     _check_limits(session, config, person.id, place.slot, now)
     hold = config.needs_confirm or payment.priced(place.resource)
@@ -169,7 +195,7 @@ def book(session: Session, *, clock: Clock, principal: Principal, config: Bookin
                       timers=[(HOLD_EXPIRY, 0, booking.hold_expires_at)])
     else:
         _on_confirmed(session, config, booking, place, clock=clock)
-    return booking
+    return Booked(booking, place, person)
 
 
 def _on_confirmed(session: Session, config: BookingConfig, booking: BkBooking, place: Place, *,
@@ -322,6 +348,7 @@ def reschedule(session: Session, *, clock: Clock, principal: Principal, config: 
     if new.resource.price_fen != old.resource.price_fen:
         raise ApiError("validation_error", errors={"slot_id": ["新时段的价格与原预约不同，请取消后重新预约。"]})
     _check_time(config, new.slot, now)
+    _check_reservable(session, config, new, clock=clock)
     expected = booking.status
     # Locks in the engine's one order (the booking, the slots' expired holds, the slots by id), so
     # two bookings swapping slots, or a confirm racing this, wait for each other instead of deadlocking.

@@ -84,6 +84,16 @@ class DispatchConfig:
     """What an agent states when going on duty (a taxi's plate), kept on their row (``details``)."""
     agent_view: Callable[[Session, Any], dict[str, Any]] | None = None
     """Extra fields of an agent as the requester sees it (``(session, agent) -> dict``: a plate)."""
+    keep_offers: bool = False
+    """Offers stay open for ``offer_lifetime`` whatever the rounds do: a round offers the job
+    to agents not offered yet (who came on duty since) without expiring the earlier offers (a
+    call centre's alarm: everyone offered may still answer until one does)."""
+    offer_lifetime: timedelta | None = None
+    """How long an offer stays open when ``keep_offers`` (default: ``offer_timeout``)."""
+    on_change: Callable[..., None] | None = None
+    """``on_change(session, *, clock, job, action)`` after the engine changed a job (``accept``,
+    a stage's action, ``cancel``, ``unserved``), in the same transaction with the job locked:
+    what the scenario keeps beside the job follows it (elderly-sos: the alarm)."""
 
     def __post_init__(self) -> None:
         if not self.radii_m or list(self.radii_m) != sorted(self.radii_m):
@@ -124,10 +134,13 @@ def config_for(slug: str) -> DispatchConfig | None:
 
 def dispatch_scenario(config: DispatchConfig, *, title_en: str, seed_refs: tuple[str, ...],
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
-                      models: tuple[str, ...] = (), jobs: tuple[str, ...] = ()) -> Scenario:
-    """The ``Scenario`` of a dispatch scenario, slug and Chinese title taken from ``config``."""
+                      models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
+                      personal_data: str | None = None, engines: tuple[str, ...] = ("dispatch",)) -> Scenario:
+    """The ``Scenario`` of a dispatch scenario, slug and Chinese title taken from ``config``
+    (``personal_data``: its part of a person's export, for tables of its own; ``engines``: dispatch
+    first, then any other it uses)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
-                    engines=("dispatch",), roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config)
+                    engines=engines, roles=roles, models=models, jobs=jobs, demo=demo,
+                    blueprints=blueprints, config=config, personal_data=personal_data)
 
 __all__ = ["CONFIGS", "DispatchConfig", "Origin", "Stage", "config_for", "dispatch_scenario", "install"]

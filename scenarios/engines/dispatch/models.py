@@ -85,7 +85,8 @@ class DispatchJob(IdMixin, Base):
 
     scenario: Mapped[str] = mapped_column(sa.String(60))
     status: Mapped[str] = mapped_column(sa.String(24))
-    requester_account_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    requester_account_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("accounts.id"))
+    """Null for a job a scenario opens on nobody's account (an SOS device's alarm)."""
     requester_person_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("persons.id"))
     area: Mapped[str] = mapped_column(sa.String(64))
     origin_label: Mapped[str] = mapped_column(sa.String(200))

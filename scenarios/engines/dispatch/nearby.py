@@ -94,19 +94,29 @@ class GeoIndex:
 
     def search(self, scenario: str, lat: float, lon: float, radius_m: float, count: int,
                stale_before: datetime) -> list[tuple[int, float]] | None:
-        """Up to ``count`` members nearest first, after pruning stale ones; None when Redis fails."""
+        """Up to ``count`` members nearest first, stale ones pruned; None when Redis fails. The stale
+        members and the search go in one round trip; only when a stale one was among those found
+        is the search asked again, after the pruning."""
         if not self.available:
             return None
         geo, seen_key = self.keys(scenario)
+
+        def nearest(client: Any) -> Any:
+            return client.geosearch(geo, longitude=lon, latitude=lat, radius=radius_m * RADIUS_SLACK + 1, unit="m",
+                                    sort="ASC", count=count, withdist=True)
+
         try:
-            stale = self.client.zrangebyscore(seen_key, "-inf", f"({stale_before.timestamp()}")
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrangebyscore(seen_key, "-inf", f"({stale_before.timestamp()}")
+            nearest(pipe)
+            stale, found = pipe.execute()
             if stale:
                 pipe = self.client.pipeline(transaction=False)
                 pipe.zrem(geo, *stale)
                 pipe.zrem(seen_key, *stale)
                 pipe.execute()
-            found = self.client.geosearch(geo, longitude=lon, latitude=lat, radius=radius_m * RADIUS_SLACK + 1,
-                                          unit="m", sort="ASC", count=count, withdist=True)
+                if set(stale) & {member for member, _ in found}:
+                    found = nearest(self.client)
         except self.errors as exc:
             self.failed("search", exc)
             return None
@@ -140,9 +150,10 @@ def _available(config: DispatchConfig, now: datetime, job_id: int | None) -> lis
     """Conditions of an agent that may be offered ``job_id`` now."""
     conds: list[Any] = [DispatchAgent.scenario == config.slug, DispatchAgent.on_duty.is_(True),
                         DispatchAgent.job_id.is_(None)]
-    pending = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
-                                                DispatchOffer.state == "pending", DispatchOffer.expires_at > now)
-    conds.append(~pending.exists())
+    if not config.keep_offers:  # one open offer at a time; a call centre's operators hold many
+        pending = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
+                                                    DispatchOffer.state == "pending", DispatchOffer.expires_at > now)
+        conds.append(~pending.exists())
     if job_id is not None:
         offered = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
                                                     DispatchOffer.job_id == job_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app import timers
 from app.clock import Clock
-from app.notify.service import Recipient, enqueue
+from app.notify.service import Notice, Recipient, enqueue_many
 from app.timers import Timer, timer_handler
 from scenarios.engines.dispatch.config import DispatchConfig, config_for
 from scenarios.engines.dispatch.models import (
@@ -53,19 +53,27 @@ def job_number(config: DispatchConfig, job: DispatchJob) -> str:
     return f"{config.slug}-{job.id:06d}"
 
 
+def notice(clock: Clock, config: DispatchConfig, job: DispatchJob, name: str, account_ids: list[int], *,
+           key: str | None = None, urgent: bool = False, **payload: Any) -> Notice | None:
+    """What ``notify`` enqueues (None: the scenario names no template, or nobody is told)."""
+    template = config.templates.get(name)
+    account_ids = [a for a in account_ids if a is not None]  # a job on nobody's account tells no requester
+    if template is None or not account_ids:
+        return None
+    body = {"job_id": job.id, "ticket_no": job_number(config, job), "title": config.title_zh,
+            "pickup": job.origin_label, "status": job.status, "at": clock.now().isoformat(), **payload}
+    return Notice(f"dispatch:{job.id}:{key or name}", template, tuple(Recipient.account(a) for a in account_ids),
+                  body, config.notify_channel, urgent)
+
+
 def notify(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob, name: str,
            account_ids: list[int], *, key: str | None = None, urgent: bool = False, **payload: Any) -> None:
     """Tell people of a change through the outbox (once per event and recipient); the scenario
     names the template, or the notice is not sent. Payloads carry no personal data: ``pickup`` is
     a public pick-up point (``origin.label``), never an address."""
-    template = config.templates.get(name)
-    if template is None or not account_ids:
-        return
-    body = {"job_id": job.id, "ticket_no": job_number(config, job), "title": config.title_zh,
-            "pickup": job.origin_label, "status": job.status, "at": clock.now().isoformat(), **payload}
-    enqueue(session, event_key=f"dispatch:{job.id}:{key or name}", template=template, clock=clock,
-            recipients=[Recipient.account(a) for a in account_ids], payload=body,
-            channel=config.notify_channel, urgent=urgent)
+    found = notice(clock, config, job, name, account_ids, key=key, urgent=urgent, **payload)
+    if found is not None:
+        enqueue_many(session, [found], clock=clock)
 
 
 def expire_pending(session: Session, job_id: int, now: datetime, state: str = "expired") -> int:
@@ -81,12 +89,25 @@ def end_unserved(session: Session, clock: Clock, config: DispatchConfig, job: Di
     timers.cancel(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND)
     record(session, job, "unserved", source=source, now=now, rounds=job.round, offers=job.offers_made)
     notify(session, clock, config, job, "unserved", [job.requester_account_id], urgent=config.urgent_offers)
+    changed(session, clock, config, job, "unserved")
+
+
+def changed(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob, action: str) -> None:
+    """The scenario's ``on_change`` hook, when it has one."""
+    if config.on_change is not None:
+        config.on_change(session, clock=clock, job=job, action=action)
+
+
+def _still_open(session: Session, job_id: int, now: datetime) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(DispatchOffer).where(
+        DispatchOffer.job_id == job_id, DispatchOffer.state == "pending", DispatchOffer.expires_at > now)) or 0
 
 
 def run_round(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob) -> list[DispatchOffer]:
     """The job's next round (module docstring). The job is locked and waiting."""
     now = clock.now()
-    expire_pending(session, job.id, now)
+    if not config.keep_offers:
+        expire_pending(session, job.id, now)
     if job.round >= config.max_rounds or job.offers_made >= config.max_offers:
         end_unserved(session, clock, config, job, now)
         return []
@@ -100,28 +121,29 @@ def run_round(session: Session, clock: Clock, config: DispatchConfig, job: Dispa
         if found or job.radius_index >= len(config.radii_m) - 1:
             break
         job.radius_index += 1
-    expires = now + config.offer_timeout
+    lifetime = (config.offer_lifetime or config.offer_timeout) if config.keep_offers else config.offer_timeout
+    expires = now + lifetime
     offers = [DispatchOffer(job_id=job.id, agent_id=c.agent_id, round=job.round, state="pending",
                             distance_m=None if c.distance_m is None else round(c.distance_m),
                             offered_at=now, expires_at=expires) for c in found]
     session.add_all(offers)
     job.offers_made += len(offers)
-    job.status = OFFERED if offers else REQUESTED
+    job.status = OFFERED if offers or (config.keep_offers and _still_open(session, job.id, now)) else REQUESTED
     job.updated_at = now
     if job.status != source:
         job.version += 1
-    timers.schedule(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND, due_at=expires,
-                    payload={"round": job.round})
+    timers.schedule(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND,
+                    due_at=now + config.offer_timeout, payload={"round": job.round})
     session.flush()
     record(session, job, "offer", source=source, now=now, round=job.round,
            radius_m=config.radii_m[job.radius_index], agents=[o.agent_id for o in offers])
     if offers:
         accounts = dict(session.execute(sa.select(DispatchAgent.id, DispatchAgent.account_id)
                                         .where(DispatchAgent.id.in_([o.agent_id for o in offers]))).all())
-        for offer in offers:
-            notify(session, clock, config, job, "offer", [accounts[offer.agent_id]], key=f"offer:{offer.agent_id}",
-                   urgent=config.urgent_offers, distance_m=offer.distance_m,
-                   expires_at=expires.isoformat())
+        notices = [notice(clock, config, job, "offer", [accounts[offer.agent_id]], key=f"offer:{offer.agent_id}",
+                          urgent=config.urgent_offers, distance_m=offer.distance_m, expires_at=expires.isoformat())
+                   for offer in offers]  # one enqueue for the round (a call centre's: every operator)
+        enqueue_many(session, [n for n in notices if n is not None], clock=clock)
     return offers
 
 

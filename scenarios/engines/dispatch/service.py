@@ -23,7 +23,7 @@ from app.errors import ApiError
 from auth.principal import Principal
 from scenarios.engines.dispatch.access import AGENT, REQUESTER, lock_job, relation
 from scenarios.engines.dispatch.agents import free_agent, require_agent
-from scenarios.engines.dispatch.config import DispatchConfig, Stage
+from scenarios.engines.dispatch.config import DispatchConfig, Origin, Stage
 from scenarios.engines.dispatch.models import (
     OFFER_TIMEOUT_KIND,
     SUBJECT,
@@ -32,7 +32,7 @@ from scenarios.engines.dispatch.models import (
     DispatchOffer,
 )
 from scenarios.engines.dispatch.nearby import index_agent
-from scenarios.engines.dispatch.offers import expire_pending, notify, record, run_round
+from scenarios.engines.dispatch.offers import changed, expire_pending, notify, record, run_round
 from scenarios.engines.dispatch.states import ACCEPTED, CANCELLED, WAITING, final_statuses
 
 
@@ -54,16 +54,25 @@ def request_job(session: Session, *, clock: Clock, principal: Principal, config:
     """A new job from the scenario's ``origin``; its first round of offers runs at once. One
     open job per requester and scenario (409 ``job_active``)."""
     origin = config.origin(session, clock=clock, principal=principal, data=data)
-    open_job = session.scalar(sa.select(DispatchJob.id).where(
+    active = session.scalar(sa.select(DispatchJob.id).where(
         DispatchJob.scenario == config.slug, DispatchJob.requester_account_id == principal.account_id,
         DispatchJob.status.in_(open_statuses(config))).limit(1))
-    if open_job is not None:
-        raise ApiError("job_active", detail={"job_id": open_job})
+    if active is not None:
+        raise ApiError("job_active", detail={"job_id": active})
+    return open_job(session, clock=clock, config=config, origin=origin, data=data,
+                    requester_account_id=principal.account_id, requester_person_id=principal.person_id)
+
+
+def open_job(session: Session, *, clock: Clock, config: DispatchConfig, origin: Origin, data: dict[str, Any],
+             requester_account_id: int | None, requester_person_id: int | None) -> DispatchJob:
+    """Insert a job and run its first round of offers. A scenario opening a job from its own
+    route (an SOS alarm) calls this directly; ``requester_account_id`` may be None (nobody's
+    account: a device), and then no requester is told anything."""
     now = clock.now()
     private = {k: data[k] for k in config.private_fields if data.get(k) is not None}
     details = {k: v for k, v in data.items() if k not in config.private_fields and v is not None}
-    job = DispatchJob(scenario=config.slug, status="requested", requester_account_id=principal.account_id,
-                      requester_person_id=principal.person_id, area=origin.area, origin_label=origin.label,
+    job = DispatchJob(scenario=config.slug, status="requested", requester_account_id=requester_account_id,
+                      requester_person_id=requester_person_id, area=origin.area, origin_label=origin.label,
                       origin_lat=origin.lat, origin_lon=origin.lon, details=details,
                       private=json.dumps(private, ensure_ascii=False) if private else None,
                       round=0, radius_index=0, offers_made=0, version=1, created_at=now, updated_at=now)
@@ -73,7 +82,7 @@ def request_job(session: Session, *, clock: Clock, principal: Principal, config:
             session.flush()
     except IntegrityError:
         raise ApiError("job_active") from None
-    record(session, job, "request", source=None, now=now, actor=principal.account_id)
+    record(session, job, "request", source=None, now=now, actor=requester_account_id)
     run_round(session, clock, config, job)
     return job
 
@@ -128,6 +137,7 @@ def accept(session: Session, *, clock: Clock, principal: Principal, config: Disp
     record(session, job, "accept", source=source, now=now, actor=principal.account_id, agent=agent.id)
     index_agent(config, agent)
     notify(session, clock, config, job, "accepted", [job.requester_account_id], **_agent_extra(session, config, agent))
+    changed(session, clock, config, job, "accept")
     return job
 
 
@@ -156,6 +166,13 @@ def advance(session: Session, *, clock: Clock, principal: Principal, config: Dis
     job = lock_job(session, job_id, config.slug)
     if relation(session, principal, job) != AGENT:
         raise ApiError("forbidden")
+    return finish(session, clock=clock, config=config, job=job, stage=stage, actor=principal.account_id, **fields)
+
+
+def finish(session: Session, *, clock: Clock, config: DispatchConfig, job: DispatchJob, stage: Stage,
+           actor: int | None, **fields: Any) -> DispatchJob:
+    """Move the locked job through ``stage`` (``advance`` once the caller is its agent; a
+    scenario on its own authority: elderly-sos ends the call when its alarm closes)."""
     if job.status != stage.source:
         raise _invalid(job)
     now = clock.now()
@@ -168,11 +185,12 @@ def advance(session: Session, *, clock: Clock, principal: Principal, config: Dis
     if final:
         job.ended_at = now
     session.flush()
-    record(session, job, stage.action, source=stage.source, now=now, actor=principal.account_id, **fields)
+    record(session, job, stage.action, source=stage.source, now=now, actor=actor, **fields)
     if final:
         free_agent(session, config, job.agent_id, now)
     notify(session, clock, config, job, stage.action, [job.requester_account_id],
            **_agent_extra(session, config, session.get(DispatchAgent, job.agent_id)))
+    changed(session, clock, config, job, stage.action)
     return job
 
 
@@ -205,6 +223,7 @@ def cancel(session: Session, *, clock: Clock, principal: Principal, config: Disp
     elif other is not None:
         account = session.scalar(sa.select(DispatchAgent.account_id).where(DispatchAgent.id == other))
         notify(session, clock, config, job, "cancelled", [account], key="cancelled", **told)
+    changed(session, clock, config, job, "cancel")
     return job
 
 

@@ -62,6 +62,10 @@ def post(session: Session, *, kind: str, debit: int, credit: int, amount: int, r
     check_amount(amount, "amount")
     if debit == credit:
         raise ValueError("a transfer needs two different accounts")
+    # Both rows locked in id order first: a payment (payer → payee) and a refund (payee → payer)
+    # at once would otherwise each hold one and wait for the other (PostgreSQL aborts one).
+    session.execute(sa.select(ACCOUNTS.c.id).where(ACCOUNTS.c.id.in_((debit, credit)))
+                    .order_by(ACCOUNTS.c.id).with_for_update())
     moved = session.execute(
         sa.update(ACCOUNTS)
         .where(ACCOUNTS.c.id == debit, sa.or_(~ACCOUNTS.c.floor_zero, ACCOUNTS.c.balance >= amount))

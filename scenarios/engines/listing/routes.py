@@ -77,6 +77,7 @@ def make_blueprint(config: ListingConfig) -> Blueprint:
             page_args = {"page": args.pop("page"), "page_size": args.pop("page_size")}
             if args.get("radius_m") is not None and (args.get("lat") is None or args.get("lon") is None):
                 raise ApiError("validation_error", errors={"radius_m": ["须同时提供 lat 和 lon"]})
+            search.custom_plans(session)
             page = paginate(session, search.query(config, **args), page_args)
             principal = current_principal()
             return {**page, "items": [entry_view(session, e, principal, config, lat=args.get("lat"),

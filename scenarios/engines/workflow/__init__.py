@@ -26,4 +26,5 @@ ENGINE = Engine(
     scenario_blueprints="scenarios.engines.workflow.routes:scenario_blueprints",
     install="scenarios.engines.workflow.config:install",
     setup="scenarios.engines.workflow.policies:setup",
+    console=("scenarios.engines.workflow.console:blueprints",),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app.errors import ApiError
+from app.escalation import Policy, Roles, two_level
 from app.scenario import Scenario
 from scenarios.engines.workflow.transitions import TransitionTable, default_table
 
@@ -94,6 +95,13 @@ class WorkflowConfig:
     """Told of new tickets and of level-1 escalations."""
     supervisor_roles: tuple[str, ...] = ("supervisor",)
     """Members of the owning organisation's supervisor, told of level-2 escalations."""
+    escalation: Policy | None = None
+    """The chain when nobody responds (``app.escalation.Policy``; started when the response
+    target passes; ``after=None`` is the response target in the ticket's calendar). The
+    organisations a ``Roles`` step may name: ``owner``, ``owner_supervisor`` (the owner's
+    supervising organisation) and ``dispatcher`` (when it is not the owner). None: the two
+    levels of ``default_escalation`` (managers at the target, then the supervisors and the
+    managers again one target later)."""
     transitions: TransitionTable | None = None
     duplicate_radius_m: float = 50.0
     reopen_days: int = 7
@@ -158,6 +166,15 @@ class WorkflowConfig:
             self.extra["_table"] = cached
         return cached
 
+    @property
+    def escalation_policy(self) -> Policy:
+        if self.escalation is not None:
+            return self.escalation
+        cached = self.extra.get("_escalation")
+        if cached is None:
+            cached = self.extra["_escalation"] = default_escalation(self.manager_roles, self.supervisor_roles)
+        return cached
+
     def template_name(self, name: str) -> str:
         """The registry's name of an engine notification on this scenario's channel."""
         from scenarios.engines.workflow.notifications import REGISTRY_NAMES
@@ -181,6 +198,14 @@ class WorkflowConfig:
     @property
     def schema_prefix(self) -> str:
         return "".join(part.capitalize() for part in self.slug.split("-"))
+
+
+def default_escalation(manager_roles: tuple[str, ...], supervisor_roles: tuple[str, ...]) -> Policy:
+    """Level 1: the owner's managers at the response target; level 2, one target later: the
+    dispatcher's and the owner's supervising organisation's supervisors, and the managers again."""
+    return two_level([Roles("owner", manager_roles)],
+                     [Roles("dispatcher", supervisor_roles), Roles("owner_supervisor", supervisor_roles),
+                      Roles("owner", manager_roles)])
 
 
 CONFIGS: dict[str, WorkflowConfig] = {}
@@ -213,6 +238,7 @@ def workflow_scenario(config: WorkflowConfig, *, title_en: str, seed_refs: tuple
 
     ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds;
     ``personal_data`` its part of a person's export (for tables of its own)."""
+    config.extra["org_types"] = frozenset(r.partition(":")[0] for r in roles if ":" in r)  # the console's pages
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=("workflow",), roles=roles, models=models, jobs=jobs, demo=demo,
                     blueprints=blueprints, config=config, personal_data=personal_data)

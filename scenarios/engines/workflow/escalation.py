@@ -1,10 +1,14 @@
 """Timer handlers of the workflow engine, run by the worker in its claiming transaction.
 
-``workflow.response`` (levels 1 and 2, created with the ticket): level 1 at the response
-target tells the owning organisation's managers; level 2 at twice the target tells the
+``workflow.response`` (one level per step of the scenario's escalation policy,
+``WorkflowConfig.escalation_policy``, armed with the ticket): each level tells its step's
+recipients (``app.escalation``: ``Roles`` of the ``owner``, ``owner_supervisor`` or
+``dispatcher``, or ``Supplied`` by the scenario) on its channels. By default level 1 at the
+response target tells the owning organisation's managers; level 2 at twice the target tells the
 supervisors of the organisation that supervises it (区房管局 for property companies) and of
-the organisation that dispatched it (区城运中心 for city reports), and the managers again. Each
-timer row fires once (the worker's claim). The handler locks, re-checks and changes the
+the organisation that dispatched it (区城运中心 for city reports), and the managers again. A
+last step that repeats arms its next level when it fires. Each timer row fires once (the
+worker's claim). The handler locks, re-checks and changes the
 tickets in one conditional ``UPDATE … RETURNING`` (the row lock of a ``SELECT … FOR
 UPDATE`` and the state check, in one round trip): an acknowledgement that committed first
 wins and the escalation does nothing, while one that waited behind the escalation finds it
@@ -25,17 +29,18 @@ Nothing here reaches the outside world: deliveries are the outbox's own timers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import escalation as chain
 from app.clock import Clock
 from app.db import fast_paths_apply
 from app.metrics import SLA_BREACHES, count_after_commit
-from app.notify.service import enqueue_many
-from app.timers import Timer, batch_handler, timer_handler
+from app.notify.service import Notice, enqueue_many
+from app.timers import Timer, batch_handler, schedule_many, timer_handler
 from scenarios.engines.workflow import fastpath
 from scenarios.engines.workflow import notifications as notify
 from scenarios.engines.workflow.config import WorkflowConfig, config_for
@@ -44,13 +49,15 @@ from scenarios.engines.workflow.models import (
     RESOLUTION_KIND,
     RESPONSE_KIND,
     RESPONSE_PENDING,
+    SUBJECT,
     Ticket,
     TicketEvent,
 )
+from scenarios.engines.workflow.sla import escalation_policy, ticket_calendar
 
 log = logging.getLogger("workflow.escalation")
 
-FALLBACK = {"manager_roles": ("manager", "admin"), "supervisor_roles": ("supervisor",)}
+FALLBACK = {"manager_roles": ("manager", "admin")}
 
 
 def _roles(config: WorkflowConfig | None, name: str) -> tuple[str, ...]:
@@ -176,6 +183,42 @@ def resolution_overdue(session: Session, timer: Timer, clock: Clock) -> None:
     resolutions_overdue(session, [timer], clock)
 
 
+def _recipients(session: Session, ticket: Escalated, step: chain.Step) -> list[notify.Recipient]:
+    """The step's recipients for ``ticket``: the organisations it names, found from the ticket."""
+    dispatcher = ticket.dispatch_org_id
+    orgs: dict[str, chain.Finder] = {
+        "owner": lambda roles: _staff(session, ticket.org_id, roles),
+        "owner_supervisor": lambda roles: _staff(session, ticket.org_id, roles, supervising=True),
+    }
+    if dispatcher is not None and dispatcher != ticket.org_id:
+        orgs["dispatcher"] = lambda roles: _staff(session, dispatcher, roles)
+    return chain.recipients(step, orgs, lambda spec: spec.find(session, ticket))
+
+
+def _step_notices(clock: Clock, ticket: Escalated, level: int, step: chain.Step, config: WorkflowConfig | None,
+                  recipients: list[notify.Recipient]) -> list[Notice]:
+    """The escalation's notice, once per channel the step names (the scenario's when none)."""
+    found = notify.notice(clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
+                          recipients=recipients, config=config, urgent=step.urgent, level=level)
+    if found is None:
+        return []
+    return [replace(found, channel=c) for c in step.channels] if step.channels else [found]
+
+
+def _rearm_repeats(session: Session, timers: list[Timer], changed: list[tuple[Escalated, int]]) -> None:
+    """A repeating last step that fired arms the next repeat (level + 1, one interval later)."""
+    due = {(int(t.subject_id), t.level): t.due_at for t in timers}
+    for ticket, level in changed:
+        policy = escalation_policy(ticket.scenario)
+        if not policy.repeats or (ticket.id, level) not in due:
+            continue
+        cal = ticket_calendar(session, session.get(Ticket, ticket.id))
+        following = policy.next_after(level, due[(ticket.id, level)], add=cal.add)
+        if following is not None:
+            schedule_many(session, subject_type=SUBJECT, subject_id=ticket.id,
+                          timers=[(RESPONSE_KIND, following[0], following[1])])
+
+
 @batch_handler(RESPONSE_KIND)
 def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> None:
     """Escalate the batch's tickets whose response is still pending (see the module docstring)."""
@@ -183,25 +226,28 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
     changed = _changed(session, RESPONSE_KIND, timers, now)
     if not changed:
         return
-    _events(session, now, "escalate", [(t.id, {"level": level, "cycle": t.reopen_count}) for t, level in changed])
+    steps = {(t.id, level): escalation_policy(t.scenario).step(level) for t, level in changed}
+    _events(session, now, "escalate", [(t.id, _event_data(t, level, steps[(t.id, level)])) for t, level in changed])
     notices = []
     for ticket, level in changed:
-        config = config_for(ticket.scenario)
-        managers = _roles(config, "manager_roles")
-        recipients = _staff(session, ticket.org_id, managers)
-        if level >= 2:
-            supervisor_roles = _roles(config, "supervisor_roles")
-            recipients = _staff(session, ticket.org_id, supervisor_roles, supervising=True) + recipients
-            dispatcher = ticket.dispatch_org_id
-            if dispatcher is not None and dispatcher != ticket.org_id:
-                recipients = _staff(session, dispatcher, supervisor_roles) + recipients
-        notices.append(notify.notice(clock, ticket, key=f"esc:{ticket.reopen_count}:{level}", template="wf.escalated",
-                                     recipients=recipients, config=config, urgent=True, level=level))
+        step = steps[(ticket.id, level)]
+        if step is None:  # a level the policy no longer has: recorded, nobody to tell
+            continue
+        recipients = _recipients(session, ticket, step)
+        notices += _step_notices(clock, ticket, level, step, config_for(ticket.scenario), recipients)
         log.info("ticket escalated", extra={"ticket_id": ticket.id, "escalation_level": level,
                                           "scenario": ticket.scenario})
-    enqueue_many(session, [n for n in notices if n is not None], clock=clock)
+    enqueue_many(session, notices, clock=clock)
+    _rearm_repeats(session, timers, changed)
     for ticket, level in changed:  # counted once the batch commits
         count_after_commit(session, SLA_BREACHES.labels(ticket.scenario, f"response_level_{level}"))
+
+
+def _event_data(ticket: Escalated, level: int, step: chain.Step | None) -> dict:
+    data = {"level": level, "cycle": ticket.reopen_count}
+    if step is not None and step.instruction:
+        data["instruction"] = step.instruction
+    return data
 
 
 @batch_handler(RESOLUTION_KIND)

@@ -93,10 +93,11 @@ def header() -> list[str]:
     return [title for _, title, _ in COLUMNS]
 
 
-def to_csv(table: Sequence[Sequence[Any]]) -> bytes:
+def to_csv(table: Sequence[Sequence[Any]], *, columns: Sequence[tuple[str, int]] | None = None) -> bytes:
+    """The rows under the queue's header, or under ``columns`` ((header, XLSX width) each)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header())
+    writer.writerow([title for title, _ in columns] if columns else header())
     for row in table:
         writer.writerow([_csv_cell(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -112,7 +113,7 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def to_xlsx(table: Sequence[Sequence[Any]], *, title: str) -> bytes:
+def to_xlsx(table: Sequence[Sequence[Any]], *, title: str, columns: Sequence[tuple[str, int]] | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
@@ -120,7 +121,8 @@ def to_xlsx(table: Sequence[Sequence[Any]], *, title: str) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_sheet_title(title))
     sheet.freeze_panes = "A2"
-    for index, (_, _, width) in enumerate(COLUMNS, start=1):
+    columns = columns or [(title, width) for _, title, width in COLUMNS]
+    for index, (_, width) in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
 
     def cell(value: Any) -> Any:
@@ -131,7 +133,7 @@ def to_xlsx(table: Sequence[Sequence[Any]], *, title: str) -> bytes:
             c.number_format = "yyyy-mm-dd hh:mm"
         return c
 
-    sheet.append([cell(v) for v in header()])
+    sheet.append([cell(title) for title, _ in columns])
     for row in table:
         sheet.append([cell(v) for v in row])
     buffer = io.BytesIO()

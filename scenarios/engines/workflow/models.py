@@ -38,9 +38,9 @@ CALENDARS = ("24x7", "business")
 SUBJECT = "wf_ticket"
 """The ``subject_type`` of a ticket's timers (and of its moderation items)."""
 RESPONSE_KIND = "workflow.response"
-"""Timers of the response target: level 1 at the target, level 2 at twice the target."""
+"""Timers of the response target, one per level of the scenario's escalation policy (by
+default level 1 at the target, level 2 at twice the target)."""
 RESOLUTION_KIND = "workflow.resolution"
-ESCALATION_LEVELS = (1, 2)
 MODERATION_STATES = ("visible", "pending", "hidden")
 """``visible``: not moderated, or cleared; ``pending``: waiting for review; ``hidden``: refused."""
 

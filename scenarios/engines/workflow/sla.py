@@ -1,11 +1,14 @@
 """A ticket's SLA clock: the calendar it counts in, its due times, and the timers that fire
-when they pass (``workflow.response`` levels 1 and 2, ``workflow.resolution``).
+when they pass (``workflow.response`` at the levels of the scenario's escalation policy,
+``workflow.resolution``).
 
 The calendar is 24/7 or the platform's business calendar (``app.calendar``: working hours,
-holidays and make-up working days 调休) with the policy's working hours. Level 1 of the
-response timer fires at the response target, level 2 at twice the target; only levels not
-reached yet are armed. Pausing (waiting for the reporter) stores the remaining working time
-and cancels the timers; resuming re-arms them from the time left.
+holidays and make-up working days 调休) with the policy's working hours. The response
+timers are the scenario's escalation chain (``WorkflowConfig.escalation_policy``) started at
+the response target (by default level 1 then, level 2 one target later); only levels not
+reached yet are armed (a repeating last step is re-armed by its handler). Pausing (waiting
+for the reporter) stores the remaining working time and cancels the timers; resuming re-arms
+them from the time left.
 """
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.calendar import Calendar, business_calendar
+from app.escalation import Policy
 from app.timers import cancel as cancel_timers
 from app.timers import schedule_many
+from scenarios.engines.workflow.config import config_for, default_escalation
 from scenarios.engines.workflow.models import (
-    ESCALATION_LEVELS,
     RESOLUTION_KIND,
     RESPONSE_KIND,
     RESPONSE_PENDING,
@@ -44,13 +48,23 @@ def ticket_calendar(session: Session, ticket: Ticket) -> Calendar:
     return calendar_for(session, session.get(SlaPolicy, ticket.sla_policy_id))
 
 
+FALLBACK_POLICY = default_escalation(("manager", "admin"), ("supervisor",))
+"""The chain of a ticket whose scenario is not installed (its configuration gone)."""
+
+
+def escalation_policy(scenario: str) -> Policy:
+    config = config_for(scenario)
+    return config.escalation_policy if config is not None else FALLBACK_POLICY
+
+
 def response_timers(ticket: Ticket, cal: Calendar) -> list[Due]:
-    """Escalation timers for the levels not reached yet: level 1 at the response target,
-    level 2 at twice the target."""
+    """Escalation timers for the listed levels not reached yet, the chain started at the
+    response target (its ``after=None`` limits are the response target in ``cal``)."""
     if ticket.response_due_at is None:
         return []
-    dues = {1: ticket.response_due_at, 2: cal.add(ticket.response_due_at, ticket.response_minutes * 60)}
-    return [(RESPONSE_KIND, level, dues[level]) for level in ESCALATION_LEVELS if level > ticket.escalation_level]
+    policy = escalation_policy(ticket.scenario)
+    return [(RESPONSE_KIND, level, due) for level, due in policy.dues(
+        ticket.response_due_at, above=ticket.escalation_level, target=ticket.response_minutes * 60, add=cal.add)]
 
 
 def resolution_timers(ticket: Ticket) -> list[Due]:

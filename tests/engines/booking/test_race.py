@@ -18,9 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -115,12 +112,6 @@ def _race(post, headers: list[dict], slot_id: int, *, threads: int | None = None
 # ---------------------------------------------------------------- PostgreSQL, through gunicorn
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _http_post(url: str):
     def post(body: bytes, headers: dict) -> tuple[int, str | None]:
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (ours)
@@ -131,36 +122,6 @@ def _http_post(url: str):
             return exc.code, json.loads(exc.read() or b"{}").get("code")
 
     return post
-
-
-@pytest.fixture
-def gunicorn(committed_db, tmp_path):
-    url = committed_db.engine.url.render_as_string(hide_password=False)
-    port = _free_port()
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "RATELIMIT_ENABLED": "0"}
-    log = (tmp_path / "gunicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "3", "--threads", "4",
-         "--worker-class", "gthread", "--no-control-socket", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 pg_only = pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL and gunicorn processes")

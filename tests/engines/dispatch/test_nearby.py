@@ -188,3 +188,25 @@ def test_the_api_keeps_the_geo_set_in_step(dp, redis_server, app):
         assert members() == {ids["d1"]}
     finally:
         app.extensions[EXTENSION] = previous
+
+
+def test_stale_members_nearest_of_all_do_not_shorten_the_answer(dp, redis_server):
+    """The stale members are read in the search's round trip: when they were the nearest, the
+    search is asked again after pruning, so the answer still has ``count`` fresh members."""
+    _, url = redis_server
+    now = dp.clock.now()
+    company = dp.orgs["d1"]
+
+    def agent(north_m: float, age_s: float) -> DispatchAgent:
+        lat, lon = dp.near(north_m, 0)
+        return DispatchAgent(scenario=CONFIG.slug, account_id=None, org_id=company.id, on_duty=True, lat=lat, lon=lon,
+                             outside_area=False, position_at=now - timedelta(seconds=age_s), available_since=now,
+                             details={}, updated_at=now)
+
+    stale = [agent(10 + i, 600) for i in range(6)]
+    fresh = [agent(500 + 100 * i, 5) for i in range(8)]
+    add_agents(dp, stale + fresh)
+    index = GeoIndex(url)
+    index_all(index, stale + fresh)
+    found = index.search(CONFIG.slug, dp.origin[0], dp.origin[1], 3000, 5, now - CONFIG.position_max_age)
+    assert [member for member, _ in found] == [a.id for a in fresh[:5]]

@@ -13,8 +13,6 @@ taxi company the drivers belong to is added and removed by the test itself.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +40,7 @@ from scenarios.engines.dispatch.models import DispatchAgent, DispatchEvent, Disp
 from tests.engines.dispatch.scenario import BASE, CONFIG
 from tests.support.database import backend
 from tests.support.factories import bearer, token_for
+from tests.support.gunicorn import serve
 from tests.support.worker_processes import start_worker, wait_for
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL (row locks, SKIP LOCKED)")
@@ -132,12 +131,6 @@ def procs() -> Iterator[list[subprocess.Popen]]:
 # ---------------------------------------------------------------- two drivers, one job, real HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _post(url: str, headers: dict[str, str], body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body or {}).encode()
     request = urllib.request.Request(url, data=data, method="POST",  # noqa: S310 (our own server)
@@ -149,14 +142,6 @@ def _post(url: str, headers: dict[str, str], body: dict | None = None) -> tuple[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 def _accept(url: str, headers: dict[str, str], n: int, start: threading.Barrier, answers: list) -> None:
     start.wait()
     status, body = _post(url, headers)
@@ -164,54 +149,46 @@ def _accept(url: str, headers: dict[str, str], n: int, start: threading.Barrier,
 
 
 @pytest.mark.slow
-def test_two_drivers_accepting_one_job_through_gunicorn_one_wins(committed_db, database_url, procs, tmp_path,
-                                                                  _app):
+def test_two_drivers_accepting_one_job_through_gunicorn_one_wins(committed_db, database_url, tmp_path, _app):
     world = build_world(committed_db, origins=1, drivers_each=2)
     try:
-        port = _free_port()
-        env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-        log = (tmp_path / "gunicorn.log").open("wb")
-        procs.append(subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
-             "tests.support.dispatch_wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True))
-        base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _up(base + "/healthz"), "gunicorn", timeout=30, procs=procs)
-        clock = SystemClock()
-        with _app.app_context(), committed_db.transaction() as s:  # the app for the keys, not bound to a test
-            resident = bearer(token_for(s, clock, s.get(Account, world.residents[0].account_id)))
-            company = s.get(Organisation, world.company_id)
-            drivers = [bearer(token_for(s, clock, s.get(Account, a), company)) for a in world.drivers[0]]
-        outcomes = []
-        for trial in range(10):
-            status, job = _post(f"{base}{BASE}/jobs", {**resident, "Idempotency-Key": f"race-trial-{trial:04d}"})
-            assert status == 201 and job["status"] == "offered", job
-            start = threading.Barrier(2)
-            answers: list[tuple[int, int, dict]] = []
-            threads = [threading.Thread(target=_accept, args=(f"{base}{BASE}/jobs/{job['id']}/accept", drivers[n], n,
-                                                              start, answers)) for n in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(30)
-            statuses = sorted((status, body.get("code")) for _, status, body in answers)
-            assert statuses == [(200, None), (409, "already_taken")], answers
-            winner = next(n for n, status, _ in answers if status == 200)
-            with committed_db.transaction(write=False) as s:
-                row = s.get(DispatchJob, job["id"])
-                agent = s.scalar(sa.select(DispatchAgent).where(DispatchAgent.id == row.agent_id))
-                states = sorted(s.scalars(sa.select(DispatchOffer.state).where(DispatchOffer.job_id == job["id"])))
-                busy = s.scalars(sa.select(DispatchAgent.job_id).where(DispatchAgent.org_id == world.company_id)).all()
-            assert row.status == "accepted" and agent.account_id == world.drivers[0][winner]
-            assert states == ["accepted", "withdrawn"]
-            assert sorted(busy, key=str) == sorted([job["id"], None], key=str)  # only the winner is busy
-            outcomes.append(winner)
-            status, body = _post(f"{base}{BASE}/jobs/{job['id']}/cancel", resident, {"reason": "试验结束"})
-            assert status == 200, body
-        assert len(outcomes) == 10
+        with serve(database_url, tmp_path / "gunicorn.log", app="tests.support.dispatch_wsgi:app", workers=2,
+                   threads=1) as base:
+            clock = SystemClock()
+            with _app.app_context(), committed_db.transaction() as s:  # the app for the keys, not bound to a test
+                resident = bearer(token_for(s, clock, s.get(Account, world.residents[0].account_id)))
+                company = s.get(Organisation, world.company_id)
+                drivers = [bearer(token_for(s, clock, s.get(Account, a), company)) for a in world.drivers[0]]
+            outcomes = []
+            for trial in range(10):
+                status, job = _post(f"{base}{BASE}/jobs", {**resident, "Idempotency-Key": f"race-trial-{trial:04d}"})
+                assert status == 201 and job["status"] == "offered", job
+                start = threading.Barrier(2)
+                answers: list[tuple[int, int, dict]] = []
+                accept_url = f"{base}{BASE}/jobs/{job['id']}/accept"
+                threads = [threading.Thread(target=_accept, args=(accept_url, drivers[n], n, start, answers))
+                           for n in range(2)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(30)
+                statuses = sorted((status, body.get("code")) for _, status, body in answers)
+                assert statuses == [(200, None), (409, "already_taken")], answers
+                winner = next(n for n, status, _ in answers if status == 200)
+                with committed_db.transaction(write=False) as s:
+                    row = s.get(DispatchJob, job["id"])
+                    agent = s.scalar(sa.select(DispatchAgent).where(DispatchAgent.id == row.agent_id))
+                    states = sorted(s.scalars(sa.select(DispatchOffer.state).where(DispatchOffer.job_id == job["id"])))
+                    busy = s.scalars(sa.select(DispatchAgent.job_id)
+                                     .where(DispatchAgent.org_id == world.company_id)).all()
+                assert row.status == "accepted" and agent.account_id == world.drivers[0][winner]
+                assert states == ["accepted", "withdrawn"]
+                assert sorted(busy, key=str) == sorted([job["id"], None], key=str)  # only the winner is busy
+                outcomes.append(winner)
+                status, body = _post(f"{base}{BASE}/jobs/{job['id']}/cancel", resident, {"reason": "试验结束"})
+                assert status == 200, body
+            assert len(outcomes) == 10
     finally:
-        for p in procs:
-            p.kill()
         remove_company(committed_db, world)
 
 

@@ -151,6 +151,32 @@ def test_concurrent_spends_never_take_points_below_zero(committed_db, _app):
         assert postings.verify(s) == {"accounts": [], "transfers": []}
 
 
+@pg_only
+def test_transfers_in_opposite_directions_between_two_accounts_never_deadlock(committed_db, _app):
+    """A payment (payer → payee) and a refund (payee → payer) at the same moment lock the same two
+    accounts: taken in the order debit, credit they would deadlock (PostgreSQL aborts one, a 500);
+    ``post`` locks them in id order, so every one of 40 racing transfers each way is booked."""
+    clock = SystemClock()
+    with _stand_in(_app).app_context(), committed_db.transaction() as s:
+        person = make_resident(s, name="往返付款人").person_id
+        payee = s.scalar(sa.select(Organisation.id).where(Organisation.code == PAYEE))
+        a = postings.account(s, "payer", person, now=clock.now())
+        b = postings.account(s, "organisation", payee, now=clock.now())
+
+    def move(i: int) -> tuple[int, dict]:
+        debit, credit = (a, b) if i % 2 else (b, a)
+        with committed_db.transaction() as s:
+            postings.post(s, kind="payment", debit=debit, credit=credit, amount=1, reference=f"both-ways:{i}",
+                          now=clock.now())
+        return 200, {}
+
+    answers = _race(80, move)
+    assert answers == Counter({(200, None): 80}), answers
+    with committed_db.transaction(write=False) as s:
+        assert postings.cached_balance(s, a) == postings.derived_balance(s, a) == 0
+        assert postings.verify(s) == {"accounts": [], "transfers": []}
+
+
 # ------------------------------------------------- the seller's hooks: notifications racing the query job
 
 

@@ -152,3 +152,32 @@ def test_search_by_text_category_price_and_distance(client, wf, session):
     bad = client.get(f"{BASE}/listings", headers=h(wf, "alice2"), query_string={"radius_m": 100})
     assert bad.status_code == 422 and "radius_m" in bad.get_json()["errors"]
     assert client.get(f"{BASE}/listings", query_string={"q": "朱泾"}).status_code == 401
+
+
+def test_a_search_is_planned_with_its_values_on_postgresql(client, wf, db):
+    """PostgreSQL would keep a generic plan of the prepared search (one that does not see the
+    village, the rents or the box, and scans the wrong index): the search's transaction asks
+    for custom plans before its statements, and only there (SQLite has no such setting)."""
+    import sqlalchemy as sa
+
+    near = published(client, wf)
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        resp = client.get(f"{BASE}/listings", headers=h(wf, "alice2"),
+                          query_string={"lat": CENTRE[0], "lon": CENTRE[1], "radius_m": 5000})
+        after = client.get(f"{BASE}/listings/{near}", headers=h(wf, "alice2"))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", remember)
+    assert resp.status_code == 200 and [e["id"] for e in resp.get_json()["items"]] == [near]
+    assert after.status_code == 200
+    settings = [i for i, s in enumerate(seen) if "plan_cache_mode" in s]
+    if db.engine.dialect.name != "postgresql":
+        assert settings == []
+        return
+    counts = [i for i, s in enumerate(seen) if "count(*)" in s.lower() and "ls_entries" in s]
+    assert len(settings) == 1 and "SET LOCAL" in seen[settings[0]] and settings[0] < counts[0]

@@ -29,7 +29,7 @@ from scenarios.engines.approval.models import ApDecision
 from scenarios.rural_rental import TENANCY
 from scenarios.rural_rental import service as svc
 from scenarios.rural_rental.models import RrHouse, RrRoom, RrTenancy
-from tests.engines.booking.test_race import gunicorn, pg_only  # noqa: F401  (the server fixture)
+from tests.engines.booking.test_race import pg_only
 from tests.support.factories import bearer, id_number, make_resident, make_staff, token_for
 
 VILLAGE = "310116109-v-xinghuo"
@@ -103,7 +103,7 @@ def _race(base: str, pairs: list[tuple[int, dict]]) -> Counter:
 
 
 @pg_only
-def test_concurrent_approvals_never_put_a_room_over_its_limit(committed_db, _app, gunicorn):  # noqa: F811
+def test_concurrent_approvals_never_put_a_room_over_its_limit(committed_db, _app, gunicorn):
     apps, headers, room_id = _world(committed_db, _app, tenancies=12, members=12)
     answers = _race(gunicorn, list(zip(apps, headers, strict=True)))
     assert answers == Counter({(200, None): 2, (409, "room_over_occupancy"): 10}), answers
@@ -114,7 +114,7 @@ def test_concurrent_approvals_never_put_a_room_over_its_limit(committed_db, _app
 
 
 @pg_only
-def test_two_members_deciding_one_tenancy_make_one_decision(committed_db, _app, gunicorn):  # noqa: F811
+def test_two_members_deciding_one_tenancy_make_one_decision(committed_db, _app, gunicorn):
     apps, headers, _ = _world(committed_db, _app, tenancies=1, members=10)
     answers = _race(gunicorn, [(apps[0], h) for h in headers])
     assert answers == Counter({(200, None): 1, (409, "application_state_changed"): 9}), answers

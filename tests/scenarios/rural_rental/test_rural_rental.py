@@ -253,4 +253,5 @@ def test_the_export_holds_a_landlords_houses_and_a_tenants_stays_and_no_one_else
     assert "inspector_account_id" not in landlord["rental_inspections"][0]
     assert landlord["rental_stays"] == [] and tenant["rental_houses"] == []
     assert [(s["tenancy_id"], s["via"]) for s in tenant["rental_stays"]] == [(t["id"], "id_number")]
-    assert other == {"rental_houses": [], "rental_inspections": [], "rental_stays": []}
+    assert other == {"rental_houses": [], "rental_inspections": [], "rental_stays": [], "rental_violations": [],
+                     "rental_violation_follow_ups": [], "rental_requests": []}

@@ -2,7 +2,7 @@
 (plates as sa.Text: auth.pii.EncryptedText stores text)
 
 Revision ID: 4bccdc1d3424
-Revises: d0f73c9907d3
+Revises: 564384c6fac4
 Create Date: 2026-12-04 21:32:47.959827
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision = '4bccdc1d3424'
-down_revision = 'd0f73c9907d3'
+down_revision = '564384c6fac4'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,277 @@
+"""elderly-sos's own endpoints under ``/api/v1/elderly-sos`` (the operators' offers, duty and
+acknowledgement — ``POST /calls/<job_id>/accept`` — are the dispatch engine's):
+
+- ``POST /alarms``: the person, a relative's account or a registered device presses (never
+  rate-limited; anonymous 401; 201 a new alarm, 200 a press merged into the last 2 minutes').
+- ``GET /alarms``: the call centre's board (open alarms by age with their limits);
+  ``GET /alarms/<id>``; ``POST /alarms/<id>/<action>``: the rows of ``ALARM_ACTIONS`` (a
+  responder takes the visit, confirms arrival; staff or the responder close with an outcome),
+  served by one view.
+- ``GET /figures?month=``: acknowledgement and arrival times against the limits.
+- ``POST /enrolments``, ``GET /enrolments/<id>``, ``POST /enrolments/<id>/end``,
+  ``POST /enrolments/<id>/health`` (the notes, with a reason: audited), ``POST /devices``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask.views import MethodView
+
+from app.api import Blueprint, ErrorSchema
+from app.calendar import CST
+from app.context import current_clock
+from app.db import get_session
+from app.errors import ApiError
+from app.idempotency import idempotent
+from auth import pii
+from auth.audit import record_unmasked_read
+from auth.models import Person
+from auth.principal import current_principal, require_auth, require_staff
+from auth.ratelimit import exempt
+from auth.visibility import load_visible, visible_object
+from scenarios.elderly_sos import alarms, enrolment, views
+from scenarios.elderly_sos.access import ALARM, ENROLMENT, committee_name, reads_health, register_object_types
+from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
+from scenarios.elderly_sos.schemas import (
+    SosAlarmRequestSchema,
+    SosAlarmSchema,
+    SosBoardSchema,
+    SosCloseSchema,
+    SosDeviceOutSchema,
+    SosDeviceSchema,
+    SosEmptySchema,
+    SosEndSchema,
+    SosEnrolmentSchema,
+    SosEnrolSchema,
+    SosFiguresArgs,
+    SosFiguresSchema,
+    SosHealthSchema,
+    SosReasonSchema,
+)
+
+SLUG = "elderly-sos"
+
+
+@dataclass(frozen=True)
+class AlarmAction:
+    path: str
+    schema: type
+    service: Callable[..., Any]
+    summary: str
+
+
+ALARM_ACTIONS: tuple[AlarmAction, ...] = (
+    AlarmAction("visit", SosEmptySchema, alarms.take_visit,
+                "A responder of the person's committee goes (after the call centre acknowledged): one wins, the "
+                "others 409 `already_taken`; the family is told someone is on the way."),
+    AlarmAction("arrived", SosEmptySchema, alarms.arrived,
+                "The responder is at the door: the arrival chain stops; the family is told."),
+    AlarmAction("close", SosCloseSchema, alarms.close,
+                "Close with an outcome (false_alarm, helped_at_home, taken_to_hospital, other with a text): the "
+                "call centre's staff or the responder, once acknowledged. Every pending step stops."),
+)
+
+
+def _config() -> Any:
+    from scenarios.elderly_sos import CONFIG
+
+    return CONFIG
+
+
+def _show(session, alarm, *, trail: bool = True) -> dict[str, Any]:
+    return views.alarm_view(session, current_principal(), alarm, current_clock().now(), trail=trail)
+
+
+def _enrolment_view(session, e: SosEnrolment) -> dict[str, Any]:
+    person = session.get(Person, e.person_id)
+    contacts = session.scalars(sa.select(SosContact).where(SosContact.enrolment_id == e.id)
+                               .order_by(SosContact.position)).all()
+    devices = session.scalars(sa.select(SosDevice).where(SosDevice.enrolment_id == e.id)).all()
+    today = current_clock().now().astimezone(CST).date()
+    return {"id": e.id, "state": e.state, "name": pii.mask_name(person.name) if person else None,
+            "age": enrolment.age_on(person.birth_date, today) if person and person.birth_date else None,
+            "committee": committee_name(session, e.committee_org_id), "address": e.address,
+            "hukou_shanghai": e.hukou_shanghai, "lives_alone": e.lives_alone, "has_health_notes": bool(e.health),
+            "contacts": [{"position": c.position, "relation": c.relation, "name": pii.mask_name(c.name),
+                          "phone": pii.mask_mobile(c.phone), "follows_in_app": c.account_id is not None}
+                         for c in contacts],
+            "devices": [{"id": d.id, "kind": d.kind} for d in devices],
+            "end_reason": e.end_reason, "ended_on": e.ended_on}
+
+
+def _month(month: str) -> tuple[datetime, datetime]:
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=CST)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=CST)
+    return start, end
+
+
+def blueprints() -> list[Blueprint]:
+    register_object_types()
+    blp = Blueprint("elderly-sos", __name__, url_prefix=f"/api/v1/{SLUG}",
+                    description="高龄独居老人应急呼叫 (elderly-sos): enrolment, alarms, the escalation chain.")
+
+    @blp.route("/alarms")
+    class Alarms(MethodView):
+        @exempt
+        @idempotent
+        @require_auth(kinds=("resident", "device"))
+        @blp.arguments(SosAlarmRequestSchema)
+        @blp.response(201, SosAlarmSchema)
+        @blp.alt_response(200, schema=SosAlarmSchema, description="merged into the alarm pressed within 2 minutes")
+        @blp.alt_response(403, schema=ErrorSchema, description="`sos_not_enrolled`, `sos_device_unknown`")
+        def post(self, args):
+            """Raise an alarm (the app's button of the person or a relative, a registered pull cord or
+            wearable). Offered at once to every on-duty operator; the chain starts after 60 s without
+            an acknowledgement, at once with nobody on duty. Never rate-limited. The answer has no
+            trail (`GET /alarms/<id>` has)."""
+            session = get_session()
+            alarm, merged = alarms.raise_alarm(session, clock=current_clock(), principal=current_principal(),
+                                               config=_config(), enrolment_id=args.get("enrolment_id"))
+            answer = {**_show(session, alarm, trail=False), "merged": merged}
+            session.commit()
+            return answer, 200 if merged else 201
+
+        @require_auth(kinds=("resident", "staff"))
+        @blp.response(200, SosBoardSchema)
+        def get(self):
+            """Staff: the call centre's board, open alarms you see, oldest first, with their limits and
+            the next step. Residents: the alarms of the people you are a contact of (or your own), newest
+            first, to follow in the app (no limits, no chain)."""
+            session, principal, now = get_session(), current_principal(), current_clock().now()
+            if principal.is_resident:
+                return {"items": views.followed(session, principal, now)}
+            return {"items": views.board(session, principal, now)}
+
+    @blp.route("/alarms/<int:alarm_id>")
+    class AlarmItem(MethodView):
+        @visible_object(ALARM, "alarm_id")
+        @require_auth
+        @blp.response(200, SosAlarmSchema)
+        def get(self, alarm_id: int):
+            """The alarm as you may see it: staff the limits, the chain and the trail; the family its progress."""
+            session = get_session()
+            return _show(session, load_visible(session, current_principal(), ALARM, alarm_id))
+
+    for action in ALARM_ACTIONS:
+        _action_view(blp, action)
+
+    @blp.route("/figures")
+    class Figures(MethodView):
+        @require_staff
+        @blp.arguments(SosFiguresArgs, location="query")
+        @blp.response(200, SosFiguresSchema)
+        def get(self, args):
+            """Per month (Beijing time): alarms, acknowledgement and arrival times against their limits,
+            outcomes. The call centre, 区民政局 and the district."""
+            principal = current_principal()
+            if not (principal.org_type in ("call_centre", "district") or principal.org_code == enrolment.CIVIL_AFFAIRS):
+                raise ApiError("forbidden")
+            start, end = _month(args["month"])
+            return {"month": args["month"], **views.figures(get_session(), start, end)}
+
+    _enrolment_routes(blp)
+    from scenarios.elderly_sos.inactivity import TELEMETRY
+    from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
+
+    return [blp, telemetry_blueprint(TELEMETRY)]  # the devices' heartbeats
+
+
+def _action_view(blp: Blueprint, action: AlarmAction) -> None:
+    def post(self, args, alarm_id: int):
+        session = get_session()
+        alarm = action.service(session, clock=current_clock(), principal=current_principal(), alarm_id=alarm_id,
+                               config=_config(), **args)
+        answer = _show(session, alarm)
+        session.commit()
+        return answer
+
+    post.__doc__ = action.summary
+    decorated = blp.alt_response(409, schema=ErrorSchema, description="`already_taken`, `invalid_transition`")(
+        blp.response(200, SosAlarmSchema)(blp.arguments(action.schema)(post)))
+    decorated = visible_object(ALARM, "alarm_id")(idempotent(require_staff(decorated)))
+    view = type(f"SosAlarm{action.path.capitalize()}", (MethodView,), {"post": decorated})
+    blp.route(f"/alarms/<int:alarm_id>/{action.path}")(view)
+
+
+def _enrolment_routes(blp: Blueprint) -> None:
+    @blp.route("/enrolments")
+    class Enrolments(MethodView):
+        @idempotent
+        @require_staff
+        @blp.arguments(SosEnrolSchema)
+        @blp.response(201, SosEnrolmentSchema)
+        @blp.alt_response(422, schema=ErrorSchema, description="`sos_not_eligible`, `sos_person_unverified`")
+        @blp.alt_response(409, schema=ErrorSchema, description="`sos_already_enrolled`")
+        def post(self, args):
+            """A committee (its own residents) or 区民政局 enrols a person aged 80+ (from the verified ID
+            number) with 本市户籍 who lives alone; contacts in order (none: the committee is first)."""
+            session = get_session()
+            e = enrolment.enrol(session, clock=current_clock(), principal=current_principal(), data=args)
+            answer = _enrolment_view(session, e)
+            session.commit()
+            return answer, 201
+
+    @blp.route("/enrolments/<int:enrolment_id>")
+    class EnrolmentItem(MethodView):
+        @visible_object(ENROLMENT, "enrolment_id")
+        @require_auth
+        @blp.response(200, SosEnrolmentSchema)
+        def get(self, enrolment_id: int):
+            """The enrolment, names and phones masked; whether there are health notes (not the notes)."""
+            session = get_session()
+            return _enrolment_view(session, load_visible(session, current_principal(), ENROLMENT, enrolment_id))
+
+    @blp.route("/enrolments/<int:enrolment_id>/end")
+    class EnrolmentEnd(MethodView):
+        @visible_object(ENROLMENT, "enrolment_id")
+        @idempotent
+        @require_staff
+        @blp.arguments(SosEndSchema)
+        @blp.response(200, SosEnrolmentSchema)
+        def post(self, args, enrolment_id: int):
+            """End with a reason (moved_away, moved_in_with_family, died, other) and a date; devices released."""
+            session = get_session()
+            e = enrolment.end(session, clock=current_clock(), principal=current_principal(),
+                              enrolment_id=enrolment_id, reason=args["reason"], on=args.get("on"))
+            answer = _enrolment_view(session, e)
+            session.commit()
+            return answer
+
+    @blp.route("/enrolments/<int:enrolment_id>/health")
+    class EnrolmentHealth(MethodView):
+        @visible_object(ENROLMENT, "enrolment_id")
+        @require_staff
+        @blp.arguments(SosReasonSchema)
+        @blp.response(200, SosHealthSchema)
+        def post(self, args, enrolment_id: int):
+            """The health notes, with a reason: every read is in the audit log (``GET /admin/audit``)."""
+            session = get_session()
+            e = load_visible(session, current_principal(), ENROLMENT, enrolment_id)
+            if not reads_health(current_principal(), e):
+                raise ApiError("forbidden")
+            record_unmasked_read(session, clock=current_clock(), principal=current_principal(),
+                                 subject_person_id=e.person_id, fields=("health",), reason=args["reason"])
+            answer = {"health": e.health}
+            session.commit()
+            return answer
+
+    @blp.route("/devices")
+    class Devices(MethodView):
+        @idempotent
+        @require_staff
+        @blp.arguments(SosDeviceSchema)
+        @blp.response(201, SosDeviceOutSchema)
+        def post(self, args):
+            """The call centre's manager registers one of its devices (``devices``, created with the
+            staff device API) as a pull cord or wearable, worn by an enrolled person or nobody yet."""
+            session = get_session()
+            d = enrolment.register_device(session, clock=current_clock(), principal=current_principal(), data=args)
+            answer = {"id": d.id, "kind": d.kind, "enrolment_id": d.enrolment_id}
+            session.commit()
+            return answer, 201
+

@@ -1,0 +1,296 @@
+"""The staff console in a real browser (Playwright driving Debian's Chromium): each flow as
+the person would do it, axe-core on every page, the keyboard alone, screenshots at 1366×768.
+
+The module serves its own application, on its own SQLite file migrated for it, from a thread
+(so the pages and the test's own API calls share nothing with the other tests' rolled-back
+transactions). Without ``/usr/bin/chromium`` (``make test`` installs it) the module is skipped.
+Screenshots go to a temporary folder printed at the end of the run (``CONSOLE_SCREENSHOTS``
+to choose it).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.support.database import run_migrations
+from tests.support.factories import STAFF_PASSWORD
+from tests.support.workflow import add_residence, build_world, report
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[2] / "support" / "vendor" / "axe.min.js"
+VIEWPORT = {"width": 1366, "height": 768}
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium missing (make test installs it)")]
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tempfile.mkdtemp(prefix="console-screenshots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    print(f"\nconsole screenshots: {folder}")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Its own database and application, served on a free port from a thread."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.clock import FrozenClock
+    from app.config import load_settings
+    from app.db import Database
+    from tests.conftest import seed_reference_data
+    from tests.engines.workflow.scenario import SCENARIO
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'console.db'}"
+    run_migrations(url)
+    database = Database(url)
+    seed_reference_data(database)
+    settings = load_settings({"APP_ENV": "test", "DATABASE_URL": url, "PASSWORD_HASH_PROFILE": "fast",
+                              "RATELIMIT_ENABLED": "0", "CONSOLE_POLL_SECONDS": "1", "ENABLE_DEV_ROUTES": "1",
+                              "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))})
+    clock = FrozenClock(datetime.now(UTC))  # the browser's countdowns read the real time
+    app = create_app(settings, database=database, clock=clock, extra_scenarios=(SCENARIO,))
+    with app.app_context():
+        session = database.new_session()
+        wf = build_world(session, clock)
+        committee = wf.world.committees[0]
+        from tests.support.factories import make_resident, make_staff
+
+        wf.accounts["committee"] = make_staff(session, committee, "committee")
+        dora = make_resident(session, name="测试多拉", phone="13912340000")
+        claim = add_residence(session, dora, wf.world.community, room="501", status="claimed",
+                              valid_from=date(2024, 1, 1))
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"base": f"http://127.0.0.1:{server.server_port}", "app": app, "wf": wf, "session": session,
+           "claim": claim.id, "clock": clock}
+    server.shutdown()
+    session.close()
+    database.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser_instance, live):
+    context = browser_instance.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True)
+    context.set_default_timeout(8000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def file_ticket(live, text: str = "厨房水管漏水") -> dict[str, Any]:
+    with live["app"].app_context():
+        return report(live["app"].test_client(), live["wf"], text=text)
+
+
+def sign_in(page, live, who: str) -> None:
+    page.goto(live["base"] + "/console/login")
+    page.fill("#username", live["wf"].accounts[who].username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/$"))
+
+
+def no_serious_violations(page) -> None:
+    """axe-core (vendored) on the page as it is: no serious or critical violation."""
+    page.evaluate(AXE.read_text() + "\n;undefined")  # through the debugger: the page's CSP is not bypassed for it
+    result = page.evaluate("async () => (await axe.run(document)).violations"
+                           ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}))")
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, (page.url, bad)
+
+
+FOCUSED = """() => { const el = document.activeElement; const s = getComputedStyle(el);
+    return [(el.textContent || "").trim(), s.outlineStyle, s.outlineWidth]; }"""
+
+
+def focus_on(page, text: str) -> None:
+    """Tab (nothing else) until the element whose text is ``text`` has the focus, and see that
+    the focus ring is drawn."""
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        label, style, width = page.evaluate(FOCUSED)
+        if label == text:
+            assert style == "solid" and width not in ("0px", ""), (style, width)
+            return
+    pytest.fail(f"{text!r} never got the focus")
+
+
+def test_a_manager_sees_a_new_ticket_appear_opens_it_with_the_keyboard_and_acknowledges_then_assigns(
+        page, live, shots):
+    first = file_ticket(live)
+    sign_in(page, live, "manager_a")
+    no_serious_violations(page)
+    page.goto(live["base"] + "/console/w/wf-test/queue")
+    assert page.locator(f"text={first['number']}").is_visible()
+    new = file_ticket(live, "楼道灯不亮")
+    page.locator(f"text={new['number']}").wait_for(timeout=5000)  # polled in, no reload
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "queue.png"))
+    focus_on(page, first["number"])  # the queue keeps refreshing meanwhile (every second here)
+    with page.expect_response(re.compile(r".*/queue/rows.*")):
+        pass  # a refresh replaces the rows under the focus...
+    page.wait_for_timeout(300)
+    assert page.evaluate(FOCUSED)[0] == first["number"]  # ...which stays on the same ticket
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/console/tickets/{first['id']}$"))
+    no_serious_violations(page)
+    focus_on(page, "受理")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*done=acknowledge$"))
+    assert "已受理" in page.inner_text("h1")
+    page.select_option("select[name=assignee_account_id]", str(live["wf"].id("tech_a")))
+    page.click("#do-assign")
+    page.wait_for_url(re.compile(r".*done=assign$"))
+    assert "已派单" in page.inner_text("h1")
+    page.screenshot(path=str(shots / "ticket.png"), full_page=True)
+
+
+def test_a_technician_resolves_with_a_photo_on_a_phone(browser_instance, live, shots, tmp_path):
+    ticket = file_ticket(live, "卫生间漏水")
+    with live["app"].app_context():
+        client = live["app"].test_client()
+        resp = client.post(f"/api/v1/wf-test/tickets/{ticket['id']}/assign", headers=live["wf"].token("manager_a"),
+                           json={"assignee_account_id": live["wf"].id("tech_a")})
+        assert resp.status_code == 200, resp.get_json()
+    context = browser_instance.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    page = context.new_page()
+    try:
+        sign_in(page, live, "tech_a")
+        page.goto(live["base"] + "/console/w/wf-test/queue?assignee=me")
+        page.click(f"a:has-text('{ticket['number']}')")
+        photo = tmp_path / "done.jpg"
+        Image.new("RGB", (80, 60), (30, 120, 200)).save(photo, "JPEG")
+        page.fill("#a-resolve-n", "已更换密封圈")
+        page.set_input_files("#a-resolve-ph", str(photo))
+        page.click("#do-resolve")
+        page.wait_for_url(re.compile(r".*done=resolve$"))
+        assert "已处理" in page.inner_text("h1")
+        assert page.locator(".photos img").count() == 1
+        no_serious_violations(page)
+        page.screenshot(path=str(shots / "technician-phone.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def responded(live, who: str, reporter: str, minutes: int) -> None:
+    """A ticket of ``reporter``'s company, acknowledged by ``who`` ``minutes`` after it was filed."""
+    from datetime import timedelta
+
+    app, wf, clock = live["app"], live["wf"], live["clock"]
+    with app.app_context():
+        client = app.test_client()
+        ticket = report(client, wf, reporter, text="楼道漏水")
+        clock.set(clock.now() + timedelta(minutes=minutes))
+        resp = client.post(f"/api/v1/wf-test/tickets/{ticket['id']}/acknowledge", headers=wf.token(who), json={})
+        assert resp.status_code == 200, resp.get_json()
+        clock.set(clock.now() - timedelta(minutes=minutes))
+
+
+def test_a_supervisor_opens_the_chart_and_downloads_the_export(page, live, shots):
+    for who, reporter, minutes in (("manager_a", "alice", 6), ("manager_a", "alice2", 14), ("manager_a", "alice", 25),
+                                   ("manager_b", "bob", 9), ("manager_b", "bob", 41)):
+        responded(live, who, reporter, minutes)
+    sign_in(page, live, "supervisor")
+    page.goto(live["base"] + "/console/w/wf-test/stats")
+    assert page.locator("svg[role=img]").is_visible()
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "stats.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#stats-csv")
+    assert "首次响应中位数" in Path(download.value.path()).read_text(encoding="utf-8-sig")
+    page.goto(live["base"] + "/console/w/wf-test/escalated")
+    no_serious_violations(page)
+
+
+def test_a_committee_member_verifies_a_residence(page, live, shots):
+    sign_in(page, live, "committee")
+    page.goto(live["base"] + "/console/residences")
+    row = page.locator(f"#residence-{live['claim']}")
+    assert "139****0000" in row.inner_text()
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "residences.png"), full_page=True)
+    row.locator("a:has-text('查看完整信息')").click()
+    page.fill("#reason", "核实住户身份")
+    no_serious_violations(page)
+    page.click("button:has-text('查看并记录')")
+    assert "13912340000" in page.inner_text("main")
+    page.go_back()
+    page.go_back()
+    row = page.locator(f"#residence-{live['claim']}")
+    row.locator("button[value=verify]").click()
+    page.wait_for_url(re.compile(r".*done=verify$"))
+    assert page.locator(f"#residence-{live['claim']}").count() == 0
+
+
+def test_an_administrator_changes_an_sla_policy_and_reads_the_other_pages(page, live):
+    sign_in(page, live, "admin")
+    for path in ("/console/staff", "/console/admin/health", "/console/admin/audit", "/console/moderation"):
+        page.goto(live["base"] + path)
+        no_serious_violations(page)
+    page.goto(live["base"] + "/console/sla-policies")
+    no_serious_violations(page)
+    page.select_option("#scenario", "wf-test")
+    page.fill("#response_minutes", "40")
+    page.click("button:has-text('保存新策略')")
+    assert "已保存" in page.inner_text("main")
+
+
+def test_another_companys_member_gets_the_404_page(page, live):
+    ticket = file_ticket(live)
+    sign_in(page, live, "manager_b")
+    resp = page.goto(live["base"] + f"/console/tickets/{ticket['id']}")
+    assert resp.status == 404 and "页面不存在" in page.inner_text("h1")
+    no_serious_violations(page)
+
+
+def test_a_forged_csrf_token_is_refused(page, live):
+    ticket = file_ticket(live)
+    sign_in(page, live, "manager_a")
+    page.goto(live["base"] + f"/console/tickets/{ticket['id']}")
+    page.evaluate("document.querySelectorAll('input[name=csrf_token]').forEach(i => i.value = 'forged')")
+    with page.expect_response(re.compile(r".*/acknowledge$")) as answer:
+        page.click("#do-acknowledge")
+    assert answer.value.status == 400
+    assert "页面已过期" in page.inner_text("main")
+
+
+def test_a_session_replayed_after_logout_is_refused(browser_instance, page, live):
+    sign_in(page, live, "manager_a")
+    cookies = page.context.cookies()
+    page.click("button:has-text('退出')")
+    page.wait_for_url(re.compile(r".*/console/login$"))
+    other = browser_instance.new_context(viewport=VIEWPORT)
+    try:
+        other.add_cookies(cookies)
+        replay = other.new_page()
+        replay.goto(live["base"] + "/console/")
+        assert "/console/login" in replay.url
+        no_serious_violations(replay)
+    finally:
+        other.close()
+
+
