@@ -339,6 +339,19 @@ ERRORS: dict[str, ErrorCode] = {
     "unknown_medicine": ErrorCode(422, "该药品不能在线续方", "That medicine cannot be renewed online."),
     "consult_decided": ErrorCode(409, "该复诊申请已处理（已续方或已请患者到院）",
                                  "This consultation has been decided (renewed or asked to come in)."),
+    # parking (停车预约 / 错峰共享)
+    "plate_invalid": ErrorCode(422, "号牌格式不正确", "Not a valid plate (7 characters, 8 for new-energy plates)."),
+    "lot_not_reservable": ErrorCode(422, "该停车场不接受预约", "This car park takes no reservations."),
+    "slot_not_at_lot": ErrorCode(422, "该到达时段不属于这个停车场", "This arrival window is not this car park's."),
+    "contract_overlap": ErrorCode(409, "该车位在这些时段已有合同",
+                                  "The space is under another contract in these hours."),
+    "no_shared_space": ErrorCode(409, "该项目在这些时段没有空余车位", "No shared space is free in these hours."),
+    "contract_in_past": ErrorCode(422, "合同月份已过", "That month is over."),
+    "contract_started": ErrorCode(409, "合同已开始，不能取消", "The contract has started; it cannot be cancelled."),
+    "contract_not_active": ErrorCode(409, "合同已取消", "The contract is cancelled."),
+    "nothing_owed": ErrorCode(409, "目前无需缴费", "Nothing is owed now."),
+    "stay_not_pending": ErrorCode(409, "该出场记录不需要人工定价", "This exit awaits no staff decision."),
+    "debt_not_open": ErrorCode(409, "该欠费已缴清", "This debt is settled."),
 }
 
 

@@ -15,47 +15,18 @@ per request of gunicorn's and PostgreSQL's processes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from bench.cpu import CpuMeter
 from bench.dispatch_setup import COMPANY_CODE, fleet, residents, tokens_for
 from bench.endpoints import BenchContext
+from bench.mixed_load import measure, pct, report  # noqa: F401 (pct: sos_load imports it from here)
 from bench.run import BIN, ROOT, bench_database, gunicorn, prepare_database, stop
 from scenarios.taxi.pilot import PILOT
-
-
-def _send(url: str, method: str, token: str, body: dict) -> tuple[int, float]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,  # noqa: S310
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 (our own server)
-            resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        exc.read()
-        status = exc.code
-    except OSError:
-        status = 0
-    return status, (time.perf_counter() - started) * 1000
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def load_env() -> dict[str, str]:
@@ -91,14 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx = BenchContext(server.base_url, database.url, env)
         drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
         riders = tokens_for(ctx, residents(ctx, int(args.rides * args.seconds) + 10))
-        results: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        lock = threading.Lock()
-
-        def shoot(kind: str, url: str, method: str, token: str, body: dict) -> None:
-            outcome = _send(url, method, token, body)
-            with lock:
-                results[kind].append(outcome)
-
         position_url = server.base_url + "/api/v1/taxi/agents/me/position"
         ride_url = server.base_url + "/api/v1/taxi/rides"
         schedule = []
@@ -107,34 +70,17 @@ def main(argv: list[str] | None = None) -> int:
             first = args.every * i / len(drivers)
             t = first
             while t < args.seconds:
-                schedule.append((t, "position update", position_url, "PUT", token,
+                schedule.append((t, "position update", position_url, "PUT", f"Bearer {token}",
                                  {"lat": point.lat + 0.001 * (i % 7), "lon": point.lon}))
                 t += args.every
         for n in range(int(args.rides * args.seconds)):
-            schedule.append((n / args.rides, "ride request", ride_url, "POST", riders[n], {"passengers": 1}))
-        schedule.sort(key=lambda item: item[0])
-        meter = CpuMeter(server.process.pid, with_database=True)
-        meter.start()
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
-            for at, kind, url, method, token, body in schedule:
-                delay = started + at - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pool.submit(shoot, kind, url, method, token, body)
-        took = time.monotonic() - started
-        app_ms, db_ms = meter.stop(len(schedule))
+            schedule.append((n / args.rides, "ride request", ride_url, "POST", f"Bearer {riders[n]}",
+                             {"passengers": 1}))
+        results, took, app_ms, db_ms = measure(server, schedule, args.clients)
     redis = "Redis" if os.environ.get("REDIS_URL") else "no Redis (the database path)"
     print(f"dispatch load: {args.drivers} drivers every {args.every:g} s, {args.rides:g} rides/s, {args.seconds:g} s "
           f"({took:.1f} s to send), 2 gunicorn workers, {database.kind}, {redis}; over HTTP")
-    for kind, outcomes in sorted(results.items()):
-        times = [ms for status, ms in outcomes if status]
-        errors = sum(1 for status, _ in outcomes if status >= 500 or status == 0)
-        statuses = dict(sorted(defaultdict(int, {s: sum(1 for x, _ in outcomes if x == s)
-                                                 for s in {x for x, _ in outcomes}}).items()))
-        print(f"  {kind:<16} {len(outcomes):6d} answered  5xx/none {errors}  p50 {statistics.median(times):7.1f} ms  "
-              f"p99 {pct(times, 99):7.1f} ms  statuses {statuses}")
-    print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
+    report(results, app_ms, db_ms)
     return 0
 
 

@@ -530,3 +530,25 @@ def _privacy_flag_setup(ctx: BenchContext) -> Prepared:
 # answered. No target of the issue's; recorded (a flag is rare: one per unexpected read).
 ENDPOINTS.append(Endpoint("data-access flag again (same read)", "/api/v1/me/data-access/0/flag", method="POST",
                           setup=_privacy_flag_setup))
+
+
+# ---------------------------------------------------------------- parking (issue 16)
+
+
+def _parking_nearby_setup(ctx: BenchContext) -> Prepared:
+    from bench import parking_setup
+
+    return parking_setup.nearby_setup(ctx)
+
+
+def _parking_endpoints() -> list[Endpoint]:
+    from bench.parking_setup import nearby_path
+
+    # Issue 16: nearby car parks within 3 km with free spaces (the demo's 53 public ones and 4
+    # shared): ≥ 0.4 of the reference /healthz over HTTP, PostgreSQL. The mixed load (150 devices
+    # beside 20 reservations/s): python -m bench.parking_load.
+    return [Endpoint("parking nearby with free spaces (3 km)", nearby_path(), target_ref=0.4,
+                     setup=_parking_nearby_setup)]
+
+
+ENDPOINTS += _parking_endpoints()

@@ -26,6 +26,7 @@ from scenarios.hospital_appointment import SCENARIO as HOSPITAL_APPOINTMENT
 from scenarios.hotline_12345 import SCENARIO as HOTLINE_12345
 from scenarios.online_consult import SCENARIO as ONLINE_CONSULT
 from scenarios.parcel_locker import SCENARIO as PARCEL_LOCKER
+from scenarios.parking import SCENARIO as PARKING
 from scenarios.place_checkin import SCENARIO as PLACE_CHECKIN
 from scenarios.privacy_flags import SCENARIO as PRIVACY_FLAGS
 from scenarios.property_repair import SCENARIO as PROPERTY_REPAIR
@@ -59,6 +60,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     DISCHARGE_SUMMARY,
     ONLINE_CONSULT,
     PRIVACY_FLAGS,
+    PARKING,
 )
 
 

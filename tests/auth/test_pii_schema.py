@@ -35,6 +35,8 @@ ALLOWED: dict[str, str] = {
     "rr_violations.note": "the village committee's description of a violation at a rental house (超员, 消防隐患): "
                           "about the house, shown to its landlord and the committee only",
     "rr_violation_follow_ups.note": "a step of a violation's follow-up (已责令整改, 复查合格): about the house",
+    "pk_debts.plate_hash": "the keyed lookup hash (auth.pii, parking.plate) of its stay's plate, which is "
+                           "encrypted in pk_stays.plate: no plate text, found again only with the key",
 }
 
 # Types that cannot hold a phone number or a note as text (timestamps, flags, counters).

@@ -116,6 +116,11 @@ VISIBLE: dict[str, set[str]] = {
     "ds_file_content": EVERYONE,  # a signed URL is the permission (an attachment download)
     # privacy-flags: a staff read of alice's data (the audit log): alice only
     "audit_read": {"alice"},
+    # parking: a car park of company A (public), alice's contract there, a stay and a debt of her plate
+    "pk_lot": EVERYONE,
+    "pk_contract": {"alice", "staff_a"},
+    "pk_stay": {"alice", "staff_a"},
+    "pk_debt": {"alice", "staff_a"},
 }
 
 STAFF_A_ONLY = {"staff_a"}
@@ -201,6 +206,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("ds_file_content", "read"): EVERYONE,
     ("ticket", "patient"): {"alice"},  # online-consult's request and prescription: the patient (doctors: none here)
     ("audit_read", "flag"): {"alice"},
+    ("pk_lot", "read"): EVERYONE,
+    ("pk_lot", "count"): set(),  # occupancy: the lot's own counter (the matrix's device is a sentinel: 403)
+    ("pk_lot", "passage"): STAFF_A_ONLY,  # entries, exits: the operator's cameras and staff
+    ("pk_contract", "read"): {"alice", "staff_a"},
+    ("pk_contract", "resident"): {"alice"},
+    ("pk_stay", "read"): {"alice", "staff_a"},
+    ("pk_stay", "resident"): {"alice"},  # pay before leaving
+    ("pk_stay", "operator"): STAFF_A_ONLY,  # decide an exit without entry
+    ("pk_debt", "resident"): {"alice"},
 }
 
 _TICKET = r"/api/v1/[a-z0-9-]+/tickets/<int:ticket_id>"
@@ -326,6 +340,16 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/parcel-locker/parcels/<int:parcel_id>/proxy", "POST"): ("pl_parcel", "recipient"),
     ("/api/v1/parcel-locker/parcels/<int:parcel_id>/retrieve", "POST"): ("pl_parcel", "operator"),
     ("/api/v1/me/data-access/<int:entry_id>/flag", "POST"): ("audit_read", "flag"),
+    ("/api/v1/parking/lots/<code>", "GET"): ("pk_lot", "read"),
+    ("/api/v1/parking/lots/<code>/occupancy", "PUT"): ("pk_lot", "count"),
+    ("/api/v1/parking/lots/<code>/entries", "POST"): ("pk_lot", "passage"),
+    ("/api/v1/parking/lots/<code>/exits", "POST"): ("pk_lot", "passage"),
+    ("/api/v1/parking/contracts/<int:contract_id>", "GET"): ("pk_contract", "read"),
+    ("/api/v1/parking/contracts/<int:contract_id>/cancel", "POST"): ("pk_contract", "resident"),
+    ("/api/v1/parking/stays/<int:stay_id>", "GET"): ("pk_stay", "read"),
+    ("/api/v1/parking/stays/<int:stay_id>/pay", "POST"): ("pk_stay", "resident"),
+    ("/api/v1/parking/stays/<int:stay_id>/decide", "POST"): ("pk_stay", "operator"),
+    ("/api/v1/parking/debts/<int:debt_id>/pay", "POST"): ("pk_debt", "resident"),
 }
 NOT_OBJECTS = {"/static/<path:filename>", "/docs/assets/<path:filename>"}  # files, not objects
 CONSOLE = "/console/"  # cookie-session pages: tests/app/console/test_visibility.py walks them
@@ -352,6 +376,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "decline_request": {"reason": "已租出"},
     "end": {"reason": "moved_away"}, "health": {"reason": "上门前了解病史"},
     "proxy": {"relation_id": 1}, "retrieve": {"reason": "超时取回"},
+    "occupancy": {"occupied": 1}, "entries": {"plate": "沪A12345"}, "exits": {"plate": "沪A12345"},
+    "decide": {"fee_fen": 0, "reason": "核实"}, "pay": {},
 }
 
 
@@ -462,6 +488,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
     parcel = _seed_parcel(session, clock, company_a, device, wf.accounts["alice"])
     ds_summary, ds_file, ds_query = _seed_discharge(session, clock, company_a, wf.accounts["alice"],
                                                     tickets["online-consult"], app)
+    parking = _seed_parking(session, clock, company_a, wf.accounts["alice"])
     from scenarios.smart_village.models import SvNotice
     sv_notice = SvNotice(village_id=world.village.id, kind="notice", title="停水通知", body="周三停水", attachments=[],
                          important=True, created_by_account_id=wf.id("admin"), published_at=clock.now())
@@ -477,7 +504,7 @@ def _seed(session, clock, app) -> tuple[dict[str, dict[str, str]], dict[str, Any
         "listings": listings, "applications": applications, "house": house, "tenancy": tenancy,
         "sv_notice": sv_notice.id, "intent_id": intent.id, "tm_source": tm_source, "ev_session": ev_session,
         "violation": violation, "rental_request": rental_request, "parcel": parcel,
-        "ds_summary": ds_summary, "ds_file": ds_file, "ds_query": ds_query,
+        "ds_summary": ds_summary, "ds_file": ds_file, "ds_query": ds_query, "parking": parking,
         "jobs": jobs, "bookings": bookings, "slots": slots, "resources": resources,
         "tickets": tickets, "item_id": item.id, "code": company_a.code, "device_id": device.uid,
         "residence_id": wf.residences["alice"].id, "membership_id": tech.id, "relation_id": relation.id,
@@ -516,7 +543,7 @@ def _seed_bookings(session, clock, owner, alice) -> tuple[dict[str, int], dict[s
 
     bookings, slots, resources = {}, {}, {}
     start = clock.now() + timedelta(days=1)
-    for slug in ("bk-test", "venue-booking", "hospital-appointment", "ev-charging"):
+    for slug in ("bk-test", "venue-booking", "hospital-appointment", "ev-charging", "parking"):
         resource = BkResource(scenario=slug, code=f"mx-{slug}", name="矩阵球场", kind="unit", owner_org_id=owner.id,
                               address="金山区测试路 3 号", capacity=1, slot_minutes=60, calendar="every_day",
                               active=True, attributes={}, created_at=clock.now())
@@ -603,6 +630,43 @@ def _seed_rental_extras(session, clock, house_id, alice2, listing_id, admin_id) 
     session.add_all([violation, request])
     session.flush()
     return violation.id, request.id
+def _seed_parking(session, clock, owner, alice) -> dict[str, Any]:
+    """A car park of ``owner``; alice's contract there (next month), and a stay of her plate inside
+    since two hours and an earlier one left unpaid (a debt)."""
+    from scenarios.parking import plates
+    from scenarios.parking.models import PkContract, PkDebt, PkLot, PkProject, PkSpace, PkStay, PkVehicle
+
+    now = clock.now()
+    lot = PkLot(code="pk-matrix", name="矩阵停车场", operator_id=owner.id, kind="shared", address="金山区测试路 4 号",
+                lat=30.74, lon=121.34, capacity=50, reservable=0, created_at=now,
+                tariff={"first_hour_fen": 500, "half_hour_fen": 250, "daily_cap_fen": 2000, "free_minutes": 15})
+    session.add(lot)
+    session.flush()
+    project = PkProject(code="share-matrix", name="矩阵共享", lot_id=lot.id, start_minute=1140, end_minute=420,
+                        monthly_fee_fen=30000)
+    session.add(project)
+    session.flush()
+    space = PkSpace(lot_id=lot.id, label="S01", project_id=project.id)
+    digest = plates.lookup("沪A12345")
+    vehicle = PkVehicle(account_id=alice.id, person_id=alice.person_id, plate="沪A12345", plate_hash=digest,
+                        colour="blue", created_at=now)
+    session.add_all([space, vehicle])
+    session.flush()
+    contract = PkContract(project_id=project.id, space_id=space.id, lot_id=lot.id, person_id=alice.person_id,
+                          account_id=alice.id, vehicle_id=vehicle.id, starts_on=date(2026, 4, 1),
+                          ends_on=date(2026, 4, 30), start_minute=1140, end_minute=420, fee_fen=30000, created_at=now)
+    inside = PkStay(lot_id=lot.id, plate="沪A12345", plate_hash=digest, colour="blue",
+                    entered_at=now - timedelta(hours=2), status="inside", paid_fen=0, created_at=now)
+    left = PkStay(lot_id=lot.id, plate="沪A12345", plate_hash=digest, colour="blue",
+                  entered_at=now - timedelta(days=2), exited_at=now - timedelta(days=2) + timedelta(hours=3),
+                  fee_fen=1500, status="debt", settled_by="debt", paid_fen=0, created_at=now)
+    session.add_all([contract, inside, left])
+    session.flush()
+    debt = PkDebt(stay_id=left.id, lot_id=lot.id, plate_hash=digest, amount_fen=1500, reason="unpaid_at_exit",
+                  created_at=now)
+    session.add(debt)
+    session.flush()
+    return {"lot": lot.code, "contract": contract.id, "stay": inside.id, "debt": debt.id}
 
 
 def _seed_parcel(session, clock, owner, device, alice) -> int:
@@ -749,6 +813,9 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         "parcel_id": 999_999_999 if missing else ids["parcel"],
         "summary_id": 999_999_999 if missing else ids["ds_summary"],
         "entry_id": 999_999_999 if missing else ids["audit_entry"],
+        "contract_id": 999_999_999 if missing else ids["parking"]["contract"],
+        "stay_id": 999_999_999 if missing else ids["parking"]["stay"],
+        "debt_id": 999_999_999 if missing else ids["parking"]["debt"],
     }
     if "/discharge-summary/files/" in rule:
         values["public_id"] = "0" * 32 if missing else ids["ds_file"]
@@ -760,6 +827,8 @@ def _url(rule: str, ids: dict[str, Any], *, missing: bool = False) -> str:
         values["code"] = "no-such-village" if missing else ids["village"]
     elif rule.startswith("/api/v1/place-checkin/"):
         values["code"] = "pl-nosuchplace0" if missing else ids["place"]
+    elif rule.startswith("/api/v1/parking/lots/"):
+        values["code"] = "pk-no-such-lot" if missing else ids["parking"]["lot"]
     elif "/resources/<code>" in rule:
         values["code"] = "no-such-resource" if missing else ids["resources"][scenario]
 

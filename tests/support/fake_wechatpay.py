@@ -21,6 +21,7 @@ import re
 import secrets
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +71,10 @@ class FakeWeChatPay:
     refund_status: str = "SUCCESS"
     sign_with: rsa.RSAPrivateKey | None = None
     base: str = ""
+    parking_users: dict[str, str] = field(default_factory=dict)
+    """车主服务: plate → user_state (``NORMAL`` signed up, ``PAUSE``...); a plate absent: not signed up."""
+    parkings: dict[str, dict] = field(default_factory=dict)
+    deduction_state: str = "ACCEPTED"
 
     @property
     def merchant_private_pem(self) -> str:
@@ -149,7 +154,35 @@ class FakeWeChatPay:
                 "application/json"
         if method == "GET" and route == "/v3/billdownload/file":
             return 200, gzip.compress(self.bill.encode("utf-8")), "application/octet-stream"
+        parked = self.parking_answer(method, route, path, data)
+        if parked is not None:
+            return parked
         return 404, json.dumps({"code": "NOT_FOUND", "message": "无此接口"}).encode(), "application/json"
+
+    def parking_answer(self, method: str, route: str, path: str, data: dict) -> tuple[int, bytes, str] | None:
+        """WeChat Pay's parking service (车主服务): sign-up state, entry notice, deduction order."""
+        if method == "GET" and route == "/v3/vehicle/parking/services/find":
+            query = dict(p.split("=", 1) for p in path.split("?", 1)[1].split("&"))
+            plate = urllib.parse.unquote(query.get("plate_number", ""))
+            state = self.parking_users.get(plate)
+            if state is None:
+                return 404, json.dumps({"code": "NOT_FOUND", "message": "用户未开通"}).encode(), "application/json"
+            return 200, json.dumps({"plate_number": plate, "plate_color": query.get("plate_color"),
+                                    "user_state": state, "service_id": "svc" + plate.encode().hex()[:8]}
+                                   ).encode(), "application/json"
+        if method == "POST" and route == "/v3/vehicle/parking/parkings":
+            parking_id = "PK" + secrets.token_hex(8)
+            self.parkings[parking_id] = {**data, "state": "NORMAL"}
+            return 200, json.dumps({"id": parking_id, "out_parking_no": data["out_parking_no"],
+                                    "plate_number": data["plate_number"], "state": "NORMAL"}).encode(), \
+                "application/json"
+        if method == "POST" and route == "/v3/vehicle/transactions/parking":
+            if data["parking_info"]["parking_id"] not in self.parkings:
+                return 400, json.dumps({"code": "PARAM_ERROR", "message": "入场不存在"}).encode(), "application/json"
+            self.orders[data["out_trade_no"]] = {**data, "trade_state": self.deduction_state}
+            return 200, json.dumps({"out_trade_no": data["out_trade_no"], "trade_state": self.deduction_state,
+                                    "amount": data["amount"]}).encode(), "application/json"
+        return None
 
     def pay(self, out_trade_no: str, transaction_id: str) -> None:
         """The resident paid in WeChat (the order is now SUCCESS)."""
