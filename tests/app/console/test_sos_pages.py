@@ -80,3 +80,14 @@ def test_the_monthly_figures(app, sos):  # noqa: F811
     assert page.status_code == 200 and "呼叫中心应答" in text and "<td>20.0</td>" in text
     assert civil.get(f"{PAGES}/figures?month=2026-13").status_code == 422
     assert "2026-03" in civil.get(f"{PAGES}/figures").get_data(as_text=True)  # this month by default
+
+
+def test_administrators_read_the_chains_in_words(app, sos):  # noqa: F811
+    admin = _signed_in(app, sos, "admin")
+    text = admin.get(f"{PAGES}/escalation").get_data(as_text=True)
+    assert "呼叫后 60 秒内" in text and "拨打 120" in text and "此后每 5 分钟重复第 4 级" in text
+    workflow = admin.get("/console/escalation-policies")
+    assert workflow.status_code == 200 and "再过一个响应时限" in workflow.get_data(as_text=True)
+    op = _signed_in(app, sos, "cc_manager")
+    assert op.get(f"{PAGES}/escalation").status_code == 403
+    assert op.get("/console/escalation-policies").status_code == 403
