@@ -66,3 +66,28 @@ def test_a_committee_approves_and_rejects_tenancies(app, client, session, clock,
     other = app.test_client()
     sign_in(other, staff.username)
     assert other.get(f"{RR}/tenancies").status_code == 403 and other.get(f"{RR}/houses").status_code == 403
+
+
+def test_a_committee_publishes_notices_of_its_village_only(app, session, w):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    mine = a.get("/console/villages/mine")
+    code = w.world.village.code
+    assert mine.status_code == 302 and mine.headers["Location"].endswith(f"/console/villages/{code}/notices")
+    url = f"/console/villages/{code}/notices"
+    page = a.get(url).get_data(as_text=True)
+    assert 'id="do-publish"' in page and "全村概况" in page
+    forged = a.post(url, data={"kind": "notice", "title": "停水", "body": "周三停水", "csrf_token": "x"})
+    assert forged.status_code == 400
+    assert post(a, url, {"kind": "gossip", "title": "停水", "body": "周三停水"}, page=url).status_code == 422
+    done = post(a, url, {"kind": "finance", "title": "三月收支公开", "body": "收入……", "important": "true"}, page=url)
+    assert done.status_code == 302
+    assert "三月收支公开" in a.get(f"{url}?kind=finance").get_data(as_text=True)
+    assert "三月收支公开" not in a.get(f"{url}?kind=project").get_data(as_text=True)
+    b = _as(app, w, "committee_b")
+    assert b.get(url).status_code == 404 and b.get(url).get_data() == b.get("/console/villages/nope/notices").get_data()
+    assert post(b, url, {"kind": "notice", "title": "x", "body": "y"}, page=f"{RR}/houses").status_code == 404
+    staff = make_staff(session, w.world.companies[0], "manager")
+    session.commit()
+    other = app.test_client()
+    sign_in(other, staff.username)
+    assert other.get("/console/villages/mine").status_code == 403
