@@ -113,11 +113,11 @@ def blueprints() -> list[Blueprint]:
         return render("console/rr/tenancies.html", page=page, items=items, states=TENANCY_STATES,
                       state=request.args.get("state", "pending"))
 
-    @blp.post("/tenancies/<int:tenancy_id>/<decision>")
+    @blp.post("/tenancies/<int:tenancy_id>/<path>")
     @visible_object("rr_tenancy", "tenancy_id")
-    def decide(tenancy_id: int, decision: str):
-        """租前审批: the approval engine's approve or reject of the tenancy's application."""
-        action = DECISIONS.get(decision)
+    def decide(tenancy_id: int, path: str):
+        """租前审批: the approval engine's approve or reject (``path``) of the tenancy's application."""
+        action = DECISIONS.get(path)
         if action is None:
             raise ApiError("not_found")
         session = get_session()
@@ -127,7 +127,7 @@ def blueprints() -> list[Blueprint]:
             raise ApiError("not_found")
         form = request.form
         data: dict[str, Any] = {"note": form.get("note", "").strip() or None}
-        if decision == "reject":
+        if path == "reject":
             message = form.get("message", "").strip()
             data["reasons"] = [{"reason": "committee_review", "message": message}] if message else []
         try:
