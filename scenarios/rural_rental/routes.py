@@ -72,13 +72,16 @@ def house_view(session, house: RrHouse, *, with_tenants: bool = True) -> dict[st
                       for r in svc.rooms_of(session, house)]}
 
 
+def _theirs(stmt: sa.Select, principal, village_id: Any) -> sa.Select:
+    """A landlord's own houses' rows; a committee's, its villages' (``village_id``: the rows' village)."""
+    if principal.is_resident:
+        return stmt.where(RrHouse.landlord_account_id == principal.account_id)
+    return stmt.join(Village, Village.id == village_id).where(Village.committee_id == principal.org_id)
+
+
 def houses_listed(principal, *, state: str | None = None, due=None) -> sa.Select:
     """Landlords: their houses; committees: their village's; next inspection first."""
-    stmt = sa.select(RrHouse)
-    if principal.is_resident:
-        stmt = stmt.where(RrHouse.landlord_account_id == principal.account_id)
-    else:
-        stmt = stmt.join(Village, Village.id == RrHouse.village_id).where(Village.committee_id == principal.org_id)
+    stmt = _theirs(sa.select(RrHouse), principal, RrHouse.village_id)
     if state:
         stmt = stmt.where(RrHouse.state == state)
     if due:
@@ -88,11 +91,8 @@ def houses_listed(principal, *, state: str | None = None, due=None) -> sa.Select
 
 def tenancies_listed(principal, *, state: str | None = None, overstaying: bool | None = None) -> sa.Select:
     """Landlords: tenancies of their houses; committees: their village's; by end date."""
-    stmt = sa.select(RrTenancy).join(RrHouse, RrHouse.id == RrTenancy.house_id)
-    if principal.is_resident:
-        stmt = stmt.where(RrHouse.landlord_account_id == principal.account_id)
-    else:
-        stmt = stmt.join(Village, Village.id == RrTenancy.village_id).where(Village.committee_id == principal.org_id)
+    stmt = _theirs(sa.select(RrTenancy).join(RrHouse, RrHouse.id == RrTenancy.house_id), principal,
+                   RrTenancy.village_id)
     if state:
         stmt = stmt.where(RrTenancy.state == state)
     if overstaying:

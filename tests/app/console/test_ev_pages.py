@@ -33,6 +33,8 @@ def test_an_operator_sees_its_piles_sessions_and_revenue_and_no_one_elses(app, c
     faults = staff.get(f"{EV}/piles?state=fault").get_data(as_text=True)
     assert 'id="pile-ev-a-2"' in faults and 'id="pile-ev-a-1"' not in faults
     assert staff.get(f"{EV}/piles?state=broken").status_code == 422
+    paged = staff.get(f"{EV}/piles?page_size=1").get_data(as_text=True)
+    assert "?state=&amp;page=2" in paged and "上一页" not in paged
     day = T0.date().isoformat()
     sessions = staff.get(f"{EV}/sessions?date={day}").get_data(as_text=True)
     assert f'id="session-{sid}"' in sessions and "ev-b-1" not in sessions and "王丽" not in sessions
