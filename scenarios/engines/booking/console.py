@@ -47,19 +47,20 @@ def _config(slug: str) -> BookingConfig:
     return config
 
 
+def _owned_scenarios(p: Principal) -> frozenset[str]:
+    """The booking scenarios the principal's organisation owns resources in (one query a request,
+    whatever the number of scenarios: every console page draws the navigation)."""
+    if not p.is_staff or p.org_id is None:
+        return frozenset()
+    if "_booking_owned" not in g:
+        g._booking_owned = frozenset(get_session().scalars(
+            sa.select(BkResource.scenario).where(BkResource.owner_org_id == p.org_id).distinct()))
+    return g._booking_owned
+
+
 def _owns_resources(config: BookingConfig):
-    """Staff of an organisation owning a resource of the scenario (asked once a request)."""
-
-    def shown(p: Principal) -> bool:
-        if not p.is_staff or p.org_id is None:
-            return False
-        cache_ = g.setdefault("_booking_owners", {})
-        if config.slug not in cache_:
-            cache_[config.slug] = get_session().scalar(sa.select(BkResource.id).where(
-                BkResource.scenario == config.slug, BkResource.owner_org_id == p.org_id).limit(1)) is not None
-        return cache_[config.slug]
-
-    return shown
+    """Staff of an organisation owning a resource of the scenario."""
+    return lambda p: config.slug in _owned_scenarios(p)
 
 
 def _day_page(config: BookingConfig, **extra: Any) -> str:

@@ -44,7 +44,9 @@ def test_the_desk_sees_the_day_and_checks_a_pass_in(app, client, session, clock,
     assert page.status_code == 200 and f'id="booking-{b["id"]}"' in text and "王丽" not in text and "王*" in text
     assert f'id="slot-{slot.id}"' in text and 'id="do-check-in"' in text
     assert "整日关闭" not in text  # a staff member checks in; managers close
-    assert f'id="booking-{b["id"]}"' not in _desk(app, w, "manager_b").get(DAY).get_data(as_text=True)
+    assert f'href="{DAY}"' in text  # the navigation's link: its organisation owns resources here
+    other = _desk(app, w, "manager_b").get(DAY).get_data(as_text=True)
+    assert f'id="booking-{b["id"]}"' not in other and f'href="{DAY}"' not in other
     clock.set(slot.starts_at)
     forged = desk.post(f"/console/b/{SLUG}/check-in", data={"token": token, "csrf_token": "x"})
     assert forged.status_code == 400 and session.get(BkBooking, b["id"]).checked_in == 0
