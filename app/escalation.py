@@ -178,3 +178,44 @@ def two_level(first: Sequence[RecipientSpec], second: Sequence[RecipientSpec]) -
     recipients then, the second one target later."""
     return Policy((Step("level_1", tuple(first), after=0, since="start"),
                    Step("level_2", tuple(second), after=None, since="previous")))
+
+
+CHANNEL_WORDS = {"sms": "短信", "wechat": "微信", "wecom": "企业微信", "log": "系统记录", "auto": "默认渠道"}
+INSTRUCTION_WORDS = {"call_120": "拨打 120"}
+
+
+def _span(seconds: int) -> str:
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600} 小时"
+    if seconds % 60 == 0 and seconds >= 60:
+        return f"{seconds // 60} 分钟"
+    return f"{seconds} 秒"
+
+
+def explain(policy: Policy, *, orgs: Mapping[str, str], supplied: Mapping[str, str] | None = None,
+            target: str = "时限") -> list[str]:
+    """The policy in words, a sentence a step (the staff console's administrators read it):
+    when each step is due, who is told (``orgs``: a ``Roles.of`` name → the organisation in
+    words; ``supplied``: a ``Supplied`` name → in words), how, and the repeating last step.
+    ``target``: what a step with ``after=None`` waits for (the subject's own target)."""
+    from auth.roles import ROLE_TITLES
+
+    words = dict(supplied or {})
+    out = []
+    for n, step in enumerate(policy.steps, 1):
+        anchor = "升级开始" if step.since == "start" or n == 1 else f"第 {n - 1} 级"
+        when = (f"{anchor}后再过一个{target}" if step.after is None
+                else f"{anchor}时立即" if step.after == 0 else f"{anchor}后 {_span(step.after)}")
+        who = "、".join(
+            f"{orgs.get(spec.of, spec.of)}的{'/'.join(ROLE_TITLES.get(r, r) for r in spec.roles)}"
+            if isinstance(spec, Roles) else words.get(spec.name, spec.name) for spec in step.recipients)
+        how = "、".join(CHANNEL_WORDS.get(c, c) for c in step.channels) or "各自的默认渠道"
+        sentence = f"第 {n} 级（{step.name}）：{when}通知{who}，经{how}{'（紧急）' if step.urgent else ''}"
+        if step.instruction:
+            sentence += f"，并记录指示：{INSTRUCTION_WORDS.get(step.instruction, step.instruction)}"
+        out.append(sentence + "。")
+    if policy.repeats:
+        out.append(f"此后每 {_span(policy.steps[-1].repeat or 0)}重复第 {len(policy.steps)} 级，直到有人处理。")
+    else:
+        out.append(f"第 {len(policy.steps)} 级之后不再升级。")
+    return out

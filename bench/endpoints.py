@@ -259,8 +259,13 @@ def fill_repair_queue(ctx: BenchContext) -> str:
 
 
 def console_queue_setup(ctx: BenchContext) -> Prepared:
-    """The same manager and 5,000 tickets as the API's queue row, signed in to the staff console
-    through its form (CSRF token included): the session cookie."""
+    """The same manager and 5,000 tickets as the API's queue row, signed in to the staff console."""
+    return console_session(ctx, fill_repair_queue(ctx))
+
+
+def console_session(ctx: BenchContext, username: str) -> Prepared:
+    """A demo staff member signed in to the staff console through its form (CSRF token
+    included): the session cookie."""
     import http.cookiejar
     import re
     import urllib.parse
@@ -268,7 +273,6 @@ def console_queue_setup(ctx: BenchContext) -> Prepared:
 
     from app.demo import DEMO_PASSWORD
 
-    username = fill_repair_queue(ctx)
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = browser.open(ctx.base_url + "/console/login", timeout=30).read().decode()
@@ -552,3 +556,17 @@ def _parking_endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS += _parking_endpoints()
+
+
+# ---------------------------------------------------------------- console: the SOS board (issue 21)
+
+
+def _sos_board_setup(ctx: BenchContext) -> Prepared:
+    from bench import sos_setup  # imports this module: not at import time
+
+    return sos_setup.board_setup(ctx)
+
+
+ENDPOINTS += [Endpoint("console SOS board (200 open alarms)", "/console/sos/alarms", setup=_sos_board_setup),
+              Endpoint("console SOS board poll (200 open alarms)", "/console/sos/alarms/rows",
+                       setup=_sos_board_setup)]

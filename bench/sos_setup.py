@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from bench.dispatch_setup import tokens_for
-from bench.endpoints import BenchContext, Prepared, _lua_string
+from bench.endpoints import BenchContext, Prepared, _lua_string, console_session
 
 OPERATORS = 20
 WEARABLES = 300
@@ -107,3 +107,21 @@ function request()
   return wrk.format("POST", nil, {{["Authorization"] = auths[i], ["Content-Type"] = "application/json"}}, body)
 end
 """)
+
+
+BOARD_ALARMS = 200
+
+
+def board_setup(ctx: BenchContext, alarms: int = BOARD_ALARMS) -> Prepared:
+    """The console's SOS board as a demo operator sees it, with ``alarms`` open alarms (each a
+    new wearable's press; the board shows at most 200, oldest first)."""
+    import urllib.request
+
+    from scenarios.elderly_sos.places import CALL_CENTRE
+
+    _ops, auths = seed(ctx, operators=1, wearables=alarms)
+    for auth in auths:
+        request = urllib.request.Request(ctx.base_url + "/api/v1/elderly-sos/alarms", data=b"{}", method="POST",  # noqa: S310
+                                         headers={"Authorization": auth, "Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 (our own server)
+    return console_session(ctx, f"demo-{CALL_CENTRE}-operator1")

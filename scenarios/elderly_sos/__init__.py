@@ -72,6 +72,7 @@ SCENARIO = dispatch_scenario(
     demo="scenarios.elderly_sos.demo:load",
     jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts", "scenarios.elderly_sos.inactivity"),
     blueprints=("scenarios.elderly_sos.routes:blueprints",),
+    console=("scenarios.elderly_sos.console:blueprints",),
     personal_data="scenarios.elderly_sos.personal_data:PERSONAL_DATA",
     engines=("dispatch", "telemetry"),
 )

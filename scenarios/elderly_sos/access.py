@@ -31,6 +31,12 @@ def reads_health(principal: Principal, enrolment: SosEnrolment) -> bool:
                                    or principal.org_id == enrolment.committee_org_id)
 
 
+def sees_figures(principal: Principal) -> bool:
+    """The monthly figures: the call centre, 区民政局 and the district."""
+    return principal.is_staff and (principal.org_type in ("call_centre", "district")
+                                   or principal.org_code == CIVIL_AFFAIRS)
+
+
 def _overseer(principal: Principal) -> bool:
     return principal.is_staff and (principal.org_type == "district" or principal.org_code == CIVIL_AFFAIRS
                                    or principal.org_type == "call_centre")

@@ -34,7 +34,14 @@ from auth.principal import current_principal, require_auth, require_staff
 from auth.ratelimit import exempt
 from auth.visibility import load_visible, visible_object
 from scenarios.elderly_sos import alarms, enrolment, views
-from scenarios.elderly_sos.access import ALARM, ENROLMENT, committee_name, reads_health, register_object_types
+from scenarios.elderly_sos.access import (
+    ALARM,
+    ENROLMENT,
+    committee_name,
+    reads_health,
+    register_object_types,
+    sees_figures,
+)
 from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.schemas import (
     SosAlarmRequestSchema,
@@ -103,7 +110,7 @@ def _enrolment_view(session, e: SosEnrolment) -> dict[str, Any]:
             "end_reason": e.end_reason, "ended_on": e.ended_on}
 
 
-def _month(month: str) -> tuple[datetime, datetime]:
+def month_bounds(month: str) -> tuple[datetime, datetime]:
     year, mon = (int(x) for x in month.split("-"))
     start = datetime(year, mon, 1, tzinfo=CST)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=CST)
@@ -168,10 +175,9 @@ def blueprints() -> list[Blueprint]:
         def get(self, args):
             """Per month (Beijing time): alarms, acknowledgement and arrival times against their limits,
             outcomes. The call centre, 区民政局 and the district."""
-            principal = current_principal()
-            if not (principal.org_type in ("call_centre", "district") or principal.org_code == enrolment.CIVIL_AFFAIRS):
+            if not sees_figures(current_principal()):
                 raise ApiError("forbidden")
-            start, end = _month(args["month"])
+            start, end = month_bounds(args["month"])
             return {"month": args["month"], **views.figures(get_session(), start, end)}
 
     _enrolment_routes(blp)

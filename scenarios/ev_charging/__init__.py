@@ -50,6 +50,7 @@ SCENARIO = Scenario(
     jobs=("scenarios.ev_charging.telemetry", "scenarios.ev_charging.payments"),
     personal_data="scenarios.ev_charging.personal_data:PERSONAL_DATA",
     blueprints=("scenarios.ev_charging.routes:blueprints",),
+    console=("scenarios.ev_charging.console:blueprints",),
     demo="scenarios.ev_charging.demo:load",
     config=CONFIG,
 )

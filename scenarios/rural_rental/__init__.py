@@ -40,5 +40,6 @@ SCENARIO = listing_scenario(
     roles=("resident", "village_committee:committee"), models=("scenarios.rural_rental.models",),
     jobs=("scenarios.rural_rental.jobs",),
     blueprints=("scenarios.rural_rental.routes:blueprints",), demo="scenarios.rural_rental.demo:load",
+    console=("scenarios.rural_rental.console:blueprints",),
     personal_data="scenarios.rural_rental.personal_data:PERSONAL_DATA",
 )

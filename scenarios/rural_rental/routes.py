@@ -72,6 +72,34 @@ def house_view(session, house: RrHouse, *, with_tenants: bool = True) -> dict[st
                       for r in svc.rooms_of(session, house)]}
 
 
+def _theirs(stmt: sa.Select, principal, village_id: Any) -> sa.Select:
+    """A landlord's own houses' rows; a committee's, its villages' (``village_id``: the rows' village)."""
+    if principal.is_resident:
+        return stmt.where(RrHouse.landlord_account_id == principal.account_id)
+    return stmt.join(Village, Village.id == village_id).where(Village.committee_id == principal.org_id)
+
+
+def houses_listed(principal, *, state: str | None = None, due=None) -> sa.Select:
+    """Landlords: their houses; committees: their village's; next inspection first."""
+    stmt = _theirs(sa.select(RrHouse), principal, RrHouse.village_id)
+    if state:
+        stmt = stmt.where(RrHouse.state == state)
+    if due:
+        stmt = stmt.where(RrHouse.next_inspection_on <= due)
+    return stmt.order_by(RrHouse.next_inspection_on.is_(None), RrHouse.next_inspection_on, RrHouse.id)
+
+
+def tenancies_listed(principal, *, state: str | None = None, overstaying: bool | None = None) -> sa.Select:
+    """Landlords: tenancies of their houses; committees: their village's; by end date."""
+    stmt = _theirs(sa.select(RrTenancy).join(RrHouse, RrHouse.id == RrTenancy.house_id), principal,
+                   RrTenancy.village_id)
+    if state:
+        stmt = stmt.where(RrTenancy.state == state)
+    if overstaying:
+        stmt = stmt.where(stays.overstaying(local_date(current_clock())))
+    return stmt.order_by(RrTenancy.ends_on, RrTenancy.id)
+
+
 @blp.route("/houses")
 class Houses(MethodView):
     @require_auth
@@ -80,19 +108,8 @@ class Houses(MethodView):
     def get(self, args):
         """Landlords: their houses. Village committees: their village's (``state``, ``inspection_due_by``)."""
         session = get_session()
-        principal = current_principal()
-        stmt = sa.select(RrHouse)
-        if principal.is_resident:
-            stmt = stmt.where(RrHouse.landlord_account_id == principal.account_id)
-        else:
-            stmt = stmt.join(Village, Village.id == RrHouse.village_id).where(Village.committee_id == principal.org_id)
-        state, due = args.pop("state"), args.pop("inspection_due_by")
-        if state:
-            stmt = stmt.where(RrHouse.state == state)
-        if due:
-            stmt = stmt.where(RrHouse.next_inspection_on <= due)
-        page = paginate(session, stmt.order_by(RrHouse.next_inspection_on.is_(None), RrHouse.next_inspection_on,
-                                               RrHouse.id), args)
+        stmt = houses_listed(current_principal(), state=args.pop("state"), due=args.pop("inspection_due_by"))
+        page = paginate(session, stmt, args)
         return {**page, "items": [house_view(session, h, with_tenants=False) for h in page["items"]]}
 
     @idempotent
@@ -163,19 +180,8 @@ class Tenancies(MethodView):
         """Landlords: tenancies of their houses. Village committees: their village's (``state``;
         ``overstaying``: past their end with a tenant not deregistered)."""
         session = get_session()
-        principal = current_principal()
-        stmt = sa.select(RrTenancy).join(RrHouse, RrHouse.id == RrTenancy.house_id)
-        if principal.is_resident:
-            stmt = stmt.where(RrHouse.landlord_account_id == principal.account_id)
-        else:
-            stmt = stmt.join(Village, Village.id == RrTenancy.village_id).where(
-                Village.committee_id == principal.org_id)
-        state, over = args.pop("state"), args.pop("overstaying")
-        if state:
-            stmt = stmt.where(RrTenancy.state == state)
-        if over:
-            stmt = stmt.where(stays.overstaying(local_date(current_clock())))
-        page = paginate(session, stmt.order_by(RrTenancy.ends_on, RrTenancy.id), args)
+        stmt = tenancies_listed(current_principal(), state=args.pop("state"), overstaying=args.pop("overstaying"))
+        page = paginate(session, stmt, args)
         return {**page, "items": [tenancy_view(session, t) for t in page["items"]]}
 
 

@@ -95,6 +95,17 @@ def notice_view(session, notice: SvNotice, principal, receipt: SvReceipt | None 
     return view
 
 
+def notices_listed(principal, village: Village, *, kind: str | None = None, unread: bool | None = None) -> sa.Select:
+    """The village's notices, newest first (``unread``: villagers, what is new to them or not)."""
+    mine = sa.select(SvReceipt.notice_id).where(SvReceipt.account_id == (principal.account_id or 0))
+    stmt = sa.select(SvNotice).where(SvNotice.village_id == village.id)
+    if kind:
+        stmt = stmt.where(SvNotice.kind == kind)
+    if unread is not None and principal.is_resident:
+        stmt = stmt.where(SvNotice.id.not_in(mine) if unread else SvNotice.id.in_(mine))
+    return stmt.order_by(SvNotice.published_at.desc(), SvNotice.id.desc())
+
+
 @blp.route("/villages/<code>/notices")
 class Notices(MethodView):
     @visible_object("sv_village", "code")
@@ -106,14 +117,8 @@ class Notices(MethodView):
         session = get_session()
         principal = current_principal()
         village = loaded("sv_village")
-        mine = sa.select(SvReceipt.notice_id).where(SvReceipt.account_id == (principal.account_id or 0))
-        stmt = sa.select(SvNotice).where(SvNotice.village_id == village.id)
-        kind, unread = args.pop("kind"), args.pop("unread")
-        if kind:
-            stmt = stmt.where(SvNotice.kind == kind)
-        if unread is not None and principal.is_resident:
-            stmt = stmt.where(SvNotice.id.not_in(mine) if unread else SvNotice.id.in_(mine))
-        page = paginate(session, stmt.order_by(SvNotice.published_at.desc(), SvNotice.id.desc()), args)
+        stmt = notices_listed(principal, village, kind=args.pop("kind"), unread=args.pop("unread"))
+        page = paginate(session, stmt, args)
         ids = [n.id for n in page["items"]]
         receipts = {r.notice_id: r for r in session.scalars(sa.select(SvReceipt).where(
             SvReceipt.account_id == (principal.account_id or 0), SvReceipt.notice_id.in_(ids)))} if ids else {}

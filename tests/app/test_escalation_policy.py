@@ -74,3 +74,19 @@ def test_recipients_in_step_order_each_once_and_unknown_organisations_add_none()
     found = recipients(step, orgs, lambda spec: [Recipient("phone", spec.name), Recipient.account(7)])
     assert found == [Recipient("phone", "contacts"), Recipient.account(7), Recipient.account(1),
                      Recipient.account(2)]
+
+
+def test_a_policy_explained_in_words_names_limits_recipients_channels_and_the_repeat():
+    from app.escalation import explain
+
+    policy = Policy((Step("first", (Roles("centre", ("operator", "manager")),), after=0, since="start"),
+                     Step("family", (Supplied("contacts", lambda *a: []),), after=120, channels=("sms", "wechat")),
+                     Step("boss", (Roles("centre", ("manager",)),), after=None, instruction="call_120", repeat=300)))
+    words = explain(policy, orgs={"centre": "呼叫中心"}, supplied={"contacts": "紧急联系人"}, target="响应时限")
+    assert words == [
+        "第 1 级（first）：升级开始时立即通知呼叫中心的接线员/经理，经各自的默认渠道（紧急）。",
+        "第 2 级（family）：第 1 级后 2 分钟通知紧急联系人，经短信、微信（紧急）。",
+        "第 3 级（boss）：第 2 级后再过一个响应时限通知呼叫中心的经理，经各自的默认渠道（紧急），"
+        "并记录指示：拨打 120。",
+        "此后每 5 分钟重复第 3 级，直到有人处理。"]
+    assert explain(Policy(policy.steps[:1]), orgs={})[-1] == "第 1 级之后不再升级。"

@@ -23,4 +23,5 @@ ENGINE = Engine(
     blueprints=("scenarios.engines.booking.engine_routes:blueprints",),
     scenario_blueprints="scenarios.engines.booking.routes:scenario_blueprints",
     install="scenarios.engines.booking.config:install",
+    console=("scenarios.engines.booking.console:blueprints",),
 )

@@ -135,12 +135,13 @@ def config_for(slug: str) -> DispatchConfig | None:
 def dispatch_scenario(config: DispatchConfig, *, title_en: str, seed_refs: tuple[str, ...],
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
                       models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
-                      personal_data: str | None = None, engines: tuple[str, ...] = ("dispatch",)) -> Scenario:
+                      personal_data: str | None = None, engines: tuple[str, ...] = ("dispatch",),
+                      console: tuple[str, ...] = ()) -> Scenario:
     """The ``Scenario`` of a dispatch scenario, slug and Chinese title taken from ``config``
     (``personal_data``: its part of a person's export, for tables of its own; ``engines``: dispatch
-    first, then any other it uses)."""
+    first, then any other it uses; ``console``: its staff console pages)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=engines, roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config, personal_data=personal_data)
+                    blueprints=blueprints, config=config, personal_data=personal_data, console=console)
 
 __all__ = ["CONFIGS", "DispatchConfig", "Origin", "Stage", "config_for", "dispatch_scenario", "install"]

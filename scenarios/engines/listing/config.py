@@ -61,9 +61,10 @@ def config_for(slug: str) -> ListingConfig | None:
 def listing_scenario(config: ListingConfig, *, title_en: str, seed_refs: tuple[str, ...], roles: tuple[str, ...],
                      engines: tuple[str, ...] = ("listing",), demo: str | None = None,
                      blueprints: tuple[str, ...] = (), models: tuple[str, ...] = (),
-                     jobs: tuple[str, ...] = (), personal_data: str | None = None) -> Scenario:
+                     jobs: tuple[str, ...] = (), personal_data: str | None = None,
+                     console: tuple[str, ...] = ()) -> Scenario:
     """The ``Scenario`` of a listing scenario (``personal_data``: its part of a person's export,
-    for tables of its own)."""
+    for tables of its own; ``console``: its staff console pages)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=engines, roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config, personal_data=personal_data)
+                    blueprints=blueprints, config=config, personal_data=personal_data, console=console)

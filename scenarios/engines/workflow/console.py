@@ -23,6 +23,7 @@ from app.console.pages import NavItem, console_blueprint, form_args, render, req
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
+from app.escalation import explain
 from app.storage.quota import daily_quota
 from app.storage.service import store_image
 from auth.principal import Principal
@@ -146,6 +147,7 @@ def _nav() -> tuple[NavItem, ...]:
     items += [NavItem(f"{config.title_zh} · 督办", "console_workflow.escalated", _supervises_in(config), {"slug": slug})
               for slug, config in sorted(CONFIGS.items())]
     items.append(NavItem("SLA 时限策略", "console_workflow.sla_policies", lambda p: p.is_district_admin))
+    items.append(NavItem("升级链 · 工单场景", "console_workflow.escalation_policies", lambda p: p.is_district_admin))
     return tuple(items)
 
 
@@ -280,7 +282,20 @@ def blueprints() -> list[Blueprint]:
         items = list_policy_views(session, scenario=None, include_inactive=False)
         return render("console/workflow/sla_policies.html", items=items, configs=CONFIGS, saved=saved)
 
+    @blp.get("/escalation-policies")
+    @requires(lambda p: p.is_district_admin)
+    def escalation_policies():
+        """Each workflow scenario's escalation chain (``WorkflowConfig.escalation_policy``, data),
+        its effect in words: step limits, recipients, channels, the repeating last step."""
+        chains = [(config, explain(config.escalation_policy, orgs=ESCALATION_ORGS, target="响应时限"))
+                  for _, config in sorted(CONFIGS.items())]
+        return render("console/workflow/escalation_policies.html", chains=chains)
+
     return [blp]
+
+
+ESCALATION_ORGS = {"owner": "责任单位", "owner_supervisor": "责任单位的主管部门", "dispatcher": "派单单位"}
+"""The organisations a workflow chain's ``Roles`` step names, in words."""
 
 
 def _minutes(seconds: float | None) -> float | None:

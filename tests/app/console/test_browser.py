@@ -294,3 +294,42 @@ def test_a_session_replayed_after_logout_is_refused(browser_instance, page, live
         other.close()
 
 
+
+
+def test_an_operator_acknowledges_an_sos_alarm_from_the_board(page, live, shots):
+    """The call centre's board shows the new alarm with its countdown; the operator opens it
+    and acknowledges (the dispatch engine's accept): the page shows the trail."""
+    from tests.scenarios.elderly_sos.conftest import build as build_sos
+
+    app = live["app"]
+    with app.app_context():
+        sos = build_sos(None, live["session"], live["clock"], app.test_client())
+        sos.on_duty("op1")
+        alarm = sos.press()
+    page.goto(live["base"] + "/console/login")
+    page.fill("#username", sos.accounts["op1"].username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/$"))
+    page.click("text=应急呼叫 · 呼叫台")
+    row = page.locator(f"#alarm-{alarm['id']}")
+    row.wait_for()
+    assert re.match(r"^(剩余|超时) ", row.locator(".countdown").inner_text())
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "sos-board.png"))
+    row.locator("a").click()
+    page.click("#do-acknowledge")
+    page.wait_for_url(re.compile(r".*done=acknowledge"))
+    assert "已应答" in page.locator("h1").inner_text() and "呼叫中心应答" in page.locator(".trail").inner_text()
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "sos-alarm.png"))
+    page.goto(live["base"] + "/console/sos/figures")
+    no_serious_violations(page)
+
+
+def test_an_administrator_reads_the_escalation_chains(page, live):
+    sign_in(page, live, "admin")
+    for path in ("/console/escalation-policies", "/console/sos/escalation"):
+        page.goto(live["base"] + path)
+        assert "第 1 级" in page.locator("ol.chain").first.inner_text()
+        no_serious_violations(page)

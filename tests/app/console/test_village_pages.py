@@ -1,0 +1,93 @@
+"""Village committees' console pages: rural-rental's houses by state with the inspections due,
+a house and its inspection form, the tenancies to approve (租前审批); smart-village's notices —
+the API's queries and services behind each; another village's object is the 404 page."""
+from __future__ import annotations
+
+import pytest
+
+from tests.scenarios.rural_rental.test_rural_rental import house, inspect, tenancy, w  # noqa: F401  (fixtures)
+from tests.support.console import post, sign_in
+from tests.support.factories import make_staff
+
+pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
+RR = "/console/rr"
+TICKS = {k: "true" for k in ("extinguisher", "smoke_alarm", "wiring", "gas", "escape_route", "area_and_occupancy")}
+
+
+def _as(app, w, who: str):  # noqa: F811
+    client = app.test_client()
+    sign_in(client, w.accounts[who].username)
+    return client
+
+
+def test_a_committee_inspects_its_houses_and_another_village_gets_404(app, session, w, house):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    listed = a.get(f"{RR}/houses").get_data(as_text=True)
+    assert f'id="house-{house["id"]}"' in listed and "尚未检查" in listed and "待检查" in listed
+    assert f'id="house-{house["id"]}"' not in a.get(f"{RR}/houses?state=approved").get_data(as_text=True)
+    assert a.get(f"{RR}/houses?state=nonsense").status_code == 422
+    page = a.get(f"{RR}/houses/{house['id']}")
+    assert page.status_code == 200 and 'id="do-inspect"' in page.get_data(as_text=True)
+    url = f"{RR}/houses/{house['id']}/inspect"
+    forged = a.post(url, data={**TICKS, "csrf_token": "forged"})
+    assert forged.status_code == 400
+    b = _as(app, w, "committee_b")
+    assert b.get(f"{RR}/houses/{house['id']}").get_data() == b.get(f"{RR}/houses/999999999").get_data()
+    assert b.get(f"{RR}/houses/{house['id']}").status_code == 404
+    assert post(b, url, TICKS).status_code == 404
+    assert f'id="house-{house["id"]}"' not in b.get(f"{RR}/houses").get_data(as_text=True)
+    assert post(a, url, {**TICKS, "next_on": "2020-01-01"}).status_code == 422
+    failed = post(a, url, {**TICKS, "gas": ""})
+    assert failed.status_code == 302 and "inspected=failed" in failed.headers["Location"]
+    passed = post(a, url, TICKS)
+    assert passed.status_code == 302 and "inspected=passed" in passed.headers["Location"]
+    assert "已通过" in a.get(f"{RR}/houses").get_data(as_text=True)
+
+
+def test_a_committee_approves_and_rejects_tenancies(app, client, session, clock, w, house):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    post(a, f"{RR}/houses/{house['id']}/inspect", TICKS)
+    room = house["rooms"][0]["id"]
+    first = tenancy(client, w, session, clock, room, ["tenant1"], "2026-03-05", "2026-06-05").get_json()
+    second = tenancy(client, w, session, clock, room, ["tenant2"], "2026-07-01", "2026-08-01").get_json()
+    listed = a.get(f"{RR}/tenancies").get_data(as_text=True)
+    assert f'id="approve-{first["id"]}"' in listed and f'id="reject-{second["id"]}"' in listed
+    b = _as(app, w, "committee_b")
+    assert post(b, f"{RR}/tenancies/{first['id']}/approve").status_code == 404
+    assert post(a, f"{RR}/tenancies/{first['id']}/approve").status_code == 302
+    assert post(a, f"{RR}/tenancies/{first['id']}/approve").status_code == 409  # decided already: one decision
+    assert post(a, f"{RR}/tenancies/{second['id']}/reject").status_code == 422  # a reason is required
+    assert post(a, f"{RR}/tenancies/{second['id']}/reject", {"message": "人数与登记不符"}).status_code == 302
+    assert post(a, f"{RR}/tenancies/{second['id']}/ask-more").status_code == 404
+    approved = a.get(f"{RR}/tenancies?state=approved").get_data(as_text=True)
+    assert f'id="tenancy-{first["id"]}"' in approved and f'id="tenancy-{second["id"]}"' not in approved
+    staff = make_staff(session, w.world.companies[0], "manager")
+    session.commit()
+    other = app.test_client()
+    sign_in(other, staff.username)
+    assert other.get(f"{RR}/tenancies").status_code == 403 and other.get(f"{RR}/houses").status_code == 403
+
+
+def test_a_committee_publishes_notices_of_its_village_only(app, session, w):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    mine = a.get("/console/villages/mine")
+    code = w.world.village.code
+    assert mine.status_code == 302 and mine.headers["Location"].endswith(f"/console/villages/{code}/notices")
+    url = f"/console/villages/{code}/notices"
+    page = a.get(url).get_data(as_text=True)
+    assert 'id="do-publish"' in page and "全村概况" in page
+    forged = a.post(url, data={"kind": "notice", "title": "停水", "body": "周三停水", "csrf_token": "x"})
+    assert forged.status_code == 400
+    assert post(a, url, {"kind": "gossip", "title": "停水", "body": "周三停水"}, page=url).status_code == 422
+    done = post(a, url, {"kind": "finance", "title": "三月收支公开", "body": "收入……", "important": "true"}, page=url)
+    assert done.status_code == 302
+    assert "三月收支公开" in a.get(f"{url}?kind=finance").get_data(as_text=True)
+    assert "三月收支公开" not in a.get(f"{url}?kind=project").get_data(as_text=True)
+    b = _as(app, w, "committee_b")
+    assert b.get(url).status_code == 404 and b.get(url).get_data() == b.get("/console/villages/nope/notices").get_data()
+    assert post(b, url, {"kind": "notice", "title": "x", "body": "y"}, page=f"{RR}/houses").status_code == 404
+    staff = make_staff(session, w.world.companies[0], "manager")
+    session.commit()
+    other = app.test_client()
+    sign_in(other, staff.username)
+    assert other.get("/console/villages/mine").status_code == 403
