@@ -26,13 +26,16 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db import fast_paths_apply
-from app.notify.channels import CHANNELS
+from app.notify.channels import CHANNELS, Outcome
 from app.notify.models import OutboxMessage
+from app.notify.templates import load_registry, registry_for
+from app.privacy import consents
 from app.timers import KEY_COLUMNS, Timer, schedule, timer_handler
 
 log = logging.getLogger("app.notify")
@@ -152,6 +155,24 @@ def enqueue_many(session: Session, notices: Iterable[Notice], *, clock: Clock) -
     return len(new_ids)
 
 
+def _declined(session: Session, message: OutboxMessage) -> Outcome | None:
+    """An optional notice (a reminder) to a person who withdrew ``service_notices``: skipped, read
+    at delivery so a withdrawal stops what was queued before it. Never having answered is no
+    withdrawal: reminders are what residents expect by default."""
+    if message.recipient_kind != "account":
+        return None
+    registry = registry_for(current_app.extensions["settings"]) if has_app_context() else load_registry()
+    template = registry.get(message.template)
+    if template is None or not template.optional:
+        return None
+    from auth.models import Account
+
+    person_id = session.scalar(sa.select(Account.person_id).where(Account.id == int(message.recipient_id)))
+    if person_id is None or not consents.withdrawn(session, person_id, "service_notices"):
+        return None
+    return Outcome("skipped", "service_notices withdrawn")
+
+
 @timer_handler(DELIVER_KIND, max_attempts=MAX_ATTEMPTS + 1)
 def deliver(session: Session, timer: Timer, clock: Clock) -> None:
     message = session.get(OutboxMessage, int(timer.subject_id), with_for_update=True)
@@ -161,7 +182,7 @@ def deliver(session: Session, timer: Timer, clock: Clock) -> None:
     now = clock.now()
     message.attempts += 1
     try:
-        outcome = channel.deliver(message) if channel else None
+        outcome = _declined(session, message) or (channel.deliver(message) if channel else None)
     except Exception as exc:  # a channel bug or an outage the channel did not classify
         log.warning("notification channel raised", extra={"outbox_id": message.id, "error": type(exc).__name__})
         outcome = None

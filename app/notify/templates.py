@@ -87,6 +87,9 @@ class NotificationTemplate:
     wechat: WechatTemplate | None
     sms: SmsTemplate | None
     wecom: WecomTemplate | None = None
+    optional: bool = False
+    """A courtesy (a reminder) rather than news of the person's matter: not sent to a person who
+    withdrew the ``service_notices`` consent (``app.notify.service.deliver``)."""
 
     def wecom_card(self) -> WecomTemplate:
         """The template's WeCom card, or the generic one under its title."""
@@ -173,7 +176,10 @@ def _parse(name: str, spec: Any) -> NotificationTemplate:
         sms = SmsTemplate(template=s["template"], params=tuple(params.items()))
     title = str(spec.get("title") or name)
     wecom = _wecom(name, spec["wecom"], title) if "wecom" in spec else None
-    return NotificationTemplate(name=name, title=title, wechat=wechat, sms=sms, wecom=wecom)
+    optional = spec.get("optional", False)
+    if not isinstance(optional, bool):
+        raise ConfigError(f"template {name!r}: optional must be true or false")
+    return NotificationTemplate(name=name, title=title, wechat=wechat, sms=sms, wecom=wecom, optional=optional)
 
 
 def parse_registry(raw: dict[str, Any]) -> TemplateRegistry:

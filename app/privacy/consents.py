@@ -100,6 +100,14 @@ def in_effect(session: Session, person_id: int | None, purpose: str) -> Consent 
     return consent if consent is not None and consent.version == _purpose(purpose).version else None
 
 
+def withdrawn(session: Session, person_id: int, purpose: str) -> bool:
+    """Whether ``person_id`` once consented to ``purpose`` and has none in effect now (never
+    having answered is not a withdrawal)."""
+    rows = session.execute(sa.select(Consent.withdrawn_at).where(Consent.person_id == person_id,
+                                                                 Consent.purpose == purpose)).scalars().all()
+    return bool(rows) and all(w is not None for w in rows)
+
+
 def require_consent(session: Session, *, person_id: int | None, purpose: str) -> Consent:
     """403 ``consent_required`` unless ``person_id`` consents to ``purpose``'s current text now.
 

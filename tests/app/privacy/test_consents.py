@@ -72,3 +72,32 @@ def test_a_consent_to_an_older_text_is_not_in_effect(alice, session, clock, monk
     give(session, clock=clock, person_id=account.person_id, account_id=account.id, purpose=TAXI, version="2027-01-01")
     rows = session.scalars(sa.select(Consent).order_by(Consent.id)).all()
     assert [(r.version, r.withdrawn_at is None) for r in rows] == [(VERSION, False), ("2027-01-01", True)]
+
+
+def test_a_withdrawn_service_notices_consent_stops_reminders_not_news(client, alice, session, db, clock):
+    """``service_notices``: an optional notice (a reminder) queued before the withdrawal is not
+    sent after it; a notice of the person's matter still is; never having answered is no
+    withdrawal (reminders are sent)."""
+    from app.notify.models import OutboxMessage
+    from app.notify.service import Recipient, enqueue
+    from app.worker import Worker
+
+    account, h = alice
+    never = make_resident(session, name="李未答")
+    session.commit()
+    payload = {"booking_id": 1, "resource": "羽毛球1号场", "starts_at": NOON.isoformat(), "title": "预约提醒",
+               "ticket_no": "BK1", "note": "n", "level": 0, "at": NOON.isoformat(), "reason": "r"}
+    for key, template, who in (("r1", "booking_reminder", account), ("r2", "booking_reminder", never),
+                               ("n1", "booking_cancelled", account)):
+        enqueue(session, event_key=key, template=template, recipients=[Recipient.account(who.id)], clock=clock,
+                channel="log", payload=payload)
+    session.commit()
+    give_ = client.post("/api/v1/me/consents", json={"purpose": "service_notices",
+                                                     "version": PURPOSES["service_notices"].version}, headers=h)
+    assert give_.status_code == 200
+    assert client.delete("/api/v1/me/consents", query_string={"purpose": "service_notices"},
+                         headers=h).status_code in (200, 204)
+    Worker(db, clock, worker_id="consent-test", periodic_jobs={}).run_once()
+    session.expire_all()
+    states = dict(session.execute(sa.select(OutboxMessage.event_key, OutboxMessage.state)).all())
+    assert states["r1"] == "skipped" and states["r2"] == "sent" and states["n1"] == "sent", states
