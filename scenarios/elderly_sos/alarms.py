@@ -19,7 +19,7 @@ from app.errors import ApiError
 from app.notify.service import Recipient, enqueue
 from auth.organisations import Organisation
 from auth.principal import Principal
-from scenarios.elderly_sos import chain, contacts
+from scenarios.elderly_sos import chain, contacts, visit
 from scenarios.elderly_sos.access import is_call_centre_staff
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import call_centre, home_point
@@ -28,7 +28,6 @@ from scenarios.engines.dispatch import service as dispatch
 from scenarios.engines.dispatch.access import lock_job
 from scenarios.engines.dispatch.config import Origin
 from scenarios.engines.dispatch.models import DispatchAgent, DispatchJob
-from scenarios.engines.workflow.notifications import org_staff
 
 TITLE = "高龄老人应急呼叫"
 OPEN_STATES = ("open", "acknowledged", "visiting", "on_scene")
@@ -181,8 +180,8 @@ def on_job_change(session: Session, *, clock: Clock, job: DispatchJob, action: s
 
 
 def acknowledge(session: Session, clock: Clock, alarm: SosAlarm, operator: int | None, now: datetime) -> None:
-    """The acknowledgement chain stops; the committee's responders are offered the visit; the
-    arrival limit starts."""
+    """The acknowledgement chain stops; the nearest responders of the committee are offered the
+    visit (``visit.py``); the arrival limit starts."""
     late = now > alarm.ack_due_at
     alarm.state, alarm.acknowledged_at, alarm.acknowledged_by_account_id = "acknowledged", now, operator
     alarm.arrival_due_at, alarm.updated_at, alarm.version = now + ARRIVAL_LIMIT, now, alarm.version + 1
@@ -190,9 +189,7 @@ def acknowledge(session: Session, clock: Clock, alarm: SosAlarm, operator: int |
     chain.arm(session, alarm, "arrival", alarm.arrival_due_at)
     record(session, alarm, "acknowledged", now, operator, late=late,
            seconds=int((now - alarm.created_at).total_seconds()))
-    responders = org_staff(session, alarm.committee_org_id, RESPONDER_ROLES) if alarm.committee_org_id else []
-    tell(session, clock, alarm, key="visit", template="sos_visit", recipients=responders)
-    record(session, alarm, "visit_offered", now, responders=len(responders))
+    visit.offer(session, clock, alarm, 1)
     tell_followers(session, clock, alarm, "acknowledged")
 
 

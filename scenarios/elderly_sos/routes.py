@@ -175,6 +175,10 @@ def blueprints() -> list[Blueprint]:
             return {"month": args["month"], **views.figures(get_session(), start, end)}
 
     _enrolment_routes(blp)
+    from scenarios.elderly_sos.visit import VISIT_POOL
+    from scenarios.engines.dispatch.routes import agent_routes
+
+    agent_routes(blp, VISIT_POOL, prefix="/responders")  # responders' duty and positions
     from scenarios.elderly_sos.inactivity import TELEMETRY
     from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
 
