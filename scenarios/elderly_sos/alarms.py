@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.service import Recipient, enqueue
+from auth.models import Account
 from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.elderly_sos import chain, contacts, visit
@@ -75,7 +76,9 @@ def tell_followers(session: Session, clock: Clock, alarm: SosAlarm, key: str, no
 
 def _whose(session: Session, principal: Principal, enrolment_id: int | None
            ) -> tuple[SosEnrolment | None, SosDevice | None]:
-    """The enrolment (locked) and device an alarm is for, from the caller."""
+    """The enrolment (locked) and device an alarm is for, from the caller: (None, None) for a
+    resident pressing their own button who is not enrolled (their account locked: two presses
+    at once merge)."""
     if principal.is_device:
         device = session.scalar(sa.select(SosDevice).where(SosDevice.device_id == principal.device_id)
                                 .with_for_update())
@@ -91,6 +94,9 @@ def _whose(session: Session, principal: Principal, enrolment_id: int | None
                 .where(SosContact.account_id == principal.account_id, SosContact.may_alarm.is_(True),
                        SosEnrolment.state == "active"))
     ids = sorted(set(session.scalars(mine)) | set(session.scalars(relative)))
+    if not ids and enrolment_id is None:  # their own button, not enrolled: still a human answers
+        session.scalar(sa.select(Account.id).where(Account.id == principal.account_id).with_for_update())
+        return None, None
     if enrolment_id is not None:
         ids = [i for i in ids if i == enrolment_id]
     if not ids:
@@ -102,13 +108,17 @@ def _whose(session: Session, principal: Principal, enrolment_id: int | None
 
 
 def _recent(session: Session, enrolment: SosEnrolment | None, device: SosDevice | None,
-            now: datetime) -> SosAlarm | None:
-    """The open alarm of the same person (or, unenrolled, the same device) pressed within the window."""
+            now: datetime, account_id: int | None) -> SosAlarm | None:
+    """The open alarm of the same person (or, unenrolled, the same device or caller's account)
+    pressed within the window."""
     stmt = sa.select(SosAlarm).where(SosAlarm.state.in_(OPEN_STATES), SosAlarm.last_press_at >= now - MERGE_WINDOW)
     if enrolment is not None:
         stmt = stmt.where(SosAlarm.enrolment_id == enrolment.id)
+    elif device is not None:
+        stmt = stmt.where(SosAlarm.device_id == device.id)
     else:
-        stmt = stmt.where(SosAlarm.device_id == device.id)  # type: ignore[union-attr]
+        stmt = stmt.where(SosAlarm.enrolment_id.is_(None), SosAlarm.device_id.is_(None),
+                          SosAlarm.raised_by_account_id == account_id)
     return session.scalar(stmt.order_by(SosAlarm.id.desc()).limit(1).with_for_update())
 
 
@@ -119,7 +129,7 @@ def raise_alarm(session: Session, *, clock: Clock, principal: Principal, config:
     enrolment, device = _whose(session, principal, enrolment_id)
     now = clock.now()
     kind = kind or ("device" if device is not None else "button")
-    recent = _recent(session, enrolment, device, now)
+    recent = _recent(session, enrolment, device, now, principal.account_id)
     if recent is not None:
         recent.presses += 1
         recent.last_press_at, recent.updated_at = now, now
