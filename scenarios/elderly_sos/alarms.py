@@ -237,6 +237,7 @@ def take_visit(session: Session, *, clock: Clock, principal: Principal, alarm_id
     alarm.state, alarm.responder_account_id, alarm.visit_accepted_at = "visiting", principal.account_id, now
     alarm.updated_at, alarm.version = now, alarm.version + 1
     record(session, alarm, "visit_taken", now, principal.account_id)
+    visit.busy(session, alarm, now)
     tell_followers(session, clock, alarm, "visiting")
     return alarm
 
@@ -275,6 +276,7 @@ def close(session: Session, *, clock: Clock, principal: Principal, alarm_id: int
     alarm.version += 1
     chain.cancel(session, alarm)
     record(session, alarm, "closed", now, principal.account_id, outcome=outcome)
+    visit.release(session, alarm, now)
     if config is not None and job.status in config.active_statuses:
         dispatch.finish(session, clock=clock, config=config, job=job, stage=config.stages[-1],
                         actor=principal.account_id)

@@ -12,7 +12,8 @@ Rounds: at the acknowledgement the nearest ``batch_size`` within the smallest ra
 finds anyone (``radii_m``); every ``VISIT_ROUND`` while nobody has taken it, the next batch
 (never anyone offered before), widening the radius when the nearer ones are used up. When
 nobody with a fresh position is near, the whole committee is offered it at once (as before
-positions existed), and the rounds end: the arrival chain takes over from there.
+positions existed), and the rounds end: the arrival chain takes over from there. A responder
+who took a visit is busy in the pool (``job_id``: the alarm's call) until the alarm closes.
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ from app.timers import Timer, timer_handler
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosEnrolment
 from scenarios.elderly_sos.policy import RESPONDER_ROLES
 from scenarios.elderly_sos.schemas import SosEmptySchema
+from scenarios.engines.dispatch.agents import free_agent
 from scenarios.engines.dispatch.config import DispatchConfig, Stage
 from scenarios.engines.dispatch.models import SUBJECT, DispatchAgent, DispatchJob
-from scenarios.engines.dispatch.nearby import Candidate, nearest
+from scenarios.engines.dispatch.nearby import Candidate, index_agent, nearest
 from scenarios.engines.workflow.notifications import org_staff
 
 VISIT_KIND = "elderly_sos.visit"
@@ -121,6 +123,30 @@ def offer(session: Session, clock: Clock, alarm: SosAlarm, round_no: int) -> Non
     if found:
         timers.schedule(session, subject_type=SUBJECT, subject_id=alarm.job_id, kind=VISIT_KIND,
                         level=round_no + 1, due_at=now + VISIT_ROUND)
+
+
+def _agent(session: Session, account_id: int | None) -> DispatchAgent | None:
+    if account_id is None:
+        return None
+    return session.scalar(sa.select(DispatchAgent).where(DispatchAgent.scenario == VISIT_POOL.slug,
+                                                         DispatchAgent.account_id == account_id).with_for_update())
+
+
+def busy(session: Session, alarm: SosAlarm, now: datetime) -> None:
+    """The responder took the visit: not offered another until this alarm closes (when they are
+    on duty in the pool at all; the whole committee's fallback reaches those who are not)."""
+    agent = _agent(session, alarm.responder_account_id)
+    if agent is not None and agent.on_duty and agent.job_id is None:
+        agent.job_id, agent.available_since, agent.updated_at = alarm.job_id, None, now
+        session.flush()
+        index_agent(VISIT_POOL, agent)
+
+
+def release(session: Session, alarm: SosAlarm, now: datetime) -> None:
+    """The alarm closed: its responder is available again."""
+    agent = _agent(session, alarm.responder_account_id)
+    if agent is not None and agent.job_id == alarm.job_id:
+        free_agent(session, VISIT_POOL, agent.id, now)
 
 
 @timer_handler(VISIT_KIND)

@@ -85,3 +85,18 @@ def test_nobody_near_falls_back_to_the_whole_committee(sos):
 def test_only_the_committees_responders_are_agents_of_the_pool(sos):
     assert sos.call("PUT", "op1", "/responders/me/duty", {"on_duty": True}, expect=403)["code"] == "not_an_agent"
     assert haversine_m(*HOME, *_north(1000)) > 999
+
+
+def test_a_responder_on_a_visit_is_not_offered_another_until_it_closes(sos):
+    _responders(sos, ("member", 300), ("v2", 600))
+    first = _acknowledged(sos)
+    sos.act("member", first["id"], "visit")
+    sos.clock.advance(seconds=130)  # past the merge window: a second alarm while the first is open
+    sos.on_duty("op2")  # op1 is still on the first call
+    second = sos.press()
+    sos.ack("op2", second)
+    assert _offered(sos, second["id"]) == [sos.id("v2")]
+    assert sos.call("GET", "member", "/responders/me")["job_id"] is not None
+    sos.call("PUT", "member", "/responders/me/duty", {"on_duty": False}, expect=409)  # busy: finish first
+    sos.act("op1", first["id"], "close", {"outcome": "helped_at_home"})
+    assert sos.call("GET", "member", "/responders/me")["job_id"] is None
