@@ -5,8 +5,9 @@ dispatch engine, batch mode, agents without positions: ``operator`` of the ``cal
 one acknowledges within 60 seconds (``POST /calls/<id>/accept``: one wins, the others 409), or
 the escalation chain (``policy.CHAIN``, data) starts: other operators → the emergency
 contacts by SMS and WeChat → the committee → the supervisor with the instruction to call 120,
-repeated until someone acts. After the acknowledgement the committee's responders are offered
-the visit; arrival within 30 minutes, or the chain runs again. An alarm closes only with an
+repeated until someone acts. After the acknowledgement the nearest responders of the committee
+(on duty with a fresh position, ``visit.py``; else the whole committee) are offered the visit;
+arrival within 30 minutes, or the chain runs again. An alarm closes only with an
 outcome. A registered device silent for its hours raises an ``inactivity`` alarm.
 
 Its tables: models.py; enrolment: enrolment.py; alarms: alarms.py; the chain: chain.py; who
@@ -67,10 +68,12 @@ SCENARIO = dispatch_scenario(
     roles=("resident", "device:sensor", "call_centre:operator", "call_centre:manager",
            "neighbourhood_committee:committee", "neighbourhood_committee:grid_worker", "village_committee:committee",
            "village_committee:grid_worker",
+           "neighbourhood_committee:volunteer", "village_committee:volunteer",
            "bureau:supervisor", "bureau:staff"),
     models=("scenarios.elderly_sos.models",),
     demo="scenarios.elderly_sos.demo:load",
-    jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts", "scenarios.elderly_sos.inactivity"),
+    jobs=("scenarios.elderly_sos.chain", "scenarios.elderly_sos.contacts", "scenarios.elderly_sos.inactivity",
+          "scenarios.elderly_sos.visit"),
     blueprints=("scenarios.elderly_sos.routes:blueprints",),
     console=("scenarios.elderly_sos.console:blueprints",),
     personal_data="scenarios.elderly_sos.personal_data:PERSONAL_DATA",

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.service import Recipient, enqueue
+from auth.models import Account
 from auth.organisations import Organisation
 from auth.principal import Principal
-from scenarios.elderly_sos import chain, contacts
+from scenarios.elderly_sos import chain, contacts, visit
 from scenarios.elderly_sos.access import is_call_centre_staff
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import call_centre, home_point
@@ -28,7 +29,6 @@ from scenarios.engines.dispatch import service as dispatch
 from scenarios.engines.dispatch.access import lock_job
 from scenarios.engines.dispatch.config import Origin
 from scenarios.engines.dispatch.models import DispatchAgent, DispatchJob
-from scenarios.engines.workflow.notifications import org_staff
 
 TITLE = "高龄老人应急呼叫"
 OPEN_STATES = ("open", "acknowledged", "visiting", "on_scene")
@@ -76,7 +76,9 @@ def tell_followers(session: Session, clock: Clock, alarm: SosAlarm, key: str, no
 
 def _whose(session: Session, principal: Principal, enrolment_id: int | None
            ) -> tuple[SosEnrolment | None, SosDevice | None]:
-    """The enrolment (locked) and device an alarm is for, from the caller."""
+    """The enrolment (locked) and device an alarm is for, from the caller: (None, None) for a
+    resident pressing their own button who is not enrolled (their account locked: two presses
+    at once merge)."""
     if principal.is_device:
         device = session.scalar(sa.select(SosDevice).where(SosDevice.device_id == principal.device_id)
                                 .with_for_update())
@@ -92,6 +94,9 @@ def _whose(session: Session, principal: Principal, enrolment_id: int | None
                 .where(SosContact.account_id == principal.account_id, SosContact.may_alarm.is_(True),
                        SosEnrolment.state == "active"))
     ids = sorted(set(session.scalars(mine)) | set(session.scalars(relative)))
+    if not ids and enrolment_id is None:  # their own button, not enrolled: still a human answers
+        session.scalar(sa.select(Account.id).where(Account.id == principal.account_id).with_for_update())
+        return None, None
     if enrolment_id is not None:
         ids = [i for i in ids if i == enrolment_id]
     if not ids:
@@ -103,13 +108,17 @@ def _whose(session: Session, principal: Principal, enrolment_id: int | None
 
 
 def _recent(session: Session, enrolment: SosEnrolment | None, device: SosDevice | None,
-            now: datetime) -> SosAlarm | None:
-    """The open alarm of the same person (or, unenrolled, the same device) pressed within the window."""
+            now: datetime, account_id: int | None) -> SosAlarm | None:
+    """The open alarm of the same person (or, unenrolled, the same device or caller's account)
+    pressed within the window."""
     stmt = sa.select(SosAlarm).where(SosAlarm.state.in_(OPEN_STATES), SosAlarm.last_press_at >= now - MERGE_WINDOW)
     if enrolment is not None:
         stmt = stmt.where(SosAlarm.enrolment_id == enrolment.id)
+    elif device is not None:
+        stmt = stmt.where(SosAlarm.device_id == device.id)
     else:
-        stmt = stmt.where(SosAlarm.device_id == device.id)  # type: ignore[union-attr]
+        stmt = stmt.where(SosAlarm.enrolment_id.is_(None), SosAlarm.device_id.is_(None),
+                          SosAlarm.raised_by_account_id == account_id)
     return session.scalar(stmt.order_by(SosAlarm.id.desc()).limit(1).with_for_update())
 
 
@@ -120,7 +129,7 @@ def raise_alarm(session: Session, *, clock: Clock, principal: Principal, config:
     enrolment, device = _whose(session, principal, enrolment_id)
     now = clock.now()
     kind = kind or ("device" if device is not None else "button")
-    recent = _recent(session, enrolment, device, now)
+    recent = _recent(session, enrolment, device, now, principal.account_id)
     if recent is not None:
         recent.presses += 1
         recent.last_press_at, recent.updated_at = now, now
@@ -181,8 +190,8 @@ def on_job_change(session: Session, *, clock: Clock, job: DispatchJob, action: s
 
 
 def acknowledge(session: Session, clock: Clock, alarm: SosAlarm, operator: int | None, now: datetime) -> None:
-    """The acknowledgement chain stops; the committee's responders are offered the visit; the
-    arrival limit starts."""
+    """The acknowledgement chain stops; the nearest responders of the committee are offered the
+    visit (``visit.py``); the arrival limit starts."""
     late = now > alarm.ack_due_at
     alarm.state, alarm.acknowledged_at, alarm.acknowledged_by_account_id = "acknowledged", now, operator
     alarm.arrival_due_at, alarm.updated_at, alarm.version = now + ARRIVAL_LIMIT, now, alarm.version + 1
@@ -190,9 +199,7 @@ def acknowledge(session: Session, clock: Clock, alarm: SosAlarm, operator: int |
     chain.arm(session, alarm, "arrival", alarm.arrival_due_at)
     record(session, alarm, "acknowledged", now, operator, late=late,
            seconds=int((now - alarm.created_at).total_seconds()))
-    responders = org_staff(session, alarm.committee_org_id, RESPONDER_ROLES) if alarm.committee_org_id else []
-    tell(session, clock, alarm, key="visit", template="sos_visit", recipients=responders)
-    record(session, alarm, "visit_offered", now, responders=len(responders))
+    visit.offer(session, clock, alarm, 1)
     tell_followers(session, clock, alarm, "acknowledged")
 
 
@@ -230,6 +237,7 @@ def take_visit(session: Session, *, clock: Clock, principal: Principal, alarm_id
     alarm.state, alarm.responder_account_id, alarm.visit_accepted_at = "visiting", principal.account_id, now
     alarm.updated_at, alarm.version = now, alarm.version + 1
     record(session, alarm, "visit_taken", now, principal.account_id)
+    visit.busy(session, alarm, now)
     tell_followers(session, clock, alarm, "visiting")
     return alarm
 
@@ -268,6 +276,7 @@ def close(session: Session, *, clock: Clock, principal: Principal, alarm_id: int
     alarm.version += 1
     chain.cancel(session, alarm)
     record(session, alarm, "closed", now, principal.account_id, outcome=outcome)
+    visit.release(session, alarm, now)
     if config is not None and job.status in config.active_statuses:
         dispatch.finish(session, clock=clock, config=config, job=job, stage=config.stages[-1],
                         actor=principal.account_id)

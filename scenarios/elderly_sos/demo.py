@@ -3,7 +3,9 @@
 - The SOS call centre (reference data): ``demo-310116-sos-call-centre-manager`` and operators
   ``-operator1`` … ``3`` (password ``app.demo.DEMO_PASSWORD``), 1 and 2 on duty; 区民政局's
   ``demo-310116-bureau-civil-affairs-supervisor``.
-- A neighbourhood committee's member ``demo-<committee>-sos-member`` (the responder).
+- A neighbourhood committee's member ``demo-<committee>-sos-member`` (the responder) and its
+  volunteer ``demo-<committee>-sos-volunteer``, on duty in the visits' pool with a position
+  400 m from the person's home point (fresh for 10 minutes after seeding; the app reports it).
 - ``demo-resident-3600`` (王阿婆's account: a person of 86 with no other personal data),
   enrolled by that committee, with ``demo-resident-3601`` (her daughter, who follows alarms
   and may press for her) and a neighbour (a fictitious phone in the demo's 138 0000 range) as
@@ -27,7 +29,8 @@ from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.elderly_sos.alarms import arrived, close, raise_alarm, take_visit
 from scenarios.elderly_sos.models import SosAlarm, SosContact, SosDevice, SosEnrolment
-from scenarios.elderly_sos.places import CALL_CENTRE, CIVIL_AFFAIRS
+from scenarios.elderly_sos.places import CALL_CENTRE, CIVIL_AFFAIRS, DISTRICT_CENTRE
+from scenarios.elderly_sos.visit import VISIT_POOL
 from scenarios.engines.dispatch import agents
 from scenarios.engines.dispatch import service as dispatch
 
@@ -51,6 +54,7 @@ def load(session: Session, clock: Clock) -> None:
     ops = [as_staff(staff_account(session, f"demo-{CALL_CENTRE}-operator{k}", centre, "operator"), centre,
                     "operator") for k in (1, 2, 3)]
     member = staff_account(session, f"demo-{committee.code}-sos-member", committee, "committee")
+    volunteer = staff_account(session, f"demo-{committee.code}-sos-volunteer", committee, "volunteer")
     granny, daughter = dev_resident(session, GRANNY), dev_resident(session, DAUGHTER)
     if session.scalar(sa.select(SosEnrolment.id).where(SosEnrolment.person_id == granny.person_id)) is not None:
         return  # an earlier run
@@ -59,6 +63,7 @@ def load(session: Session, clock: Clock) -> None:
     enrolment = SosEnrolment(person_id=granny.person_id, committee_org_id=committee.id,
                              enrolled_by_account_id=member.id, hukou_shanghai=True, lives_alone=True,
                              address="（演示）居委会辖区某楼 302 室", health="（演示）高血压，按时服药",
+                             home_point=f"{DISTRICT_CENTRE[0]:.6f},{DISTRICT_CENTRE[1]:.6f}",
                              state="active", created_at=now - timedelta(days=30), updated_at=now)
     session.add(enrolment)
     session.flush()
@@ -85,6 +90,10 @@ def load(session: Session, clock: Clock) -> None:
     close(session, clock=past, principal=ops[1], alarm_id=alarm.id, outcome="false_alarm", config=CONFIG)
     for op in ops[:2]:  # on duty now, for make run
         agents.set_duty(session, clock=clock, principal=op, config=CONFIG, on_duty=True)
+    responder = as_staff(volunteer, committee, "volunteer")
+    agents.set_duty(session, clock=clock, principal=responder, config=VISIT_POOL, on_duty=True)
+    agents.report_position(session, clock=clock, principal=responder, config=VISIT_POOL,
+                           lat=DISTRICT_CENTRE[0] + 400 / 111_195.0, lon=DISTRICT_CENTRE[1])
 
 
 def _helped(session: Session, past: FrozenClock, config: object, granny: Principal, operator: Principal,

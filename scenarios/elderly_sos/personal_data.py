@@ -1,6 +1,6 @@
 """elderly-sos's part of a person's export and its retention: their enrolment (with contacts
 and the devices they wore) and their alarms with their trail; as a contact, the rows naming
-them."""
+them. How long each is kept: retention.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.privacy.parts import PersonalData, Rows, Section, Subject, plain
 from app.privacy.retention import Keep
+from scenarios.elderly_sos import retention
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosEnrolment
 
 
@@ -42,9 +43,16 @@ PERSONAL_DATA = PersonalData(
               Section("sos_alarms", "应急呼叫记录"), Section("sos_alarm_events", "呼叫处理过程"),
               Section("sos_contact_of", "作为紧急联系人")),
     collect=_collect,
-    retention=(Keep("sos_enrolments", "应急呼叫登记", None, "在册期间保存；结束登记后期限待定（民政部门档案要求）"),
-               Keep("sos_contacts", "紧急联系人", None, "随登记保存"),
-               Keep("sos_devices", "呼叫设备", None, "设备台账，不含个人信息；结束登记时解除佩戴"),
-               Keep("sos_alarms", "应急呼叫记录", None, "呼叫处置留档；期限待定（待民政部门确认），暂不自动删除"),
-               Keep("sos_alarm_events", "呼叫处理过程", None, "随呼叫记录保存")),
+    retention=(
+        Keep("sos_enrolments", "应急呼叫登记（住址、健康信息）", retention.AFTER_END,
+             "在册期间保存；结束登记满1年清除健康信息，满3年且其呼叫记录均已删除后删除登记（假定依据：民政服务档案，"
+             "待区民政局确认）", purge=retention.purge_enrolments),
+        Keep("sos_contacts", "紧急联系人", retention.AFTER_END, "在册期间保存；结束登记满1年删除（仅用于应答呼叫）",
+             purge=retention.purge_contacts),
+        Keep("sos_devices", "呼叫设备", None, "设备台账，不含个人信息；结束登记时解除佩戴"),
+        Keep("sos_alarms", "应急呼叫记录", retention.SERVICE_RECORD,
+             "呼叫中心服务记录：结案后保存3年，到期连同处理过程删除；未结案的不删除（假定依据，待区民政局确认）",
+             purge=retention.purge_alarms),
+        Keep("sos_alarm_events", "呼叫处理过程", retention.SERVICE_RECORD, "随呼叫记录：结案后保存3年",
+             purge=retention.purge_alarm_events)),
 )

@@ -29,13 +29,16 @@ MERGE_WINDOW = timedelta(minutes=2)
 """Presses of one person or device this close to the alarm's last press join it."""
 OFFER_LIFETIME = timedelta(hours=24)
 """An operator's offer stays open until someone acknowledges (or this long)."""
-RESPONDER_ROLES = ("committee", "grid_worker")
+COMMITTEE_ROLES = ("committee", "grid_worker")
+"""The committee's staff: told by the chain's committee step."""
+RESPONDER_ROLES = (*COMMITTEE_ROLES, "volunteer")
+"""Who may take a visit: the committee's staff and its volunteers (``visit.py``)."""
 
 CHAIN = Policy((
     Step("other_operators", (Roles("call_centre", ("operator", "manager")),), after=0, since="start"),
     Step("contacts", (Supplied("contacts", lazy("scenarios.elderly_sos.contacts:recipients")),), after=120,
          channels=("sms", "wechat")),
-    Step("committee", (Roles("committee", RESPONDER_ROLES),), after=180),
+    Step("committee", (Roles("committee", COMMITTEE_ROLES),), after=180),
     Step("supervisor", (Roles("call_centre", ("manager",)), Roles("supervisor", ("supervisor",))), after=180,
          instruction="call_120", repeat=300),
 ))

@@ -2,7 +2,9 @@
 acknowledgement — ``POST /calls/<job_id>/accept`` — are the dispatch engine's):
 
 - ``POST /alarms``: the person, a relative's account or a registered device presses (never
-  rate-limited; anonymous 401; 201 a new alarm, 200 a press merged into the last 2 minutes').
+  rate-limited; anonymous 401; 201 a new alarm, 200 a press merged into the last 2 minutes');
+  a resident not enrolled pressing their own button still raises one, for the operators
+  (``POST /alarms/<id>/caller-phone``: their phone to call back, audited).
 - ``GET /alarms``: the call centre's board (open alarms by age with their limits);
   ``GET /alarms/<id>``; ``POST /alarms/<id>/<action>``: the rows of ``ALARM_ACTIONS`` (a
   responder takes the visit, confirms arrival; staff or the responder close with an outcome),
@@ -38,6 +40,7 @@ from scenarios.elderly_sos.access import (
     ALARM,
     ENROLMENT,
     committee_name,
+    is_call_centre_staff,
     reads_health,
     register_object_types,
     sees_figures,
@@ -47,6 +50,7 @@ from scenarios.elderly_sos.schemas import (
     SosAlarmRequestSchema,
     SosAlarmSchema,
     SosBoardSchema,
+    SosCallerPhoneSchema,
     SosCloseSchema,
     SosDeviceOutSchema,
     SosDeviceSchema,
@@ -130,10 +134,12 @@ def blueprints() -> list[Blueprint]:
         @blp.arguments(SosAlarmRequestSchema)
         @blp.response(201, SosAlarmSchema)
         @blp.alt_response(200, schema=SosAlarmSchema, description="merged into the alarm pressed within 2 minutes")
-        @blp.alt_response(403, schema=ErrorSchema, description="`sos_not_enrolled`, `sos_device_unknown`")
+        @blp.alt_response(403, schema=ErrorSchema, description="`sos_not_enrolled` (asking for someone you may not "
+                                                               "alarm for), `sos_device_unknown`")
         def post(self, args):
             """Raise an alarm (the app's button of the person or a relative, a registered pull cord or
-            wearable). Offered at once to every on-duty operator; the chain starts after 60 s without
+            wearable; a resident not enrolled pressing their own button too: the operators get what is
+            known and call back). Offered at once to every on-duty operator; the chain starts after 60 s without
             an acknowledgement, at once with nobody on duty. Never rate-limited. The answer has no
             trail (`GET /alarms/<id>` has)."""
             session = get_session()
@@ -167,6 +173,28 @@ def blueprints() -> list[Blueprint]:
     for action in ALARM_ACTIONS:
         _action_view(blp, action)
 
+    @blp.route("/alarms/<int:alarm_id>/caller-phone")
+    class AlarmCallerPhone(MethodView):
+        @visible_object(ALARM, "alarm_id")
+        @require_staff
+        @blp.arguments(SosReasonSchema)
+        @blp.response(200, SosCallerPhoneSchema)
+        def post(self, args, alarm_id: int):
+            """The call centre calls back a resident who pressed their own button without being enrolled:
+            their phone, with a reason; every read is in the audit log. 404 for an enrolled person's alarm."""
+            session, principal = get_session(), current_principal()
+            alarm = load_visible(session, principal, ALARM, alarm_id)
+            if not is_call_centre_staff(principal, alarm):
+                raise ApiError("forbidden")
+            person = views.caller(session, alarm)
+            if person is None:
+                raise ApiError("not_found")
+            record_unmasked_read(session, clock=current_clock(), principal=principal, subject_person_id=person.id,
+                                 fields=("phone",), reason=args["reason"])
+            answer = {"phone": person.phone}
+            session.commit()
+            return answer
+
     @blp.route("/figures")
     class Figures(MethodView):
         @require_staff
@@ -181,6 +209,10 @@ def blueprints() -> list[Blueprint]:
             return {"month": args["month"], **views.figures(get_session(), start, end)}
 
     _enrolment_routes(blp)
+    from scenarios.elderly_sos.visit import VISIT_POOL
+    from scenarios.engines.dispatch.routes import agent_routes
+
+    agent_routes(blp, VISIT_POOL, prefix="/responders")  # responders' duty and positions
     from scenarios.elderly_sos.inactivity import TELEMETRY
     from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
 

@@ -39,7 +39,7 @@ class SosEndSchema(Schema):
 
 
 class SosReasonSchema(Schema):
-    reason = fields.String(required=True, metadata={"description": "why you read the health notes (audited)"})
+    reason = fields.String(required=True, metadata={"description": "why you read it (audited)"})
 
 
 class SosDeviceSchema(Schema):
@@ -88,6 +88,10 @@ class SosEnrolmentSchema(Schema):
 
 class SosHealthSchema(Schema):
     health = fields.String(allow_none=True)
+
+
+class SosCallerPhoneSchema(Schema):
+    phone = fields.String(allow_none=True)
 
 
 class SosDeviceOutSchema(Schema):

@@ -1,7 +1,8 @@
 """What each reader sees of an alarm; the call centre's board of open alarms; monthly figures.
 
 Staff see the person's masked name, age, committee and address (they act on it; the health
-notes only through the audited ``GET /enrolments/<id>/health``); the person's family see the
+notes only through the audited ``POST /enrolments/<id>/health``; an unenrolled caller's
+phone only through the audited ``POST /alarms/<id>/caller-phone``); the person's family see the
 alarm's progress (acknowledged, a responder on the way, arrived, outcome) and nothing of staff
 but roles. Times are against the limits of ``policy``.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.calendar import CST
 from auth import pii
-from auth.models import Person
+from auth.models import Account, Person
 from auth.principal import Principal
 from scenarios.elderly_sos import chain
 from scenarios.elderly_sos.access import committee_name, sees_alarm
@@ -29,14 +30,30 @@ PUBLIC_ACTIONS = ("raised", "acknowledged", "visit_taken", "arrived", "closed", 
 """What the family sees of the trail (not each press: ``presses`` counts them)."""
 
 
+def _age(person: Person | None, now: datetime) -> int | None:
+    return age_on(person.birth_date, now.astimezone(CST).date()) if person and person.birth_date else None
+
+
+def caller(session: Session, alarm: SosAlarm) -> Person | None:
+    """The person of an unenrolled resident who pressed their own button (None otherwise)."""
+    if alarm.enrolment_id is not None or alarm.device_id is not None or alarm.raised_by_account_id is None:
+        return None
+    account = session.get(Account, alarm.raised_by_account_id)
+    return session.get(Person, account.person_id) if account is not None and account.person_id else None
+
+
 def _person(session: Session, alarm: SosAlarm, now: datetime) -> dict[str, Any] | None:
     enrolment = session.get(SosEnrolment, alarm.enrolment_id) if alarm.enrolment_id else None
     if enrolment is None:
-        return None
+        person = caller(session, alarm)
+        if person is None:
+            return None
+        return {"enrolment_id": None, "enrolled": False, "name": pii.mask_name(person.name), "age": _age(person, now),
+                "phone": pii.mask_mobile(person.phone), "address": None, "committee": None}
     person = session.get(Person, enrolment.person_id)
-    return {"enrolment_id": enrolment.id, "name": pii.mask_name(person.name) if person else None,
-            "age": age_on(person.birth_date, now.astimezone(CST).date()) if person and person.birth_date else None,
-            "address": enrolment.address, "committee": committee_name(session, enrolment.committee_org_id)}
+    return {"enrolment_id": enrolment.id, "enrolled": True, "name": pii.mask_name(person.name) if person else None,
+            "age": _age(person, now), "address": enrolment.address,
+            "committee": committee_name(session, enrolment.committee_org_id)}
 
 
 def alarm_view(session: Session, principal: Principal, alarm: SosAlarm, now: datetime, *,

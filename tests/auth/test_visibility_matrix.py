@@ -196,6 +196,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("tm_source", "read"): STAFF_A_ONLY,  # history: the scenario's staff roles (the device itself: 403)
     ("sos_alarm", "read"): {"alice", "admin"},
     ("sos_alarm", "act"): set(),  # visit, arrived, close: its responder and the call centre's staff only
+    ("sos_alarm", "callback"): set(),  # caller-phone: the call centre, for an unenrolled caller only (audited)
     ("sos_enrolment", "read"): {"alice", "admin"},
     ("sos_enrolment", "manage"): set(),  # end: her committee and 区民政局 only
     ("sos_enrolment", "health"): set(),  # the call centre, her committee, 区民政局 (audited)
@@ -333,6 +334,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/elderly-sos/alarms/<int:alarm_id>", "GET"): ("sos_alarm", "read"),
     **{(f"/api/v1/elderly-sos/alarms/<int:alarm_id>/{a}", "POST"): ("sos_alarm", "act")
        for a in ("visit", "arrived", "close")},
+    ("/api/v1/elderly-sos/alarms/<int:alarm_id>/caller-phone", "POST"): ("sos_alarm", "callback"),
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>", "GET"): ("sos_enrolment", "read"),
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/end", "POST"): ("sos_enrolment", "manage"),
     ("/api/v1/elderly-sos/enrolments/<int:enrolment_id>/health", "POST"): ("sos_enrolment", "health"),
@@ -378,6 +380,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "proxy": {"relation_id": 1}, "retrieve": {"reason": "超时取回"},
     "occupancy": {"occupied": 1}, "entries": {"plate": "沪A12345"}, "exits": {"plate": "沪A12345"},
     "decide": {"fee_fen": 0, "reason": "核实"}, "pay": {},
+    "caller-phone": {"reason": "回拨呼叫人"},
 }
 
 

@@ -30,7 +30,7 @@ FUTURE_LEEWAY = timedelta(seconds=10)
 
 
 def is_agent_principal(principal: Principal, config: DispatchConfig) -> bool:
-    return (principal.is_staff and principal.org_type == config.agent_org_type
+    return (principal.is_staff and principal.org_type in config.serving_org_types
             and principal.role in config.agent_roles)
 
 

@@ -62,6 +62,9 @@ class DispatchConfig:
     """The request's own fields; those named in ``private_fields`` are stored encrypted."""
     private_fields: tuple[str, ...] = ()
     positions: bool = True
+    agent_org_types: tuple[str, ...] = ()
+    """Further kinds of organisation whose staff serve too (elderly-sos's visits: neighbourhood and
+    village committees)."""
     offer_timeout: timedelta = timedelta(seconds=20)
     batch_size: int = 1
     radii_m: tuple[int, ...] = (3000, 6000, 10000)
@@ -107,6 +110,10 @@ class DispatchConfig:
     @property
     def schema_prefix(self) -> str:
         return "".join(part.capitalize() for part in self.slug.split("-"))
+
+    @property
+    def serving_org_types(self) -> tuple[str, ...]:
+        return (self.agent_org_type, *self.agent_org_types)
 
     @property
     def active_statuses(self) -> tuple[str, ...]:

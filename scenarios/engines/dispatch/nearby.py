@@ -146,10 +146,12 @@ def geo_index() -> GeoIndex | None:
 # ---------------------------------------------------------------- the search
 
 
-def _available(config: DispatchConfig, now: datetime, job_id: int | None) -> list[Any]:
-    """Conditions of an agent that may be offered ``job_id`` now."""
+def _available(config: DispatchConfig, now: datetime, job_id: int | None, org_id: int | None = None) -> list[Any]:
+    """Conditions of an agent that may be offered ``job_id`` now (``org_id``: acting for it only)."""
     conds: list[Any] = [DispatchAgent.scenario == config.slug, DispatchAgent.on_duty.is_(True),
                         DispatchAgent.job_id.is_(None)]
+    if org_id is not None:
+        conds.append(DispatchAgent.org_id == org_id)
     if not config.keep_offers:  # one open offer at a time; a call centre's operators hold many
         pending = sa.select(DispatchOffer.id).where(DispatchOffer.agent_id == DispatchAgent.id,
                                                     DispatchOffer.state == "pending", DispatchOffer.expires_at > now)
@@ -171,19 +173,20 @@ def _ranked(rows: list[Any], lat: float, lon: float, radius_m: float, limit: int
 
 
 def nearest_from_db(session: Session, config: DispatchConfig, *, lat: float, lon: float, radius_m: float,
-                    limit: int, now: datetime, job_id: int | None = None) -> list[Candidate]:
+                    limit: int, now: datetime, job_id: int | None = None,
+                    org_id: int | None = None) -> list[Candidate]:
     """The database path: a bounding box on the on-duty index, then the exact distance."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(lat, lon, radius_m)
     rows = session.execute(
         sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon)
-        .where(*_available(config, now, job_id), DispatchAgent.lat.between(min_lat, max_lat),
+        .where(*_available(config, now, job_id, org_id), DispatchAgent.lat.between(min_lat, max_lat),
                DispatchAgent.lon.between(min_lon, max_lon))).all()
     return _ranked(rows, lat, lon, radius_m, limit)
 
 
 def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig, *, lat: float, lon: float,
                        radius_m: float, limit: int, now: datetime,
-                       job_id: int | None = None) -> list[Candidate] | None:
+                       job_id: int | None = None, org_id: int | None = None) -> list[Candidate] | None:
     """The Redis path (None when Redis fails): GEOSEARCH, then the database's word on each."""
     count = limit * 2 + 8
     while True:
@@ -191,8 +194,9 @@ def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig
         if found is None:
             return None
         ids = [agent_id for agent_id, _ in found]
+        conds = _available(config, now, job_id, org_id)
         rows = session.execute(sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon)
-                               .where(DispatchAgent.id.in_(ids), *_available(config, now, job_id))).all() if ids else []
+                               .where(DispatchAgent.id.in_(ids), *conds)).all() if ids else []
         ranked = _ranked(rows, lat, lon, radius_m, limit)
         if len(ranked) >= limit or len(found) < count:
             return ranked
@@ -200,30 +204,31 @@ def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig
 
 
 def by_availability(session: Session, config: DispatchConfig, *, limit: int, now: datetime,
-                    job_id: int | None = None) -> list[Candidate]:
+                    job_id: int | None = None, org_id: int | None = None) -> list[Candidate]:
     """Agents without positions: longest available first."""
-    rows = session.execute(sa.select(DispatchAgent.id).where(*_available(config, now, job_id))
+    rows = session.execute(sa.select(DispatchAgent.id).where(*_available(config, now, job_id, org_id))
                            .order_by(DispatchAgent.available_since, DispatchAgent.id).limit(limit)).scalars()
     return [Candidate(i, None) for i in rows]
 
 
 def nearest(session: Session, config: DispatchConfig, *, lat: float, lon: float, radius_m: float, limit: int,
-            now: datetime, job_id: int | None = None, index: GeoIndex | bool | None = True) -> list[Candidate]:
+            now: datetime, job_id: int | None = None, index: GeoIndex | bool | None = True,
+            org_id: int | None = None) -> list[Candidate]:
     """The ``limit`` nearest available agents within ``radius_m`` (``index``: True for the app's,
-    None for the database alone)."""
+    None for the database alone; ``org_id``: only agents acting for that organisation)."""
     if limit <= 0:
         return []
     if not config.positions:
-        return by_availability(session, config, limit=limit, now=now, job_id=job_id)
+        return by_availability(session, config, limit=limit, now=now, job_id=job_id, org_id=org_id)
     if index is True:
         index = geo_index()
     if isinstance(index, GeoIndex):
         found = nearest_from_redis(session, index, config, lat=lat, lon=lon, radius_m=radius_m, limit=limit,
-                                   now=now, job_id=job_id)
+                                   now=now, job_id=job_id, org_id=org_id)
         if found is not None:
             return found
     return nearest_from_db(session, config, lat=lat, lon=lon, radius_m=radius_m, limit=limit, now=now,
-                           job_id=job_id)
+                           job_id=job_id, org_id=org_id)
 
 
 def index_agent(config: DispatchConfig, agent: DispatchAgent) -> None:

@@ -111,56 +111,7 @@ def make_blueprint(config: DispatchConfig) -> Blueprint:
     for action in actions(config):
         _action_view(blp, config, action)
 
-    @blp.route("/agents/me")
-    class Me(MethodView):
-        @require_staff
-        @blp.response(200, DispatchAgentStateSchema)
-        def get(self):
-            """Your state as an agent: on duty, serving, available."""
-            principal = current_principal()
-            if not agent_svc.is_agent_principal(principal, config):
-                raise ApiError("not_an_agent")
-            agent = agent_svc.agent_of(get_session(), config, principal)
-            return agent_state(agent, config, current_clock().now())
-
-    duty_schema = DispatchDutySchema
-    if config.agent_details_schema is not None:
-        duty_schema = type(f"{config.schema_prefix}DutySchema", (DispatchDutySchema,), {
-            "details": fields.Nested(config.agent_details_schema, load_default=None, metadata={
-                "description": "when going on duty: what you serve with (kept until you state it again)"})})
-
-    @blp.route("/agents/me/duty")
-    class Duty(MethodView):
-        @require_staff
-        @blp.arguments(duty_schema)
-        @blp.response(200, DispatchAgentStateSchema)
-        @_err(blp, 409, "`agent_busy`: finish or cancel your job first")
-        def put(self, args):
-            """Go on or off duty (off duty forgets your latest position)."""
-            session = get_session()
-            agent = agent_svc.set_duty(session, clock=current_clock(), principal=current_principal(), config=config,
-                                       on_duty=args["on_duty"], details=args.get("details"))
-            answer = agent_state(agent, config, current_clock().now())
-            session.commit()
-            return answer
-
-    @blp.route("/agents/me/position")
-    class Position(MethodView):
-        @require_staff
-        @blp.arguments(DispatchPositionSchema)
-        @blp.response(200, DispatchAgentStateSchema)
-        @_err(blp, 409, "`agent_off_duty`")
-        @_err(blp, 422, "`position_in_future`, `validation_error`")
-        def put(self, args):
-            """Report your position every few seconds (WGS84, as `wx.getLocation` gives it). Outside
-            Jinshan it is kept and you get no new offers until you are back."""
-            session = get_session()
-            clock = current_clock()
-            agent = agent_svc.report_position(session, clock=clock, principal=current_principal(), config=config,
-                                              lat=args["lat"], lon=args["lon"], at=args["at"])
-            answer = agent_state(agent, config, clock.now())
-            session.commit()
-            return answer
+    agent_routes(blp, config)
 
     @blp.route("/agents/me/offers")
     class Offers(MethodView):
@@ -179,7 +130,7 @@ def make_blueprint(config: DispatchConfig) -> Blueprint:
         def get(self):
             """Your organisation's agents (its managers and staff): on duty, serving, last seen. No positions."""
             principal = current_principal()
-            if principal.org_type != config.agent_org_type or principal.role in config.agent_roles:
+            if principal.org_type not in config.serving_org_types or principal.role in config.agent_roles:
                 raise ApiError("forbidden")
             rows = get_session().execute(
                 sa.select(DispatchAgent, Account.username, StaffContact.display_name)
@@ -202,6 +153,62 @@ def make_blueprint(config: DispatchConfig) -> Blueprint:
             return {"items": compute_stats(get_session(), principal=current_principal(), config=config, **args)}
 
     return blp
+
+
+def agent_routes(blp: Blueprint, config: DispatchConfig, prefix: str = "/agents") -> None:
+    """An agent's own endpoints under ``prefix``: their state, duty and position. A scenario with a
+    second pool of agents (elderly-sos's visiting responders) mounts them again on its blueprint."""
+
+    @blp.route(f"{prefix}/me")
+    class Me(MethodView):
+        @require_staff
+        @blp.response(200, DispatchAgentStateSchema)
+        def get(self):
+            """Your state as an agent: on duty, serving, available."""
+            principal = current_principal()
+            if not agent_svc.is_agent_principal(principal, config):
+                raise ApiError("not_an_agent")
+            agent = agent_svc.agent_of(get_session(), config, principal)
+            return agent_state(agent, config, current_clock().now())
+
+    duty_schema = DispatchDutySchema
+    if config.agent_details_schema is not None:
+        duty_schema = type(f"{config.schema_prefix}DutySchema", (DispatchDutySchema,), {
+            "details": fields.Nested(config.agent_details_schema, load_default=None, metadata={
+                "description": "when going on duty: what you serve with (kept until you state it again)"})})
+
+    @blp.route(f"{prefix}/me/duty")
+    class Duty(MethodView):
+        @require_staff
+        @blp.arguments(duty_schema)
+        @blp.response(200, DispatchAgentStateSchema)
+        @_err(blp, 409, "`agent_busy`: finish or cancel your job first")
+        def put(self, args):
+            """Go on or off duty (off duty forgets your latest position)."""
+            session = get_session()
+            agent = agent_svc.set_duty(session, clock=current_clock(), principal=current_principal(), config=config,
+                                       on_duty=args["on_duty"], details=args.get("details"))
+            answer = agent_state(agent, config, current_clock().now())
+            session.commit()
+            return answer
+
+    @blp.route(f"{prefix}/me/position")
+    class Position(MethodView):
+        @require_staff
+        @blp.arguments(DispatchPositionSchema)
+        @blp.response(200, DispatchAgentStateSchema)
+        @_err(blp, 409, "`agent_off_duty`")
+        @_err(blp, 422, "`position_in_future`, `validation_error`")
+        def put(self, args):
+            """Report your position every few seconds (WGS84, as `wx.getLocation` gives it). Outside
+            Jinshan it is kept and you get no new offers until you are back."""
+            session = get_session()
+            clock = current_clock()
+            agent = agent_svc.report_position(session, clock=clock, principal=current_principal(), config=config,
+                                              lat=args["lat"], lon=args["lon"], at=args["at"])
+            answer = agent_state(agent, config, clock.now())
+            session.commit()
+            return answer
 
 
 def _action_view(blp: Blueprint, config: DispatchConfig, action: Action) -> None:
@@ -233,4 +240,4 @@ def scenario_blueprints(config: DispatchConfig) -> list[Blueprint]:
     return [make_blueprint(config)]
 
 
-__all__ = ["make_blueprint", "scenario_blueprints"]
+__all__ = ["agent_routes", "make_blueprint", "scenario_blueprints"]

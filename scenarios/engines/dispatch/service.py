@@ -249,7 +249,8 @@ def jobs_query(session: Session, *, principal: Principal, config: DispatchConfig
         stmt = stmt.where(DispatchJob.requester_account_id == principal.account_id)
     elif principal.is_staff and principal.org_type == "district":
         pass
-    elif principal.is_staff and principal.org_type == config.agent_org_type and principal.role in config.agent_roles:
+    elif principal.is_staff and principal.org_type in config.serving_org_types \
+            and principal.role in config.agent_roles:
         mine = sa.select(DispatchAgent.id).where(DispatchAgent.scenario == config.slug,
                                                  DispatchAgent.account_id == principal.account_id)
         stmt = stmt.where(DispatchJob.agent_id.in_(mine))

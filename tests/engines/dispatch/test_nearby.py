@@ -210,3 +210,27 @@ def test_stale_members_nearest_of_all_do_not_shorten_the_answer(dp, redis_server
     index_all(index, stale + fresh)
     found = index.search(CONFIG.slug, dp.origin[0], dp.origin[1], 3000, 5, now - CONFIG.position_max_age)
     assert [member for member, _ in found] == [a.id for a in fresh[:5]]
+
+
+def test_restricted_to_one_organisation_both_paths_agree(dp, redis_server):
+    """``org_id`` (elderly-sos's visits: the person's committee): only that organisation's agents,
+    even when another's are nearer, and Redis and the database still rank the same."""
+    _, url = redis_server
+    agents = scatter(dp, 120, seed=5)
+    other = dp.orgs["e1"]
+    for agent in agents[::2]:
+        agent.org_id = other.id
+    add_agents(dp, agents)
+    index = GeoIndex(url)
+    index_all(index, agents)
+    now = dp.clock.now()
+    mine = {a.id for a in agents if a.org_id == dp.orgs["d1"].id}
+    for radius, limit in ((3000, 5), (6000, 40)):
+        from_db = nearest_from_db(dp.session, CONFIG, lat=dp.origin[0], lon=dp.origin[1], radius_m=radius,
+                                  limit=limit, now=now, org_id=dp.orgs["d1"].id)
+        from_redis = nearest_from_redis(dp.session, index, CONFIG, lat=dp.origin[0], lon=dp.origin[1],
+                                        radius_m=radius, limit=limit, now=now, org_id=dp.orgs["d1"].id)
+        assert from_db and from_redis == from_db and {c.agent_id for c in from_db} <= mine
+        everyone = nearest_from_db(dp.session, CONFIG, lat=dp.origin[0], lon=dp.origin[1], radius_m=radius,
+                                   limit=limit, now=now)
+        assert {c.agent_id for c in everyone} - mine  # the other company's were nearer: the filter did work

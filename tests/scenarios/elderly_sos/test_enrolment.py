@@ -73,6 +73,10 @@ def test_ending_an_enrolment_releases_its_devices(sos):
     worn = sos.session.scalars(sa.select(SosDevice).where(SosDevice.released_at.is_not(None))).all()
     assert len(worn) == 1 and worn[0].enrolment_id is None
     assert sos.session.get(SosEnrolment, sos.enrolment_id).state == "ended"
-    # The wearable still raises an alarm (to an operator, with whatever is known); the person's app no longer.
+    # The wearable still raises an alarm (to an operator, with whatever is known); so does the person's
+    # app, as a caller no longer enrolled (no committee, no visit: the operators call back).
     assert sos.call("POST", "worn", "/alarms", expect=201)["id"]
-    assert sos.press(expect=403)["code"] == "sos_not_enrolled"
+    own = sos.alarm(sos.press(expect=201)["id"])
+    assert own.enrolment_id is None and own.committee_org_id is None and own.device_id is None
+    asked = sos.press(expect=403, enrolment_id=sos.enrolment_id)  # for the ended enrolment itself: refused
+    assert asked["code"] == "sos_not_enrolled"
