@@ -56,13 +56,9 @@ def place_code(session: Session, pile: EvPile, *, clock: Clock) -> str:
     return link
 
 
-def _for_update(session: Session, stmt: sa.Select) -> sa.Select:
-    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
-
-
 def open_session(session: Session, pile_id: int, *, lock: bool = False) -> EvSession | None:
     stmt = sa.select(EvSession).where(EvSession.pile_id == pile_id, EvSession.status == "charging")
-    return session.scalar(_for_update(session, stmt) if lock else stmt)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def pile_of_device(session: Session, principal: Principal) -> EvPile:
@@ -122,7 +118,7 @@ def start_by_device(session: Session, *, clock: Clock, principal: Principal, at:
 def _start(session: Session, *, clock: Clock, pile: EvPile, person_id: int, account_id: int | None, via: str,
            at: datetime) -> EvSession:
     now = clock.now()
-    session.execute(_for_update(session, sa.select(EvPile.id).where(EvPile.id == pile.id)))  # starts one by one
+    session.execute(sa.select(EvPile.id).where(EvPile.id == pile.id).with_for_update())  # starts one by one
     state = piles.state_of(pile, now)
     if state == "fault":
         raise ApiError("pile_faulty")
@@ -207,7 +203,7 @@ def stop(session: Session, *, clock: Clock, principal: Principal, charging: EvSe
     """The resident ends their session in the mini-program (the energy last reported counts)."""
     if not principal.is_resident or principal.person_id != charging.person_id:
         raise ApiError("forbidden")
-    row = session.scalar(_for_update(session, sa.select(EvSession).where(EvSession.id == charging.id)))
+    row = session.scalar(sa.select(EvSession).where(EvSession.id == charging.id).with_for_update())
     if row.status != "charging":
         raise ApiError("session_not_active", detail={"status": row.status})
     pile = session.get(EvPile, row.pile_id)

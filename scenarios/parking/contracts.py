@@ -44,10 +44,8 @@ def _today(now: datetime) -> date:
 
 
 def _lock_space(session: Session, space_id: int) -> None:
-    stmt = sa.select(PkSpace.id).where(PkSpace.id == space_id)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    session.execute(stmt)
+    # FOR UPDATE on PostgreSQL; SQLite renders none (its write transaction already serialises).
+    session.execute(sa.select(PkSpace.id).where(PkSpace.id == space_id).with_for_update())
 
 
 def _clashing(session: Session, space_id: int, window: Window) -> PkContract | None:

@@ -49,13 +49,9 @@ class Passage:
     open_debts: int = 0
 
 
-def _for_update(session: Session, stmt: sa.Select) -> sa.Select:
-    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
-
-
 def _inside(session: Session, lot: PkLot, digest: str, *, lock: bool = False) -> PkStay | None:
     stmt = sa.select(PkStay).where(PkStay.lot_id == lot.id, PkStay.plate_hash == digest, PkStay.status == "inside")
-    return session.scalar(_for_update(session, stmt) if lock else stmt)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def open_debts(session: Session, digest: str) -> int:
