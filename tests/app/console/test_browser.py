@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.support.database import run_migrations
 from tests.support.factories import STAFF_PASSWORD
@@ -314,7 +315,8 @@ def test_an_operator_acknowledges_an_sos_alarm_from_the_board(page, live, shots)
     page.click("text=应急呼叫 · 呼叫台")
     row = page.locator(f"#alarm-{alarm['id']}")
     row.wait_for()
-    assert re.match(r"^(剩余|超时) ", row.locator(".countdown").inner_text())
+    # the script fills the countdown once the rows are in: wait for it rather than race it
+    expect(row.locator(".countdown")).to_have_text(re.compile(r"^(剩余|超时) "), timeout=5000)
     no_serious_violations(page)
     page.screenshot(path=str(shots / "sos-board.png"))
     row.locator("a").click()
