@@ -27,7 +27,8 @@ from app.moderation.keywords import KeywordModerator
 from app.moderation.verdicts import ModerationContext, Verdict
 from app.storage.models import Upload
 from app.storage.urls import signed_url
-from app.wechat.client import WechatApi, errcode
+from app.upstream import errcode
+from app.wechat.client import WechatApi
 from app.wechat.errors import WechatUnavailable
 
 CHUNK = 2500

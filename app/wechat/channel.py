@@ -31,8 +31,9 @@ from app.notify.channels import Outcome, register_channel
 from app.notify.models import OutboxMessage
 from app.notify.templates import current_registry
 from app.privacy import consents
+from app.upstream import errcode
 from app.wechat import grants
-from app.wechat.client import errcode, wechat_api
+from app.wechat.client import wechat_api
 from app.wechat.errors import WechatUnavailable
 from app.wechat.template_data import TemplateDataError, build_data, build_page
 from auth.models import Account

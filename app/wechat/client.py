@@ -16,8 +16,7 @@ Nothing is logged but error codes: URLs carry the token, bodies carry personal d
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -25,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db import Database
-from app.http_json import Unreachable, post_json
+from app.http_json import post_json
+from app.upstream import Breaker, client_for, errcode, exchange
 from app.wechat.config import WechatConfig
 from app.wechat.errors import NotConfigured, WechatUnavailable
 from app.wechat.tokens import TokenStore
@@ -33,75 +33,22 @@ from app.wechat.tokens import TokenStore
 log = logging.getLogger("app.wechat")
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
-SYSTEM_BUSY = -1
-
-
-def errcode(answer: dict[str, Any]) -> int:
-    value = answer.get("errcode", 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return SYSTEM_BUSY
-
-
-class Breaker:
-    """Opens after ``failures`` consecutive outages; half-opens after ``cool_off``."""
-
-    def __init__(self, failures: int, cool_off: timedelta, clock: Clock) -> None:
-        self.failures = max(1, failures)
-        self.cool_off = cool_off
-        self.clock = clock
-        self._count = 0
-        self._open_until: datetime | None = None
-        self._lock = threading.Lock()
-
-    def before(self) -> None:
-        with self._lock:
-            if self._open_until is not None and self.clock.now() < self._open_until:
-                raise WechatUnavailable("circuit open")
-
-    def failure(self) -> None:
-        with self._lock:
-            self._count += 1
-            if self._count >= self.failures:
-                if self._open_until is None or self.clock.now() >= self._open_until:
-                    log.warning("wechat unavailable: failing fast", extra={"seconds": self.cool_off.total_seconds()})
-                self._open_until = self.clock.now() + self.cool_off
-
-    def success(self) -> None:
-        with self._lock:
-            self._count = 0
-            self._open_until = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._open_until is not None and self.clock.now() < self._open_until
 
 
 class WechatApi:
     def __init__(self, config: WechatConfig, database: Database, clock: Clock) -> None:
         self.config = config
         self.clock = clock
-        self.breaker = Breaker(config.breaker_failures, timedelta(seconds=config.breaker_seconds), clock)
+        self.breaker = Breaker(config.breaker_failures, timedelta(seconds=config.breaker_seconds), clock,
+                               unavailable=WechatUnavailable, log=log)
         self.tokens = TokenStore(database, clock, appid=config.appid or "-", fetch=self._fetch_token,
                                  margin=timedelta(seconds=config.token_margin_seconds))
 
     # ------------------------------------------------------------ transport
 
     def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> dict[str, Any]:
-        self.breaker.before()
-        try:
-            answer = post_json(f"{self.config.base_url}/{path}", body, timeout=self.config.timeout, params=params)
-        except Unreachable as exc:
-            self.breaker.failure()
-            raise WechatUnavailable(f"{path}: {exc}") from exc
-        if answer.status >= 500 or errcode(answer.body) == SYSTEM_BUSY:
-            self.breaker.failure()
-            raise WechatUnavailable(f"{path}: busy (HTTP {answer.status}, errcode {errcode(answer.body)})")
-        self.breaker.success()
-        if answer.status >= 400:
-            raise WechatUnavailable(f"{path}: HTTP {answer.status}")
-        return answer.body
+        url = f"{self.config.base_url}/{path}"
+        return exchange(self.breaker, path, lambda: post_json(url, body, timeout=self.config.timeout, params=params))
 
     def _fetch_token(self, force: bool) -> tuple[str, int]:
         if not self.config.configured:
@@ -145,12 +92,7 @@ def wechat_api(app: Flask | None = None) -> WechatApi:
     """The app's client for its current settings (one per configuration, so the breaker and
     nothing else is per process; the token lives in the database)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    config = WechatConfig.from_settings(app.extensions["settings"])
-    clients: dict[WechatConfig, WechatApi] = app.extensions.setdefault("wechat_api", {})
-    client = clients.get(config)
-    if client is None:
-        client = clients[config] = WechatApi(config, app.extensions["db"], app.extensions["clock"])
-    return client
+    return client_for(app, "wechat_api", WechatConfig.from_settings(app.extensions["settings"]), WechatApi)
 
 
 def reset_clients(app: Flask) -> None:

@@ -42,8 +42,9 @@ from app.config import ConfigError
 from app.notify.channels import Outcome, register_channel
 from app.notify.models import OutboxMessage
 from app.notify.templates import current_registry
+from app.upstream import errcode
 from app.wecom.card import build_card
-from app.wecom.client import errcode, wecom_api
+from app.wecom.client import wecom_api
 from app.wecom.errors import WecomUnavailable
 from auth.contacts import StaffContact
 from auth.models import Account

@@ -18,8 +18,7 @@ Nothing is logged but error codes: URLs carry the token or the secret, bodies th
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -27,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db import Database
-from app.http_json import Answer, Unreachable, get_json, post_json
+from app.http_json import get_json, post_json
+from app.upstream import Breaker, client_for, errcode, exchange
 from app.wechat.tokens import TokenStore
 from app.wecom.config import WecomConfig
 from app.wecom.errors import WecomUnavailable
@@ -37,75 +37,17 @@ log = logging.getLogger("app.wecom")
 TOKEN_PATH = "cgi-bin/gettoken"  # noqa: S105 (a path, not a secret)
 SEND_PATH = "cgi-bin/message/send"
 TOKEN_ERRORS = frozenset({40014, 42001, 41001})  # invalid, expired, missing access_token
-SYSTEM_BUSY = -1
-
-
-def errcode(answer: dict[str, Any]) -> int:
-    value = answer.get("errcode", 0)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return SYSTEM_BUSY
-
-
-class Breaker:
-    """Opens after ``failures`` consecutive outages; half-opens after ``cool_off``."""
-
-    def __init__(self, failures: int, cool_off: timedelta, clock: Clock) -> None:
-        self.failures = max(1, failures)
-        self.cool_off = cool_off
-        self.clock = clock
-        self._count = 0
-        self._open_until: datetime | None = None
-        self._lock = threading.Lock()
-
-    def before(self) -> None:
-        with self._lock:
-            if self._open_until is not None and self.clock.now() < self._open_until:
-                raise WecomUnavailable("circuit open")
-
-    def failure(self) -> None:
-        with self._lock:
-            self._count += 1
-            if self._count >= self.failures:
-                if self._open_until is None or self.clock.now() >= self._open_until:
-                    log.warning("wecom unavailable: failing fast", extra={"seconds": self.cool_off.total_seconds()})
-                self._open_until = self.clock.now() + self.cool_off
-
-    def success(self) -> None:
-        with self._lock:
-            self._count = 0
-            self._open_until = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._open_until is not None and self.clock.now() < self._open_until
 
 
 class WecomApi:
     def __init__(self, config: WecomConfig, database: Database, clock: Clock) -> None:
         self.config = config
         self.clock = clock
-        self.breaker = Breaker(config.breaker_failures, timedelta(seconds=config.breaker_seconds), clock)
+        self.breaker = Breaker(config.breaker_failures, timedelta(seconds=config.breaker_seconds), clock,
+                               unavailable=WecomUnavailable, log=log)
         self.tokens = TokenStore(database, clock, appid=config.token_key, fetch=self._fetch_token)
 
     # ------------------------------------------------------------ transport
-
-    def _exchange(self, path: str, request: Any) -> dict[str, Any]:
-        """Run ``request()`` (one HTTP exchange) through the breaker; WeCom's answer."""
-        self.breaker.before()
-        try:
-            answer: Answer = request()
-        except Unreachable as exc:
-            self.breaker.failure()
-            raise WecomUnavailable(f"{path}: {exc}") from exc
-        if answer.status >= 500 or errcode(answer.body) == SYSTEM_BUSY:
-            self.breaker.failure()
-            raise WecomUnavailable(f"{path}: busy (HTTP {answer.status}, errcode {errcode(answer.body)})")
-        self.breaker.success()
-        if answer.status >= 400:
-            raise WecomUnavailable(f"{path}: HTTP {answer.status}")
-        return answer.body
 
     def _fetch_token(self, force: bool) -> tuple[str, int]:
         """``TokenStore``'s fetch (``force`` is never asked for: WeCom has no force refresh)."""
@@ -113,7 +55,7 @@ class WecomApi:
             raise WecomUnavailable("WeCom not configured")
         url = f"{self.config.base_url}/{TOKEN_PATH}"
         params = {"corpid": self.config.corp_id, "corpsecret": self.config.secret}
-        body = self._exchange(TOKEN_PATH, lambda: get_json(url, timeout=self.config.timeout, params=params))
+        body = exchange(self.breaker, TOKEN_PATH, lambda: get_json(url, timeout=self.config.timeout, params=params))
         code, token, expires_in = errcode(body), body.get("access_token"), body.get("expires_in")
         if code != 0 or not isinstance(token, str) or not token or not isinstance(expires_in, int) or expires_in <= 0:
             log.warning("wecom gettoken refused", extra={"errcode": code})
@@ -122,8 +64,8 @@ class WecomApi:
 
     def _post(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         url = f"{self.config.base_url}/{path}"
-        return self._exchange(path, lambda: post_json(url, body, timeout=self.config.timeout,
-                                                      params={"access_token": token}))
+        params = {"access_token": token}
+        return exchange(self.breaker, path, lambda: post_json(url, body, timeout=self.config.timeout, params=params))
 
     # ------------------------------------------------------------ API calls
 
@@ -153,12 +95,7 @@ def wecom_api(app: Flask | None = None) -> WecomApi:
     """The app's client for its current settings (one per configuration, so the breaker is per
     process; the token lives in the database). Raises ``ConfigError`` on malformed settings."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    config = WecomConfig.from_settings(app.extensions["settings"])
-    clients: dict[WecomConfig, WecomApi] = app.extensions.setdefault("wecom_api", {})
-    client = clients.get(config)
-    if client is None:
-        client = clients[config] = WecomApi(config, app.extensions["db"], app.extensions["clock"])
-    return client
+    return client_for(app, "wecom_api", WecomConfig.from_settings(app.extensions["settings"]), WecomApi)
 
 
 def reset_clients(app: Flask) -> None:

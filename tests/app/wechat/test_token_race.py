@@ -5,14 +5,13 @@ connection, and these threads need connections of their own.
 """
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from app.clock import FrozenClock
 from app.wechat.client import WechatApi
 from app.wechat.config import WechatConfig
 from tests.support.fake_wechat import APPID, SECRET, FakeWechat
+from tests.support.threads import at_once
 
 
 @pytest.fixture(scope="module")
@@ -28,25 +27,13 @@ def test_concurrent_refreshes_ask_wechat_once(committed_db, fake_wechat: FakeWec
     fake_wechat.token_delay = 0.3
     config = WechatConfig(base_url=fake_wechat.base_url, appid=APPID, secret=SECRET, timeout=2.0)
     clock = FrozenClock()
-    tokens: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
 
-    def process() -> None:
-        api = WechatApi(config, committed_db, clock)
-        try:
-            barrier.wait()
-            with committed_db.transaction() as s:
-                tokens.append(api.tokens.token(s))
-        except BaseException as exc:
-            errors.append(exc)
+    def process() -> str:
+        api = WechatApi(config, committed_db, clock)  # a process of its own: its own client and connection
+        with committed_db.transaction() as s:
+            return api.tokens.token(s)
 
-    threads = [threading.Thread(target=process) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    tokens = at_once(process, process)
     fake_wechat.token_delay = 0.0
-    assert not errors
-    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    assert tokens[0] == tokens[1]
     assert fake_wechat.token_calls == [False]

@@ -5,14 +5,13 @@ and these threads need connections of their own.
 """
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from app.clock import FrozenClock
 from app.wecom.client import WecomApi
 from app.wecom.config import WecomConfig
 from tests.support.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWecom
+from tests.support.threads import at_once
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +28,13 @@ def test_concurrent_fetches_ask_wecom_once(committed_db, fake_wecom: FakeWecom):
     config = WecomConfig(base_url=fake_wecom.base_url, corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
                          console_base_url="https://jsq.jinshan.example", timeout=2.0)
     clock = FrozenClock()
-    tokens: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
 
-    def process() -> None:
-        api = WecomApi(config, committed_db, clock)
-        try:
-            barrier.wait()
-            with committed_db.transaction() as s:
-                tokens.append(api.tokens.token(s))
-        except BaseException as exc:
-            errors.append(exc)
+    def process() -> str:
+        api = WecomApi(config, committed_db, clock)  # a process of its own: its own client and connection
+        with committed_db.transaction() as s:
+            return api.tokens.token(s)
 
-    threads = [threading.Thread(target=process) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    tokens = at_once(process, process)
     fake_wecom.token_delay = 0.0
-    assert not errors
-    assert len(tokens) == 2 and tokens[0] == tokens[1] == fake_wecom.current
+    assert tokens[0] == tokens[1] == fake_wecom.current
     assert fake_wecom.token_calls == 1
