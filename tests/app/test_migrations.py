@@ -73,3 +73,30 @@ def test_no_native_enums_and_every_constraint_named(migrated_db):
             enums = conn.exec_driver_sql("SELECT count(*) FROM pg_type WHERE typtype = 'e'").scalar()
         assert enums == 0
     assert insp.get_table_names()
+
+
+def test_dispatch_job_points_are_encrypted_by_their_migration_and_restored_by_its_downgrade(scratch_url):
+    """7d1e5a0c9b21 encrypts the points of the jobs already stored (an SOS alarm's is a home),
+    exactly, and its downgrade puts them back in clear."""
+    from app.config import load_settings
+    from auth.pii import keyring_from_settings
+
+    run_migrations(scratch_url, "4bccdc1d3424")
+    engine = create_engine(scratch_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO dispatch_jobs (scenario, status, area, origin_label, origin_lat, origin_lon, details, round,"
+            " radius_index, offers_made, version, created_at, updated_at) VALUES ('elderly-sos', 'requested', 'a',"
+            " '某村', 30.7412345678, 121.3412345678, '{}', 0, 0, 0, 1, :now, :now)"),
+            {"now": "2026-12-05 00:00:00+00:00"})
+    run_migrations(scratch_url, "7d1e5a0c9b21")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT origin_point FROM dispatch_jobs")).scalar_one()
+    assert "30.74" not in stored and "121.34" not in stored
+    ring = keyring_from_settings(load_settings())
+    assert ring.decrypt(stored, "dispatch.origin") == "30.7412345678,121.3412345678"
+    run_migrations(scratch_url, "4bccdc1d3424", down=True)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(sa.text("SELECT origin_lat, origin_lon FROM dispatch_jobs")).one()) == (
+            30.7412345678, 121.3412345678)
+    engine.dispose()

@@ -6,9 +6,11 @@
   district (unavailable for new jobs until back).
 - ``dispatch_positions``: position history, each point encrypted (AES-GCM, ``auth.pii``),
   purged after the scenario's retention (``retention.py``).
-- ``dispatch_jobs``: a request, its state (states.py), the public point it is served from
-  (``origin_*``: a pick-up point, not a home), the requester's private fields encrypted
-  (``private``: a destination), the agent who accepted, the round of offers, a ``version``.
+- ``dispatch_jobs``: a request, its state (states.py), the point it is served from
+  (``origin_label`` in clear: a public name, never an address; ``origin_point`` encrypted, as
+  it may be a home — an SOS alarm's —, and cleared once the job has ended longer than the
+  position retention ago), the requester's private fields encrypted (``private``: a
+  destination), the agent who accepted, the round of offers, a ``version``.
 - ``dispatch_offers``: one per (job, agent), never two, so an agent is never offered a job
   twice; ``pending`` until accepted, declined, expired or withdrawn (another agent won).
 - ``dispatch_events``: the trail of every state change.
@@ -77,6 +79,8 @@ class DispatchJob(IdMixin, Base):
         sa.Index("ix_dispatch_jobs_area_created", "scenario", "area", "created_at"),
         sa.Index("ix_dispatch_jobs_requester", "requester_account_id", "created_at"),
         sa.Index("ix_dispatch_jobs_agent", "agent_id", "created_at"),
+        sa.Index("ix_dispatch_jobs_origin_kept", "ended_at", postgresql_where=sa.text("origin_point IS NOT NULL"),
+                 sqlite_where=sa.text("origin_point IS NOT NULL")),
         # One open job per requester and scenario, however many taps arrive at once.
         sa.Index("uq_dispatch_jobs_open_requester", "scenario", "requester_account_id", unique=True,
                  postgresql_where=sa.text("ended_at IS NULL"), sqlite_where=sa.text("ended_at IS NULL")),
@@ -90,8 +94,8 @@ class DispatchJob(IdMixin, Base):
     requester_person_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("persons.id"))
     area: Mapped[str] = mapped_column(sa.String(64))
     origin_label: Mapped[str] = mapped_column(sa.String(200))
-    origin_lat: Mapped[float] = mapped_column(sa.Float)
-    origin_lon: Mapped[float] = mapped_column(sa.Float)
+    origin_point: Mapped[str | None] = mapped_column(pii.EncryptedText("dispatch.origin"))
+    """``"lat,lon"`` (WGS84), encrypted; None once purged (``retention.py``)."""
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     private: Mapped[str | None] = mapped_column(pii.EncryptedText("dispatch.private"))
     """The request's private fields as JSON, encrypted (a destination)."""
@@ -108,6 +112,19 @@ class DispatchJob(IdMixin, Base):
     cancelled_by: Mapped[str | None] = mapped_column(sa.String(16))
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def origin_lat(self) -> float | None:
+        return None if self.origin_point is None else float(self.origin_point.partition(",")[0])
+
+    @property
+    def origin_lon(self) -> float | None:
+        return None if self.origin_point is None else float(self.origin_point.partition(",")[2])
+
+
+def origin_point(lat: float, lon: float) -> str:
+    """The stored form of a point (``repr`` keeps every digit of the float)."""
+    return f"{lat!r},{lon!r}"
 
 
 class DispatchOffer(IdMixin, Base):

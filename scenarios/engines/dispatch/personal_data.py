@@ -35,7 +35,8 @@ PERSONAL_DATA = PersonalData(
     sections=(Section("dispatch_jobs", "叫车、呼叫记录"), Section("dispatch_agents", "服务人员（司机）登记"),
               Section("dispatch_positions", "服务人员位置记录")),
     collect=_collect,
-    retention=(Keep("dispatch_jobs", "叫车记录（上车点、目的地）", None, ON_CANCELLATION + "（目的地删除，行程匿名）"),
+    retention=(Keep("dispatch_jobs", "叫车记录（上车点、目的地）", None, ON_CANCELLATION + "（目的地删除，行程匿名）；"
+                    "服务地点加密保存，行程结束满7天删除", job="purge_dispatch_positions"),
                Keep("dispatch_agents", "服务人员登记", None, "服务期间"),
                Keep("dispatch_positions", "服务人员位置", timedelta(days=7), "7天（各场景可设）",
                     job="purge_dispatch_positions")),

@@ -1,8 +1,10 @@
 """Retention of position history, and answers to identity events.
 
 - ``purge_dispatch_positions`` (periodic, every 10 minutes): history older than the longest
-  retention of the installed scenarios' (``position_retention``; 7 days by default) is deleted.
-  The latest position in clear is not history: it is cleared when the agent goes off duty.
+  retention of the installed scenarios' (``position_retention``; 7 days by default) is deleted,
+  and so is the point of a job that ended longer ago than that (an SOS alarm's is a home; the
+  label and area stay for the figures). The latest position in clear is not history: it is
+  cleared when the agent goes off duty.
 - ``person_erased``: the person's private request fields (destinations) are erased; the jobs
   stay, anonymous, for the figures.
 """
@@ -27,13 +29,19 @@ def retention() -> timedelta:
 
 
 def purge_positions(session: Session, *, clock: Clock, keep: timedelta) -> int:
-    result = session.execute(sa.delete(DispatchPosition).where(DispatchPosition.at < clock.now() - keep))
-    return result.rowcount or 0
+    """Delete position history older than ``keep`` and clear the points of jobs ended before
+    then; how many rows of both."""
+    cutoff = clock.now() - keep
+    history = session.execute(sa.delete(DispatchPosition).where(DispatchPosition.at < cutoff))
+    points = session.execute(sa.update(DispatchJob).where(DispatchJob.origin_point.is_not(None),
+                                                          DispatchJob.ended_at < cutoff)
+                             .values(origin_point=None), execution_options={"synchronize_session": False})
+    return (history.rowcount or 0) + (points.rowcount or 0)
 
 
 @periodic("purge_dispatch_positions", every=timedelta(minutes=10))
 def purge_dispatch_positions(session: Session, clock: Clock) -> int:
-    """Position history past its retention is deleted."""
+    """Position history past its retention is deleted, with the points of jobs ended before."""
     return purge_positions(session, clock=clock, keep=retention())
 
 

@@ -36,8 +36,8 @@ class DispatchPointSchema(Schema):
 
 class DispatchOriginSchema(Schema):
     label = fields.String(required=True, metadata={"description": "a public pick-up point, never an address"})
-    lat = fields.Float(required=True)
-    lon = fields.Float(required=True)
+    lat = fields.Float(required=True, allow_none=True, metadata={"description": "null once purged"})
+    lon = fields.Float(required=True, allow_none=True, metadata={"description": "null once purged"})
 
 
 class DispatchAgentViewSchema(Schema):

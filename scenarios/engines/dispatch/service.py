@@ -30,6 +30,7 @@ from scenarios.engines.dispatch.models import (
     DispatchAgent,
     DispatchJob,
     DispatchOffer,
+    origin_point,
 )
 from scenarios.engines.dispatch.nearby import index_agent
 from scenarios.engines.dispatch.offers import changed, expire_pending, notify, record, run_round
@@ -73,7 +74,7 @@ def open_job(session: Session, *, clock: Clock, config: DispatchConfig, origin: 
     details = {k: v for k, v in data.items() if k not in config.private_fields and v is not None}
     job = DispatchJob(scenario=config.slug, status="requested", requester_account_id=requester_account_id,
                       requester_person_id=requester_person_id, area=origin.area, origin_label=origin.label,
-                      origin_lat=origin.lat, origin_lon=origin.lon, details=details,
+                      origin_point=origin_point(origin.lat, origin.lon), details=details,
                       private=json.dumps(private, ensure_ascii=False) if private else None,
                       round=0, radius_index=0, offers_made=0, version=1, created_at=now, updated_at=now)
     try:

@@ -252,6 +252,28 @@ def test_positions_and_private_fields_are_encrypted_at_rest_and_history_is_purge
     assert left == [f"{dp.near(200)[0]:.6f},{dp.near(200)[1]:.6f}"]
 
 
+def test_a_jobs_point_is_encrypted_at_rest_and_cleared_once_ended_past_retention(dp):
+    """The point a job is served from may be a home (an SOS alarm's): never in clear in the
+    table; exact when read back; cleared once the job ended longer ago than the position
+    retention, while a job still open, or ended since, keeps its point."""
+    from scenarios.engines.dispatch.retention import purge_positions
+
+    old = dp.request()["id"]
+    dp.act("alice", old, "cancel", {"reason": "不用了"})
+    dp.clock.advance(days=7, seconds=1)
+    kept = dp.request()["id"]  # open, and created after the cutoff's start
+    raw = dp.session.execute(sa.text("SELECT origin_point FROM dispatch_jobs")).scalars().all()
+    assert len(raw) == 2 and not any(f"{dp.origin[0]:.3f}" in p or f"{dp.origin[1]:.3f}" in p for p in raw)
+    dp.session.expire_all()
+    assert (dp.session.get(DispatchJob, kept).origin_lat, dp.session.get(DispatchJob, kept).origin_lon) == dp.origin
+    assert purge_positions(dp.session, clock=dp.clock, keep=CONFIG.position_retention) == 1
+    dp.session.expire_all()
+    assert dp.session.get(DispatchJob, old).origin_point is None
+    assert dp.job("alice", old)["origin"] == {"label": dp.job("alice", kept)["origin"]["label"], "lat": None, "lon": None}
+    assert dp.job("alice", kept)["origin"]["lat"] == dp.origin[0]
+    assert purge_positions(dp.session, clock=dp.clock, keep=CONFIG.position_retention) == 0  # once
+
+
 def test_staff_lists_and_figures(dp):
     dp.on_duty("d1", 100)
     dp.on_duty("d2", 150)
