@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.errors import ApiError
 from app.fields import CST
 from auth.principal import Principal
+from scenarios.engines.booking import admission
 from scenarios.engines.booking.models import BkBooking
 from scenarios.parking import plates
 from scenarios.parking.contracts import windows_for
@@ -70,9 +71,7 @@ def _check_in_reservation(session: Session, lot: PkLot, digest: str, at: datetim
                           .order_by(PkReservation.arrive_from).limit(1)).first()
     if row is None:
         return None
-    moved = session.execute(sa.update(BkBooking).where(BkBooking.id == row.booking_id, BkBooking.status == "confirmed")
-                            .values(status="checked_in", checked_in=1, updated_at=at)).rowcount
-    return row.id if moved else None
+    return row.id if admission.check_in(session, booking_id=row.booking_id, now=at) is not None else None
 
 
 def enter(session: Session, *, lot: PkLot, plate: object, colour: object, at: datetime,

@@ -10,7 +10,7 @@ the scenario's passes (``qr.admission``) check people in; every scan is recorded
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
@@ -86,6 +86,18 @@ def _booking_now(session: Session, config: BookingConfig, org_id: int, person_id
     return (row[0], row[1], row[2]) if row else None  # held here: the session's identity map is weak
 
 
+def check_in(session: Session, *, booking_id: int, now: datetime) -> sa.Row | None:
+    """One more of a booking's places taken — a pass scanned here, or an arrival a scenario
+    recognises its own way (a car park's camera reading the plate): the booking's new
+    ``(checked_in, status, updated_at)``, or None when it is not active or all its places are
+    taken. One statement, so arrivals at once never take more places than were booked."""
+    b = capacity.BOOKINGS
+    return session.execute(sa.update(b).where(
+        b.c.id == booking_id, b.c.status.in_(("confirmed", "checked_in")), b.c.checked_in < b.c.places)
+        .values(checked_in=b.c.checked_in + 1, status="checked_in", updated_at=now)
+        .returning(b.c.checked_in, b.c.status, b.c.updated_at)).first()
+
+
 def admit(session: Session, *, clock: Clock, principal: Principal, config: BookingConfig, token: str) -> Admitted:
     """Admit one person by a scanned code, or raise (the scan's record is in the session: the
     caller commits before re-raising a ``QrError``)."""
@@ -108,11 +120,7 @@ def admit(session: Session, *, clock: Clock, principal: Principal, config: Booki
         via, name = "pass", None
     if resource.owner_org_id != principal.org_id:
         raise ApiError("pass_wrong_venue")
-    b = capacity.BOOKINGS
-    entered = session.execute(sa.update(b).where(
-        b.c.id == booking.id, b.c.status.in_(("confirmed", "checked_in")), b.c.checked_in < b.c.places)
-        .values(checked_in=b.c.checked_in + 1, status="checked_in", updated_at=now)
-        .returning(b.c.checked_in, b.c.status, b.c.updated_at)).first()
+    entered = check_in(session, booking_id=booking.id, now=now)
     if entered is None:
         session.refresh(booking)
         if booking.status in ("confirmed", "checked_in"):
