@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from app.errors import ApiError
 
@@ -27,6 +28,25 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+M_PER_DEG = 111_320.0
+"""Metres per degree of latitude (and of longitude at the equator), for planar distances."""
+
+
+def m_per_deg_lon(lat: float) -> float:
+    """Metres per degree of longitude at ``lat``."""
+    return M_PER_DEG * math.cos(math.radians(lat))
+
+
+def planar_sq_m2(lat_a: Any, lon_a: Any, lat_b: Any, lon_b: Any, kx: Any) -> Any:
+    """The squared equirectangular distance (m²) between two points, with ``kx`` metres per
+    degree of longitude: built of whatever is passed, so SQL columns and bind parameters give
+    an SQL expression (an index-friendly nearest-first order), floats a float. Within a few
+    metres of the great-circle distance at 20 km."""
+    dy = (lat_a - lat_b) * M_PER_DEG
+    dx = (lon_a - lon_b) * kx
+    return dy * dy + dx * dx
 
 
 def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:

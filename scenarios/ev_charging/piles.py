@@ -17,12 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
-from app.geo import bounding_box
+from app.geo import bounding_box, m_per_deg_lon, planar_sq_m2
 from scenarios.engines.booking.models import BkResource, BkSlot
 from scenarios.ev_charging.models import SILENT_AFTER, EvPile
 from scenarios.ev_charging.tariff import energy_price
 
-M_PER_DEG = 111_320.0
 MAX_RADIUS_M = 20_000
 
 
@@ -69,9 +68,8 @@ def _nearby_statement(state: str | None, connector: bool, min_power: bool) -> sa
     with their state at ``cutoff`` (now − ``SILENT_AFTER``) and the page's total in the same row."""
     p, r = EvPile.__table__.c, BkResource.__table__.c
     at = p.status_at.type
-    dy = (p.lat - sa.bindparam("lat")) * M_PER_DEG
-    dx = (p.lon - sa.bindparam("lon")) * sa.bindparam("kx")
-    distance_sq = (dy * dy + dx * dx).label("distance_sq")
+    d2 = planar_sq_m2(p.lat, p.lon, sa.bindparam("lat"), sa.bindparam("lon"), sa.bindparam("kx"))
+    distance_sq = d2.label("distance_sq")
     fresh = p.status_at > sa.bindparam("cutoff", type_=at)
     current = sa.case((fresh, p.status), else_=sa.literal("offline")).label("state")
     stmt = (sa.select(p.code, p.station, p.name, p.address, p.lat, p.lon, p.power_kw, p.connector,
@@ -81,7 +79,7 @@ def _nearby_statement(state: str | None, connector: bool, min_power: bool) -> sa
             .join_from(EvPile.__table__, BkResource.__table__, r.id == p.resource_id)
             .where(p.active.is_(True), p.lat.between(sa.bindparam("south"), sa.bindparam("north")),
                    p.lon.between(sa.bindparam("west"), sa.bindparam("east")),
-                   (dy * dy + dx * dx) <= sa.bindparam("radius_sq")))
+                   d2 <= sa.bindparam("radius_sq")))
     if state == "free":  # the index-friendly form of "state = free"
         stmt = stmt.where(p.status == "free", fresh)
     elif state is not None:
@@ -103,7 +101,7 @@ def nearby(session: Session, *, lat: float, lon: float, radius_m: float, now: da
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise ApiError("validation_error", errors={"radius_m": [f"1 到 {MAX_RADIUS_M} 米。"]})
     south, west, north, east = bounding_box(lat, lon, radius_m)
-    params = {"lat": lat, "lon": lon, "kx": M_PER_DEG * math.cos(math.radians(lat)), "south": south,
+    params = {"lat": lat, "lon": lon, "kx": m_per_deg_lon(lat), "south": south,
               "north": north, "west": west, "east": east, "radius_sq": radius_m * radius_m,
               "cutoff": now - SILENT_AFTER, "state": state, "connector": connector, "min_power_kw": min_power_kw,
               "limit": page_size, "offset": (page - 1) * page_size}

@@ -23,19 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.geo import bounding_box
+from app.geo import bounding_box, m_per_deg_lon, planar_sq_m2
 from scenarios.engines.listing.config import ListingConfig
 from scenarios.engines.listing.models import LsEntry
-
-M_PER_DEG = 111_320.0
 
 
 def distance_sq_m2(lat: float, lon: float) -> sa.ColumnElement[float]:
     """Squared distance (m²) from (lat, lon) to an entry, equirectangular."""
-    k = math.cos(math.radians(lat))
-    dy = (LsEntry.lat - lat) * M_PER_DEG
-    dx = (LsEntry.lon - lon) * (M_PER_DEG * k)
-    return dy * dy + dx * dx
+    return planar_sq_m2(LsEntry.lat, LsEntry.lon, lat, lon, m_per_deg_lon(lat))
 
 
 def query(config: ListingConfig, *, q: str | None = None, category: str | None = None, place: str | None = None,
@@ -75,5 +70,4 @@ def custom_plans(session: Session) -> None:
 def distance_m(entry: LsEntry, lat: float | None, lon: float | None) -> int | None:
     if lat is None or lon is None or entry.lat is None or entry.lon is None:
         return None
-    k = math.cos(math.radians(lat))
-    return round(math.hypot((entry.lat - lat) * M_PER_DEG, (entry.lon - lon) * M_PER_DEG * k))
+    return round(math.sqrt(planar_sq_m2(entry.lat, entry.lon, lat, lon, m_per_deg_lon(lat))))
