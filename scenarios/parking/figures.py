@@ -14,7 +14,7 @@ from app.errors import ApiError
 from app.fields import CST
 from auth.principal import Principal
 from scenarios.engines.booking.models import BkBooking
-from scenarios.engines.telemetry.models import TmReading, TmSource
+from scenarios.engines.telemetry import service as telemetry
 from scenarios.parking.access import OVERSEERS
 from scenarios.parking.config import TELEMETRY
 from scenarios.parking.models import PkContract, PkDebt, PkLot, PkReservation, PkStay
@@ -84,13 +84,8 @@ def daily(session: Session, *, principal: Principal, first: date, last: date, lo
 def _peaks(session: Session, lot_ids: list[int], start: datetime, end: datetime) -> dict[tuple[int, date], int]:
     """The most cars counted inside per lot and day, from the telemetry engine's history."""
     peaks: dict[tuple[int, date], int] = {}
-    if not lot_ids:
-        return peaks
-    stmt = (sa.select(TmSource.subject_id, TmReading.at, TmReading.value)
-            .join(TmReading, TmReading.source_id == TmSource.id)
-            .where(TmSource.scenario == TELEMETRY.slug, TmSource.kind == "occupancy",
-                   TmSource.subject_id.in_(lot_ids), TmReading.at >= start, TmReading.at < end))
-    for lot_id, at, value in session.execute(stmt):
+    for lot_id, at, value in telemetry.history(session, config=TELEMETRY, kind="occupancy", subject_ids=lot_ids,
+                                               since=start, until=end):
         key = (lot_id, _day(at))
         peaks[key] = max(peaks.get(key, 0), int(value["occupied"]))
     return peaks

@@ -175,3 +175,23 @@ def test_staff_read_latest_and_a_time_range(client, tm, session, clock):
     assert client.get(url, headers=tm.wf.token("tech_a")).status_code == 403
     assert client.get(url, headers=tm.dev("s1")).status_code == 403  # the device sees its source, not the history
     assert client.get(url, headers=tm.dev("s2")).status_code == 404
+
+
+def test_history_serves_a_scenarios_figures_by_subject_kind_and_range(client, tm, session, clock):
+    """``service.history``: the readings of one kind about the subjects asked, since ≤ at < until,
+    oldest first — not another kind's, not another subject's."""
+    from scenarios.engines.telemetry import service as svc
+    from tests.engines.telemetry.scenario import CONFIG
+
+    for s in (50, 40, 30, 20):
+        put(client, tm, "s1", kind="level", value={"level_l": 100 + s}, at=iso(clock, -s))
+    put(client, tm, "s2", kind="level", value={"level_l": 7}, at=iso(clock, -30))
+    assert put(client, tm, "sb", kind="level", value={"level_l": 9}, at=iso(clock, -30)).status_code == 200
+    assert put(client, tm, "m1", kind="pump", value={"state": "running"}, at=iso(clock, -30)).status_code == 200
+    found = svc.history(session, config=CONFIG, kind="level", subject_ids=[1, 2],
+                        since=clock.now() - timedelta(seconds=40), until=clock.now() - timedelta(seconds=20))
+    assert [(subject, value) for subject, _, value in found] == [
+        (1, {"level_l": 140.0}), (1, {"level_l": 130.0}), (2, {"level_l": 7.0})]  # 20 s ago: excluded
+    assert [at for _, at, _ in found] == sorted(at for _, at, _ in found)
+    assert svc.history(session, config=CONFIG, kind="level", subject_ids=[], since=clock.now(),
+                       until=clock.now()) == []
