@@ -45,11 +45,6 @@ class Place:
     resource: BkResource
 
 
-def _for_update(session: Session, stmt: sa.Select) -> sa.Select:
-    """Row locks on PostgreSQL (SQLite serialises writers with ``BEGIN IMMEDIATE``)."""
-    return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
-
-
 def local_day(when: datetime) -> date:
     return when.astimezone(CST).date()
 
@@ -102,8 +97,9 @@ def person_for(session: Session, config: BookingConfig, principal: Principal, pe
     target = me if person_id is None else person_id
     if target != me and not may_act_for(session, me, target, config.act_scope):
         raise ApiError("not_acting_for", errors={"person_id": ["您没有为此人预约的授权（亲友关系）。"]})
-    # one person's bookings are counted one at a time
-    person = session.scalar(_for_update(session, sa.select(Person).where(Person.id == target)))
+    # one person's bookings are counted one at a time (row locks; SQLite renders no FOR UPDATE: BEGIN
+    # IMMEDIATE already serialises its writers)
+    person = session.scalar(sa.select(Person).where(Person.id == target).with_for_update())
     if person is None:
         raise ApiError("not_acting_for", errors={"person_id": ["您没有为此人预约的授权（亲友关系）。"]})
     if config.may_book is not None:
@@ -352,11 +348,11 @@ def reschedule(session: Session, *, clock: Clock, principal: Principal, config: 
     expected = booking.status
     # Locks in the engine's one order (the booking, the slots' expired holds, the slots by id), so
     # two bookings swapping slots, or a confirm racing this, wait for each other instead of deadlocking.
-    session.execute(_for_update(session, sa.select(BkBooking.id).where(BkBooking.id == booking.id)))
+    session.execute(sa.select(BkBooking.id).where(BkBooking.id == booking.id).with_for_update())
     for sid in sorted((old.slot.id, new.slot.id)):
         capacity.release_expired_holds(session, sid, now)
-    session.execute(_for_update(session, sa.select(BkSlot.id).where(BkSlot.id.in_((old.slot.id, new.slot.id)))
-                                .order_by(BkSlot.id)))
+    session.execute(sa.select(BkSlot.id).where(BkSlot.id.in_((old.slot.id, new.slot.id)))
+                    .order_by(BkSlot.id).with_for_update())
     _take_or_refuse(session, new.slot, booking.units, now, hold=expected == "held")
     moved = session.execute(sa.update(capacity.BOOKINGS).where(
         capacity.BOOKINGS.c.id == booking.id, capacity.BOOKINGS.c.status == expected,
@@ -459,8 +455,9 @@ def close_slot(session: Session, *, clock: Clock, principal: Principal, config: 
     """Close a slot: its live bookings are cancelled (passes revoked) and their people told."""
     place = place_of(session, slot.id)
     require_manager(principal, config, place.resource)
-    session.execute(_for_update(session, sa.select(BkBooking.id).where(  # bookings before their slot
-        BkBooking.slot_id == slot.id, BkBooking.status.in_(("held", "confirmed"))).order_by(BkBooking.id)))
+    session.execute(sa.select(BkBooking.id).where(  # bookings before their slot
+        BkBooking.slot_id == slot.id, BkBooking.status.in_(("held", "confirmed"))).order_by(BkBooking.id)
+        .with_for_update())
     closed = session.execute(sa.update(BkSlot.__table__).where(BkSlot.id == slot.id, BkSlot.status == "open")
                              .values(status="closed")).rowcount == 1
     if not closed:
