@@ -25,7 +25,9 @@ def start_worker(procs, database_url: str, tmp_path: Path, name: str, *args: str
     return p
 
 
-def wait_for(pred: Callable[[], object], what: str, *, timeout: float = 20.0, procs=()) -> object:
+def wait_for(pred: Callable[[], object], what: str, *, timeout: float = 60.0, procs=()) -> object:
+    """``pred()`` once it is true; a worker process starting on a loaded 2-core machine may take
+    tens of seconds to import the application, hence the generous ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
