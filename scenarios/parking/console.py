@@ -20,11 +20,10 @@ from werkzeug.datastructures import MultiDict
 
 from app.api import paginate
 from app.console.charts import bar_chart
-from app.console.pages import NavItem, console_blueprint, form_args, render, requires
+from app.console.pages import NavItem, beijing_today, console_blueprint, form_args, query, render, requires
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
-from app.fields import CST
 from auth.principal import Principal
 from auth.visibility import loaded, visible_object
 from scenarios.parking import figures, gate, lots, nonstop
@@ -53,15 +52,6 @@ def operates_lots(p: Principal) -> bool:
 def reads_figures(p: Principal) -> bool:
     """Operators (their car parks) and the overseers (every one): ``figures.lots_of``'s rule."""
     return operates_lots(p) or (p.is_staff and p.org_code in OVERSEERS)
-
-
-def _today():
-    return current_clock().now().astimezone(CST).date()
-
-
-def _query(**defaults: str) -> MultiDict:
-    """The query string with ``defaults`` for what it leaves out (empty counts as left out)."""
-    return MultiDict({**defaults, **{k: v for k, v in request.args.items() if v.strip()}})
 
 
 def _fen(yuan: str) -> str:
@@ -96,7 +86,7 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/reservations")
     @requires(operates_lots)
     def reservations():
-        args = form_args(ParkingReservationListArgs, source=_query(date=_today().isoformat(),
+        args = form_args(ParkingReservationListArgs, source=query(date=beijing_today().isoformat(),
                                                                    page_size=str(PAGE_SIZE)))
         session, day, lot = get_session(), args.pop("date"), args.pop("lot")
         page = paginate(session, reservations_seen(g.principal, lot, day), args)
@@ -107,7 +97,7 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/contracts")
     @requires(operates_lots)
     def contracts():
-        args = form_args(ParkingListArgs, source=_query(page_size=str(PAGE_SIZE)))
+        args = form_args(ParkingListArgs, source=query(page_size=str(PAGE_SIZE)))
         session, lot = get_session(), args.pop("lot")
         page = paginate(session, contracts_seen(g.principal, lot), args)
         items = [contract_view(session, g.principal, c) for c in page["items"]]
@@ -117,7 +107,7 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/stays")
     @requires(operates_lots)
     def stays():
-        args = form_args(ParkingListArgs, source=_query(page_size=str(PAGE_SIZE)), skip=("done", "barrier"))
+        args = form_args(ParkingListArgs, source=query(page_size=str(PAGE_SIZE)), skip=("done", "barrier"))
         session = get_session()
         stmt = plate_rows(PkStay, g.principal, args.pop("lot")).where(PkStay.status == "pending_staff",
                                                                       PkStay.fee_fen.is_(None))
@@ -145,8 +135,8 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/figures", endpoint="figures")
     @requires(reads_figures)
     def figures_page():
-        today = _today()
-        args = form_args(ParkingFiguresArgs, source=_query(date_from=(today - timedelta(days=6)).isoformat(),
+        today = beijing_today()
+        args = form_args(ParkingFiguresArgs, source=query(date_from=(today - timedelta(days=6)).isoformat(),
                                                            date_to=today.isoformat()))
         items = figures.daily(get_session(), principal=g.principal, first=args["date_from"], last=args["date_to"],
                               lot=args["lot"])

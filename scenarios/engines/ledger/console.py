@@ -15,14 +15,11 @@ from datetime import timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from flask import Blueprint, g, request
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, g
 
 from app.console.charts import bar_chart
-from app.console.pages import NavItem, console_blueprint, form_args, render, requires
-from app.context import current_clock
+from app.console.pages import NavItem, beijing_today, console_blueprint, form_args, query, render, requires
 from app.db import get_session
-from app.fields import CST
 from auth.principal import Principal
 from scenarios.engines.ledger import figures, reconcile
 from scenarios.engines.ledger.models import LgAccount
@@ -52,9 +49,9 @@ def reads_differences(p: Principal) -> bool:
 
 
 def _daily_args() -> dict:
-    today = current_clock().now().astimezone(CST).date()
-    defaults = {"date_from": (today - timedelta(days=DAYS_SHOWN - 1)).isoformat(), "date_to": today.isoformat()}
-    args = form_args(DailyArgs, source=MultiDict({**defaults, **{k: v for k, v in request.args.items() if v.strip()}}))
+    today = beijing_today()
+    args = form_args(DailyArgs, source=query(date_from=(today - timedelta(days=DAYS_SHOWN - 1)).isoformat(),
+                                             date_to=today.isoformat()))
     figures.check_range(args["date_from"], args["date_to"])
     return args
 
@@ -90,7 +87,7 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/discrepancies")
     @requires(reads_differences)
     def discrepancies():
-        args = form_args(DiscrepancyArgs, source=MultiDict({k: v for k, v in request.args.items() if v.strip()}))
+        args = form_args(DiscrepancyArgs, source=query())
         rows = reconcile.listed(get_session(), principal=g.principal, day=args["date"])
         return render("console/ledger/discrepancies.html", day=args["date"], rows=rows, kinds=KINDS,
                       sources=SOURCES, limit=reconcile.LISTED, everyone=g.principal.org_type == "district")
