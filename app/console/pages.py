@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,9 +22,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from marshmallow import fields
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from wtforms.validators import ValidationError
 
+from app.console import BEIJING
 from app.console import session as console_session
 from app.errors import ApiError, message_for
 from auth.principal import Principal
@@ -157,6 +160,19 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
                                                    for k, v in messages.items()}) from exc
 
 
+def query(**defaults: str) -> MultiDict:
+    """The query string with ``defaults`` for what it leaves out (empty counts as left out): the
+    ``source`` of ``form_args`` for a page whose filters have defaults (today, a page size)."""
+    return MultiDict({**defaults, **{k: v for k, v in request.args.items() if v.strip()}})
+
+
+def beijing_today() -> date:
+    """Today in Beijing by the app's clock (a page's default day)."""
+    from app.context import current_clock
+
+    return current_clock().now().astimezone(BEIJING).date()
+
+
 def with_beijing_offset(value: str) -> str:
     """A ``datetime-local`` field's value (no offset) is Beijing time; the API's schemas want an
     offset (``2026-12-05T10:00`` → ``2026-12-05T10:00+08:00``); anything else is left as typed."""
@@ -180,5 +196,5 @@ def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callabl
     return decorator
 
 
-__all__ = ["NavItem", "NotFound", "console_blueprint", "error_page", "form_args", "not_found", "public", "render",
-           "requires", "safe_next", "with_beijing_offset"]
+__all__ = ["NavItem", "NotFound", "beijing_today", "console_blueprint", "error_page", "form_args", "not_found",
+           "public", "query", "render", "requires", "safe_next", "with_beijing_offset"]

@@ -10,15 +10,13 @@ from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
 
-from flask import Blueprint, g, request
-from werkzeug.datastructures import MultiDict
+from flask import Blueprint, g
 
 from app.api import paginate
 from app.console.charts import bar_chart
-from app.console.pages import NavItem, console_blueprint, form_args, render
+from app.console.pages import NavItem, beijing_today, console_blueprint, form_args, query, render
 from app.context import current_clock
 from app.db import get_session
-from app.fields import CST
 from scenarios.ev_charging import operator, piles
 from scenarios.ev_charging.routes import session_view
 from scenarios.ev_charging.schemas import EvOperatorPileArgs, EvOperatorSessionArgs, EvRevenueArgs
@@ -32,15 +30,6 @@ def _operates(p) -> bool:
     return p.is_staff and p.org_type == operator.OPERATOR_TYPE
 
 
-def _today():
-    return current_clock().now().astimezone(CST).date()
-
-
-def _query(**defaults: str) -> MultiDict:
-    """The query string with ``defaults`` for what it leaves out (empty counts as left out)."""
-    return MultiDict({**defaults, **{k: v for k, v in request.args.items() if v.strip()}})
-
-
 @cache  # built once: its views are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     """ev-charging's ``console`` pages (named by ``SCENARIO.console``)."""
@@ -52,7 +41,7 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/piles", endpoint="piles")
     def piles_page():
         org_id = operator.require_operator(g.principal)
-        args = form_args(EvOperatorPileArgs, source=_query(page_size=str(PAGE_SIZE)))
+        args = form_args(EvOperatorPileArgs, source=query(page_size=str(PAGE_SIZE)))
         session, now = get_session(), current_clock().now()
         page = paginate(session, piles.of_operator(org_id, state=args["state"], now=now), args, rows=True)
         items = [piles.pile_view(p, now, code) for p, code in page["items"]]
@@ -65,7 +54,8 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/sessions")
     def sessions():
         org_id = operator.require_operator(g.principal)
-        args = form_args(EvOperatorSessionArgs, source=_query(date=_today().isoformat(), page_size=str(PAGE_SIZE)))
+        args = form_args(EvOperatorSessionArgs,
+                         source=query(date=beijing_today().isoformat(), page_size=str(PAGE_SIZE)))
         day = args.pop("date")
         session = get_session()
         page = paginate(session, operator.sessions_of_day(org_id, day), args, rows=True)
@@ -75,8 +65,8 @@ def blueprints() -> list[Blueprint]:
     @blp.get("/revenue")
     def revenue():
         org_id = operator.require_operator(g.principal)
-        today = _today()
-        args = form_args(EvRevenueArgs, source=_query(date_from=(today - timedelta(days=13)).isoformat(),
+        today = beijing_today()
+        args = form_args(EvRevenueArgs, source=query(date_from=(today - timedelta(days=13)).isoformat(),
                                                       date_to=today.isoformat()))
         figures = operator.revenue(get_session(), org_id, args["date_from"], args["date_to"])
         days = figures["days"]

@@ -6,7 +6,7 @@ the ledger; debts when the barrier let a car go unpaid; operators' figures per d
 
 Its engines' configurations: config.py; its tables: models.py; rules: lots.py (map, nearby,
 occupancy), contracts.py, reservations.py, gate.py (entries, exits, fees, debts), figures.py;
-endpoints: routes.py.
+endpoints: routes.py; the staff console's pages: console.py.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ SCENARIO = Scenario(
     models=("scenarios.parking.models",),
     jobs=("scenarios.parking.jobs",),
     blueprints=("scenarios.parking.routes:blueprints",),
+    console=("scenarios.parking.console:blueprints",),
     demo="scenarios.parking.demo:load",
     personal_data="scenarios.parking.personal_data:PERSONAL_DATA",
     config=BOOKING,

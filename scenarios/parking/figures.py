@@ -26,7 +26,9 @@ def _day(when: datetime | None) -> date | None:
     return None if when is None else when.astimezone(CST).date()
 
 
-def _lots(session: Session, principal: Principal, code: str | None) -> list[PkLot]:
+def lots_of(session: Session, principal: Principal, code: str | None = None) -> list[PkLot]:
+    """The car parks whose figures ``principal`` reads: an operator's own, the overseers' every one
+    (403 for other staff); ``code``: only that one."""
     stmt = sa.select(PkLot).order_by(PkLot.code)
     if principal.org_code not in OVERSEERS:
         if principal.org_type != "parking_operator":
@@ -40,7 +42,7 @@ def _lots(session: Session, principal: Principal, code: str | None) -> list[PkLo
 def daily(session: Session, *, principal: Principal, first: date, last: date, lot: str | None) -> list[dict[str, Any]]:
     if last < first or (last - first).days >= MAX_DAYS:
         raise ApiError("validation_error", errors={"date_to": [f"须不早于 date_from，且跨度不超过 {MAX_DAYS} 天。"]})
-    chosen = _lots(session, principal, lot)
+    chosen = lots_of(session, principal, lot)
     ids = [x.id for x in chosen]
     start = datetime.combine(first, time(0), CST)
     end = datetime.combine(last + timedelta(days=1), time(0), CST)

@@ -27,10 +27,10 @@ from auth.visibility import loaded, visible_object
 from scenarios.engines.booking.models import BkBooking, BkResource
 from scenarios.engines.telemetry import service as telemetry
 from scenarios.engines.telemetry.routes import make_blueprint as telemetry_blueprint
-from scenarios.parking import contracts, figures, gate, lots, nonstop, payments, reservations
-from scenarios.parking.access import operates, register_object_types
+from scenarios.parking import contracts, figures, gate, lots, nonstop, payments, plates, reservations
+from scenarios.parking.access import contracts_seen, operates, plate_rows, register_object_types, reservations_seen
 from scenarios.parking.config import TELEMETRY
-from scenarios.parking.models import PkContract, PkDebt, PkLot, PkProject, PkReservation, PkSpace, PkStay, PkVehicle
+from scenarios.parking.models import PkDebt, PkLot, PkProject, PkReservation, PkSpace, PkStay, PkVehicle
 from scenarios.parking.schemas import (
     ParkingContractInSchema,
     ParkingContractSchema,
@@ -48,6 +48,7 @@ from scenarios.parking.schemas import (
     ParkingPaySchema,
     ParkingProjectListSchema,
     ParkingReservationInSchema,
+    ParkingReservationListArgs,
     ParkingReservationSchema,
     ParkingStaySchema,
 )
@@ -201,12 +202,13 @@ _passage_view("exit")
 # ---------------------------------------------------------------- reservations
 
 
-def _reservation_view(session, row: PkReservation, *, plate: str | None = None, status: str | None = None,
-                      lot: str | None = None) -> dict[str, Any]:
+def reservation_view(session, row: PkReservation, *, plate: str | None = None, status: str | None = None,
+                     lot: str | None = None, masked: bool = False) -> dict[str, Any]:
     """A reservation; what the caller already holds (the plate, the booking's status, the lot's
-    code) is not read again."""
+    code) is not read again. ``masked``: the plate as staff see it."""
     if plate is None:
         plate = session.get(PkVehicle, row.vehicle_id).plate
+        plate = plates.mask(plate) if masked else plate
     if status is None:
         status = session.scalar(sa.select(BkBooking.status).where(BkBooking.id == row.booking_id))
     return {"id": row.id, "booking_id": row.booking_id, "lot": lot or lot_code(session, row.lot_id), "plate": plate,
@@ -233,22 +235,21 @@ class Reservations(MethodView):
         row, booked, vehicle = reservations.reserve(session, clock=current_clock(), principal=principal, lot=lot,
                                                     slot_id=args["slot_id"], plate=args["plate"],
                                                     colour=args["colour"])
-        answer = _reservation_view(session, row, plate=vehicle.plate, status=booked.status, lot=lot.code)
+        answer = reservation_view(session, row, plate=vehicle.plate, status=booked.status, lot=lot.code)
         session.commit()
         return answer
 
-    @require_resident
-    @blp.arguments(ParkingListArgs, location="query")
+    @require_auth
+    @blp.arguments(ParkingReservationListArgs, location="query")
     @blp.response(200, page_of(ParkingReservationSchema))
     def get(self, args):
-        """Your reservations, latest first."""
+        """Residents: their reservations, latest first. Operators' staff: their car parks' (``lot``;
+        plates masked); ``date``: the arrival windows of that Beijing day, earliest first."""
         session = get_session()
         principal = current_principal()
-        args.pop("lot")
-        stmt = (sa.select(PkReservation).join(PkVehicle, PkVehicle.id == PkReservation.vehicle_id)
-                .where(PkVehicle.account_id == principal.account_id).order_by(PkReservation.id.desc()))
-        page = paginate(session, stmt, args)
-        return {**page, "items": [_reservation_view(session, r) for r in page["items"]]}
+        page = paginate(session, reservations_seen(principal, args.pop("lot"), args.pop("date")), args)
+        return {**page, "items": [reservation_view(session, r, masked=not principal.is_resident)
+                                  for r in page["items"]]}
 
 
 # ---------------------------------------------------------------- 错峰共享
@@ -302,16 +303,7 @@ class Contracts(MethodView):
         """Residents: their contracts. Operators' staff: their car parks' (``lot``)."""
         session = get_session()
         principal = current_principal()
-        stmt = sa.select(PkContract)
-        if principal.is_resident:
-            stmt = stmt.where(PkContract.person_id == principal.person_id)
-        else:
-            stmt = stmt.join(PkLot, PkLot.id == PkContract.lot_id).where(PkLot.operator_id == principal.org_id)
-        if args.get("lot"):
-            stmt = stmt.where(PkContract.lot_id == sa.select(PkLot.id).where(PkLot.code == args["lot"])
-                              .scalar_subquery())
-        args.pop("lot")
-        page = paginate(session, stmt.order_by(PkContract.id.desc()), args)
+        page = paginate(session, contracts_seen(principal, args.pop("lot")), args)
         return {**page, "items": [contract_view(session, principal, c) for c in page["items"]]}
 
 
@@ -346,18 +338,6 @@ class ContractCancel(MethodView):
 # ---------------------------------------------------------------- stays and debts
 
 
-def _plate_rows(model, principal, lot_code_arg: str | None) -> sa.Select:
-    stmt = sa.select(model)
-    if principal.is_resident:
-        mine = sa.select(PkVehicle.plate_hash).where(PkVehicle.account_id == principal.account_id)
-        stmt = stmt.where(model.plate_hash.in_(mine))
-    else:
-        stmt = stmt.join(PkLot, PkLot.id == model.lot_id).where(PkLot.operator_id == principal.org_id)
-    if lot_code_arg:
-        stmt = stmt.where(model.lot_id == sa.select(PkLot.id).where(PkLot.code == lot_code_arg).scalar_subquery())
-    return stmt.order_by(model.id.desc())
-
-
 @blp.route("/stays")
 class Stays(MethodView):
     @require_auth
@@ -367,7 +347,7 @@ class Stays(MethodView):
         """Residents: stays of their vehicles' plates. Operators' staff: their car parks' (plates masked)."""
         session = get_session()
         principal = current_principal()
-        page = paginate(session, _plate_rows(PkStay, principal, args.pop("lot")), args)
+        page = paginate(session, plate_rows(PkStay, principal, args.pop("lot")), args)
         return {**page, "items": [stay_view(session, principal, s) for s in page["items"]]}
 
 
@@ -446,7 +426,7 @@ class Debts(MethodView):
         """Residents: unpaid exits of their vehicles' plates. Operators' staff: their car parks'."""
         session = get_session()
         principal = current_principal()
-        page = paginate(session, _plate_rows(PkDebt, principal, args.pop("lot")), args)
+        page = paginate(session, plate_rows(PkDebt, principal, args.pop("lot")), args)
         return {**page, "items": [debt_view(session, principal, d) for d in page["items"]]}
 
 

@@ -159,6 +159,10 @@ class ParkingListArgs(PageArgs):
     lot = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
 
 
+class ParkingReservationListArgs(ParkingListArgs):
+    date = fields.Date(load_default=None, metadata={"description": "arrival windows of this Beijing day"})
+
+
 class ParkingDebtSchema(Schema):
     id = fields.Integer()
     lot = fields.String()

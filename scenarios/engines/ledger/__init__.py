@@ -7,7 +7,7 @@ who sees a payment: visibility.py; the
 engine-wide HTTP API (``/api/v1/payments/<id>``): routes.py; WeChat Pay API v3: wechatpay.py;
 paying through it, its notifications and the query job: settlement.py; the provider chosen at
 start-up: setup.py; daily figures: figures.py; reconciliation: reconcile.py; periodic jobs:
-jobs.py.
+jobs.py; the staff console's pages: console.py.
 
 ``ENGINE`` is what the platform loads for it (by name: importing this package loads nothing
 else of the engine).
@@ -23,4 +23,5 @@ ENGINE = Engine(
     blueprints=("scenarios.engines.ledger.routes:blueprints",),
     setup="scenarios.engines.ledger.setup:setup",
     personal_data="scenarios.engines.ledger.personal_data:PERSONAL_DATA",
+    console=("scenarios.engines.ledger.console:blueprints",),  # daily figures, reconciliation differences
 )

@@ -13,15 +13,23 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.errors import ApiError
 from scenarios.engines.ledger.models import LgAccount, LgEntry, LgPaymentIntent, LgTransfer
 
 BEIJING = timedelta(hours=8)
+MAX_DAYS = 366
 HEADER = ["日期", "场景", "支付笔数", "支付金额(分)", "退款笔数", "退款金额(分)", "净收入(分)", "手续费(分)",
           "扣除手续费后净收入(分)"]
 
 
 def _utc_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC) - BEIJING
+
+
+def check_range(date_from: date, date_to: date) -> None:
+    """422 unless ``date_to`` is ``date_from`` or up to ``MAX_DAYS`` after it."""
+    if not 0 <= (date_to - date_from).days <= MAX_DAYS:
+        raise ApiError("validation_error", errors={"date_to": [f"须在 date_from 之后 {MAX_DAYS} 天以内"]})
 
 
 def daily(session: Session, *, org_id: int, date_from: date, date_to: date) -> list[dict]:

@@ -24,10 +24,12 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from auth.principal import Principal
 from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent
 
 BEIJING = timedelta(hours=8)
 FEE_CHUNK = 5000
+LISTED = 500
 INTENTS = LgPaymentIntent.__table__
 
 
@@ -125,3 +127,15 @@ def record_fees(session: Session, lines: list[BillLine]) -> int:
                                      INTENTS.c.fee_fen.is_distinct_from(chunk.c.fee))
             .values(fee_fen=chunk.c.fee)).rowcount
     return changed
+
+
+def listed(session: Session, *, principal: Principal, day: date | None = None) -> list[LgDiscrepancy]:
+    """The differences ``principal`` may read, newest first (at most ``LISTED``): the district's
+    staff every one, an organisation's staff those of its own payments; ``day``: the bill's day."""
+    stmt = sa.select(LgDiscrepancy).order_by(LgDiscrepancy.id.desc()).limit(LISTED)
+    if day is not None:
+        stmt = stmt.where(LgDiscrepancy.bill_date == day)
+    if principal.org_type != "district":
+        stmt = stmt.join(LgPaymentIntent, LgPaymentIntent.id == LgDiscrepancy.intent_id).where(
+            LgPaymentIntent.payee_org_id == principal.org_id)
+    return list(session.scalars(stmt))

@@ -6,7 +6,6 @@ a hook: the resident never names an amount). Views build their answer, then comm
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, request
 from flask.views import MethodView
 
@@ -18,8 +17,8 @@ from app.errors import ApiError
 from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth, require_staff
 from auth.visibility import loaded, visible_object
-from scenarios.engines.ledger import figures, payments, settlement, wechatpay
-from scenarios.engines.ledger.models import SUBJECT, LgDiscrepancy, LgPaymentIntent
+from scenarios.engines.ledger import figures, payments, reconcile, settlement, wechatpay
+from scenarios.engines.ledger.models import SUBJECT, LgPaymentIntent
 from scenarios.engines.ledger.schemas import (
     DailyArgs,
     DailySchema,
@@ -159,18 +158,22 @@ class Daily(MethodView):
     def get(self, args):
         """Your organisation's payments, refunds and net per day (Beijing time) and scenario;
         ``format=csv`` or ``xlsx`` for a file."""
-        if not 0 <= (args["date_to"] - args["date_from"]).days <= 366:
-            raise ApiError("validation_error", errors={"date_to": ["须在 date_from 之后 366 天以内"]})
+        figures.check_range(args["date_from"], args["date_to"])
         items = figures.daily(get_session(), org_id=current_principal().org_id, date_from=args["date_from"],
                               date_to=args["date_to"])
-        fmt = args["format"]
-        if fmt == "json":
+        if args["format"] == "json":
             return {"items": items}
-        body = figures.to_csv(items) if fmt == "csv" else figures.to_xlsx(items)
-        name = f"ledger-{args['date_from']:%Y%m%d}-{args['date_to']:%Y%m%d}.{fmt}"
-        return Response(body, status=200, content_type=CONTENT_TYPES[fmt], headers={
-            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff"})
+        return export(items, args)
+
+
+def export(items: list[dict], args: dict) -> Response:
+    """The daily figures as a CSV or XLSX download (``args``: ``DailyArgs`` loaded)."""
+    fmt = args["format"]
+    body = figures.to_csv(items) if fmt == "csv" else figures.to_xlsx(items)
+    name = f"ledger-{args['date_from']:%Y%m%d}-{args['date_to']:%Y%m%d}.{fmt}"
+    return Response(body, status=200, content_type=CONTENT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
 
 
 @ledger_blp.route("/discrepancies")
@@ -181,14 +184,7 @@ class Discrepancies(MethodView):
     def get(self, args):
         """Differences a notification or the reconciliation found (never fixed by themselves): the
         district's staff see all, an organisation's staff those of its payments (up to 500, newest first)."""
-        principal = current_principal()
-        stmt = sa.select(LgDiscrepancy).order_by(LgDiscrepancy.id.desc()).limit(500)
-        if args["date"] is not None:
-            stmt = stmt.where(LgDiscrepancy.bill_date == args["date"])
-        if principal.org_type != "district":
-            stmt = stmt.join(LgPaymentIntent, LgPaymentIntent.id == LgDiscrepancy.intent_id).where(
-                LgPaymentIntent.payee_org_id == principal.org_id)
-        return {"items": get_session().scalars(stmt).all()}
+        return {"items": reconcile.listed(get_session(), principal=current_principal(), day=args["date"])}
 
 
 def blueprints(settings: Settings) -> list[Blueprint]:

@@ -335,3 +335,56 @@ def test_an_administrator_reads_the_escalation_chains(page, live):
         page.goto(live["base"] + path)
         assert "第 1 级" in page.locator("ol.chain").first.inner_text()
         no_serious_violations(page)
+
+
+def test_an_operator_opens_the_reconciliation_differences_and_its_car_parks_occupancy(page, live, shots):
+    """A car-park operator paid through WeChat Pay: the reconciliation found a payment the bill
+    lacks; the operator opens the differences from the navigation, then its car parks' free
+    spaces as the counter reported them; axe on each of its money and parking pages."""
+    from datetime import timedelta
+
+    from app.fields import CST
+    from scenarios.engines.ledger import payments, reconcile
+    from scenarios.parking.models import PkLot
+    from tests.scenarios.parking.conftest import World, _device, _lot
+    from tests.support.factories import make_org, make_resident, make_staff
+
+    app, session, clock = live["app"], live["session"], live["clock"]
+    with app.app_context():
+        operator = make_org(session, "parking_operator", name="金山停车运营")
+        w = World()
+        lot: PkLot = _lot(session, clock, operator, "lot-browser", 30.7420, 121.3430)
+        _device(session, clock, w, operator, lot, "sensor", "occupancy", "counter")
+        manager = make_staff(session, operator, "manager")
+        payer = make_resident(session, name="付款人")
+        intent = payments.create(session, scenario="parking", payer_person_id=payer.person_id,
+                                 payee_org_id=operator.id, amount_fen=1200, description="停车费", now=clock.now(),
+                                 provider="wechatpay")
+        payments.mark_paid(session, out_trade_no=intent.out_trade_no, amount_fen=1200,
+                           provider_txn_id="t" + intent.out_trade_no, now=clock.now())
+        found = reconcile.reconcile(session, bill=[], day=clock.now().astimezone(CST).date(), now=clock.now())
+        session.commit()
+        resp = app.test_client().put("/api/v1/parking/lots/lot-browser/occupancy", json={"occupied": 70},
+                                     headers=w.h["counter"])
+        assert resp.status_code == 200, resp.get_json()
+    difference = next(d.id for d in found if d.out_trade_no == intent.out_trade_no)
+    page.goto(live["base"] + "/console/login")
+    page.fill("#username", manager.username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/$"))
+    page.click("nav >> text=收支 · 对账差异")
+    row = page.locator(f"#discrepancy-{difference}")
+    assert "本系统有、微信无" in row.inner_text() and "12.00" in row.inner_text()
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "ledger-differences.png"), full_page=True)
+    page.click("nav >> text=停车 · 车场余位")
+    lot_row = page.locator("#lot-lot-browser")
+    assert "30 / 100" in lot_row.inner_text() and "有空位" in lot_row.inner_text()
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "parking-lots.png"))
+    day = (clock.now().astimezone(CST) - timedelta(days=1)).date().isoformat()
+    for path in (f"/console/ledger/daily?date_from={day}", "/console/parking/reservations",
+                 "/console/parking/contracts", "/console/parking/stays", "/console/parking/figures"):
+        page.goto(live["base"] + path)
+        no_serious_violations(page)
