@@ -178,7 +178,7 @@ def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
     import auth.routes
     import qr.routes
-    from app import worker_routes
+    from app import chain_routes, worker_routes
     from app.moderation import routes as moderation_routes
     from app.notify import routes as notify_routes
     from app.places import routes as places_routes
@@ -188,4 +188,4 @@ def _platform_blueprint_modules() -> list:
     from app.wechat import routes as wechat_routes
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
-            sms_routes, notify_routes, privacy_routes]
+            sms_routes, notify_routes, privacy_routes, chain_routes]
