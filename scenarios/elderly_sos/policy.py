@@ -83,6 +83,7 @@ CHAIN_ORGS = {"call_centre": OrgTerms("呼叫中心", ("operator", "manager")),
 TERMS = ChainTerms(
     key="elderly-sos", title_zh="高龄老人应急呼叫", declared=CHAIN, orgs=CHAIN_ORGS,
     supplied={"contacts": ("老人的紧急联系人（按登记顺序）", CONTACTS)}, rule=human_in_the_loop,
-    starts=(f"升级链在两种情况下开始：呼叫后 {_span(ACK_LIMIT)}内呼叫中心无人应答（无人值班时立即开始）；"
+    starts=(f"升级链在两种情况下开始：呼叫后 {int(ACK_LIMIT.total_seconds())} 秒内呼叫中心无人应答"
+            "（无人值班时立即开始）；"
             f"应答后 {_span(ARRIVAL_LIMIT)}内社区人员未到达。有人应答（或社区人员到达）即停止。各级时限全天候计算。"))
 """The chain's versions (``app.chains``), named by ``SCENARIO.escalation``."""
