@@ -111,10 +111,11 @@ class ChainTerms:
 
 
 def step_json(step: Step) -> dict[str, Any]:
-    """A step as the API reads and writes it."""
+    """A step as the API reads and writes it (a ``Roles`` naming no role, which tells nobody —
+    a declared chain's ``supervisor_roles=()`` —, left out)."""
     return {"name": step.name, "after_seconds": step.after, "since": step.since,
             "recipients": [{"of": s.of, "roles": list(s.roles)} if isinstance(s, Roles) else {"supplied": s.name}
-                           for s in step.recipients],
+                           for s in step.recipients if not isinstance(s, Roles) or s.roles],
             "channels": list(step.channels), "urgent": step.urgent, "instruction": step.instruction,
             "repeat_seconds": step.repeat}
 

@@ -16,8 +16,6 @@ from app.clock import FrozenClock
 from app.notify.models import OutboxMessage
 from app.timers import Timer
 from app.worker import Worker
-from scenarios.elderly_sos import CONFIG
-from scenarios.elderly_sos.alarms import raise_alarm
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent
 from scenarios.elderly_sos.policy import TERMS
 from tests.support.database import backend
@@ -98,7 +96,7 @@ def test_sos_names_only_its_own_organisations_and_roles(sos):
 
 @pytest.mark.skipif(backend() != "postgresql", reason="needs PostgreSQL (row locks, SKIP LOCKED)")
 def test_two_workers_fire_each_step_of_a_version_once_in_order(committed_db, _app):
-    from tests.scenarios.elderly_sos.test_faults import build
+    from tests.scenarios.elderly_sos.test_faults import build, raise_alarms
 
     with _app.app_context():
         world = build(committed_db, operators=2, people=12)
@@ -111,12 +109,7 @@ def test_two_workers_fire_each_step_of_a_version_once_in_order(committed_db, _ap
     with committed_db.transaction() as s:
         chains.set_chain(s, TERMS, steps=version, reason="两进程测试", now=pressed.now(), actor_account_id=None,
                          acting_org_id=None)
-    alarm_ids = []
-    with _app.app_context(), committed_db.transaction() as s:
-        for person in world.people:
-            alarm_ids.append(raise_alarm(s, clock=pressed, principal=person, config=CONFIG)[0].id)
-        s.execute(sa.update(Timer).where(Timer.kind.in_(("notify.deliver", "dispatch.offer_timeout")))
-                  .values(state="cancelled"))
+    alarm_ids = raise_alarms(committed_db, _app, world, pressed)
     # Steps due at +60 (the missed limit), +90, +120, then repeats at +180, +240; +300 is not yet due.
     clock = FrozenClock(pressed.now() + timedelta(seconds=250))
     start, errors = threading.Barrier(2), []
