@@ -55,6 +55,7 @@ def load_modules(extra_scenarios: Iterable[Scenario] = ()) -> tuple[Scenario, ..
     modules, and the models and jobs the registry names for each engine and scenario; hand
     each engine its scenarios' configs. Returns the scenarios served (the registry's, then
     ``extra_scenarios``: tests register engine test scenarios this way)."""
+    from app.chains import install as install_chains
     from app.models import PLATFORM_MODULES, load
     from app.privacy.parts import install as install_personal_data
     from app.scenario import load as load_target
@@ -69,6 +70,7 @@ def load_modules(extra_scenarios: Iterable[Scenario] = ()) -> tuple[Scenario, ..
         load(scenario.modules)
     install_personal_data([load_target(d.personal_data) for d in (*registry.ENGINES.values(), *scenarios)
                            if d.personal_data is not None])
+    install_chains([load_target(s.escalation) for s in scenarios if s.escalation is not None])
     for engine in registry.ENGINES.values():
         if engine.install is not None:
             load_target(engine.install)([s.config for s in scenarios
@@ -176,7 +178,7 @@ def _platform_blueprint_modules() -> list:
     """Modules exposing ``blueprints(settings) -> list[Blueprint]``, in spec order."""
     import auth.routes
     import qr.routes
-    from app import worker_routes
+    from app import chain_routes, worker_routes
     from app.moderation import routes as moderation_routes
     from app.notify import routes as notify_routes
     from app.places import routes as places_routes
@@ -186,4 +188,4 @@ def _platform_blueprint_modules() -> list:
     from app.wechat import routes as wechat_routes
 
     return [places_routes, storage_routes, auth.routes, qr.routes, worker_routes, wechat_routes, moderation_routes,
-            sms_routes, notify_routes, privacy_routes]
+            sms_routes, notify_routes, privacy_routes, chain_routes]

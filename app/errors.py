@@ -36,6 +36,10 @@ ERRORS: dict[str, ErrorCode] = {
     "not_found": ErrorCode(404, "资源不存在", "Not found."),
     "method_not_allowed": ErrorCode(405, "不支持该请求方法", "Method not allowed."),
     "conflict": ErrorCode(409, "与当前状态冲突", "Conflict with the current state."),
+    # escalation chains (app.chains)
+    "escalation_chain_invalid": ErrorCode(422, "升级链设置有误", "The escalation chain has invalid steps."),
+    "escalation_chain_unsafe": ErrorCode(
+        422, "升级链须确保及时通知到人", "The escalation chain would leave nobody alerted in time."),
     "precondition_failed": ErrorCode(412, "资源已被修改，请刷新后重试", "Precondition failed."),
     "precondition_required": ErrorCode(428, "缺少 If-Match 请求头", "If-Match is required."),
     "rate_limited": ErrorCode(429, "请求过于频繁，请稍后再试", "Too many requests."),

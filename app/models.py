@@ -26,6 +26,7 @@ PLATFORM_MODULES = (
     "auth.contacts",  # staff contact points and SMS verification codes
     "auth.password_reset",  # its timer handler (the worker sends reset codes)
     "app.timers", "app.periodic", "app.worker",  # timers and the worker
+    "app.chains",  # versions of escalation chains, set by district administrators
     "app.notify.models", "app.notify.service",  # the outbox (service registers its timer handler)
     "app.storage.models", "app.storage.quota",  # uploads and their daily quota (with its purge)
     "qr.models", "qr.jobs",  # signed QR codes (jobs: the periodic purge and identity events)

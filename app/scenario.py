@@ -106,6 +106,8 @@ class Scenario:
     engine builds from ``config``. ``personal_data``: the ``PersonalData`` of its own tables
     (``"module:NAME"``), its part of a person's export. ``console``: functions
     ``() -> list[flask.Blueprint]`` of its own staff console pages (``app.console``).
+    ``escalation``: its ``app.chains.ChainTerms`` (``"module:NAME"``): an escalation chain of its
+    own that district administrators may change (a workflow scenario's is its engine's).
     """
 
     slug: str
@@ -120,6 +122,7 @@ class Scenario:
     blueprints: tuple[str, ...] = ()
     personal_data: str | None = None
     console: tuple[str, ...] = ()
+    escalation: str | None = None
     config: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -66,6 +66,7 @@ NOT_EXPORTED: dict[str, str] = {
     "upload_quota_days": "a daily counter of uploads, deleted the next day",
     "staff_known_addresses": "sign-in addresses of staff accounts, kept for throttling only",
     "wf_sla_policies": "who changed an SLA policy: a staff member's work, not their personal data",
+    "escalation_chains": "who changed an escalation chain: a staff member's work, not their personal data",
     "road_notices": "who published a road notice: a staff member's work",
     "sv_notices": "who published a village notice: a committee member's work",
     "data_exports": "the exports themselves (the files are the export)",

@@ -108,6 +108,7 @@ PERSONAL_DATA = PersonalData(
              purge=delete_before("consents", "withdrawn_at", "withdrawn_at IS NOT NULL")),
         Keep("data_exports", "个人信息副本", timedelta(days=7), "生成后7天删除", job="purge_data_exports"),
         Keep("wf_sla_policies", "时限策略的修改人", None, "工作记录"),
+        Keep("escalation_chains", "升级链的修改人", None, "工作记录"),
         Keep("road_notices", "道路公告的发布人", None, "工作记录"),
     ),
 )

@@ -77,5 +77,6 @@ SCENARIO = dispatch_scenario(
     blueprints=("scenarios.elderly_sos.routes:blueprints",),
     console=("scenarios.elderly_sos.console:blueprints",),
     personal_data="scenarios.elderly_sos.personal_data:PERSONAL_DATA",
+    escalation="scenarios.elderly_sos.policy:TERMS",
     engines=("dispatch", "telemetry"),
 )

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import chains
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.service import Recipient, enqueue
@@ -24,7 +25,7 @@ from scenarios.elderly_sos import chain, contacts, visit
 from scenarios.elderly_sos.access import is_call_centre_staff
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import call_centre, home_point
-from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT, MERGE_WINDOW, RESPONDER_ROLES
+from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT, MERGE_WINDOW, RESPONDER_ROLES, TERMS
 from scenarios.engines.dispatch import service as dispatch
 from scenarios.engines.dispatch.access import lock_job
 from scenarios.engines.dispatch.config import Origin
@@ -157,7 +158,8 @@ def open_alarm(session: Session, *, clock: Clock, config: Any, kind: str, enrolm
                      device_id=device.id if device else None, raised_by_account_id=raised_by,
                      call_centre_org_id=centre.id, committee_org_id=committee_id,
                      job_id=job.id, state="open", presses=1, last_press_at=now, ack_due_at=now + ACK_LIMIT,
-                     chain_level=0, version=1, created_at=now, updated_at=now)
+                     chain_level=0, chain_version=chains.current_version(session, TERMS.key), version=1, created_at=now,
+                     updated_at=now)
     session.add(alarm)
     session.flush()
     record(session, alarm, "raised", now, raised_by, kind=kind, device=device.id if device else None,

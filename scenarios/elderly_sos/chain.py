@@ -1,4 +1,6 @@
-"""The escalation chain of an alarm (``policy.CHAIN``), on the platform's timers.
+"""The escalation chain of an alarm, on the platform's timers: the version of it current when
+the alarm was raised (``alarm.chain_version``: 0 is ``policy.CHAIN``, a later one a district
+administrator's, ``app.chains``), for the alarm's whole life.
 
 ``arm`` sets the alarm's running chain (``ack`` or ``arrival``), its start and level 0, and
 arms one timer per listed step (kind ``elderly_sos.<chain>``, level = the step's level; the
@@ -16,15 +18,15 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from app import escalation, timers
+from app import chains, escalation, timers
 from app.clock import Clock
 from app.notify.service import Recipient
 from app.timers import Timer, timer_handler
 from auth.organisations import Organisation
 from scenarios.elderly_sos.models import SosAlarm
-from scenarios.elderly_sos.policy import CHAIN, RESPONDER_ROLES
+from scenarios.elderly_sos.policy import RESPONDER_ROLES, TERMS
 from scenarios.engines.dispatch.models import SUBJECT, DispatchJob
 from scenarios.engines.workflow.notifications import org_staff
 
@@ -35,12 +37,17 @@ WAITING_FOR = {"ack": ("open",), "arrival": ("acknowledged", "visiting")}
 """The alarm states in which each chain still waits for someone to act."""
 
 
+def policy_of(session: Session, alarm: SosAlarm) -> escalation.Policy:
+    """The chain the alarm escalates by (the version it was raised under)."""
+    return chains.policy(session, TERMS, alarm.chain_version)
+
+
 def arm(session: Session, alarm: SosAlarm, which: str, start: datetime) -> None:
     """Start ``which`` chain at ``start`` (its listed steps armed; any other chain cancelled)."""
     cancel(session, alarm)
     alarm.chain, alarm.chain_started_at, alarm.chain_level = which, start, 0
     timers.schedule_many(session, subject_type=SUBJECT, subject_id=alarm.job_id,
-                         timers=[(KINDS[which], level, due) for level, due in CHAIN.dues(start)])
+                         timers=[(KINDS[which], level, due) for level, due in policy_of(session, alarm).dues(start)])
 
 
 def cancel(session: Session, alarm: SosAlarm) -> None:
@@ -52,7 +59,7 @@ def next_due(alarm: SosAlarm) -> datetime | None:
     """When the running chain's next step is due (None: no chain running)."""
     if alarm.chain is None or alarm.chain_started_at is None or alarm.state not in WAITING_FOR[alarm.chain]:
         return None
-    return CHAIN.due(alarm.chain_level + 1, alarm.chain_started_at)
+    return policy_of(object_session(alarm), alarm).due(alarm.chain_level + 1, alarm.chain_started_at)
 
 
 def _advance(session: Session, alarm_id: int, which: str, level: int, now: datetime) -> bool:
@@ -94,12 +101,14 @@ def fire(session: Session, timer: Timer, clock: Clock) -> None:
     if alarm is None or not _advance(session, alarm.id, which, timer.level, now):
         return
     session.refresh(alarm)
-    step = CHAIN.step(timer.level)
+    policy = policy_of(session, alarm)
+    step = policy.step(timer.level)
     if step is None:
         return
     found = escalation.recipients(step, _orgs(session, alarm), lambda spec: spec.find(session, alarm))
     fallback = None
-    if not found and step.name == "contacts":  # nobody to call: the committee is the first contact
+    if not found and any(spec.name == "contacts" for spec in step.recipients if isinstance(spec, escalation.Supplied)):
+        # nobody to call: the committee is the first contact
         fallback = "committee"
         found = _orgs(session, alarm).get("committee", lambda roles: [])(RESPONDER_ROLES)
     if not found:  # where in doubt, alert a human: the call centre's managers
@@ -111,10 +120,11 @@ def fire(session: Session, timer: Timer, clock: Clock) -> None:
         tell(session, clock, alarm, key=f"esc:{which}:{timer.level}", template="sos_escalated", recipients=batch,
              channel=channel, note=f"第{timer.level}级：{step.name}", instruction=step.instruction or "")
         told.append({"channel": channel, "recipients": [f"{r.kind}:{r.id}" for r in batch]})
-    record(session, alarm, "escalated", now, None, chain=which, level=timer.level, step=step.name,
+    record(session, alarm, "escalated", now, None, chain=which, version=alarm.chain_version, level=timer.level,
+           step=step.name,
            instruction=step.instruction, told=told, fallback=fallback)
     tell_followers(session, clock, alarm, f"esc:{which}:{timer.level}:follow", note="呼叫未获及时响应，已通知下一级")
-    following = CHAIN.next_after(timer.level, timer.due_at)
+    following = policy.next_after(timer.level, timer.due_at)
     if following is not None:
         timers.schedule(session, subject_type=SUBJECT, subject_id=alarm.job_id, kind=timer.kind,
                         level=following[0], due_at=following[1])

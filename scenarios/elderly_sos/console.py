@@ -16,18 +16,18 @@ from flask import Blueprint, current_app, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.calendar import CST
+from app.console.chains import chain_editor
 from app.console.pages import NavItem, console_blueprint, form_args, render, requires
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
-from app.escalation import explain
 from auth.principal import Principal
 from auth.visibility import load_visible, visible_object
 from scenarios.elderly_sos import views
 from scenarios.elderly_sos.access import ALARM, is_call_centre_staff, register_object_types, sees_figures
 from scenarios.elderly_sos.alarms import is_responder
 from scenarios.elderly_sos.models import SosAlarm
-from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT, CHAIN
+from scenarios.elderly_sos.policy import TERMS
 from scenarios.elderly_sos.routes import ALARM_ACTIONS, month_bounds
 from scenarios.elderly_sos.schemas import SosFiguresArgs
 from scenarios.engines.dispatch import service as dispatch
@@ -44,8 +44,6 @@ EVENTS = {"raised": "呼叫", "pressed": "再次按下", "no_operator_on_duty": 
           "acknowledged": "呼叫中心应答", "visit_offered": "通知社区人员上门", "visit_taken": "社区人员接单",
           "arrived": "社区人员到达",
           "closed": "办结", "escalated": "升级", "call_cancel": "呼叫取消", "call_unserved": "无人接听"}
-CHAIN_ORGS = {"call_centre": "呼叫中心", "committee": "老人所在的居（村）委会",
-              "supervisor": "呼叫中心的主管部门（区民政局）"}
 ACTION_TITLES = {"visit": "我去上门", "arrived": "已到达", "close": "办结"}
 
 
@@ -145,13 +143,13 @@ def blueprints() -> list[Blueprint]:
         return render("console/sos/figures.html", month=args["month"], f=views.figures(get_session(), start, end),
                       outcomes=OUTCOMES)
 
-    @blp.get("/escalation")
+    @blp.route("/escalation", methods=["GET", "POST"])
     @requires(lambda p: p.is_district_admin)
     def escalation():
-        """The chain (``policy.CHAIN``, data) in words, and the two limits that start it."""
-        sentences = explain(CHAIN, orgs=CHAIN_ORGS, supplied={"contacts": "老人的紧急联系人（按登记顺序）"})
-        return render("console/sos/escalation.html", sentences=sentences, ack=int(ACK_LIMIT.total_seconds()),
-                      arrival=int(ARRIVAL_LIMIT.total_seconds() // 60))
+        """The chain (``policy.TERMS``: the version new alarms take) in words, its versions, and the
+        form of a new one (``app.console.chains``: previewed, refused unless a human stays in the loop)."""
+        return chain_editor(TERMS, title="升级链 · 高龄老人应急呼叫",
+                            action_url=url_for("console_elderly_sos.escalation"))
 
     return [blp]
 

@@ -139,6 +139,8 @@ class SosAlarm(IdMixin, Base):
     chain: Mapped[str | None] = mapped_column(sa.String(16))
     chain_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     chain_level: Mapped[int] = mapped_column(sa.Integer, default=0)
+    chain_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """The version of the escalation chain current when the alarm was raised (``app.chains``)."""
     outcome: Mapped[str | None] = mapped_column(sa.String(24))
     outcome_text: Mapped[str | None] = mapped_column(pii.EncryptedText("sos.outcome_text"))
     """What happened, for ``other`` (may say something of health: encrypted)."""

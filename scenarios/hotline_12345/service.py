@@ -137,7 +137,7 @@ def satisfaction(session: Session, *, clock: Clock, principal: Principal, config
             t.resolved_at = t.closed_at = None
             t.resolution_breached = False
             _set(t, reply=None)
-            sla.arm(session, t, sla.start_clocks(t, sla.ticket_calendar(session, t), at))
+            sla.arm(session, t, sla.start_clocks(session, t, sla.ticket_calendar(session, t), at))
 
         perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
                 action="reopen_unsatisfied", note=f"来电人不满意（{via}），再次办理",

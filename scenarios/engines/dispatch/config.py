@@ -143,12 +143,14 @@ def dispatch_scenario(config: DispatchConfig, *, title_en: str, seed_refs: tuple
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
                       models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
                       personal_data: str | None = None, engines: tuple[str, ...] = ("dispatch",),
-                      console: tuple[str, ...] = ()) -> Scenario:
+                      console: tuple[str, ...] = (), escalation: str | None = None) -> Scenario:
     """The ``Scenario`` of a dispatch scenario, slug and Chinese title taken from ``config``
     (``personal_data``: its part of a person's export, for tables of its own; ``engines``: dispatch
-    first, then any other it uses; ``console``: its staff console pages)."""
+    first, then any other it uses; ``console``: its staff console pages; ``escalation``: its
+    changeable escalation chain, ``Scenario.escalation``)."""
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=engines, roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config, personal_data=personal_data, console=console)
+                    blueprints=blueprints, config=config, personal_data=personal_data, console=console,
+                    escalation=escalation)
 
 __all__ = ["CONFIGS", "DispatchConfig", "Origin", "Stage", "config_for", "dispatch_scenario", "install"]

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.chains import ChainTerms, OrgTerms
+from app.chains import install as install_chains
 from app.errors import ApiError
-from app.escalation import Policy, Roles, two_level
+from app.escalation import Policy, Roles, Supplied, two_level
 from app.scenario import Scenario
 from scenarios.engines.workflow.transitions import TransitionTable, default_table
 
@@ -180,6 +182,25 @@ class WorkflowConfig:
             cached = self.extra["_escalation"] = default_escalation(self.manager_roles, self.supervisor_roles)
         return cached
 
+    @property
+    def chain_terms(self) -> ChainTerms:
+        """What a district administrator may set in a new version of the chain (``app.chains``):
+        the organisations ``CHAIN_ORGS`` with the scenario's roles, its declared chain's supplied
+        recipients, and steps that wait one response target."""
+        cached = self.extra.get("_chain_terms")
+        if cached is None:
+            declared = self.escalation_policy
+            specs = [spec for step in declared.steps for spec in step.recipients]
+            named = [r for spec in specs if isinstance(spec, Roles) for r in spec.roles]
+            roles = tuple(dict.fromkeys((*self.manager_roles, *self.handler_roles, *self.dispatcher_roles,
+                                         *self.supervisor_roles, *named)))
+            cached = self.extra["_chain_terms"] = ChainTerms(
+                key=self.slug, title_zh=self.title_zh, declared=declared,
+                orgs={of: OrgTerms(words, roles) for of, words in CHAIN_ORGS.items()},
+                supplied={s.name: (s.name, s) for s in specs if isinstance(s, Supplied)}, target="响应时限",
+                starts="工单超过响应时限仍未响应时，升级链开始；有人响应即停止。各级时限按工单所在场景的日历计算。")
+        return cached
+
     def template_name(self, name: str) -> str:
         """The registry's name of an engine notification on this scenario's channel."""
         from scenarios.engines.workflow.notifications import REGISTRY_NAMES
@@ -213,6 +234,9 @@ def default_escalation(manager_roles: tuple[str, ...], supervisor_roles: tuple[s
                       Roles("owner", manager_roles)])
 
 
+CHAIN_ORGS = {"owner": "责任单位", "owner_supervisor": "责任单位的主管部门", "dispatcher": "派单单位"}
+"""The organisations a workflow chain's ``Roles`` step names (found from the ticket), in words."""
+
 CONFIGS: dict[str, WorkflowConfig] = {}
 """The installed scenarios' configs, by slug (the platform installs them at start-up)."""
 
@@ -227,8 +251,10 @@ def register(config: WorkflowConfig) -> WorkflowConfig:
 
 def install(configs: Iterable[WorkflowConfig]) -> None:
     """The engine's ``install``: the platform hands it its scenarios' configs at start-up."""
+    configs = list(configs)
     for config in configs:
         register(config)
+    install_chains([config.chain_terms for config in configs])
 
 
 def config_for(slug: str) -> WorkflowConfig | None:

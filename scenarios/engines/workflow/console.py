@@ -18,12 +18,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from app import chains
+from app.console.chains import chain_editor
 from app.console.charts import bar_chart
 from app.console.pages import NavItem, console_blueprint, form_args, render, requires, with_beijing_offset
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
-from app.escalation import explain
 from app.storage.quota import daily_quota
 from app.storage.service import store_image
 from auth.principal import Principal
@@ -282,20 +283,28 @@ def blueprints() -> list[Blueprint]:
         items = list_policy_views(session, scenario=None, include_inactive=False)
         return render("console/workflow/sla_policies.html", items=items, configs=CONFIGS, saved=saved)
 
-    @blp.get("/escalation-policies")
+    @blp.route("/escalation-policies", methods=["GET", "POST"])
     @requires(lambda p: p.is_district_admin)
     def escalation_policies():
-        """Each workflow scenario's escalation chain (``WorkflowConfig.escalation_policy``, data),
-        its effect in words: step limits, recipients, channels, the repeating last step."""
-        chains = [(config, explain(config.escalation_policy, orgs=ESCALATION_ORGS, target="响应时限"))
-                  for _, config in sorted(CONFIGS.items())]
-        return render("console/workflow/escalation_policies.html", chains=chains)
+        """Each workflow scenario's escalation chain (the version new tickets take), in words;
+        with ``?chain=<slug>``, that chain's versions and the form of a new one (``app.console.chains``)."""
+        session = get_session()
+        slug = request.args.get("chain")
+        if slug is not None:
+            config = config_for(slug)
+            if config is None:
+                raise ApiError("not_found")
+            return chain_editor(config.chain_terms, title=f"升级链 · {config.title_zh}",
+                                action_url=url_for("console_workflow.escalation_policies", chain=slug),
+                                back=url_for("console_workflow.escalation_policies"))
+        chains_ = []
+        for _, config in sorted(CONFIGS.items()):
+            version = chains.current_version(session, config.slug)
+            chains_.append((config, version, config.chain_terms.explain(chains.policy(session, config.chain_terms,
+                                                                                       version))))
+        return render("console/workflow/escalation_policies.html", chains=chains_)
 
     return [blp]
-
-
-ESCALATION_ORGS = {"owner": "责任单位", "owner_supervisor": "责任单位的主管部门", "dispatcher": "派单单位"}
-"""The organisations a workflow chain's ``Roles`` step names, in words."""
 
 
 def _minutes(seconds: float | None) -> float | None:

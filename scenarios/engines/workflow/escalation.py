@@ -1,7 +1,8 @@
 """Timer handlers of the workflow engine, run by the worker in its claiming transaction.
 
 ``workflow.response`` (one level per step of the scenario's escalation policy,
-``WorkflowConfig.escalation_policy``, armed with the ticket): each level tells its step's
+``WorkflowConfig.escalation_policy`` or the version of it a district administrator set —
+``app.chains`` — that the ticket was filed under, armed with the ticket): each level tells its step's
 recipients (``app.escalation``: ``Roles`` of the ``owner``, ``owner_supervisor`` or
 ``dispatcher``, or ``Supplied`` by the scenario) on its channels. By default level 1 at the
 response target tells the owning organisation's managers; level 2 at twice the target tells the
@@ -75,10 +76,12 @@ class Escalated:
     scenario: str
     status: str
     reopen_count: int
+    escalation_version: int
 
 
 _T = Ticket.__table__
-_RETURNING = (_T.c.id, _T.c.org_id, _T.c.dispatch_org_id, _T.c.number, _T.c.scenario, _T.c.status, _T.c.reopen_count)
+_RETURNING = (_T.c.id, _T.c.org_id, _T.c.dispatch_org_id, _T.c.number, _T.c.scenario, _T.c.status, _T.c.reopen_count,
+              _T.c.escalation_version)
 
 
 def _escalate_where(t: sa.Table) -> list:
@@ -209,7 +212,7 @@ def _rearm_repeats(session: Session, timers: list[Timer], changed: list[tuple[Es
     """A repeating last step that fired arms the next repeat (level + 1, one interval later)."""
     due = {(int(t.subject_id), t.level): t.due_at for t in timers}
     for ticket, level in changed:
-        policy = escalation_policy(ticket.scenario)
+        policy = escalation_policy(session, ticket.scenario, ticket.escalation_version)
         if not policy.repeats or (ticket.id, level) not in due:
             continue
         cal = ticket_calendar(session, session.get(Ticket, ticket.id))
@@ -226,7 +229,8 @@ def responses_overdue(session: Session, timers: list[Timer], clock: Clock) -> No
     changed = _changed(session, RESPONSE_KIND, timers, now)
     if not changed:
         return
-    steps = {(t.id, level): escalation_policy(t.scenario).step(level) for t, level in changed}
+    steps = {(t.id, level): escalation_policy(session, t.scenario, t.escalation_version).step(level)
+             for t, level in changed}
     _events(session, now, "escalate", [(t.id, _event_data(t, level, steps[(t.id, level)])) for t, level in changed])
     notices = []
     for ticket, level in changed:

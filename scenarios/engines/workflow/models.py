@@ -156,6 +156,8 @@ class Ticket(IdMixin, Base):
     response_remaining_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     resolution_remaining_seconds: Mapped[int | None] = mapped_column(sa.Integer)
     escalation_level: Mapped[int] = mapped_column(sa.Integer, default=0)
+    escalation_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """The version of the scenario's escalation chain the ticket was filed under (``app.chains``)."""
     reopen_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import chains
 from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
@@ -97,10 +98,11 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
         is_open=True, priority=data.get("priority") or "normal",
         details={**details, **placement.details} if placement.details else details, moderation_state="visible",
         sla_policy_id=terms.id, response_minutes=terms.response_minutes,
-        resolution_minutes=terms.resolution_minutes, calendar=terms.calendar, escalation_level=0, reopen_count=0,
+        resolution_minutes=terms.resolution_minutes, calendar=terms.calendar, escalation_level=0,
+        escalation_version=chains.current_version(session, config.slug), reopen_count=0,
         response_breached=False, resolution_breached=False, version=1, created_at=now, updated_at=now,
     )
-    timers = sla.start_clocks(ticket, cal, now, resolution_due_at=(
+    timers = sla.start_clocks(session, ticket, cal, now, resolution_due_at=(
         config.resolution_due(data) if config.resolution_due is not None else None))
     event = trail.new_event(ticket, principal, "create", at=now, to_status="submitted")
     filing.file(session, ticket, event, timers, number_head=f"{config.number_prefix}{now.astimezone(CST):%Y%m%d}")
@@ -371,7 +373,7 @@ def reopen(session: Session, *, clock: Clock, principal: Principal, config: Work
         t.resolved_at = None
         t.closed_at = None
         t.resolution_breached = False
-        sla.arm(session, t, sla.start_clocks(t, sla.ticket_calendar(session, t), now))
+        sla.arm(session, t, sla.start_clocks(session, t, sla.ticket_calendar(session, t), now))
 
     perform(session, clock=clock, principal=principal, config=config, ticket=ticket, access=access,
              action="reopen", note=reason, expected_version=expected_version, check=check, apply=apply)

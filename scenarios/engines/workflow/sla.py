@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app import chains
 from app.calendar import Calendar, business_calendar
 from app.escalation import Policy
 from app.timers import cancel as cancel_timers
@@ -52,17 +53,19 @@ FALLBACK_POLICY = default_escalation(("manager", "admin"), ("supervisor",))
 """The chain of a ticket whose scenario is not installed (its configuration gone)."""
 
 
-def escalation_policy(scenario: str) -> Policy:
+def escalation_policy(session: Session, scenario: str, version: int = 0) -> Policy:
+    """The chain of a ticket of ``scenario`` filed under chain ``version`` (``app.chains``: 0 is
+    the scenario's declared chain; a later one was set by a district administrator)."""
     config = config_for(scenario)
-    return config.escalation_policy if config is not None else FALLBACK_POLICY
+    return chains.policy(session, config.chain_terms, version) if config is not None else FALLBACK_POLICY
 
 
-def response_timers(ticket: Ticket, cal: Calendar) -> list[Due]:
+def response_timers(session: Session, ticket: Ticket, cal: Calendar) -> list[Due]:
     """Escalation timers for the listed levels not reached yet, the chain started at the
     response target (its ``after=None`` limits are the response target in ``cal``)."""
     if ticket.response_due_at is None:
         return []
-    policy = escalation_policy(ticket.scenario)
+    policy = escalation_policy(session, ticket.scenario, ticket.escalation_version)
     return [(RESPONSE_KIND, level, due) for level, due in policy.dues(
         ticket.response_due_at, above=ticket.escalation_level, target=ticket.response_minutes * 60, add=cal.add)]
 
@@ -81,8 +84,8 @@ def cancel(session: Session, ticket: Ticket, kind: str | None = None) -> None:
     cancel_timers(session, subject_type=SUBJECT, subject_id=ticket.id, kind=kind)
 
 
-def start_clocks(ticket: Ticket, cal: Calendar, now: datetime, *, resolution_due_at: datetime | None = None
-                 ) -> list[Due]:
+def start_clocks(session: Session, ticket: Ticket, cal: Calendar, now: datetime, *,
+                 resolution_due_at: datetime | None = None) -> list[Due]:
     """Set a new (or reopened) ticket's due times from ``now``; the timers they need. A scenario's
     own ``resolution_due_at`` (``WorkflowConfig.resolution_due``) replaces the policy's minutes."""
     ticket.response_due_at = cal.add(now, ticket.response_minutes * 60)
@@ -90,7 +93,7 @@ def start_clocks(ticket: Ticket, cal: Calendar, now: datetime, *, resolution_due
                                 else cal.add(now, ticket.resolution_minutes * 60) if ticket.resolution_minutes
                                 else None)
     ticket.due_at = ticket.response_due_at
-    return response_timers(ticket, cal) + resolution_timers(ticket)
+    return response_timers(session, ticket, cal) + resolution_timers(ticket)
 
 
 def restart_response(session: Session, ticket: Ticket, now: datetime) -> None:
@@ -98,7 +101,7 @@ def restart_response(session: Session, ticket: Ticket, now: datetime) -> None:
     cal = ticket_calendar(session, ticket)
     ticket.response_due_at = cal.add(now, ticket.response_minutes * 60)
     ticket.escalation_level = 0
-    arm(session, ticket, response_timers(ticket, cal))
+    arm(session, ticket, response_timers(session, ticket, cal))
 
 
 def respond(session: Session, ticket: Ticket, now: datetime) -> bool:
@@ -131,7 +134,7 @@ def resume(session: Session, ticket: Ticket, now: datetime) -> None:
     if ticket.response_remaining_seconds is not None:
         ticket.response_due_at = cal.add(now, ticket.response_remaining_seconds)
         ticket.response_remaining_seconds = None
-        arm(session, ticket, response_timers(ticket, cal))
+        arm(session, ticket, response_timers(session, ticket, cal))
     if ticket.resolution_remaining_seconds is not None:
         ticket.resolution_due_at = cal.add(now, ticket.resolution_remaining_seconds)
         ticket.resolution_remaining_seconds = None

@@ -388,3 +388,19 @@ def test_an_operator_opens_the_reconciliation_differences_and_its_car_parks_occu
                  "/console/parking/contracts", "/console/parking/stays", "/console/parking/figures"):
         page.goto(live["base"] + path)
         no_serious_violations(page)
+
+
+def test_an_administrator_previews_and_saves_a_new_sos_chain(page, live):
+    """The form starts from the current chain; the contacts' step 90 s instead of 2 minutes is
+    explained before it can be saved, then saved as version 1 (the other steps unchanged)."""
+    sign_in(page, live, "admin")
+    page.goto(live["base"] + "/console/sos/escalation")
+    page.fill("#s1_after", "90")
+    page.get_by_role("button", name="预览效果").click()
+    preview = page.locator("#h-preview + ol.chain").inner_text()
+    assert "第 2 级（contacts）：第 1 级后 90 秒通知老人的紧急联系人" in preview
+    no_serious_violations(page)
+    page.fill("#reason", "家属反映两分钟太久")
+    page.get_by_role("button", name="按预览保存为新版本").click()
+    assert "已保存第 1 版" in page.locator("[role=status]").first.inner_text()
+    assert "第 1 级后 90 秒" in page.locator("ol.chain").first.inner_text()

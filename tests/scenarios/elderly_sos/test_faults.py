@@ -86,6 +86,16 @@ def build(db, *, operators: int, people: int) -> World:
     return world
 
 
+def raise_alarms(db, app, world: World, pressed: FrozenClock) -> list[int]:
+    """An alarm of each of the world's people, pressed at ``pressed``; only the escalation steps
+    are left to the worker (deliveries and the calls' next rounds cancelled)."""
+    with app.app_context(), db.transaction() as s:  # the app: the keyring for the encrypted columns
+        ids = [raise_alarm(s, clock=pressed, principal=person, config=CONFIG)[0].id for person in world.people]
+        s.execute(sa.update(Timer).where(Timer.kind.in_(("notify.deliver", "dispatch.offer_timeout")))
+                  .values(state="cancelled"))
+    return ids
+
+
 @pytest.fixture
 def procs() -> Iterator[list]:
     started: list = []
@@ -119,13 +129,7 @@ def test_a_worker_killed_mid_escalation_leaves_each_step_to_the_next_worker_once
     with _app.app_context():  # the keyring for the encrypted columns
         world = build(committed_db, operators=2, people=8)
     pressed = FrozenClock(datetime.now(UTC) - timedelta(seconds=70))  # acknowledgement missed 10 s ago
-    alarm_ids = []
-    with _app.app_context(), committed_db.transaction() as s:
-        for person in world.people:
-            alarm_ids.append(raise_alarm(s, clock=pressed, principal=person, config=CONFIG)[0].id)
-        # Only the escalation steps are this test's: deliveries and the calls' next rounds out of the way.
-        s.execute(sa.update(Timer).where(Timer.kind.in_(("notify.deliver", "dispatch.offer_timeout")))
-                  .values(state="cancelled"))
+    alarm_ids = raise_alarms(committed_db, _app, world, pressed)
     doomed = start_worker(procs, database_url, tmp_path, "doomed", "--batch-size", "3",
                           module="tests.support.slow_worker_main", TEST_SLOW_KINDS="elderly_sos.ack",
                           TEST_HANDLER_MODULES="scenarios.elderly_sos.chain", TEST_HANDLER_DELAY="0.25")
