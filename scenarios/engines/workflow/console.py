@@ -224,6 +224,7 @@ def blueprints() -> list[Blueprint]:
         view = full(session, found, access, clock=current_clock(), config=config)
         rows = _action_rows(config)
         actions = [(name, rows[name]) for name in view["allowed_actions"] if name in rows]
+        actions += [(a.path, a) for a in config.actions if a.shown is not None and a.shown(found, access)]
         assignees = (svc.assignable_staff(session, principal=g.principal, config=config)
                      if "assign" in view["allowed_actions"] else [])
         targets = ([o for o in transfer_targets(session, config) if o.id != found.org_id]
