@@ -52,9 +52,10 @@ def test_the_centre_routes_and_reroutes_from_its_desk(app, client, city, session
     clear(client, city, greening)
     desk = ops.get(DESK).get_data(as_text=True)
     held = _row(desk, "held", other)
-    assert 'id="route-%d"' % other in held and f'value="{ECOLOGY}"' in held and f'value="{CITY_OPS}"' not in held
+    assert f'id="route-{other}"' in held and f'value="{ECOLOGY}"' in held and f'value="{CITY_OPS}"' not in held
     routed = _row(desk, "routed", greening)
-    assert "金山区绿化和市容管理局" in routed and 'id="route-%d"' % greening in routed and f'value="{GREENING}"' not in routed
+    assert "金山区绿化和市容管理局" in routed and f'id="route-{greening}"' in routed
+    assert f'value="{GREENING}"' not in routed
     assert f'id="held-{greening}"' not in desk
 
     version = session.get(Ticket, other).version
@@ -77,7 +78,7 @@ def test_the_centre_routes_and_reroutes_from_its_desk(app, client, city, session
     assert f"/console/tickets/{greening}" in queue  # a bureau works its reports in the engine's queue
     act(client, city, "transport_sup", greening, "acknowledge")
     desk = ops.get(DESK).get_data(as_text=True)
-    assert 'id="route-%d"' % greening in _row(desk, "routed", greening)  # acknowledged, not assigned: movable
+    assert f'id="route-{greening}"' in _row(desk, "routed", greening)  # acknowledged, not assigned: movable
 
 
 def test_only_the_centre_has_the_desk_and_only_working_bureaus_a_queue(app, city):  # noqa: F811
