@@ -229,7 +229,8 @@ def blueprints() -> list[Blueprint]:
                      if "assign" in view["allowed_actions"] else [])
         targets = ([o for o in transfer_targets(session, config) if o.id != found.org_id]
                    if "transfer" in view["allowed_actions"] else [])
-        return render("console/workflow/ticket.html", config=config, t=view, actions=actions,
+        links = [link for make in config.extra.get("console_links", ()) if (link := make(view)) is not None]
+        return render("console/workflow/ticket.html", config=config, t=view, actions=actions, links=links,
                       titles=ACTION_TITLES, assignees=assignees, targets=targets, item_rows=range(ITEM_ROWS),
                       choices=_choices, choice_titles=CHOICE_TITLES,
                       statuses=export.STATUS_TITLES, priorities=export.PRIORITY_TITLES, revealed=None)
@@ -354,6 +355,14 @@ def _items(form: MultiDict, schema: type) -> list[dict[str, Any]] | None:
         if index.isdigit() and name and value:
             rows.setdefault(int(index), {})[name] = int(value) if name in integers and value.isdigit() else value
     return [rows[i] for i in sorted(rows)]
+
+
+def add_ticket_link(config: WorkflowConfig, make: Any) -> None:
+    """A scenario's own page shown on its tickets' page: ``make(ticket_view)`` gives (label, URL)
+    or ``None`` (a follow-up's discharge summary, a consultation's request)."""
+    links = config.extra.setdefault("console_links", [])
+    if make not in links:
+        links.append(make)
 
 
 ESCALATION_ORGS = {"owner": "责任单位", "owner_supervisor": "责任单位的主管部门", "dispatcher": "派单单位"}
