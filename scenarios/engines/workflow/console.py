@@ -260,7 +260,7 @@ def blueprints() -> list[Blueprint]:
                        expected_version=int(version) if version and version.isdigit() else None, **args)
         session.commit()
         if back:
-            return redirect(f"{back}?done={path}#{path}-{ticket_id}")
+            return redirect(f"{back}{'&' if '?' in back else '?'}done={path}")
         return redirect(url_for("console_workflow.ticket", ticket_id=ticket_id, done=path))
 
     @blp.get("/w/<slug>/escalated")

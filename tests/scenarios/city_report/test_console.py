@@ -69,8 +69,10 @@ def test_the_centre_routes_and_reroutes_from_its_desk(app, client, city, session
     assert _route(ops, greening, TRANSPORT, version=0).status_code == 412
     assert _owner(session, greening) == GREENING
     assert _route(ops, greening, "no-such-org", session.get(Ticket, greening).version).status_code == 422
-    assert _route(ops, greening, TRANSPORT, session.get(Ticket, greening).version).status_code == 302
-    assert _owner(session, greening) == TRANSPORT
+    elsewhere = _route(ops, greening, TRANSPORT, session.get(Ticket, greening).version,
+                       next="https://evil.example/console/routing")
+    assert elsewhere.status_code == 302 and elsewhere.headers["Location"].startswith(f"/console/tickets/{greening}")
+    assert _owner(session, greening) == TRANSPORT  # moved; the foreign "next" ignored (no open redirect)
 
     # Once the department has assigned it, the desk no longer offers to move it (nor does the API).
     transport = _as(app, city, "transport_sup")
