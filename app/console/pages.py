@@ -89,11 +89,11 @@ def _before() -> Any:
     if not g.principal.is_staff:
         if request.headers.get("HX-Request"):
             return "", 401, {"HX-Redirect": url_for("console_shell.login")}
-        return redirect(url_for("console_shell.login", next=_local(request.full_path)))
+        return redirect(url_for("console_shell.login", next=local_path(request.full_path)))
     return None
 
 
-def _local(target: str | None) -> str | None:
+def local_path(target: str | None) -> str | None:
     """``target`` when it is a path of the console (never another site: no open redirect)."""
     if not target:
         return None
@@ -104,7 +104,7 @@ def _local(target: str | None) -> str | None:
 
 
 def safe_next(target: str | None) -> str:
-    return _local(target) or url_for("console_shell.home")
+    return local_path(target) or url_for("console_shell.home")
 
 
 TITLES = {401: "请先登录", 403: "无权操作", 404: "页面不存在", 409: "状态已变化", 429: "操作过于频繁"}
@@ -132,11 +132,12 @@ def render(template: str, **context: Any) -> str:
 
 
 def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...] = (),
-              source: Any = None) -> dict[str, Any]:
+              source: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The form (or query string on GET) loaded by an API schema, so a page takes exactly what
     the API takes and refuses it the same way (422 with the fields at fault). Empty fields
     count as absent; ``lists``: fields that repeat; ``skip``: the page's own fields; ``source``:
-    a cleaned copy of the form (a ``MultiDict``) instead of the request's."""
+    a cleaned copy of the form (a ``MultiDict``) instead of the request's; ``extra``: values a
+    page assembled itself (a list of rows), loaded with the rest."""
     from marshmallow import ValidationError as SchemaError
 
     if source is None:
@@ -152,6 +153,7 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
     for key, value in data.items():  # a form's numbers are text; the API's integers are strict
         if isinstance(loader.fields.get(key), fields.Integer) and isinstance(value, str) and _INT.match(value):
             data[key] = int(value)
+    data.update(extra or {})
     try:
         return loader.load(data)
     except SchemaError as exc:
@@ -196,5 +198,5 @@ def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callabl
     return decorator
 
 
-__all__ = ["NavItem", "NotFound", "beijing_today", "console_blueprint", "error_page", "form_args", "not_found",
-           "public", "query", "render", "requires", "safe_next", "with_beijing_offset"]
+__all__ = ["NavItem", "NotFound", "beijing_today", "console_blueprint", "error_page", "form_args", "local_path",
+           "not_found", "public", "query", "render", "requires", "safe_next", "with_beijing_offset"]

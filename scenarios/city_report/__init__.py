@@ -49,5 +49,6 @@ SCENARIO = workflow_scenario(
     seed_refs=("G12",),
     roles=("resident", "bureau:supervisor", "bureau:staff", "town:admin", "town:staff"),
     blueprints=("scenarios.city_report.routes:blueprints",),
+    console=("scenarios.city_report.console:blueprints",),
     demo="scenarios.city_report.demo:load",
 )

@@ -23,6 +23,7 @@ SCENARIO = workflow_scenario(
     models=("scenarios.discharge_summary.models",),
     jobs=("scenarios.discharge_summary.jobs",),
     blueprints=("scenarios.discharge_summary.routes:blueprints",),
+    console=("scenarios.discharge_summary.console:blueprints",),
     demo="scenarios.discharge_summary.demo:load",
     personal_data="scenarios.discharge_summary.personal_data:PERSONAL_DATA",
 )

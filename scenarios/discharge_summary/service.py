@@ -108,14 +108,27 @@ def sees(session: Session, principal: Principal, summary: DsSummary) -> bool:
     return principal.is_staff and principal.org_id == summary.org_id
 
 
-def read(session: Session, *, clock: Clock, principal: Principal, summary: DsSummary) -> DsSummary:
-    """A reader's look; a staff read writes its audit entry first (in the same transaction)."""
+def reads(principal: Principal) -> bool:
+    """Staff roles with a clinical need to read a summary (others of the hospital: 403)."""
+    return principal.is_staff and principal.role in READER_ROLES
+
+
+def read(session: Session, *, clock: Clock, principal: Principal, summary: DsSummary,
+         reason: str = AUDIT_REASON) -> DsSummary:
+    """A reader's look; a staff read writes its audit entry first (in the same transaction), with
+    ``reason`` (the console asks the reader for one; the API records its fixed purpose)."""
     if principal.is_staff:
-        if principal.role not in READER_ROLES:
+        if not reads(principal):
             raise ApiError("forbidden")
         record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=summary.patient_person_id,
-                             fields=["discharge_summary"], reason=AUDIT_REASON, action="read_discharge_summary")
+                             fields=["discharge_summary"], reason=reason, action="read_discharge_summary")
     return summary
+
+
+def published_by(org_id: int) -> sa.Select:
+    """A hospital's summaries, newest first (the console's list: no health data is shown there)."""
+    return (sa.select(DsSummary).where(DsSummary.org_id == org_id)
+            .order_by(DsSummary.created_at.desc(), DsSummary.id.desc()))
 
 
 def mine(principal: Principal) -> sa.Select:

@@ -29,11 +29,12 @@ ACTIONS = (
            "退单: the department sends the order back to the hotline office with a reason, once "
            "(`already_sent_back` the second time); the office re-routes it.", lets_go=True),
     Action("reply", "reply", HotlineReplySchema, service.reply, STAFF,
-           "The reply to the caller (content, channel, time): needed before closing (`reply_required`)."),
+           "The reply to the caller (content, channel, time): needed before closing (`reply_required`).",
+           shown=service.offer_reply),
     Action("satisfaction", "satisfaction", HotlineSatisfactionSchema, service.satisfaction, STAFF,
            "The hotline office records the caller's verdict (满意 / 基本满意 / 不满意, by SMS or call), after "
            "a reply (`reply_required`), once a round (`satisfaction_recorded`); 不满意 reopens the order "
-           "once, otherwise a resolved order is closed."),
+           "once, otherwise a resolved order is closed.", shown=service.offer_satisfaction),
 )
 
 CONFIG = WorkflowConfig(
@@ -71,6 +72,7 @@ SCENARIO = workflow_scenario(
            "town:staff"),
     models=("scenarios.hotline_12345.models",),
     blueprints=("scenarios.hotline_12345.routes:blueprints",),
+    console=("scenarios.hotline_12345.console:blueprints",),
     demo="scenarios.hotline_12345.demo:load",
     personal_data="scenarios.hotline_12345.personal_data:PERSONAL_DATA",
 )

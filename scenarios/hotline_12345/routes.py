@@ -30,7 +30,8 @@ class HotlineCallerSchema(Schema):
     resident_matched = fields.Boolean(required=True)
 
 
-def _office_only():
+def office_only():
+    """The acting hotline office (its session and organisation); other staff: 403."""
     session = get_session()
     office = org_by_code(session, HOTLINE_OFFICE)
     if current_principal().org_id != office.id:
@@ -50,7 +51,7 @@ def blueprints() -> list[Blueprint]:
         def get(self, args):
             """The hotline office: per department and month, on-time contact and resolution rates,
             the callers' verdicts and the orders sent back. Other staff: 403."""
-            session, office = _office_only()
+            session, office = office_only()
             return monthly(session, month=args["month"], office_id=office.id)
 
     @blp.route("/tickets/<int:ticket_id>/caller")
@@ -60,7 +61,7 @@ def blueprints() -> list[Blueprint]:
         @blp.response(200, HotlineCallerSchema)
         def get(self, ticket_id: int):
             """The hotline office: the caller's phone (masked) and whether it is a resident's."""
-            session, _ = _office_only()
+            session, _ = office_only()
             caller = session.get(HotlineCaller, ticket_id)
             if caller is None:
                 raise ApiError("not_found")

@@ -25,7 +25,7 @@ from app.errors import ApiError
 from auth.organisations import Organisation
 from auth.principal import Principal
 from scenarios.engines.workflow import notifications, sla, trail
-from scenarios.engines.workflow.access import invalid, locked
+from scenarios.engines.workflow.access import Access, invalid, locked
 from scenarios.engines.workflow.changes import perform
 from scenarios.engines.workflow.config import WorkflowConfig
 from scenarios.engines.workflow.models import FINAL_STATUSES, Ticket, TicketEvent
@@ -91,11 +91,37 @@ def send_back(session: Session, *, clock: Clock, principal: Principal, config: W
     return ticket
 
 
+ANSWERED = ("resolved", "closed")
+"""Where the caller's verdict is asked."""
+
+
+def replies(access: Access) -> bool:
+    """Who records the reply to the caller: the department holding the order, or the office."""
+    return bool(access.actors & {DISPATCHER, *DEPARTMENT_ROLES, *OFFICE_ROLES}) and access.how != "reporter"
+
+
+def records_verdicts(access: Access) -> bool:
+    """Who records the caller's verdict: the hotline office."""
+    return bool(access.actors & {DISPATCHER, *OFFICE_ROLES})
+
+
+def offer_reply(ticket: Ticket, access: Access) -> bool:
+    """``reply``'s own conditions (``Action.shown``): the console's form where it would be taken."""
+    return replies(access) and ticket.status not in FINAL_STATUSES
+
+
+def offer_satisfaction(ticket: Ticket, access: Access) -> bool:
+    """``satisfaction``'s own conditions (``Action.shown``): a reply given, a verdict due this round."""
+    details = ticket.details or {}
+    return (records_verdicts(access) and ticket.status in ANSWERED and bool(details.get("reply"))
+            and len(details.get("satisfaction", [])) <= ticket.reopen_count)
+
+
 def reply(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
           content: str, channel: str, replied_at: datetime | None = None,
           expected_version: int | None = None) -> Ticket:
     ticket, access = locked(session, principal, config, ticket_id)
-    if not access.actors & {DISPATCHER, *DEPARTMENT_ROLES, *OFFICE_ROLES} or access.how == "reporter":
+    if not replies(access):
         raise ApiError("forbidden")
     if ticket.status in FINAL_STATUSES:
         raise invalid(ticket, "reply")
@@ -116,10 +142,10 @@ def reply(session: Session, *, clock: Clock, principal: Principal, config: Workf
 def satisfaction(session: Session, *, clock: Clock, principal: Principal, config: WorkflowConfig, ticket_id: int,
                  result: str, via: str, expected_version: int | None = None) -> Ticket:
     ticket, access = locked(session, principal, config, ticket_id)
-    if not access.actors & {DISPATCHER, *OFFICE_ROLES}:
+    if not records_verdicts(access):
         raise ApiError("forbidden")
     details = ticket.details or {}
-    if ticket.status not in ("resolved", "closed"):
+    if ticket.status not in ANSWERED:
         raise invalid(ticket, "satisfaction")
     if not details.get("reply"):
         raise ApiError("reply_required")

@@ -56,6 +56,7 @@ SCENARIO = workflow_scenario(
     models=("scenarios.online_consult.models",),
     jobs=("scenarios.online_consult.jobs",),
     blueprints=("scenarios.online_consult.routes:blueprints",),
+    console=("scenarios.online_consult.console:blueprints",),
     demo="scenarios.online_consult.demo:load",
     personal_data="scenarios.online_consult.personal_data:PERSONAL_DATA",
 )

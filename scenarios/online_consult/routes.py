@@ -13,7 +13,6 @@ from app.api import Blueprint
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
-from auth.audit import record_unmasked_read
 from auth.principal import current_principal, require_auth
 from auth.visibility import loaded, visible_object
 from scenarios.engines.workflow.models import SUBJECT
@@ -22,13 +21,13 @@ from scenarios.online_consult.models import OcConsult
 from scenarios.online_consult.schemas import OcConsultSchema, OcPrescriptionSchema
 
 SLUG = "online-consult"
-READERS = ("doctor", "admin", "department_head")
 
 blp = Blueprint("online-consult-own", __name__, url_prefix=f"/api/v1/{SLUG}",
                 description="互联网医院 复诊续方: the request's health data and the renewal's pass.")
 
 
-def _consult(ticket) -> OcConsult:
+def consult_of(ticket) -> OcConsult:
+    """The consultation beside a ticket of online-consult (404 for any other ticket)."""
     consult = get_session().get(OcConsult, ticket.id) if ticket.scenario == SLUG else None
     if consult is None:
         raise ApiError("not_found")
@@ -44,14 +43,9 @@ class ConsultRequest(MethodView):
         """The symptoms and the prescription asked for: the patient; the hospital's doctors (audited)."""
         session, principal = get_session(), current_principal()
         ticket = loaded(SUBJECT)
-        consult = _consult(ticket)
-        if principal.is_staff:
-            if principal.org_id != ticket.org_id or principal.role not in READERS:
-                raise ApiError("forbidden")
-            record_unmasked_read(session, clock=current_clock(), principal=principal,
-                                 subject_person_id=consult.patient_person_id, fields=["consult_request"],
-                                 reason="互联网医院复诊：查看病情与续方申请", action="read_consult")
-            session.commit()
+        consult = service.read_request(session, clock=current_clock(), principal=principal, ticket=ticket,
+                                       consult=consult_of(ticket))
+        session.commit()
         return consult
 
 
@@ -65,7 +59,7 @@ class Prescription(MethodView):
         The patient only (staff who see the consultation: 403)."""
         ticket = loaded(SUBJECT)
         return service.prescription(get_session(), clock=current_clock(), principal=current_principal(),
-                                    ticket=ticket, consult=_consult(ticket))
+                                    ticket=ticket, consult=consult_of(ticket))
 
 
 def blueprints() -> list[Blueprint]:

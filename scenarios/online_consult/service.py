@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.clock import Clock
 from app.errors import ApiError
 from app.notify.service import AUTO, Recipient, enqueue
+from auth.audit import record_unmasked_read
 from auth.organisations import Organisation
 from auth.principal import Principal
 from qr.models import QrPass
@@ -133,3 +134,26 @@ def prescription(session: Session, *, clock: Clock, principal: Principal, ticket
         answer.update(items=renewal.items, valid_until=row.valid_until, used=row.used_at is not None,
                       **{"pass": {"token": pass_token(row, clock=clock)} if usable else None})
     return answer
+
+
+READERS = ("doctor", "admin", "department_head")
+"""The hospital's staff who read a consultation's request (each read audited)."""
+READ_REASON = "互联网医院复诊：查看病情与续方申请"
+
+
+def reads_request(principal: Principal, ticket: Ticket) -> bool:
+    """Staff who may read a consultation's request: the hospital's ``READERS``."""
+    return principal.org_id == ticket.org_id and principal.role in READERS
+
+
+def read_request(session: Session, *, clock: Clock, principal: Principal, ticket: Ticket, consult: OcConsult,
+                 reason: str = READ_REASON) -> OcConsult:
+    """The symptoms and the prescription asked for: the patient as they are; the hospital's
+    readers (``READERS``; other staff who see the ticket: 403) after the audit entry is written,
+    with ``reason`` (the console asks the doctor for one; the API records its fixed purpose)."""
+    if principal.is_staff:
+        if not reads_request(principal, ticket):
+            raise ApiError("forbidden")
+        record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=consult.patient_person_id,
+                             fields=["consult_request"], reason=reason, action="read_consult")
+    return consult

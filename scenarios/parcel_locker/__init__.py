@@ -24,5 +24,6 @@ SCENARIO = Scenario(
     jobs=("scenarios.parcel_locker.jobs",),
     personal_data="scenarios.parcel_locker.personal_data:PERSONAL_DATA",
     blueprints=("scenarios.parcel_locker.routes:blueprints",),
+    console=("scenarios.parcel_locker.console:blueprints",),
     demo="scenarios.parcel_locker.demo:load",
 )

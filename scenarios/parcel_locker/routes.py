@@ -24,7 +24,7 @@ from auth.ratelimit import exempt
 from auth.visibility import loaded, visible_object
 from qr.tokens import QrError
 from scenarios.parcel_locker import service as svc
-from scenarios.parcel_locker.models import Locker, Parcel
+from scenarios.parcel_locker.models import Parcel
 from scenarios.parcel_locker.schemas import (
     LockerCreateSchema,
     LockerListSchema,
@@ -120,11 +120,8 @@ def _blueprint() -> Blueprint:
             """The acting operator's parcels, oldest first (`status` filters)."""
             session = get_session()
             clock, principal = current_clock(), current_principal()
-            stmt = sa.select(Parcel).where(Parcel.operator_id == principal.org_id)
-            status = args.pop("status", None)
-            if status:
-                stmt = stmt.where(Parcel.status == status)
-            page = paginate(session, stmt.order_by(Parcel.stored_at, Parcel.id), args)
+            stmt = svc.operator_parcels(principal.org_id, status=args.pop("status", None))
+            page = paginate(session, stmt, args)
             return {**page, "items": [parcel_view(session, p, principal=principal, clock=clock)
                                       for p in page["items"]]}
 
@@ -170,9 +167,7 @@ def _blueprint() -> Blueprint:
         def get(self):
             """The acting operator's lockers and their cells (occupied or free)."""
             session = get_session()
-            rows = session.execute(sa.select(Locker, Community.code).outerjoin(
-                Community, Community.id == Locker.community_id).where(
-                Locker.operator_id == current_principal().org_id).order_by(Locker.id))
+            rows = session.execute(svc.operator_lockers(current_principal().org_id))
             return {"items": [locker_view(session, locker, code) for locker, code in rows]}
 
         @idempotent

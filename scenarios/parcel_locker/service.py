@@ -20,6 +20,7 @@ from app.clock import Clock
 from app.db import insert_for
 from app.errors import ApiError
 from app.notify.service import AUTO, Recipient, enqueue
+from app.places.models import Community
 from app.sms.channel import phone_recipient
 from app.timers import Timer, cancel, pending_for, schedule_many
 from auth import pii
@@ -259,6 +260,23 @@ def name_proxy(session: Session, *, clock: Clock, principal: Principal, parcel: 
     _tell_recipient(session, clock, parcel, box, slot, "parcel_proxy", accounts_of(session, other),
                     suffix=f":{other}", text_bare_phone=False)
     return parcel
+
+
+def operator_parcels(operator_id: int, *, status: str | None = None, overdue_at: datetime | None = None) -> sa.Select:
+    """An operator's parcels, oldest first (``GET /parcels`` and the console's list); ``status``
+    filters; ``overdue_at``: only those still stored past the reminder at that time."""
+    stmt = sa.select(Parcel).where(Parcel.operator_id == operator_id)
+    if status:
+        stmt = stmt.where(Parcel.status == status)
+    if overdue_at is not None:
+        stmt = stmt.where(Parcel.status == STORED, Parcel.stored_at < overdue_at - REMIND_AFTER)
+    return stmt.order_by(Parcel.stored_at, Parcel.id)
+
+
+def operator_lockers(operator_id: int) -> sa.Select:
+    """An operator's lockers with their community's code (``GET /lockers`` and the console)."""
+    return sa.select(Locker, Community.code).outerjoin(Community, Community.id == Locker.community_id).where(
+        Locker.operator_id == operator_id).order_by(Locker.id)
 
 
 def is_operator_staff(principal: Principal, parcel: Parcel) -> bool:

@@ -45,5 +45,6 @@ SCENARIO = workflow_scenario(
     roles=("resident", "bureau:road_chief", "town:road_chief", "bureau:supervisor", "bureau:staff"),
     models=("scenarios.road_report.models",),
     blueprints=("scenarios.road_report.routes:blueprints",),
+    console=("scenarios.road_report.console:blueprints",),
     demo="scenarios.road_report.demo:load",
 )

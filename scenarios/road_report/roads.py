@@ -53,6 +53,11 @@ def distance_to_polyline_m(lat: float, lon: float, points: list[list[float]]) ->
     return best
 
 
+def active_roads() -> sa.Select:
+    """The roads one may report on (and publish notices for), by code."""
+    return sa.select(Road).where(Road.active.is_(True)).order_by(Road.code)
+
+
 def road_by_code(session: Session, code: str) -> Road | None:
     return session.scalar(sa.select(Road).where(Road.code == code, Road.active.is_(True)))
 

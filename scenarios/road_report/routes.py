@@ -12,7 +12,7 @@ from auth.organisations import Organisation
 from auth.principal import current_principal, require_staff
 from auth.visibility import visible_object
 from scenarios.road_report import notices
-from scenarios.road_report.models import Road
+from scenarios.road_report.roads import active_roads
 from scenarios.road_report.schemas import (
     NoticeArgsSchema,
     NoticeCreateSchema,
@@ -34,7 +34,7 @@ def blueprints() -> list[Blueprint]:
         def get(self, args):
             """Public: the roads one may report on, by code (with their course, WGS84)."""
             session = get_session()
-            page = paginate(session, sa.select(Road).where(Road.active.is_(True)).order_by(Road.code), args)
+            page = paginate(session, active_roads(), args)
             towns = {o.id: o for o in session.scalars(sa.select(Organisation).where(
                 Organisation.id.in_({r.town_id for r in page["items"] if r.town_id})))}
             page["items"] = [{"code": r.code, "name": r.name, "points": r.points,

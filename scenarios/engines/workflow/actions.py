@@ -60,6 +60,10 @@ class Action:
     last look instead of a 404."""
     offered: Callable[[WorkflowConfig], bool] = _always
     """Whether the scenario has this action at all."""
+    shown: Callable[[Any, Any], bool] | None = None
+    """For a scenario's action outside the transition table (``allowed_actions`` lists only the
+    table's): ``shown(ticket, access)``, whether a client should offer it to this caller now —
+    the service's own predicate, so the console's form and the service never disagree."""
 
     def describe(self, config: WorkflowConfig) -> str:
         return self.summary(config) if callable(self.summary) else self.summary

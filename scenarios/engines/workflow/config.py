@@ -264,12 +264,14 @@ def config_for(slug: str) -> WorkflowConfig | None:
 def workflow_scenario(config: WorkflowConfig, *, title_en: str, seed_refs: tuple[str, ...],
                       roles: tuple[str, ...], demo: str | None = None, blueprints: tuple[str, ...] = (),
                       models: tuple[str, ...] = (), jobs: tuple[str, ...] = (),
-                      personal_data: str | None = None) -> Scenario:
+                      personal_data: str | None = None, console: tuple[str, ...] = ()) -> Scenario:
     """The ``Scenario`` of a workflow scenario, its slug and Chinese title taken from ``config``.
 
     ``blueprints`` are the scenario's own endpoints besides the tickets the engine builds;
-    ``personal_data`` its part of a person's export (for tables of its own)."""
+    ``personal_data`` its part of a person's export (for tables of its own); ``console`` its own
+    console pages besides the engine's."""
     config.extra["org_types"] = frozenset(r.partition(":")[0] for r in roles if ":" in r)  # the console's pages
+    config.extra["roles"] = frozenset(r for r in roles if ":" in r)
     return Scenario(slug=config.slug, title_zh=config.title_zh, title_en=title_en, seed_refs=seed_refs,
                     engines=("workflow",), roles=roles, models=models, jobs=jobs, demo=demo,
-                    blueprints=blueprints, config=config, personal_data=personal_data)
+                    blueprints=blueprints, config=config, personal_data=personal_data, console=console)

@@ -16,12 +16,14 @@ from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from marshmallow import fields
+from marshmallow.validate import OneOf
 from werkzeug.datastructures import MultiDict
 
 from app import chains
 from app.console.chains import chain_editor
 from app.console.charts import bar_chart
-from app.console.pages import NavItem, console_blueprint, form_args, render, requires, with_beijing_offset
+from app.console.pages import NavItem, console_blueprint, form_args, local_path, render, requires, with_beijing_offset
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
@@ -38,6 +40,7 @@ from scenarios.engines.workflow.engine_routes import list_policy_views
 from scenarios.engines.workflow.models import SUBJECT, Ticket
 from scenarios.engines.workflow.presenters import full, summaries, summary_rows
 from scenarios.engines.workflow.routes import page_of_summaries
+from scenarios.engines.workflow.routing import transfer_targets
 from scenarios.engines.workflow.schemas import (
     SlaPolicyPutSchema,
     WorkflowEscalatedArgsSchema,
@@ -55,7 +58,13 @@ ACTION_TITLES = {
     "create": "报修", "acknowledge": "受理", "assign": "派单", "start": "开始处理", "request-info": "请报修人补充信息",
     "resume": "恢复处理", "resolve": "处理完成", "reject": "不予受理", "duplicate": "标记为重复", "close": "办结",
     "comments": "添加备注", "priority": "调整优先级", "appointment": "预约上门时间", "transfer": "转派",
+    "route": "分拨", "send-back": "退单", "reply": "答复来电人", "satisfaction": "记录满意度", "renew": "续方",
+    "come-in": "请患者来院复诊",
 }
+CHOICE_TITLES = {"phone": "电话", "sms": "短信", "visit": "上门", "call": "电话回访"}
+"""Words for the choices of a scenario action's fields (a reply's channel, a verdict's way)."""
+ITEM_ROWS = 3
+"""Rows of the ``items`` form (a prescription's medicines: online-consult's ``renew``)."""
 LISTS = ("status", "priority")
 
 
@@ -131,9 +140,28 @@ def _photos(config: WorkflowConfig) -> list[str]:
 
 
 def _works_on(config: WorkflowConfig):
-    """Whether a principal's organisation type is among the scenario's declared roles."""
+    """Whether a principal's organisation type is among the scenario's declared roles; a bureau
+    only where it owns or routes the scenario's tickets (城运中心, 区交通委, the 12345 departments:
+    its ``bureau:<role>`` declared and the role handling or dispatching), not where it only
+    supervises (区房管局 for property repair: the escalated page)."""
     types = config.extra.get("org_types")
-    return lambda p: _handles(p) and (types is None or p.org_type in types)
+    declared = config.extra.get("roles", frozenset())
+    working = {*config.handler_roles, *config.dispatcher_roles, *config.scoped_roles}
+
+    def check(p: Principal) -> bool:
+        if _handles(p):
+            return types is None or p.org_type in types
+        return p.is_staff and f"{p.org_type}:{p.role}" in declared and p.role in working
+
+    return check
+
+
+def _queue_config(slug: str) -> WorkflowConfig:
+    """The scenario of a queue page, for those who work its tickets (403 page otherwise)."""
+    config = _config(slug)
+    if not (_handles(g.principal) or _works_on(config)(g.principal)):
+        raise ApiError("forbidden")
+    return config
 
 
 def _supervises_in(config: WorkflowConfig):
@@ -159,28 +187,25 @@ def blueprints() -> list[Blueprint]:
     blp = console_blueprint("workflow", __name__, template_folder="templates", nav=_nav())
 
     @blp.get("/w/<slug>/queue")
-    @requires(_handles)
     def queue(slug: str):
-        config = _config(slug)
+        config = _queue_config(slug)
         page = _queue_page(config)
         return render("console/workflow/queue.html", config=config, page=page, filters=_filters(),
                       args=request.args, poll=_poll(), statuses=export.STATUS_TITLES,
                       priorities=export.PRIORITY_TITLES, mine=request.args.get("assignee") == "me")
 
     @blp.get("/w/<slug>/queue/rows")
-    @requires(_handles)
     def queue_rows(slug: str):
         """The queue's rows alone: what the page polls every ``POLL_SECONDS``."""
-        config = _config(slug)
+        config = _queue_config(slug)
         return render("console/workflow/queue_rows.html", config=config, page=_queue_page(config, count=False),
                       filters=_filters(), poll=_poll(), statuses=export.STATUS_TITLES,
                       priorities=export.PRIORITY_TITLES)
 
     @blp.get("/w/<slug>/queue/export")
-    @requires(_handles)
     def queue_export(slug: str):
         """The API's export of the queue (the same query, rows and file)."""
-        config = _config(slug)
+        config = _queue_config(slug)
         args = _queue_args(paged=False)
         fmt = args.pop("format")
         session = get_session()
@@ -200,11 +225,16 @@ def blueprints() -> list[Blueprint]:
         view = full(session, found, access, clock=current_clock(), config=config)
         rows = _action_rows(config)
         actions = [(name, rows[name]) for name in view["allowed_actions"] if name in rows]
+        actions += [(a.path, a) for a in config.actions if a.shown is not None and a.shown(found, access)]
         assignees = (svc.assignable_staff(session, principal=g.principal, config=config)
                      if "assign" in view["allowed_actions"] else [])
-        return render("console/workflow/ticket.html", config=config, t=view, actions=actions,
-                      titles=ACTION_TITLES, assignees=assignees, statuses=export.STATUS_TITLES,
-                      priorities=export.PRIORITY_TITLES, revealed=None)
+        targets = ([o for o in transfer_targets(session, config) if o.id != found.org_id]
+                   if "transfer" in view["allowed_actions"] else [])
+        links = [link for make in config.extra.get("console_links", ()) if (link := make(view)) is not None]
+        return render("console/workflow/ticket.html", config=config, t=view, actions=actions, links=links,
+                      titles=ACTION_TITLES, assignees=assignees, targets=targets, item_rows=range(ITEM_ROWS),
+                      choices=_choices, choice_titles=CHOICE_TITLES,
+                      statuses=export.STATUS_TITLES, priorities=export.PRIORITY_TITLES, revealed=None)
 
     @blp.post("/tickets/<int:ticket_id>/<path>")
     @visible_object(SUBJECT, "ticket_id")
@@ -218,14 +248,20 @@ def blueprints() -> list[Blueprint]:
             raise ApiError("not_found")
         form = request.form.copy()
         version = form.pop("version", None)
-        if "appointment_at" in form:
-            form["appointment_at"] = with_beijing_offset(form["appointment_at"])
-        args = form_args(action.schema, lists=("photos",), source=form)
+        back = local_path(form.pop("next", None))  # a list page the form was on (城运中心's routing desk)
+        for key in ("appointment_at", "replied_at"):
+            if key in form:
+                form[key] = with_beijing_offset(form[key])
+        items = _items(form, action.schema)
+        args = form_args(action.schema, lists=("photos",), source=form,
+                         extra={"items": items} if items is not None else None)
         if "photos" in action.schema().fields and request.files:
             args["photos"] = [*args.get("photos", []), *_photos(config)]
         action.service(session, clock=current_clock(), principal=g.principal, config=config, ticket_id=ticket_id,
                        expected_version=int(version) if version and version.isdigit() else None, **args)
         session.commit()
+        if back:
+            return redirect(f"{back}{'&' if '?' in back else '?'}done={path}")
         return redirect(url_for("console_workflow.ticket", ticket_id=ticket_id, done=path))
 
     @blp.get("/w/<slug>/escalated")
@@ -305,6 +341,41 @@ def blueprints() -> list[Blueprint]:
         return render("console/workflow/escalation_policies.html", chains=chains_)
 
     return [blp]
+
+
+def _choices(field: fields.Field) -> list[str]:
+    """The values a schema field's ``OneOf`` allows: a form's options are the API's own."""
+    for validator in field.validators:
+        if isinstance(validator, OneOf):
+            return list(validator.choices)
+    return []
+
+
+def _items(form: MultiDict, schema: type) -> list[dict[str, Any]] | None:
+    """The ``items-<n>-<field>`` rows of a form (rows left empty dropped), popped from ``form``,
+    for the action's own schema to load (its nested integers made numbers, as ``form_args``
+    does); ``None`` when the form has no such rows."""
+    keys = [k for k in form if k.startswith("items-")]
+    if not keys:
+        return None
+    field = schema().fields.get("items")
+    inner = getattr(getattr(field, "inner", None), "schema", None)
+    integers = {n for n, f in (inner.fields.items() if inner else ()) if isinstance(f, fields.Integer)}
+    rows: dict[int, dict[str, Any]] = {}
+    for key in keys:
+        _, index, name = [*key.split("-", 2), "", ""][:3]
+        value = form.pop(key, "").strip()
+        if index.isdigit() and name and value:
+            rows.setdefault(int(index), {})[name] = int(value) if name in integers and value.isdigit() else value
+    return [rows[i] for i in sorted(rows)]
+
+
+def add_ticket_link(config: WorkflowConfig, make: Any) -> None:
+    """A scenario's own page shown on its tickets' page: ``make(ticket_view)`` gives (label, URL)
+    or ``None`` (a follow-up's discharge summary, a consultation's request)."""
+    links = config.extra.setdefault("console_links", [])
+    if make not in links:
+        links.append(make)
 
 
 def _minutes(seconds: float | None) -> float | None:

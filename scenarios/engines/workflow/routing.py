@@ -107,3 +107,13 @@ def transfer(session: Session, *, clock: Clock, principal: Principal, config: Wo
             action="transfer", note=note, expected_version=expected_version, check=check, apply=apply,
             after=after, data={"from_org": source.code, "to_org": org})
     return ticket
+
+
+def transfer_targets(session: Session, config: WorkflowConfig) -> list[Organisation]:
+    """The organisations a ticket of the scenario may be transferred to (``transfer``'s own rule:
+    active, of ``config.transfer_org_types``), by name: the console's choice of a new owner."""
+    if not config.transfer_org_types:
+        return []
+    return list(session.scalars(sa.select(Organisation).where(
+        Organisation.type.in_(config.transfer_org_types), Organisation.active.is_(True)).order_by(
+        Organisation.type, Organisation.code)))

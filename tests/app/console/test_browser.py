@@ -404,3 +404,39 @@ def test_an_administrator_previews_and_saves_a_new_sos_chain(page, live):
     page.get_by_role("button", name="按预览保存为新版本").click()
     assert "已保存第 1 版" in page.locator("[role=status]").first.inner_text()
     assert "第 1 级后 90 秒" in page.locator("ol.chain").first.inner_text()
+
+
+def test_the_city_operations_centre_reroutes_a_report_to_a_bureau(page, live, shots):
+    """区城运中心's routing desk: a report routed by category to 区绿化市容局 is re-routed to 区生态环境局
+    with a note (the API's transfer); the desk shows its new owner."""
+    from tests.scenarios.city_report.test_city_report import clear, file
+    from tests.support.reports import CITY_OPS, ECOLOGY, GREENING, people
+
+    app = live["app"]
+    with app.app_context():
+        city = people(live["session"], live["clock"], staff={"ops_staff": (CITY_OPS, "staff"),
+                                                             "green_sup": (GREENING, "supervisor")},
+                      residents=["alice"])
+        client = app.test_client()
+        tid = file(client, city, category="市容环境", text="河道边有人焚烧垃圾，浓烟很大")["id"]
+        clear(client, city, tid)
+    page.goto(live["base"] + "/console/login")
+    page.fill("#username", city.accounts["ops_staff"].username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/$"))
+    page.click("text=随申拍 · 分拨")
+    row = page.locator(f"#routed-{tid}")
+    expect(row).to_contain_text("绿化和市容管理局")
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "city-routing.png"))
+    row.locator("select[name=org]").select_option(ECOLOGY)
+    row.locator("input[name=note]").fill("焚烧垃圾属大气污染，转生态环境局")
+    row.locator(f"#route-{tid}").click()
+    page.wait_for_url(re.compile(r".*done=transfer"))
+    expect(page.locator(f"#routed-{tid}")).to_contain_text("生态环境局")
+    expect(page.locator("[role=status]")).to_contain_text("分拨")
+    no_serious_violations(page)
+    page.locator(f"#routed-{tid} a").first.click()
+    expect(page.locator(".trail")).to_contain_text("焚烧垃圾属大气污染")
+    no_serious_violations(page)

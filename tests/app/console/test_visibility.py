@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.scenarios.discharge_summary.test_discharge_summary import FUDAN, PATIENT_ID, TINGLIN, publish
+from tests.scenarios.parcel_locker.test_parcel_locker import Operator, deliver
 from tests.support.console import sign_in
+from tests.support.factories import make_resident, mobile
+from tests.support.qr import keyring  # noqa: F401  (a fixture: the pickup passes are signed)
+from tests.support.reports import people
 from tests.support.workflow import report
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -27,7 +32,7 @@ def test_every_console_page_with_an_id_decides_visibility_first(app):
         assert declared is not None, f"{rule.rule}: put @visible_object(...) on the page"
         assert set(declared[1]) == ids, (rule.rule, declared)
         checked += 1
-    assert checked >= 5
+    assert checked >= 9
 
 
 def test_a_hidden_ticket_and_a_missing_one_are_the_same_page(client, wf):
@@ -44,3 +49,23 @@ def test_a_resident_claim_of_another_organisation_is_the_404_page(client, wf):
     assert client.get(f"/console/orgs/{other}/residences").status_code == 404
     rid = wf.residences["alice"].id
     assert client.get(f"/console/orgs/{wf.world.companies[1].code}/residences/{rid}/reveal").status_code == 404
+
+
+def test_a_hidden_parcel_or_summary_and_a_missing_one_are_the_same_page(app, client, session, clock,
+                                                                       keyring):  # noqa: F811
+    """The pages of scenarios outside the workflow engine (a parcel, a discharge summary): another
+    operator's or hospital's object is the very 404 page of a missing one."""
+    a, b = Operator(session, clock, "甲快件箱"), Operator(session, clock, "乙快件箱")
+    session.commit()
+    parcel = deliver(client, a.locker, mobile()).get_json()["id"]
+    sign_in(client, b.manager_account.username)
+    hidden, missing = client.get(f"/console/lockers/parcels/{parcel}"), client.get("/console/lockers/parcels/999999")
+    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+
+    wf = people(session, clock, staff={"clerk": (FUDAN, "clerk"), "other": (TINGLIN, "clerk")}, residents=[])
+    make_resident(session, name="张病人", id_no=PATIENT_ID, level="verified")
+    session.commit()
+    summary = publish(client, wf)["id"]
+    sign_in(client, wf.accounts["other"].username)
+    hidden, missing = client.get(f"/console/ds/summaries/{summary}"), client.get("/console/ds/summaries/999999")
+    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
