@@ -134,8 +134,6 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
     the API takes and refuses it the same way (422 with the fields at fault). Empty fields
     count as absent; ``lists``: fields that repeat; ``skip``: the page's own fields; ``source``:
     a cleaned copy of the form (a ``MultiDict``) instead of the request's."""
-    from marshmallow import ValidationError as SchemaError
-
     if source is None:
         source = request.form if request.method == "POST" else request.args
     data: dict[str, Any] = {}
@@ -145,6 +143,14 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
         values = [v for v in source.getlist(key) if v.strip() != ""]
         if values:
             data[key] = values if key in lists else values[0]
+    return load_form(schema, data)
+
+
+def load_form(schema: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a form's values, already gathered: nested lists too) loaded by an API schema;
+    its top-level integers may come as text. Refused as the API refuses: 422 with the fields."""
+    from marshmallow import ValidationError as SchemaError
+
     loader = schema()
     for key, value in data.items():  # a form's numbers are text; the API's integers are strict
         if isinstance(loader.fields.get(key), fields.Integer) and isinstance(value, str) and _INT.match(value):
@@ -152,9 +158,17 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
     try:
         return loader.load(data)
     except SchemaError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-        raise ApiError("validation_error", errors={k: v if isinstance(v, list) else [str(v)]
-                                                   for k, v in messages.items()}) from exc
+        raise ApiError("validation_error", errors=_flat(exc.messages)) from exc
+
+
+def _flat(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A schema's messages by field, nested ones named by their path (``contacts.0.phone``)."""
+    if not isinstance(messages, dict):
+        return {prefix or "_": [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]}
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
 
 
 def with_beijing_offset(value: str) -> str:
@@ -180,5 +194,5 @@ def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callabl
     return decorator
 
 
-__all__ = ["NavItem", "NotFound", "console_blueprint", "error_page", "form_args", "not_found", "public", "render",
-           "requires", "safe_next", "with_beijing_offset"]
+__all__ = ["NavItem", "NotFound", "console_blueprint", "error_page", "form_args", "load_form", "not_found", "public",
+           "render", "requires", "safe_next", "with_beijing_offset"]
