@@ -343,6 +343,7 @@ def test_a_committee_member_enrols_a_person_and_reveals_the_health_notes(page, l
     the health notes only after giving a reason: the read is in the audit log."""
     import sqlalchemy as sa
 
+    from app.db import get_db
     from auth.models import AuditEntry
     from tests.scenarios.elderly_sos.conftest import id_number
     from tests.support.factories import make_resident
@@ -376,8 +377,12 @@ def test_a_committee_member_enrols_a_person_and_reveals_the_health_notes(page, l
     expect(page.locator("#health-notes")).to_contain_text("心脏支架术后，随身带硝酸甘油")
     no_serious_violations(page)
     page.screenshot(path=str(shots / "sos-enrolment.png"), full_page=True)
-    with app.app_context():
-        session.expire_all()
-        entry = session.scalar(sa.select(AuditEntry).where(AuditEntry.subject_person_id == person.person_id))
-        assert (entry.fields, entry.reason, entry.actor_account_id) == (
-            ["health"], "上门核对用药", live["wf"].accounts["committee"].id)
+    expected = (["health"], "上门核对用药", live["wf"].accounts["committee"].id)
+    with app.app_context():  # a session of its own: expiring the module's would reload its objects later, in
+        reader = get_db().new_session(write=False)  # a write transaction (BEGIN IMMEDIATE) left open
+        try:
+            entry = reader.scalar(sa.select(AuditEntry).where(AuditEntry.subject_person_id == person.person_id))
+            audited = (entry.fields, entry.reason, entry.actor_account_id)
+        finally:
+            reader.close()
+    assert audited == expected
