@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from app.errors import ApiError
 from auth.models import DEVICE_KINDS, Device
 from auth.organisations import Organisation
-from auth.principal import device_secret_hash
+from auth.permissions import org_by_code, require_visible
+from auth.principal import Principal, device_secret_hash
+from auth.roles import STAFF_MANAGERS
 
 
 def validate_kind(kind: str) -> None:
@@ -31,6 +33,30 @@ def create_device(session: Session, *, org: Organisation, kind: str, name: str) 
     session.add(device)
     session.flush()
     return device, secret
+
+
+def require_device_access(session: Session, principal: Principal, code: str) -> Organisation:
+    """The organisation whose devices the caller sees and may disable: any member of it,
+    managers of organisations above it (404 not visible, 403 otherwise). Creating one is for
+    its managers (``auth.staff_admin.managed_org``)."""
+    org = org_by_code(session, code)
+    how = require_visible(principal, org, session=session)
+    if how == "member" or (how in ("ancestor", "district") and principal.role in STAFF_MANAGERS):
+        return org
+    raise ApiError("forbidden")
+
+
+def of_org(org: Organisation) -> sa.Select:
+    return sa.select(Device).where(Device.organisation_id == org.id).order_by(Device.id)
+
+
+def change(device: Device, changes: dict[str, Any]) -> Device:
+    """Rename (``name``), disable or re-enable (``status``): a disabled device is refused at its
+    next request (the authentication cache is told on commit)."""
+    for key in ("name", "status"):
+        if key in changes:
+            setattr(device, key, changes[key])
+    return device
 
 
 def device_of_org(session: Session, org: Organisation, uid: str) -> Device:

@@ -17,10 +17,10 @@ from app.idempotency import idempotent
 from auth import accounts, devices, erasure, relations, residences, staff, staff_admin, tokens
 from auth.audit import entries as audit_entries
 from auth.audit import record_unmasked_read, require_reason
-from auth.models import Account, Device, Membership, Person
+from auth.models import Account, Membership, Person
 from auth.object_types import register_all as register_object_types
 from auth.organisations import Organisation
-from auth.permissions import org_by_code, require_org_role, require_visible
+from auth.permissions import require_org_role
 from auth.principal import (
     SECURITY_SCHEMES,
     Principal,
@@ -537,15 +537,6 @@ class OrgStaffMember(MethodView):
 # ---------------------------------------------------------------- organisations: devices
 
 
-def _require_device_access(session: Session, principal: Principal, code: str) -> Organisation:
-    """Any member of the organisation; managers of organisations above it."""
-    org = org_by_code(session, code)
-    how = require_visible(principal, org, session=session)
-    if how == "member" or (how in ("ancestor", "district") and principal.role in STAFF_MANAGERS):
-        return org
-    raise ApiError("forbidden")
-
-
 @orgs_blp.route("/devices")
 class OrgDevices(MethodView):
     @visible_object("organisation", "code")
@@ -555,8 +546,8 @@ class OrgDevices(MethodView):
     def get(self, args, code: str):
         """The organisation's devices."""
         session = get_session()
-        org = _require_device_access(session, current_principal(), code)
-        page = paginate(session, sa.select(Device).where(Device.organisation_id == org.id).order_by(Device.id), args)
+        org = devices.require_device_access(session, current_principal(), code)
+        page = paginate(session, devices.of_org(org), args)
         return {**page, "items": [devices.describe(d) for d in page["items"]]}
 
     @idempotent
@@ -568,7 +559,7 @@ class OrgDevices(MethodView):
     def post(self, args, code: str):
         """Register a device; its secret is in this answer only."""
         session = get_session()
-        org = require_org_role(session, current_principal(), code, STAFF_MANAGERS, via=MEMBER_MANAGERS_VIA)
+        org = staff_admin.managed_org(session, current_principal(), code)
         device, secret = devices.create_device(session, org=org, kind=args["kind"], name=args["name"])
         session.commit()
         return {**devices.describe(device), "secret": secret}
@@ -583,11 +574,8 @@ class OrgDevice(MethodView):
     def patch(self, args, code: str, device_id: str):
         """Rename, disable or re-enable a device."""
         session = get_session()
-        org = _require_device_access(session, current_principal(), code)
-        device = devices.device_of_org(session, org, device_id)
-        for key in ("name", "status"):
-            if key in args:
-                setattr(device, key, args[key])
+        org = devices.require_device_access(session, current_principal(), code)
+        device = devices.change(devices.device_of_org(session, org, device_id), args)
         session.commit()
         return devices.describe(device)
 

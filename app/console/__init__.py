@@ -30,7 +30,7 @@ def install(app: Flask, page_factories: Iterable[Callable[[], list[Blueprint]]])
     """Cookies, the shell's pages, then each engine's and scenario's pages."""
     from flask_wtf.csrf import generate_csrf
 
-    from app.console import admin, committee, moderation, shell, staff_pages
+    from app.console import admin, committee, devices, moderation, shell, staff_pages
 
     settings = app.extensions["settings"]
     app.config.update(
@@ -45,8 +45,8 @@ def install(app: Flask, page_factories: Iterable[Callable[[], list[Blueprint]]])
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.filters["beijing"] = beijing
     app.extensions["console_nav"] = []
-    for blp in (*shell.blueprints(), *committee.blueprints(), *staff_pages.blueprints(), *moderation.blueprints(),
-                *admin.blueprints()):
+    for blp in (*shell.blueprints(), *committee.blueprints(), *staff_pages.blueprints(), *devices.blueprints(),
+                *moderation.blueprints(), *admin.blueprints()):
         app.register_blueprint(blp)
     for factory in page_factories:
         for blp in factory():

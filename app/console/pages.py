@@ -138,8 +138,6 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
     count as absent; ``lists``: fields that repeat; ``skip``: the page's own fields; ``source``:
     a cleaned copy of the form (a ``MultiDict``) instead of the request's; ``extra``: values a
     page assembled itself (a list of rows), loaded with the rest."""
-    from marshmallow import ValidationError as SchemaError
-
     if source is None:
         source = request.form if request.method == "POST" else request.args
     data: dict[str, Any] = {}
@@ -149,17 +147,32 @@ def form_args(schema: type, *, lists: tuple[str, ...] = (), skip: tuple[str, ...
         values = [v for v in source.getlist(key) if v.strip() != ""]
         if values:
             data[key] = values if key in lists else values[0]
+    return load_form(schema, {**data, **(extra or {})})
+
+
+def load_form(schema: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a form's values, already gathered: nested lists too) loaded by an API schema;
+    its top-level integers may come as text. Refused as the API refuses: 422 with the fields."""
+    from marshmallow import ValidationError as SchemaError
+
     loader = schema()
     for key, value in data.items():  # a form's numbers are text; the API's integers are strict
         if isinstance(loader.fields.get(key), fields.Integer) and isinstance(value, str) and _INT.match(value):
             data[key] = int(value)
-    data.update(extra or {})
     try:
         return loader.load(data)
     except SchemaError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-        raise ApiError("validation_error", errors={k: v if isinstance(v, list) else [str(v)]
-                                                   for k, v in messages.items()}) from exc
+        raise ApiError("validation_error", errors=_flat(exc.messages)) from exc
+
+
+def _flat(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A schema's messages by field, nested ones named by their path (``contacts.0.phone``)."""
+    if not isinstance(messages, dict):
+        return {prefix or "_": [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]}
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
 
 
 def query(**defaults: str) -> MultiDict:
@@ -198,5 +211,5 @@ def requires(check: Callable[[Principal], bool]) -> Callable[[Callable], Callabl
     return decorator
 
 
-__all__ = ["NavItem", "NotFound", "beijing_today", "console_blueprint", "error_page", "form_args", "local_path",
-           "not_found", "public", "query", "render", "requires", "safe_next", "with_beijing_offset"]
+__all__ = ["NavItem", "NotFound", "beijing_today", "console_blueprint", "error_page", "form_args", "load_form",
+           "local_path", "not_found", "public", "query", "render", "requires", "safe_next", "with_beijing_offset"]

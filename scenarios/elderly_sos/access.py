@@ -37,6 +37,13 @@ def sees_figures(principal: Principal) -> bool:
                                    or principal.org_code == CIVIL_AFFAIRS)
 
 
+def lists_enrolments(principal: Principal) -> bool:
+    """Who lists enrolments (``enrolment.listed``): the committees (their own), 区民政局, the call
+    centre and the district (all)."""
+    return principal.is_staff and (principal.org_type in ("neighbourhood_committee", "village_committee")
+                                   or _overseer(principal))
+
+
 def _overseer(principal: Principal) -> bool:
     return principal.is_staff and (principal.org_type == "district" or principal.org_code == CIVIL_AFFAIRS
                                    or principal.org_type == "call_centre")

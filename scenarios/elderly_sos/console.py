@@ -2,7 +2,8 @@
 by age with their limits (``/console/sos/alarms``: a live countdown, new alarms polled in by
 htmx), the alarm page (``/console/sos/alarms/<id>``: the person as staff see them, the trail,
 acknowledge — the dispatch engine's ``accept`` of the alarm's call —, the responder's visit and
-arrival, the outcome form) and the monthly acknowledgement and arrival figures.
+arrival, the outcome form), the monthly acknowledgement and arrival figures, and the
+enrolments (``enrolment_pages.py``: the list, the enrol form, the audited health read, ending one).
 
 Every form runs the API's own service: ``dispatch.service.accept`` and the rows of
 ``routes.ALARM_ACTIONS``, loaded by the row's schema; visibility first (``visible_object``).
@@ -23,8 +24,14 @@ from app.db import get_session
 from app.errors import ApiError
 from auth.principal import Principal
 from auth.visibility import load_visible, visible_object
-from scenarios.elderly_sos import views
-from scenarios.elderly_sos.access import ALARM, is_call_centre_staff, register_object_types, sees_figures
+from scenarios.elderly_sos import enrolment_pages, views
+from scenarios.elderly_sos.access import (
+    ALARM,
+    is_call_centre_staff,
+    lists_enrolments,
+    register_object_types,
+    sees_figures,
+)
 from scenarios.elderly_sos.alarms import is_responder
 from scenarios.elderly_sos.models import SosAlarm
 from scenarios.elderly_sos.policy import TERMS
@@ -84,9 +91,11 @@ def blueprints() -> list[Blueprint]:
     register_object_types()
     nav = (NavItem("应急呼叫 · 呼叫台", "console_elderly_sos.board", _board_reader),
            NavItem("应急呼叫 · 月度统计", "console_elderly_sos.figures", sees_figures),
+           NavItem("应急呼叫 · 在册老人", "console_elderly_sos.enrolments", lists_enrolments),
            NavItem("升级链 · 应急呼叫", "console_elderly_sos.escalation", lambda p: p.is_district_admin))
     blp = console_blueprint("elderly_sos", __name__, url_prefix="/console/sos", template_folder="templates", nav=nav)
     rows = {action.path: action for action in ALARM_ACTIONS}
+    enrolment_pages.mount(blp)
 
     @blp.get("/alarms")
     @requires(_board_reader)

@@ -14,9 +14,11 @@ from app.clock import Clock
 from app.errors import ApiError
 from app.places.service import local_date
 from auth import pii
+from auth.audit import record_unmasked_read
 from auth.models import Account, Device, Person
 from auth.organisations import Organisation
 from auth.principal import Principal
+from scenarios.elderly_sos.access import lists_enrolments, reads_health
 from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.places import CIVIL_AFFAIRS
 
@@ -106,6 +108,30 @@ def end(session: Session, *, clock: Clock, principal: Principal, enrolment_id: i
     session.execute(sa.update(SosDevice).where(SosDevice.enrolment_id == enrolment.id)
                     .values(enrolment_id=None, released_at=now), execution_options={"synchronize_session": False})
     return enrolment
+
+
+def listed(principal: Principal, *, state: str | None = "active") -> sa.Select:
+    """The enrolments a staff member lists, newest first: a committee its own; 区民政局, the call
+    centre and the district every one (403 for anyone else)."""
+    if not lists_enrolments(principal):
+        raise ApiError("forbidden")
+    stmt = sa.select(SosEnrolment)
+    if principal.org_type in COMMITTEE_TYPES:
+        stmt = stmt.where(SosEnrolment.committee_org_id == principal.org_id)
+    if state is not None:
+        stmt = stmt.where(SosEnrolment.state == state)
+    return stmt.order_by(SosEnrolment.created_at.desc(), SosEnrolment.id.desc())
+
+
+def read_health(session: Session, *, clock: Clock, principal: Principal, enrolment: SosEnrolment,
+                reason: str | None) -> str | None:
+    """The health notes in clear, once the read is in the audit log with its reason (the caller
+    commits): the call centre, the person's committee, 区民政局 (403 for anyone else)."""
+    if not reads_health(principal, enrolment):
+        raise ApiError("forbidden")
+    record_unmasked_read(session, clock=clock, principal=principal, subject_person_id=enrolment.person_id,
+                         fields=("health",), reason=reason)
+    return enrolment.health
 
 
 def register_device(session: Session, *, clock: Clock, principal: Principal, data: dict[str, Any]) -> SosDevice:

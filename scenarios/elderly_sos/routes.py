@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema
@@ -29,9 +28,7 @@ from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from auth import pii
 from auth.audit import record_unmasked_read
-from auth.models import Person
 from auth.principal import current_principal, require_auth, require_staff
 from auth.ratelimit import exempt
 from auth.visibility import load_visible, visible_object
@@ -39,13 +36,10 @@ from scenarios.elderly_sos import alarms, enrolment, views
 from scenarios.elderly_sos.access import (
     ALARM,
     ENROLMENT,
-    committee_name,
     is_call_centre_staff,
-    reads_health,
     register_object_types,
     sees_figures,
 )
-from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.schemas import (
     SosAlarmRequestSchema,
     SosAlarmSchema,
@@ -95,23 +89,6 @@ def _config() -> Any:
 
 def _show(session, alarm, *, trail: bool = True) -> dict[str, Any]:
     return views.alarm_view(session, current_principal(), alarm, current_clock().now(), trail=trail)
-
-
-def _enrolment_view(session, e: SosEnrolment) -> dict[str, Any]:
-    person = session.get(Person, e.person_id)
-    contacts = session.scalars(sa.select(SosContact).where(SosContact.enrolment_id == e.id)
-                               .order_by(SosContact.position)).all()
-    devices = session.scalars(sa.select(SosDevice).where(SosDevice.enrolment_id == e.id)).all()
-    today = current_clock().now().astimezone(CST).date()
-    return {"id": e.id, "state": e.state, "name": pii.mask_name(person.name) if person else None,
-            "age": enrolment.age_on(person.birth_date, today) if person and person.birth_date else None,
-            "committee": committee_name(session, e.committee_org_id), "address": e.address,
-            "hukou_shanghai": e.hukou_shanghai, "lives_alone": e.lives_alone, "has_health_notes": bool(e.health),
-            "contacts": [{"position": c.position, "relation": c.relation, "name": pii.mask_name(c.name),
-                          "phone": pii.mask_mobile(c.phone), "follows_in_app": c.account_id is not None}
-                         for c in contacts],
-            "devices": [{"id": d.id, "kind": d.kind} for d in devices],
-            "end_reason": e.end_reason, "ended_on": e.ended_on}
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -250,7 +227,7 @@ def _enrolment_routes(blp: Blueprint) -> None:
             number) with 本市户籍 who lives alone; contacts in order (none: the committee is first)."""
             session = get_session()
             e = enrolment.enrol(session, clock=current_clock(), principal=current_principal(), data=args)
-            answer = _enrolment_view(session, e)
+            answer = views.enrolment_view(session, e, current_clock().now())
             session.commit()
             return answer, 201
 
@@ -262,7 +239,8 @@ def _enrolment_routes(blp: Blueprint) -> None:
         def get(self, enrolment_id: int):
             """The enrolment, names and phones masked; whether there are health notes (not the notes)."""
             session = get_session()
-            return _enrolment_view(session, load_visible(session, current_principal(), ENROLMENT, enrolment_id))
+            return views.enrolment_view(session, load_visible(session, current_principal(), ENROLMENT, enrolment_id),
+                                        current_clock().now())
 
     @blp.route("/enrolments/<int:enrolment_id>/end")
     class EnrolmentEnd(MethodView):
@@ -276,7 +254,7 @@ def _enrolment_routes(blp: Blueprint) -> None:
             session = get_session()
             e = enrolment.end(session, clock=current_clock(), principal=current_principal(),
                               enrolment_id=enrolment_id, reason=args["reason"], on=args.get("on"))
-            answer = _enrolment_view(session, e)
+            answer = views.enrolment_view(session, e, current_clock().now())
             session.commit()
             return answer
 
@@ -290,11 +268,8 @@ def _enrolment_routes(blp: Blueprint) -> None:
             """The health notes, with a reason: every read is in the audit log (``GET /admin/audit``)."""
             session = get_session()
             e = load_visible(session, current_principal(), ENROLMENT, enrolment_id)
-            if not reads_health(current_principal(), e):
-                raise ApiError("forbidden")
-            record_unmasked_read(session, clock=current_clock(), principal=current_principal(),
-                                 subject_person_id=e.person_id, fields=("health",), reason=args["reason"])
-            answer = {"health": e.health}
+            answer = {"health": enrolment.read_health(session, clock=current_clock(), principal=current_principal(),
+                                                      enrolment=e, reason=args["reason"])}
             session.commit()
             return answer
 

@@ -23,11 +23,28 @@ from scenarios.elderly_sos import chain
 from scenarios.elderly_sos.access import committee_name, sees_alarm
 from scenarios.elderly_sos.alarms import OPEN_STATES, number
 from scenarios.elderly_sos.enrolment import age_on
-from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosEnrolment
+from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
 from scenarios.elderly_sos.policy import ACK_LIMIT, ARRIVAL_LIMIT
 
 PUBLIC_ACTIONS = ("raised", "acknowledged", "visit_taken", "arrived", "closed", "escalated")
 """What the family sees of the trail (not each press: ``presses`` counts them)."""
+
+
+def enrolment_view(session: Session, e: SosEnrolment, now: datetime) -> dict[str, Any]:
+    """An enrolment as staff and the family see it: names and phones masked; whether there are
+    health notes, never the notes (``enrolment.read_health``, audited)."""
+    person = session.get(Person, e.person_id)
+    contacts = session.scalars(sa.select(SosContact).where(SosContact.enrolment_id == e.id)
+                               .order_by(SosContact.position)).all()
+    devices = session.scalars(sa.select(SosDevice).where(SosDevice.enrolment_id == e.id)).all()
+    return {"id": e.id, "state": e.state, "name": pii.mask_name(person.name) if person else None,
+            "age": _age(person, now), "committee": committee_name(session, e.committee_org_id), "address": e.address,
+            "hukou_shanghai": e.hukou_shanghai, "lives_alone": e.lives_alone, "has_health_notes": bool(e.health),
+            "contacts": [{"position": c.position, "relation": c.relation, "name": pii.mask_name(c.name),
+                          "phone": pii.mask_mobile(c.phone), "follows_in_app": c.account_id is not None}
+                         for c in contacts],
+            "devices": [{"id": d.id, "kind": d.kind} for d in devices],
+            "end_reason": e.end_reason, "ended_on": e.ended_on}
 
 
 def _age(person: Person | None, now: datetime) -> int | None:

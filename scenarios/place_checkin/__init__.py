@@ -19,4 +19,5 @@ SCENARIO = Scenario(
     personal_data="scenarios.place_checkin.personal_data:PERSONAL_DATA",
     blueprints=("scenarios.place_checkin.routes:blueprints",),
     demo="scenarios.place_checkin.demo:load",
+    console=("scenarios.place_checkin.console:blueprints",),
 )

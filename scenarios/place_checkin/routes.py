@@ -148,23 +148,29 @@ class Poster(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="place_closed")
     def get(self, args, code: str):
         """The printable poster of the place code (A4)."""
-        from app.errors import ApiError
+        return poster_response(get_session(), code, args["format"])
 
-        session = get_session()
-        place = service.place_for_operator(session, current_principal(), code)
-        link = service.place_link(session, place, clock=current_clock())
-        if link is None:
-            raise ApiError("place_closed")
-        session.commit()
-        font = current_app.extensions["settings"].get("QR_POSTER_FONT")
-        if args["format"] == "svg":
-            body: bytes | str = render.poster_svg(link, place_name=place.name, place_ref=place.code)
-        else:
-            body = render.poster_png(link, place_name=place.name, place_ref=place.code, font_path=font)
-        resp = Response(body, mimetype=POSTER_TYPES[args["format"]])
-        resp.headers["Content-Disposition"] = f'inline; filename="place-{place.code}.{args["format"]}"'
-        resp.headers["Cache-Control"] = "private, no-cache"
-        return resp
+
+def poster_response(session, code: str, fmt: str, *, download: bool = False) -> Response:
+    """The poster of one of the caller's places as PNG or SVG (the API's and the console's);
+    409 ``place_closed`` for a closed place. ``download``: as an attachment."""
+    from app.errors import ApiError
+
+    place = service.place_for_operator(session, current_principal(), code)
+    link = service.place_link(session, place, clock=current_clock())
+    if link is None:
+        raise ApiError("place_closed")
+    session.commit()  # a code that had expired was issued again
+    font = current_app.extensions["settings"].get("QR_POSTER_FONT")
+    if fmt == "svg":
+        body: bytes | str = render.poster_svg(link, place_name=place.name, place_ref=place.code)
+    else:
+        body = render.poster_png(link, place_name=place.name, place_ref=place.code, font_path=font)
+    resp = Response(body, mimetype=POSTER_TYPES[fmt])
+    disposition = "attachment" if download else "inline"
+    resp.headers["Content-Disposition"] = f'{disposition}; filename="place-{place.code}.{fmt}"'
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 @blp.route("/places/<code>/flow")

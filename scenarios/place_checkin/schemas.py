@@ -121,3 +121,9 @@ class PlaceCheckinSentinelCheckinSchema(PlaceCheckinCheckinSchema):
 class PlaceCheckinSentinelPlaceSchema(Schema):
     device_id = fields.String(required=True)
     place = fields.Nested(PlaceCheckinPlaceRefSchema, required=True)
+
+
+class PlaceCheckinFlowDayArgs(Schema):
+    """The console's flow page: one Beijing day (today by default)."""
+
+    date = fields.Date(load_default=None)

@@ -57,4 +57,5 @@ SCENARIO = dispatch_scenario(
     roles=("resident", "taxi_company:driver", "taxi_company:manager", "taxi_company:staff", "bureau:supervisor",
            "bureau:staff"),
     demo="scenarios.taxi.demo:load",
+    console=("scenarios.taxi.console:blueprints",),
 )

@@ -34,6 +34,30 @@ def is_agent_principal(principal: Principal, config: DispatchConfig) -> bool:
             and principal.role in config.agent_roles)
 
 
+def oversees_agents(principal: Principal, config: DispatchConfig) -> bool:
+    """Staff of a serving organisation who are not agents themselves (a taxi company's managers
+    and staff) see their organisation's agents (``org_agents``)."""
+    return (principal.is_staff and principal.org_type in config.serving_org_types
+            and principal.role not in config.agent_roles)
+
+
+def org_agents(session: Session, *, principal: Principal, config: DispatchConfig) -> list[Any]:
+    """The caller's organisation's agents in this scenario with their usernames and display
+    names (rows ``(agent, username, name)``), oldest first: on duty, serving, last position's
+    time — never the position (403 for anyone but ``oversees_agents``)."""
+    from auth.contacts import StaffContact
+    from auth.models import Account
+
+    if not oversees_agents(principal, config):
+        raise ApiError("forbidden")
+    return list(session.execute(
+        sa.select(DispatchAgent, Account.username, StaffContact.display_name)
+        .join(Account, Account.id == DispatchAgent.account_id)
+        .outerjoin(StaffContact, StaffContact.account_id == DispatchAgent.account_id)
+        .where(DispatchAgent.scenario == config.slug, DispatchAgent.org_id == principal.org_id)
+        .order_by(DispatchAgent.id)).all())
+
+
 def agent_of(session: Session, config: DispatchConfig, principal: Principal, *,
              lock: bool = False) -> DispatchAgent | None:
     """The caller's agent row in this scenario (None when they never went on duty, or are no agent)."""

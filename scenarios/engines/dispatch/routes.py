@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from flask.views import MethodView
 
 from app.api import Blueprint, ErrorSchema, fields, paginate
@@ -19,8 +18,6 @@ from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
 from app.idempotency import idempotent
-from auth.contacts import StaffContact
-from auth.models import Account
 from auth.principal import current_principal, require_auth, require_resident, require_staff
 from auth.visibility import load_visible, visible_object
 from scenarios.engines.dispatch import agents as agent_svc
@@ -28,7 +25,7 @@ from scenarios.engines.dispatch import service as svc
 from scenarios.engines.dispatch.access import register_object_type, relation
 from scenarios.engines.dispatch.actions import AGENT, EITHER, REQUESTER, Action, actions
 from scenarios.engines.dispatch.config import DispatchConfig
-from scenarios.engines.dispatch.models import SUBJECT, DispatchAgent, DispatchJob
+from scenarios.engines.dispatch.models import SUBJECT, DispatchJob
 from scenarios.engines.dispatch.presenters import agent_state, job_view, offer_view
 from scenarios.engines.dispatch.schemas import (
     DispatchAgentStateSchema,
@@ -129,15 +126,7 @@ def make_blueprint(config: DispatchConfig) -> Blueprint:
         @blp.response(200, DispatchStaffAgentListSchema)
         def get(self):
             """Your organisation's agents (its managers and staff): on duty, serving, last seen. No positions."""
-            principal = current_principal()
-            if principal.org_type not in config.serving_org_types or principal.role in config.agent_roles:
-                raise ApiError("forbidden")
-            rows = get_session().execute(
-                sa.select(DispatchAgent, Account.username, StaffContact.display_name)
-                .join(Account, Account.id == DispatchAgent.account_id)
-                .outerjoin(StaffContact, StaffContact.account_id == DispatchAgent.account_id)
-                .where(DispatchAgent.scenario == config.slug, DispatchAgent.org_id == principal.org_id)
-                .order_by(DispatchAgent.id)).all()
+            rows = agent_svc.org_agents(get_session(), principal=current_principal(), config=config)
             return {"items": [{"agent_id": a.id, "username": username, "name": name, "on_duty": a.on_duty,
                                "job_id": a.job_id, "position_at": a.position_at, "outside_area": a.outside_area,
                                "details": a.details or {}} for a, username, name in rows]}

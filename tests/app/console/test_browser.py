@@ -440,3 +440,54 @@ def test_the_city_operations_centre_reroutes_a_report_to_a_bureau(page, live, sh
     page.locator(f"#routed-{tid} a").first.click()
     expect(page.locator(".trail")).to_contain_text("焚烧垃圾属大气污染")
     no_serious_violations(page)
+
+
+def test_a_committee_member_enrols_a_person_and_reveals_the_health_notes(page, live, shots):
+    """The committee member enrols an 80-year-old from the nav's list (the API's schema: ID number,
+    the two checks, address, health notes, a contact), lands on the masked enrolment page, and reads
+    the health notes only after giving a reason: the read is in the audit log."""
+    import sqlalchemy as sa
+
+    from app.db import get_db
+    from auth.models import AuditEntry
+    from tests.scenarios.elderly_sos.conftest import id_number
+    from tests.support.factories import make_resident
+
+    app, session = live["app"], live["session"]
+    with app.app_context():
+        person = make_resident(session, name="测试周阿婆", id_no=id_number("19410606", "071"), level="verified")
+        session.commit()
+    sign_in(page, live, "committee")
+    page.click("text=应急呼叫 · 在册老人")
+    no_serious_violations(page)
+    page.click("#enrol-new")
+    page.fill("#id_number", id_number("19410606", "071"))
+    page.check("input[name=hukou_shanghai]")
+    page.check("input[name=lives_alone]")
+    page.fill("#address", "朱泾镇测试小区5号楼202室")
+    page.fill("#health", "心脏支架术后，随身带硝酸甘油")
+    page.select_option("#c1_relation", "family")
+    page.fill("#c1_name", "周女儿")
+    page.fill("#c1_phone", "13987650001")
+    no_serious_violations(page)
+    page.click("#do-enrol")
+    page.wait_for_url(re.compile(r".*/console/sos/enrolments/\d+\?done=enrol$"))
+    main = page.inner_text("main")
+    assert "测**" in page.inner_text("h1") and "139****0001" in main and "硝酸甘油" not in main
+    no_serious_violations(page)
+    page.click("#read-health")
+    page.fill("#reason", "上门核对用药")
+    no_serious_violations(page)
+    page.click("#do-reveal")
+    expect(page.locator("#health-notes")).to_contain_text("心脏支架术后，随身带硝酸甘油")
+    no_serious_violations(page)
+    page.screenshot(path=str(shots / "sos-enrolment.png"), full_page=True)
+    expected = (["health"], "上门核对用药", live["wf"].accounts["committee"].id)
+    with app.app_context():  # a session of its own: expiring the module's would reload its objects later, in
+        reader = get_db().new_session(write=False)  # a write transaction (BEGIN IMMEDIATE) left open
+        try:
+            entry = reader.scalar(sa.select(AuditEntry).where(AuditEntry.subject_person_id == person.person_id))
+            audited = (entry.fields, entry.reason, entry.actor_account_id)
+        finally:
+            reader.close()
+    assert audited == expected
