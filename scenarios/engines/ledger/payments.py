@@ -91,31 +91,37 @@ def discrepancy(session: Session, *, kind: str, out_trade_no: str, intent_id: in
 
 def mark_paid(session: Session, *, out_trade_no: str, amount_fen: int, provider_txn_id: str,
               now: datetime, paid_at: datetime | None = None) -> Settlement:
-    """Book a payment the provider reports. Booked once however often it is reported."""
-    intent = session.execute(sa.select(INTENTS).where(INTENTS.c.out_trade_no == out_trade_no)).first()
-    if intent is None:
-        discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
-                     reported=amount_fen, now=now, details={"transaction_id": provider_txn_id})
-        return Settlement("discrepancy", None)
-    if amount_fen != intent.amount_fen:
-        discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
-                     expected=intent.amount_fen, reported=amount_fen, now=now,
-                     details={"transaction_id": provider_txn_id})
-        return Settlement("discrepancy", intent.id)
+    """Book a payment the provider reports. Booked once however often it is reported.
+
+    The compare-and-set comes first (one statement on the usual path, a payment of the
+    intent's amount); only when it changes nothing is the intent read to tell why."""
     # A payment the provider took is booked even if the intent expired meanwhile (the money moved).
-    moved = session.execute(sa.update(INTENTS)
-                            .where(INTENTS.c.id == intent.id,
-                                   INTENTS.c.status.in_((*PAYABLE_STATES, "closed")))
-                            .values(status="paid", provider_txn_id=provider_txn_id, paid_at=paid_at or now,
-                                    closed_at=None, updated_at=now))
-    if moved.rowcount != 1:
+    booked = session.execute(sa.update(INTENTS)
+                             .where(INTENTS.c.out_trade_no == out_trade_no, INTENTS.c.amount_fen == amount_fen,
+                                    INTENTS.c.status.in_((*PAYABLE_STATES, "closed")))
+                             .values(status="paid", provider_txn_id=provider_txn_id, paid_at=paid_at or now,
+                                     closed_at=None, updated_at=now)
+                             .returning(INTENTS.c.id, INTENTS.c.payer_person_id, INTENTS.c.payee_org_id,
+                                        INTENTS.c.amount_fen, INTENTS.c.scenario, INTENTS.c.subject)).first()
+    if booked is None:
+        intent = session.execute(sa.select(INTENTS.c.id, INTENTS.c.amount_fen)
+                                 .where(INTENTS.c.out_trade_no == out_trade_no)).first()
+        if intent is None:
+            discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
+                        reported=amount_fen, now=now, details={"transaction_id": provider_txn_id})
+            return Settlement("discrepancy", None)
+        if amount_fen != intent.amount_fen:
+            discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
+                        expected=intent.amount_fen, reported=amount_fen, now=now,
+                        details={"transaction_id": provider_txn_id})
+            return Settlement("discrepancy", intent.id)
         return Settlement("already", intent.id)
-    payer = postings.account(session, "payer", intent.payer_person_id, now=now)
-    payee = postings.account(session, "organisation", intent.payee_org_id, now=now)
-    postings.post(session, kind="payment", debit=payer, credit=payee, amount=intent.amount_fen,
-                  reference=f"intent:{intent.id}", scenario=intent.scenario, now=now)
-    hooks.fire_paid(session, intent.subject, intent.id, now)
-    return Settlement("booked", intent.id)
+    payer = postings.account(session, "payer", booked.payer_person_id, now=now)
+    payee = postings.account(session, "organisation", booked.payee_org_id, now=now)
+    postings.post(session, kind="payment", debit=payer, credit=payee, amount=booked.amount_fen,
+                  reference=f"intent:{booked.id}", scenario=booked.scenario, now=now)
+    hooks.fire_paid(session, booked.subject, booked.id, now)
+    return Settlement("booked", booked.id)
 
 
 def pay_by_record(session: Session, intent: LgPaymentIntent, now: datetime) -> LgPaymentIntent:
