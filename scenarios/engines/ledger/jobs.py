@@ -65,7 +65,8 @@ def reconcile_yesterday(session: Session, clock: Clock) -> int:
     except wechatpay.WeChatPayError:
         log.warning("ledger: the trade bill of %s could not be downloaded; next run retries", day)
         return 0
-    found = reconcile.reconcile(session, bill=reconcile.parse_bill(text), day=day, now=clock.now())
+    bill = reconcile.read_bill(text)
+    found = reconcile.reconcile(session, bill=bill.payments, refunds=bill.refunds, day=day, now=clock.now())
     if found:
         log.error("ledger: %d differences between the bill of %s and the ledger", len(found), day)
     return len(found)
