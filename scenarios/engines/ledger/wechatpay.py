@@ -37,7 +37,12 @@ NOTIFY_MAX_AGE = 300
 
 
 class WeChatPayError(Exception):
-    """WeChat Pay refused, failed or could not be reached (the caller keeps the intent pending)."""
+    """WeChat Pay refused, failed or could not be reached (the caller keeps the intent pending).
+    ``status`` and ``code`` are WeChat Pay's HTTP status and error code when it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 class NotificationRejected(Exception):
@@ -92,8 +97,17 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> dict:
     except Exception as exc:  # the library raises bare Exceptions (network, bad signature)
         raise WeChatPayError(f"{what}: {exc}") from exc
     if not 200 <= code < 300:
-        raise WeChatPayError(f"{what}: HTTP {code} {str(body)[:200]}")
+        raise WeChatPayError(f"{what}: HTTP {code} {str(body)[:200]}", status=code, code=_error_code(body))
     return json.loads(body) if body else {}
+
+
+def _error_code(body: Any) -> str | None:
+    """WeChat Pay's error ``code`` (``ORDERPAID``, ``SYSTEM_ERROR``…) of an error answer, if any."""
+    try:
+        code = json.loads(body).get("code")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return str(code) if code else None
 
 
 def jsapi_prepay(pay: WeChatPay, config: WeChatPayConfig, *, out_trade_no: str, description: str,
@@ -118,6 +132,8 @@ def query(pay: WeChatPay, out_trade_no: str) -> dict:
 
 
 def close(pay: WeChatPay, out_trade_no: str) -> None:
+    """Close an unpaid order (关闭订单): WeChat Pay then refuses to take its payment.
+    ``WeChatPayError.code`` ``ORDERPAID`` when it was paid meanwhile."""
     _call("close", pay.close, out_trade_no=out_trade_no)
 
 
