@@ -137,10 +137,11 @@ def test_the_parking_service_calls_are_signed_as_sent_with_a_chinese_plate(fake,
     entered_at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
     entered = wechatpay.parking_enter(pay, out_parking_no="pk77", plate="沪A77777", plate_color="BLUE",
                                       entered_at=entered_at, parking_name="金山停车场", free_seconds=0)
-    assert fake.parkings[entered["id"]]["free_duration"] == 1 and fake.parkings[entered["id"]]["plate_number"] == "沪A77777"
+    parked = fake.parkings[entered["id"]]
+    assert (parked["free_duration"], parked["plate_number"]) == (1, "沪A77777")
     fake.deduction_state = "ACCEPTED"
-    answer = wechatpay.parking_deduct(pay, out_trade_no="P0000000000000000000077", description="停车费", amount_fen=1200,
-                                      parking_id=entered["id"], plate="沪A77777", plate_color="BLUE",
+    answer = wechatpay.parking_deduct(pay, out_trade_no="P0000000000000000000077", description="停车费",
+                                      amount_fen=1200, parking_id=entered["id"], plate="沪A77777", plate_color="BLUE",
                                       entered_at=entered_at, left_at=entered_at + timedelta(minutes=90),
                                       parking_name="金山停车场", device_id="7")
     assert answer["trade_state"] == "ACCEPTED"
