@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db import fast_paths_apply
 from app.errors import ApiError
 from app.timers import schedule_many
 from scenarios.engines.ledger import hooks, notices, postings
@@ -98,7 +99,16 @@ def mark_paid(session: Session, *, out_trade_no: str, amount_fen: int, provider_
     """Book a payment the provider reports. Booked once however often it is reported.
 
     The compare-and-set comes first (one statement on the usual path, a payment of the
-    intent's amount); only when it changes nothing is the intent read to tell why."""
+    intent's amount); only when it changes nothing is the intent read to tell why. On PostgreSQL
+    the whole booking is one statement (``fastpath.book_payment``) when the compare-and-set wins."""
+    if fast_paths_apply(session):
+        from scenarios.engines.ledger import fastpath
+
+        fast = fastpath.book_payment(session, out_trade_no=out_trade_no, amount_fen=amount_fen,
+                                     provider_txn_id=provider_txn_id, now=now, paid_at=paid_at or now)
+        if fast is not None:
+            hooks.fire_paid(session, fast[1], fast[0], now)
+            return Settlement("booked", fast[0])
     # A payment the provider took is booked even if the intent expired meanwhile (the money moved).
     booked = session.execute(sa.update(INTENTS)
                              .where(INTENTS.c.out_trade_no == out_trade_no, INTENTS.c.amount_fen == amount_fen,
