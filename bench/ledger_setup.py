@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
@@ -99,11 +100,12 @@ def pending_intents(database_url: str, count: int) -> list[tuple[str, int]]:
     return out
 
 
-def signed_notification(number: str, amount: int, k: int) -> tuple[dict[str, str], bytes]:
-    """WeChat Pay's TRANSACTION.SUCCESS for order ``number`` (transaction ``k``), signed now."""
+def signed_notification(number: str, amount: int, k: int, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+    """WeChat Pay's TRANSACTION.SUCCESS for order ``number`` (transaction ``k``), signed with
+    ``timestamp`` (now when None)."""
     resource = {"out_trade_no": number, "transaction_id": f"42{k:026d}", "trade_state": "SUCCESS",
                 "amount": {"total": amount, "payer_total": amount, "currency": "CNY"}}
-    return _fake().notification(resource)
+    return _fake().notification(resource, timestamp=int(time.time()) if timestamp is None else timestamp)
 
 
 class NotificationSupply:
@@ -124,9 +126,9 @@ class NotificationSupply:
         end = self.start + self.rate * (seconds + 1)
         if end > len(self.intents):
             self.intents += pending_intents(self.database_url, end - len(self.intents))
-        lines = []
+        lines, now = [], int(time.time())
         for k in range(self.start, end):
-            headers, body = signed_notification(*self.intents[k], k)
+            headers, body = signed_notification(*self.intents[k], k, now)
             lines.append(" ".join((headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"],
                                    headers["Wechatpay-Signature"], headers["Wechatpay-Serial"], body.decode())))
         self.lines_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
