@@ -192,21 +192,20 @@ def test_each_wrk_run_is_preceded_by_the_setups_before_run(tmp_path):
     """A setup's ``before_run`` gets each run's seconds (warm-up and rounds) before wrk starts."""
     from bench.run import run_wrk
 
-    started = tmp_path / "started"  # the fake wrk leaves it; before_run looks for it, then removes it
+    log = tmp_path / "log"  # the fake wrk and before_run each write a line: their order
     fake_wrk = tmp_path / "wrk"
-    fake_wrk.write_text(f"#!/bin/sh\ntouch {started}\ncat <<'EOF'\n" + WRK_ERRORS + "EOF\n")
+    fake_wrk.write_text(f"#!/bin/sh\necho wrk >> {log}\ncat <<'EOF'\n" + WRK_ERRORS + "EOF\n")
     fake_wrk.chmod(0o755)
-    calls: list[tuple[int, bool]] = []
 
     def before_run(seconds: int) -> None:
-        calls.append((seconds, started.exists()))
-        started.unlink(missing_ok=True)
+        with log.open("a") as fh:
+            fh.write(f"before {seconds}\n")
 
     t = Target(Endpoint("n", "/n", method="POST"), {}, None, before_run=before_run)
     cfg = Config.from_env({"BENCH_RESULTS": "-"})
     for seconds in (1, 5):
         assert run_wrk(str(fake_wrk), cfg, "http://127.0.0.1:9/n", t, seconds).requests == 1393
-    assert calls == [(1, False), (5, False)] and started.exists()  # each time before wrk ran
+    assert log.read_text().splitlines() == ["before 1", "wrk", "before 5", "wrk"]
 
 
 def test_the_notification_supply_signs_fresh_ones_per_run_from_where_the_last_run_stopped(tmp_path, monkeypatch):
