@@ -17,7 +17,7 @@ An ``Endpoint`` is a name, a method and a path, with optionally:
 - ``setup``: a callable run once the server is up and seeded, before the first round. It
   gets a ``BenchContext`` (base URL, database URL, environment) and may prepare data or
   log in, returning a ``Prepared`` (headers and/or a lua script that replace the static
-  ones) or None.
+  ones, and optionally a ``before_run`` called before each wrk run) or None.
 
 ``/healthz`` is the baseline: it stays first and every round measures it.
 
@@ -46,6 +46,9 @@ class BenchContext:
 class Prepared:
     headers: Mapping[str, str] = field(default_factory=dict)
     lua: str | None = None
+    before_run: Callable[[int], None] | None = None
+    """Called with the seconds of each wrk run of the endpoint (warm-up and rounds) just before
+    it starts, outside the CPU measurement: e.g. to sign what must be fresh when it is sent."""
 
 
 @dataclass(frozen=True)

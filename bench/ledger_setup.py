@@ -8,21 +8,28 @@
 - ``notify_setup``: WeChat Pay's payment notifications, each for its own pending intent, signed
   with the platform key and encrypted with the API v3 key as WeChat Pay does
   (``tests/support/fake_wechatpay.py``); each is sent once, so each request books a payment
-  (payer → payee entries, ``on_paid``). Timestamps are the setup's: the run must end within the
-  5 minutes a notification is accepted.
+  (payer → payee entries, ``on_paid``). A notification is accepted within 5 minutes of its
+  timestamp and a full run lasts far longer, so they are signed per wrk run
+  (``NotificationSupply``, the ``before_run`` of ``Prepared``): before each run, as many as
+  ``NOTIFY_RATE_CAP`` per second of it, for the intents the runs before left unpaid (more are
+  created when needed). A run that outruns them sends unsigned requests (401: counted as
+  errors, never a silent replay).
 """
 from __future__ import annotations
 
 import atexit
 import shutil
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
 from bench.endpoints import BenchContext, Prepared, _lua_string, per_thread_lines_lua
 from bench.qr_setup import _int
 
-NOTIFY_RATE_CAP = 300
+NOTIFY_RATE_CAP = 4000
+"""Notifications signed per second of a wrk run (``BENCH_NOTIFY_RATE``): more than our own
+``/healthz`` answers on the bench machine, which no notification can outrun."""
 PRICE_FEN = 3000
 OWNER = "310116-venue-sports-001"
 
@@ -56,57 +63,86 @@ def paid_booking_setup(ctx: BenchContext) -> Prepared:
     return booking_setup.contention_setup(ctx, price_fen=PRICE_FEN)
 
 
-def _pending_intents(ctx: BenchContext, count: int) -> list[tuple[str, int]]:
-    """``count`` WeChat Pay intents, pending, each of its own payer, to the demo centre."""
+def pending_intents(database_url: str, count: int) -> list[tuple[str, int]]:
+    """``count`` new WeChat Pay intents, pending, each of its own payer, to the demo centre
+    (Core bulk inserts: the bench needs tens of thousands); their (out_trade_no, amount)."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
     import sqlalchemy as sa
 
-    from app import create_app
-    from app.config import load_settings
-    from auth.models import Account, Person
+    from app.db import Database
+    from auth.models import Person
     from auth.organisations import Organisation
-    from scenarios.engines.ledger import payments
+    from scenarios.engines.ledger.models import LgPaymentIntent
 
-    app = create_app(load_settings({**ctx.env, "LOG_LEVEL": "WARNING"}))
+    persons, intents = Person.__table__, LgPaymentIntent.__table__
+    now = datetime.now(UTC)
+    db = Database(database_url)
     out: list[tuple[str, int]] = []
-    with app.app_context():
-        db, clock = app.extensions["db"], app.extensions["clock"]
-        now = clock.now()
-        with db.transaction() as s:
-            payee = s.scalar(sa.select(Organisation.id).where(Organisation.code == OWNER))
-        while len(out) < count:
-            with db.transaction() as s:
-                for _ in range(min(500, count - len(out))):
-                    person = Person(name="压测", real_name_level="basic")
-                    s.add(Account(kind="dev", openid=f"bench-payer-{len(out)}-{int(now.timestamp())}", person=person,
-                                  status="active"))
-                    s.flush()
-                    intent = payments.create(s, scenario="venue-booking", payer_person_id=person.id,
-                                             payee_org_id=payee, amount_fen=PRICE_FEN, description="压测支付", now=now,
-                                             provider="wechatpay")
-                    payments.mark_pending(s, intent, now)
-                    out.append((intent.out_trade_no, intent.amount_fen))
-    app.extensions["db"].dispose()
+    try:
+        with db.engine.begin() as conn:
+            payee = conn.scalar(sa.select(Organisation.id).where(Organisation.code == OWNER))
+            while len(out) < count:
+                n = min(5000, count - len(out))
+                payers = conn.execute(sa.insert(persons).returning(persons.c.id, sort_by_parameter_order=True),
+                                      [{"real_name_level": "none", "created_at": now, "updated_at": now}] * n
+                                      ).scalars().all()
+                rows = [{"scenario": "venue-booking", "payer_person_id": payer, "payee_org_id": payee,
+                         "amount_fen": PRICE_FEN, "currency": "CNY", "description": "压测支付", "status": "pending",
+                         "provider": "wechatpay", "out_trade_no": "P" + secrets.token_hex(12), "refunded_fen": 0,
+                         "expires_at": now + timedelta(hours=2), "created_at": now, "updated_at": now}
+                        for payer in payers]
+                conn.execute(sa.insert(intents), rows)
+                out += [(row["out_trade_no"], row["amount_fen"]) for row in rows]
+    finally:
+        db.dispose()
     return out
 
 
+def signed_notification(number: str, amount: int, k: int, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+    """WeChat Pay's TRANSACTION.SUCCESS for order ``number`` (transaction ``k``), signed with
+    ``timestamp`` (now when None)."""
+    resource = {"out_trade_no": number, "transaction_id": f"42{k:026d}", "trade_state": "SUCCESS",
+                "amount": {"total": amount, "payer_total": amount, "currency": "CNY"}}
+    return _fake().notification(resource, timestamp=int(time.time()) if timestamp is None else timestamp)
+
+
+class NotificationSupply:
+    """Signs, before each wrk run of ``seconds``, ``rate × (seconds + 1)`` notifications with the
+    current timestamp into ``lines_file`` (and rewinds ``offset_file``, which the wrk script
+    advances): they start at the first intent the runs before did not book, so none is wasted
+    and none is sent twice."""
+
+    def __init__(self, database_url: str, folder: Path, rate: int) -> None:
+        self.database_url, self.rate = database_url, rate
+        self.lines_file, self.offset_file = folder / "notifications.txt", folder / "offset.txt"
+        self.intents: list[tuple[str, int]] = []
+        self.start = 0  # the first intent of the current batch
+        self.offset_file.write_text("0", encoding="ascii")
+
+    def __call__(self, seconds: int) -> None:
+        self.start += int(self.offset_file.read_text(encoding="ascii").strip() or 0)  # what the last run sent
+        end = self.start + self.rate * (seconds + 1)
+        if end > len(self.intents):
+            self.intents += pending_intents(self.database_url, end - len(self.intents))
+        lines, now = [], int(time.time())
+        for k in range(self.start, end):
+            headers, body = signed_notification(*self.intents[k], k, now)
+            lines.append(" ".join((headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"],
+                                   headers["Wechatpay-Signature"], headers["Wechatpay-Serial"], body.decode())))
+        self.lines_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.offset_file.write_text("0", encoding="ascii")
+
+
 def notify_setup(ctx: BenchContext) -> Prepared:
-    env = ctx.env
-    seconds = _int(env, "BENCH_WARMUP", 1) + _int(env, "BENCH_ROUNDS", 3) * _int(env, "BENCH_DURATION", 5)
-    intents = _pending_intents(ctx, _int(env, "BENCH_NOTIFICATIONS", seconds * NOTIFY_RATE_CAP))
-    lines = []
-    for k, (number, amount) in enumerate(intents):
-        resource = {"out_trade_no": number, "transaction_id": f"42{k:026d}", "trade_state": "SUCCESS",
-                    "amount": {"total": amount, "payer_total": amount, "currency": "CNY"}}
-        headers, body = _fake().notification(resource)
-        lines.append(" ".join((headers["Wechatpay-Timestamp"], headers["Wechatpay-Nonce"],
-                               headers["Wechatpay-Signature"], headers["Wechatpay-Serial"], body.decode())))
     folder = Path(tempfile.mkdtemp(prefix="jinshan-bench-notify-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    lines_file, offset_file = folder / "notifications.txt", folder / "offset.txt"
-    lines_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    offset_file.write_text("0", encoding="ascii")
-    return Prepared(lua=NOTIFY_LUA.format(lines=_lua_string(str(lines_file)), offset=_lua_string(str(offset_file)),
-                                          nthreads=_int(env, "BENCH_THREADS", 2)))
+    supply = NotificationSupply(ctx.database_url, folder, _int(ctx.env, "BENCH_NOTIFY_RATE", NOTIFY_RATE_CAP))
+    return Prepared(lua=NOTIFY_LUA.format(lines=_lua_string(str(supply.lines_file)),
+                                          offset=_lua_string(str(supply.offset_file)),
+                                          nthreads=_int(ctx.env, "BENCH_THREADS", 2)),
+                    before_run=supply)
 
 
 NOTIFY_LUA = per_thread_lines_lua("LINES_FILE", "lines", """
@@ -127,8 +163,11 @@ end
 function request()
   local i = base + tid + counter * NTHREADS + 1
   counter = counter + 1
-  if i > #bodies then i = #bodies end
   local headers = {{}}
+  if i > #bodies then  -- the supply is used up: unsigned, so 401 and counted, never a replay
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", nil, headers, "{{}}")
+  end
   headers["Content-Type"] = "application/json"
   headers["Wechatpay-Timestamp"] = stamps[i]
   headers["Wechatpay-Nonce"] = nonces[i]

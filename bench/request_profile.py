@@ -1,9 +1,10 @@
 """Where the booking and taxi bench requests spend their time, in process: ``python -m bench.request_profile``.
 
 Beside ``/healthz`` and the authenticated floor (the scenario list as a resident), for each of
-the bench rows of issues 14 and 17 (availability of one court for 7 days, a booking
-under contention, the gate admitting by personal code, a taxi position update) it builds the
-same data as ``bench/booking_setup.py`` / ``bench/dispatch_setup.py`` in a fresh PostgreSQL
+the bench rows of issues 14, 15 and 17 (availability of one court for 7 days, a booking
+under contention, the gate admitting by personal code, a taxi position update, a WeChat Pay
+notification booking a payment) it builds the same data as ``bench/booking_setup.py`` /
+``bench/dispatch_setup.py`` / ``bench/ledger_setup.py`` in a fresh PostgreSQL
 database (``DATABASE_URL``, migrated and seeded as ``make bench`` does), then sends ``--n``
 requests through the Flask test client and prints, per request: the SQL statements issued
 (counted with a SQLAlchemy ``before_cursor_execute`` listener, each listed once with its
@@ -92,6 +93,14 @@ def _position(app: Any, ctx: BenchContext) -> Request:
                               headers={"Authorization": f"Bearer {token}"})
 
 
+def _notification(app: Any, ctx: BenchContext, n: int) -> Request:
+    from bench.ledger_setup import pending_intents, signed_notification
+
+    signed = [signed_notification(number, amount, k)
+              for k, (number, amount) in enumerate(pending_intents(ctx.database_url, n))]
+    return lambda c, i: c.post("/api/v1/payments/notify/wechatpay", data=signed[i][1], headers=signed[i][0])
+
+
 def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: int, warm: int,
          profile: bool, top: int, dump: str = "") -> None:
     client = app.test_client()
@@ -129,6 +138,7 @@ def _cases(app: Any, ctx: BenchContext, n: int) -> Iterator[tuple[str, Callable[
     yield "book under contention", lambda: _contention(app, ctx, n)
     yield "gate by personal code", lambda: _gate(app, ctx, n)
     yield "taxi position update", lambda: _position(app, ctx)
+    yield "WeChat Pay notification (books a payment)", lambda: _notification(app, ctx, n)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,6 +339,7 @@ class Target:
     ratios: list[float] = field(default_factory=list)  # to our /healthz
     ref_ratios: list[float] = field(default_factory=list)  # to the reference /healthz
     own_ref_ratios: list[float] = field(default_factory=list)  # to the reference endpoint it names
+    before_run: Callable[[int], None] | None = None  # the setup's Prepared.before_run
 
 
 def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Path,
@@ -351,12 +352,12 @@ def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Pa
         if base_url is None:
             targets.append(Target(ep, {}, None, f"no {ep.server} server", ""))
             continue
-        headers, lua, skipped = dict(ep.headers), ep.lua, None
+        headers, lua, skipped, before_run = dict(ep.headers), ep.lua, None, None
         if ep.setup is not None:
             try:
                 prepared = ep.setup(ctx) or Prepared()
                 headers.update(prepared.headers)
-                lua = prepared.lua or lua
+                lua, before_run = prepared.lua or lua, prepared.before_run
             except Exception as exc:  # reported in the table; the other endpoints go on
                 skipped = f"setup failed: {type(exc).__name__}: {exc}"
         script = None
@@ -372,7 +373,7 @@ def prepare_targets(endpoints: Sequence[Endpoint], ctx: BenchContext, folder: Pa
                 status, skipped = 0, f"unreachable: {exc}"
             if status and not 200 <= status < 400:
                 skipped = f"HTTP {status}"
-        targets.append(Target(ep, headers, script, skipped, base_url))
+        targets.append(Target(ep, headers, script, skipped, base_url, before_run=before_run))
     return targets
 
 
@@ -391,6 +392,8 @@ def run_wrk(wrk: str, cfg: Config, url: str, target: Target, seconds: int, worke
         cmd += ["-s", str(target.script)]
     for name, value in target.headers.items():
         cmd += ["-H", f"{name}: {value}"]
+    if target.before_run is not None:
+        target.before_run(seconds)
     if meter is not None:
         meter.start()
     done = subprocess.run([*cmd, url], capture_output=True, text=True, check=False, timeout=seconds + 60)

@@ -1,13 +1,13 @@
 """无感支付: the fee taken at the barrier through WeChat Pay's parking service (车主服务), for
 drivers who signed their plate up in WeChat; everyone else pays in the mini-program.
 
-Through the ``wechatpayv3`` library's parking module, on the ledger's WeChat Pay client:
+Through the ledger's WeChat Pay provider (``wechatpay.parking_*``, on its client):
 
 - after an entry (a timer, so the barrier never waits for WeChat Pay): the plate's sign-up state
-  (``parking_service_find``, with the openid of a resident who recorded the plate); signed up
+  (``parking_service_state``, with the openid of a resident who recorded the plate); signed up
   (``NORMAL``): the entry notice (``parking_enter``), whose parking id the stay keeps;
 - at the exit, for a stay with a parking id: a ``pk_stay`` payment intent (provider WeChat Pay)
-  and the deduction order (``parking_order``) under its ``out_trade_no``. Accepted: the barrier
+  and the deduction order (``parking_deduct``) under its ``out_trade_no``. Accepted: the barrier
   opens and the ledger books the payment when WeChat Pay notifies it (``on_paid``); refused or
   unreachable: the intent is closed and the operator's rule decides (a debt, or closed). A
   deduction accepted and then reported failed (the intent closes unpaid) becomes a debt.
@@ -15,7 +15,6 @@ Through the ``wechatpayv3`` library's parking module, on the ledger's WeChat Pay
 from __future__ import annotations
 
 import logging
-import urllib.parse
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -67,17 +66,13 @@ def on_entry_notice(session: Session, timer: Timer, clock: Clock) -> None:
         return
     lot = session.get(PkLot, stay.lot_id)
     try:
-        # the library puts the plate into the URL as given and signs that: encoded here, the request
-        # goes out as signed (requests would encode 沪 after the signature was made)
-        state = wechatpay._call("parking service find", pay.parking_service_find,
-                                plate_number=urllib.parse.quote(stay.plate), plate_color=COLOURS[stay.colour],
-                                openid=urllib.parse.quote(owner[1]))
+        state = wechatpay.parking_service_state(pay, plate=stay.plate, plate_color=COLOURS[stay.colour],
+                                                openid=owner[1])
         if state.get("user_state") != "NORMAL":
             return
-        entered = wechatpay._call("parking enter", pay.parking_enter, out_parking_no=f"pk{stay.id}",
-                                  plate_number=stay.plate, plate_color=COLOURS[stay.colour],
-                                  start_time=stay.entered_at.isoformat(timespec="seconds"), parking_name=lot.name,
-                                  free_duration=max(1, Tariff.of(lot.tariff).free_minutes * 60))
+        entered = wechatpay.parking_enter(pay, out_parking_no=f"pk{stay.id}", plate=stay.plate,
+                                          plate_color=COLOURS[stay.colour], entered_at=stay.entered_at,
+                                          parking_name=lot.name, free_seconds=Tariff.of(lot.tariff).free_minutes * 60)
     except wechatpay.WeChatPayError as exc:  # no entry notice: the driver pays in the mini-program
         log.warning("parking entry notice failed for stay %s: %s", stay.id, exc)
         return
@@ -97,12 +92,10 @@ def charge(session: Session, lot: PkLot, stay: PkStay, owed: int, at: datetime) 
                              now=at, expires_in=timedelta(hours=24), provider="wechatpay")
     ledger_payments.mark_pending(session, intent, at)
     try:
-        answer = wechatpay._call(
-            "parking order", pay.parking_order, description=f"停车费 {lot.name}"[:127],
-            out_trade_no=intent.out_trade_no, total=owed, parking_id=stay.wx_parking_id, plate_number=stay.plate,
-            plate_color=COLOURS[stay.colour], start_time=stay.entered_at.isoformat(timespec="seconds"),
-            end_time=at.isoformat(timespec="seconds"), parking_name=lot.name,
-            charging_duration=max(1, int((at - stay.entered_at).total_seconds())), device_id=str(lot.id))
+        answer = wechatpay.parking_deduct(
+            pay, out_trade_no=intent.out_trade_no, description=f"停车费 {lot.name}", amount_fen=owed,
+            parking_id=stay.wx_parking_id, plate=stay.plate, plate_color=COLOURS[stay.colour],
+            entered_at=stay.entered_at, left_at=at, parking_name=lot.name, device_id=str(lot.id))
     except wechatpay.WeChatPayError as exc:
         log.warning("parking deduction failed for stay %s: %s", stay.id, exc)
         answer = {}

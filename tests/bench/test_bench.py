@@ -186,3 +186,51 @@ def test_cpu_meter_reads_a_real_process_and_its_children():
     assert app_ms is not None and app_ms > 5  # most of 0.3 s over 10 "requests"
     assert cpu_seconds([2 ** 22 + 7]) == 0  # a process that does not exist counts nothing
     assert all(isinstance(p, int) for p in postgres_pids())
+
+
+def test_each_wrk_run_is_preceded_by_the_setups_before_run(tmp_path):
+    """A setup's ``before_run`` gets each run's seconds (warm-up and rounds) before wrk starts."""
+    from bench.run import run_wrk
+
+    log = tmp_path / "log"  # the fake wrk and before_run each write a line: their order
+    fake_wrk = tmp_path / "wrk"
+    fake_wrk.write_text(f"#!/bin/sh\necho wrk >> {log}\ncat <<'EOF'\n" + WRK_ERRORS + "EOF\n")
+    fake_wrk.chmod(0o755)
+
+    def before_run(seconds: int) -> None:
+        with log.open("a") as fh:
+            fh.write(f"before {seconds}\n")
+
+    t = Target(Endpoint("n", "/n", method="POST"), {}, None, before_run=before_run)
+    cfg = Config.from_env({"BENCH_RESULTS": "-"})
+    for seconds in (1, 5):
+        assert run_wrk(str(fake_wrk), cfg, "http://127.0.0.1:9/n", t, seconds).requests == 1393
+    assert log.read_text().splitlines() == ["before 1", "wrk", "before 5", "wrk"]
+
+
+def test_the_notification_supply_signs_fresh_ones_per_run_from_where_the_last_run_stopped(tmp_path, monkeypatch):
+    """Before each run: rate × (seconds + 1) notifications signed now, starting at the first intent
+    the runs before did not send; a run never gets one another run sent."""
+    from bench import ledger_setup
+
+    made: list[int] = []
+
+    def intents(url: str, count: int) -> list[tuple[str, int]]:
+        made.append(count)
+        start = sum(made) - count
+        return [(f"P{start + k:024d}", 3000) for k in range(count)]
+
+    monkeypatch.setattr(ledger_setup, "pending_intents", intents)
+    clock = iter([1_000_000, 1_000_400])
+    monkeypatch.setattr(ledger_setup.time, "time", lambda: next(clock))
+    supply = ledger_setup.NotificationSupply("sqlite://", tmp_path, rate=3)
+
+    def stamps() -> list[str]:
+        return [line.split(" ")[0] for line in supply.lines_file.read_text().splitlines()]
+
+    supply(1)  # warm-up: 3 × 2 signed at the first timestamp
+    assert stamps() == ["1000000"] * 6 and supply.offset_file.read_text() == "0"
+    supply.offset_file.write_text("4")  # what wrk's done() wrote: 4 sent
+    supply(2)  # the next run: from the fifth intent on, 3 × 3, at the later timestamp
+    assert stamps() == ["1000400"] * 9
+    assert supply.start == 4 and made == [6, 7] and len(supply.intents) == 13

@@ -5,7 +5,8 @@ signature=…,timestamp=…,serial_no=…`` against the merchant's public key (4
 otherwise) and signs every answer with WeChat Pay's private key (``Wechatpay-Signature`` over
 ``timestamp\\nnonce\\nbody\\n``, ``Wechatpay-Serial`` the public key id). Orders:
 ``POST /v3/pay/transactions/jsapi`` (→ ``prepay_id``), ``GET
-/v3/pay/transactions/out-trade-no/<no>``, ``POST …/<no>/close``; ``POST
+/v3/pay/transactions/out-trade-no/<no>``, ``POST …/<no>/close`` (404 ``ORDER_NOT_EXIST`` for an
+order never placed, 400 ``ORDERPAID`` for a paid one); ``POST
 /v3/refund/domestic/refunds``; ``GET /v3/bill/tradebill`` (→ ``download_url``) and the gzipped
 bill. ``notification(...)`` builds what WeChat Pay would POST to the notify URL: the resource
 encrypted with AEAD_AES_256_GCM under the API v3 key, the body signed with its private key.
@@ -75,6 +76,8 @@ class FakeWeChatPay:
     """车主服务: plate → user_state (``NORMAL`` signed up, ``PAUSE``...); a plate absent: not signed up."""
     parkings: dict[str, dict] = field(default_factory=dict)
     deduction_state: str = "ACCEPTED"
+    closed: list[str] = field(default_factory=list)
+    """Orders closed through the close API, in order."""
 
     @property
     def merchant_private_pem(self) -> str:
@@ -127,8 +130,14 @@ class FakeWeChatPay:
             return 200, json.dumps({"prepay_id": "wx" + secrets.token_hex(14)}).encode(), "application/json"
         found = re.fullmatch(r"/v3/pay/transactions/out-trade-no/([A-Za-z0-9]+)(/close)?", route)
         if found and found.group(2) and method == "POST":
-            if found.group(1) in self.orders:
-                self.orders[found.group(1)]["trade_state"] = "CLOSED"
+            order = self.orders.get(found.group(1))
+            if order is None:
+                missing = {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}
+                return 404, json.dumps(missing).encode(), "application/json"
+            if order["trade_state"] == "SUCCESS":
+                return 400, json.dumps({"code": "ORDERPAID", "message": "订单已支付"}).encode(), "application/json"
+            order["trade_state"] = "CLOSED"
+            self.closed.append(found.group(1))
             return 204, b"", "application/json"
         if found and method == "GET":
             order = self.orders.get(found.group(1))

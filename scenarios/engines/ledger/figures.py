@@ -1,8 +1,10 @@
 """Operators' daily figures, from the ledger's own transfers: per Beijing day and scenario,
 payments (count, fen), refunds (count, fen) and net, for the payee organisation, and the
-provider's fees (手续费, recorded per payment at reconciliation, on the day the payment was paid)
-with the net after them; CSV (UTF-8 with BOM, for Excel) or XLSX export. A day not yet
-reconciled shows fees of 0 (``fees_reconciled`` false while a WeChat Pay payment lacks its fee)."""
+provider's fees (手续费, recorded at reconciliation: a payment's on the day it was paid, a refund's
+— negative, the part returned — on the day the refund was booked, so they are net of refunded fees
+as WeChat Pay bills them) with the net after them; CSV (UTF-8 with BOM, for Excel) or XLSX export.
+A day not yet reconciled shows fees of 0 (``fees_reconciled`` false while a WeChat Pay payment or
+refund of the day lacks its fee)."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.errors import ApiError
-from scenarios.engines.ledger.models import LgAccount, LgEntry, LgPaymentIntent, LgTransfer
+from scenarios.engines.ledger.models import LgAccount, LgEntry, LgPaymentIntent, LgRefund, LgTransfer
 
 BEIJING = timedelta(hours=8)
 MAX_DAYS = 366
@@ -36,7 +38,7 @@ def daily(session: Session, *, org_id: int, date_from: date, date_to: date) -> l
     """One row per (day, scenario) with a movement, oldest first."""
     t, e, a = LgTransfer.__table__, LgEntry.__table__, LgAccount.__table__
     rows = session.execute(
-        sa.select(t.c.kind, t.c.scenario, t.c.amount, t.c.created_at)
+        sa.select(t.c.kind, t.c.scenario, t.c.amount, t.c.created_at, t.c.reference)
         .join(e, e.c.transfer_id == t.c.id).join(a, a.c.id == e.c.account_id)
         .where(a.c.kind == "organisation", a.c.owner_id == org_id, a.c.unit == "CNY",
                t.c.kind.in_(("payment", "refund")),
@@ -44,12 +46,16 @@ def daily(session: Session, *, org_id: int, date_from: date, date_to: date) -> l
                t.c.created_at >= _utc_start(date_from), t.c.created_at < _utc_start(date_to + timedelta(days=1)))
     ).all()
     sums: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for kind, scenario, amount, created_at in rows:
+    refunds: dict[int, tuple[date, str]] = {}
+    for kind, scenario, amount, created_at, reference in rows:
         key = ((created_at + BEIJING).date(), scenario or "")
         offset = 0 if kind == "payment" else 2
         sums[key][offset] += 1
         sums[key][offset + 1] += amount
+        if kind == "refund" and reference.startswith("refund:"):
+            refunds[int(reference.partition(":")[2])] = key
     fees = _fees(session, org_id=org_id, date_from=date_from, date_to=date_to)
+    _add_refund_fees(session, fees, refunds)
     items = []
     for (day, scenario), v in sorted(sums.items()):
         fee, unreconciled = fees.get((day, scenario), (0, 0))
@@ -73,6 +79,21 @@ def _fees(session: Session, *, org_id: int, date_from: date, date_to: date) -> d
         total, missing = out.get(key, (0, 0))
         out[key] = (total + (fee or 0), missing + (fee is None and provider == "wechatpay"))
     return out
+
+
+def _add_refund_fees(session: Session, fees: dict[tuple[date, str], tuple[int, int]],
+                     refunds: dict[int, tuple[date, str]]) -> None:
+    """Add each refund's billed fee (negative) to its (day booked, scenario); a WeChat Pay refund
+    without one yet counts as unreconciled."""
+    r, i = LgRefund.__table__, LgPaymentIntent.__table__
+    ids = list(refunds)
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(sa.select(r.c.id, r.c.fee_fen, i.c.provider).join(i, i.c.id == r.c.intent_id)
+                               .where(r.c.id.in_(ids[start:start + 1000]))).all()
+        for refund_id, fee, provider in rows:
+            key = refunds[refund_id]
+            total, missing = fees.get(key, (0, 0))
+            fees[key] = (total + (fee or 0), missing + (fee is None and provider == "wechatpay"))
 
 
 def _table(items: list[dict]) -> list[list]:

@@ -8,6 +8,9 @@
   10:00 Beijing time): yesterday's trade bill against the ledger, differences recorded.
 - timer ``ledger.send_refund``: a refund a seller requested (``settlement.request_refund``) is
   sent to WeChat Pay once its transaction committed; a failure is left to the retry job.
+- timer ``ledger.close_order``: a WeChat Pay intent closed here (expired, or closed by its seller)
+  is closed at WeChat Pay once that committed, retried while WeChat Pay is down; one the payer
+  paid meanwhile is booked.
 - ``ledger_verify`` (hourly): cached balances against their entries; a disagreement is logged as
   an error for the operators (never corrected by the job).
 """
@@ -22,7 +25,7 @@ from app.clock import Clock
 from app.periodic import periodic
 from app.timers import Timer, timer_handler
 from scenarios.engines.ledger import payments, postings, reconcile, settlement, wechatpay
-from scenarios.engines.ledger.models import LgRefund
+from scenarios.engines.ledger.models import LgPaymentIntent, LgRefund
 from scenarios.engines.ledger.setup import process_runtime
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,15 @@ def send_refund(session: Session, timer: Timer, clock: Clock) -> None:
         settlement.send_refund(session, row, process_runtime().wechat, clock.now())
 
 
+@timer_handler(payments.CLOSE_AT_PROVIDER, max_attempts=16)
+def close_order(session: Session, timer: Timer, clock: Clock) -> None:
+    """WeChat Pay down: raises, and the worker retries with backoff (10 s doubling to 1 h, 16
+    tries: about 8 hours, longer than an order stays payable)."""
+    intent = session.get(LgPaymentIntent, int(timer.subject_id))
+    if intent is not None and intent.status == "closed":  # paid meanwhile: nothing to close
+        settlement.close_order(session, intent, process_runtime().wechat, clock.now())
+
+
 @periodic("ledger_reconcile", every=timedelta(hours=6))
 def reconcile_yesterday(session: Session, clock: Clock) -> int:
     pay = process_runtime().wechat
@@ -65,7 +77,8 @@ def reconcile_yesterday(session: Session, clock: Clock) -> int:
     except wechatpay.WeChatPayError:
         log.warning("ledger: the trade bill of %s could not be downloaded; next run retries", day)
         return 0
-    found = reconcile.reconcile(session, bill=reconcile.parse_bill(text), day=day, now=clock.now())
+    bill = reconcile.read_bill(text)
+    found = reconcile.reconcile(session, bill=bill.payments, refunds=bill.refunds, day=day, now=clock.now())
     if found:
         log.error("ledger: %d differences between the bill of %s and the ledger", len(found), day)
     return len(found)

@@ -173,6 +173,9 @@ class LgRefund(IdMixin, Base):
     reason: Mapped[str | None] = mapped_column(sa.String(80))
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    fee_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """The fee (手续费) of the refund's line in the provider's trade bill, as billed: negative, the
+    part of the payment's fee returned; None until reconciled (and for the ``record`` provider)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -11,7 +11,9 @@ the database.
 - ``refund``: takes its amount with one ``UPDATE … SET refunded_fen = refunded_fen + n WHERE
   refunded_fen + n <= amount_fen``: concurrent refunds never exceed what was paid (the check
   constraint ``refunds_within_paid`` is the database's last word).
-- ``close_expired``: intents past ``expires_at`` and still unpaid are closed.
+- ``close_expired``: intents past ``expires_at`` and still unpaid are closed; ``close``: one the
+  seller no longer sells. A WeChat Pay intent's order is then closed at WeChat Pay too, by the
+  ``CLOSE_AT_PROVIDER`` timer after the commit (a payment made anyway is still booked).
 
 Each change that wins its compare-and-set calls the seller's hook (purposes.py) in the same
 transaction: ``on_paid``, ``on_closed``, ``on_refunded``.
@@ -25,11 +27,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db import fast_paths_apply
 from app.errors import ApiError
+from app.timers import schedule_many
 from scenarios.engines.ledger import hooks, notices, postings
 from scenarios.engines.ledger.models import (
     PAYABLE_STATES,
     REFUNDABLE_STATES,
+    SUBJECT,
     LgDiscrepancy,
     LgPaymentIntent,
     LgRefund,
@@ -91,31 +96,46 @@ def discrepancy(session: Session, *, kind: str, out_trade_no: str, intent_id: in
 
 def mark_paid(session: Session, *, out_trade_no: str, amount_fen: int, provider_txn_id: str,
               now: datetime, paid_at: datetime | None = None) -> Settlement:
-    """Book a payment the provider reports. Booked once however often it is reported."""
-    intent = session.execute(sa.select(INTENTS).where(INTENTS.c.out_trade_no == out_trade_no)).first()
-    if intent is None:
-        discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
-                     reported=amount_fen, now=now, details={"transaction_id": provider_txn_id})
-        return Settlement("discrepancy", None)
-    if amount_fen != intent.amount_fen:
-        discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
-                     expected=intent.amount_fen, reported=amount_fen, now=now,
-                     details={"transaction_id": provider_txn_id})
-        return Settlement("discrepancy", intent.id)
+    """Book a payment the provider reports. Booked once however often it is reported.
+
+    The compare-and-set comes first (one statement on the usual path, a payment of the
+    intent's amount); only when it changes nothing is the intent read to tell why. On PostgreSQL
+    the whole booking is one statement (``fastpath.book_payment``) when the compare-and-set wins."""
+    if fast_paths_apply(session):
+        from scenarios.engines.ledger import fastpath
+
+        fast = fastpath.book_payment(session, out_trade_no=out_trade_no, amount_fen=amount_fen,
+                                     provider_txn_id=provider_txn_id, now=now, paid_at=paid_at or now)
+        if fast is not None:
+            hooks.fire_paid(session, fast[1], fast[0], now)
+            return Settlement("booked", fast[0])
     # A payment the provider took is booked even if the intent expired meanwhile (the money moved).
-    moved = session.execute(sa.update(INTENTS)
-                            .where(INTENTS.c.id == intent.id,
-                                   INTENTS.c.status.in_((*PAYABLE_STATES, "closed")))
-                            .values(status="paid", provider_txn_id=provider_txn_id, paid_at=paid_at or now,
-                                    closed_at=None, updated_at=now))
-    if moved.rowcount != 1:
+    booked = session.execute(sa.update(INTENTS)
+                             .where(INTENTS.c.out_trade_no == out_trade_no, INTENTS.c.amount_fen == amount_fen,
+                                    INTENTS.c.status.in_((*PAYABLE_STATES, "closed")))
+                             .values(status="paid", provider_txn_id=provider_txn_id, paid_at=paid_at or now,
+                                     closed_at=None, updated_at=now)
+                             .returning(INTENTS.c.id, INTENTS.c.payer_person_id, INTENTS.c.payee_org_id,
+                                        INTENTS.c.amount_fen, INTENTS.c.scenario, INTENTS.c.subject)).first()
+    if booked is None:
+        intent = session.execute(sa.select(INTENTS.c.id, INTENTS.c.amount_fen)
+                                 .where(INTENTS.c.out_trade_no == out_trade_no)).first()
+        if intent is None:
+            discrepancy(session, kind="unknown_order", out_trade_no=out_trade_no, intent_id=None, expected=None,
+                        reported=amount_fen, now=now, details={"transaction_id": provider_txn_id})
+            return Settlement("discrepancy", None)
+        if amount_fen != intent.amount_fen:
+            discrepancy(session, kind="amount_differs", out_trade_no=out_trade_no, intent_id=intent.id,
+                        expected=intent.amount_fen, reported=amount_fen, now=now,
+                        details={"transaction_id": provider_txn_id})
+            return Settlement("discrepancy", intent.id)
         return Settlement("already", intent.id)
-    payer = postings.account(session, "payer", intent.payer_person_id, now=now)
-    payee = postings.account(session, "organisation", intent.payee_org_id, now=now)
-    postings.post(session, kind="payment", debit=payer, credit=payee, amount=intent.amount_fen,
-                  reference=f"intent:{intent.id}", scenario=intent.scenario, now=now)
-    hooks.fire_paid(session, intent.subject, intent.id, now)
-    return Settlement("booked", intent.id)
+    payer = postings.account(session, "payer", booked.payer_person_id, now=now)
+    payee = postings.account(session, "organisation", booked.payee_org_id, now=now)
+    postings.post(session, kind="payment", debit=payer, credit=payee, amount=booked.amount_fen,
+                  reference=f"intent:{booked.id}", scenario=booked.scenario, now=now)
+    hooks.fire_paid(session, booked.subject, booked.id, now)
+    return Settlement("booked", booked.id)
 
 
 def pay_by_record(session: Session, intent: LgPaymentIntent, now: datetime) -> LgPaymentIntent:
@@ -206,8 +226,22 @@ def refund_abnormal(session: Session, refund_row: LgRefund, *, status: str, now:
     return True
 
 
+CLOSE_AT_PROVIDER = "ledger.close_order"
+"""The timer that closes a WeChat Pay intent's order at WeChat Pay once its closing here committed
+(``jobs.close_order``; retried with the worker's backoff while WeChat Pay is down)."""
+
+
+def _close_at_provider(session: Session, closed: list[tuple[int, str]], now: datetime) -> None:
+    """Arm ``CLOSE_AT_PROVIDER`` for the closed intents (id, provider) that went through WeChat
+    Pay, in the closing transaction: WeChat Pay hears of it only if the closing commits."""
+    for intent_id, provider in closed:
+        if provider == "wechatpay":
+            schedule_many(session, subject_type=SUBJECT, subject_id=intent_id, timers=[(CLOSE_AT_PROVIDER, 0, now)])
+
+
 def close_expired(session: Session, now: datetime, *, limit: int = 500) -> list[int]:
-    """Close up to ``limit`` unpaid intents past their expiry; returns their ids."""
+    """Close up to ``limit`` unpaid intents past their expiry (and their orders at WeChat Pay,
+    by a timer); returns their ids."""
     ids = session.execute(sa.select(INTENTS.c.id).where(INTENTS.c.status.in_(PAYABLE_STATES),
                                                         INTENTS.c.expires_at <= now)
                           .order_by(INTENTS.c.id).limit(limit)).scalars().all()
@@ -216,20 +250,24 @@ def close_expired(session: Session, now: datetime, *, limit: int = 500) -> list[
     closed = session.execute(sa.update(INTENTS)
                              .where(INTENTS.c.id.in_(ids), INTENTS.c.status.in_(PAYABLE_STATES))
                              .values(status="closed", closed_at=now, updated_at=now)
-                             .returning(INTENTS.c.id, INTENTS.c.subject)).all()
-    for intent_id, subject in closed:
+                             .returning(INTENTS.c.id, INTENTS.c.subject, INTENTS.c.provider)).all()
+    _close_at_provider(session, [(intent_id, provider) for intent_id, _, provider in closed], now)
+    for intent_id, subject, _ in closed:
         hooks.fire_closed(session, subject, intent_id, now)
-    return [intent_id for intent_id, _ in closed]
+    return [intent_id for intent_id, _, _ in closed]
 
 
-def close(session: Session, intent_id: int, now: datetime) -> bool:
-    """Close one unpaid intent (the provider reports it closed); True when this call closed it
-    (``on_closed`` fired)."""
+def close(session: Session, intent_id: int, now: datetime, *, at_provider: bool = True) -> bool:
+    """Close one unpaid intent (the seller no longer sells it, or the provider reports it closed);
+    True when this call closed it (``on_closed`` fired). ``at_provider``: also close its order at
+    WeChat Pay (by a timer after the commit) — not when WeChat Pay itself reported it closed."""
     closed = session.execute(sa.update(INTENTS)
                              .where(INTENTS.c.id == intent_id, INTENTS.c.status.in_(PAYABLE_STATES))
                              .values(status="closed", closed_at=now, updated_at=now)
-                             .returning(INTENTS.c.subject)).first()
+                             .returning(INTENTS.c.subject, INTENTS.c.provider)).first()
     if closed is None:
         return False
+    if at_provider:
+        _close_at_provider(session, [(intent_id, closed.provider)], now)
     hooks.fire_closed(session, closed.subject, intent_id, now)
     return True

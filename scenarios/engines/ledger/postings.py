@@ -42,11 +42,14 @@ def account(session: Session, kind: str, owner_id: int, *, unit: str = "CNY", no
     found = session.execute(sa.select(ACCOUNTS.c.id).where(*key)).scalar()
     if found is not None:
         return found
-    session.execute(insert_for(session, ACCOUNTS)
-                    .values(kind=kind, owner_id=owner_id, unit=unit, floor_zero=kind in FLOOR_ZERO_KINDS,
-                            balance=0, created_at=now)
-                    .on_conflict_do_nothing(index_elements=["kind", "owner_id", "unit"]))
-    return session.execute(sa.select(ACCOUNTS.c.id).where(*key)).scalar_one()
+    created = session.execute(insert_for(session, ACCOUNTS)
+                              .values(kind=kind, owner_id=owner_id, unit=unit, floor_zero=kind in FLOOR_ZERO_KINDS,
+                                      balance=0, created_at=now)
+                              .on_conflict_do_nothing(index_elements=["kind", "owner_id", "unit"])
+                              .returning(ACCOUNTS.c.id)).scalar()
+    if created is not None:
+        return created
+    return session.execute(sa.select(ACCOUNTS.c.id).where(*key)).scalar_one()  # another transaction created it
 
 
 @dataclass(frozen=True)

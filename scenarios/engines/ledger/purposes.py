@@ -19,8 +19,9 @@ Usage, in a module the scenario names in ``jobs=`` (loaded at start-up by web an
                              description="停车费", now=now, expires_in=timedelta(minutes=15))
     row.payment_id = intent.id    # or find it again with purposes.intent_for(session, "pk_session", row.id)
 
-    # the seller no longer sells it (unpaid): on_closed fires; a payment WeChat Pay still reports
-    # later is booked and on_paid fires (refund it then)
+    # the seller no longer sells it (unpaid): on_closed fires and, after the commit, its order is
+    # closed at WeChat Pay (a timer); a payment WeChat Pay still reports later is booked and
+    # on_paid fires (refund it then)
     purposes.close(session, intent, now=now)
     # the seller decides on a refund (e.g. a cancellation): all that is left, or amount_fen=
     purposes.refund(session, intent, now=now, reason="取消预约")
@@ -96,6 +97,7 @@ def refund(session: Session, intent: LgPaymentIntent, *, now: datetime, amount_f
 
 
 def close(session: Session, intent: LgPaymentIntent, *, now: datetime) -> bool:
-    """Close an unpaid intent the seller no longer sells (``on_closed`` fires); False when it was
-    paid or closed already."""
+    """Close an unpaid intent the seller no longer sells (``on_closed`` fires; a WeChat Pay order is
+    closed there by the ``ledger.close_order`` timer after the commit); False when it was paid or
+    closed already."""
     return payments.close(session, intent.id, now)

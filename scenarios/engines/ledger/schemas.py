@@ -62,10 +62,11 @@ class DailyRowSchema(Schema):
     refunds = fields.Integer()
     refunds_fen = fields.Integer()
     net_fen = fields.Integer()
-    fees_fen = fields.Integer(metadata={"description": "the provider's fees (手续费) on the day's payments"})
+    fees_fen = fields.Integer(metadata={"description": "the provider's fees (手续费) on the day's payments, "
+                                                   "net of those it returned on the day's refunds"})
     net_after_fees_fen = fields.Integer(metadata={"description": "net_fen − fees_fen"})
     fees_reconciled = fields.Boolean(metadata={
-        "description": "false while a WeChat Pay payment of the day has no fee yet (not reconciled)"})
+        "description": "false while a WeChat Pay payment or refund of the day has no fee yet (not reconciled)"})
 
 
 class DailySchema(Schema):

@@ -126,10 +126,33 @@ def settle_pending(session: Session, pay: WeChatPay, now: datetime, *, limit: in
             settled = book_notification(session, answer, now)
             counts["booked" if settled and settled.outcome == "booked" else "discrepancy"] += 1
         elif state in ("CLOSED", "REVOKED", "PAYERROR") or (state == "NOTPAY" and intent.expires_at <= now):
-            counts["closed" if payments.close(session, intent.id, now) else "unchanged"] += 1
+            closed = payments.close(session, intent.id, now, at_provider=state == "NOTPAY")
+            counts["closed" if closed else "unchanged"] += 1
         else:
             counts["unchanged"] += 1
     return counts
+
+
+def close_order(session: Session, intent: LgPaymentIntent, pay: WeChatPay | None, now: datetime) -> str:
+    """Close a closed intent's order at WeChat Pay (the ``CLOSE_AT_PROVIDER`` timer). ``closed``,
+    or ``absent`` (never ordered there: the payer did not press pay); ``paid`` when the payer paid
+    after all: the payment is queried and booked at once (``on_paid`` fires, as for a late
+    notification). WeChat Pay down or failing: ``WeChatPayError`` (the worker retries the timer)."""
+    if pay is None:
+        raise wechatpay.WeChatPayError("close: WeChat Pay is not configured in this process")
+    try:
+        wechatpay.close(pay, intent.out_trade_no)
+    except wechatpay.WeChatPayError as exc:
+        if exc.code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            return "absent"
+        if exc.code != "ORDERPAID":
+            raise
+        answer = wechatpay.query(pay, intent.out_trade_no)
+        if answer.get("trade_state") != "SUCCESS":
+            raise
+        book_notification(session, answer, now)
+        return "paid"
+    return "closed"
 
 
 def send_refund(session: Session, refund_row: LgRefund, pay: WeChatPay | None, now: datetime) -> bool:

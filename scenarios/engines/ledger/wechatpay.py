@@ -12,6 +12,9 @@ network), ``WECHATPAY_NOTIFY_URL``, ``WECHATPAY_API_BASE`` (default
 The library fixes its gateway in code (``Core._gate_way``); ``client`` re-points it at
 ``WECHATPAY_API_BASE``, here and nowhere else.
 
+Besides payments: WeChat Pay's parking service (车主服务, 无感支付), public for the sellers that
+use it (``parking_service_state``, ``parking_enter``, ``parking_deduct``).
+
 What the library does not do, done here: a notification whose ``Wechatpay-Timestamp`` is more
 than ``NOTIFY_MAX_AGE`` from now is refused (a replay of an old, validly signed notification);
 a notification that arrives twice is booked once (``payments.mark_paid`` is a compare-and-set).
@@ -22,6 +25,7 @@ import gzip
 import json
 import secrets
 import time
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +41,12 @@ NOTIFY_MAX_AGE = 300
 
 
 class WeChatPayError(Exception):
-    """WeChat Pay refused, failed or could not be reached (the caller keeps the intent pending)."""
+    """WeChat Pay refused, failed or could not be reached (the caller keeps the intent pending).
+    ``status`` and ``code`` are WeChat Pay's HTTP status and error code when it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 class NotificationRejected(Exception):
@@ -92,8 +101,17 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> dict:
     except Exception as exc:  # the library raises bare Exceptions (network, bad signature)
         raise WeChatPayError(f"{what}: {exc}") from exc
     if not 200 <= code < 300:
-        raise WeChatPayError(f"{what}: HTTP {code} {str(body)[:200]}")
+        raise WeChatPayError(f"{what}: HTTP {code} {str(body)[:200]}", status=code, code=_error_code(body))
     return json.loads(body) if body else {}
+
+
+def _error_code(body: Any) -> str | None:
+    """WeChat Pay's error ``code`` (``ORDERPAID``, ``SYSTEM_ERROR``…) of an error answer, if any."""
+    try:
+        code = json.loads(body).get("code")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return str(code) if code else None
 
 
 def jsapi_prepay(pay: WeChatPay, config: WeChatPayConfig, *, out_trade_no: str, description: str,
@@ -118,6 +136,8 @@ def query(pay: WeChatPay, out_trade_no: str) -> dict:
 
 
 def close(pay: WeChatPay, out_trade_no: str) -> None:
+    """Close an unpaid order (关闭订单): WeChat Pay then refuses to take its payment.
+    ``WeChatPayError.code`` ``ORDERPAID`` when it was paid meanwhile."""
     _call("close", pay.close, out_trade_no=out_trade_no)
 
 
@@ -144,6 +164,45 @@ def trade_bill(pay: WeChatPay, bill_date: str) -> bytes:
         return gzip.decompress(body if isinstance(body, bytes) else body.encode())
     except (OSError, EOFError) as exc:
         raise WeChatPayError("download_bill: not a gzip file") from exc
+
+
+# ---------------------------------------------------------------- the parking service (车主服务)
+# WeChat Pay's 无感支付 for car parks: a plate signed up in WeChat is deducted at the exit. Sellers
+# (the parking scenario) call these; a failure is ``WeChatPayError`` as everywhere here.
+
+
+def parking_service_state(pay: WeChatPay, *, plate: str, plate_color: str, openid: str) -> dict:
+    """The plate's sign-up state for that payer (``user_state``: ``NORMAL`` signed up, ``PAUSE``,
+    ``OUT_SERVICE``); WeChat Pay answers 404 (``WeChatPayError.status``) for a plate never signed up.
+
+    The library puts ``plate`` and ``openid`` into the query string as given and signs that text:
+    they are percent-encoded here before it signs, so the request goes out exactly as signed
+    (left to ``requests``, 沪 would be encoded after the signature was made and WeChat Pay would
+    refuse the signature)."""
+    return _call("parking service find", pay.parking_service_find, plate_number=urllib.parse.quote(plate),
+                 plate_color=plate_color, openid=urllib.parse.quote(openid))
+
+
+def parking_enter(pay: WeChatPay, *, out_parking_no: str, plate: str, plate_color: str, entered_at: datetime,
+                  parking_name: str, free_seconds: int) -> dict:
+    """The entry notice (入场通知) of a signed-up plate; the answer's ``id`` is the parking id the
+    deduction names."""
+    return _call("parking enter", pay.parking_enter, out_parking_no=out_parking_no, plate_number=plate,
+                 plate_color=plate_color, start_time=entered_at.isoformat(timespec="seconds"),
+                 parking_name=parking_name, free_duration=max(1, free_seconds))
+
+
+def parking_deduct(pay: WeChatPay, *, out_trade_no: str, description: str, amount_fen: int, parking_id: str,
+                   plate: str, plate_color: str, entered_at: datetime, left_at: datetime, parking_name: str,
+                   device_id: str) -> dict:
+    """The deduction order at the exit (停车扣费受理) under a pending intent's ``out_trade_no``:
+    ``trade_state`` ``ACCEPTED`` (or ``SUCCESS``/``USERPAYING``) when WeChat Pay takes it; the
+    payment itself arrives as a notification like any other."""
+    return _call("parking order", pay.parking_order, description=description[:127], out_trade_no=out_trade_no,
+                 total=amount_fen, parking_id=parking_id, plate_number=plate, plate_color=plate_color,
+                 start_time=entered_at.isoformat(timespec="seconds"), end_time=left_at.isoformat(timespec="seconds"),
+                 parking_name=parking_name, charging_duration=max(1, int((left_at - entered_at).total_seconds())),
+                 device_id=device_id)
 
 
 def notification(pay: WeChatPay, headers: dict[str, str], body: bytes, *, now: float | None = None) -> dict:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from scenarios.engines.ledger import payments, reconcile
-from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent
+from scenarios.engines.ledger.models import LgDiscrepancy, LgPaymentIntent, LgRefund
 from tests.support.factories import bearer, make_org, make_resident, make_staff, token_for
 
 BILL_HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
@@ -135,3 +135,57 @@ def test_reconciliation_records_each_payments_fee_and_the_figures_show_fees_and_
     text = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-04&format=csv",
                       headers=world["headers"]).data.decode("utf-8-sig").splitlines()
     assert text[0].endswith("手续费(分),扣除手续费后净收入(分)") and text[1].endswith(",15700,90,15610")
+
+
+def _refund_row(number: str, out_refund_no: str, yuan: str, fee: str, status: str = "SUCCESS") -> str:
+    cells = ["2026-12-04 11:00:00", "wxapp", "1900000109", "0", "", "4200" + number[-6:], number, "openid", "JSAPI",
+             "REFUND", "OTHERS", "CNY", "0.00", "0.00", "5030" + out_refund_no[-6:], out_refund_no, yuan, "0.00",
+             "ORIGINAL", status, "场馆", "", fee, "0.60%", "100.00", yuan, ""]
+    return ",".join("`" + c for c in cells)
+
+
+def test_refund_lines_fees_are_recorded_and_the_figures_fees_are_net_of_them(app, client, session, clock, world):
+    day_time = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    a = _paid(session, clock, world, amount=10000, provider="wechatpay", at=day_time)
+    b = _paid(session, clock, world, amount=5000, provider="wechatpay", at=day_time)
+    session.refresh(a)
+    session.refresh(b)
+    same_day = payments.refund(session, a, amount_fen=4000, now=clock.now())
+    payments.settle_refund(session, same_day, succeeded=True, now=clock.now())  # booked on the 4th
+    clock.set(datetime(2026, 12, 5, 2, 0, tzinfo=UTC))
+    next_day = payments.refund(session, b, amount_fen=1000, now=clock.now())
+    payments.settle_refund(session, next_day, succeeded=True, now=clock.now())  # booked on the 5th
+    with app.app_context():
+        world["headers"] = world["token"]()
+    session.commit()
+
+    def figures():
+        answer = client.get("/api/v1/ledger/daily?date_from=2026-12-04&date_to=2026-12-05", headers=world["headers"])
+        assert answer.status_code == 200, answer.json
+        return [(i["date"], i["refunds_fen"], i["fees_fen"], i["net_after_fees_fen"], i["fees_reconciled"])
+                for i in answer.json["items"]]
+
+    assert figures() == [("2026-12-04", 4000, 0, 11000, False), ("2026-12-05", 1000, 0, -1000, False)]
+    text = "\n".join([BILL_HEADER, _bill_row(a.out_trade_no, "100.00", fee="0.60"),
+                      _bill_row(b.out_trade_no, "50.00", fee="0.30"),
+                      _refund_row(a.out_trade_no, same_day.out_refund_no, "40.00", fee="-0.24"),
+                      _refund_row(b.out_trade_no, "Rnotours000000000000000001", "5.00", fee="-0.03"),
+                      _refund_row(b.out_trade_no, next_day.out_refund_no, "10.00", fee="-0.06", status="PROCESSING"),
+                      "总交易单数,应结订单总金额", "`3,`150.00"])
+    bill = reconcile.read_bill(text)
+    assert [line.out_trade_no for line in bill.payments] == [a.out_trade_no, b.out_trade_no]
+    assert [(r.out_refund_no, r.refund_fen, r.fee_fen) for r in bill.refunds] == [
+        (same_day.out_refund_no, 4000, -24), ("Rnotours000000000000000001", 500, -3)]  # PROCESSING: not yet
+    assert reconcile.reconcile(session, bill=bill.payments, refunds=bill.refunds, day=date(2026, 12, 4),
+                               now=clock.now()) == []  # a refund line we do not know is no payment difference
+    session.commit()
+    fees = dict(session.execute(sa.select(LgRefund.out_refund_no, LgRefund.fee_fen)).all())
+    assert fees == {same_day.out_refund_no: -24, next_day.out_refund_no: None}
+    # the 4th: fees 60 + 30 − 24 returned; the 5th's refund is in the next bill: not reconciled yet
+    assert figures() == [("2026-12-04", 4000, 66, 15000 - 4000 - 66, True), ("2026-12-05", 1000, 0, -1000, False)]
+    assert reconcile.record_refund_fees(session, bill.refunds) == 0  # recorded once: nothing changes
+    later = reconcile.read_bill("\n".join([BILL_HEADER, _refund_row(b.out_trade_no, next_day.out_refund_no, "10.00",
+                                                                    fee="-0.06")]))
+    reconcile.reconcile(session, bill=later.payments, refunds=later.refunds, day=date(2026, 12, 5), now=clock.now())
+    session.commit()
+    assert figures()[1] == ("2026-12-05", 1000, -6, -1000 + 6, True)

@@ -188,3 +188,64 @@ def test_a_forged_refund_notification_is_refused(app, client, db, fake, sold, cl
     assert client.post(NOTIFY, data=body, headers=headers).status_code == 401
     with db.transaction(write=False) as s:
         assert s.get(LgRefund, row.id).status == "pending"
+
+
+def _close_timer(db, intent_id):
+    from app.timers import Timer
+
+    with db.transaction(write=False) as s:
+        timer = s.scalars(sa.select(Timer).where(Timer.subject_type == "lg_payment_intent",
+                                                 Timer.subject_id == str(intent_id),
+                                                 Timer.kind == payments.CLOSE_AT_PROVIDER)).one()
+        return timer.state, timer.attempts
+
+
+def test_a_seller_closing_closes_the_order_at_wechat_pay_through_the_worker_retried_while_it_is_down(
+        client, db, fake, sold, runtime, clock, monkeypatch):
+    from scenarios.engines.ledger import jobs
+
+    monkeypatch.setattr(jobs, "process_runtime", lambda: runtime)
+    _pay(client, sold)  # ordered at WeChat Pay: NOTPAY there
+    fake.down = True
+    with db.transaction() as s:
+        assert purposes.close(s, s.get(LgPaymentIntent, sold["id"]), now=clock.now())
+    assert fake.orders[sold["out_trade_no"]]["trade_state"] == "NOTPAY"  # not before the commit, not in it
+    Worker(db, clock, worker_id="lg", periodic_jobs={}).run_once()
+    assert _close_timer(db, sold["id"]) == ("pending", 1)  # WeChat Pay down: retried later
+    assert fake.orders[sold["out_trade_no"]]["trade_state"] == "NOTPAY"
+    fake.down = False
+    clock.advance(seconds=11)
+    Worker(db, clock, worker_id="lg", periodic_jobs={}).run_once()
+    assert _close_timer(db, sold["id"]) == ("fired", 1)
+    assert fake.orders[sold["out_trade_no"]]["trade_state"] == "CLOSED" and fake.closed.count(sold["out_trade_no"]) == 1
+    assert _hooks(db, sold["id"]) == [("closed", "closed", 0)]
+
+
+def test_expiry_closes_at_wechat_pay_and_a_payment_made_just_before_is_booked_and_handed_to_the_seller(
+        client, db, fake, sold, runtime, clock, monkeypatch):
+    from scenarios.engines.ledger import jobs
+
+    monkeypatch.setattr(jobs, "process_runtime", lambda: runtime)
+    _pay(client, sold)
+    clock.advance(minutes=16)
+    with db.transaction() as s:
+        assert payments.close_expired(s, clock.now()) == [sold["id"]]
+    fake.pay(sold["out_trade_no"], "4200000000000000000000000078")  # paid there before the close reached it
+    Worker(db, clock, worker_id="lg", periodic_jobs={}).run_once()  # close: ORDERPAID → queried and booked
+    assert _close_timer(db, sold["id"]) == ("fired", 0)
+    assert _hooks(db, sold["id"]) == [("closed", "closed", 0), ("paid", "paid", 2000)]
+    headers, body = fake.notification(_resource(sold["out_trade_no"], total=2000))
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 204  # its notification: nothing more
+    assert _hooks(db, sold["id"]) == [("closed", "closed", 0), ("paid", "paid", 2000)]
+
+
+def test_an_intent_never_ordered_at_wechat_pay_needs_no_close_there(db, fake, sold, runtime, clock, monkeypatch):
+    from scenarios.engines.ledger import jobs
+
+    monkeypatch.setattr(jobs, "process_runtime", lambda: runtime)
+    clock.advance(minutes=16)  # the payer never pressed pay
+    with db.transaction() as s:
+        payments.close_expired(s, clock.now())
+    Worker(db, clock, worker_id="lg", periodic_jobs={}).run_once()  # 404 ORDER_NOT_EXIST: done, not retried
+    assert _close_timer(db, sold["id"]) == ("fired", 0)
+    assert sold["out_trade_no"] not in fake.closed

@@ -122,3 +122,37 @@ def test_a_replayed_old_notification_is_refused(fake, config):
     headers, body = fake.notification(RESOURCE, timestamp=old)
     with pytest.raises(wechatpay.NotificationRejected, match="too old"):
         wechatpay.notification(wechatpay.client(config), headers, body)
+
+
+def test_the_parking_service_calls_are_signed_as_sent_with_a_chinese_plate(fake, config):
+    """The plate (沪…) and openid are percent-encoded before the library signs the URL: the local
+    server checks the signature over the path it received, so a plate encoded after signing fails."""
+    pay = wechatpay.client(config)
+    fake.parking_users["沪A77777"] = "NORMAL"
+    state = wechatpay.parking_service_state(pay, plate="沪A77777", plate_color="BLUE", openid="o-plate/owner")
+    assert (state["user_state"], state["plate_number"]) == ("NORMAL", "沪A77777")
+    with pytest.raises(wechatpay.WeChatPayError) as missing:
+        wechatpay.parking_service_state(pay, plate="沪B00000", plate_color="BLUE", openid="o-plate-owner")
+    assert missing.value.status == 404
+    entered_at = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    entered = wechatpay.parking_enter(pay, out_parking_no="pk77", plate="沪A77777", plate_color="BLUE",
+                                      entered_at=entered_at, parking_name="金山停车场", free_seconds=0)
+    parked = fake.parkings[entered["id"]]
+    assert (parked["free_duration"], parked["plate_number"]) == (1, "沪A77777")
+    fake.deduction_state = "ACCEPTED"
+    answer = wechatpay.parking_deduct(pay, out_trade_no="P0000000000000000000077", description="停车费",
+                                      amount_fen=1200, parking_id=entered["id"], plate="沪A77777", plate_color="BLUE",
+                                      entered_at=entered_at, left_at=entered_at + timedelta(minutes=90),
+                                      parking_name="金山停车场", device_id="7")
+    assert answer["trade_state"] == "ACCEPTED"
+    order = fake.orders["P0000000000000000000077"]
+    assert (order["amount"]["total"], order["parking_info"]["charging_duration"]) == (1200, 5400)
+
+
+def test_an_error_answer_carries_wechat_pays_status_and_code(fake, config):
+    pay = wechatpay.client(config)
+    _prepay(fake, config, out_trade_no="P0000000000000000000078")
+    fake.pay("P0000000000000000000078", "4200000000000000000000000078")
+    with pytest.raises(wechatpay.WeChatPayError) as paid:
+        wechatpay.close(pay, "P0000000000000000000078")
+    assert (paid.value.status, paid.value.code) == (400, "ORDERPAID")
