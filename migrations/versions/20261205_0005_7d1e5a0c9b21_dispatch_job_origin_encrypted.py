@@ -7,7 +7,7 @@
 
 Revision ID: 7d1e5a0c9b21
 Revises: 4bccdc1d3424
-Create Date: 2026-12-05 01:00:00
+Create Date: 2026-12-05 00:05:00
 """
 from __future__ import annotations
 
