@@ -101,5 +101,6 @@ def charge(session: Session, lot: PkLot, stay: PkStay, owed: int, at: datetime) 
         answer = {}
     if answer.get("trade_state") in ("ACCEPTED", "SUCCESS", "USERPAYING"):
         return True
-    purposes.close(session, intent, now=at)
+    # a refused or unanswered deduction is no JSAPI order: nothing for the close API to close
+    purposes.close(session, intent, now=at, at_provider=False)
     return False

@@ -96,8 +96,9 @@ def refund(session: Session, intent: LgPaymentIntent, *, now: datetime, amount_f
     return row.amount_fen
 
 
-def close(session: Session, intent: LgPaymentIntent, *, now: datetime) -> bool:
+def close(session: Session, intent: LgPaymentIntent, *, now: datetime, at_provider: bool = True) -> bool:
     """Close an unpaid intent the seller no longer sells (``on_closed`` fires; a WeChat Pay order is
     closed there by the ``ledger.close_order`` timer after the commit); False when it was paid or
-    closed already."""
-    return payments.close(session, intent.id, now)
+    closed already. ``at_provider=False``: there is no order at WeChat Pay to close (a parking
+    deduction WeChat Pay refused)."""
+    return payments.close(session, intent.id, now, at_provider=at_provider)

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.timers import Timer
 from app.worker import Worker
 from auth.models import Account
 from scenarios.engines.ledger.models import LgPaymentIntent
-from scenarios.engines.ledger.payments import close_expired
+from scenarios.engines.ledger.payments import CLOSE_AT_PROVIDER, close_expired
 from scenarios.parking.models import PkDebt, PkStay
 from tests.engines.ledger.conftest import fake, runtime  # noqa: F401 (fixtures: the server, the app's runtime)
 from tests.scenarios.parking.conftest import BASE, NOW
@@ -83,6 +84,8 @@ def test_a_refused_deduction_falls_back_to_a_debt(client, db, session, clock, wo
     assert (left["barrier"], left["stay"]["status"], left["owed_fen"]) == ("open", "debt", 2000)
     assert session.scalars(sa.select(LgPaymentIntent.status).where(
         LgPaymentIntent.subject.like("pk_stay:%"))).all() == ["closed"]
+    # the refused deduction left no JSAPI order: the close API is not asked to close one
+    assert session.scalar(sa.select(sa.func.count()).select_from(Timer).where(Timer.kind == CLOSE_AT_PROVIDER)) == 0
 
 
 def test_wechat_pay_down_at_the_barrier_falls_back_and_an_accepted_deduction_that_fails_is_a_debt(
