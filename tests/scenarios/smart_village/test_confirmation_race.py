@@ -60,7 +60,7 @@ def test_four_workers_send_each_reminder_once(committed_db, _app, caplog):
             start.wait()
             for _ in range(5):
                 worker.run_once()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     caplog.set_level("WARNING", logger="app.worker")
@@ -79,9 +79,9 @@ def test_four_workers_send_each_reminder_once(committed_db, _app, caplog):
         fired = s.execute(sa.select(Timer.level, Timer.state, Timer.attempts).where(
             Timer.subject_type == "sv_notice", Timer.subject_id == str(nid)).order_by(Timer.level)).all()
     by_key: dict[str, list[int]] = {}
-    for key, kind, rid in rows:
+    for key, _kind, rid in rows:
         by_key.setdefault(key, []).append(int(rid))
     for level in (1, 2):
-        assert sorted(by_key[f"smart_village.reminder:{nid}:{level}"]) == ids[1:]  # once each, not the one who confirmed
+        assert sorted(by_key[f"smart_village.reminder:{nid}:{level}"]) == ids[1:]  # once each; not who confirmed
     assert by_key[f"smart_village.unconfirmed:{nid}"] == [village.committee_id]
     assert [tuple(f) for f in fired] == [(1, "fired", 0), (2, "fired", 0), (3, "fired", 0)]

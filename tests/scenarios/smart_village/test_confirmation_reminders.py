@@ -55,8 +55,8 @@ def test_reminders_at_24_and_72_hours_then_the_committee(client, v, db, clock, s
     world, people, second, h = v
     url = f"{BASE}/villages/{world.village.code}/notices"
     published = clock.now()
-    nid = client.post(url, json={"kind": "decision", "title": "村道拓宽征求意见", "body": "请确认。", "important": True},
-                      headers=h["committee"]).get_json()["id"]
+    body = {"kind": "decision", "title": "村道拓宽征求意见", "body": "请确认。", "important": True}
+    nid = client.post(url, json=body, headers=h["committee"]).get_json()["id"]
     plain = client.post(url, json={"kind": "notice", "title": "停水", "body": "周三停水。"},
                         headers=h["committee"]).get_json()["id"]
     assert session.scalar(sa.select(sa.func.count()).select_from(Timer).where(
