@@ -91,3 +91,58 @@ def test_a_committee_publishes_notices_of_its_village_only(app, session, w):  # 
     other = app.test_client()
     sign_in(other, staff.username)
     assert other.get("/console/villages/mine").status_code == 403
+
+
+def test_inspections_due_and_houses_awaiting_their_first(app, session, w, house):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    page = a.get(f"{RR}/inspections").get_data(as_text=True)
+    first, due = page.split('id="h-first"')[1], page.split('id="h-first"')[0]
+    assert f'id="due-{house["id"]}"' in first and f'id="due-{house["id"]}"' not in due
+    assert post(a, f"{RR}/houses/{house['id']}/inspect", {**TICKS, "next_on": "2026-03-20"}).status_code == 302
+    page = a.get(f"{RR}/inspections").get_data(as_text=True)
+    first, due = page.split('id="h-first"')[1], page.split('id="h-first"')[0]
+    assert f'id="due-{house["id"]}"' in due and "2026-03-20" in due and f'id="due-{house["id"]}"' not in first
+    assert post(a, f"{RR}/houses/{house['id']}/inspect", TICKS).status_code == 302  # next: a year on
+    assert f'id="due-{house["id"]}"' not in a.get(f"{RR}/inspections").get_data(as_text=True)
+    b = _as(app, w, "committee_b")
+    post(a, f"{RR}/houses/{house['id']}/inspect", {**TICKS, "next_on": "2026-03-20"})
+    assert f'id="due-{house["id"]}"' not in b.get(f"{RR}/inspections").get_data(as_text=True)
+
+
+def test_a_days_arrivals_and_departures_are_registered_by_id_number(
+        app, client, session, clock, w, house):  # noqa: F811
+    a = _as(app, w, "committee_a")
+    post(a, f"{RR}/houses/{house['id']}/inspect", TICKS)
+    room = house["rooms"][0]["id"]
+    t = tenancy(client, w, session, clock, room, ["tenant1", "tenant2"], "2026-03-02", "2026-04-01").get_json()
+    pending = tenancy(client, w, session, clock, room, ["tenant3"], "2026-03-02", "2026-03-09").get_json()
+    post(a, f"{RR}/tenancies/{t['id']}/approve")
+    today = a.get(f"{RR}/stays").get_data(as_text=True)
+    arrivals = today.split('id="h-departures"')[0]
+    assert f'id="arrivals-{t["id"]}"' in arrivals and f'id="arrivals-{pending["id"]}"' not in today  # approved only
+    assert w.ids["tenant1"] not in today and "租*" in today and today.count("未入住") == 2  # masked
+    url = f"{RR}/tenancies/{t['id']}/stay/arrivals"
+    assert post(_as(app, w, "committee_b"), url, {"id_number": w.ids["tenant1"]}).status_code == 404
+    wrong = post(a, url, {"id_number": w.ids["tenant3"]})
+    assert wrong.status_code == 409 and "not_a_tenant" not in wrong.get_data(as_text=True)  # the Chinese message
+    assert post(a, url, {"id_number": "123"}).status_code == 422
+    assert post(a, url, {}).status_code == 422
+    done = post(a, url, {"id_number": w.ids["tenant1"], "on": "2026-03-02"})
+    assert done.status_code == 302 and "registered=arrivals" in done.headers["Location"]
+    page = a.get(done.headers["Location"]).get_data(as_text=True)
+    assert "已登记入住" in page and page.count("已入住") >= 1 and page.count("未入住") == 1
+    end = a.get(f"{RR}/stays?on=2026-04-01").get_data(as_text=True)
+    assert f'id="departures-{t["id"]}"' in end and f'id="arrivals-{t["id"]}"' not in end
+    gone = post(a, f"{RR}/tenancies/{t['id']}/stay/departures", {"id_number": w.ids["tenant1"], "on": "2026-04-01"})
+    assert gone.status_code == 302 and "on=2026-04-01" in gone.headers["Location"]
+    assert "已退房" in a.get(gone.headers["Location"]).get_data(as_text=True)
+    never = post(a, f"{RR}/tenancies/{t['id']}/stay/departures", {"id_number": w.ids["tenant2"]})
+    assert never.status_code == 409  # not arrived
+    assert post(a, f"{RR}/tenancies/{t['id']}/stay/nonsense", {"id_number": w.ids["tenant2"]}).status_code == 404
+    assert a.get(f"{RR}/stays?on=2026-13-40").status_code == 422
+    assert f'id="arrivals-{t["id"]}"' not in _as(app, w, "committee_b").get(f"{RR}/stays").get_data(as_text=True)
+    manager = make_staff(session, w.world.companies[0], "manager")
+    session.commit()
+    other = app.test_client()
+    sign_in(other, manager.username)
+    assert other.get(f"{RR}/stays").status_code == 403 and other.get(f"{RR}/inspections").status_code == 403
