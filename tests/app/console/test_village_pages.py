@@ -146,3 +146,27 @@ def test_a_days_arrivals_and_departures_are_registered_by_id_number(
     other = app.test_client()
     sign_in(other, manager.username)
     assert other.get(f"{RR}/stays").status_code == 403 and other.get(f"{RR}/inspections").status_code == 403
+
+
+def test_a_committee_sees_who_has_not_confirmed_an_important_notice(app, session, w):  # noqa: F811
+    import sqlalchemy as sa
+
+    from scenarios.smart_village.models import SvNotice
+
+    a = _as(app, w, "committee_a")
+    code = w.world.village.code
+    url = f"/console/villages/{code}/notices"
+    for title, important in (("村道拓宽征求意见", "true"), ("停水通知", "")):
+        assert post(a, url, {"kind": "decision", "title": title, "body": "请确认。", "important": important}
+                    ).status_code == 302
+    ids = dict(session.execute(sa.select(SvNotice.title, SvNotice.id)).all())
+    road, water = ids["村道拓宽征求意见"], ids["停水通知"]
+    listed = a.get(url).get_data(as_text=True)
+    assert f'id="unconfirmed-{road}"' in listed and f'id="unconfirmed-{water}"' not in listed
+    page = a.get(f"/console/villages/notices/{road}/unconfirmed")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "共 1 人未确认" in text  # the landlord, the village's one villager
+    assert "王**" in text and "王房东" not in text
+    assert a.get(f"/console/villages/notices/{water}/unconfirmed").status_code == 409
+    b = _as(app, w, "committee_b")
+    assert b.get(f"/console/villages/notices/{road}/unconfirmed").status_code == 404
