@@ -16,7 +16,7 @@ XINGHUO_AT = (30.756, 121.264)
 WORDS = ("空调", "热水器", "独立卫生间", "朝南", "近公交站", "可做饭", "带阳台", "新装修")
 
 
-def _rooms(ctx: BenchContext) -> None:
+def rooms(ctx: BenchContext) -> None:
     import sqlalchemy as sa
 
     from app import create_app
@@ -54,7 +54,7 @@ def _rooms(ctx: BenchContext) -> None:
 
 
 def search_setup(ctx: BenchContext) -> Prepared:
-    _rooms(ctx)
+    rooms(ctx)
     return Prepared(headers={"Authorization": f"Bearer {resident_token(ctx)}"})
 
 

@@ -1,10 +1,13 @@
-"""Where the booking and taxi bench requests spend their time, in process: ``python -m bench.request_profile``.
+"""Where the booking, ledger, taxi and rural-rental bench requests spend their time, in process.
+
+``python -m bench.request_profile``.
 
 Beside ``/healthz`` and the authenticated floor (the scenario list as a resident), for each of
-the bench rows of issues 14, 15 and 17 (availability of one court for 7 days, a booking
+the bench rows of issues 14, 15, 17 and 19 (availability of one court for 7 days, a booking
 under contention, the gate admitting by personal code, a taxi position update, a WeChat Pay
-notification booking a payment) it builds the same data as ``bench/booking_setup.py`` /
-``bench/dispatch_setup.py`` / ``bench/ledger_setup.py`` in a fresh PostgreSQL
+notification booking a payment, the rural-rental room search with and without text) it builds the
+same data as ``bench/booking_setup.py`` / ``bench/dispatch_setup.py`` / ``bench/ledger_setup.py`` /
+``bench/listing_setup.py`` in a fresh PostgreSQL
 database (``DATABASE_URL``, migrated and seeded as ``make bench`` does), then sends ``--n``
 requests through the Flask test client and prints, per request: the SQL statements issued
 (counted with a SQLAlchemy ``before_cursor_execute`` listener, each listed once with its
@@ -101,6 +104,13 @@ def _notification(app: Any, ctx: BenchContext, n: int) -> Request:
     return lambda c, i: c.post("/api/v1/payments/notify/wechatpay", data=signed[i][1], headers=signed[i][0])
 
 
+def _room_search(app: Any, ctx: BenchContext, text: str | None = None) -> Request:
+    from bench.listing_setup import rooms, search_path
+
+    rooms(ctx)
+    return _resident_get(app, search_path(text=text))
+
+
 def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: int, warm: int,
          profile: bool, top: int, dump: str = "") -> None:
     client = app.test_client()
@@ -139,6 +149,8 @@ def _cases(app: Any, ctx: BenchContext, n: int) -> Iterator[tuple[str, Callable[
     yield "gate by personal code", lambda: _gate(app, ctx, n)
     yield "taxi position update", lambda: _position(app, ctx)
     yield "WeChat Pay notification (books a payment)", lambda: _notification(app, ctx, n)
+    yield "rural-rental room search (village, rent, 5 km)", lambda: _room_search(app, ctx)
+    yield "rural-rental room search with text", lambda: _room_search(app, ctx, "空调")
 
 
 def main(argv: list[str] | None = None) -> int:

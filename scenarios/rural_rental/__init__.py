@@ -31,7 +31,8 @@ TENANCY = register_approval(ApprovalConfig(
            lazy("scenarios.rural_rental.service:tenants_verified"),
            lazy("scenarios.rural_rental.rental_requests:request_accepted")),
     reviewer_roles=("committee",), review_hours=16,
-    on_decision=lazy("scenarios.rural_rental.service:on_tenancy_decision")))
+    on_decision=lazy("scenarios.rural_rental.service:on_tenancy_decision"),
+    on_resubmit=lazy("scenarios.rural_rental.service:on_tenancy_resubmit")))
 
 provide("rental", lazy("scenarios.rural_rental.facts:village_rental"))
 

@@ -1,7 +1,9 @@
 """rural-rental's staff console pages (``app.console``) for village committees: their
-village's houses by state with the inspections due (``/console/rr/houses``), a house with its
-rooms and masked tenants and the inspection form, the tenancies to approve (租前审批: approve
-or reject, the approval engine's own actions).
+village's houses by state with the inspections due (``/console/rr/houses``), the inspections
+coming due and the houses awaiting their first one (``/console/rr/inspections``), a house with
+its rooms and masked tenants and the inspection form, the tenancies to approve (租前审批: approve
+or reject, the approval engine's own actions), and a day's arrivals and departures
+(``/console/rr/stays``: 人来登记 / 人走注销 by the tenant's ID number, tenants shown masked).
 
 The lists are the API's queries (``routes.houses_listed``, ``routes.tenancies_listed``), the
 forms the API's services (``service.inspect``, the approval engine's ``ACTIONS``) loaded by
@@ -9,7 +11,7 @@ the API's schemas; visibility first (``visible_object``).
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -26,11 +28,11 @@ from app.places.service import local_date
 from auth.visibility import load_visible, visible_object
 from scenarios.engines.approval.actions import ACTIONS as APPROVAL_ACTIONS
 from scenarios.engines.approval.models import ApApplication
-from scenarios.rural_rental import CONFIG, TENANCY
+from scenarios.rural_rental import CONFIG, TENANCY, stays
 from scenarios.rural_rental import service as svc
 from scenarios.rural_rental.models import RrHouse, RrTenancy
 from scenarios.rural_rental.routes import house_view, houses_listed, tenancies_listed, tenancy_view
-from scenarios.rural_rental.schemas import HouseListArgs, InspectionSchema, TenancyListArgs
+from scenarios.rural_rental.schemas import HouseListArgs, InspectionSchema, TenancyListArgs, TenantIdentitySchema
 
 HOUSE_STATES = {"registered": "待检查", "approved": "已通过", "suspended": "已暂停"}
 TENANCY_STATES = {"pending": "待审批", "approved": "已批准", "rejected": "未批准", "withdrawn": "已撤回",
@@ -39,6 +41,8 @@ CHECKLIST_TITLES = {"extinguisher": "灭火器", "smoke_alarm": "烟感报警器
                     "escape_route": "逃生通道", "area_and_occupancy": "面积与居住人数"}
 DECISIONS = {action.path: action for action in APPROVAL_ACTIONS if action.path in ("approve", "reject")}
 PAGE_SIZE = 50
+DUE_WITHIN_DAYS = 30
+STAY_ACTIONS = {"arrivals": stays.arrive, "departures": stays.depart}
 
 
 def _committee(p) -> bool:
@@ -63,11 +67,23 @@ def _inspection_form() -> dict[str, Any]:
                                                    for k, v in exc.messages.items()}) from exc
 
 
+def _day(text: str | None, today: date) -> date:
+    """``?on=YYYY-MM-DD`` (today when absent); anything else is a 422, never a 500."""
+    if not text or not text.strip():
+        return today
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ApiError("validation_error", errors={"on": ["日期格式应为 YYYY-MM-DD"]}) from exc
+
+
 @cache  # built once: its views are decorated once, whatever the apps
 def blueprints() -> list[Blueprint]:
     """rural-rental's ``console`` pages (named by ``SCENARIO.console``)."""
     nav = (NavItem("出租房屋 · 房屋与检查", "console_rural_rental.houses", _committee),
-           NavItem("出租房屋 · 租前审批", "console_rural_rental.tenancies", _committee))
+           NavItem("出租房屋 · 检查到期", "console_rural_rental.inspections", _committee),
+           NavItem("出租房屋 · 租前审批", "console_rural_rental.tenancies", _committee),
+           NavItem("出租房屋 · 入住与退房", "console_rural_rental.stays_of_day", _committee))
     blp = console_blueprint("rural_rental", __name__, url_prefix="/console/rr", template_folder="templates", nav=nav)
 
     @blp.get("/houses")
@@ -81,6 +97,53 @@ def blueprints() -> list[Blueprint]:
         return render("console/rr/houses.html", page=page, states=HOUSE_STATES, today=today,
                       soon=today + timedelta(days=30), args=request.args,
                       items=[house_view(session, h, with_tenants=False) for h in page["items"]])
+
+    @blp.get("/inspections")
+    @requires(_committee)
+    def inspections():
+        """Inspections due within ``DUE_WITHIN_DAYS`` (overdue first), and houses never inspected."""
+        session = get_session()
+        today = local_date(current_clock())
+        args = {"page": 1, "page_size": PAGE_SIZE}
+        due = paginate(session, houses_listed(g.principal, due=today + timedelta(days=DUE_WITHIN_DAYS)), args)
+        first = paginate(session, houses_listed(g.principal, state="registered"), dict(args))
+        return render("console/rr/inspections.html", today=today, days=DUE_WITHIN_DAYS, states=HOUSE_STATES,
+                      due=due, first=first,
+                      due_items=[house_view(session, h, with_tenants=False) for h in due["items"]],
+                      first_items=[house_view(session, h, with_tenants=False) for h in first["items"]])
+
+    @blp.get("/stays")
+    @requires(_committee)
+    def stays_of_day():
+        """A day's arrivals (approved tenancies starting) and departures (ending), tenants masked."""
+        session = get_session()
+        today = local_date(current_clock())
+        day = _day(request.args.get("on"), today)
+        found = session.scalars(tenancies_listed(g.principal).where(stays.moving_on(day))).all()
+        tenants = stays.tenants_of(session, list(found))
+        rows = [{**tenancy_view(session, t), "house": session.get(RrHouse, t.house_id), "tenants": tenants[t.id]}
+                for t in found]
+        return render("console/rr/stays.html", day=day, today=today, prev=day - timedelta(days=1),
+                      next=day + timedelta(days=1), arrivals=[r for r in rows if r["starts_on"] == day],
+                      departures=[r for r in rows if r["ends_on"] == day])
+
+    @blp.post("/tenancies/<int:tenancy_id>/stay/<path>")
+    @visible_object("rr_tenancy", "tenancy_id")
+    def register_stay(tenancy_id: int, path: str):
+        """人来登记 / 人走注销 (``path``: arrivals, departures): the API's ``arrive`` / ``depart``
+        with the tenant's ID number."""
+        service = STAY_ACTIONS.get(path)
+        if service is None:
+            raise ApiError("not_found")
+        session = get_session()
+        tenancy: RrTenancy = load_visible(session, g.principal, "rr_tenancy", tenancy_id)
+        data = form_args(TenantIdentitySchema, skip=("on",))
+        if not data.get("id_number"):
+            raise ApiError("validation_error", errors={"id_number": ["请填写租客的身份证号"]})
+        service(session, clock=current_clock(), principal=g.principal, tenancy=tenancy, data=data)
+        session.commit()
+        return redirect(url_for("console_rural_rental.stays_of_day", on=request.form.get("on") or None,
+                                registered=f"{path}-{tenancy_id}"))
 
     @blp.get("/houses/<int:house_id>")
     @visible_object("rr_house", "house_id")

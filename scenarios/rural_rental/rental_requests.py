@@ -133,10 +133,11 @@ def request_accepted(session: Session, *, principal: Principal, form: dict) -> R
     return None
 
 
-def check_unused(session: Session, request_id: int | None) -> None:
-    """A new tenancy may not answer a request another tenancy answers already (409)."""
+def check_unused(session: Session, request_id: int | None, *, tenancy_id: int | None = None) -> None:
+    """A tenancy (``tenancy_id``, or a new one) may not answer a request another tenancy answers
+    already (409)."""
     if request_id and 0 < request_id < 2**63:
         used = session.scalar(sa.select(RrRentalRequest.tenancy_id).where(RrRentalRequest.id == request_id))
-        if used is not None:
+        if used is not None and used != tenancy_id:
             raise ApiError("rental_request_used", errors={"form.request_id": ["该租房申请已提交过租约"]},
                            detail={"tenancy_id": used})

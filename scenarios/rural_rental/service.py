@@ -225,7 +225,8 @@ def occupied(session: Session, room_id: int, starts_on: date, ends_on: date, *, 
 
 def on_tenancy_decision(session: Session, *, clock: Clock, application: Any, action: str) -> None:
     """The approval engine's ``on_decision``: the tenancy follows its application; an approval
-    first locks the room and checks the limit at every moment of the period."""
+    first locks the room and checks the limit at every moment of the period. A rejected or
+    withdrawn tenancy no longer answers its rental request (a new tenancy may)."""
     tenancy = session.scalar(sa.select(RrTenancy).where(RrTenancy.application_id == application.id))
     if tenancy is None:
         return
@@ -234,11 +235,50 @@ def on_tenancy_decision(session: Session, *, clock: Clock, application: Any, act
         if occupied(session, room.id, tenancy.starts_on, tenancy.ends_on) + tenancy.persons > room.occupancy_limit:
             raise ApiError("room_over_occupancy", detail={"occupancy_limit": room.occupancy_limit})
         tenancy.state = "approved"
-    elif action == "reject":
-        tenancy.state = "rejected"
-    elif action == "withdraw":
-        tenancy.state = "withdrawn"
+    elif action in ("reject", "withdraw"):
+        tenancy.state = {"reject": "rejected", "withdraw": "withdrawn"}[action]
+        _answer_request(session, tenancy, None)
     session.flush()
+
+
+def on_tenancy_resubmit(session: Session, *, clock: Clock, application: Any, form: dict) -> None:
+    """The approval engine's ``on_resubmit``: the tenancy takes the corrected form's room, tenants,
+    period and rental request (the stored form holds the ID numbers masked, so it comes loaded)."""
+    from scenarios.rural_rental.rental_requests import check_unused
+
+    tenancy = session.scalar(sa.select(RrTenancy).where(RrTenancy.application_id == application.id))
+    if tenancy is None:
+        return
+    check_period(form)
+    check_unused(session, form.get("request_id"), tenancy_id=tenancy.id)
+    _fill(session, tenancy, form)
+    _answer_request(session, tenancy, form.get("request_id"))
+    session.flush()
+
+
+def check_period(form: dict) -> None:
+    if form["ends_on"] <= form["starts_on"]:
+        raise ApiError("validation_error", errors={"form.ends_on": ["须晚于起租日"]})
+
+
+def _fill(session: Session, tenancy: RrTenancy, form: dict) -> None:
+    """The tenancy's room (and its house and village), tenants and period, from a loaded form."""
+    room = session.get(RrRoom, form["room_id"])
+    house = session.get(RrHouse, room.house_id)
+    tenants = persons_by_id_numbers(session, form["tenants"])
+    tenancy.room_id, tenancy.house_id, tenancy.village_id = room.id, house.id, house.village_id
+    tenancy.tenant_person_ids, tenancy.persons = [p.id for p in tenants], len(tenants)
+    tenancy.starts_on, tenancy.ends_on = form["starts_on"], form["ends_on"]
+
+
+def _answer_request(session: Session, tenancy: RrTenancy, request_id: int | None) -> None:
+    """The rental request this tenancy answers is ``request_id`` (checked by ``request_accepted`` and
+    ``check_unused``), and no other."""
+    session.execute(sa.update(RrRentalRequest).where(RrRentalRequest.tenancy_id == tenancy.id)
+                    .values(tenancy_id=None).execution_options(synchronize_session=False))
+    if request_id:
+        session.execute(sa.update(RrRentalRequest).where(RrRentalRequest.id == request_id)
+                        .values(tenancy_id=tenancy.id).execution_options(synchronize_session=False))
 
 
 def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, config: Any, form: dict) -> RrTenancy:
@@ -246,23 +286,16 @@ def submit_tenancy(session: Session, *, clock: Clock, principal: Principal, conf
     from scenarios.engines.approval import service as approval
     from scenarios.rural_rental.rental_requests import check_unused
 
-    if form["ends_on"] <= form["starts_on"]:
-        raise ApiError("validation_error", errors={"form.ends_on": ["须晚于起租日"]})
+    check_period(form)
     check_unused(session, form.get("request_id"))
     application = approval.create(session, clock=clock, principal=principal, config=config,
                                   form=_form_json(form), subject_type=TENANCY_SUBJECT)
-    room = session.get(RrRoom, form["room_id"])
-    house = session.get(RrHouse, room.house_id)
-    tenants = persons_by_id_numbers(session, form["tenants"])
-    tenancy = RrTenancy(room_id=room.id, house_id=house.id, village_id=house.village_id,
-                        tenant_person_ids=[p.id for p in tenants], persons=len(tenants),
-                        starts_on=form["starts_on"], ends_on=form["ends_on"], state="pending",
-                        application_id=application.id, created_at=clock.now())
+    tenancy = RrTenancy(state="pending", application_id=application.id, created_at=clock.now())
+    _fill(session, tenancy, form)
     session.add(tenancy)
     session.flush()
     application.subject_id = str(tenancy.id)
-    if form.get("request_id"):  # checked by rental_requests (request_accepted, check_unused): used up now
-        session.get(RrRentalRequest, form["request_id"]).tenancy_id = tenancy.id
+    _answer_request(session, tenancy, form.get("request_id"))
     return tenancy
 
 

@@ -8,12 +8,17 @@ flags it (``GET /tenancies?overstaying=true``).
 """
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.errors import ApiError
 from app.places.service import local_date
+from auth import pii
+from auth.models import Person
 from auth.principal import Principal
 from qr.models import PERSONAL_PURPOSE
 from qr.scans import Scanner
@@ -79,3 +84,27 @@ def overstaying(today) -> sa.ColumnElement[bool]:
     """Approved tenancies past their end with a tenant still registered."""
     still_here = sa.select(RrStay.id).where(RrStay.tenancy_id == RrTenancy.id, RrStay.left_at.is_(None)).exists()
     return sa.and_(RrTenancy.state == "approved", RrTenancy.ends_on <= today, still_here)
+
+
+def moving_on(day: date) -> sa.ColumnElement[bool]:
+    """Approved tenancies starting (arrivals due) or ending (departures due) on ``day``."""
+    return sa.and_(RrTenancy.state == "approved", sa.or_(RrTenancy.starts_on == day, RrTenancy.ends_on == day))
+
+
+def tenants_of(session: Session, tenancies: list[RrTenancy]) -> dict[int, list[dict[str, Any]]]:
+    """Each tenancy's tenants, masked (name, ID number), with their arrival and departure, in the
+    tenancy's order of persons: two queries for the whole page."""
+    ids = {p for t in tenancies for p in t.tenant_person_ids}
+    persons = {p.id: p for p in session.scalars(sa.select(Person).where(Person.id.in_(ids)))} if ids else {}
+    stays = {(s.tenancy_id, s.person_id): s for s in session.scalars(sa.select(RrStay).where(
+        RrStay.tenancy_id.in_([t.id for t in tenancies])))} if tenancies else {}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for t in tenancies:
+        out[t.id] = []
+        for pid in t.tenant_person_ids:
+            person, stay = persons.get(pid), stays.get((t.id, pid))
+            out[t.id].append({
+                "name": pii.mask_name(person.name) if person and person.name else None,
+                "id_number": pii.mask_id_number(person.id_number) if person and person.id_number else None,
+                "arrived_at": stay.arrived_at if stay else None, "left_at": stay.left_at if stay else None})
+    return out

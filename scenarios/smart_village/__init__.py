@@ -11,7 +11,8 @@ from app.scenario import Scenario
 SCENARIO = Scenario(
     slug="smart-village", title_zh="智慧村庄", title_en="Smart village", seed_refs=("L33", "L35"),
     engines=(), roles=("resident", "village_committee:committee", "device:kiosk"),
-    models=("scenarios.smart_village.models",), blueprints=("scenarios.smart_village.routes:blueprints",),
+    models=("scenarios.smart_village.models",), jobs=("scenarios.smart_village.jobs",),
+    blueprints=("scenarios.smart_village.routes:blueprints",),
     console=("scenarios.smart_village.console:blueprints",),
     personal_data="scenarios.smart_village.personal_data:PERSONAL_DATA", demo="scenarios.smart_village.demo:load",
 )

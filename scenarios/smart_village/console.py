@@ -1,6 +1,7 @@
 """smart-village's staff console pages (``app.console``) for village committees: the
 village's figures (the hall screen's summary) and notices and disclosures, with the form to
-publish one (``/console/villages/<code>/notices``) — the API's query (``routes.notices_listed``)
+publish one (``/console/villages/<code>/notices``), and who has not confirmed an important one
+(``/console/villages/notices/<id>/unconfirmed``) — the API's queries (``routes.notices_listed``)
 and services (``service.publish``, ``service.summary``) loaded by the API's schema; visibility
 first (``visible_object``: another village is the 404 page).
 """
@@ -12,12 +13,13 @@ import sqlalchemy as sa
 from flask import Blueprint, g, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.api import paginate
+from app.api import PageArgs, paginate
 from app.console.pages import NavItem, console_blueprint, form_args, render, requires
 from app.context import current_clock
 from app.db import get_session
 from app.errors import ApiError
 from app.places.models import Village
+from app.places.service import local_date
 from auth.visibility import load_visible, visible_object
 from scenarios.smart_village import service as svc
 from scenarios.smart_village.routes import NoticeInSchema, NoticeListArgs, notice_view, notices_listed
@@ -68,5 +70,21 @@ def blueprints() -> list[Blueprint]:
                           g.principal, village) else None,
                       page=page, items=[notice_view(session, n, g.principal) for n in page["items"]],
                       kind=args.get("kind"), publishes=g.principal.is_staff and svc.is_committee(g.principal, village))
+
+    @blp.get("/notices/<int:notice_id>/unconfirmed")
+    @visible_object("sv_notice", "notice_id")
+    @requires(_committee)
+    def unconfirmed(notice_id: int):
+        """The committee: villagers who have not confirmed an important notice (the API's query)."""
+        session, clock = get_session(), current_clock()
+        notice = load_visible(session, g.principal, "sv_notice", notice_id)
+        if not notice.important:
+            raise ApiError("notice_not_important")
+        args = form_args(PageArgs, source=MultiDict({"page_size": "100", **{
+            k: v for k, v in request.args.items() if v.strip()}}))
+        page = paginate(session, svc.unconfirmed(notice, local_date(clock)), args, rows=True)
+        return render("console/village/unconfirmed.html", notice=notice, page=page,
+                      village=session.get(Village, notice.village_id),
+                      items=svc.unconfirmed_view(session, page["items"]))
 
     return [blp]

@@ -55,6 +55,14 @@ class NoticeSchema(Schema):
     read = fields.Boolean(required=True)
     confirmed = fields.Boolean(required=True)
     confirmations = fields.Integer(allow_none=True, metadata={"description": "committee: villagers who confirmed"})
+    unconfirmed = fields.Integer(allow_none=True, metadata={
+        "description": "committee, an important notice: villagers (persons) who have not confirmed yet"})
+
+
+class UnconfirmedSchema(Schema):
+    name = fields.String(allow_none=True, metadata={"description": "masked"})
+    house_number = fields.Integer(allow_none=True)
+    read = fields.Boolean(required=True, metadata={"description": "read it without confirming"})
 
 
 class SummarySchema(Schema):
@@ -92,6 +100,8 @@ def notice_view(session, notice: SvNotice, principal, receipt: SvReceipt | None 
     if not principal.is_resident:
         view["confirmations"] = session.scalar(sa.select(sa.func.count()).select_from(SvReceipt).where(
             SvReceipt.notice_id == notice.id, SvReceipt.confirmed_at.is_not(None)))
+        view["unconfirmed"] = session.scalar(sa.select(sa.func.count()).select_from(
+            svc.unconfirmed(notice, local_date(current_clock())).subquery())) if notice.important else None
     return view
 
 
@@ -185,6 +195,23 @@ class Confirm(MethodView):
         answer = notice_view(session, notice, principal, receipt)
         session.commit()
         return answer
+
+
+@blp.route("/notices/<int:notice_id>/unconfirmed")
+class Unconfirmed(MethodView):
+    @visible_object("sv_notice", "notice_id")
+    @require_auth(kinds=("staff",))
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(UnconfirmedSchema, "SmartVillageUnconfirmedPageSchema"))
+    def get(self, args, notice_id: int):
+        """The committee: villagers who have not confirmed an important notice (names masked), by house
+        number; they are reminded 24 h and 72 h after publication, and the committee told at 96 h."""
+        session = get_session()
+        notice = loaded("sv_notice")
+        if not notice.important:
+            raise ApiError("notice_not_important")
+        page = paginate(session, svc.unconfirmed(notice, local_date(current_clock())), args, rows=True)
+        return {**page, "items": svc.unconfirmed_view(session, page["items"])}
 
 
 def blueprints() -> list[Blueprint]:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import timers
 from app.clock import Clock
 from app.errors import ApiError
 from app.fields import CST
@@ -23,7 +24,8 @@ from app.places.areas import village_area
 from app.places.facts import village_facts
 from app.places.models import Village
 from app.places.service import local_date
-from auth.models import Account, Residence
+from auth import pii
+from auth.models import Account, Person, Residence
 from auth.principal import Principal
 from scenarios.engines.workflow.models import Ticket
 from scenarios.smart_village.models import SvNotice, SvReceipt
@@ -51,7 +53,85 @@ def publish(session: Session, *, clock: Clock, principal: Principal, village: Vi
     session.add(notice)
     session.flush()
     tell_villagers(session, clock=clock, village=village, notice=notice)
+    if notice.important:
+        schedule_confirmation_reminders(session, notice)
     return notice
+
+
+CONFIRMATION = "smart_village.confirmation"
+"""The timer kind of an important notice's follow-up: levels 1.. remind the villagers who have not
+confirmed, the last level tells the committee who still has not."""
+CONFIRMATION_REMINDERS = (timedelta(hours=24), timedelta(hours=72))
+COMMITTEE_TOLD_AFTER = timedelta(hours=96)
+"""Policy (the issue is silent): reminders 24 h and 72 h after publication, the committee told a day
+after the last one."""
+
+
+def confirmation_steps() -> list[tuple[int, timedelta]]:
+    """(level, delay after publication): the reminders, then the committee (the last level)."""
+    delays = (*CONFIRMATION_REMINDERS, COMMITTEE_TOLD_AFTER)
+    return [(level, delay) for level, delay in enumerate(delays, start=1)]
+
+
+def schedule_confirmation_reminders(session: Session, notice: SvNotice) -> None:
+    """An important notice's timers, in its publishing transaction (one per level: the timers'
+    unique key makes each fire once, whatever the workers)."""
+    timers.schedule_many(session, subject_type="sv_notice", subject_id=notice.id, timers=[
+        (CONFIRMATION, level, notice.published_at + delay) for level, delay in confirmation_steps()])
+
+
+def _villager_residences(village_id: int, today) -> sa.Select:
+    return sa.select(Residence.person_id, sa.func.min(Residence.house_number).label("house_number")).where(
+        Residence.village_id == village_id, Residence.status == "verified", Residence.valid_from <= today,
+        sa.or_(Residence.valid_to.is_(None), Residence.valid_to >= today)).group_by(Residence.person_id)
+
+
+def unconfirmed(notice: SvNotice, today) -> sa.Select:
+    """The villagers (persons with a verified residence in the village today) none of whose
+    accounts confirmed the notice: ``person_id``, ``house_number``, ``read`` (an account read it);
+    by house number."""
+    villagers = _villager_residences(notice.village_id, today).subquery()
+    receipts = sa.select(SvReceipt.confirmed_at).join(Account, Account.id == SvReceipt.account_id).where(
+        SvReceipt.notice_id == notice.id, Account.person_id == villagers.c.person_id)
+    confirmed = receipts.where(SvReceipt.confirmed_at.is_not(None)).exists()
+    return (sa.select(villagers.c.person_id, villagers.c.house_number, receipts.exists().label("read"))
+            .where(~confirmed).order_by(villagers.c.house_number, villagers.c.person_id))
+
+
+def unconfirmed_view(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
+    """The committee's list: names masked, house number, whether they read it."""
+    names = {p.id: p.name for p in session.scalars(sa.select(Person).where(
+        Person.id.in_([r.person_id for r in rows])))} if rows else {}
+    return [{"name": pii.mask_name(names[r.person_id]) if names.get(r.person_id) else None,
+             "house_number": r.house_number, "read": bool(r.read)} for r in rows]
+
+
+def remind_unconfirmed(session: Session, *, clock: Clock, notice: SvNotice, level: int) -> int:
+    """Level ``level`` of an important notice's follow-up: the villagers who have not confirmed are
+    reminded (each active account of theirs, once per level), or at the last level the committee is
+    told how many have not (once). Returns how many messages were enqueued."""
+    village = session.get(Village, notice.village_id)
+    persons = sa.select(unconfirmed(notice, local_date(clock)).subquery().c.person_id)
+    steps = confirmation_steps()
+    if level >= steps[-1][0]:
+        count = session.scalar(sa.select(sa.func.count()).select_from(persons.subquery()))
+        if not count:
+            return 0
+        payload = {"notice_id": notice.id, "ticket_no": f"SV{notice.id:08d}", "title": notice.title[:20],
+                   "village": village.name[:20], "unconfirmed": count, "at": clock.now().astimezone(CST).isoformat()}
+        return enqueue_many(session, [Notice(f"smart_village.unconfirmed:{notice.id}", "village_notice_unconfirmed",
+                                             (Recipient("org", village.committee_id),), payload, channel=AUTO)],
+                            clock=clock)
+    accounts = session.scalars(sa.select(Account.id).where(
+        Account.person_id.in_(persons), Account.kind != "staff", Account.status == "active").order_by(Account.id)).all()
+    if not accounts:
+        return 0
+    payload = {"notice_id": notice.id, "village": village.name[:20], "title": notice.title[:20],
+               "kind": KIND_LABELS[notice.kind], "ask": "提醒：请尽快阅读并确认",
+               "at": notice.published_at.astimezone(CST).isoformat()}
+    return enqueue_many(session, [Notice(f"smart_village.reminder:{notice.id}:{level}", "village_notice",
+                                         tuple(Recipient.account(a) for a in accounts), payload, channel=AUTO)],
+                        clock=clock)
 
 
 KIND_LABELS = {"notice": "通知", "finance": "财务公开", "project": "项目公开", "decision": "决策公开"}

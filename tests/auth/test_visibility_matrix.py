@@ -318,6 +318,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("/api/v1/ev-charging/sessions/<int:session_id>", "GET"): ("ev_session", "read"),
     ("/api/v1/ev-charging/sessions/<int:session_id>/stop", "POST"): ("ev_session", "stop"),
     ("/api/v1/smart-village/notices/<int:notice_id>/confirm", "POST"): ("sv_notice", "read"),
+    ("/api/v1/smart-village/notices/<int:notice_id>/unconfirmed", "GET"): ("sv_notice", "read"),
     **{(f"/api/v1/rural-rental/tenancies/<int:tenancy_id>/{a}", "POST"): ("rr_tenancy", "register")
        for a in ("arrivals", "departures")},
     (r"/api/v1/[a-z0-9-]+/listings/<int:listing_id>", "GET"): ("ls_entry", "read"),

@@ -36,6 +36,10 @@ class ApprovalConfig:
     on_decision: Callable[..., None] | None = None
     """``on_decision(session, *, clock, application, action)`` in the deciding transaction (the
     scenario acts on an approval: a tenancy becomes approved)."""
+    on_resubmit: Callable[..., None] | None = None
+    """``on_resubmit(session, *, clock, application, form)`` in the resubmitting transaction, with the
+    corrected form as loaded (the stored one may be masked): the scenario's own row follows it
+    (raising there undoes the resubmission)."""
     applicant_kinds: tuple[str, ...] = ("resident",)
     notify_channel: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -155,13 +155,17 @@ def ask_more(session: Session, *, clock: Clock, principal: Principal, config: Ap
 
 def resubmit(session: Session, *, clock: Clock, principal: Principal, config: ApprovalConfig,
              application: ApApplication, form: dict, **_: Any) -> ApApplication:
-    """The applicant answers with a corrected form (loaded and checked again); the deadline restarts."""
+    """The applicant answers with a corrected form (loaded and checked again, its reviewer named
+    again from it); the deadline restarts; the scenario's ``on_resubmit`` follows the new form."""
     if principal.account_id != application.applicant_account_id or not principal.is_resident:
         raise ApiError("forbidden")
     loaded = load_form(config, form)
     check_eligible(session, config, principal=principal, form=loaded)
+    org_id = config.reviewer_for(session, principal=principal, form=loaded)
     before = _cas(session, application, expected=("more_info",), to="submitted", clock=clock,
-                  form=config.form_schema().dump(loaded))
+                  form=config.form_schema().dump(loaded), org_id=org_id)
+    if config.on_resubmit is not None:
+        config.on_resubmit(session, clock=clock, application=application, form=loaded)
     _arm_deadline(session, config, application, clock)
     _record(session, application, action="resubmit", before=before, clock=clock, account_id=principal.account_id)
     return application

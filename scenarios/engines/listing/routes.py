@@ -78,10 +78,10 @@ def make_blueprint(config: ListingConfig) -> Blueprint:
             if args.get("radius_m") is not None and (args.get("lat") is None or args.get("lon") is None):
                 raise ApiError("validation_error", errors={"radius_m": ["须同时提供 lat 和 lon"]})
             search.custom_plans(session)
-            page = paginate(session, search.query(config, **args), page_args)
+            page = search.page(session, config, args, page_args)
             principal = current_principal()
-            return {**page, "items": [entry_view(session, e, principal, config, lat=args.get("lat"),
-                                                 lon=args.get("lon")) for e in page["items"]]}
+            return search.answer({**page, "items": [entry_view(session, e, principal, config, lat=args.get("lat"),
+                                                               lon=args.get("lon")) for e in page["items"]]})
 
         @idempotent
         @require_resident

@@ -491,3 +491,54 @@ def test_a_committee_member_enrols_a_person_and_reveals_the_health_notes(page, l
         finally:
             reader.close()
     assert audited == expected
+
+
+def test_a_village_committee_registers_a_tenants_arrival(page, live, shots):
+    """A committee member opens the day's arrivals, checks the tenant's ID card and registers
+    their arrival (人来登记); the tenants are shown masked; the inspections due page opens."""
+    from datetime import timedelta
+
+    from app.places.service import local_date
+    from tests.scenarios.rural_rental.world import BASE, build
+    from tests.support.factories import bearer, token_for
+
+    app, session, clock = live["app"], live["session"], live["clock"]
+    with app.app_context():
+        w = build(session)
+        api = app.test_client()
+
+        heads = {who: bearer(token_for(session, clock, w.accounts[who], w.orgs.get(who)))
+                 for who in ("landlord", "committee_a")}
+        session.commit()  # the tokens' rows: SQLite's one writer is free for the requests
+        as_ = heads.__getitem__
+
+        house = api.post(f"{BASE}/houses", headers=as_("landlord"), json={
+            "village": w.world.village.code, "house_number": 12, "address": "测试村 12 号",
+            "rooms": [{"label": "101", "area_m2": 15.5, "rent_fen": 80_000, "occupancy_limit": 2}]}).get_json()
+        api.post(f"{BASE}/houses/{house['id']}/inspections", headers=as_("committee_a"), json={
+            "checklist": dict.fromkeys(("extinguisher", "smoke_alarm", "wiring", "gas", "escape_route",
+                                        "area_and_occupancy"), True)})
+        today = local_date(clock)
+        t = api.post(f"{BASE}/tenancies", headers=as_("landlord"), json={
+            "room_id": house["rooms"][0]["id"], "tenants": [w.ids["tenant1"], w.ids["tenant2"]],
+            "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=30)).isoformat()}).get_json()
+        api.post(f"{BASE}/applications/{t['application_id']}/approve", headers=as_("committee_a"), json={})
+    page.goto(live["base"] + "/console/login")
+    page.fill("#username", w.accounts["committee_a"].username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/console/$"))
+    page.click("text=出租房屋 · 入住与退房")
+    row = page.locator(f"#arrivals-{t['id']}")
+    expect(row).to_contain_text("未入住")
+    assert w.ids["tenant1"] not in page.content()  # masked
+    no_serious_violations(page)
+    page.fill(f"#arrivals-id-{t['id']}", w.ids["tenant1"])
+    page.click(f"#arrivals-do-{t['id']}")
+    page.wait_for_url(re.compile(r".*registered=arrivals"))
+    expect(page.locator("p.notice")).to_contain_text("已登记入住")
+    expect(page.locator(f"#arrivals-{t['id']}")).to_contain_text("已入住")
+    page.screenshot(path=str(shots / "rural-rental-stays.png"))
+    page.click("text=出租房屋 · 检查到期")
+    expect(page.locator("h1")).to_have_text("出租房屋 · 检查到期")
+    no_serious_violations(page)

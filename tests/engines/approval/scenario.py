@@ -3,8 +3,8 @@
 A "permit" application: the form names the reviewing organisation by code (``org``), a
 ``purpose`` and a ``household`` size. Eligibility: the applicant is real-name verified, and a
 household is at most 6. The organisation's managers review within 16 working hours (two
-working days on the platform calendar). ``on_decision`` stamps the scenario's side
-(``DECIDED``), as a scenario would act on an approval.
+working days on the platform calendar). ``on_decision`` and ``on_resubmit`` stamp the
+scenario's side (``DECIDED``), as a scenario would act on an approval or a corrected form.
 """
 from __future__ import annotations
 
@@ -50,9 +50,14 @@ def on_decision(session: Session, *, clock, application, action: str) -> None:
     DECIDED.append((application.id, action))
 
 
+def on_resubmit(session: Session, *, clock, application, form: dict) -> None:
+    DECIDED.append((application.id, f"resubmit:{form['purpose']}"))
+
+
 CONFIG = ApprovalConfig(slug=SLUG, title_zh="审批引擎测试", form_schema=ApTestFormSchema, reviewer_for=reviewer_for,
                         rules=(verified, small_household), reviewer_roles=("manager",), review_hours=16,
-                        on_decision=on_decision, notify_channel="log")
+                        on_decision=on_decision, on_resubmit=on_resubmit,
+                        notify_channel="log")
 
 SCENARIO = approval_scenario(CONFIG, title_en="Approval engine test scenario", seed_refs=("test",),
                              roles=("resident", "property_company:manager"))

@@ -119,6 +119,16 @@ def test_ask_more_then_resubmit_then_reject_with_reasons(client, w, clock):
     assert [d["action"] for d in body["history"]] == ["submit", "ask_more", "resubmit", "reject"]
 
 
+def test_a_resubmission_goes_to_the_reviewer_its_form_names_and_the_scenario_follows_it(client, w):
+    aid = apply(client, w).get_json()["id"]
+    act(client, w, "manager_a", aid, "ask-more", note="应由另一家公司审核")
+    other = {"org": w.world.companies[1].code, "purpose": "改交B", "household": 2}
+    assert act(client, w, "alice", aid, "resubmit", form=other).get_json()["state"] == "submitted"
+    assert DECIDED[-2:] == [(aid, "ask_more"), (aid, "resubmit:改交B")]  # the loaded form, in that transaction
+    assert act(client, w, "manager_a", aid, "approve").status_code == 404  # no longer company A's
+    assert act(client, w, "manager_b", aid, "approve").get_json()["state"] == "approved"
+
+
 def test_the_deadline_fires_once_and_only_while_waiting(client, w, db, clock, session):
     late = apply(client, w).get_json()["id"]
     decided = apply(client, w, "alice2").get_json()["id"]

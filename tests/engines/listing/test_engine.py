@@ -183,6 +183,52 @@ def test_a_search_is_planned_with_its_values_on_postgresql(client, wf, db):
     assert len(settings) == 1 and "SET LOCAL" in seen[settings[0]] and settings[0] < counts[0]
 
 
+def test_a_search_page_is_one_statement_and_answers_what_the_schema_would_dump(client, wf, session, db):
+    """The search's page and total come from one statement (a page past the end counts on its own),
+    and its answer, sent as built, is what ``page_of(ListingSchema)`` dumps from the plain path
+    (``paginate`` and marshmallow) — totals, order, every field, times in +08:00."""
+    import json
+
+    import sqlalchemy as sa
+
+    from app.api import page_of, paginate
+    from auth.principal import Principal
+    from scenarios.engines.listing import search
+    from scenarios.engines.listing.routes import entry_view
+    from scenarios.engines.listing.schemas import ListingSchema
+    from tests.engines.listing.scenario import CONFIG
+
+    for i in range(5):
+        published(client, wf, title=f"朱泾摊位 {i}", price_fen=100_000 + i, lat=CENTRE[0] + 0.001 * i,
+                  photos=[], details={"org": wf.world.companies[0].code, "seats": i + 1})
+    from scenarios.engines.listing.service import set_rank
+    set_rank(session, [published(client, wf, title="推荐摊位", lat=CENTRE[0] + 0.01)], 1)
+    session.commit()
+    alice2 = Principal("resident", account_id=wf.accounts["alice2"].id, person_id=wf.accounts["alice2"].person_id)
+    schema = page_of(ListingSchema, "LsTestListingPageSchema")()
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, *rest):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", remember)
+    for params in ({"lat": CENTRE[0], "lon": CENTRE[1], "radius_m": 5000, "page_size": 4},
+                   {"lat": CENTRE[0], "lon": CENTRE[1], "radius_m": 5000, "page_size": 4, "page": 2},
+                   {"q": "朱泾", "page_size": 2, "page": 9}, {"q": "没有这个"}, {"price_min": 100_003}):
+        seen.clear()
+        got = client.get(f"{BASE}/listings", headers=h(wf, "alice2"), query_string=params)
+        assert got.status_code == 200 and got.mimetype == "application/json"
+        searched = [x for x in seen if "FROM ls_entries" in x]
+        assert len(searched) == (2 if params.get("page", 1) > 1 and not got.get_json()["items"] else 1), params
+        args = {k: params.get(k) for k in ("q", "lat", "lon", "radius_m", "price_min")}
+        plain = paginate(session, search.query(CONFIG, **args), {"page": params.get("page", 1),
+                                                                  "page_size": params.get("page_size", 20)})
+        plain["items"] = [entry_view(session, e, alice2, CONFIG, lat=args["lat"], lon=args["lon"])
+                          for e in plain["items"]]
+        assert got.get_json() == json.loads(json.dumps(schema.dump(plain))), params
+    sa.event.remove(db.engine, "before_cursor_execute", remember)
+
+
 def test_entries_off_the_market_a_year_go_with_their_history_unless_something_refers_to_them(client, wf, session):
     import sqlalchemy as sa
 
