@@ -13,6 +13,7 @@ from auth.organisations import Organisation
 from auth.permissions import require_org_role
 from auth.principal import Principal
 from auth.roles import STAFF_MANAGERS
+from auth.signals import membership_disabled
 
 MANAGERS_VIA = ("member", "ancestor", "district")
 
@@ -44,10 +45,14 @@ def change(session: Session, *, clock: Clock, principal: Principal, org: Organis
         staff.validate_role(org, role)
         membership.role = role
     if status is not None:
+        was = membership.status
         membership.status = status
         if status == "disabled":
             session.execute(sa.update(RefreshToken).where(
                 RefreshToken.account_id == membership.account_id, RefreshToken.organisation_id == org.id,
                 RefreshToken.revoked_at.is_(None)).values(revoked_at=clock.now(), revoked_reason="membership_disabled"))
+            if was != "disabled":
+                membership_disabled.send(None, session=session, account_id=membership.account_id, org_id=org.id,
+                                         at=clock.now())
     session.flush()
     return membership

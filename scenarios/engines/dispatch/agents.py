@@ -21,8 +21,9 @@ from app.db import fast_paths_apply
 from app.errors import ApiError
 from app.geo import inside_district
 from auth.principal import Principal
-from scenarios.engines.dispatch.config import DispatchConfig
-from scenarios.engines.dispatch.models import DispatchAgent, DispatchPosition
+from auth.signals import membership_disabled
+from scenarios.engines.dispatch.config import CONFIGS, DispatchConfig
+from scenarios.engines.dispatch.models import DispatchAgent, DispatchOffer, DispatchPosition
 from scenarios.engines.dispatch.nearby import index_agent
 
 FUTURE_LEEWAY = timedelta(seconds=10)
@@ -152,3 +153,32 @@ def free_agent(session: Session, config: DispatchConfig, agent_id: int | None, n
     agent.job_id, agent.available_since, agent.updated_at = None, now, now
     session.flush()
     index_agent(config, agent)
+
+
+def stand_down(session: Session, *, account_id: int, org_id: int, now: datetime) -> int:
+    """The member may no longer act for ``org_id``: each of their agent rows for it goes off duty
+    (position cleared, out of the index) and their pending offers are withdrawn, so no job waits
+    on someone who cannot answer (its timer offers it on at the timeout). A job they are serving
+    keeps them (the ride is under way; their company sees it and may cancel). How many rows."""
+    agents = session.scalars(sa.select(DispatchAgent).where(
+        DispatchAgent.account_id == account_id, DispatchAgent.org_id == org_id, DispatchAgent.on_duty.is_(True))
+        .with_for_update()).all()
+    for agent in agents:
+        agent.on_duty, agent.available_since = False, None
+        agent.lat = agent.lon = agent.position_at = None
+        agent.outside_area, agent.updated_at = False, now
+        session.execute(sa.update(DispatchOffer).where(DispatchOffer.agent_id == agent.id,
+                                                       DispatchOffer.state == "pending")
+                        .values(state="withdrawn", answered_at=now), execution_options={"synchronize_session": False})
+    session.flush()
+    for agent in agents:
+        config = CONFIGS.get(agent.scenario)
+        if config is not None:
+            index_agent(config, agent)
+    return len(agents)
+
+
+@membership_disabled.connect
+def _on_membership_disabled(sender: object, *, session: Session, account_id: int, org_id: int, at: datetime,
+                            **_: object) -> None:
+    stand_down(session, account_id=account_id, org_id=org_id, now=at)

@@ -341,3 +341,29 @@ def test_another_scenarios_job_id_is_not_found_here(dp):
     taxi.job("alice", job, expect=404)  # her dp-test job is no taxi ride
     taxi.act("alice", job, "cancel", {"reason": "x"}, expect=404)
     dp.job("alice", job)
+
+
+def test_a_driver_whose_membership_is_disabled_stands_down_and_the_job_moves_on(dp):
+    """The company's manager disables a driver holding an offer: the driver is off duty at once
+    (position cleared), the offer withdrawn, and at the offer's timeout the job goes to the next
+    driver; re-enabling does not put them back on duty by itself."""
+    from auth.models import Membership
+
+    dp.on_duty("d1", 100)
+    job = dp.request()["id"]
+    assert offers_of(dp, job) == [("d1", 1, "pending")]
+    dp.on_duty("d2", 300)
+    mid = dp.session.scalar(sa.select(Membership.id).where(Membership.account_id == dp.accounts["d1"].id))
+    code = dp.orgs["d1"].code
+    resp = dp.client.patch(f"/api/v1/orgs/{code}/staff/{mid}", json={"status": "disabled"},
+                           headers=dp.token("manager_a"))
+    assert resp.status_code == 200, resp.get_json()
+    dp.session.expire_all()
+    agent = dp.session.scalar(sa.select(DispatchAgent).where(DispatchAgent.account_id == dp.accounts["d1"].id))
+    assert (agent.on_duty, agent.lat, agent.position_at) == (False, None, None)
+    assert offers_of(dp, job) == [("d1", 1, "withdrawn")]
+    dp.tick(21)  # the offer's timeout: the next round finds d2, never d1 again
+    assert offers_of(dp, job) == [("d1", 1, "withdrawn"), ("d2", 2, "pending")]
+    dp.client.patch(f"/api/v1/orgs/{code}/staff/{mid}", json={"status": "active"}, headers=dp.token("manager_a"))
+    dp.session.expire_all()
+    assert dp.session.get(DispatchAgent, agent.id).on_duty is False
