@@ -210,6 +210,9 @@ def app(_app, db: Database, clock: FrozenClock):
     from auth.ratelimit import reset
 
     reset(_app)  # limits count real time: start every test with fresh counters
+    # per-process memos keyed by row ids: each test rolls its rows back, so the next test's
+    # device 1 is another device (its first request must record last_seen_at)
+    _app.extensions.pop("devices_touched", None)
     return _app
 
 
