@@ -7,7 +7,6 @@ or in person; the requester is told either way."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
