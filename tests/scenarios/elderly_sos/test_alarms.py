@@ -235,3 +235,27 @@ def test_the_board_reads_the_committees_in_one_query_however_many_alarms(sos):
     assert len(four) == len(one)
     assert [i["committee"] for i in board] == [committee] * 3 + [None]
     assert board[-1]["id"] == loose["id"]
+
+
+def test_a_new_alarm_arms_its_chain_without_cancelling_timers_it_cannot_have(sos):
+    """A new alarm never had a chain: arming the acknowledgement chain cancels nothing (two
+    ``UPDATE timers`` a press before), and its steps are armed all the same; acknowledging
+    (a chain running) still cancels it and arms the arrival chain."""
+    from tests.support.database import statements
+
+    sos.on_duty("op1")
+    sos.headers("granny")
+    with statements(sos.session) as seen:
+        alarm = sos.press()
+    assert not [s for s in seen if s.lstrip().startswith("UPDATE timers")]
+    job = sos.alarm(alarm["id"]).job_id
+    sos.session.expire_all()
+    pending = sos.session.execute(sa.select(Timer.kind, Timer.state).where(
+        Timer.subject_id == str(job), Timer.kind.like("elderly_sos.%"))).all()
+    assert pending and {tuple(p) for p in pending} == {("elderly_sos.ack", "pending")}
+    sos.ack("op1", alarm)
+    sos.session.expire_all()
+    states = {tuple(r) for r in sos.session.execute(sa.select(Timer.kind, Timer.state).where(
+        Timer.subject_id == str(job), Timer.kind.like("elderly_sos.%"))).all()}
+    assert ("elderly_sos.ack", "cancelled") in states and ("elderly_sos.arrival", "pending") in states
+    assert ("elderly_sos.ack", "pending") not in states
