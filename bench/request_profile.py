@@ -25,8 +25,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.cpu import cpu_seconds, postgres_pids
 from bench.endpoints import SERVER_SETTINGS, BenchContext
-from bench.run import BIN, LOG_LEVEL, analyze, bench_database, prepare_database
+from bench.run import BIN, LOG_LEVEL, analyze, bench_database, database_name, prepare_database
 
 Request = Callable[[Any, int], Any]
 
@@ -191,7 +192,8 @@ def _sos_board(app: Any, ctx: BenchContext, path: str) -> Request:
 
 
 def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: int, warm: int,
-         profile: bool, top: int, dump: str = "", wall: bool = False, explainer: Explainer | None = None) -> None:
+         profile: bool, top: int, dump: str = "", wall: bool = False, explainer: Explainer | None = None,
+         database: str | None = None) -> None:
     client = app.test_client()
     for i in range(warm):
         resp = request(client, i)
@@ -199,6 +201,8 @@ def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: in
     counter.clear()
     # CPU by default (PostgreSQL's work is not ours); --wall to find what a request waits for
     prof = cProfile.Profile(time.perf_counter if wall else time.process_time) if profile else None
+    db_pids = postgres_pids(database) if database else []  # the app's pooled connections to the bench database
+    db_cpu = cpu_seconds(db_pids)
     cpu, wall = time.process_time(), time.perf_counter()
     if prof:
         prof.enable()
@@ -209,9 +213,10 @@ def _run(app: Any, counter: StatementCounter, name: str, request: Request, n: in
         prof.disable()
     cpu_ms = (time.process_time() - cpu) * 1000 / n
     wall_ms = (time.perf_counter() - wall) * 1000 / n
+    db_ms = (cpu_seconds(db_pids) - db_cpu) * 1000 / n
     total = sum(counter.counts.values())
     print(f"\n=== {name}: {n} requests, {cpu_ms:.2f} ms CPU/request{' (under cProfile)' if prof else ''} "
-          f"({wall_ms:.1f} ms wall), "
+          f"+ {db_ms:.2f} ms PostgreSQL ({wall_ms:.1f} ms wall), "
           f"{total / n:.1f} statements/request")
     for statement, count in counter.counts.most_common():
         print(f"  {count / n:5.2f}×  {counter.wall_ms[statement] / n:6.2f} ms  {statement}")
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_analyze:
                     analyze(database.url)  # as bench.run after its set-ups
                 _run(app, counter, name, request, args.n, args.warm, args.profile, args.top, args.dump, args.wall,
-                     explainer)
+                     explainer, database_name(database.url) if database.url.startswith("postgres") else None)
         finally:
             app.extensions["db"].dispose()
     return 0
