@@ -1,14 +1,17 @@
-"""Where the booking and taxi bench requests spend their time, in process: ``python -m bench.request_profile``.
+"""Where the bench requests spend their time, in process: ``python -m bench.request_profile``.
 
-Beside ``/healthz`` and the authenticated floor (the scenario list as a resident), for each of
-the bench rows of issues 14 and 17 (availability of one court for 7 days, a booking
-under contention, the gate admitting by personal code, a taxi position update) it builds the
-same data as ``bench/booking_setup.py`` / ``bench/dispatch_setup.py`` in a fresh PostgreSQL
-database (``DATABASE_URL``, migrated and seeded as ``make bench`` does), then sends ``--n``
-requests through the Flask test client and prints, per request: the SQL statements issued
-(counted with a SQLAlchemy ``before_cursor_execute`` listener, each listed once with its
-count), the CPU milliseconds, and with ``--profile`` the top functions of a ``cProfile`` run.
-Nothing is written to bench/RESULTS.md; the findings are summarised there by hand.
+Beside ``/healthz`` and the authenticated floor (the scenario list as a resident), for the bench
+rows of issues 14, 17, 18, 20 and 21 (availability of one court for 7 days, a booking under
+contention, the gate admitting by personal code, a taxi position update and ride request, hotline
+filing, parcel registration, a new SOS alarm and a press merged into one, the console's SOS board
+and its poll) it builds the same data as the rows' set-ups in a fresh PostgreSQL database
+(``DATABASE_URL``, migrated and seeded as ``make bench`` does), ``VACUUM ANALYZE``s it as the bench
+does, then sends ``--n`` requests through the Flask test client and prints, per request: the SQL
+statements issued (counted with SQLAlchemy cursor listeners, each listed once with its count and
+wall milliseconds), the CPU milliseconds of this process and of the bench database's PostgreSQL
+backends, and with ``--profile`` the top functions of a ``cProfile`` run (``--wall``: by wall-clock
+time); ``--explain`` adds each statement's plan for one more request. Nothing is written to
+bench/RESULTS.md; the findings are summarised there by hand.
 """
 from __future__ import annotations
 
