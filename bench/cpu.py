@@ -8,6 +8,7 @@ every reading is None and the report leaves the column empty.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,17 +50,40 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine (backends, WAL writer, checkpointer)."""
+_TITLE = re.compile(r"^postgres: (?:[^:]+: )?(.*)$")
+"""A PostgreSQL process's title: ``postgres: [cluster: ]<what>``; a backend's ``<what>`` is
+``user database host(port) state``, an autovacuum worker's ``autovacuum worker database``."""
+
+
+def serves_database(title: str, database: str) -> bool:
+    """Whether the process of this title (``/proc/<pid>/cmdline``) works for ``database`` or for
+    the whole server (postmaster, WAL writer, checkpointer…): not a backend of another database."""
+    match = _TITLE.match(title.strip())
+    if match is None:
+        return True  # the postmaster
+    words = match.group(1).split()
+    if words[:2] == ["autovacuum", "worker"]:
+        return database in words[2:]
+    if len(words) >= 3 and ("(" in words[2] or words[2] == "[local]"):
+        return words[1] == database  # user database host(port) state
+    return True
+
+
+def postgres_pids(database: str | None = None) -> list[int]:
+    """Every PostgreSQL server process on this machine (backends, WAL writer, checkpointer); with
+    ``database``, not the backends of other databases (other tests on a shared server)."""
     pids = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
+            if not (comm == "postgres" or comm.startswith("postgres:")):
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if comm == "postgres" or comm.startswith("postgres:"):
+        if database is None or serves_database(title, database):
             pids.append(int(entry.name))
     return pids
 
@@ -67,9 +91,10 @@ def postgres_pids() -> list[int]:
 class CpuMeter:
     """Reads the app's and the database's CPU seconds; ``stop`` gives milliseconds per request."""
 
-    def __init__(self, master_pid: int | None, with_database: bool) -> None:
+    def __init__(self, master_pid: int | None, with_database: bool, database: str | None = None) -> None:
         self.master_pid = master_pid
         self.with_database = with_database and PROC.is_dir()
+        self.database = database  # count only its backends (and the server's own processes)
         self._start: tuple[float, float] | None = None
         self._pids: tuple[list[int], list[int]] = ([], [])
 
@@ -77,7 +102,7 @@ class CpuMeter:
         if self.master_pid is None or not PROC.is_dir():
             return
         app = [self.master_pid, *children(self.master_pid)]
-        db = postgres_pids() if self.with_database else []
+        db = postgres_pids(self.database) if self.with_database else []
         self._pids = (app, db)
         self._start = (cpu_seconds(app), cpu_seconds(db))
 

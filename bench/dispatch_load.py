@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(int(args.rides * args.seconds)):
             schedule.append((n / args.rides, "ride request", ride_url, "POST", f"Bearer {riders[n]}",
                              {"passengers": 1}))
-        results, took, app_ms, db_ms = measure(server, schedule, args.clients)
+        results, took, app_ms, db_ms = measure(server, schedule, args.clients, database.url)
     redis = "Redis" if os.environ.get("REDIS_URL") else "no Redis (the database path)"
     print(f"dispatch load: {args.drivers} drivers every {args.every:g} s, {args.rides:g} rides/s, {args.seconds:g} s "
           f"({took:.1f} s to send), 2 gunicorn workers, {database.kind}, {redis}; over HTTP")

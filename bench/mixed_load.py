@@ -76,12 +76,18 @@ def report(results: Outcomes, app_ms: float | None, db_ms: float | None) -> None
     print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
 
 
-def measure(server: Any, schedule: Sequence[tuple], clients: int) -> tuple[Outcomes, float, float | None,
-                                                                            float | None]:
-    """``fire`` with the CPU meter of gunicorn's and PostgreSQL's processes around it."""
+def measure(server: Any, schedule: Sequence[tuple], clients: int, database_url: str | None = None,
+            ) -> tuple[Outcomes, float, float | None, float | None]:
+    """``fire`` with the CPU meter of gunicorn's and PostgreSQL's processes around it; with
+    ``database_url``, the set-up's rows are analysed first and only that database's backends
+    (and the server's own processes) are counted."""
     from bench.cpu import CpuMeter
+    from bench.run import analyze, database_name
 
-    meter = CpuMeter(server.process.pid, with_database=True)
+    if database_url is not None:
+        analyze(database_url)
+    meter = CpuMeter(server.process.pid, with_database=True,
+                     database=database_name(database_url) if database_url else None)
     meter.start()
     results, took = fire(schedule, clients)
     app_ms, db_ms = meter.stop(len(schedule))

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             schedule.append((n / args.reservations, "reservation", server.base_url + "/api/v1/parking/reservations",
                              "POST", f"Bearer {people[n]}",
                              {"lot": lot, "slot_id": slot_id, "plate": f"沪A{n % 100000:05d}"}))
-        results, took, app_ms, db_ms = measure(server, schedule, args.clients)
+        results, took, app_ms, db_ms = measure(server, schedule, args.clients, database.url)
     print(f"parking load: {args.devices} devices every {args.every:g} s, {args.reservations:g} reservations/s, "
           f"{args.seconds:g} s ({took:.1f} s to send), 2 gunicorn workers, {database.kind}; over HTTP")
     report(results, app_ms, db_ms)

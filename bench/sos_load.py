@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from bench.cpu import CpuMeter
 from bench.dispatch_load import load_env, pct, served_with_worker
 from bench.endpoints import BenchContext
+from bench.run import analyze, database_name
 from bench.sos_setup import operator_tokens, seed
 
 PATH = "/api/v1/elderly-sos"
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = [threading.Thread(target=poll, args=(a,), daemon=True) for a in pollers]
         for t in threads:
             t.start()
-        meter = CpuMeter(server.process.pid, with_database=True)
+        analyze(database.url)
+        meter = CpuMeter(server.process.pid, with_database=True, database=database_name(database.url))
         meter.start()
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=16) as pool:

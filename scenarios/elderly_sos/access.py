@@ -7,6 +7,7 @@ whoever raised it. An enrolment: the same organisations, the person and their co
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,3 +99,12 @@ def register_object_types() -> None:
 def committee_name(session: Session, org_id: int | None) -> str | None:
     org = session.get(Organisation, org_id) if org_id else None
     return org.name if org is not None else None
+
+
+def committee_names(session: Session, org_ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of these organisations in one query (a list of alarms: not one ``session.get``
+    per row, which the session's weak identity map does not spare once a name is copied out)."""
+    wanted = {i for i in org_ids if i}
+    if not wanted:
+        return {}
+    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted))).all())

@@ -43,8 +43,11 @@ def policy_of(session: Session, alarm: SosAlarm) -> escalation.Policy:
 
 
 def arm(session: Session, alarm: SosAlarm, which: str, start: datetime) -> None:
-    """Start ``which`` chain at ``start`` (its listed steps armed; any other chain cancelled)."""
-    cancel(session, alarm)
+    """Start ``which`` chain at ``start`` (its listed steps armed; any other chain cancelled).
+    An alarm that never had a chain has no chain timers: nothing to cancel (a new alarm's press
+    spares two statements)."""
+    if alarm.chain is not None:
+        cancel(session, alarm)
     alarm.chain, alarm.chain_started_at, alarm.chain_level = which, start, 0
     timers.schedule_many(session, subject_type=SUBJECT, subject_id=alarm.job_id,
                          timers=[(KINDS[which], level, due) for level, due in policy_of(session, alarm).dues(start)])

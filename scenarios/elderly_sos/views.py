@@ -20,7 +20,7 @@ from auth import pii
 from auth.models import Account, Person
 from auth.principal import Principal
 from scenarios.elderly_sos import chain
-from scenarios.elderly_sos.access import committee_name, sees_alarm
+from scenarios.elderly_sos.access import committee_name, committee_names, sees_alarm
 from scenarios.elderly_sos.alarms import OPEN_STATES, number
 from scenarios.elderly_sos.enrolment import age_on
 from scenarios.elderly_sos.models import SosAlarm, SosAlarmEvent, SosContact, SosDevice, SosEnrolment
@@ -100,15 +100,15 @@ def board(session: Session, principal: Principal, now: datetime, limit: int = 20
     """Open alarms the caller sees, oldest first, with their age and limits."""
     rows = session.scalars(sa.select(SosAlarm).where(SosAlarm.state.in_(OPEN_STATES))
                            .order_by(SosAlarm.created_at, SosAlarm.id).limit(limit)).all()
+    rows = [a for a in rows if sees_alarm(session, principal, a)]
+    names = committee_names(session, (a.committee_org_id for a in rows))
     out = []
     for a in rows:
-        if not sees_alarm(session, principal, a):
-            continue
         due = a.ack_due_at if a.state == "open" else a.arrival_due_at
         out.append({"id": a.id, "number": number(a), "kind": a.kind, "state": a.state,
                     "age_seconds": int((now - a.created_at).total_seconds()), "due_at": due,
                     "overdue": due is not None and now > due, "chain": a.chain, "chain_level": a.chain_level,
-                    "next_step_at": chain.next_due(a), "committee": committee_name(session, a.committee_org_id)})
+                    "next_step_at": chain.next_due(a), "committee": names.get(a.committee_org_id)})
     return out
 
 
@@ -120,10 +120,11 @@ def followed(session: Session, principal: Principal, now: datetime, limit: int =
         SosAlarm.enrolment_id.in_(mine), SosAlarm.enrolment_id.in_(contact_of),
         SosAlarm.raised_by_account_id == principal.account_id))
         .order_by(SosAlarm.created_at.desc(), SosAlarm.id.desc()).limit(limit)).all()
+    names = committee_names(session, (a.committee_org_id for a in rows))
     return [{"id": a.id, "number": number(a), "kind": a.kind, "state": a.state,
              "age_seconds": int((now - a.created_at).total_seconds()), "due_at": None, "overdue": False,
              "chain": None, "chain_level": 0, "next_step_at": None,
-             "committee": committee_name(session, a.committee_org_id)} for a in rows]
+             "committee": names.get(a.committee_org_id)} for a in rows]
 
 
 def _summary(seconds: list[float], limit: float) -> dict[str, Any]:

@@ -7,7 +7,6 @@ or in person; the requester is told either way."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from app.notify.models import OutboxMessage
 from auth.models import Account, AuditEntry, Person, PersonRelation, Residence
 from auth.relations import may_act_for
+from tests.support.database import statements
 from tests.support.factories import bearer, id_number, make_resident, make_staff, place_world, token_for
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -60,22 +60,6 @@ def shape(value):
     if isinstance(value, str):
         return re.sub(r"[0-9X]", "d", value)
     return value
-
-
-@contextmanager
-def statements(session):
-    """Counts the SQL statements the app runs meanwhile (the tests' connection is the app's)."""
-    seen: list[str] = []
-    engine = session.get_bind().engine
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 # ---------------------------------------------------------------- oracles

@@ -234,3 +234,39 @@ def test_the_notification_supply_signs_fresh_ones_per_run_from_where_the_last_ru
     supply(2)  # the next run: from the fifth intent on, 3 × 3, at the later timestamp
     assert stamps() == ["1000400"] * 9
     assert supply.start == 4 and made == [6, 7] and len(supply.intents) == 13
+
+
+def test_the_database_meter_counts_this_database_and_the_server_not_other_databases():
+    """On a shared PostgreSQL server the DB column counted every test's backends (issue 20's
+    hotline row read 38.8 ms a request): only the bench database's backends and the server's
+    own processes count."""
+    from bench.cpu import serves_database
+
+    mine = "jinshan_bench_1a2b"
+    assert serves_database(f"postgres: 15/main: postgres {mine} 127.0.0.1(40112) idle in transaction", mine)
+    assert serves_database(f"postgres: postgres {mine} [local] SELECT", mine)  # no cluster name in the title
+    assert not serves_database("postgres: 15/main: postgres jinshan_test_w0_9f 127.0.0.1(40113) idle", mine)
+    assert not serves_database(f"postgres: 15/main: postgres {mine}x 127.0.0.1(40114) idle", mine)
+    assert serves_database(f"postgres: 15/main: autovacuum worker {mine}", mine)
+    assert not serves_database("postgres: 15/main: autovacuum worker jinshan_test_w1_00", mine)
+    for shared in ("postgres: 15/main: checkpointer", "postgres: 15/main: walwriter", "postgres: walwriter",
+                   "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main"):
+        assert serves_database(shared, mine), shared
+
+
+def test_analyze_leaves_statistics_of_the_rows_there(database_url, migrated_db):
+    """The bench runs ``analyze`` after its set-ups (the shared server runs without autovacuum):
+    afterwards the planner knows the tables' sizes (PostgreSQL) / has ``sqlite_stat1`` (SQLite)."""
+    import sqlalchemy as sa
+
+    from bench.run import analyze
+
+    analyze(database_url)
+    with migrated_db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            last = conn.scalar(sa.text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'organisations'"))
+            tuples = conn.scalar(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'organisations'"))
+            count = conn.scalar(sa.text("SELECT count(*) FROM organisations"))
+            assert last is not None and tuples == count > 0
+        else:
+            assert conn.scalar(sa.text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'organisations'")) >= 1

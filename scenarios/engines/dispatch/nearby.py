@@ -43,6 +43,7 @@ RADIUS_SLACK = 1.001
 class Candidate:
     agent_id: int
     distance_m: float | None
+    account_id: int | None = None  # read with the agent: offering tells the account, no second query
 
 
 class GeoIndex:
@@ -167,9 +168,9 @@ def _available(config: DispatchConfig, now: datetime, job_id: int | None, org_id
 
 
 def _ranked(rows: list[Any], lat: float, lon: float, radius_m: float, limit: int) -> list[Candidate]:
-    measured = [(haversine_m(lat, lon, r.lat, r.lon), r.id) for r in rows]
-    measured = sorted((d, i) for d, i in measured if d <= radius_m)
-    return [Candidate(i, d) for d, i in measured[:limit]]
+    measured = [(haversine_m(lat, lon, r.lat, r.lon), r.id, r.account_id) for r in rows]
+    measured = sorted(m for m in measured if m[0] <= radius_m)
+    return [Candidate(i, d, a) for d, i, a in measured[:limit]]
 
 
 def nearest_from_db(session: Session, config: DispatchConfig, *, lat: float, lon: float, radius_m: float,
@@ -178,7 +179,7 @@ def nearest_from_db(session: Session, config: DispatchConfig, *, lat: float, lon
     """The database path: a bounding box on the on-duty index, then the exact distance."""
     min_lat, min_lon, max_lat, max_lon = bounding_box(lat, lon, radius_m)
     rows = session.execute(
-        sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon)
+        sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon, DispatchAgent.account_id)
         .where(*_available(config, now, job_id, org_id), DispatchAgent.lat.between(min_lat, max_lat),
                DispatchAgent.lon.between(min_lon, max_lon))).all()
     return _ranked(rows, lat, lon, radius_m, limit)
@@ -195,7 +196,8 @@ def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig
             return None
         ids = [agent_id for agent_id, _ in found]
         conds = _available(config, now, job_id, org_id)
-        rows = session.execute(sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon)
+        rows = session.execute(sa.select(DispatchAgent.id, DispatchAgent.lat, DispatchAgent.lon,
+                                         DispatchAgent.account_id)
                                .where(DispatchAgent.id.in_(ids), *conds)).all() if ids else []
         ranked = _ranked(rows, lat, lon, radius_m, limit)
         if len(ranked) >= limit or len(found) < count:
@@ -206,9 +208,10 @@ def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig
 def by_availability(session: Session, config: DispatchConfig, *, limit: int, now: datetime,
                     job_id: int | None = None, org_id: int | None = None) -> list[Candidate]:
     """Agents without positions: longest available first."""
-    rows = session.execute(sa.select(DispatchAgent.id).where(*_available(config, now, job_id, org_id))
-                           .order_by(DispatchAgent.available_since, DispatchAgent.id).limit(limit)).scalars()
-    return [Candidate(i, None) for i in rows]
+    rows = session.execute(sa.select(DispatchAgent.id, DispatchAgent.account_id)
+                           .where(*_available(config, now, job_id, org_id))
+                           .order_by(DispatchAgent.available_since, DispatchAgent.id).limit(limit)).all()
+    return [Candidate(i, None, a) for i, a in rows]
 
 
 def nearest(session: Session, config: DispatchConfig, *, lat: float, lon: float, radius_m: float, limit: int,

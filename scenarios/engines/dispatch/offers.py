@@ -30,7 +30,6 @@ from scenarios.engines.dispatch.config import DispatchConfig, config_for
 from scenarios.engines.dispatch.models import (
     OFFER_TIMEOUT_KIND,
     SUBJECT,
-    DispatchAgent,
     DispatchEvent,
     DispatchJob,
     DispatchOffer,
@@ -106,21 +105,22 @@ def _still_open(session: Session, job_id: int, now: datetime) -> int:
 def run_round(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob) -> list[DispatchOffer]:
     """The job's next round (module docstring). The job is locked and waiting."""
     now = clock.now()
-    if not config.keep_offers:
+    if not config.keep_offers and job.round > 0:  # round 0: a new job, no offer made yet
         expire_pending(session, job.id, now)
     if job.round >= config.max_rounds or job.offers_made >= config.max_offers:
         end_unserved(session, clock, config, job, now)
         return []
     source = job.status
-    job.round += 1
     want = min(config.batch_size, config.max_offers - job.offers_made)
-    while True:
-        radius = config.radii_m[job.radius_index]
-        found = nearest(session, config, lat=job.origin_lat, lon=job.origin_lon, radius_m=radius, limit=want,
-                        now=now, job_id=job.id)
-        if found or job.radius_index >= len(config.radii_m) - 1:
-            break
-        job.radius_index += 1
+    with session.no_autoflush:  # the job's changes go in the round's one flush, not one per search
+        job.round += 1
+        while True:
+            radius = config.radii_m[job.radius_index]
+            found = nearest(session, config, lat=job.origin_lat, lon=job.origin_lon, radius_m=radius, limit=want,
+                            now=now, job_id=job.id)
+            if found or job.radius_index >= len(config.radii_m) - 1:
+                break
+            job.radius_index += 1
     lifetime = (config.offer_lifetime or config.offer_timeout) if config.keep_offers else config.offer_timeout
     expires = now + lifetime
     offers = [DispatchOffer(job_id=job.id, agent_id=c.agent_id, round=job.round, state="pending",
@@ -132,14 +132,14 @@ def run_round(session: Session, clock: Clock, config: DispatchConfig, job: Dispa
     job.updated_at = now
     if job.status != source:
         job.version += 1
-    timers.schedule(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND,
-                    due_at=now + config.offer_timeout, payload={"round": job.round})
-    session.flush()
     record(session, job, "offer", source=source, now=now, round=job.round,
            radius_m=config.radii_m[job.radius_index], agents=[o.agent_id for o in offers])
+    # The timer's upsert flushes first: the offers, the job and the trail (the request's row and
+    # this round's in one INSERT) in one unit of work.
+    timers.schedule(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND,
+                    due_at=now + config.offer_timeout, payload={"round": job.round})
     if offers:
-        accounts = dict(session.execute(sa.select(DispatchAgent.id, DispatchAgent.account_id)
-                                        .where(DispatchAgent.id.in_([o.agent_id for o in offers]))).all())
+        accounts = {c.agent_id: c.account_id for c in found}
         notices = [notice(clock, config, job, "offer", [accounts[offer.agent_id]], key=f"offer:{offer.agent_id}",
                           urgent=config.urgent_offers, distance_m=offer.distance_m, expires_at=expires.isoformat())
                    for offer in offers]  # one enqueue for the round (a call centre's: every operator)

@@ -36,10 +36,13 @@ MOVES = ("route", "transfer")
 
 @dataclass(frozen=True)
 class Routed:
-    """A routing that changed the ticket: its ``route`` event, and whether the owner changed."""
+    """A routing that changed the ticket: its ``route`` event, whether the owner changed, and the
+    new owner (kept in hand: the session's identity map is weak, and the answer's access check
+    would read it again)."""
 
     event: TicketEvent
     moved: bool
+    org: Organisation | None = None
 
 
 def _move(session: Session, ticket: Ticket, *, org: Organisation, assignee_account_id: int | None,
@@ -70,7 +73,7 @@ def route_ticket(session: Session, *, clock: Clock, config: WorkflowConfig, tick
                             to_status=ticket.status, note=routing.reason,
                             data={"from_org": source.code, "to_org": routing.org.code,
                                   "assignee_account_id": routing.assignee_account_id})
-    return Routed(event, moved)
+    return Routed(event, moved, routing.org)
 
 
 def was_moved(session: Session, ticket: Ticket) -> bool:

@@ -51,6 +51,7 @@ class Created:
     events: list[TicketEvent] = field(default_factory=list)
     photos: list[tuple[str, Upload]] = field(default_factory=list)
     placement: Placement | None = None
+    owner: Organisation | None = None  # the routed owner, held so the answer finds it in the session
 
 
 # ---------------------------------------------------------------- create
@@ -120,7 +121,8 @@ def create(session: Session, *, clock: Clock, principal: Principal, config: Work
                              routed=routed.event if routed else None, moved=bool(routed and routed.moved))
     session.flush()
     events = [event, routed.event] if routed is not None else [event]
-    return Created(ticket, hints, events=events, photos=[("report", u) for u in uploads], placement=placement)
+    return Created(ticket, hints, events=events, photos=[("report", u) for u in uploads], placement=placement,
+                   owner=routed.org if routed is not None else None)
 
 
 # ---------------------------------------------------------------- transitions

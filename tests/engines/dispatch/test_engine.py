@@ -367,3 +367,29 @@ def test_a_driver_whose_membership_is_disabled_stands_down_and_the_job_moves_on(
     dp.client.patch(f"/api/v1/orgs/{code}/staff/{mid}", json={"status": "active"}, headers=dp.token("manager_a"))
     dp.session.expire_all()
     assert dp.session.get(DispatchAgent, agent.id).on_duty is False
+
+
+def test_a_request_writes_its_round_in_one_unit_of_work(dp):
+    """A new job's first round: no pending offers to expire (it has none), the job updated once,
+    the two trail rows in one INSERT, the offered agents' accounts read with their positions
+    (the taxi ride request went from 17 statements to 13); what is written is unchanged."""
+    from tests.support.database import statements
+
+    dp.on_duty("d2", 400)
+    dp.on_duty("d3", -1200)
+    dp.token("alice")  # minted (and committed) before counting
+    with statements(dp.session) as seen:
+        job = dp.request()
+    flat = [" ".join(s.split()) for s in seen]
+    assert not [s for s in flat if s.startswith("UPDATE dispatch_offers")]
+    assert len([s for s in flat if s.startswith("UPDATE dispatch_jobs")]) == 1
+    # one flush: one INSERT on PostgreSQL; SQLite's RETURNING has no order, so the ORM sends a row each
+    batched = 1 if dp.session.get_bind().dialect.name == "postgresql" else 2
+    assert len([s for s in flat if s.startswith("INSERT INTO dispatch_events")]) == batched
+    assert not [s for s in flat if s.startswith("SELECT dispatch_agents.id, dispatch_agents.account_id")]
+    assert offers_of(dp, job["id"]) == [("d2", 1, "pending"), ("d3", 1, "pending")]
+    assert outbox(dp, job["id"]) == [("dispatch_offer", "d2"), ("dispatch_offer", "d3")]
+    dp.session.expire_all()
+    trail = dp.session.execute(sa.select(DispatchEvent.action, DispatchEvent.from_status, DispatchEvent.to_status)
+                               .where(DispatchEvent.job_id == job["id"]).order_by(DispatchEvent.id)).all()
+    assert [tuple(r) for r in trail] == [("request", None, "requested"), ("offer", "requested", "offered")]

@@ -232,3 +232,16 @@ def test_the_callers_orders_are_in_their_export_and_nobody_elses(client, hl, ses
     mine = PERSONAL_DATA.collect(session, Subject(caller.person_id, (caller.id,), clock))["hotline_calls"]
     assert [(r["number"], r["caller_phone"]) for r in mine] == [(t["number"], phone)]
     assert PERSONAL_DATA.collect(session, Subject(other.person_id, (other.id,), clock)) == {"hotline_calls": []}
+
+
+def test_the_answer_of_a_routed_filing_reads_no_organisation_twice(client, hl, session):
+    """The routed owner (区水务局) is held by the filing's result: the answer's access check finds it
+    in the session instead of reading it again by id (the session's identity map is weak)."""
+    from tests.support.database import statements
+
+    file(client, hl)  # the caller's token and caches warm
+    with statements(session) as seen:
+        t = file(client, hl)
+    assert t["org"]["code"] == WATER
+    by_id = [s for s in seen if "FROM organisations" in s and "organisations.id = " in " ".join(s.split())]
+    assert len(by_id) <= 1, by_id  # at most the owner's parent, for the chain of reach
