@@ -175,7 +175,7 @@ def test_two_drivers_accepting_one_job_through_gunicorn_one_wins(committed_db, d
                 statuses = sorted((status, body.get("code")) for _, status, body in answers)
                 assert statuses == [(200, None), (409, "already_taken")], answers
                 winner = next(n for n, status, _ in answers if status == 200)
-                with committed_db.transaction(write=False) as s:
+                with _app.app_context(), committed_db.transaction(write=False) as s:  # the keys: a job's point
                     row = s.get(DispatchJob, job["id"])
                     agent = s.scalar(sa.select(DispatchAgent).where(DispatchAgent.id == row.agent_id))
                     states = sorted(s.scalars(sa.select(DispatchOffer.state).where(DispatchOffer.job_id == job["id"])))
@@ -216,12 +216,12 @@ def rounds_done(db, job_ids: list[int]) -> int:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_round_leaves_every_round_to_the_next_once(committed_db, database_url, procs,
-                                                                        tmp_path: Path):
+                                                                        tmp_path: Path, _app):
     world = build_world(committed_db, origins=8, drivers_each=4)
     try:
         requested = FrozenClock(datetime.now(UTC) - timedelta(seconds=25))  # the offers expired 5 s ago
         job_ids = []
-        with committed_db.transaction() as s:
+        with _app.app_context(), committed_db.transaction() as s:  # the app for the keys (a job's point)
             for resident in world.residents:
                 job_ids.append(svc.request_job(s, clock=requested, principal=resident, config=CONFIG, data={}).id)
             # The offers' notifications are not what this test is about: out of the way.
@@ -259,7 +259,7 @@ def test_a_worker_killed_mid_round_leaves_every_round_to_the_next_once(committed
         remove_company(committed_db, world)
 
 
-def test_two_taps_at_once_make_one_job(committed_db):
+def test_two_taps_at_once_make_one_job(committed_db, _app):
     """The open-job check and a partial unique index: two requests of one resident racing."""
     from app.errors import ApiError
 
@@ -272,7 +272,7 @@ def test_two_taps_at_once_make_one_job(committed_db):
             clock = SystemClock()
             start.wait()
             try:
-                with committed_db.transaction() as s:
+                with _app.app_context(), committed_db.transaction() as s:  # each thread: the keys
                     svc.request_job(s, clock=clock, principal=world.residents[0], config=CONFIG, data={})
                 outcomes.append("created")
             except ApiError as err:
