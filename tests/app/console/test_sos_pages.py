@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.scenarios.elderly_sos.conftest import sos  # noqa: F401  (the elderly-sos world)
-from tests.support.console import post, sign_in
+from tests.support.console import page_bytes, post, sign_in
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
 PAGES = "/console/sos"
@@ -60,7 +60,7 @@ def test_who_sees_what(app, sos):  # noqa: F811
     url = f"{PAGES}/alarms/{alarm['id']}"
     other = _signed_in(app, sos, "other_member")  # another committee: the alarm does not exist for it
     hidden, missing = other.get(url), other.get(f"{PAGES}/alarms/999999999")
-    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+    assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)
     assert post(other, f"{url}/acknowledge").status_code == 404
     member = _signed_in(app, sos, "member")  # the person's committee sees it, but is no operator
     assert member.get(url).status_code == 200

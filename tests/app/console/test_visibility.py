@@ -8,7 +8,7 @@ import pytest
 
 from tests.scenarios.discharge_summary.test_discharge_summary import FUDAN, PATIENT_ID, TINGLIN, publish
 from tests.scenarios.parcel_locker.test_parcel_locker import Operator, deliver
-from tests.support.console import sign_in
+from tests.support.console import page_bytes, sign_in
 from tests.support.factories import make_resident, mobile
 from tests.support.qr import keyring  # noqa: F401  (a fixture: the pickup passes are signed)
 from tests.support.reports import people
@@ -40,7 +40,7 @@ def test_a_hidden_ticket_and_a_missing_one_are_the_same_page(client, wf):
     sign_in(client, wf.accounts["manager_b"].username)
     hidden, missing = client.get(f"/console/tickets/{ticket['id']}"), client.get("/console/tickets/999999999")
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.get_data() == missing.get_data()
+    assert page_bytes(hidden) == page_bytes(missing)
 
 
 def test_a_resident_claim_of_another_organisation_is_the_404_page(client, wf):
@@ -60,7 +60,7 @@ def test_a_hidden_parcel_or_summary_and_a_missing_one_are_the_same_page(app, cli
     parcel = deliver(client, a.locker, mobile()).get_json()["id"]
     sign_in(client, b.manager_account.username)
     hidden, missing = client.get(f"/console/lockers/parcels/{parcel}"), client.get("/console/lockers/parcels/999999")
-    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+    assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)
 
     wf = people(session, clock, staff={"clerk": (FUDAN, "clerk"), "other": (TINGLIN, "clerk")}, residents=[])
     make_resident(session, name="张病人", id_no=PATIENT_ID, level="verified")
@@ -68,4 +68,4 @@ def test_a_hidden_parcel_or_summary_and_a_missing_one_are_the_same_page(app, cli
     summary = publish(client, wf)["id"]
     sign_in(client, wf.accounts["other"].username)
     hidden, missing = client.get(f"/console/ds/summaries/{summary}"), client.get("/console/ds/summaries/999999")
-    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+    assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)

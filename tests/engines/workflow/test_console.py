@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from scenarios.engines.workflow.models import Ticket
-from tests.support.console import post, sign_in
+from tests.support.console import page_bytes, post, sign_in
 from tests.support.workflow import events, report, ticket_row
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -41,7 +41,7 @@ def test_another_companys_member_gets_the_404_page_and_a_resident_style_action_4
     resp = client.get(f"/console/tickets/{ticket['id']}")
     assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
     missing = client.get("/console/tickets/999999999")
-    assert missing.status_code == 404 and missing.get_data() == resp.get_data()
+    assert missing.status_code == 404 and page_bytes(missing) == page_bytes(resp)
     assert post(client, f"/console/tickets/{ticket['id']}/acknowledge").status_code == 404
     sign_in(client, wf.accounts["supervisor"].username)  # sees it (supervises company A), may not act
     assert client.get(f"/console/tickets/{ticket['id']}").status_code == 200

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from auth.models import AuditEntry
 from scenarios.elderly_sos.models import SosContact, SosDevice, SosEnrolment
 from tests.scenarios.elderly_sos.conftest import id_number, sos  # noqa: F401  (the elderly-sos world)
-from tests.support.console import post, sign_in
+from tests.support.console import page_bytes, post, sign_in
 from tests.support.factories import make_org, make_resident, make_staff
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -121,7 +121,7 @@ def test_the_health_notes_only_through_the_audited_read(app, sos):  # noqa: F811
     other = _client(app, sos, "other_member")  # another committee: it does not exist for them
     for path in (url, f"{url}/health"):
         hidden, missing = other.get(path), other.get(path.replace(str(sos.enrolment_id), "999999999"))
-        assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+        assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)
     assert post(other, f"{url}/health", {"reason": "x x"}).status_code == 404 and len(_audits(sos, person_id)) == 1
 
 

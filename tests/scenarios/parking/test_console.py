@@ -15,7 +15,7 @@ from scenarios.parking.models import PkStay
 from tests.scenarios.parking.conftest import BASE, NOW
 from tests.scenarios.parking.test_contracts_and_reservations import sign, slot_at
 from tests.scenarios.parking.test_gate import passage
-from tests.support.console import post, sign_in
+from tests.support.console import page_bytes, post, sign_in
 from tests.support.factories import make_org, make_staff
 
 pytestmark = pytest.mark.usefixtures("ctx", "reset_rate_limits")
@@ -84,7 +84,7 @@ def test_staff_decide_an_exit_waiting_for_them_from_the_page_and_another_operato
     assert f'id="stay-{stay_id}"' not in page
     hidden = post(client, f"{PK}/stays/{stay_id}/decide", {"fee_yuan": "0", "reason": "x"}, page=f"{PK}/stays")
     missing = post(client, f"{PK}/stays/999999999/decide", {"fee_yuan": "0", "reason": "x"}, page=f"{PK}/stays")
-    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+    assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)
     page = _as(client, world, "staff_a").get(f"{PK}/stays").get_data(as_text=True)
     assert "沪C1***1" in _row(page, f"stay-{stay_id}") and "沪C11111" not in page
     bad = post(client, f"{PK}/stays/{stay_id}/decide", {"fee_yuan": "十元", "reason": "核实"}, page=f"{PK}/stays")

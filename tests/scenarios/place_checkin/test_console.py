@@ -13,7 +13,7 @@ from app.fields import CST
 from auth.models import Device
 from scenarios.place_checkin import service
 from scenarios.place_checkin.models import Checkin, CheckinSentinel
-from tests.support.console import post, sign_in
+from tests.support.console import page_bytes, post, sign_in
 from tests.support.factories import basic, make_org, make_resident, make_staff
 from tests.support.qr import read_qr
 
@@ -60,7 +60,7 @@ def test_an_operator_sees_its_places_and_no_one_else_does(app, v):
     for path in ("", "/poster", "/flow"):
         hidden = other.get(f"{PAGES}/{v.place.code}{path}")
         missing = other.get(f"{PAGES}/pl-000000000000{path}")
-        assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+        assert hidden.status_code == missing.status_code == 404 and page_bytes(hidden) == page_bytes(missing)
     company = _client(app, v.company_manager)
     assert "我的场所" not in company.get("/console/").get_data(as_text=True)
     assert company.get(PAGES).status_code == 403
