@@ -15,13 +15,12 @@ acknowledgement — ``POST /calls/<job_id>/accept`` — are the dispatch engine'
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask.views import MethodView
 
+from app.action_routes import Action, mount
 from app.api import Blueprint, ErrorSchema
 from app.calendar import CST
 from app.context import current_clock
@@ -61,21 +60,15 @@ from scenarios.elderly_sos.schemas import (
 SLUG = "elderly-sos"
 
 
-@dataclass(frozen=True)
-class AlarmAction:
-    path: str
-    schema: type
-    service: Callable[..., Any]
-    summary: str
 
 
-ALARM_ACTIONS: tuple[AlarmAction, ...] = (
-    AlarmAction("visit", SosEmptySchema, alarms.take_visit,
+ALARM_ACTIONS: tuple[Action, ...] = (
+    Action("visit", SosEmptySchema, alarms.take_visit,
                 "A responder of the person's committee goes (after the call centre acknowledged): one wins, the "
                 "others 409 `already_taken`; the family is told someone is on the way."),
-    AlarmAction("arrived", SosEmptySchema, alarms.arrived,
+    Action("arrived", SosEmptySchema, alarms.arrived,
                 "The responder is at the door: the arrival chain stops; the family is told."),
-    AlarmAction("close", SosCloseSchema, alarms.close,
+    Action("close", SosCloseSchema, alarms.close,
                 "Close with an outcome (false_alarm, helped_at_home, taken_to_hospital, other with a text): the "
                 "call centre's staff or the responder, once acknowledged. Every pending step stops."),
 )
@@ -196,8 +189,8 @@ def blueprints() -> list[Blueprint]:
     return [blp, telemetry_blueprint(TELEMETRY)]  # the devices' heartbeats
 
 
-def _action_view(blp: Blueprint, action: AlarmAction) -> None:
-    def post(self, args, alarm_id: int):
+def _action_view(blp: Blueprint, action: Action) -> None:
+    def run(action: Action, args: dict[str, Any], alarm_id: int) -> dict[str, Any]:
         session = get_session()
         alarm = action.service(session, clock=current_clock(), principal=current_principal(), alarm_id=alarm_id,
                                config=_config(), **args)
@@ -205,12 +198,12 @@ def _action_view(blp: Blueprint, action: AlarmAction) -> None:
         session.commit()
         return answer
 
-    post.__doc__ = action.summary
-    decorated = blp.alt_response(409, schema=ErrorSchema, description="`already_taken`, `invalid_transition`")(
-        blp.response(200, SosAlarmSchema)(blp.arguments(action.schema)(post)))
-    decorated = visible_object(ALARM, "alarm_id")(idempotent(require_staff(decorated)))
-    view = type(f"SosAlarm{action.path.capitalize()}", (MethodView,), {"post": decorated})
-    blp.route(f"/alarms/<int:alarm_id>/{action.path}")(view)
+    view_name = f"SosAlarm{action.path.capitalize()}"
+    mount(blp, action, rule=f"/alarms/<int:alarm_id>/{action.path}", endpoint=view_name, view_name=view_name,
+          run=run, wraps=(blp.arguments(action.schema), blp.response(200, SosAlarmSchema),
+                          blp.alt_response(409, schema=ErrorSchema,
+                                           description="`already_taken`, `invalid_transition`"),
+                          require_staff, idempotent, visible_object(ALARM, "alarm_id")))
 
 
 def _enrolment_routes(blp: Blueprint) -> None:

@@ -6,12 +6,12 @@ one generic view, visibility first (404), then the service's 403/409, as the eng
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
 
+from app.action_routes import Action, mount
 from app.api import Blueprint, ErrorSchema, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
@@ -44,15 +44,6 @@ SLUG = "parcel-locker"
 MANAGERS = ("manager",)
 
 
-@dataclass(frozen=True)
-class Action:
-    path: str
-    schema: type
-    service: Callable[..., Any]
-    summary: str
-    errors: str
-
-
 ACTIONS: tuple[Action, ...] = (
     Action("proxy", ParcelProxySchema, svc.name_proxy,
            "The recipient names a relative (a confirmed relation of theirs) who may pick up: the relative sees "
@@ -69,7 +60,7 @@ def _err(blp: Blueprint, status: int, description: str) -> Callable:
 
 
 def _action_view(blp: Blueprint, action: Action) -> None:
-    def post(self, args, parcel_id: int):
+    def run(action: Action, args: dict[str, Any], parcel_id: int) -> dict[str, Any]:
         session = get_session()
         clock, principal = current_clock(), current_principal()
         parcel = action.service(session, clock=clock, principal=principal, parcel=loaded(svc.SUBJECT), **args)
@@ -77,16 +68,12 @@ def _action_view(blp: Blueprint, action: Action) -> None:
         session.commit()
         return answer
 
-    post.__doc__ = action.summary
-    decorated = _err(blp, 409, action.errors)(post)
-    decorated = _err(blp, 403, "Seen but not yours to change")(decorated)
-    decorated = blp.response(200, ParcelSchema)(decorated)
-    decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_auth(decorated)
-    decorated = visible_object(svc.SUBJECT, "parcel_id")(decorated)  # first: not visible is 404
-    decorated = idempotent(decorated)
-    view = type(f"Parcel{action.path.capitalize()}View", (MethodView,), {"post": decorated})
-    blp.route(f"/parcels/<int:parcel_id>/{action.path}", endpoint=f"parcel_{action.path}")(view)
+    mount(blp, action, rule=f"/parcels/<int:parcel_id>/{action.path}", endpoint=f"parcel_{action.path}",
+          view_name=f"Parcel{action.path.capitalize()}View", run=run,
+          wraps=(_err(blp, 409, action.errors), _err(blp, 403, "Seen but not yours to change"),
+                 blp.response(200, ParcelSchema), blp.arguments(action.schema), require_auth,
+                 visible_object(svc.SUBJECT, "parcel_id"),  # outside the others: not visible is 404
+                 idempotent))
 
 
 def _blueprint() -> Blueprint:

@@ -6,13 +6,12 @@ Who sees a request (``rr_rental_request``): the tenant who asked and the room's 
 anyone else gets 404."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask.views import MethodView
 
+from app.action_routes import Action, mount
 from app.api import Blueprint, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
@@ -34,14 +33,6 @@ from scenarios.rural_rental.schemas import (
 SUBJECT = "rr_rental_request"
 blp = Blueprint("rural-rental-requests", __name__, url_prefix="/api/v1/rural-rental",
                 description="出租房屋: tenants' rental requests for published rooms, answered by landlords.")
-
-
-@dataclass(frozen=True)
-class Action:
-    path: str
-    schema: type
-    service: Callable[..., Any]
-    summary: str
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -108,7 +99,7 @@ class RentalRequestItem(MethodView):
 
 
 def _action_view(action: Action) -> None:
-    def post(self, args, request_id: int):
+    def run(action: Action, args: dict[str, Any], request_id: int) -> dict[str, Any]:
         session = get_session()
         principal = current_principal()
         request = action.service(session, clock=current_clock(), principal=principal, request=loaded(SUBJECT),
@@ -117,14 +108,10 @@ def _action_view(action: Action) -> None:
         session.commit()
         return answer
 
-    post.__doc__ = action.summary
-    decorated = blp.response(200, RentalRequestSchema)(post)
-    decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_resident(decorated)
-    decorated = visible_object(SUBJECT, "request_id")(decorated)
-    decorated = idempotent(decorated)
-    view = type(f"RuralRentalRequest{action.path.capitalize()}View", (MethodView,), {"post": decorated})
-    blp.route(f"/rental-requests/<int:request_id>/{action.path}", endpoint=f"rental_request_{action.path}")(view)
+    mount(blp, action, rule=f"/rental-requests/<int:request_id>/{action.path}",
+          endpoint=f"rental_request_{action.path}", view_name=f"RuralRentalRequest{action.path.capitalize()}View",
+          run=run, wraps=(blp.response(200, RentalRequestSchema), blp.arguments(action.schema), require_resident,
+                          visible_object(SUBJECT, "request_id"), idempotent))
 
 
 for _action in ACTIONS:

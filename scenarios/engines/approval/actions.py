@@ -1,10 +1,7 @@
 """The approval engine's actions on one application, as data: ``POST /applications/<id>/<path>``."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
+from app.action_routes import Action
 from scenarios.engines.approval import service as svc
 from scenarios.engines.approval.schemas import (
     ApplicationAskMoreSchema,
@@ -13,16 +10,6 @@ from scenarios.engines.approval.schemas import (
     ApplicationRejectSchema,
     ApplicationResubmitSchema,
 )
-
-
-@dataclass(frozen=True)
-class Action:
-    path: str
-    schema: type
-    service: Callable[..., Any]
-    summary: str
-    errors: str
-
 
 ACTIONS: tuple[Action, ...] = (
     Action("approve", ApplicationNoteSchema, svc.approve, "The reviewing organisation approves.",

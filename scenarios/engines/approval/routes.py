@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask.views import MethodView
 
+from app.action_routes import Action, mount
 from app.api import Blueprint, ErrorSchema, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
@@ -21,7 +22,7 @@ from app.idempotency import idempotent
 from auth.principal import current_principal, require_auth
 from auth.visibility import loaded, visible_object
 from scenarios.engines.approval import service as svc
-from scenarios.engines.approval.actions import ACTIONS, Action
+from scenarios.engines.approval.actions import ACTIONS
 from scenarios.engines.approval.config import ApprovalConfig
 from scenarios.engines.approval.models import SUBJECT, ApApplication
 from scenarios.engines.approval.schemas import ApplicationCreateSchema, ApplicationListArgs, ApplicationSchema
@@ -114,7 +115,7 @@ def make_blueprint(config: ApprovalConfig) -> Blueprint:
 
 
 def _action_view(blp: Blueprint, config: ApprovalConfig, action: Action) -> None:
-    def post(self, args, application_id: int):
+    def run(action: Action, args: dict[str, Any], application_id: int) -> dict[str, Any]:
         session = get_session()
         principal = current_principal()
         application = action.service(session, clock=current_clock(), principal=principal, config=config,
@@ -123,18 +124,14 @@ def _action_view(blp: Blueprint, config: ApprovalConfig, action: Action) -> None
         session.commit()
         return answer
 
-    post.__doc__ = action.summary
-    decorated = _err(blp, 409, action.errors)(post)
-    decorated = _err(blp, 403, "Not yours to do (reviewers decide; the applicant resubmits and withdraws)")(decorated)
-    decorated = blp.response(200, ApplicationSchema)(decorated)
-    decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_auth(decorated)
-    decorated = visible_object(SUBJECT, "application_id")(decorated)
-    decorated = idempotent(decorated)
     endpoint = action.path.replace("-", "_")
-    view = type(f"{config.schema_prefix}Application{endpoint.title().replace('_', '')}View", (MethodView,),
-                {"post": decorated})
-    blp.route(f"/applications/<int:application_id>/{action.path}", endpoint=f"application_{endpoint}")(view)
+    mount(blp, action, rule=f"/applications/<int:application_id>/{action.path}",
+          endpoint=f"application_{endpoint}",
+          view_name=f"{config.schema_prefix}Application{endpoint.title().replace('_', '')}View", run=run,
+          wraps=(_err(blp, 409, action.errors),
+                 _err(blp, 403, "Not yours to do (reviewers decide; the applicant resubmits and withdraws)"),
+                 blp.response(200, ApplicationSchema), blp.arguments(action.schema), require_auth,
+                 visible_object(SUBJECT, "application_id"), idempotent))
 
 
 def scenario_blueprints(config: ApprovalConfig) -> list[Blueprint]:

@@ -6,22 +6,9 @@ generic view (routes.py) serves every row: visibility first (404), then the serv
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
+from app.action_routes import Action
 from scenarios.engines.listing import service as svc
 from scenarios.engines.listing.schemas import ListingEmptySchema, ListingReasonSchema
-
-
-@dataclass(frozen=True)
-class Action:
-    path: str
-    schema: type
-    service: Callable[..., Any]
-    summary: str
-    errors: str
-
 
 ACTIONS: tuple[Action, ...] = (
     Action("submit", ListingEmptySchema, svc.submit,

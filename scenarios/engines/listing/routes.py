@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask.views import MethodView
 
+from app.action_routes import Action, mount
 from app.api import Blueprint, ErrorSchema, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
@@ -21,7 +22,7 @@ from auth.principal import Principal, current_principal, require_auth, require_r
 from auth.visibility import loaded, visible_object
 from scenarios.engines.listing import search
 from scenarios.engines.listing import service as svc
-from scenarios.engines.listing.actions import ACTIONS, Action
+from scenarios.engines.listing.actions import ACTIONS
 from scenarios.engines.listing.config import ListingConfig
 from scenarios.engines.listing.models import SUBJECT, LsEntry
 from scenarios.engines.listing.schemas import (
@@ -145,7 +146,7 @@ def make_blueprint(config: ListingConfig) -> Blueprint:
 
 
 def _action_view(blp: Blueprint, config: ListingConfig, action: Action) -> None:
-    def post(self, args, listing_id: int):
+    def run(action: Action, args: dict[str, Any], listing_id: int) -> dict[str, Any]:
         session = get_session()
         principal = current_principal()
         entry = action.service(session, clock=current_clock(), principal=principal, config=config,
@@ -154,16 +155,12 @@ def _action_view(blp: Blueprint, config: ListingConfig, action: Action) -> None:
         session.commit()
         return answer
 
-    post.__doc__ = action.summary
-    decorated = _err(blp, 409, action.errors)(post)
-    decorated = _err(blp, 403, "Not yours to do (the owner submits and withdraws; moderators decide)")(decorated)
-    decorated = blp.response(200, ListingSchema)(decorated)
-    decorated = blp.arguments(action.schema)(decorated)
-    decorated = require_auth(decorated)
-    decorated = visible_object(SUBJECT, "listing_id")(decorated)
-    decorated = idempotent(decorated)
-    view = type(f"{config.schema_prefix}Listing{action.path.capitalize()}View", (MethodView,), {"post": decorated})
-    blp.route(f"/listings/<int:listing_id>/{action.path}", endpoint=f"listing_{action.path}")(view)
+    mount(blp, action, rule=f"/listings/<int:listing_id>/{action.path}", endpoint=f"listing_{action.path}",
+          view_name=f"{config.schema_prefix}Listing{action.path.capitalize()}View", run=run,
+          wraps=(_err(blp, 409, action.errors),
+                 _err(blp, 403, "Not yours to do (the owner submits and withdraws; moderators decide)"),
+                 blp.response(200, ListingSchema), blp.arguments(action.schema), require_auth,
+                 visible_object(SUBJECT, "listing_id"), idempotent))
 
 
 def scenario_blueprints(config: ListingConfig) -> list[Blueprint]:
