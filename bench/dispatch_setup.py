@@ -5,7 +5,9 @@ Everything is written straight to the bench database in a few statements (the be
 the endpoints, not the set-up) and tokens are minted in process with the server's settings.
 The fleet's positions are dated ``FRESH_AHEAD`` into the future, so they stay fresh through a
 run of several minutes without anybody reporting (the position endpoint's own benchmark moves
-one driver).
+one driver). With ``REDIS_URL`` the taxi's geo index is emptied (the bench database is new, the
+shared Redis is not: members of an earlier run's database would be checked and refused) and the
+fleet put in it, as their position reports would.
 """
 from __future__ import annotations
 
@@ -74,9 +76,27 @@ def fleet(ctx: BenchContext, n: int = FLEET, *, seed: int = 17) -> list[int]:
                                     outside_area=False, available_since=now, details={"plate": f"沪BX{i:05d}"},
                                     updated_at=now))
                 have.append(account.id)
+            _index_fleet(ctx, s, org.id)
             return have[:n]
     finally:
         db.dispose()
+
+
+def _index_fleet(ctx: BenchContext, session: Any, org_id: int) -> None:
+    """The taxi's Redis geo index holds this database's fleet and nothing else (module docstring)."""
+    from scenarios.engines.dispatch.models import DispatchAgent
+    from scenarios.engines.dispatch.nearby import GeoIndex
+    from scenarios.taxi import CONFIG
+
+    url = ctx.env.get("REDIS_URL")
+    if not url:
+        return
+    index = GeoIndex(url)
+    index.clear(CONFIG.slug)
+    session.flush()
+    for agent in session.scalars(sa.select(DispatchAgent).where(DispatchAgent.org_id == org_id)):
+        index.put(CONFIG.slug, agent.id, agent.lat, agent.lon, agent.position_at)
+    index.client.close()
 
 
 def residents(ctx: BenchContext, n: int) -> list[int]:

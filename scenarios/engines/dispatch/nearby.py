@@ -2,13 +2,22 @@
 
 The database is the source of truth; Redis is an index of it. Each scenario has a geo set
 (``dispatch:<slug>:geo``) of the agents that may take a job (on duty, free, inside the
-district) and a sorted set of when each was last seen (``dispatch:<slug>:seen``); members
-not seen within the scenario's ``position_max_age`` are pruned before every search. A search
-asks ``GEOSEARCH … BYRADIUS r m ASC COUNT n WITHDIST`` (never ``ANY``, which would return
-some n within the radius rather than the nearest n), then checks the candidates against the
-database (on duty, free, fresh, inside, no pending offer, not offered this job before) and
-measures their distance from the database's position with the same haversine the database
-path uses, so both paths rank the same (``tests/engines/dispatch/test_nearby.py``).
+district), a sorted set of when each was last seen (``dispatch:<slug>:seen``) and, for
+scenarios whose agents hold one offer at a time, a sorted set of the agents holding a pending
+offer, scored by its expiry (``dispatch:<slug>:held``; written when a round makes offers,
+removed when an offer is answered or withdrawn, and an entry past its expiry counts for
+nothing). A search is one script (``SEARCH_SCRIPT``, one round trip): it prunes the members
+not seen within the scenario's ``position_max_age`` and the expired holds, then asks
+``GEOSEARCH … BYRADIUS r m ASC COUNT n WITHDIST`` (never ``ANY``, which would return some n
+within the radius rather than the nearest n), skipping held members and asking for more until
+it has n or the radius is exhausted. Without the holds, a busy hour (most drivers near a
+pick-up point holding someone's offer) made every search walk the whole radius through the
+database. The candidates are then checked against the database (on duty, free, fresh, inside,
+no pending offer, not offered this job before) and measured from the database's position with
+the same haversine the database path uses, so both paths rank the same
+(``tests/engines/dispatch/test_nearby.py``). A hold written by a round whose transaction then
+rolls back hides that agent from Redis searches until the offer would have expired; the
+database path is unaffected.
 
 Without Redis, or when Redis fails mid-run (the failure is logged, without positions, and
 Redis is left alone for ``RETRY_AFTER`` seconds in this process), the database answers: a
@@ -21,7 +30,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +46,33 @@ EXTENSION = "dispatch_geo"
 RETRY_AFTER = 5.0
 RADIUS_SLACK = 1.001
 """Redis measures with its own earth radius: ask a hair wider, then cut with ours."""
+
+SEARCH_SCRIPT = """
+-- KEYS: geo, seen, held. ARGV: lon, lat, radius (m), count, stale before, now (epoch seconds).
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+for i = 1, #stale, 1000 do
+  local chunk = {unpack(stale, i, math.min(i + 999, #stale))}
+  redis.call('ZREM', KEYS[1], unpack(chunk))
+  redis.call('ZREM', KEYS[2], unpack(chunk))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+local want = tonumber(ARGV[4])
+local asked = want
+while true do
+  local found = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm',
+                           'ASC', 'COUNT', asked, 'WITHDIST')
+  local free = {}
+  for _, member in ipairs(found) do
+    if not redis.call('ZSCORE', KEYS[3], member[1]) then
+      free[#free + 1] = member
+      if #free == want then return free end
+    end
+  end
+  if #found < asked then return free end
+  asked = asked * 4
+end
+"""
+"""The search (module docstring): pruning, then the nearest ``count`` members not held, in one call."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +91,7 @@ class GeoIndex:
         self.errors = (redis.RedisError, OSError)
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.down_until = 0.0
+        self._search = self.client.register_script(SEARCH_SCRIPT)
 
     @property
     def available(self) -> bool:
@@ -68,6 +105,10 @@ class GeoIndex:
     @staticmethod
     def keys(scenario: str) -> tuple[str, str]:
         return f"dispatch:{scenario}:geo", f"dispatch:{scenario}:seen"
+
+    @staticmethod
+    def held_key(scenario: str) -> str:
+        return f"dispatch:{scenario}:held"
 
     def put(self, scenario: str, agent_id: int, lat: float, lon: float, seen: datetime) -> None:
         if not self.available:
@@ -93,38 +134,43 @@ class GeoIndex:
         except self.errors as exc:
             self.failed("write", exc)
 
+    def hold(self, scenario: str, until: dict[int, datetime]) -> None:
+        """These agents hold a pending offer until the given times: searches skip them meanwhile."""
+        if not self.available or not until:
+            return
+        try:
+            self.client.zadd(self.held_key(scenario), {str(a): at.timestamp() for a, at in until.items()}, gt=True)
+        except self.errors as exc:
+            self.failed("write", exc)
+
+    def release(self, scenario: str, agent_ids: list[int]) -> None:
+        """Their offers were answered or withdrawn: searchable again."""
+        if not self.available or not agent_ids:
+            return
+        try:
+            self.client.zrem(self.held_key(scenario), *map(str, agent_ids))
+        except self.errors as exc:
+            self.failed("write", exc)
+
     def search(self, scenario: str, lat: float, lon: float, radius_m: float, count: int,
-               stale_before: datetime) -> list[tuple[int, float]] | None:
-        """Up to ``count`` members nearest first, stale ones pruned; None when Redis fails. The stale
-        members and the search go in one round trip; only when a stale one was among those found
-        is the search asked again, after the pruning."""
+               stale_before: datetime, now: datetime | None = None) -> list[tuple[int, float]] | None:
+        """Up to ``count`` members not holding an offer at ``now``, nearest first, stale ones
+        pruned first (one round trip: ``SEARCH_SCRIPT``); None when Redis fails."""
         if not self.available:
             return None
         geo, seen_key = self.keys(scenario)
-
-        def nearest(client: Any) -> Any:
-            return client.geosearch(geo, longitude=lon, latitude=lat, radius=radius_m * RADIUS_SLACK + 1, unit="m",
-                                    sort="ASC", count=count, withdist=True)
-
+        now_s = (now or datetime.now(UTC)).timestamp()
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrangebyscore(seen_key, "-inf", f"({stale_before.timestamp()}")
-            nearest(pipe)
-            stale, found = pipe.execute()
-            if stale:
-                pipe = self.client.pipeline(transaction=False)
-                pipe.zrem(geo, *stale)
-                pipe.zrem(seen_key, *stale)
-                pipe.execute()
-                if set(stale) & {member for member, _ in found}:
-                    found = nearest(self.client)
+            found = self._search(keys=[geo, seen_key, self.held_key(scenario)],
+                                 args=[repr(lon), repr(lat), repr(radius_m * RADIUS_SLACK + 1), count,
+                                       repr(stale_before.timestamp()), repr(now_s)])
         except self.errors as exc:
             self.failed("search", exc)
             return None
         return [(int(member), float(dist)) for member, dist in found]
 
     def clear(self, scenario: str) -> None:
-        self.client.delete(*self.keys(scenario))
+        self.client.delete(*self.keys(scenario), self.held_key(scenario))
 
 
 def setup(app: Any) -> None:
@@ -191,7 +237,7 @@ def nearest_from_redis(session: Session, index: GeoIndex, config: DispatchConfig
     """The Redis path (None when Redis fails): GEOSEARCH, then the database's word on each."""
     count = limit * 2 + 8
     while True:
-        found = index.search(config.slug, lat, lon, radius_m, count, now - config.position_max_age)
+        found = index.search(config.slug, lat, lon, radius_m, count, now - config.position_max_age, now)
         if found is None:
             return None
         ids = [agent_id for agent_id, _ in found]
@@ -243,3 +289,22 @@ def index_agent(config: DispatchConfig, agent: DispatchAgent) -> None:
         index.put(config.slug, agent.id, agent.lat, agent.lon, agent.position_at)
     else:
         index.drop(config.slug, agent.id)
+
+
+def holds_offers(config: DispatchConfig) -> bool:
+    """Searches skip agents holding an offer only where an agent holds one at a time."""
+    return config.positions and not config.keep_offers
+
+
+def hold_offered(config: DispatchConfig, until: dict[int, datetime]) -> None:
+    """A round offered these agents until the given times: out of Redis searches meanwhile."""
+    index = geo_index()
+    if index is not None and holds_offers(config):
+        index.hold(config.slug, until)
+
+
+def release_offered(config: DispatchConfig, agent_ids: list[int]) -> None:
+    """Their offers were answered or withdrawn: back in Redis searches (if otherwise available)."""
+    index = geo_index()
+    if index is not None and holds_offers(config):
+        index.release(config.slug, agent_ids)

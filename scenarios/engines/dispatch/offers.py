@@ -34,7 +34,7 @@ from scenarios.engines.dispatch.models import (
     DispatchJob,
     DispatchOffer,
 )
-from scenarios.engines.dispatch.nearby import nearest
+from scenarios.engines.dispatch.nearby import hold_offered, nearest, release_offered
 from scenarios.engines.dispatch.states import OFFERED, REQUESTED, UNSERVED, WAITING
 
 log = logging.getLogger("scenarios.engines.dispatch")
@@ -75,11 +75,16 @@ def notify(session: Session, clock: Clock, config: DispatchConfig, job: Dispatch
         enqueue_many(session, [found], clock=clock)
 
 
-def expire_pending(session: Session, job_id: int, now: datetime, state: str = "expired") -> int:
-    result = session.execute(sa.update(DispatchOffer).where(DispatchOffer.job_id == job_id,
-                                                            DispatchOffer.state == "pending")
-                             .values(state=state, answered_at=now), execution_options={"synchronize_session": False})
-    return result.rowcount or 0
+def expire_pending(session: Session, config: DispatchConfig, job_id: int, now: datetime,
+                   state: str = "expired") -> list[int]:
+    """End the job's pending offers (``expired`` by time, ``withdrawn`` when it was taken or
+    cancelled); their agents are searchable again. The agents' ids."""
+    agent_ids = list(session.scalars(
+        sa.update(DispatchOffer).where(DispatchOffer.job_id == job_id, DispatchOffer.state == "pending")
+        .values(state=state, answered_at=now).returning(DispatchOffer.agent_id),
+        execution_options={"synchronize_session": False}))
+    release_offered(config, agent_ids)
+    return agent_ids
 
 
 def end_unserved(session: Session, clock: Clock, config: DispatchConfig, job: DispatchJob, now: datetime) -> None:
@@ -106,7 +111,7 @@ def run_round(session: Session, clock: Clock, config: DispatchConfig, job: Dispa
     """The job's next round (module docstring). The job is locked and waiting."""
     now = clock.now()
     if not config.keep_offers and job.round > 0:  # round 0: a new job, no offer made yet
-        expire_pending(session, job.id, now)
+        expire_pending(session, config, job.id, now)
     if job.round >= config.max_rounds or job.offers_made >= config.max_offers:
         end_unserved(session, clock, config, job, now)
         return []
@@ -127,6 +132,7 @@ def run_round(session: Session, clock: Clock, config: DispatchConfig, job: Dispa
                             distance_m=None if c.distance_m is None else round(c.distance_m),
                             offered_at=now, expires_at=expires) for c in found]
     session.add_all(offers)
+    hold_offered(config, {o.agent_id: expires for o in offers})
     job.offers_made += len(offers)
     job.status = OFFERED if offers or (config.keep_offers and _still_open(session, job.id, now)) else REQUESTED
     job.updated_at = now

@@ -32,7 +32,7 @@ from scenarios.engines.dispatch.models import (
     DispatchOffer,
     origin_point,
 )
-from scenarios.engines.dispatch.nearby import index_agent
+from scenarios.engines.dispatch.nearby import index_agent, release_offered
 from scenarios.engines.dispatch.offers import changed, expire_pending, notify, record, run_round
 from scenarios.engines.dispatch.states import ACCEPTED, CANCELLED, WAITING, final_statuses
 
@@ -130,7 +130,8 @@ def accept(session: Session, *, clock: Clock, principal: Principal, config: Disp
     if took.rowcount != 1:
         raise ApiError("agent_busy")
     offer.state, offer.answered_at = "accepted", now
-    expire_pending(session, job.id, now, state="withdrawn")
+    expire_pending(session, config, job.id, now, state="withdrawn")
+    release_offered(config, [agent.id])  # its hold would hide it again right after a short ride
     timers.cancel(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND)
     session.flush()
     session.refresh(job)
@@ -153,6 +154,7 @@ def decline(session: Session, *, clock: Clock, principal: Principal, config: Dis
         raise ApiError("offer_expired" if offer.state in ("pending", "expired") else "offer_not_pending")
     offer.state, offer.answered_at = "declined", now
     session.flush()
+    release_offered(config, [agent.id])
     record(session, job, "decline", source=job.status, now=now, actor=principal.account_id, agent=agent.id)
     left = session.scalar(sa.select(sa.func.count()).select_from(DispatchOffer).where(
         DispatchOffer.job_id == job.id, DispatchOffer.state == "pending"))
@@ -211,7 +213,7 @@ def cancel(session: Session, *, clock: Clock, principal: Principal, config: Disp
         raise _invalid(job)
     now = clock.now()
     source = job.status
-    expire_pending(session, job.id, now, state="withdrawn")
+    expire_pending(session, config, job.id, now, state="withdrawn")
     timers.cancel(session, subject_type=SUBJECT, subject_id=job.id, kind=OFFER_TIMEOUT_KIND)
     job.status, job.ended_at, job.updated_at, job.version = CANCELLED, now, now, job.version + 1
     job.cancelled_by, job.cancel_reason = by, reason

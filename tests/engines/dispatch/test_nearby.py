@@ -234,3 +234,77 @@ def test_restricted_to_one_organisation_both_paths_agree(dp, redis_server):
         everyone = nearest_from_db(dp.session, CONFIG, lat=dp.origin[0], lon=dp.origin[1], radius_m=radius,
                                    limit=limit, now=now)
         assert {c.agent_id for c in everyone} - mine  # the other company's were nearer: the filter did work
+
+
+def test_agents_holding_an_offer_are_skipped_until_it_expires(dp, redis_server):
+    """The held set (one pending offer at a time): the search passes over held members, still
+    answers ``count`` of the others nearest first, and forgets a hold once its expiry is past."""
+    _, url = redis_server
+    now = dp.clock.now()
+    company = dp.orgs["d1"]
+    line = []
+    for i in range(10):
+        lat, lon = dp.near(100 + 100 * i, 0)
+        line.append(DispatchAgent(scenario=CONFIG.slug, account_id=None, org_id=company.id, on_duty=True, lat=lat,
+                                  lon=lon, outside_area=False, position_at=now, available_since=now, details={},
+                                  updated_at=now))
+    add_agents(dp, line)
+    index = GeoIndex(url)
+    index_all(index, line)
+    stale_before = now - CONFIG.position_max_age
+    index.hold(CONFIG.slug, {a.id: now + timedelta(seconds=20) for a in line[:6]})
+    found = index.search(CONFIG.slug, dp.origin[0], dp.origin[1], 3000, 3, stale_before, now)
+    assert [member for member, _ in found] == [a.id for a in line[6:9]]
+    found = index.search(CONFIG.slug, dp.origin[0], dp.origin[1], 3000, 8, stale_before, now)
+    assert [member for member, _ in found] == [a.id for a in line[6:]]  # the radius ran out first
+    later = now + timedelta(seconds=20)  # the holds' expiry: an offer expiring now is no longer pending
+    found = index.search(CONFIG.slug, dp.origin[0], dp.origin[1], 3000, 3, stale_before, later)
+    assert [member for member, _ in found] == [a.id for a in line[:3]]
+    assert index.client.zcard(index.held_key(CONFIG.slug)) == 0
+
+
+def test_the_api_holds_offered_agents_and_releases_them_when_answered(dp, redis_server, app):
+    """A round holds the agents it offered; declining, another's acceptance, the winner's own
+    acceptance and the requester's cancelling release them, and after each step Redis and the
+    database still agree on who may be offered a new job."""
+    _, url = redis_server
+    index = GeoIndex(url)
+    previous = app.extensions.get(EXTENSION)
+    app.extensions[EXTENSION] = index
+    held_key = index.held_key(CONFIG.slug)
+
+    def held() -> dict[str, float]:
+        return {m.decode(): s for m, s in index.client.zrange(held_key, 0, -1, withscores=True)}
+
+    def paths_agree() -> list[int]:
+        dp.session.expire_all()
+        now = dp.clock.now()
+        from_db = nearest_from_db(dp.session, CONFIG, lat=dp.origin[0], lon=dp.origin[1], radius_m=3000, limit=5,
+                                  now=now)
+        from_redis = nearest_from_redis(dp.session, index, CONFIG, lat=dp.origin[0], lon=dp.origin[1],
+                                        radius_m=3000, limit=5, now=now)
+        assert from_redis == from_db
+        return [c.agent_id for c in from_db]
+
+    try:
+        for n, name in enumerate(("d1", "d2", "d3", "d4")):
+            dp.on_duty(name, 100 * (n + 1))
+        ids = {n: dp.session.query(DispatchAgent.id).filter_by(account_id=dp.accounts[n].id).scalar()
+               for n in ("d1", "d2", "d3", "d4")}
+        first = dp.request()
+        expires = dp.clock.now() + CONFIG.offer_timeout
+        assert held() == {str(ids["d1"]): expires.timestamp(), str(ids["d2"]): expires.timestamp()}
+        assert paths_agree() == [ids["d3"], ids["d4"]]
+        dp.act("d1", first["id"], "decline")
+        assert set(held()) == {str(ids["d2"])}
+        assert paths_agree() == [ids["d1"], ids["d3"], ids["d4"]]
+        second = dp.request("alice2")  # d1 and d3, the nearest not holding an offer
+        assert set(held()) == {str(ids["d2"]), str(ids["d1"]), str(ids["d3"])}
+        dp.act("d1", second["id"], "accept")  # d3's offer of it is withdrawn; d1 is serving
+        assert set(held()) == {str(ids["d2"])}
+        assert paths_agree() == [ids["d3"], ids["d4"]]
+        dp.act("alice", first["id"], "cancel", {"reason": "不用了"})
+        assert held() == {}
+        assert paths_agree() == [ids["d2"], ids["d3"], ids["d4"]]
+    finally:
+        app.extensions[EXTENSION] = previous
