@@ -1,4 +1,4 @@
-"""gunicorn's sync worker, answering what it refuses itself in our JSON error body.
+"""gunicorn's workers (sync and gthread), answering what they refuse themselves in our JSON error body.
 
 gunicorn rejects some requests before Flask sees them: a request line over
 ``limit_request_line`` (414), a header over ``limit_request_field_size`` or more than
@@ -6,8 +6,9 @@ gunicorn rejects some requests before Flask sees them: a request line over
 answer is a small HTML page; ours is ``{code, message, request_id}`` with ``X-Request-ID``,
 like every other error. gunicorn's limits stay as they are: they bound what a worker reads.
 
-``gunicorn.conf.py`` at the repository root names this worker, so ``gunicorn wsgi:app`` run
-from there (``make run``, the benchmarks, a deployment) uses it.
+``gunicorn.conf.py`` at the repository root names this worker (the sync one, or the threaded
+one when ``WEB_THREADS`` > 1), so ``gunicorn wsgi:app`` run from there (``make run``, the
+benchmarks, a deployment) uses it.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import uuid
 from typing import Any
 
 from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from app.api import HTTP_STATUS_CODES
@@ -43,17 +45,21 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class JsonErrorsWorker(SyncWorker):
-    """A sync worker whose own error answers are JSON (gunicorn's logging and status untouched).
+class _JsonErrors:
+    """gunicorn writes its own error answers through ``gunicorn.util.write_error`` (only from
+    ``Worker.handle_error``); a worker process exists to serve, so ours replaces it for the
+    process's life, set before the worker's loop starts (no swap per error: threads of a
+    ``gthread`` worker handle errors at once). gunicorn's logging and statuses are untouched."""
 
-    gunicorn writes them through ``gunicorn.util.write_error``; it is swapped for ours only
-    while ``handle_error`` runs (a sync worker handles one request at a time).
-    """
-
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        original = util.write_error
+    def init_process(self) -> None:
         util.write_error = write_json_error
-        try:
-            super().handle_error(req, client, addr, exc)
-        finally:
-            util.write_error = original
+        super().init_process()  # type: ignore[misc]
+
+
+class JsonErrorsWorker(_JsonErrors, SyncWorker):
+    """The sync worker (one request at a time per process: ``WEB_THREADS`` unset or 1)."""
+
+
+class JsonErrorsThreadWorker(_JsonErrors, ThreadWorker):
+    """The ``gthread`` worker (``WEB_THREADS`` > 1): a process serves that many requests at
+    once, so one waiting on PostgreSQL or Redis no longer holds the process's CPU idle."""

@@ -6,7 +6,8 @@ requests' p99 under 100 ms (over HTTP, under that load).
 
 A fresh PostgreSQL database (``DATABASE_URL`` names the server, as ``make bench``), migrated
 and seeded; ``REDIS_URL`` is passed to the server (without it the database path is measured,
-and the report says so); one ``flask worker`` runs the offer timeouts. The fleet and the riders
+and the report says so); one ``flask worker`` runs the offer timeouts; ``--threads``
+(``WEB_THREADS``) serves with the gthread worker. The fleet and the riders
 come from ``bench/dispatch_setup.py`` (each ride a new resident: one open ride each). Requests
 are paced by a scheduler (open loop: a slow answer does not slow the offered load) over a pool
 of ``--clients`` threads. Prints per kind: sent, answered, 5xx, p50/p99 (ms), and the CPU ms
@@ -56,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rides", type=float, default=20.0, help="ride requests a second")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS") or 1),
+                        help="WEB_THREADS of the server: 1 the sync worker, more the gthread worker")
     args = parser.parse_args(argv)
-    env = load_env()
+    env = {**load_env(), "WEB_THREADS": str(args.threads)}
     with served_with_worker(env) as (database, server):
         ctx = BenchContext(server.base_url, database.url, env)
         drivers = tokens_for(ctx, fleet(ctx, args.drivers), COMPANY_CODE)
@@ -78,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                              {"passengers": 1}))
         results, took, app_ms, db_ms = measure(server, schedule, args.clients, database.url)
     redis = "Redis" if os.environ.get("REDIS_URL") else "no Redis (the database path)"
+    worker = f"gthread, {args.threads} threads each" if args.threads > 1 else "sync"
     print(f"dispatch load: {args.drivers} drivers every {args.every:g} s, {args.rides:g} rides/s, {args.seconds:g} s "
-          f"({took:.1f} s to send), 2 gunicorn workers, {database.kind}, {redis}; over HTTP")
+          f"({took:.1f} s to send), 2 gunicorn workers ({worker}), {database.kind}, {redis}; over HTTP")
     report(results, app_ms, db_ms)
     return 0
 

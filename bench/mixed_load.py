@@ -9,6 +9,8 @@ answer does not slow the offered load).
 from __future__ import annotations
 
 import json
+import os
+import resource
 import threading
 import time
 import urllib.error
@@ -74,13 +76,62 @@ def report(results: Outcomes, app_ms: float | None, db_ms: float | None) -> None
         print(f"  {kind:<16} {len(outcomes):6d} answered  5xx/none {errors}  p50 {pct(times, 50):7.1f} ms  "
               f"p99 {pct(times, 99):7.1f} ms  statuses {dict(sorted(statuses.items()))}")
     print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
+    if MACHINE:
+        print(f"  machine: {MACHINE['busy']:.0%} of {MACHINE['cores']:.0f} cores busy during the run; "
+              f"the load generator {MACHINE['generator_ms']:.2f} CPU ms/request; the reference /healthz "
+              f"{MACHINE['reference_ms']:.3f} CPU ms in process (this machine's speed)")
+
+
+class MachineMeter:
+    """How busy the whole machine was (``/proc/stat``: every process, the load generator, the
+    worker, Redis included) and this process's own CPU (the load generator's threads): a p99
+    read without them cannot tell a slow server from a saturated machine."""
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+
+    @staticmethod
+    def _jiffies() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    def start(self) -> None:
+        self.busy0, self.total0 = self._jiffies()
+        self.own0 = resource.getrusage(resource.RUSAGE_SELF)
+
+    def stop(self, requests: int) -> tuple[float, float]:
+        """(share of all cores busy, the load generator's CPU ms per request)."""
+        busy, total = self._jiffies()
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        own_s = (own.ru_utime - self.own0.ru_utime) + (own.ru_stime - self.own0.ru_stime)
+        return (busy - self.busy0) / max(1, total - self.total0), own_s * 1000 / max(1, requests)
+
+
+def reference_cpu_ms(n: int = 2000) -> float:
+    """The reference app's ``GET /healthz`` in process (Flask's test client), CPU ms a request:
+    this machine's speed, measured in the same run as the load (these machines differ by 3×)."""
+    from bench.reference_app import app
+
+    client = app.test_client()
+    for _ in range(200):
+        client.get("/healthz")
+    started = time.process_time()
+    for _ in range(n):
+        client.get("/healthz")
+    return (time.process_time() - started) * 1000 / n
+
+
+MACHINE: dict[str, float] = {}
+"""The last ``measure``'s machine figures, which ``report`` prints."""
 
 
 def measure(server: Any, schedule: Sequence[tuple], clients: int, database_url: str | None = None,
             ) -> tuple[Outcomes, float, float | None, float | None]:
     """``fire`` with the CPU meter of gunicorn's and PostgreSQL's processes around it; with
     ``database_url``, the set-up's rows are analysed first and only that database's backends
-    (and the server's own processes) are counted."""
+    (and the server's own processes) are counted. The machine's figures go to ``MACHINE``."""
     from bench.cpu import CpuMeter
     from bench.run import analyze, database_name
 
@@ -88,7 +139,11 @@ def measure(server: Any, schedule: Sequence[tuple], clients: int, database_url: 
         analyze(database_url)
     meter = CpuMeter(server.process.pid, with_database=True,
                      database=database_name(database_url) if database_url else None)
+    machine = MachineMeter()
     meter.start()
+    machine.start()
     results, took = fire(schedule, clients)
     app_ms, db_ms = meter.stop(len(schedule))
+    busy, generator_ms = machine.stop(len(schedule))
+    MACHINE.update(busy=busy, cores=machine.cores, generator_ms=generator_ms, reference_ms=reference_cpu_ms())
     return results, took, app_ms, db_ms

@@ -33,11 +33,10 @@ def serve(database_url: str, log_path: Path, *, app: str = "wsgi:app", workers: 
     """Start gunicorn on ``database_url``, wait for ``/healthz``, yield its base URL, stop it."""
     port = free_port()
     env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
-           "RATELIMIT_ENABLED": "0"}
+           "RATELIMIT_ENABLED": "0", "WEB_THREADS": str(threads)}  # gunicorn.conf.py: our threaded worker
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-         "--worker-class", "gthread", "--no-control-socket", app],
+        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--no-control-socket", app],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
