@@ -90,11 +90,19 @@ def exchange(breaker: Breaker, path: str, request: Callable[[], Answer]) -> dict
     return answer.body
 
 
+_build_lock = threading.Lock()
+
+
 def client_for(app: Any, key: str, config: Any, build: Callable[[Any, Any, Clock], Any]) -> Any:
     """The app's client for ``config`` (one per configuration and process, so its breaker is
-    per process; tokens live in the database), built by ``build(config, database, clock)``."""
+    per process; tokens live in the database), built by ``build(config, database, clock)``.
+    Built under a lock: two threads (gthread workers) must not each build one and count
+    failures on a breaker the other replaced."""
     clients: dict[Any, Any] = app.extensions.setdefault(key, {})
     client = clients.get(config)
     if client is None:
-        client = clients[config] = build(config, app.extensions["db"], app.extensions["clock"])
+        with _build_lock:
+            client = clients.get(config)
+            if client is None:
+                client = clients[config] = build(config, app.extensions["db"], app.extensions["clock"])
     return client

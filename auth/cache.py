@@ -102,19 +102,21 @@ class AuthCache:
     # ------------------------------------------------------------ reads
 
     def lookup(self, table: LRUCache, key: Any) -> Any:
-        """The cached value, or ``_MISS`` (also whenever the cache is not fresh)."""
+        """The cached value, or ``_MISS`` (also whenever the cache is not fresh). ``stats`` are
+        counted under the lock: request threads (gthread workers) look up at once, and
+        ``+= 1`` on an attribute is not atomic."""
         if not self.fresh:
-            self.stats.bypassed += 1
+            with self._lock:
+                self.stats.bypassed += 1
             _COUNTED["bypass"].inc()
             return _MISS
         with self._lock:
             value = table.get(key, _MISS)
-        if value is _MISS:
-            self.stats.misses += 1
-            _COUNTED["miss"].inc()
-        else:
-            self.stats.hits += 1
-            _COUNTED["hit"].inc()
+            if value is _MISS:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+        _COUNTED["miss" if value is _MISS else "hit"].inc()
         return value
 
     def store(self, table: LRUCache, key: Any, value: Any, generation: int) -> None:

@@ -35,6 +35,10 @@ _decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 # error while opening and check the declared size ourselves as well (that check is the one
 # relied on: ``warnings.catch_warnings`` is process-wide and not thread-safe).
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+_warnings_lock = threading.Lock()
+"""Held around ``catch_warnings``: it saves and restores the process's filter list, so two
+request threads (gthread workers) interleaving it could leave the other's filter installed
+for good. Only the header is parsed under it, not the image."""
 
 # Pillow format name → (content type, file extension). MPO is how Pillow opens the
 # multi-picture JPEGs many phones write; it is stored as a plain JPEG.
@@ -100,7 +104,7 @@ def _clean(im: Image.Image) -> CleanImage:
 def _open(data: bytes) -> Image.Image:
     """Parse the header only and check the declared pixel count before decoding anything."""
     try:
-        with warnings.catch_warnings():
+        with _warnings_lock, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=OPEN_FORMATS)
     except UnidentifiedImageError as exc:

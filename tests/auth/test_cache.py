@@ -8,6 +8,7 @@ with ``AUTH_CACHE=on``; the suite's shared app runs with the cache off.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,27 @@ def test_an_invalidation_drops_what_it_names_and_a_read_that_raced_it_is_not_kep
     cache.invalidate("family:fam")
     assert cache.lookup(cache.families, "fam") is auth_cache.MISS
     assert cache.stats.last_lag_seconds is None and cache.stats.invalidations == 3
+
+
+def test_lookups_from_many_threads_are_all_counted():
+    """Request threads (gthread workers) look up at once: no hit or miss is lost."""
+    cache = AuthCache(100)
+    cache.fresh = True
+    cache.store(cache.accounts, 7, AccountFacts(7, "dev", "active", 70), cache.generation)
+    start = threading.Barrier(8)
+
+    def look() -> None:
+        start.wait()
+        for _ in range(2000):
+            cache.lookup(cache.accounts, 7)
+            cache.lookup(cache.accounts, 8)
+
+    threads = [threading.Thread(target=look) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (cache.stats.hits, cache.stats.misses) == (8 * 2000, 8 * 2000)
 
 
 def test_a_cache_that_is_not_fresh_is_never_read():

@@ -9,6 +9,9 @@ import io
 import json
 import resource
 import struct
+import threading
+import time
+import warnings
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +23,7 @@ from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
 from app import create_app
 from app.errors import ApiError
-from app.storage import files
+from app.storage import files, images
 from app.storage.images import EXTENSIONS, MAX_BYTES, clean_image
 from app.storage.models import Upload
 from app.storage.service import claim_photos, describe, store_image
@@ -588,3 +591,29 @@ def test_spec_documents_the_multipart_body(storage_app):
     assert {"201", "413", "415", "422"} <= set(post["responses"])
     content = spec["paths"]["/api/v1/uploads/{public_id}/content"]["get"]
     assert {p["name"] for p in content["parameters"] if p["in"] == "query"} == {"variant", "exp", "sig"}
+
+
+def test_threads_opening_at_once_leave_the_warning_filters_as_they_were(monkeypatch):
+    """``catch_warnings`` saves and restores the process's filters: request threads (gthread
+    workers) interleaving it would leave one's ``error`` filter installed for good."""
+    real_open = Image.open
+
+    def slow_open(*args, **kwargs):
+        time.sleep(0.005)  # widen the window in which another thread could enter
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(images.Image, "open", slow_open)
+    data = make_image("PNG")
+    before = list(warnings.filters)
+    start = threading.Barrier(6)
+
+    def upload() -> None:
+        start.wait()
+        clean_image(data)
+
+    threads = [threading.Thread(target=upload) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert warnings.filters == before
