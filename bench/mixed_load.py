@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-Outcomes = dict[str, list[tuple[int, float]]]
+Outcomes = dict[str, list[tuple[int, float, float]]]
+"""Per kind: (status, ms, seconds from the start when it was sent)."""
+WINDOW_S = 10.0
 
 
 def send(url: str, method: str, authorization: str, body: dict) -> tuple[int, float]:
@@ -50,10 +52,10 @@ def fire(schedule: Sequence[tuple], clients: int) -> tuple[Outcomes, float]:
     results: Outcomes = defaultdict(list)
     lock = threading.Lock()
 
-    def shoot(kind: str, url: str, method: str, auth: str, body: dict) -> None:
-        outcome = send(url, method, auth, body)
+    def shoot(kind: str, at: float, url: str, method: str, auth: str, body: dict) -> None:
+        status, ms = send(url, method, auth, body)
         with lock:
-            results[kind].append(outcome)
+            results[kind].append((status, ms, at))
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -61,20 +63,26 @@ def fire(schedule: Sequence[tuple], clients: int) -> tuple[Outcomes, float]:
             delay = started + at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            pool.submit(shoot, kind, url, method, auth, body)
+            pool.submit(shoot, kind, at, url, method, auth, body)
     return results, time.monotonic() - started
 
 
 def report(results: Outcomes, app_ms: float | None, db_ms: float | None) -> None:
-    """Per kind: answered, 5xx or no answer, p50/p99 and the statuses; the CPU per request."""
+    """Per kind: answered, 5xx or no answer, p50/p99 and the statuses, then the p99 of each
+    ``WINDOW_S`` of the run (a tail made by the first seconds of cold processes reads differently
+    from one spread through the run); the CPU per request."""
     for kind, outcomes in sorted(results.items()):
-        times = [ms for status, ms in outcomes if status]
-        errors = sum(1 for status, _ in outcomes if status >= 500 or status == 0)
+        times = [ms for status, ms, _ in outcomes if status]
+        errors = sum(1 for status, _, _ in outcomes if status >= 500 or status == 0)
         statuses: dict[int, int] = defaultdict(int)
-        for status, _ in outcomes:
+        windows: dict[int, list[float]] = defaultdict(list)
+        for status, ms, at in outcomes:
             statuses[status] += 1
+            if status:
+                windows[int(at // WINDOW_S)].append(ms)
         print(f"  {kind:<16} {len(outcomes):6d} answered  5xx/none {errors}  p50 {pct(times, 50):7.1f} ms  "
               f"p99 {pct(times, 99):7.1f} ms  statuses {dict(sorted(statuses.items()))}")
+        print(f"  {'':<16} p99 per {WINDOW_S:g} s: " + " ".join(f"{pct(windows[w], 99):.0f}" for w in sorted(windows)))
     print(f"  CPU ms/request: gunicorn {app_ms or 0:.2f}, PostgreSQL {db_ms or 0:.2f}")
     if MACHINE:
         print(f"  machine: {MACHINE['busy']:.0%} of {MACHINE['cores']:.0f} cores busy during the run; "
