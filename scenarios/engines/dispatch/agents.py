@@ -24,7 +24,7 @@ from auth.principal import Principal
 from auth.signals import membership_disabled
 from scenarios.engines.dispatch.config import CONFIGS, DispatchConfig
 from scenarios.engines.dispatch.models import DispatchAgent, DispatchOffer, DispatchPosition
-from scenarios.engines.dispatch.nearby import index_agent
+from scenarios.engines.dispatch.nearby import index_agent, release_offered
 
 FUTURE_LEEWAY = timedelta(seconds=10)
 """Phones' clocks drift: a position up to this far ahead of the server's clock is taken as now."""
@@ -175,6 +175,7 @@ def stand_down(session: Session, *, account_id: int, org_id: int, now: datetime)
         config = CONFIGS.get(agent.scenario)
         if config is not None:
             index_agent(config, agent)
+            release_offered(config, [agent.id])  # back on duty within the offer's time: searchable
     return len(agents)
 
 

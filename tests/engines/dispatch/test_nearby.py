@@ -308,3 +308,23 @@ def test_the_api_holds_offered_agents_and_releases_them_when_answered(dp, redis_
         assert paths_agree() == [ids["d2"], ids["d3"], ids["d4"]]
     finally:
         app.extensions[EXTENSION] = previous
+
+
+def test_standing_down_releases_the_agents_holds(dp, redis_server, app):
+    """A member disabled while holding an offer (``stand_down``) is out of the held set too, so
+    going back on duty within the offer's time does not hide them from Redis searches."""
+    from scenarios.engines.dispatch.agents import stand_down
+
+    _, url = redis_server
+    index = GeoIndex(url)
+    previous = app.extensions.get(EXTENSION)
+    app.extensions[EXTENSION] = index
+    try:
+        dp.on_duty("d1", 100)
+        dp.request()
+        agent_id = dp.session.query(DispatchAgent.id).filter_by(account_id=dp.accounts["d1"].id).scalar()
+        assert index.client.zscore(index.held_key(CONFIG.slug), str(agent_id)) is not None
+        stand_down(dp.session, account_id=dp.accounts["d1"].id, org_id=dp.orgs["d1"].id, now=dp.clock.now())
+        assert index.client.zscore(index.held_key(CONFIG.slug), str(agent_id)) is None
+    finally:
+        app.extensions[EXTENSION] = previous
