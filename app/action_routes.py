@@ -3,14 +3,14 @@
 An engine or scenario lists its actions (``Action``: the path, the body's schema, the service,
 the summary the spec shows, the 409 codes it documents) and mounts each with ``mount``: one
 generic view per row, its guards (visibility, idempotency, who may call) and documentation as
-the caller gives them, innermost first. The listing and approval engines, elderly-sos's alarms
-and rural-rental's requests use it.
+the caller gives them, innermost first. The listing and approval engines, elderly-sos's alarms,
+rural-rental's requests, parcel lockers and ev-charging's sessions use it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flask.views import MethodView
 
@@ -25,7 +25,14 @@ class Action:
     """The 409 codes the route may answer, for the spec (``` `listing_state_changed` ```)."""
 
 
-def mount(blp: Any, action: Action, *, rule: str, endpoint: str, view_name: str,
+class Mountable(Protocol):
+    """What ``mount`` reads of a row: its summary (a scenario may keep rows of its own shape,
+    as ev-charging's with a status and errors by status)."""
+
+    summary: str
+
+
+def mount(blp: Any, action: Mountable, *, rule: str, endpoint: str, view_name: str,
           run: Callable[..., Any], wraps: Sequence[Callable[[Callable], Callable]]) -> None:
     """Register ``action`` at ``rule``: ``run(action, args, **url_values)`` does the work and
     returns the answer; ``wraps`` decorate the view, innermost first (``blp.arguments``,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Response
 from flask.views import MethodView
 
+from app.action_routes import mount
 from app.api import Blueprint, ErrorSchema, page_of, paginate
 from app.context import current_clock
 from app.db import get_session
@@ -199,20 +200,15 @@ class _Pile:
 
 def _session_action(blp: Blueprint, action: Action) -> None:
     """``POST /sessions/<id>/<path>``: visibility first (404), then the service decides 403/409."""
-    def post(self, args, session_id: int):
-        return _run(action, args, charging=loaded(SESSION_SUBJECT))
-
     guards = (require_auth, visible_object(SESSION_SUBJECT, "session_id"), idempotent)  # innermost first
-    _mount(blp, action, post, guards, f"/sessions/<int:session_id>/{action.path}", f"session_{action.path}",
+    _mount(blp, action, lambda action, args, session_id: _run(action, args, charging=loaded(SESSION_SUBJECT)),
+           guards, f"/sessions/<int:session_id>/{action.path}", f"session_{action.path}",
            "Not your session to change (the operator's staff see it)")
 
 
 def _device_action(blp: Blueprint, action: Action) -> None:
     """``POST /device/sessions/<path>`` by the pile's own device."""
-    def post(self, args):
-        return _run(action, args)
-
-    _mount(blp, action, post, (require_device, idempotent), f"/device/sessions/{action.path}",
+    _mount(blp, action, _run, (require_device, idempotent), f"/device/sessions/{action.path}",
            f"device_{action.path}", "Not a pile's device")
 
 
@@ -224,16 +220,13 @@ def _run(action: Action, args: dict, **objects: Any) -> dict[str, Any]:
     return answer
 
 
-def _mount(blp: Blueprint, action: Action, post: Callable, guards: tuple[Callable, ...], path: str, endpoint: str,
-           forbidden: str) -> None:
-    post.__doc__ = action.summary
-    decorated = _err(blp, {**action.errors, 403: forbidden})(post)
-    decorated = blp.response(action.status, EvSessionSchema)(decorated)
-    decorated = blp.arguments(action.schema)(decorated)
-    for guard in guards:
-        decorated = guard(decorated)
+def _mount(blp: Blueprint, action: Action, run: Callable[..., Any], guards: tuple[Callable, ...], path: str,
+           endpoint: str, forbidden: str) -> None:
+    """``app.action_routes.mount`` with this scenario's answer (its status, the session) and errors by status."""
     name = "".join(part.capitalize() for part in endpoint.split("_"))
-    blp.route(path, endpoint=endpoint)(type(f"Ev{name}View", (MethodView,), {"post": decorated}))
+    mount(blp, action, rule=path, endpoint=endpoint, view_name=f"Ev{name}View", run=run,
+          wraps=(_err(blp, {**action.errors, 403: forbidden}), blp.response(action.status, EvSessionSchema),
+                 blp.arguments(action.schema), *guards))
 
 
 def blueprints() -> list[Blueprint]:
