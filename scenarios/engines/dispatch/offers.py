@@ -78,12 +78,14 @@ def notify(session: Session, clock: Clock, config: DispatchConfig, job: Dispatch
 def expire_pending(session: Session, config: DispatchConfig, job_id: int, now: datetime,
                    state: str = "expired") -> list[int]:
     """End the job's pending offers (``expired`` by time, ``withdrawn`` when it was taken or
-    cancelled); their agents are searchable again. The agents' ids."""
+    cancelled); their agents are searchable again. The agents' ids. Expired ones need no
+    release: a hold is void once its expiry is past (``nearby.SEARCH_SCRIPT``)."""
     agent_ids = list(session.scalars(
         sa.update(DispatchOffer).where(DispatchOffer.job_id == job_id, DispatchOffer.state == "pending")
         .values(state=state, answered_at=now).returning(DispatchOffer.agent_id),
         execution_options={"synchronize_session": False}))
-    release_offered(config, agent_ids)
+    if state != "expired":
+        release_offered(config, agent_ids)
     return agent_ids
 
 
